@@ -1,0 +1,108 @@
+import { Command, Option } from 'commander';
+import { Daemon } from '../daemon.ts';
+import { parseEndpoint } from '../etcd/endpoint.ts';
+import { createV3MemberClient } from '../etcd/v3/client.ts';
+import { DEFAULT_CLIENT_OPTIONS, type EtcdV3MemberClient } from '../etcd/types.ts';
+import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
+import { featureRegistry } from '../features/index.ts';
+import { errorMessage } from '../log.ts';
+import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../testbed/index.ts';
+import { addLogFlags, loggerFrom, positiveInt, type LogFlags } from './common.ts';
+import { onShutdownSignal } from './signals.ts';
+import { KubeKeyspace } from './demo-keyspace.ts';
+
+interface DemoFlags extends LogFlags {
+  readonly listen: string;
+  readonly members: number;
+  readonly etcdVersion: EtcdVersion;
+  readonly interval: number;
+  readonly writesPerSecond: number;
+}
+
+export function demoCommand(done: (code: number) => void): Command {
+  const cmd = new Command('demo')
+    .description('Start a local etcd cluster with a Kubernetes-like keyspace and a light write load, and monitor it with every feature. Ctrl-C stops everything and removes its data.')
+    .option('--listen <host:port>', 'address of the HTTP server', '127.0.0.1:8080')
+    .addOption(new Option('--members <n>', 'cluster size').argParser(positiveInt('--members')).default(3))
+    .addOption(new Option('--etcd-version <version>', 'etcd version of the test bed').choices(['3.4', '3.5', '3.6']).default('3.6'))
+    .addOption(new Option('--interval <seconds>', 'inspection interval').argParser(positiveInt('--interval')).default(5))
+    .addOption(new Option('--writes-per-second <n>', 'background write load').argParser(positiveInt('--writes-per-second')).default(20));
+  addLogFlags(cmd, 'pretty').action(async (flags: DemoFlags) => done(await demo(flags)));
+  cmd.setOptionValueWithSource('logLevel', 'warn', 'default');
+  return cmd;
+}
+
+async function demo(flags: DemoFlags): Promise<number> {
+  const logger = loggerFrom(flags);
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  out(`starting a ${flags.members}-member etcd ${flags.etcdVersion} cluster on 127.0.0.1 ...`);
+  let cluster: TestCluster;
+  try {
+    cluster = await startEtcdCluster({ version: flags.etcdVersion, members: flags.members, name: 'demo' });
+  } catch (err) {
+    process.stderr.write(`etcd-monitor demo: cannot start etcd: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  const writer: EtcdV3MemberClient = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), DEFAULT_CLIENT_OPTIONS);
+  const daemon = new Daemon({ logger, registry: featureRegistry, jitter: false });
+  const load = new AbortController();
+  let summaryTimer: NodeJS.Timeout | undefined;
+
+  const stopAll = async (): Promise<void> => {
+    load.abort();
+    clearInterval(summaryTimer);
+    await daemon.close().catch(() => undefined);
+    writer.close();
+    await cluster.stop();
+  };
+
+  try {
+    const keyspace = new KubeKeyspace(writer);
+    const seeded = await keyspace.seed();
+    out(`wrote ${seeded} keys under /registry (pods, configmaps, secrets, leases, events, a custom resource)`);
+    const features: Record<string, FeatureSpec> = {};
+    for (const name of featureRegistry.names()) features[name] = { enabled: true, intervalSeconds: flags.interval };
+    const spec: ClusterSpec = {
+      id: 'demo',
+      name: 'demo',
+      endpoints: cluster.endpoints.map((e) => parseEndpoint(e)),
+      storageBackend: 'v3',
+      discoverMembers: true,
+      client: DEFAULT_CLIENT_OPTIONS,
+      features,
+    };
+    await daemon.engine.upsert(spec);
+    const address = await daemon.listen(flags.listen);
+    daemon.setReady(true);
+    void keyspace.churn(flags.writesPerSecond, load.signal);
+
+    out('');
+    out(`etcd endpoints:  ${cluster.endpoints.join(',')}`);
+    out(`status page:     http://${address}/`);
+    out(`metrics:         http://${address}/metrics`);
+    out(`JSON API:        http://${address}/api/v1/clusters`);
+    out(`try:             npx etcd-monitor inspect --endpoints ${cluster.endpoints[0]}`);
+    out('Ctrl-C stops the cluster and removes its data.');
+    out('');
+    summaryTimer = setInterval(() => {
+      const snap = daemon.store.get('demo');
+      if (snap === undefined) return;
+      const parts = Object.values(snap.features).map((f) => `${f.name}: ${f.last?.summary ?? 'pending'}`);
+      out(`[${new Date().toLocaleTimeString()}] ${keyspace.writes} writes · ${parts.join(' · ')}`);
+    }, flags.interval * 1000);
+  } catch (err) {
+    process.stderr.write(`etcd-monitor demo: ${errorMessage(err)}\n`);
+    await stopAll();
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    const remove = onShutdownSignal(async () => {
+      out('stopping: monitor, write load, etcd cluster ...');
+      await stopAll();
+      remove();
+      out('stopped; the demo data is removed.');
+      resolve(0);
+    });
+  });
+}

@@ -1,0 +1,208 @@
+import { Command, Option } from 'commander';
+import { readPasswordFile } from '../config/loader.ts';
+import { etcdClients } from '../engine/clients.ts';
+import { Engine } from '../engine/engine.ts';
+import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
+import { loadTlsMaterial } from '../etcd/tls.ts';
+import type { ClientOptions } from '../etcd/types.ts';
+import { clusterToJson, memberToJson } from '../engine/json.ts';
+import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
+import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
+import type { AlarmDetails } from '../features/alarm/alarm.ts';
+import type { HealthyDetails } from '../features/healthy/healthy.ts';
+import { featureRegistry } from '../features/index.ts';
+import { errorMessage, silentLogger } from '../log.ts';
+import { positiveSeconds, UsageError } from './common.ts';
+import { renderTable } from './table.ts';
+
+/** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
+export const DEFAULT_INSPECT_FEATURES = ['healthy', 'alarm'];
+
+interface InspectFlags {
+  readonly endpoints: string;
+  readonly cacert?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly serverName?: string;
+  readonly insecureSkipTlsVerify: boolean;
+  readonly user?: string;
+  readonly passwordFile?: string;
+  readonly features?: string;
+  readonly storageBackend: 'v3' | 'v2';
+  readonly discoverMembers: boolean;
+  readonly dialTimeout: number;
+  readonly commandTimeout: number;
+  readonly timeout: number;
+  readonly output: 'table' | 'json';
+  readonly name: string;
+}
+
+export function inspectCommand(done: (code: number) => void): Command {
+  return new Command('inspect')
+    .description('Inspect one cluster once and print the result. Exit 0: all passed; 1: a member unhealthy, an alarm raised or a check failed; 2: usage error.')
+    .requiredOption('--endpoints <urls>', 'comma-separated client URLs, e.g. https://10.0.0.1:2379,https://10.0.0.2:2379')
+    .option('--cacert <file>', 'CA bundle to verify the members with')
+    .option('--cert <file>', 'client certificate')
+    .option('--key <file>', 'client private key')
+    .option('--server-name <name>', 'name to verify the server certificate against')
+    .option('--insecure-skip-tls-verify', 'do not verify server certificates (never in production)', false)
+    .option('--user <name>', 'username (password from --password-file)')
+    .option('--password-file <file>', 'file holding the password')
+    .option('--features <names>', `comma-separated inspections (default: ${DEFAULT_INSPECT_FEATURES.join(',')}; known: ${featureRegistry.names().join(',')})`)
+    .addOption(new Option('--storage-backend <backend>', 'v3, or v2 for clusters that keep their data in the v2 store').choices(['v3', 'v2']).default('v3'))
+    .option('--no-discover-members', 'inspect only the given endpoints instead of every member of the member list')
+    .addOption(new Option('--dial-timeout <seconds>', 'connection timeout per member').argParser(positiveSeconds('--dial-timeout')).default(5))
+    .addOption(new Option('--command-timeout <seconds>', 'deadline of each call').argParser(positiveSeconds('--command-timeout')).default(5))
+    .addOption(new Option('--timeout <seconds>', 'deadline of the whole inspection').argParser(positiveSeconds('--timeout')).default(30))
+    .option('--name <name>', 'cluster name shown in the output', 'default')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(async (flags: InspectFlags) => done(await inspect(flags)));
+}
+
+async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
+  const endpoints: Endpoint[] = [];
+  for (const raw of flags.endpoints.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    try {
+      endpoints.push(parseEndpoint(raw));
+    } catch (err) {
+      throw new UsageError(`--endpoints: ${errorMessage(err)}`);
+    }
+  }
+  if (endpoints.length === 0) throw new UsageError('--endpoints: no endpoint given');
+  const names = flags.features === undefined ? DEFAULT_INSPECT_FEATURES : flags.features.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new UsageError('--features: no feature given');
+  const features: Record<string, FeatureSpec> = {};
+  for (const name of names) {
+    if (!featureRegistry.has(name)) throw new UsageError(`--features: unknown feature "${name}" (known: ${featureRegistry.names().join(', ')})`);
+    features[name] = { enabled: true, intervalSeconds: flags.timeout, timeoutSeconds: flags.timeout };
+  }
+  if ((flags.user === undefined) !== (flags.passwordFile === undefined)) throw new UsageError('--user and --password-file go together');
+  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
+
+  const client: ClientOptions = {
+    dialTimeoutMs: flags.dialTimeout * 1000,
+    requestTimeoutMs: flags.commandTimeout * 1000,
+  };
+  const tlsWanted = flags.cacert !== undefined || flags.cert !== undefined || flags.serverName !== undefined || flags.insecureSkipTlsVerify;
+  const tls = tlsWanted
+    ? await loadTlsMaterial({
+        ...(flags.cacert !== undefined ? { caFile: flags.cacert } : {}),
+        ...(flags.cert !== undefined ? { certFile: flags.cert } : {}),
+        ...(flags.key !== undefined ? { keyFile: flags.key } : {}),
+        ...(flags.serverName !== undefined ? { serverName: flags.serverName } : {}),
+        insecureSkipVerify: flags.insecureSkipTlsVerify,
+      })
+    : undefined;
+  const auth = flags.user !== undefined && flags.passwordFile !== undefined ? { username: flags.user, password: await readPasswordFile(flags.passwordFile) } : undefined;
+  return {
+    id: flags.name,
+    name: flags.name,
+    endpoints,
+    storageBackend: flags.storageBackend,
+    discoverMembers: flags.discoverMembers,
+    client: { ...client, ...(tls !== undefined ? { tls } : {}), ...(auth !== undefined ? { auth } : {}) },
+    features,
+  };
+}
+
+async function inspect(flags: InspectFlags): Promise<number> {
+  let spec: ClusterSpec;
+  try {
+    spec = await buildSpec(flags);
+  } catch (err) {
+    process.stderr.write(`etcd-monitor inspect: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  const engine = new Engine({ registry: featureRegistry, store: new SnapshotStore(), clients: etcdClients, logger: silentLogger(), jitter: false });
+  const snapshot = await engine.inspectOnce(spec, AbortSignal.timeout(flags.timeout * 1000 + 1000));
+  if (snapshot === undefined) {
+    process.stderr.write('etcd-monitor inspect: no result\n');
+    return 1;
+  }
+  const report = buildReport(snapshot);
+  process.stdout.write(flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(snapshot, report));
+  return report.ok ? 0 : 1;
+}
+
+export interface InspectReport {
+  readonly ok: boolean;
+  readonly cluster: Record<string, unknown>;
+  readonly members: Record<string, unknown>[];
+  readonly alarms: { type: string; endpoint: string; memberId: string }[];
+  readonly problems: string[];
+  readonly errors: string[];
+}
+
+/** The JSON of `inspect -o json`: a verdict, one entry per member, the alarms, and why it did not pass. */
+export function buildReport(snapshot: ClusterSnapshot): InspectReport {
+  const healthy = snapshot.features.healthy?.last?.details as HealthyDetails | null | undefined;
+  const alarmDetails = snapshot.features.alarm?.last?.details as AlarmDetails | null | undefined;
+  const alarms = (alarmDetails?.alarms ?? []).map((a) => ({ type: a.type, endpoint: a.endpoint, memberId: a.memberId }));
+  const members = (snapshot.members?.members ?? []).map((m) => {
+    const health = healthy?.members.find((h) => h.endpoint === m.endpoint);
+    return {
+      ...memberToJson(m),
+      healthy: health?.healthy ?? (m.error === undefined && m.version !== undefined),
+      ...(health !== undefined && health.reason !== '' ? { unhealthyReason: health.reason } : {}),
+      alarms: alarms.filter((a) => a.endpoint === m.endpoint),
+    };
+  });
+  const errors = [...snapshot.configErrors];
+  if (snapshot.members?.error !== undefined) errors.push(snapshot.members.error);
+  const problems: string[] = [];
+  for (const feature of Object.values(snapshot.features)) {
+    if (feature.last === undefined) errors.push(`${feature.name}: did not run`);
+    else if (!feature.last.ok) errors.push(`${feature.name}: ${feature.last.error ?? 'failed'}`);
+    else problems.push(...feature.last.problems);
+  }
+  const ok = errors.length === 0 && problems.length === 0 && members.every((m) => m.healthy);
+  const { members: _m, features, ...cluster } = clusterToJson(snapshot);
+  return { ok, cluster: { ...cluster, inspections: features }, members, alarms, problems, errors };
+}
+
+function renderReport(snapshot: ClusterSnapshot, report: InspectReport): string {
+  const lines: string[] = [];
+  const leader = snapshot.members?.leaderId;
+  lines.push(`cluster ${snapshot.name}: ${report.members.length} member(s)${leader !== undefined ? `, leader ${leader.toString(16)}` : ''}`);
+  lines.push('');
+  lines.push(
+    renderTable(
+      ['ENDPOINT', 'ID', 'NAME', 'ROLE', 'VERSION', 'DB SIZE', 'RAFT INDEX', 'HEALTHY', 'ALARMS', 'ERROR'],
+      report.members.map((m) => [
+        String(m.endpoint),
+        String(m.id ?? ''),
+        String(m.name),
+        String(m.role),
+        String(m.version ?? ''),
+        m.dbSize === null ? '' : humanBytes(BigInt(String(m.dbSize))),
+        String(m.raftIndex ?? ''),
+        m.healthy ? 'yes' : 'NO',
+        (m.alarms as { type: string }[]).map((a) => a.type).join(',') || '-',
+        String(m.unhealthyReason ?? m.error ?? ''),
+      ]),
+    ),
+  );
+  lines.push('');
+  lines.push(
+    renderTable(
+      ['INSPECTION', 'RESULT', 'SUMMARY'],
+      Object.values(snapshot.features).map((f) => [f.name, f.last === undefined ? 'not run' : !f.last.ok ? 'FAILED' : f.last.problems.length > 0 ? 'PROBLEM' : 'ok', f.last?.summary ?? '']),
+    ),
+  );
+  const cluster = report.alarms.filter((a) => a.endpoint === 'cluster');
+  if (cluster.length > 0) lines.push('', `cluster-wide alarms: ${cluster.map((a) => a.type).join(', ')}`);
+  for (const e of report.errors) lines.push(`error: ${e}`);
+  lines.push('', report.ok ? 'RESULT: OK' : `RESULT: PROBLEMS FOUND (${report.problems.length + report.errors.length})`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function humanBytes(n: bigint): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = Number(n);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

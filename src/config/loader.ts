@@ -1,0 +1,168 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
+import { Secret } from '../etcd/secret.ts';
+import { loadTlsMaterial } from '../etcd/tls.ts';
+import type { AuthCredentials, ClientOptions, TlsMaterial } from '../etcd/types.ts';
+import { errorMessage } from '../log.ts';
+import type { FeatureRegistry } from '../features/registry.ts';
+import { validate, ValidationError } from '../schema.ts';
+import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
+import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './schema.ts';
+
+/** Features a cluster gets when neither it nor `defaults` lists any: cheap, and what every SRE wants. */
+export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm'];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface LoadedConfig {
+  readonly file: string;
+  readonly listen?: string;
+  readonly clusters: readonly ClusterSpec[];
+}
+
+/**
+ * Reads, validates and resolves a standalone config file: unknown fields,
+ * bad values, unreadable certificate or password files are all errors that
+ * name the file and the field. Nothing partial is returned.
+ */
+export async function loadConfigFile(file: string, registry: FeatureRegistry): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config ${file}: cannot read: ${errorMessage(err)}`);
+  }
+  return parseConfig(text, file, registry);
+}
+
+export async function parseConfig(text: string, file: string, registry: FeatureRegistry): Promise<LoadedConfig> {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const where = e.linePos?.[0] !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : '';
+    throw new ConfigError(`config ${file}: invalid YAML${where}: ${e.message.split('\n')[0]}`);
+  }
+  let config: MonitorConfig;
+  try {
+    config = validate(MonitorConfig, doc.toJS() ?? {}, `config ${file}`);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new ConfigError(err.message);
+    throw err;
+  }
+
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const clusters: ClusterSpec[] = [];
+  for (const [i, cluster] of config.clusters.entries()) {
+    const at = `clusters[${i}]`;
+    if (names.has(cluster.name)) problems.push(`${at}.name: duplicate cluster name "${cluster.name}"`);
+    names.add(cluster.name);
+    try {
+      clusters.push(await resolveCluster(cluster, config, registry, at));
+    } catch (err) {
+      problems.push(...(err instanceof ValidationError ? err.problems : [errorMessage(err)]));
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`config ${file}: ${problems.join('; ')}`);
+  return { file, ...(config.listen !== undefined ? { listen: config.listen } : {}), clusters };
+}
+
+async function resolveCluster(cluster: ClusterConfig, config: MonitorConfig, registry: FeatureRegistry, at: string): Promise<ClusterSpec> {
+  const problems: string[] = [];
+  const endpoints: Endpoint[] = [];
+  for (const [j, raw] of cluster.endpoints.entries()) {
+    try {
+      endpoints.push(parseEndpoint(raw));
+    } catch (err) {
+      problems.push(`${at}.endpoints[${j}]: ${errorMessage(err)}`);
+    }
+  }
+  const features = resolveFeatureSpecs(cluster.features, config.defaults?.features, registry, `${at}.features`, problems);
+
+  let tls: TlsMaterial | undefined;
+  if (cluster.tls !== undefined) {
+    try {
+      tls = await loadTlsMaterial(cluster.tls);
+    } catch (err) {
+      problems.push(`${at}.tls: ${errorMessage(err)}`);
+    }
+  }
+  let auth: AuthCredentials | undefined;
+  if (cluster.auth !== undefined) {
+    try {
+      auth = { username: cluster.auth.username, password: await readPasswordFile(cluster.auth.passwordFile) };
+    } catch (err) {
+      problems.push(`${at}.auth.passwordFile: ${errorMessage(err)}`);
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(at, problems);
+
+  const client: ClientOptions = {
+    dialTimeoutMs: (cluster.dialTimeoutSeconds ?? config.defaults?.dialTimeoutSeconds ?? 5) * 1000,
+    requestTimeoutMs: (cluster.requestTimeoutSeconds ?? config.defaults?.requestTimeoutSeconds ?? 5) * 1000,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(auth !== undefined ? { auth } : {}),
+  };
+  return {
+    id: cluster.name,
+    name: cluster.name,
+    endpoints,
+    storageBackend: cluster.storageBackend,
+    discoverMembers: cluster.discoverMembers,
+    client,
+    features,
+  };
+}
+
+/**
+ * The cluster's features over the defaults: a cluster lists only what it
+ * changes. Unknown names and invalid options are reported with their path.
+ */
+export function resolveFeatureSpecs(
+  configured: Readonly<Record<string, FeatureConfig>> | undefined,
+  defaults: Readonly<Record<string, FeatureConfig>> | undefined,
+  registry: FeatureRegistry,
+  at: string,
+  problems: string[],
+): Record<string, FeatureSpec> {
+  const base: Record<string, FeatureConfig> = defaults ?? Object.fromEntries(DEFAULT_FEATURES.map((n) => [n, { enabled: true }]));
+  const merged: Record<string, FeatureConfig> = { ...base };
+  for (const [name, feature] of Object.entries(configured ?? {})) merged[name] = { ...base[name], ...feature };
+  const specs: Record<string, FeatureSpec> = {};
+  for (const [name, feature] of Object.entries(merged)) {
+    if (!registry.has(name)) {
+      problems.push(`${at}.${name}: unknown feature "${name}" (known: ${registry.names().join(', ')})`);
+      continue;
+    }
+    const impl = registry.get(name);
+    try {
+      impl.parseOptions(feature.options);
+    } catch (err) {
+      problems.push(`${at}.${name}.options: ${errorMessage(err)}`);
+      continue;
+    }
+    specs[name] = {
+      enabled: feature.enabled,
+      intervalSeconds: feature.intervalSeconds ?? impl.defaultIntervalSeconds,
+      ...(feature.timeoutSeconds !== undefined ? { timeoutSeconds: feature.timeoutSeconds } : {}),
+      ...(feature.options !== undefined ? { options: feature.options } : {}),
+    };
+  }
+  return specs;
+}
+
+/** A password file holds the password and maybe a trailing newline, nothing else. */
+export async function readPasswordFile(file: string): Promise<Secret> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read password file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const password = text.replace(/\r?\n$/, '');
+  if (password === '') throw new Error(`password file ${file} is empty`);
+  return new Secret(password);
+}

@@ -1,0 +1,70 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+const Seconds = (description: string, defaultValue?: number) =>
+  Type.Integer({ minimum: 1, maximum: 86_400, description, ...(defaultValue !== undefined ? { default: defaultValue } : {}) });
+
+export const FeatureConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    intervalSeconds: Type.Optional(Seconds('How often the inspection runs; the feature default when absent.')),
+    timeoutSeconds: Type.Optional(Seconds('Deadline of one round; the interval (at most 60 s) when absent.')),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Feature-specific options.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const TlsConfig = Type.Object(
+  {
+    caFile: Type.Optional(Type.String({ minLength: 1 })),
+    certFile: Type.Optional(Type.String({ minLength: 1 })),
+    keyFile: Type.Optional(Type.String({ minLength: 1 })),
+    serverName: Type.Optional(Type.String({ minLength: 1 })),
+    insecureSkipVerify: Type.Optional(Type.Boolean({ description: 'Turns certificate verification off. Never in production.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const AuthConfig = Type.Object(
+  {
+    username: Type.String({ minLength: 1 }),
+    passwordFile: Type.String({ minLength: 1, description: 'File holding the password; never the password itself.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ClusterConfig = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    endpoints: Type.Array(Type.String(), { minItems: 1 }),
+    storageBackend: Type.Union([Type.Literal('v3'), Type.Literal('v2')], { default: 'v3' }),
+    discoverMembers: Type.Boolean({ default: true }),
+    dialTimeoutSeconds: Type.Optional(Seconds('Connection timeout per member.')),
+    requestTimeoutSeconds: Type.Optional(Seconds('Deadline of each call to a member.')),
+    tls: Type.Optional(TlsConfig),
+    auth: Type.Optional(AuthConfig),
+    features: Type.Optional(Type.Record(Type.String(), FeatureConfig)),
+  },
+  { additionalProperties: false },
+);
+
+export const MonitorConfig = Type.Object(
+  {
+    listen: Type.Optional(Type.String({ minLength: 1, description: 'HOST:PORT of the HTTP server; --listen overrides.' })),
+    defaults: Type.Optional(
+      Type.Object(
+        {
+          dialTimeoutSeconds: Seconds('Connection timeout per member.', 5),
+          requestTimeoutSeconds: Seconds('Deadline of each call to a member.', 5),
+          features: Type.Optional(Type.Record(Type.String(), FeatureConfig)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    clusters: Type.Array(ClusterConfig),
+  },
+  { additionalProperties: false },
+);
+
+export type MonitorConfig = Static<typeof MonitorConfig>;
+export type ClusterConfig = Static<typeof ClusterConfig>;
+export type FeatureConfig = Static<typeof FeatureConfig>;

@@ -1,0 +1,66 @@
+import type { Logger } from './log.ts';
+import { etcdClients } from './engine/clients.ts';
+import type { ClientFactory } from './engine/connection.ts';
+import { Engine } from './engine/engine.ts';
+import { SnapshotStore } from './engine/snapshot.ts';
+import type { FeatureRegistry } from './features/registry.ts';
+import { InspectionCollector } from './metrics/collector.ts';
+import { buildServer, parseListen } from './server/app.ts';
+
+export interface DaemonOptions {
+  readonly logger: Logger;
+  readonly registry: FeatureRegistry;
+  readonly clients?: ClientFactory;
+  /** Kubernetes: add the namespace label to every series. */
+  readonly withNamespace?: boolean;
+  readonly maxConcurrentRounds?: number;
+  readonly jitter?: boolean;
+}
+
+/**
+ * The engine, its snapshot store and the HTTP server wired together: what
+ * `run`, `demo` and the inspection controller all serve.
+ */
+export class Daemon {
+  readonly store = new SnapshotStore();
+  readonly engine: Engine;
+  readonly collector: InspectionCollector;
+  readonly server: ReturnType<typeof buildServer>;
+  #ready = false;
+
+  constructor(opts: DaemonOptions) {
+    this.engine = new Engine({
+      registry: opts.registry,
+      store: this.store,
+      clients: opts.clients ?? etcdClients,
+      logger: opts.logger,
+      ...(opts.maxConcurrentRounds !== undefined ? { maxConcurrentRounds: opts.maxConcurrentRounds } : {}),
+      jitter: opts.jitter ?? true,
+    });
+    this.collector = new InspectionCollector({
+      store: this.store,
+      featureMetrics: opts.registry.names().flatMap((n) => opts.registry.get(n).metrics),
+      withNamespace: opts.withNamespace ?? false,
+    });
+    this.server = buildServer({ store: this.store, collector: this.collector, logger: opts.logger, ready: () => this.#ready });
+  }
+
+  setReady(ready: boolean): void {
+    this.#ready = ready;
+  }
+
+  /** Listens on HOST:PORT; returns the address actually bound (port 0 picks a free one). */
+  async listen(listen: string): Promise<string> {
+    const { host, port } = parseListen(listen);
+    await this.server.listen({ host, port });
+    const address = this.server.server.address();
+    if (address === null || typeof address === 'string') return listen;
+    return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.#ready = false;
+    await this.server.close();
+    await this.engine.stop();
+  }
+}

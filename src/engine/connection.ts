@@ -1,0 +1,409 @@
+import type { Logger } from '../log.ts';
+import { errorMessage } from '../log.ts';
+import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
+import type {
+  ClientOptions,
+  EtcdHttpMemberClient,
+  EtcdV2MemberClient,
+  EtcdV3MemberClient,
+  MemberInfo,
+  StatusResult,
+  V2Member,
+} from '../etcd/types.ts';
+import type { ClusterHandle, MemberHandle, OwnedV3Client } from '../features/feature.ts';
+import type { MemberRole, MemberSnapshot, MembersSnapshot } from './snapshot.ts';
+import type { ClusterSpec } from './spec.ts';
+
+/** Builds the access-layer clients; swapped for fakes in unit tests. */
+export interface ClientFactory {
+  v3(endpoint: Endpoint, options: ClientOptions): EtcdV3MemberClient;
+  http(endpoint: Endpoint, options: ClientOptions): EtcdHttpMemberClient;
+  v2(endpoint: Endpoint, options: ClientOptions): EtcdV2MemberClient;
+}
+
+/** The clients of one member endpoint, created on first use and kept across rounds. */
+class MemberClients {
+  #v3: EtcdV3MemberClient | undefined;
+  #http: EtcdHttpMemberClient | undefined;
+  #v2: EtcdV2MemberClient | undefined;
+  readonly endpoint: Endpoint;
+  readonly #factory: ClientFactory;
+  readonly #options: ClientOptions;
+
+  constructor(endpoint: Endpoint, factory: ClientFactory, options: ClientOptions) {
+    this.endpoint = endpoint;
+    this.#factory = factory;
+    this.#options = options;
+  }
+
+  v3(): EtcdV3MemberClient {
+    this.#v3 ??= this.#factory.v3(this.endpoint, this.#options);
+    return this.#v3;
+  }
+
+  http(): EtcdHttpMemberClient {
+    this.#http ??= this.#factory.http(this.endpoint, this.#options);
+    return this.#http;
+  }
+
+  v2(): EtcdV2MemberClient {
+    this.#v2 ??= this.#factory.v2(this.endpoint, this.#options);
+    return this.#v2;
+  }
+
+  async close(): Promise<void> {
+    this.#v3?.close();
+    await Promise.allSettled([this.#http?.close(), this.#v2?.close()]);
+  }
+}
+
+interface Member {
+  readonly snapshot: MemberSnapshot;
+  readonly endpoint: Endpoint | undefined;
+}
+
+/**
+ * Owns every connection to one cluster: one set of clients per member
+ * endpoint, reused across rounds, closed when the member leaves or the
+ * cluster is removed. Also keeps the membership that features iterate over.
+ */
+export class ClusterConnection implements ClusterHandle {
+  readonly spec: ClusterSpec;
+  readonly logger: Logger;
+  readonly #factory: ClientFactory;
+  readonly #clients = new Map<string, MemberClients>();
+  readonly #ownStreams = new Set<EtcdV3MemberClient>();
+  #members: Member[];
+  #closed = false;
+  readonly #firstDiscovery: Promise<void>;
+  #markDiscovered: () => void = () => {};
+
+  constructor(spec: ClusterSpec, factory: ClientFactory, logger: Logger) {
+    this.spec = spec;
+    this.logger = logger;
+    this.#factory = factory;
+    this.#members = spec.endpoints.map((endpoint) => ({ endpoint, snapshot: configuredMember(endpoint) }));
+    this.#firstDiscovery = new Promise((resolve) => {
+      this.#markDiscovered = resolve;
+    });
+  }
+
+  async ready(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void this.#firstDiscovery.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  members(): readonly MemberHandle[] {
+    return this.#members.map((member) => this.#handle(member));
+  }
+
+  openV3Client(endpoint: Endpoint): OwnedV3Client {
+    this.#assertOpen();
+    const client = this.#factory.v3(endpoint, this.spec.client);
+    this.#ownStreams.add(client);
+    return {
+      client,
+      // The caller owns the client, but a removed cluster closes any it forgot.
+      close: () => {
+        this.#ownStreams.delete(client);
+        client.close();
+      },
+    };
+  }
+
+  /** Reads membership and every member's status, in parallel. */
+  async discover(signal: AbortSignal): Promise<MembersSnapshot> {
+    this.#assertOpen();
+    try {
+      const result = this.spec.storageBackend === 'v2' ? await this.#discoverV2(signal) : await this.#discoverV3(signal);
+      this.#members = result.members;
+      this.#dropUnusedClients();
+      return result.snapshot;
+    } finally {
+      this.#markDiscovered();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#markDiscovered();
+    for (const client of this.#ownStreams) client.close();
+    this.#ownStreams.clear();
+    const all = [...this.#clients.values()];
+    this.#clients.clear();
+    await Promise.allSettled(all.map((c) => c.close()));
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error(`cluster ${this.spec.id} is closed`);
+  }
+
+  #clientsFor(endpoint: Endpoint): MemberClients {
+    this.#assertOpen();
+    let clients = this.#clients.get(endpoint.url);
+    if (clients === undefined) {
+      clients = new MemberClients(endpoint, this.#factory, this.spec.client);
+      this.#clients.set(endpoint.url, clients);
+    }
+    return clients;
+  }
+
+  #handle(member: Member): MemberHandle {
+    const endpoint = member.endpoint;
+    const clients = (): MemberClients => {
+      if (endpoint === undefined) throw new Error(`member ${member.snapshot.name || '(unnamed)'} has no client URL`);
+      return this.#clientsFor(endpoint);
+    };
+    return {
+      snapshot: member.snapshot,
+      endpoint,
+      v3: () => clients().v3(),
+      http: () => clients().http(),
+      v2: () => clients().v2(),
+    };
+  }
+
+  /** Endpoints to ask for membership: the configured ones, then the members last seen. */
+  #seeds(): Endpoint[] {
+    const seeds = new Map<string, Endpoint>();
+    for (const e of this.spec.endpoints) seeds.set(e.url, e);
+    for (const m of this.#members) if (m.endpoint !== undefined) seeds.set(m.endpoint.url, m.endpoint);
+    return [...seeds.values()];
+  }
+
+  /** The first answer of any seed wins; the other calls are cancelled. */
+  async #firstAnswer<T>(call: string, ask: (c: MemberClients, signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    const local = new AbortController();
+    const both = AbortSignal.any([signal, local.signal]);
+    try {
+      return await Promise.any(this.#seeds().map((e) => ask(this.#clientsFor(e), both)));
+    } catch (err) {
+      if (err instanceof AggregateError) {
+        const reasons = err.errors.map(errorMessage).join('; ');
+        throw new Error(`no endpoint answered ${call}: ${reasons}`);
+      }
+      throw err;
+    } finally {
+      local.abort();
+    }
+  }
+
+  async #discoverV3(signal: AbortSignal): Promise<{ members: Member[]; snapshot: MembersSnapshot }> {
+    let listed: readonly MemberInfo[] | undefined;
+    let clusterId: bigint | undefined;
+    let listError: string | undefined;
+    try {
+      const res = await this.#firstAnswer('MemberList', (c, s) => c.v3().memberList({ signal: s }), signal);
+      listed = res.members;
+      clusterId = res.header.clusterId;
+    } catch (err) {
+      listError = errorMessage(err);
+    }
+
+    let targets: Member[];
+    if (listed === undefined) {
+      targets = this.#members;
+    } else if (this.spec.discoverMembers) {
+      targets = listed.map((info) => {
+        const endpoint = pickEndpoint(info.clientURLs, this.spec.endpoints[0]);
+        return { endpoint, snapshot: fromMemberInfo(info, endpoint) };
+      });
+    } else {
+      targets = this.spec.endpoints.map((endpoint) => {
+        const info = listed.find((m) => m.clientURLs.some((u) => sameEndpoint(u, endpoint)));
+        return { endpoint, snapshot: info === undefined ? configuredMember(endpoint) : fromMemberInfo(info, endpoint) };
+      });
+    }
+
+    const members = await Promise.all(
+      targets.map(async (member): Promise<Member> => {
+        if (member.endpoint === undefined) {
+          return { ...member, snapshot: { ...member.snapshot, error: 'member has no client URL (not started yet?)' } };
+        }
+        try {
+          const status = await this.#clientsFor(member.endpoint).v3().status({ signal });
+          return { ...member, snapshot: withStatus(member.snapshot, status) };
+        } catch (err) {
+          return { ...member, snapshot: withoutStatus(member.snapshot, errorMessage(err)) };
+        }
+      }),
+    );
+    const leaderId = members.find((m) => m.snapshot.role === 'leader')?.snapshot.id;
+    return {
+      members,
+      snapshot: {
+        checkedAt: new Date(),
+        ...(clusterId !== undefined ? { clusterId } : {}),
+        ...(leaderId !== undefined ? { leaderId } : {}),
+        members: members.map((m) => m.snapshot),
+        ...(listError !== undefined ? { error: listError } : {}),
+      },
+    };
+  }
+
+  async #discoverV2(signal: AbortSignal): Promise<{ members: Member[]; snapshot: MembersSnapshot }> {
+    let listed: readonly V2Member[] | undefined;
+    let listError: string | undefined;
+    try {
+      listed = await this.#firstAnswer('v2 members', (c, s) => c.v2().members({ signal: s }), signal);
+    } catch (err) {
+      listError = errorMessage(err);
+    }
+    let targets: Member[];
+    if (listed === undefined) {
+      targets = this.#members;
+    } else if (this.spec.discoverMembers) {
+      targets = listed.map((m) => {
+        const endpoint = pickEndpoint(m.clientURLs, this.spec.endpoints[0]);
+        return { endpoint, snapshot: fromV2Member(m, endpoint) };
+      });
+    } else {
+      targets = this.spec.endpoints.map((endpoint) => {
+        const info = listed.find((m) => m.clientURLs.some((u) => sameEndpoint(u, endpoint)));
+        return { endpoint, snapshot: info === undefined ? configuredMember(endpoint) : fromV2Member(info, endpoint) };
+      });
+    }
+    const members = await Promise.all(
+      targets.map(async (member): Promise<Member> => {
+        if (member.endpoint === undefined) {
+          return { ...member, snapshot: { ...member.snapshot, error: 'member has no client URL (not started yet?)' } };
+        }
+        const clients = this.#clientsFor(member.endpoint);
+        try {
+          const [stats, version] = await Promise.all([clients.v2().selfStats({ signal }), clients.http().version({ signal })]);
+          const role: MemberRole = stats.state === 'StateLeader' ? 'leader' : stats.state === 'StateFollower' ? 'follower' : 'unknown';
+          const { error: _previous, ...known } = member.snapshot;
+          const leaderId = hexId(stats.leaderId);
+          const snapshot: MemberSnapshot = { ...known, role, version: version.etcdserver, memberErrors: [], ...(leaderId !== undefined ? { leaderId } : {}) };
+          return { ...member, snapshot };
+        } catch (err) {
+          return { ...member, snapshot: withoutStatus(member.snapshot, errorMessage(err)) };
+        }
+      }),
+    );
+    const leaderId = members.find((m) => m.snapshot.role === 'leader')?.snapshot.id;
+    return {
+      members,
+      snapshot: {
+        checkedAt: new Date(),
+        ...(leaderId !== undefined ? { leaderId } : {}),
+        members: members.map((m) => m.snapshot),
+        ...(listError !== undefined ? { error: listError } : {}),
+      },
+    };
+  }
+
+  #dropUnusedClients(): void {
+    const used = new Set<string>();
+    for (const e of this.spec.endpoints) used.add(e.url);
+    for (const m of this.#members) if (m.endpoint !== undefined) used.add(m.endpoint.url);
+    for (const [url, clients] of this.#clients) {
+      if (used.has(url)) continue;
+      this.#clients.delete(url);
+      void clients.close();
+    }
+  }
+}
+
+function hexId(hex: string): bigint | undefined {
+  return /^[0-9a-f]+$/i.test(hex) ? BigInt(`0x${hex}`) : undefined;
+}
+
+function sameEndpoint(url: string, endpoint: Endpoint): boolean {
+  try {
+    return parseEndpoint(url).url === endpoint.url;
+  } catch {
+    return false;
+  }
+}
+
+/** A member's client URL to talk to: the first that parses, preferring the scheme of the configured endpoints. */
+export function pickEndpoint(urls: readonly string[], configured: Endpoint | undefined): Endpoint | undefined {
+  const parsed: Endpoint[] = [];
+  for (const url of urls) {
+    try {
+      parsed.push(parseEndpoint(url));
+    } catch {
+      // unix:// sockets and the like cannot be reached from here.
+    }
+  }
+  if (configured !== undefined) {
+    const exact = parsed.find((e) => e.url === configured.url);
+    if (exact !== undefined) return exact;
+    const sameScheme = parsed.find((e) => e.scheme === configured.scheme);
+    if (sameScheme !== undefined) return sameScheme;
+  }
+  return parsed[0];
+}
+
+function configuredMember(endpoint: Endpoint): MemberSnapshot {
+  return { id: undefined, name: '', endpoint: endpoint.hostPort, clientURLs: [endpoint.url], peerURLs: [], role: 'unknown', memberErrors: [] };
+}
+
+function fromMemberInfo(info: MemberInfo, endpoint: Endpoint | undefined): MemberSnapshot {
+  return {
+    id: info.id,
+    name: info.name,
+    endpoint: endpoint?.hostPort ?? '',
+    clientURLs: info.clientURLs,
+    peerURLs: info.peerURLs,
+    role: info.isLearner ? 'learner' : 'unknown',
+    memberErrors: [],
+  };
+}
+
+function fromV2Member(info: V2Member, endpoint: Endpoint | undefined): MemberSnapshot {
+  return {
+    id: hexId(info.id),
+    name: info.name,
+    endpoint: endpoint?.hostPort ?? '',
+    clientURLs: info.clientURLs,
+    peerURLs: info.peerURLs,
+    role: 'unknown',
+    memberErrors: [],
+  };
+}
+
+function withStatus(member: MemberSnapshot, status: StatusResult): MemberSnapshot {
+  const id = member.id ?? status.header.memberId;
+  const role: MemberRole = status.isLearner ? 'learner' : status.leader === id ? 'leader' : 'follower';
+  return {
+    id,
+    name: member.name,
+    endpoint: member.endpoint,
+    clientURLs: member.clientURLs,
+    peerURLs: member.peerURLs,
+    role,
+    version: status.version,
+    dbSize: status.dbSize,
+    dbSizeInUse: status.dbSizeInUse,
+    dbSizeQuota: status.dbSizeQuota,
+    raftTerm: status.raftTerm,
+    raftIndex: status.raftIndex,
+    raftAppliedIndex: status.raftAppliedIndex,
+    revision: status.header.revision,
+    leaderId: status.leader,
+    memberErrors: status.errors,
+  };
+}
+
+function withoutStatus(member: MemberSnapshot, error: string): MemberSnapshot {
+  return {
+    id: member.id,
+    name: member.name,
+    endpoint: member.endpoint,
+    clientURLs: member.clientURLs,
+    peerURLs: member.peerURLs,
+    role: member.role === 'learner' ? 'learner' : 'unknown',
+    memberErrors: [],
+    error,
+  };
+}

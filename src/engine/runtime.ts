@@ -1,0 +1,285 @@
+import type { Logger } from '../log.ts';
+import { errorMessage } from '../log.ts';
+import type { Feature, FeatureSession, InspectionOutcome } from '../features/feature.ts';
+import type { FeatureRegistry } from '../features/registry.ts';
+import { ClusterConnection, type ClientFactory } from './connection.ts';
+import type { Limiter } from './limiter.ts';
+import { runEvery, startJitterMs } from './loop.ts';
+import type { ClusterSnapshot, FeatureRun, FeatureSnapshot, SnapshotStore } from './snapshot.ts';
+import {
+  connectionFingerprint,
+  enabledFeatures,
+  featureFingerprint,
+  roundTimeoutMs,
+  type ClusterSpec,
+  type FeatureSpec,
+} from './spec.ts';
+
+export interface RuntimeDeps {
+  readonly registry: FeatureRegistry;
+  readonly store: SnapshotStore;
+  readonly clients: ClientFactory;
+  readonly limiter: Limiter;
+  readonly logger: Logger;
+  /** Spread first rounds over the interval (daemon); off for one-shot runs and tests. */
+  readonly jitter: boolean;
+}
+
+/** Membership is refreshed as often as the most frequent feature runs, and at least this often. */
+const DEFAULT_MEMBERS_INTERVAL_SECONDS = 30;
+
+interface ResolvedFeature {
+  readonly name: string;
+  readonly feature: Feature;
+  readonly spec: FeatureSpec;
+  readonly options: unknown;
+}
+
+/** Checks a spec's features against the registry: runnable ones, and errors for the rest. */
+export function resolveFeatures(spec: ClusterSpec, registry: FeatureRegistry): { features: ResolvedFeature[]; errors: string[] } {
+  const features: ResolvedFeature[] = [];
+  const errors: string[] = [];
+  for (const [name, featureSpec] of enabledFeatures(spec)) {
+    try {
+      if (!registry.has(name)) {
+        throw new Error(`unknown feature "${name}" (known: ${registry.names().join(', ')})`);
+      }
+      if (!(featureSpec.intervalSeconds > 0)) throw new Error(`feature ${name}: intervalSeconds must be > 0`);
+      const feature = registry.get(name);
+      if (!feature.backends.includes(spec.storageBackend)) {
+        throw new Error(`feature ${name} does not support the ${spec.storageBackend} storage backend`);
+      }
+      const options = feature.parseOptions(featureSpec.options);
+      features.push({ name, feature, spec: featureSpec, options });
+    } catch (err) {
+      errors.push(errorMessage(err));
+    }
+  }
+  return { features, errors };
+}
+
+/** One feature of one cluster: its session and its loop. */
+class FeatureRunner {
+  readonly fingerprint: string;
+  readonly #resolved: ResolvedFeature;
+  readonly #cluster: ClusterConnection;
+  readonly #deps: RuntimeDeps;
+  readonly #abort = new AbortController();
+  readonly #session: FeatureSession;
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(resolved: ResolvedFeature, cluster: ClusterConnection, deps: RuntimeDeps) {
+    this.#resolved = resolved;
+    this.#cluster = cluster;
+    this.#deps = deps;
+    this.fingerprint = featureFingerprint(resolved.spec);
+    this.#session = resolved.feature.open(cluster, resolved.options);
+  }
+
+  start(): void {
+    const intervalMs = this.#resolved.spec.intervalSeconds * 1000;
+    const delay = this.#deps.jitter ? startJitterMs(intervalMs) : 0;
+    this.#loop = runEvery(intervalMs, () => this.runOnce(this.#abort.signal).then(() => undefined), this.#abort.signal, delay);
+  }
+
+  /** One round under the global limiter and the round deadline; the result goes to the store. */
+  async runOnce(parent: AbortSignal): Promise<FeatureRun> {
+    const { name } = this.#resolved;
+    const signal = AbortSignal.any([parent, AbortSignal.timeout(roundTimeoutMs(this.#resolved.spec))]);
+    const startedAt = new Date();
+    const t0 = performance.now();
+    let outcome: InspectionOutcome;
+    try {
+      outcome = await this.#deps.limiter.run(async () => {
+        await this.#cluster.ready(signal);
+        return this.#session.inspect(signal);
+      }, signal);
+    } catch (err) {
+      const reason = signal.aborted && !parent.aborted ? `round timed out after ${roundTimeoutMs(this.#resolved.spec)} ms` : errorMessage(err);
+      outcome = { ok: false, error: reason, summary: `failed: ${reason}`, problems: [], details: null, metrics: [] };
+    }
+    const run: FeatureRun = { startedAt, durationMs: performance.now() - t0, ...outcome };
+    // A round cut short by stop() is not a result: the cluster or feature is going away.
+    if (parent.aborted) return run;
+    if (!run.ok) this.#cluster.logger.warn({ feature: name, error: run.error }, 'inspection failed');
+    this.#deps.store.update(this.#cluster.spec.id, (s) => recordRun(s, name, this.#resolved.spec.intervalSeconds, run));
+    return run;
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error('feature stopped'));
+    await this.#loop;
+    await this.#session.close().catch((err: unknown) => {
+      this.#cluster.logger.warn({ feature: this.#resolved.name, error: errorMessage(err) }, 'closing feature failed');
+    });
+  }
+}
+
+function recordRun(snapshot: ClusterSnapshot, name: string, intervalSeconds: number, run: FeatureRun): ClusterSnapshot {
+  const prior = snapshot.features[name];
+  const feature: FeatureSnapshot = {
+    name,
+    intervalSeconds,
+    runs: (prior?.runs ?? 0) + 1,
+    failures: (prior?.failures ?? 0) + (run.ok ? 0 : 1),
+    last: run,
+  };
+  return { ...snapshot, features: { ...snapshot.features, [name]: feature } };
+}
+
+function emptyFeature(name: string, intervalSeconds: number): FeatureSnapshot {
+  return { name, intervalSeconds, runs: 0, failures: 0 };
+}
+
+/**
+ * Everything the engine does for one cluster: its connections, membership
+ * loop and feature runners. Owned by the Engine; stop() frees all of it.
+ */
+export class ClusterRuntime {
+  #spec: ClusterSpec;
+  #connection: ClusterConnection;
+  #connectionFingerprint: string;
+  readonly #runners = new Map<string, FeatureRunner>();
+  readonly #deps: RuntimeDeps;
+  readonly #logger: Logger;
+  #membersAbort = new AbortController();
+  #membersLoop: Promise<void> = Promise.resolve();
+  #membersIntervalSeconds = 0;
+
+  constructor(spec: ClusterSpec, deps: RuntimeDeps) {
+    this.#spec = spec;
+    this.#deps = deps;
+    this.#logger = deps.logger.child({ cluster: spec.id });
+    this.#connection = new ClusterConnection(spec, deps.clients, this.#logger);
+    this.#connectionFingerprint = connectionFingerprint(spec);
+  }
+
+  get spec(): ClusterSpec {
+    return this.#spec;
+  }
+
+  /** Starts the membership loop and every valid feature. */
+  start(): void {
+    const { features, errors } = resolveFeatures(this.#spec, this.#deps.registry);
+    this.#deps.store.set(this.#initialSnapshot(errors, features));
+    for (const error of errors) this.#logger.error({ error }, 'invalid cluster configuration');
+    this.#restartMembersLoop();
+    for (const resolved of features) this.#startRunner(resolved);
+  }
+
+  /**
+   * Applies a changed spec: new connection settings restart the whole
+   * cluster; otherwise only the features whose settings changed restart.
+   */
+  async update(spec: ClusterSpec): Promise<void> {
+    const fingerprint = connectionFingerprint(spec);
+    if (fingerprint !== this.#connectionFingerprint) {
+      await this.#stopAll();
+      this.#spec = spec;
+      this.#connection = new ClusterConnection(spec, this.#deps.clients, this.#logger);
+      this.#connectionFingerprint = fingerprint;
+      this.start();
+      return;
+    }
+    this.#spec = spec;
+    // The connection keeps its spec for everything connection-related, which is unchanged.
+    const { features, errors } = resolveFeatures(spec, this.#deps.registry);
+    const wanted = new Map(features.map((f) => [f.name, f]));
+    for (const [name, runner] of [...this.#runners]) {
+      const next = wanted.get(name);
+      if (next === undefined || featureFingerprint(next.spec) !== runner.fingerprint) {
+        this.#runners.delete(name);
+        await runner.stop();
+      }
+    }
+    this.#deps.store.update(spec.id, (s) => {
+      const kept: Record<string, FeatureSnapshot> = {};
+      for (const f of features) kept[f.name] = this.#runners.has(f.name) && s.features[f.name] !== undefined ? s.features[f.name]! : emptyFeature(f.name, f.spec.intervalSeconds);
+      return { ...s, name: spec.name, configErrors: errors, features: kept };
+    });
+    for (const f of features) if (!this.#runners.has(f.name)) this.#startRunner(f);
+    if (this.#membersInterval() !== this.#membersIntervalSeconds) this.#restartMembersLoop();
+  }
+
+  async stop(): Promise<void> {
+    await this.#stopAll();
+    this.#deps.store.delete(this.#spec.id);
+  }
+
+  /** One discovery and one round of every feature, in parallel; for `inspect`. */
+  async runOnce(signal: AbortSignal): Promise<ClusterSnapshot | undefined> {
+    const { features, errors } = resolveFeatures(this.#spec, this.#deps.registry);
+    this.#deps.store.set(this.#initialSnapshot(errors, features));
+    await this.#discover(signal);
+    const runners = features.map((f) => new FeatureRunner(f, this.#connection, this.#deps));
+    try {
+      await Promise.all(runners.map((r) => r.runOnce(signal)));
+    } finally {
+      await Promise.all(runners.map((r) => r.stop()));
+      await this.#connection.close();
+    }
+    return this.#deps.store.get(this.#spec.id);
+  }
+
+  #initialSnapshot(errors: string[], features: ResolvedFeature[]): ClusterSnapshot {
+    const spec = this.#spec;
+    return {
+      id: spec.id,
+      name: spec.name,
+      ...(spec.namespace !== undefined ? { namespace: spec.namespace } : {}),
+      endpoints: spec.endpoints.map((e) => e.url),
+      storageBackend: spec.storageBackend,
+      configErrors: errors,
+      features: Object.fromEntries(features.map((f) => [f.name, emptyFeature(f.name, f.spec.intervalSeconds)])),
+    };
+  }
+
+  #startRunner(resolved: ResolvedFeature): void {
+    try {
+      const runner = new FeatureRunner(resolved, this.#connection, this.#deps);
+      this.#runners.set(resolved.name, runner);
+      runner.start();
+    } catch (err) {
+      const error = `feature ${resolved.name} could not start: ${errorMessage(err)}`;
+      this.#logger.error({ error }, 'feature start failed');
+      this.#deps.store.update(this.#spec.id, (s) => ({ ...s, configErrors: [...s.configErrors, error] }));
+    }
+  }
+
+  #membersInterval(): number {
+    const intervals = enabledFeatures(this.#spec).map(([, f]) => f.intervalSeconds).filter((s) => s > 0);
+    return Math.min(DEFAULT_MEMBERS_INTERVAL_SECONDS, ...intervals);
+  }
+
+  #restartMembersLoop(): void {
+    this.#membersAbort.abort();
+    const previous = this.#membersLoop;
+    const abort = new AbortController();
+    this.#membersAbort = abort;
+    this.#membersIntervalSeconds = this.#membersInterval();
+    const intervalMs = this.#membersIntervalSeconds * 1000;
+    this.#membersLoop = previous.then(() =>
+      runEvery(intervalMs, () => this.#discover(AbortSignal.any([abort.signal, AbortSignal.timeout(intervalMs)])), abort.signal),
+    );
+  }
+
+  async #discover(signal: AbortSignal): Promise<void> {
+    const connection = this.#connection;
+    try {
+      const members = await this.#deps.limiter.run(() => connection.discover(signal), signal);
+      if (members.error !== undefined) this.#logger.warn({ error: members.error }, 'member discovery failed');
+      if (connection === this.#connection && !signal.aborted) this.#deps.store.update(this.#spec.id, (s) => ({ ...s, members }));
+    } catch (err) {
+      if (signal.aborted && this.#membersAbort.signal.aborted) return;
+      this.#logger.warn({ error: errorMessage(err) }, 'member discovery failed');
+    }
+  }
+
+  async #stopAll(): Promise<void> {
+    this.#membersAbort.abort();
+    const runners = [...this.#runners.values()];
+    this.#runners.clear();
+    await Promise.all([this.#membersLoop, ...runners.map((r) => r.stop())]);
+    await this.#connection.close();
+  }
+}

@@ -1,0 +1,123 @@
+import type { MetricSample } from '../metrics/sample.ts';
+import type { StorageBackend } from './spec.ts';
+
+export type MemberRole = 'leader' | 'follower' | 'learner' | 'unknown';
+
+/** What the monitor knows about one member, from MemberList and Status. */
+export interface MemberSnapshot {
+  /** undefined when the member is only known as a configured endpoint. */
+  readonly id: bigint | undefined;
+  readonly name: string;
+  /** host:port of the client URL the monitor talks to ('' if it has none yet). */
+  readonly endpoint: string;
+  readonly clientURLs: readonly string[];
+  readonly peerURLs: readonly string[];
+  readonly role: MemberRole;
+  readonly version?: string;
+  readonly dbSize?: bigint;
+  readonly dbSizeInUse?: bigint;
+  readonly dbSizeQuota?: bigint;
+  readonly raftTerm?: bigint;
+  readonly raftIndex?: bigint;
+  readonly raftAppliedIndex?: bigint;
+  readonly revision?: bigint;
+  readonly leaderId?: bigint;
+  /** Errors the member itself reports in Status (e.g. "NOSPACE alarm"). */
+  readonly memberErrors: readonly string[];
+  /** Why the monitor could not get this member's status, if it could not. */
+  readonly error?: string;
+}
+
+export interface MembersSnapshot {
+  readonly checkedAt: Date;
+  readonly clusterId?: bigint;
+  readonly leaderId?: bigint;
+  readonly members: readonly MemberSnapshot[];
+  /** Set when membership itself could not be read (no member answered). */
+  readonly error?: string;
+}
+
+export interface FeatureRun {
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  /** false: the inspection could not reach a verdict (counted in inspection_failed_num). */
+  readonly ok: boolean;
+  readonly error?: string;
+  /** One line for humans: CLI table, status pages, CR status. */
+  readonly summary: string;
+  /** Findings that make the inspection not pass; see InspectionOutcome. */
+  readonly problems: readonly string[];
+  /** Feature-specific details, JSON-safe after bigint conversion. */
+  readonly details: unknown;
+  readonly metrics: readonly MetricSample[];
+}
+
+export interface FeatureSnapshot {
+  readonly name: string;
+  readonly intervalSeconds: number;
+  readonly runs: number;
+  /** Monotonic for the life of this cluster+feature in this process. */
+  readonly failures: number;
+  readonly last?: FeatureRun;
+}
+
+export interface ClusterSnapshot {
+  readonly id: string;
+  readonly name: string;
+  readonly namespace?: string;
+  readonly endpoints: readonly string[];
+  readonly storageBackend: StorageBackend;
+  /** A spec the engine cannot run as given (e.g. an unknown feature). */
+  readonly configErrors: readonly string[];
+  readonly members?: MembersSnapshot;
+  readonly features: Readonly<Record<string, FeatureSnapshot>>;
+}
+
+export type SnapshotListener = (id: string, snapshot: ClusterSnapshot | undefined) => void;
+
+/**
+ * The one place results go. Snapshots are immutable: an update replaces the
+ * cluster's object, so readers (scrapes, API, CR status) always see a
+ * consistent view without locks, and a removed cluster is simply gone.
+ */
+export class SnapshotStore {
+  readonly #clusters = new Map<string, ClusterSnapshot>();
+  readonly #listeners = new Set<SnapshotListener>();
+
+  get(id: string): ClusterSnapshot | undefined {
+    return this.#clusters.get(id);
+  }
+
+  list(): ClusterSnapshot[] {
+    return [...this.#clusters.values()];
+  }
+
+  get size(): number {
+    return this.#clusters.size;
+  }
+
+  set(snapshot: ClusterSnapshot): void {
+    this.#clusters.set(snapshot.id, snapshot);
+    this.#emit(snapshot.id, snapshot);
+  }
+
+  /** Applies fn to the current snapshot; a no-op when the cluster is gone (late results of a removed cluster are dropped). */
+  update(id: string, fn: (current: ClusterSnapshot) => ClusterSnapshot): void {
+    const current = this.#clusters.get(id);
+    if (current === undefined) return;
+    this.set(fn(current));
+  }
+
+  delete(id: string): void {
+    if (this.#clusters.delete(id)) this.#emit(id, undefined);
+  }
+
+  subscribe(listener: SnapshotListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(id: string, snapshot: ClusterSnapshot | undefined): void {
+    for (const listener of this.#listeners) listener(id, snapshot);
+  }
+}

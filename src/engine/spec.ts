@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import type { Endpoint } from '../etcd/endpoint.ts';
+import { Secret } from '../etcd/secret.ts';
+import type { ClientOptions } from '../etcd/types.ts';
+
+export type StorageBackend = 'v3' | 'v2';
+
+export interface FeatureSpec {
+  readonly enabled: boolean;
+  readonly intervalSeconds: number;
+  /** Deadline of one round; defaults to the interval (capped at 60 s). */
+  readonly timeoutSeconds?: number;
+  /** Feature-specific; validated by the feature's parseOptions. */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What the engine needs to inspect one cluster. Adapters (standalone config,
+ * `inspect` flags, Kubernetes objects) build it; the engine never reads files
+ * or Kubernetes objects itself.
+ */
+export interface ClusterSpec {
+  /** Unique key: the name for standalone clusters, "namespace/name" in Kubernetes. */
+  readonly id: string;
+  /** The clusterName label. */
+  readonly name: string;
+  /** Set by the Kubernetes adapter; becomes the namespace label. */
+  readonly namespace?: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly storageBackend: StorageBackend;
+  readonly client: ClientOptions;
+  /**
+   * true: inspect every member that MemberList reports (at its first client
+   * URL); false: inspect only the configured endpoints (for members whose
+   * advertised URLs are not reachable from the monitor).
+   */
+  readonly discoverMembers: boolean;
+  readonly features: Readonly<Record<string, FeatureSpec>>;
+}
+
+/**
+ * A digest of everything that needs new connections when it changes. Secrets
+ * enter the digest (a changed password must reconnect) but never leave it.
+ */
+export function connectionFingerprint(spec: ClusterSpec): string {
+  return digest({
+    endpoints: spec.endpoints.map((e) => e.url),
+    backend: spec.storageBackend,
+    discover: spec.discoverMembers,
+    client: spec.client,
+  });
+}
+
+export function featureFingerprint(feature: FeatureSpec): string {
+  return digest(feature);
+}
+
+function digest(value: unknown): string {
+  const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (v instanceof Secret) return `secret:${createHash('sha256').update(v.reveal()).digest('hex')}`;
+    if (typeof v === 'bigint') return v.toString();
+    return v;
+  });
+  return createHash('sha256').update(json).digest('hex');
+}
+
+/** Enabled features only, in a stable order. */
+export function enabledFeatures(spec: ClusterSpec): [string, FeatureSpec][] {
+  return Object.entries(spec.features)
+    .filter(([, f]) => f.enabled)
+    .sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** The deadline of one round of a feature. */
+export function roundTimeoutMs(feature: FeatureSpec): number {
+  const seconds = feature.timeoutSeconds ?? Math.min(feature.intervalSeconds, 60);
+  return Math.max(1, seconds) * 1000;
+}

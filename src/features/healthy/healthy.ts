@@ -1,0 +1,107 @@
+import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import type { MetricSample } from '../../metrics/sample.ts';
+import { memberIdHex } from '../../etcd/types.ts';
+import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome, MemberHandle } from '../feature.ts';
+import { forEachMember } from '../members.ts';
+import { NoOptions, parseOptions } from '../options.ts';
+
+export const HEALTHY_METRICS = {
+  healthy: {
+    name: 'inspection_etcd_endpoint_healthy',
+    type: 'gauge',
+    help: '1 when the member answers /health as healthy and answers a Status call, else 0.',
+    labels: ['endpoint'],
+  },
+  checkDuration: {
+    name: 'inspection_etcd_endpoint_health_check_duration_seconds',
+    type: 'gauge',
+    help: 'Time the last health check of the member took (/health and Status in parallel).',
+    labels: ['endpoint'],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+export interface MemberHealth {
+  readonly endpoint: string;
+  readonly id: string | undefined;
+  readonly name: string;
+  readonly healthy: boolean;
+  /** Why it is not healthy ('' when healthy). */
+  readonly reason: string;
+  readonly durationMs: number;
+}
+
+export interface HealthyDetails {
+  readonly members: readonly MemberHealth[];
+}
+
+/** A member is healthy when /health says so and it answers the status call of its API. */
+async function checkMember(member: MemberHandle, backend: 'v3' | 'v2', signal: AbortSignal): Promise<{ healthy: boolean; reason: string }> {
+  const [health, status] = await Promise.allSettled([
+    member.http().health({ signal }),
+    backend === 'v3' ? member.v3().status({ signal }) : member.v2().selfStats({ signal }),
+  ]);
+  const reasons: string[] = [];
+  if (health.status === 'rejected') reasons.push(`/health: ${errorText(health.reason)}`);
+  else if (!health.value.healthy) reasons.push(`/health: unhealthy${health.value.reason === '' ? ` (HTTP ${health.value.httpStatus})` : `: ${health.value.reason}`}`);
+  if (status.status === 'rejected') reasons.push(errorText(status.reason));
+  return { healthy: reasons.length === 0, reason: reasons.join('; ') };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+class HealthySession implements FeatureSession {
+  readonly #cluster: ClusterHandle;
+
+  constructor(cluster: ClusterHandle) {
+    this.#cluster = cluster;
+  }
+
+  async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
+    const members = this.#cluster.members();
+    if (members.length === 0) {
+      return { ok: false, error: 'no members known', summary: 'no members known', problems: [], details: { members: [] }, metrics: [] };
+    }
+    const backend = this.#cluster.spec.storageBackend;
+    const results = await forEachMember(members, (m) => checkMember(m, backend, signal));
+    const health: MemberHealth[] = results.map((r) => ({
+      endpoint: r.member.snapshot.endpoint,
+      id: r.member.snapshot.id === undefined ? undefined : memberIdHex(r.member.snapshot.id),
+      name: r.member.snapshot.name,
+      healthy: r.result?.healthy ?? false,
+      reason: r.result?.reason ?? r.error ?? '',
+      durationMs: r.durationMs,
+    }));
+    const metrics: MetricSample[] = [];
+    for (const h of health) {
+      if (h.endpoint === '') continue;
+      metrics.push({ name: HEALTHY_METRICS.healthy.name, labels: { endpoint: h.endpoint }, value: h.healthy ? 1 : 0 });
+      metrics.push({ name: HEALTHY_METRICS.checkDuration.name, labels: { endpoint: h.endpoint }, value: h.durationMs / 1000 });
+    }
+    const healthyCount = health.filter((h) => h.healthy).length;
+    const unhealthy = health.filter((h) => !h.healthy).map((h) => `${h.endpoint || h.name || '?'} (${h.reason})`);
+    const summary = `${healthyCount}/${health.length} members healthy${unhealthy.length > 0 ? `; unhealthy: ${unhealthy.join(', ')}` : ''}`;
+    const details: HealthyDetails = { members: health };
+    const problems = unhealthy.map((u) => `member ${u} is unhealthy`);
+    return { ok: true, summary, problems, details, metrics };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class HealthyFeature implements Feature<Record<string, never>> {
+  readonly name = 'healthy';
+  readonly description = 'Per member: /health and a Status call; a member that does not answer is unhealthy.';
+  readonly backends = ['v3', 'v2'] as const;
+  readonly defaultIntervalSeconds = 30;
+  readonly metrics = Object.values(HEALTHY_METRICS);
+
+  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): Record<string, never> {
+    return parseOptions(this.name, NoOptions, raw) as Record<string, never>;
+  }
+
+  open(cluster: ClusterHandle): FeatureSession {
+    return new HealthySession(cluster);
+  }
+}

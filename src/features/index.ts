@@ -1,0 +1,21 @@
+/**
+ * The built-in features, registered by name into the process-wide registry.
+ * A new feature adds one line here.
+ */
+import { AlarmFeature } from './alarm/alarm.ts';
+import { HealthyFeature } from './healthy/healthy.ts';
+import { featureRegistry, type FeatureRegistry } from './registry.ts';
+
+export const BUILTIN_FEATURES = {
+  healthy: () => new HealthyFeature(),
+  alarm: () => new AlarmFeature(),
+} as const;
+
+export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {
+  for (const [name, factory] of Object.entries(BUILTIN_FEATURES)) registry.register(name, factory);
+  return registry;
+}
+
+registerBuiltinFeatures(featureRegistry);
+
+export { featureRegistry };

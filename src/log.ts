@@ -1,0 +1,60 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+export interface LoggerOptions {
+  readonly level?: string;
+  readonly format?: LogFormat;
+  readonly destination?: NodeJS.WritableStream;
+}
+
+/**
+ * Credentials are Secret objects that print as [REDACTED]; the redact paths
+ * are a second line of defence for anything that slips in as a plain string.
+ */
+const REDACT_PATHS = [
+  'password',
+  '*.password',
+  '*.*.password',
+  'token',
+  '*.token',
+  'key',
+  '*.key',
+  'tls.key',
+  '*.tls.key',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+];
+
+/** Structured logs: JSON by default, human-readable on a terminal ("auto") or when asked. */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const format = opts.format ?? 'json';
+  const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
+  const base = {
+    level: opts.level ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (opts.destination !== undefined) return pino(base, opts.destination);
+  if (pretty) {
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } },
+    });
+  }
+  return pino(base, pino.destination({ dest: 2, sync: false }));
+}
+
+/** A logger that drops everything, for tests and one-shot commands. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/** Error text for logs and snapshots: the message only, never the whole object (which may carry options). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

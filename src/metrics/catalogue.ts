@@ -1,0 +1,125 @@
+/**
+ * Metric families. Names and labels of the kstone-compatible families are
+ * kept exactly as existing dashboards use them (camelCase labels included);
+ * see docs/metrics.md for the lint findings this implies.
+ */
+export type MetricType = 'gauge' | 'counter';
+
+export interface MetricDefinition {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  /** Labels besides the cluster labels (clusterName, and namespace in Kubernetes). */
+  readonly labels: readonly string[];
+}
+
+/** Families the engine itself exports for every cluster, whatever features are on. */
+export const ENGINE_METRICS = {
+  failed: {
+    name: 'inspection_failed_num',
+    type: 'counter',
+    help: 'Inspections that could not reach a verdict, by inspection type (kstone-compatible name).',
+    labels: ['inspectionType'],
+  },
+  success: {
+    name: 'inspection_feature_success',
+    type: 'gauge',
+    help: '1 when the last round of the inspection reached a verdict, 0 when it failed.',
+    labels: ['inspectionType'],
+  },
+  duration: {
+    name: 'inspection_feature_duration_seconds',
+    type: 'gauge',
+    help: 'Duration of the last round of the inspection.',
+    labels: ['inspectionType'],
+  },
+  lastRun: {
+    name: 'inspection_feature_last_run_timestamp_seconds',
+    type: 'gauge',
+    help: 'Unix time the last round of the inspection started.',
+    labels: ['inspectionType'],
+  },
+  runs: {
+    name: 'inspection_feature_runs_total',
+    type: 'counter',
+    help: 'Rounds of the inspection run, successful or not.',
+    labels: ['inspectionType'],
+  },
+  discoverySuccess: {
+    name: 'inspection_etcd_member_discovery_success',
+    type: 'gauge',
+    help: '1 when the last member list of the cluster could be read, else 0.',
+    labels: [],
+  },
+  members: {
+    name: 'inspection_etcd_members',
+    type: 'gauge',
+    help: 'Members in the cluster membership, learners included.',
+    labels: [],
+  },
+  memberInfo: {
+    name: 'inspection_etcd_member_info',
+    type: 'gauge',
+    help: 'Always 1 for each member: its ID (hex), name, version and role (leader, follower, learner, unknown).',
+    labels: ['endpoint', 'memberId', 'memberName', 'version', 'role'],
+  },
+  memberStatusUp: {
+    name: 'inspection_etcd_member_status_up',
+    type: 'gauge',
+    help: '1 when the member answered its last Status call, else 0.',
+    labels: ['endpoint'],
+  },
+  isLeader: {
+    name: 'inspection_etcd_member_is_leader',
+    type: 'gauge',
+    help: '1 for the member that is the raft leader, else 0.',
+    labels: ['endpoint'],
+  },
+  dbSize: {
+    name: 'inspection_etcd_member_db_size_bytes',
+    type: 'gauge',
+    help: 'Size of the member backend database file.',
+    labels: ['endpoint'],
+  },
+  dbSizeInUse: {
+    name: 'inspection_etcd_member_db_size_in_use_bytes',
+    type: 'gauge',
+    help: 'Bytes of the backend database in use (the rest is reclaimable by defragmentation).',
+    labels: ['endpoint'],
+  },
+  dbSizeQuota: {
+    name: 'inspection_etcd_member_db_size_quota_bytes',
+    type: 'gauge',
+    help: 'Configured backend quota (--quota-backend-bytes); reported by etcd 3.6+ only.',
+    labels: ['endpoint'],
+  },
+  raftTerm: {
+    name: 'inspection_etcd_member_raft_term',
+    type: 'gauge',
+    help: 'Raft term of the member.',
+    labels: ['endpoint'],
+  },
+  raftIndex: {
+    name: 'inspection_etcd_member_raft_index',
+    type: 'gauge',
+    help: 'Raft committed index of the member (float: exact up to 2^53).',
+    labels: ['endpoint'],
+  },
+  raftAppliedIndex: {
+    name: 'inspection_etcd_member_raft_applied_index',
+    type: 'gauge',
+    help: 'Raft applied index of the member (float: exact up to 2^53).',
+    labels: ['endpoint'],
+  },
+  revision: {
+    name: 'inspection_etcd_member_revision',
+    type: 'gauge',
+    help: 'Current store revision as the member reports it (float: exact up to 2^53).',
+    labels: ['endpoint'],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+/** The labels every inspection series carries. */
+export function clusterLabelNames(withNamespace: boolean): string[] {
+  return withNamespace ? ['clusterName', 'namespace'] : ['clusterName'];
+}

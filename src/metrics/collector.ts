@@ -1,0 +1,99 @@
+import type { ClusterSnapshot, MemberSnapshot } from '../engine/snapshot.ts';
+import type { SnapshotStore } from '../engine/snapshot.ts';
+import { memberIdHex } from '../etcd/types.ts';
+import { ENGINE_METRICS, type MetricDefinition } from './catalogue.ts';
+import { renderFamilies, SampleBuffer } from './exposition.ts';
+
+export interface CollectorOptions {
+  readonly store: SnapshotStore;
+  /** Families the registered features export. */
+  readonly featureMetrics: readonly MetricDefinition[];
+  /** Adds the namespace label (Kubernetes), so same-named clusters never collide. */
+  readonly withNamespace: boolean;
+}
+
+/**
+ * Renders every inspection series at scrape time from the latest snapshots.
+ * Nothing is kept between scrapes: a removed cluster, member or alarm has no
+ * series at the next scrape.
+ */
+export class InspectionCollector {
+  readonly #opts: CollectorOptions;
+  readonly #definitions: readonly MetricDefinition[];
+
+  constructor(opts: CollectorOptions) {
+    this.#opts = opts;
+    const seen = new Map<string, MetricDefinition>();
+    for (const def of [...Object.values(ENGINE_METRICS), ...opts.featureMetrics]) {
+      const prior = seen.get(def.name);
+      if (prior !== undefined && prior !== def) throw new Error(`metric ${def.name} is defined twice`);
+      seen.set(def.name, def);
+    }
+    this.#definitions = [...seen.values()];
+  }
+
+  get definitions(): readonly MetricDefinition[] {
+    return this.#definitions;
+  }
+
+  render(): string {
+    const buffer = new SampleBuffer();
+    for (const cluster of this.#opts.store.list()) this.#collectCluster(cluster, buffer);
+    return renderFamilies(this.#definitions, buffer.lines);
+  }
+
+  #collectCluster(cluster: ClusterSnapshot, out: SampleBuffer): void {
+    const base: Record<string, string> = { clusterName: cluster.name };
+    if (this.#opts.withNamespace) base.namespace = cluster.namespace ?? '';
+    const m = ENGINE_METRICS;
+
+    if (cluster.members !== undefined) {
+      out.add(m.discoverySuccess.name, base, cluster.members.error === undefined ? 1 : 0);
+      if (cluster.members.error === undefined) out.add(m.members.name, base, cluster.members.members.length);
+      for (const member of cluster.members.members) collectMember(member, base, out);
+    }
+
+    for (const feature of Object.values(cluster.features)) {
+      const labels = { ...base, inspectionType: feature.name };
+      out.add(m.failed.name, labels, feature.failures);
+      out.add(m.runs.name, labels, feature.runs);
+      const last = feature.last;
+      if (last === undefined) continue;
+      out.add(m.success.name, labels, last.ok ? 1 : 0);
+      out.add(m.duration.name, labels, last.durationMs / 1000);
+      out.add(m.lastRun.name, labels, last.startedAt.getTime() / 1000);
+      for (const sample of last.metrics) out.addSample(sample, base);
+    }
+  }
+}
+
+function collectMember(member: MemberSnapshot, base: Readonly<Record<string, string>>, out: SampleBuffer): void {
+  if (member.endpoint === '') return;
+  const m = ENGINE_METRICS;
+  const labels = { ...base, endpoint: member.endpoint };
+  out.add(
+    m.memberInfo.name,
+    {
+      ...labels,
+      memberId: member.id === undefined ? '' : memberIdHex(member.id),
+      memberName: member.name,
+      version: member.version ?? '',
+      role: member.role,
+    },
+    1,
+  );
+  const up = member.error === undefined && member.version !== undefined;
+  out.add(m.memberStatusUp.name, labels, up ? 1 : 0);
+  if (!up) return;
+  out.add(m.isLeader.name, labels, member.role === 'leader' ? 1 : 0);
+  const optional: [MetricDefinition, bigint | undefined][] = [
+    [m.dbSize, member.dbSize],
+    [m.dbSizeInUse, member.dbSizeInUse],
+    [m.dbSizeQuota, member.dbSizeQuota !== undefined && member.dbSizeQuota > 0n ? member.dbSizeQuota : undefined],
+    [m.raftTerm, member.raftTerm],
+    [m.raftIndex, member.raftIndex],
+    [m.raftAppliedIndex, member.raftAppliedIndex],
+    [m.revision, member.revision],
+  ];
+  for (const [def, value] of optional) if (value !== undefined) out.add(def.name, labels, value);
+}

@@ -1,0 +1,41 @@
+import type { ClusterSnapshot } from '../engine/snapshot.ts';
+import { memberIdHex } from '../etcd/types.ts';
+
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function bytes(v: bigint | undefined): string {
+  if (v === undefined) return '';
+  const n = Number(v);
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/** A page a person can read at a glance; everything on it comes from the snapshot store. */
+export function statusPage(clusters: readonly ClusterSnapshot[]): string {
+  const sections = [...clusters]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((c) => {
+      const members = (c.members?.members ?? [])
+        .map(
+          (m) =>
+            `<tr><td>${esc(m.endpoint)}</td><td>${m.id === undefined ? '' : memberIdHex(m.id)}</td><td>${esc(m.name)}</td><td>${m.role}</td><td>${esc(m.version ?? '')}</td><td>${bytes(m.dbSize)}</td><td>${m.raftIndex?.toString() ?? ''}</td><td class="err">${esc(m.error ?? m.memberErrors.join(', '))}</td></tr>`,
+        )
+        .join('');
+      const features = Object.values(c.features)
+        .map(
+          (f) =>
+            `<tr><td>${esc(f.name)}</td><td class="${f.last !== undefined && (!f.last.ok || f.last.problems.length > 0) ? 'err' : ''}">${esc(f.last?.summary ?? 'pending')}</td><td>${f.runs}</td><td>${f.failures}</td></tr>`,
+        )
+        .join('');
+      const errors = [...c.configErrors, ...(c.members?.error !== undefined ? [c.members.error] : [])];
+      return `<h2>${esc(c.id)}</h2>${errors.map((e) => `<p class="err">${esc(e)}</p>`).join('')}
+<table><tr><th>endpoint</th><th>id</th><th>name</th><th>role</th><th>version</th><th>db size</th><th>raft index</th><th>error</th></tr>${members}</table>
+<table><tr><th>inspection</th><th>last result</th><th>runs</th><th>failures</th></tr>${features}</table>`;
+    })
+    .join('\n');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>etcd-monitor</title><meta http-equiv="refresh" content="5">
+<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.err{color:#b00}</style></head>
+<body><h1>etcd-monitor</h1><p><a href="/metrics">/metrics</a> · <a href="/api/v1/clusters">/api/v1/clusters</a> · <a href="/readyz">/readyz</a></p>
+${sections || '<p>No clusters configured.</p>'}</body></html>`;
+}
