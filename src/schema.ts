@@ -29,10 +29,20 @@ export function validate<T extends TSchema>(schema: T, value: unknown, where: st
   const withDefaults = Value.Default(schema, Value.Clone(value)) as unknown;
   if (Value.Check(schema, withDefaults)) return withDefaults;
   const problems: string[] = [];
+  const missing = new Set<string>();
   for (const error of Value.Errors(schema, withDefaults)) {
     const field = formatPath(error.path);
-    const text = error.message.replace(/^Expected/, 'expected');
-    const problem = /Unexpected property/.test(error.message) ? `unknown field ${field}` : `${field}: ${text}`;
+    if (missing.has(field)) continue;
+    let problem: string;
+    if (/Unexpected property/.test(error.message)) {
+      problem = `unknown field ${field}`;
+    } else if (/Expected required property/.test(error.message)) {
+      // A missing field also fails its type check: one message is enough.
+      missing.add(field);
+      problem = `${field}: missing required field`;
+    } else {
+      problem = `${field}: ${error.message.replace(/^Expected/, 'expected')}`;
+    }
     if (!problems.includes(problem)) problems.push(problem);
     if (problems.length >= 10) break;
   }

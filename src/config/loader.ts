@@ -39,11 +39,12 @@ export async function loadConfigFile(file: string, registry: FeatureRegistry): P
 }
 
 export async function parseConfig(text: string, file: string, registry: FeatureRegistry): Promise<LoadedConfig> {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const where = e.linePos?.[0] !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : '';
-    throw new ConfigError(`config ${file}: invalid YAML${where}: ${e.message.split('\n')[0]}`);
+    const message = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(`config ${file}: invalid YAML${where}: ${message}`);
   }
   let config: MonitorConfig;
   try {
@@ -145,7 +146,7 @@ export function resolveFeatureSpecs(
       continue;
     }
     specs[name] = {
-      enabled: feature.enabled,
+      enabled: feature.enabled ?? true,
       intervalSeconds: feature.intervalSeconds ?? impl.defaultIntervalSeconds,
       ...(feature.timeoutSeconds !== undefined ? { timeoutSeconds: feature.timeoutSeconds } : {}),
       ...(feature.options !== undefined ? { options: feature.options } : {}),

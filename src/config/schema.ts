@@ -5,7 +5,7 @@ const Seconds = (description: string, defaultValue?: number) =>
 
 export const FeatureConfig = Type.Object(
   {
-    enabled: Type.Boolean({ default: true }),
+    enabled: Type.Optional(Type.Boolean({ description: 'Defaults to true.' })),
     intervalSeconds: Type.Optional(Seconds('How often the inspection runs; the feature default when absent.')),
     timeoutSeconds: Type.Optional(Seconds('Deadline of one round; the interval (at most 60 s) when absent.')),
     options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Feature-specific options.' })),
