@@ -1,0 +1,137 @@
+/**
+ * Every process and directory the test bed creates is tracked here, so that
+ * nothing outlives the Node process: on 'exit' the leftovers are killed
+ * synchronously, and on SIGINT/SIGTERM too when nobody else handles them.
+ * On Linux the children also get PR_SET_PDEATHSIG (via setpriv), which covers
+ * the one case no handler can: the Node process being SIGKILLed.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+
+const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+let hooksInstalled = false;
+
+function alive(child: ChildProcess): boolean {
+  // No pid: the spawn itself failed.
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+function killLeftoversSync(): void {
+  for (const child of children) {
+    if (alive(child) && child.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  children.clear();
+  for (const dir of dirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Best effort at exit; nothing sensible left to do.
+    }
+  }
+  dirs.clear();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  // Someone else (e.g. the demo command) handles this signal: they decide
+  // when to exit, and the 'exit' hook still cleans up after them.
+  if (process.listenerCount(signal) > 1) return;
+  killLeftoversSync();
+  // Restore the default action (terminate by this signal) and re-raise it,
+  // so the exit status stays what the sender expects.
+  process.removeListener(signal, onSignal);
+  process.kill(process.pid, signal);
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', killLeftoversSync);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+let pdeathsigWrapper: string | null | undefined;
+
+/** setpriv --pdeathsig, if this machine has a setpriv that supports it. */
+function pdeathsig(): string | null {
+  if (pdeathsigWrapper === undefined) {
+    pdeathsigWrapper = null;
+    if (process.platform === 'linux') {
+      for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv']) {
+        if (!existsSync(candidate)) continue;
+        const probe = spawnSync(candidate, ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore', timeout: 5_000 });
+        if (probe.status === 0) pdeathsigWrapper = candidate;
+        break;
+      }
+    }
+  }
+  return pdeathsigWrapper;
+}
+
+export interface TrackedProcess {
+  readonly child: ChildProcess;
+  /** Resolves once the process has exited (or failed to spawn); never rejects. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
+}
+
+/**
+ * spawn() whose child is tracked until it exits. With `killWithParent` the
+ * child is started through setpriv so the kernel kills it if we die hard;
+ * setpriv execs the command, so the pid is the command's own.
+ */
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { killWithParent?: boolean },
+): TrackedProcess {
+  installHooks();
+  const { killWithParent, ...spawnOptions } = options;
+  const wrapper = killWithParent ? pdeathsig() : null;
+  const child =
+    wrapper === null
+      ? spawn(command, args, spawnOptions)
+      : spawn(wrapper, ['--pdeathsig', 'KILL', '--', command, ...args], spawnOptions);
+  children.add(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+    // A spawn failure (ENOENT, EACCES) emits 'error' and no 'exit'.
+    child.once('error', (error) => {
+      if (child.pid === undefined) {
+        children.delete(child);
+        resolve({ code: null, signal: null, error });
+      }
+    });
+  });
+  return { child, exited };
+}
+
+export function isAlive(child: ChildProcess | undefined): boolean {
+  return child !== undefined && alive(child);
+}
+
+/** Registers a directory to be removed at exit unless untracked first. */
+export function trackDir(dir: string): void {
+  installHooks();
+  dirs.add(dir);
+}
+
+export function untrackDir(dir: string): void {
+  dirs.delete(dir);
+}
+
+/** Number of tracked, still running children (for tests and diagnostics). */
+export function trackedProcessCount(): number {
+  let n = 0;
+  for (const child of children) if (alive(child)) n++;
+  return n;
+}
