@@ -127,8 +127,9 @@ export interface HashKVResult {
   readonly header: ResponseHeader;
   /** uint32 */
   readonly hash: number;
+  /** -1 when the store was never compacted (etcd's own answer, all versions). */
   readonly compactRevision: bigint;
-  /** The revision actually hashed (3.5.? +); 0 when not reported. */
+  /** The revision actually hashed (3.6+; 3.4.23 and 3.5.35 do not report it); 0 when not reported. */
   readonly hashRevision: bigint;
 }
 
@@ -170,6 +171,12 @@ export interface EtcdV3MemberClient {
   status(opts?: CallOptions): Promise<StatusResult>;
   alarmList(opts?: CallOptions): Promise<readonly AlarmMember[]>;
   alarmDisarm(alarm: AlarmMember, opts?: CallOptions): Promise<readonly AlarmMember[]>;
+  /**
+   * Raises an alarm, for tests and drills only (a CORRUPT alarm stops the
+   * cluster's reads and writes until disarmed). memberId 0 raises a
+   * cluster-wide alarm.
+   */
+  alarmActivate(alarm: AlarmMember, opts?: CallOptions): Promise<readonly AlarmMember[]>;
   range(req: RangeRequest, opts?: CallOptions): Promise<RangeResult>;
   /**
    * Pages through a range with `limit` keys per request, pinned to one

@@ -103,6 +103,7 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
           })),
         alarmList: (o) => answer(c, endpoint, 'Alarm', o, () => c.alarms),
         alarmDisarm: notUsed('alarmDisarm'),
+        alarmActivate: notUsed('alarmActivate'),
         range: notUsed('range'),
         rangePages: notUsed('rangePages'),
         hashKV: notUsed('hashKV'),

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { classifyHttpError } from './http/agent.ts';
+import { GrpcCode, classifyGrpcStatus, cleanGrpcDetails, friendlyNetworkText, scrub } from './errors.ts';
+
+describe('error classification', () => {
+  it('maps etcd errors by their message first', () => {
+    assert.equal(classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'), 'compacted');
+    assert.equal(classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'), 'future_revision');
+    assert.equal(classifyGrpcStatus(GrpcCode.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password'), 'auth');
+    assert.equal(classifyGrpcStatus(GrpcCode.INVALID_ARGUMENT, 'etcdserver: user name is empty'), 'auth');
+    assert.equal(classifyGrpcStatus(GrpcCode.PERMISSION_DENIED, 'etcdserver: permission denied'), 'auth');
+    assert.equal(classifyGrpcStatus(GrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token'), 'auth');
+    assert.equal(classifyGrpcStatus(GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'), 'unknown');
+  });
+
+  it('maps transport statuses, telling TLS failures apart', () => {
+    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1'), 'unavailable');
+    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'etcdserver: no leader'), 'unavailable');
+    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'No connection established. Last error: unable to verify the first certificate'), 'tls');
+    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, "Hostname/IP does not match certificate's altnames"), 'tls');
+    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'ssl/tls alert bad certificate: SSL alert number 42'), 'tls');
+    assert.equal(classifyGrpcStatus(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded'), 'timeout');
+    assert.equal(classifyGrpcStatus(GrpcCode.CANCELLED, 'Cancelled on client'), 'canceled');
+    assert.equal(classifyGrpcStatus(GrpcCode.UNIMPLEMENTED, 'unknown service'), 'unsupported');
+  });
+
+  it('shortens grpc-js connection failures', () => {
+    assert.equal(
+      cleanGrpcDetails('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1 (2026-11-26T07:43:05.238Z). Resolution note: '),
+      'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1',
+    );
+    assert.equal(
+      cleanGrpcDetails(
+        'Last error: 400D6620D87F0000:error:0A000412:SSL routines:ssl3_read_bytes:ssl/tls alert bad certificate:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:918:SSL alert number 42\n',
+      ),
+      'Last error: ssl/tls alert bad certificate: SSL alert number 42',
+    );
+    assert.equal(friendlyNetworkText('connect ECONNREFUSED 1.2.3.4:5'), 'connection refused');
+    assert.equal(friendlyNetworkText('getaddrinfo ENOTFOUND nowhere'), 'cannot resolve host');
+  });
+
+  it('classifies undici failures from their code and cause', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    assert.equal(classifyHttpError(refused).code, 'unavailable');
+    assert.match(classifyHttpError(refused).detail, /^connection refused/);
+    const cert = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    assert.equal(classifyHttpError(new Error('fetch failed', { cause: cert })).code, 'tls');
+    assert.equal(classifyHttpError(Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' })).code, 'unavailable');
+  });
+
+  it('scrubs secrets from texts', () => {
+    assert.equal(scrub('user root password hunter2 rejected', ['hunter2', '']), 'user root password [REDACTED] rejected');
+  });
+});
