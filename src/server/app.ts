@@ -28,9 +28,9 @@ export function buildServer(opts: ServerOptions) {
   new Gauge({
     name: 'etcd_monitor_build_info',
     help: 'Always 1: the version of etcd-monitor and of Node.js it runs on.',
-    labelNames: ['version', 'nodeVersion'],
+    labelNames: ['version', 'node_version'],
     registers: [processMetrics],
-  }).set({ version: VERSION, nodeVersion: process.versions.node }, 1);
+  }).set({ version: VERSION, node_version: process.versions.node }, 1);
   new Gauge({
     name: 'etcd_monitor_clusters',
     help: 'Clusters the monitor is configured to inspect.',

@@ -1,26 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { ENGINE_METRICS, type MetricDefinition } from '../../src/metrics/catalogue.ts';
 import { featureRegistry } from '../../src/features/index.ts';
-
-interface DocRow {
-  readonly name: string;
-  readonly type: string;
-  readonly labels: string[];
-}
-
-/** The rows of the tables in docs/metrics.md. */
-export async function documentedMetrics(): Promise<DocRow[]> {
-  const text = await readFile(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
-  const rows: DocRow[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^\| `([^`]+)`(?:, `[^`]+`)* \| ([a-z]+) \| ([^|]*) \|/.exec(line);
-    if (m === null) continue;
-    rows.push({ name: m[1]!, type: m[2]!, labels: m[3]!.split(',').map((s) => s.trim()).filter((s) => s !== '') });
-  }
-  return rows;
-}
+import { documentedMetrics } from '../support/docs.ts';
 
 function allDefinitions(): MetricDefinition[] {
   return [...Object.values(ENGINE_METRICS), ...featureRegistry.names().flatMap((n) => featureRegistry.get(n).metrics)];
