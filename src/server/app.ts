@@ -22,7 +22,8 @@ export interface ServerOptions {
  * owns (never prom-client's global one).
  */
 export function buildServer(opts: ServerOptions) {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'http' }), disableRequestLogging: true });
+  // Request logs would drown the inspection logs (Prometheus scrapes every few seconds): warnings and errors only.
+  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'http' }, { level: 'warn' }) });
   const processMetrics = new Registry();
   collectDefaultMetrics({ register: processMetrics, prefix: 'etcd_monitor_' });
   new Gauge({
