@@ -1,6 +1,7 @@
 import type { Logger } from './log.ts';
 import { etcdClients } from './engine/clients.ts';
 import type { ClientFactory } from './engine/connection.ts';
+import { SharedClients } from './engine/shared-clients.ts';
 import { Engine } from './engine/engine.ts';
 import { SnapshotStore } from './engine/snapshot.ts';
 import type { FeatureRegistry } from './features/registry.ts';
@@ -32,7 +33,7 @@ export class Daemon {
     this.engine = new Engine({
       registry: opts.registry,
       store: this.store,
-      clients: opts.clients ?? etcdClients,
+      clients: new SharedClients(opts.clients ?? etcdClients),
       logger: opts.logger,
       ...(opts.maxConcurrentRounds !== undefined ? { maxConcurrentRounds: opts.maxConcurrentRounds } : {}),
       jitter: opts.jitter ?? true,

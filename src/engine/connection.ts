@@ -19,6 +19,8 @@ export interface ClientFactory {
   v3(endpoint: Endpoint, options: ClientOptions): EtcdV3MemberClient;
   http(endpoint: Endpoint, options: ClientOptions): EtcdHttpMemberClient;
   v2(endpoint: Endpoint, options: ClientOptions): EtcdV2MemberClient;
+  /** A v3 client that shares its channel with nobody (long-lived watches); defaults to v3(). */
+  dedicatedV3?(endpoint: Endpoint, options: ClientOptions): EtcdV3MemberClient;
 }
 
 /** The clients of one member endpoint, created on first use and kept across rounds. */
@@ -106,7 +108,7 @@ export class ClusterConnection implements ClusterHandle {
 
   openV3Client(endpoint: Endpoint): OwnedV3Client {
     this.#assertOpen();
-    const client = this.#factory.v3(endpoint, this.spec.client);
+    const client = (this.#factory.dedicatedV3 ?? this.#factory.v3).call(this.#factory, endpoint, this.spec.client);
     this.#ownStreams.add(client);
     return {
       client,

@@ -267,6 +267,7 @@ export class ClusterRuntime {
     const connection = this.#connection;
     try {
       const members = await this.#deps.limiter.run(() => connection.discover(signal), signal);
+      if (this.#membersAbort.signal.aborted) return;
       if (members.error !== undefined) this.#logger.warn({ error: members.error }, 'member discovery failed');
       if (connection === this.#connection && !signal.aborted) this.#deps.store.update(this.#spec.id, (s) => ({ ...s, members }));
     } catch (err) {

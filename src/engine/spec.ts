@@ -55,15 +55,21 @@ export function featureFingerprint(feature: FeatureSpec): string {
   return digest(feature);
 }
 
-function digest(value: unknown): string {
-  const json = JSON.stringify(value, (_key, v: unknown) => {
-    if (v instanceof Secret) return `secret:${createHash('sha256').update(v.reveal()).digest('hex')}`;
-    if (typeof v === 'bigint') return v.toString();
-    return v;
-  });
-  return createHash('sha256').update(json).digest('hex');
+/** A stable digest of JSON-able settings; Secrets enter as their hash (never as text). */
+export function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(comparable(value))).digest('hex');
 }
 
+/** Secrets as hashes, bigints as text. Done before stringify: JSON.stringify would call Secret.toJSON first. */
+function comparable(value: unknown): unknown {
+  if (value instanceof Secret) return `secret:${createHash('sha256').update(value.reveal()).digest('hex')}`;
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(comparable);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, comparable(v)]));
+  }
+  return value;
+}
 /** Enabled features only, in a stable order. */
 export function enabledFeatures(spec: ClusterSpec): [string, FeatureSpec][] {
   return Object.entries(spec.features)

@@ -1,0 +1,55 @@
+/** Small helpers shared by the benchmarks: they print figures, they assert nothing. */
+import '../src/quiet-warnings.ts';
+import { readFile } from 'node:fs/promises';
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function summary(values: readonly number[]): { p50: number; p99: number; min: number; max: number; mean: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), min: sorted[0] ?? NaN, max: sorted.at(-1) ?? NaN, mean };
+}
+
+export const ms = (v: number): string => `${v.toFixed(2)} ms`;
+export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Resident memory of a process, from /proc. */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb === undefined ? NaN : Number(kb) * 1024;
+}
+
+/**
+ * Established TCP connections to the given ports, by local port, read from
+ * /proc/net/tcp (IPv4 loopback is all the test bed uses). A connection that
+ * appears between two reads is a new one.
+ */
+export async function connectionsTo(ports: ReadonlySet<number>): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 4 || cols[3] !== '01') continue; // 01 = ESTABLISHED
+      const local = cols[1]!;
+      const remotePort = parseInt(cols[2]!.split(':')[1]!, 16);
+      if (ports.has(remotePort)) out.add(`${local}->${remotePort}`);
+    }
+  }
+  return out;
+}
+
+export function table(rows: readonly (readonly (string | number)[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ')).join('\n');
+}
