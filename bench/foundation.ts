@@ -160,7 +160,9 @@ async function daemonAt(cluster: TestCluster, clusters: number, dir: string): Pr
     await new Promise((r) => setTimeout(r, 12_000));
     const rss = await rssBytes(child.pid!);
     const scrape = await scrapeTimes(port, 20);
-    return [clusters, `${(firstRounds / 1000).toFixed(1)} s`, mib(rss), ms(scrape.p50), ms(scrape.p99), `${(scrape.bytes / 1024).toFixed(0)} KiB`];
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const heap = Number(/^etcd_monitor_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1]);
+    return [clusters, `${(firstRounds / 1000).toFixed(1)} s`, mib(rss), mib(heap), ms(scrape.p50), ms(scrape.p99), `${(scrape.bytes / 1024).toFixed(0)} KiB`];
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.on('exit', r));
@@ -174,7 +176,7 @@ async function main(): Promise<void> {
     console.log(`etcd-monitor foundation benchmark — node ${process.versions.node}, etcd ${cluster.binaryVersion}, ${new Date().toISOString()}`);
     await roundCost(cluster);
     console.log('\n## Daemon at scale (healthy + alarm every 10 s per cluster, all clusters on the same 3 members, TLS)\n');
-    const rows: (string | number)[][] = [['clusters', 'first rounds done', 'RSS (steady)', '/metrics p50', '/metrics p99', '/metrics size']];
+    const rows: (string | number)[][] = [['clusters', 'first rounds done', 'RSS (steady)', 'JS heap used', '/metrics p50', '/metrics p99', '/metrics size']];
     for (const n of CLUSTER_COUNTS) rows.push(await daemonAt(cluster, n, dir));
     console.log(table(rows));
   } finally {
