@@ -50,7 +50,7 @@ const BAD: [string, string][] = [
   ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1]\n', 'config monitor.yaml: clusters[0].endpoints[0]: endpoint "http://127.0.0.1" has no port: write http://127.0.0.1:2379'],
   ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {intervalSeconds: 0}}\n', 'config monitor.yaml: clusters[0].features.healthy.intervalSeconds: expected integer to be greater or equal to 1'],
   ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {intervalSeconds: -5}}\n', 'config monitor.yaml: clusters[0].features.healthy.intervalSeconds: expected integer to be greater or equal to 1'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {bogus: {}}\n', 'config monitor.yaml: clusters[0].features.bogus: unknown feature "bogus" (known: alarm, healthy)'],
+  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {bogus: {}}\n', `config monitor.yaml: clusters[0].features.bogus: unknown feature "bogus" (known: ${registry.names().join(', ')})`],
   ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {options: {x: 1}}}\n', 'config monitor.yaml: clusters[0].features.healthy.options: options of feature healthy: unknown field x'],
   ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n', 'config monitor.yaml: clusters[1].name: duplicate cluster name "a"'],
   ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    storageBackend: v4\n', 'config monitor.yaml: clusters[0].storageBackend: expected union value'],

@@ -34,7 +34,7 @@ function setup(clusters: FakeCluster[]) {
     featureMetrics: registry.names().flatMap((n) => registry.get(n).metrics),
     withNamespace: false,
   });
-  return { engine, store, collector };
+  return { engine, store, collector, registry };
 }
 
 test('a cluster is discovered, inspected and rendered; removing it drops every series and closes every client', async (t) => {
@@ -114,7 +114,7 @@ test('a hanging cluster never delays another, and its round fails at the deadlin
 
 test('changing one feature restarts only that feature; an unknown feature is a config error and the others run', async (t) => {
   const a = new FakeCluster(2500);
-  const { engine, store } = setup([a]);
+  const { engine, store, registry } = setup([a]);
   t.after(() => engine.stop());
   await engine.upsert(spec('a', a, { healthy: fast(), alarm: fast() }));
   await eventually(() => ((store.get('a')?.features.alarm?.runs ?? 0) >= 3 ? true : undefined), 'alarm rounds');
@@ -124,7 +124,7 @@ test('changing one feature restarts only that feature; an unknown feature is a c
   const snap = store.get('a')!;
   assert.ok((snap.features.alarm?.runs ?? 0) >= 3, 'alarm kept its history');
   assert.equal(snap.features.healthy?.runs, 0, 'healthy restarted');
-  assert.deepEqual(snap.configErrors, ['unknown feature "bogus" (known: alarm, healthy)']);
+  assert.deepEqual(snap.configErrors, [`unknown feature "bogus" (known: ${registry.names().join(', ')})`]);
   assert.equal(a.opened.length, openedBefore, 'no new connections for a feature change');
   await eventually(() => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined), 'healthy runs again');
 
@@ -156,4 +156,18 @@ test('membership falls back to the last known members when no member answers', a
   assert.equal(snap!.members!.members.length, 3, 'members kept');
   await eventually(() => (collector.render().match(/inspection_etcd_endpoint_healthy\{[^}]*\} 0/g)?.length === 3 ? true : undefined), 'all unhealthy');
   assert.match(collector.render(), /inspection_etcd_member_discovery_success\{clusterName="a"\} 0/);
+});
+
+test('specs the engine cannot run report why in the snapshot and run nothing', async (t) => {
+  const a = new FakeCluster(2800);
+  const { engine, store } = setup([a]);
+  t.after(() => engine.stop());
+  await engine.upsert(spec('none', a, { healthy: fast() }, { endpoints: [] }));
+  await engine.upsert(spec('zero', a, { healthy: { enabled: true, intervalSeconds: 0 }, alarm: { enabled: true, intervalSeconds: -5 } }));
+  assert.deepEqual(store.get('none')?.configErrors, ['no endpoints configured: nothing to inspect']);
+  assert.deepEqual(store.get('zero')?.configErrors, ['feature alarm: intervalSeconds must be > 0', 'feature healthy: intervalSeconds must be > 0']);
+  assert.deepEqual(store.get('zero')?.features, {});
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(store.get('none')?.members, undefined, 'no discovery without endpoints');
+  assert.deepEqual(a.calls.filter((c) => !c.startsWith('MemberList') && !c.startsWith('Status')), [], 'no feature call');
 });

@@ -39,6 +39,7 @@ interface ResolvedFeature {
 export function resolveFeatures(spec: ClusterSpec, registry: FeatureRegistry): { features: ResolvedFeature[]; errors: string[] } {
   const features: ResolvedFeature[] = [];
   const errors: string[] = [];
+  if (spec.endpoints.length === 0) return { features, errors: ['no endpoints configured: nothing to inspect'] };
   for (const [name, featureSpec] of enabledFeatures(spec)) {
     try {
       if (!registry.has(name)) {
@@ -253,6 +254,7 @@ export class ClusterRuntime {
 
   #restartMembersLoop(): void {
     this.#membersAbort.abort();
+    if (this.#spec.endpoints.length === 0) return;
     const previous = this.#membersLoop;
     const abort = new AbortController();
     this.#membersAbort = abort;
