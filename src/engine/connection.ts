@@ -1,15 +1,7 @@
 import type { Logger } from '../log.ts';
 import { errorMessage } from '../log.ts';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
-import type {
-  ClientOptions,
-  EtcdHttpMemberClient,
-  EtcdV2MemberClient,
-  EtcdV3MemberClient,
-  MemberInfo,
-  StatusResult,
-  V2Member,
-} from '../etcd/types.ts';
+import type { ClientOptions, EtcdHttpMemberClient, EtcdV2MemberClient, EtcdV3MemberClient, MemberInfo, StatusResult, V2Member } from '../etcd/types.ts';
 import type { ClusterHandle, MemberHandle, OwnedV3Client } from '../features/feature.ts';
 import type { MemberRole, MemberSnapshot, MembersSnapshot } from './snapshot.ts';
 import type { ClusterSpec } from './spec.ts';
@@ -62,6 +54,11 @@ class MemberClients {
 interface Member {
   readonly snapshot: MemberSnapshot;
   readonly endpoint: Endpoint | undefined;
+}
+
+interface Discovery {
+  readonly members: Member[];
+  readonly snapshot: MembersSnapshot;
 }
 
 /**
@@ -198,14 +195,51 @@ export class ClusterConnection implements ClusterHandle {
     }
   }
 
-  async #discoverV3(signal: AbortSignal): Promise<{ members: Member[]; snapshot: MembersSnapshot }> {
-    let listed: readonly MemberInfo[] | undefined;
+  /** v3: MemberList from any member, then every member's Status. */
+  async #discoverV3(signal: AbortSignal): Promise<Discovery> {
+    return this.#discoverWith(
+      signal,
+      async () => {
+        const res = await this.#firstAnswer('MemberList', (c, s) => c.v3().memberList({ signal: s }), signal);
+        return { listed: res.members, clusterId: res.header.clusterId };
+      },
+      (info, endpoint) => fromMemberInfo(info, endpoint),
+      async (clients, member) => withStatus(member, await clients.v3().status({ signal })),
+    );
+  }
+
+  /** v2: /v2/members from any member, then every member's /v2/stats/self and /version. */
+  async #discoverV2(signal: AbortSignal): Promise<Discovery> {
+    return this.#discoverWith(
+      signal,
+      async () => ({ listed: await this.#firstAnswer('v2 members', (c, s) => c.v2().members({ signal: s }), signal) }),
+      (info, endpoint) => fromV2Member(info, endpoint),
+      async (clients, member) => {
+        const [stats, version] = await Promise.all([clients.v2().selfStats({ signal }), clients.http().version({ signal })]);
+        const role: MemberRole = stats.state === 'StateLeader' ? 'leader' : stats.state === 'StateFollower' ? 'follower' : 'unknown';
+        const { error: _previous, ...known } = member;
+        const leaderId = hexId(stats.leaderId);
+        return { ...known, role, version: version.etcdserver, memberErrors: [], ...(leaderId !== undefined ? { leaderId } : {}) };
+      },
+    );
+  }
+
+  /**
+   * The shape both APIs share: read the member list (keeping the last known
+   * members when nobody answers), choose each member's endpoint, then ask
+   * every member for its status in parallel.
+   */
+  async #discoverWith<T extends { readonly clientURLs: readonly string[] }>(
+    signal: AbortSignal,
+    list: () => Promise<{ listed: readonly T[]; clusterId?: bigint }>,
+    toSnapshot: (info: T, endpoint: Endpoint | undefined) => MemberSnapshot,
+    probe: (clients: MemberClients, member: MemberSnapshot) => Promise<MemberSnapshot>,
+  ): Promise<Discovery> {
+    let listed: readonly T[] | undefined;
     let clusterId: bigint | undefined;
     let listError: string | undefined;
     try {
-      const res = await this.#firstAnswer('MemberList', (c, s) => c.v3().memberList({ signal: s }), signal);
-      listed = res.members;
-      clusterId = res.header.clusterId;
+      ({ listed, clusterId } = await list());
     } catch (err) {
       listError = errorMessage(err);
     }
@@ -216,12 +250,12 @@ export class ClusterConnection implements ClusterHandle {
     } else if (this.spec.discoverMembers) {
       targets = listed.map((info) => {
         const endpoint = pickEndpoint(info.clientURLs, this.spec.endpoints[0]);
-        return { endpoint, snapshot: fromMemberInfo(info, endpoint) };
+        return { endpoint, snapshot: toSnapshot(info, endpoint) };
       });
     } else {
       targets = this.spec.endpoints.map((endpoint) => {
         const info = listed.find((m) => m.clientURLs.some((u) => sameEndpoint(u, endpoint)));
-        return { endpoint, snapshot: info === undefined ? configuredMember(endpoint) : fromMemberInfo(info, endpoint) };
+        return { endpoint, snapshot: info === undefined ? configuredMember(endpoint) : toSnapshot(info, endpoint) };
       });
     }
 
@@ -231,8 +265,7 @@ export class ClusterConnection implements ClusterHandle {
           return { ...member, snapshot: { ...member.snapshot, error: 'member has no client URL (not started yet?)' } };
         }
         try {
-          const status = await this.#clientsFor(member.endpoint).v3().status({ signal });
-          return { ...member, snapshot: withStatus(member.snapshot, status) };
+          return { ...member, snapshot: await probe(this.#clientsFor(member.endpoint), member.snapshot) };
         } catch (err) {
           return { ...member, snapshot: withoutStatus(member.snapshot, errorMessage(err)) };
         }
@@ -244,58 +277,6 @@ export class ClusterConnection implements ClusterHandle {
       snapshot: {
         checkedAt: new Date(),
         ...(clusterId !== undefined ? { clusterId } : {}),
-        ...(leaderId !== undefined ? { leaderId } : {}),
-        members: members.map((m) => m.snapshot),
-        ...(listError !== undefined ? { error: listError } : {}),
-      },
-    };
-  }
-
-  async #discoverV2(signal: AbortSignal): Promise<{ members: Member[]; snapshot: MembersSnapshot }> {
-    let listed: readonly V2Member[] | undefined;
-    let listError: string | undefined;
-    try {
-      listed = await this.#firstAnswer('v2 members', (c, s) => c.v2().members({ signal: s }), signal);
-    } catch (err) {
-      listError = errorMessage(err);
-    }
-    let targets: Member[];
-    if (listed === undefined) {
-      targets = this.#members;
-    } else if (this.spec.discoverMembers) {
-      targets = listed.map((m) => {
-        const endpoint = pickEndpoint(m.clientURLs, this.spec.endpoints[0]);
-        return { endpoint, snapshot: fromV2Member(m, endpoint) };
-      });
-    } else {
-      targets = this.spec.endpoints.map((endpoint) => {
-        const info = listed.find((m) => m.clientURLs.some((u) => sameEndpoint(u, endpoint)));
-        return { endpoint, snapshot: info === undefined ? configuredMember(endpoint) : fromV2Member(info, endpoint) };
-      });
-    }
-    const members = await Promise.all(
-      targets.map(async (member): Promise<Member> => {
-        if (member.endpoint === undefined) {
-          return { ...member, snapshot: { ...member.snapshot, error: 'member has no client URL (not started yet?)' } };
-        }
-        const clients = this.#clientsFor(member.endpoint);
-        try {
-          const [stats, version] = await Promise.all([clients.v2().selfStats({ signal }), clients.http().version({ signal })]);
-          const role: MemberRole = stats.state === 'StateLeader' ? 'leader' : stats.state === 'StateFollower' ? 'follower' : 'unknown';
-          const { error: _previous, ...known } = member.snapshot;
-          const leaderId = hexId(stats.leaderId);
-          const snapshot: MemberSnapshot = { ...known, role, version: version.etcdserver, memberErrors: [], ...(leaderId !== undefined ? { leaderId } : {}) };
-          return { ...member, snapshot };
-        } catch (err) {
-          return { ...member, snapshot: withoutStatus(member.snapshot, errorMessage(err)) };
-        }
-      }),
-    );
-    const leaderId = members.find((m) => m.snapshot.role === 'leader')?.snapshot.id;
-    return {
-      members,
-      snapshot: {
-        checkedAt: new Date(),
         ...(leaderId !== undefined ? { leaderId } : {}),
         members: members.map((m) => m.snapshot),
         ...(listError !== undefined ? { error: listError } : {}),

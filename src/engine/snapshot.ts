@@ -1,4 +1,4 @@
-import type { MetricSample } from '../metrics/sample.ts';
+import type { InspectionOutcome } from '../features/feature.ts';
 import type { StorageBackend } from './spec.ts';
 
 export type MemberRole = 'leader' | 'follower' | 'learner' | 'unknown';
@@ -37,19 +37,10 @@ export interface MembersSnapshot {
   readonly error?: string;
 }
 
-export interface FeatureRun {
+/** One round of a feature: its outcome and when it ran. */
+export interface FeatureRun extends InspectionOutcome {
   readonly startedAt: Date;
   readonly durationMs: number;
-  /** false: the inspection could not reach a verdict (counted in inspection_failed_num). */
-  readonly ok: boolean;
-  readonly error?: string;
-  /** One line for humans: CLI table, status pages, CR status. */
-  readonly summary: string;
-  /** Findings that make the inspection not pass; see InspectionOutcome. */
-  readonly problems: readonly string[];
-  /** Feature-specific details, JSON-safe after bigint conversion. */
-  readonly details: unknown;
-  readonly metrics: readonly MetricSample[];
 }
 
 export interface FeatureSnapshot {
