@@ -8,5 +8,5 @@ bash hack/setup.sh --test
 for bench in bench/foundation.ts bench/consistency.ts bench/request.ts; do
   [[ -f $bench ]] || continue
   echo "=== $bench"
-  node "$bench" "$@"
+  node "$bench"
 done
