@@ -10,3 +10,4 @@ export { startEtcdCluster, type StartClusterOptions, type TestCluster, type Test
 export { freePort } from './ports.ts';
 export { httpGet, type HttpTls, type HttpResponse } from './http.ts';
 export { trackedProcessCount } from './processes.ts';
+export { startKubeApiserver, kubeApiserverBinary, type KubeApiserver, type StartKubeApiserverOptions, type ApiResponse, type RequestOpts } from './kube.ts';

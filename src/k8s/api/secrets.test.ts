@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { generateCertificates, type TestClusterTls } from '../../testbed/certs.ts';
+import { authFromSecret, tlsFromSecret } from './secrets.ts';
+import type { AuthRef, TlsRef } from './validate.ts';
+
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
+const secret = (data: Record<string, string>) => ({ metadata: { name: 'etcd-tls', namespace: 'ops' }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+const ref: TlsRef = { secretNamespace: 'ops', secretName: 'etcd-tls', field: 'spec.tls' };
+
+describe('tlsFromSecret', () => {
+  let dir: string;
+  let certs: TestClusterTls;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-k8s-tls-'));
+    certs = await generateCertificates(join(dir, 'certs'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the standard keys ca.crt / tls.crt / tls.key; the key stays secret', () => {
+    const result = tlsFromSecret(ref, secret({ 'ca.crt': certs.ca, 'tls.crt': certs.cert, 'tls.key': certs.key }));
+    assert.ok(result.ok);
+    assert.equal(result.value.ca, certs.ca);
+    assert.equal(result.value.cert, certs.cert);
+    assert.equal(result.value.key?.reveal(), certs.key);
+    assert.ok(!inspect(result.value).includes('PRIVATE KEY'));
+  });
+
+  it('reads kstone\'s ca.pem / client.pem / client-key.pem', () => {
+    const result = tlsFromSecret(ref, secret({ 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key }));
+    assert.ok(result.ok);
+    assert.equal(result.value.cert, certs.cert);
+  });
+
+  it('prefers the standard names when both are present, and explicit keys over both', () => {
+    const both = tlsFromSecret(ref, secret({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }));
+    assert.ok(both.ok);
+    assert.equal(both.value.ca, certs.ca);
+    const explicit = tlsFromSecret({ ...ref, caKey: 'ca.pem' }, secret({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }));
+    assert.ok(explicit.ok);
+    assert.equal(explicit.value.ca, certs.otherCa);
+  });
+
+  it('accepts a CA alone (server verification without a client certificate)', () => {
+    const result = tlsFromSecret(ref, secret({ 'ca.crt': certs.ca }));
+    assert.ok(result.ok);
+    assert.deepEqual(Object.keys(result.value), ['ca']);
+  });
+
+  it('names the missing Secret, a missing explicit key, half a key pair and an empty Secret', () => {
+    assert.deepEqual(tlsFromSecret(ref, undefined), { ok: false, problems: [{ field: 'spec.tls', message: 'Secret ops/etcd-tls not found' }] });
+    assert.deepEqual(tlsFromSecret({ ...ref, certKey: 'crt' }, secret({ 'tls.key': certs.key })), {
+      ok: false,
+      problems: [{ field: 'spec.tls.certKey', message: 'Secret ops/etcd-tls has no key "crt"' }],
+    });
+    assert.deepEqual(tlsFromSecret(ref, secret({ 'client.pem': certs.cert })), {
+      ok: false,
+      problems: [{ field: 'spec.tls', message: 'Secret ops/etcd-tls has a client certificate ("client.pem") but no key ("tls.key" or "client-key.pem")' }],
+    });
+    const empty = tlsFromSecret(ref, secret({ other: 'x' }));
+    assert.ok(!empty.ok);
+    assert.match(empty.problems[0]!.message, /holds none of the TLS keys/);
+  });
+
+  it('checks the PEM: garbage, and a key that does not belong to the certificate', () => {
+    const garbage = tlsFromSecret(ref, secret({ 'ca.crt': 'not a certificate' }));
+    assert.ok(!garbage.ok);
+    assert.match(garbage.problems[0]!.message, /ca\.crt" of Secret ops\/etcd-tls/);
+    const mismatch = tlsFromSecret(ref, secret({ 'tls.crt': certs.cert, 'tls.key': certs.otherKey }));
+    assert.ok(!mismatch.ok);
+    assert.match(mismatch.problems[0]!.message, /do not belong together/);
+    assert.ok(!mismatch.problems[0]!.message.includes('PRIVATE KEY'));
+  });
+});
+
+describe('authFromSecret', () => {
+  const auth: AuthRef = { secretNamespace: 'ops', secretName: 'etcd-auth', usernameKey: 'username', passwordKey: 'password', field: 'spec.auth' };
+
+  it('reads username and password; one trailing newline of the password is dropped', () => {
+    const result = authFromSecret(auth, secret({ username: 'monitor\n', password: 's3cret\n' }));
+    assert.ok(result.ok);
+    assert.equal(result.value.username, 'monitor');
+    assert.equal(result.value.password.reveal(), 's3cret');
+    assert.ok(!inspect(result.value).includes('s3cret'));
+  });
+
+  it('names missing or empty keys, never the values', () => {
+    const result = authFromSecret({ ...auth, passwordKey: 'pw' }, secret({ username: '', password: 'hunter2' }));
+    assert.deepEqual(result, {
+      ok: false,
+      problems: [
+        { field: 'spec.auth.usernameKey', message: 'Secret ops/etcd-auth has no (or an empty) key "username"' },
+        { field: 'spec.auth.passwordKey', message: 'Secret ops/etcd-auth has no (or an empty) key "pw"' },
+      ],
+    });
+    assert.deepEqual(authFromSecret(auth, undefined), { ok: false, problems: [{ field: 'spec.auth', message: 'Secret ops/etcd-auth not found' }] });
+  });
+});

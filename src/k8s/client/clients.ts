@@ -1,0 +1,28 @@
+/** The typed clients the controllers use, on one transport (one connection pool). */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Secret } from '../api/core.ts';
+import type { EtcdCluster } from '../api/etcdcluster.ts';
+import type { EtcdInspection } from '../api/etcdinspection.ts';
+import { etcdClusterResource, etcdInspectionResource, secretResource } from './resource.ts';
+import { KubeTransport, type TransportOptions } from './transport.ts';
+import { ResourceClient } from './typed.ts';
+
+export interface Clients {
+  readonly transport: KubeTransport;
+  readonly etcdClusters: ResourceClient<EtcdCluster>;
+  readonly etcdInspections: ResourceClient<EtcdInspection>;
+  readonly secrets: ResourceClient<Secret>;
+  /** Closes the connections (after the informers are stopped). */
+  close(): Promise<void>;
+}
+
+export function createClients(kc: KubeConfig, opts: TransportOptions = {}): Clients {
+  const transport = new KubeTransport(kc, opts);
+  return {
+    transport,
+    etcdClusters: new ResourceClient(transport, etcdClusterResource),
+    etcdInspections: new ResourceClient(transport, etcdInspectionResource),
+    secrets: new ResourceClient(transport, secretResource),
+    close: () => transport.close(),
+  };
+}
