@@ -117,6 +117,7 @@ for version in "${etcd_versions[@]}"; do
   fi
   bash hack/build-etcd.sh "$version"
 done
+if [[ $with_test == true ]]; then bash hack/build-tools.sh >/dev/null; fi # bbolt-edit for the consistency tests
 if [[ $with_test == true ]]; then bash hack/build-kube-apiserver.sh; fi # kube-apiserver for test/k8s (a no-op when cached)
 
 # --- no stray system etcd --------------------------------------------------

@@ -3,12 +3,16 @@
  * A new feature adds one line here.
  */
 import { AlarmFeature } from './alarm/alarm.ts';
+import { ConsistencyFeature } from './consistency/consistency.ts';
 import { HealthyFeature } from './healthy/healthy.ts';
 import { featureRegistry, type FeatureRegistry } from './registry.ts';
+import { RequestFeature } from './request/request.ts';
 
 export const BUILTIN_FEATURES = {
   healthy: () => new HealthyFeature(),
   alarm: () => new AlarmFeature(),
+  consistency: () => new ConsistencyFeature(),
+  request: () => new RequestFeature(),
 } as const;
 
 export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {

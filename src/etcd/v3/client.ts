@@ -498,6 +498,22 @@ class V3MemberClient implements EtcdV3MemberClient {
       this.#inflight.add(stream);
       const onAbort = (): void => stream.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
+      // A member shutting down sends GOAWAY and keeps open streams silent
+      // until its graceful-stop timeout (about 7 s in 3.6). The channel
+      // leaving READY (GOAWAY or a dropped connection) ends the watch at
+      // once, so the caller can resume on another member instead of waiting.
+      let goingAway = false;
+      let streamDone = false;
+      const channel = this.#client.getChannel();
+      const connected = channel.getConnectivityState(false);
+      if (connected === grpc.connectivityState.READY) {
+        // Infinity: no grpc-side timer; the watcher goes at the next state change or at close().
+        channel.watchConnectivityState(connected, Infinity, () => {
+          if (streamDone || this.#closed) return;
+          goingAway = true;
+          stream.cancel();
+        });
+      }
       let retry = false;
       try {
         stream.write(create);
@@ -524,9 +540,11 @@ class V3MemberClient implements EtcdV3MemberClient {
         }
         if (retry) continue;
         if (aborted(signal)) return;
+        if (goingAway) throw this.#goingAway(call);
         throw this.#error('unavailable', call, 'watch stream closed by the server');
       } catch (err) {
         if (aborted(signal)) return;
+        if (goingAway && !isEtcdError(err)) throw this.#goingAway(call);
         if (!reauthorized && this.#shouldReauth(err)) {
           reauthorized = true;
           this.#invalidateToken(token);
@@ -534,12 +552,17 @@ class V3MemberClient implements EtcdV3MemberClient {
         }
         throw this.#mapError(err, call, signal);
       } finally {
+        streamDone = true;
         signal.removeEventListener('abort', onAbort);
         this.#inflight.delete(stream);
         // Ends the HTTP/2 stream (RST_STREAM); a no-op when it already ended.
         stream.cancel();
       }
     }
+  }
+
+  #goingAway(call: string): EtcdError {
+    return this.#error('unavailable', call, 'the connection to the member was closed or the member is shutting down (GOAWAY)');
   }
 
   close(): void {

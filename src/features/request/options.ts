@@ -1,0 +1,60 @@
+import { Type } from '@sinclair/typebox';
+import { OptionsError } from '../feature.ts';
+import { parseOptions } from '../options.ts';
+import { DEFAULT_MAX_RESOURCE_NAMES } from './labels.ts';
+
+export const DEFAULT_PREFIXES = ['/registry'] as const;
+export const DEFAULT_COUNT_PAGE_SIZE = 1000;
+
+export const RequestOptionsSchema = Type.Object(
+  {
+    prefixes: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      maxItems: 16,
+      default: [...DEFAULT_PREFIXES],
+      description: 'Key prefixes to count and watch; each is a "directory" (a trailing "/" is implied).',
+    }),
+    maxResourceNames: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: DEFAULT_MAX_RESOURCE_NAMES,
+      description: 'Distinct resourceName label values; names seen after that count as "other".',
+    }),
+    countPageSize: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: DEFAULT_COUNT_PAGE_SIZE,
+      description: 'Keys per range request of the (re-)count.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export interface RequestOptions {
+  /** Normalised: each ends with "/", no two overlap. */
+  readonly prefixes: readonly string[];
+  readonly maxResourceNames: number;
+  readonly countPageSize: number;
+}
+
+const WHERE = 'options of feature request';
+
+/** Validates, defaults and normalises; rejects prefixes that would count a key twice. */
+export function parseRequestOptions(raw: unknown): RequestOptions {
+  const parsed = parseOptions('request', RequestOptionsSchema, raw);
+  const prefixes: string[] = [];
+  parsed.prefixes.forEach((prefix, i) => {
+    if (!prefix.startsWith('/') || prefix.split('/').every((s) => s === '')) {
+      throw new OptionsError(`${WHERE}: prefixes[${i}]: "${prefix}" must start with "/" and name a first segment, e.g. "/registry"`);
+    }
+    const normalised = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    // "//registry" would give keys that the first-segment rule cannot label.
+    if (normalised.startsWith('//')) throw new OptionsError(`${WHERE}: prefixes[${i}]: "${prefix}" starts with an empty segment`);
+    const j = prefixes.findIndex((p) => p.startsWith(normalised) || normalised.startsWith(p));
+    if (j !== -1) {
+      throw new OptionsError(`${WHERE}: prefixes[${i}]: "${prefix}" overlaps prefixes[${j}] "${parsed.prefixes[j]}" (a key would be counted twice)`);
+    }
+    prefixes.push(normalised);
+  });
+  return { prefixes, maxResourceNames: parsed.maxResourceNames, countPageSize: parsed.countPageSize };
+}

@@ -1,0 +1,544 @@
+/**
+ * The request inspection: what is written where.
+ *
+ * Per cluster, a session counts the keys of each resource under the
+ * configured prefixes at one revision R (keys-only range pages pinned to R,
+ * only per-label counts kept), then watches from R + 1 on a member channel
+ * of its own, with progress notifications and require-leader. Every PUT and
+ * DELETE event counts once in inspection_etcd_request_total; the key counts
+ * stay exact (a PUT that creates adds one, a DELETE removes one).
+ *
+ * The watch runs in the background for the life of the session; inspect()
+ * only reports its state. On a stream failure it resumes from the last
+ * processed revision + 1 on the next member, after a bounded backoff; when
+ * that revision has been compacted it re-counts at a new revision (the
+ * events in the gap are unknowable: logged and counted).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../../log.ts';
+import { EtcdError, type EtcdV3MemberClient, type WatchMessage } from '../../etcd/types.ts';
+import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import type { MetricSample } from '../../metrics/sample.ts';
+import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome, MemberHandle, OwnedV3Client } from '../feature.ts';
+import { LagEstimator } from './lag.ts';
+import { ResourceLabeler, type LabelSlot } from './labels.ts';
+import { parseRequestOptions, type RequestOptions } from './options.ts';
+import { backoffMs, failuresAfter, pickWatchMember } from './resume.ts';
+import { PrefixTracker, RequestCounters, type KeyCount } from './tracker.ts';
+
+export const REQUEST_METRICS = {
+  requests: {
+    name: 'inspection_etcd_request_total',
+    type: 'counter',
+    help: 'PUT and DELETE events seen by the watch, by key prefix and resource (kstone-compatible name). Monotonic for the life of the session; events in a compacted gap are not in it (see inspection_etcd_request_recounts_total).',
+    labels: ['grpcMethod', 'etcdPrefix', 'resourceName'],
+  },
+  keys: {
+    name: 'inspection_etcd_key_total',
+    type: 'gauge',
+    help: 'Keys by key prefix and resource, exact at the last processed revision (kstone-compatible name).',
+    labels: ['etcdPrefix', 'resourceName'],
+  },
+  ready: {
+    name: 'inspection_etcd_request_ready',
+    type: 'gauge',
+    help: '1 once the initial key count has completed (the request and key families are only exported then), else 0.',
+    labels: [],
+  },
+  watchUp: {
+    name: 'inspection_etcd_request_watch_up',
+    type: 'gauge',
+    help: '1 while the watch stream of every prefix is established, else 0 (counting, reconnecting).',
+    labels: [],
+  },
+  events: {
+    name: 'inspection_etcd_request_events_processed_total',
+    type: 'counter',
+    help: 'Watch events processed (the sum of inspection_etcd_request_total), for rate().',
+    labels: [],
+  },
+  eventsRate: {
+    name: 'inspection_etcd_request_events_per_second',
+    type: 'gauge',
+    help: 'Watch events processed per second over the last inspection interval.',
+    labels: [],
+  },
+  lagRevisions: {
+    name: 'inspection_etcd_request_watch_lag_revisions',
+    type: 'gauge',
+    help: "Cluster revision (the leader's Status, watch headers, member Status) minus the last processed revision.",
+    labels: [],
+  },
+  lagSeconds: {
+    name: 'inspection_etcd_request_watch_lag_seconds',
+    type: 'gauge',
+    help: 'Estimated time the watch trails the cluster: the larger of the age of the oldest revision seen but not processed and the lag in revisions over the recent revision rate (0 when caught up).',
+    labels: [],
+  },
+  processedRevision: {
+    name: 'inspection_etcd_request_processed_revision',
+    type: 'gauge',
+    help: 'Last revision the counts are exact at (lowest over the prefixes; float: exact up to 2^53).',
+    labels: [],
+  },
+  restarts: {
+    name: 'inspection_etcd_request_watch_restarts_total',
+    type: 'counter',
+    help: 'Times the watch was resumed after a stream failure (member down, leader lost, disconnect).',
+    labels: [],
+  },
+  recounts: {
+    name: 'inspection_etcd_request_recounts_total',
+    type: 'counter',
+    help: 'Re-counts because the resume revision had been compacted; the events in the gap are not counted.',
+    labels: [],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+/** How long the first round waits for the initial count before reporting "in progress". */
+const FIRST_ROUND_WAIT_MS = 3_000;
+/** The leader's revision is sampled at most this often (rounds more frequent than this reuse it). */
+const CLUSTER_SAMPLE_MS = 1_000;
+const CLUSTER_SAMPLE_TIMEOUT_MS = 2_000;
+
+export type WatchState = 'starting' | 'counting' | 'connecting' | 'watching' | 'backoff' | 'closed';
+
+export interface PrefixDetails {
+  readonly prefix: string;
+  readonly etcdPrefix: string;
+  readonly phase: string;
+  readonly watching: boolean;
+  readonly keys: number;
+  readonly countRevision: bigint;
+  readonly processedRevision: bigint;
+}
+
+export interface ResourceDetails {
+  readonly etcdPrefix: string;
+  readonly resourceName: string;
+  readonly keys: number;
+  readonly puts: number;
+  readonly deletes: number;
+}
+
+export interface RequestDetails {
+  readonly state: WatchState;
+  readonly ready: boolean;
+  /** host:port of the member the watch is on ('' between attempts). */
+  readonly member: string;
+  readonly clusterRevision: bigint;
+  readonly processedRevision: bigint;
+  readonly lagRevisions: bigint;
+  readonly lagSeconds: number;
+  readonly eventsProcessed: number;
+  readonly eventsPerSecond: number;
+  readonly duplicatesSkipped: number;
+  readonly watchRestarts: number;
+  readonly recounts: number;
+  /** Revisions skipped by re-counts (their events are unknowable). */
+  readonly recountGapRevisions: bigint;
+  /** Keys counted so far by the count in progress (0 when none runs). */
+  readonly countingKeys: number;
+  readonly resourceNames: number;
+  readonly maxResourceNames: number;
+  readonly overflowed: boolean;
+  readonly lastError: string | null;
+  readonly prefixes: readonly PrefixDetails[];
+  readonly resources: readonly ResourceDetails[];
+}
+
+class RequestSession implements FeatureSession {
+  readonly #cluster: ClusterHandle;
+  readonly #options: RequestOptions;
+  readonly #labeler: ResourceLabeler;
+  readonly #counters = new RequestCounters();
+  readonly #trackers: readonly PrefixTracker[];
+  readonly #lag = new LagEstimator();
+  readonly #abort = new AbortController();
+  readonly #loop: Promise<void>;
+
+  #state: WatchState = 'starting';
+  #member = '';
+  #memberUrl: string | undefined;
+  #watchRestarts = 0;
+  #recounts = 0;
+  #recountGap = 0n;
+  #counting: KeyCount | undefined;
+  #failures = 0;
+  #lastError: string | undefined;
+  /** When the current run of failures began (performance.now()); undefined while healthy. */
+  #failingSince: number | undefined;
+  #establishedAt: number | undefined;
+  #previousInspect: { at: number; events: number };
+  #inspected = false;
+  #lastClusterSample: number | undefined;
+  readonly #firstCount = Promise.withResolvers<void>();
+
+  constructor(cluster: ClusterHandle, options: RequestOptions) {
+    this.#cluster = cluster;
+    this.#options = options;
+    this.#labeler = new ResourceLabeler(options.maxResourceNames);
+    this.#trackers = options.prefixes.map((p) => new PrefixTracker(p, this.#labeler));
+    this.#previousInspect = { at: performance.now(), events: 0 };
+    this.#loop = this.#run().catch((err: unknown) => {
+      // Not expected: #run handles its errors. Logged so that it is never silent.
+      this.#cluster.logger.error({ feature: 'request', error: errorMessage(err) }, 'request watch loop stopped');
+    });
+  }
+
+  // ---- the background watch ------------------------------------------------
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    try {
+      await this.#cluster.ready(signal);
+    } catch {
+      return;
+    }
+    let first = true;
+    while (!signal.aborted) {
+      const members = this.#cluster.members();
+      const index = pickWatchMember(
+        // A learner serves no watch: it is only tried when nothing else is left.
+        members.map((m) => ({ url: m.endpoint?.url, responsive: m.snapshot.error === undefined && m.snapshot.role !== 'learner', leader: m.snapshot.role === 'leader' })),
+        this.#memberUrl,
+      );
+      const member = index === undefined ? undefined : members[index];
+      if (!first) this.#watchRestarts++;
+      first = false;
+      if (member === undefined) {
+        this.#fail(new Error('no member has a client URL'), undefined);
+      } else {
+        await this.#attempt(member, signal);
+      }
+      if (signal.aborted) break;
+      this.#state = 'backoff';
+      try {
+        await sleep(backoffMs(this.#failures), undefined, { signal });
+      } catch {
+        break;
+      }
+    }
+    this.#state = 'closed';
+  }
+
+  /** Counts (if needed) and watches every prefix on one member until a stream fails or the session closes. */
+  async #attempt(member: MemberHandle, signal: AbortSignal): Promise<void> {
+    const endpoint = member.endpoint!;
+    this.#memberUrl = endpoint.url;
+    this.#member = member.snapshot.endpoint !== '' ? member.snapshot.endpoint : endpoint.hostPort;
+    this.#establishedAt = undefined;
+    let owned: OwnedV3Client;
+    try {
+      owned = this.#cluster.openV3Client(endpoint);
+    } catch (err) {
+      if (!signal.aborted) this.#fail(err, undefined);
+      return;
+    }
+    const attempt = new AbortController();
+    const attemptSignal = AbortSignal.any([signal, attempt.signal]);
+    let firstError: unknown;
+    try {
+      await Promise.all(
+        this.#trackers.map((tracker) =>
+          this.#track(tracker, owned.client, attemptSignal).catch((err: unknown) => {
+            // One prefix failing ends the attempt: all resume together elsewhere.
+            firstError ??= err;
+            attempt.abort();
+          }),
+        ),
+      );
+    } finally {
+      attempt.abort();
+      for (const t of this.#trackers) t.watching = false;
+      this.#counting = undefined;
+      owned.close();
+    }
+    if (signal.aborted) return;
+    const establishedFor = this.#establishedAt === undefined ? undefined : performance.now() - this.#establishedAt;
+    this.#fail(firstError ?? new Error('watch ended'), establishedFor);
+  }
+
+  #fail(err: unknown, establishedForMs: number | undefined): void {
+    this.#failures = failuresAfter(this.#failures, establishedForMs);
+    this.#lastError = errorMessage(err);
+    this.#failingSince ??= performance.now();
+    this.#establishedAt = undefined;
+    this.#cluster.logger.warn(
+      { feature: 'request', member: this.#member, error: this.#lastError, failures: this.#failures },
+      'request watch failed; resuming on the next member',
+    );
+  }
+
+  async #track(tracker: PrefixTracker, client: EtcdV3MemberClient, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (tracker.needsCount) await this.#count(tracker, client, signal);
+      if (signal.aborted) return;
+      const startRevision = tracker.resumeRevision();
+      if (this.#state !== 'watching') this.#state = 'connecting';
+      const stream = client.watch({ key: tracker.key, rangeEnd: tracker.rangeEnd, startRevision, progressNotify: true, requireLeader: true }, signal);
+      let compacted = false;
+      for await (const msg of stream) {
+        if (this.#handle(tracker, msg, startRevision)) compacted = true;
+      }
+      tracker.watching = false;
+      if (signal.aborted) return;
+      if (!compacted) throw new Error(`watch of ${tracker.prefix} on ${this.#member} ended`);
+    }
+  }
+
+  /** Applies one watch message; true when the watch ended because its start revision was compacted. */
+  #handle(tracker: PrefixTracker, msg: WatchMessage, startRevision: bigint): boolean {
+    const now = performance.now();
+    switch (msg.kind) {
+      case 'created':
+        tracker.watching = true;
+        this.#lag.observe(msg.header.revision, now);
+        if (this.#trackers.every((t) => t.watching)) this.#established(startRevision);
+        return false;
+      case 'events':
+        this.#lag.observe(msg.header.revision, now);
+        tracker.applyEvents(msg.events, this.#counters);
+        this.#lag.prune(this.#processedRevision());
+        return false;
+      case 'progress':
+        this.#lag.observe(msg.header.revision, now);
+        tracker.onProgress(msg.header.revision);
+        this.#lag.prune(this.#processedRevision());
+        return false;
+      case 'compacted':
+        tracker.onCompacted(msg.compactRevision);
+        this.#cluster.logger.warn(
+          { feature: 'request', prefix: tracker.prefix, member: this.#member, resumeRevision: startRevision.toString(), compactRevision: msg.compactRevision.toString() },
+          'request watch: the resume revision has been compacted; re-counting',
+        );
+        return true;
+      case 'canceled':
+        throw new Error(`watch of ${tracker.prefix} canceled by ${this.#member}: ${msg.reason || 'no reason given'}`);
+    }
+  }
+
+  #established(startRevision: bigint): void {
+    this.#state = 'watching';
+    this.#establishedAt = performance.now();
+    this.#failingSince = undefined;
+    this.#lastError = undefined;
+    this.#cluster.logger.info({ feature: 'request', member: this.#member, startRevision: startRevision.toString() }, 'request watch established');
+  }
+
+  async #count(tracker: PrefixTracker, client: EtcdV3MemberClient, signal: AbortSignal): Promise<void> {
+    this.#state = 'counting';
+    const t0 = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      const count = tracker.beginCount();
+      this.#counting = count;
+      try {
+        const pages = client.rangePages({ key: tracker.key, rangeEnd: tracker.rangeEnd, keysOnly: true, pageSize: this.#options.countPageSize }, { signal });
+        for await (const page of pages) count.addPage(page.header.revision, page.kvs.map((kv) => kv.key));
+      } catch (err) {
+        // The pinned revision was compacted during the walk: start over at a newer one.
+        if (err instanceof EtcdError && err.code === 'compacted' && attempt < 5 && !signal.aborted) continue;
+        throw err;
+      } finally {
+        this.#counting = undefined;
+      }
+      if (signal.aborted) return;
+      const result = tracker.finishCount(count);
+      if (this.#trackers.every((t) => t.counted)) this.#firstCount.resolve();
+      this.#lag.observe(result.revision, performance.now());
+      const fields = { feature: 'request', prefix: tracker.prefix, member: this.#member, revision: result.revision.toString(), keys: result.keys, ms: Math.round(performance.now() - t0) };
+      if (result.recount) {
+        this.#recounts++;
+        this.#recountGap += result.gapRevisions;
+        this.#cluster.logger.warn(
+          { ...fields, gapRevisions: result.gapRevisions.toString() },
+          'request: re-counted after compaction; events in the compacted gap are not in inspection_etcd_request_total',
+        );
+      } else {
+        this.#cluster.logger.info(fields, 'request: initial key count done');
+      }
+      return;
+    }
+  }
+
+  #processedRevision(): bigint {
+    let min: bigint | undefined;
+    for (const t of this.#trackers) if (min === undefined || t.processedRevision < min) min = t.processedRevision;
+    return min ?? 0n;
+  }
+
+  // ---- the round -------------------------------------------------------------
+
+  async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
+    if (!this.#inspected) {
+      this.#inspected = true;
+      // The first round gives a small keyspace the time to be counted (a
+      // one-shot `inspect` then shows real numbers), without holding a round
+      // slot for long on a big one.
+      await this.#waitFirstCount(FIRST_ROUND_WAIT_MS, signal);
+    }
+    await this.#sampleClusterRevision(signal);
+    const now = performance.now();
+    // Member Status revisions from discovery: the lag keeps growing while the watch is down.
+    for (const m of this.#cluster.members()) if (m.snapshot.revision !== undefined) this.#lag.observe(m.snapshot.revision, now);
+    const ready = this.#trackers.every((t) => t.counted);
+    const watchUp = this.#trackers.every((t) => t.watching);
+    const processed = this.#processedRevision();
+    const lag = this.#lag.lag(processed, now);
+    const elapsed = (now - this.#previousInspect.at) / 1000;
+    const eventsPerSecond = elapsed > 0 ? (this.#counters.eventsProcessed - this.#previousInspect.events) / elapsed : 0;
+    // A failure counts once it has lasted a whole interval: a resume after a member restart is not a failed round.
+    const failing = this.#failingSince !== undefined && this.#failingSince <= this.#previousInspect.at;
+    this.#previousInspect = { at: now, events: this.#counters.eventsProcessed };
+
+    const details = this.#details(ready, lag, processed, eventsPerSecond);
+    const metrics: MetricSample[] = [
+      { name: REQUEST_METRICS.ready.name, labels: {}, value: ready ? 1 : 0 },
+      { name: REQUEST_METRICS.watchUp.name, labels: {}, value: watchUp ? 1 : 0 },
+    ];
+    if (ready) metrics.push(...this.#countMetrics(lag, processed, eventsPerSecond));
+
+    const where = this.#member === '' ? '' : ` on ${this.#member}`;
+    let summary: string;
+    if (!ready) {
+      summary = `initial key count in progress${where} (${details.countingKeys} keys so far)${this.#lastError === undefined ? '' : `; last error: ${this.#lastError}`}`;
+    } else {
+      const keys = this.#trackers.reduce((n, t) => n + t.totalKeys(), 0);
+      const state = watchUp
+        ? `watching${where}`
+        : this.#trackers.some((t) => t.phase === 'compacted')
+          ? `re-counting after compaction${where}`
+          : this.#state === 'backoff'
+            ? 'reconnecting'
+            : `connecting${where}`;
+      summary = `${state} at revision ${processed} (lag ${lag.revisions} revisions, ${lag.seconds.toFixed(1)} s): ${keys} keys in ${details.resources.length} resources, ${eventsPerSecond.toFixed(1)} events/s`;
+    }
+    if (failing) {
+      const error = `watch down: ${this.#lastError ?? 'unknown error'}`;
+      return { ok: false, error, summary: `${summary}; ${error}`, problems: [], details, metrics };
+    }
+    return { ok: true, summary, problems: [], details, metrics };
+  }
+
+  /**
+   * The cluster's revision now, from the leader's Status (at most once per
+   * CLUSTER_SAMPLE_MS, on the shared round client): the watch's own headers
+   * come from the member it is on, which may trail the leader. No verdict
+   * depends on it; a failure only leaves the lag to the other observations.
+   */
+  async #sampleClusterRevision(signal: AbortSignal): Promise<void> {
+    const now = performance.now();
+    if (this.#lastClusterSample !== undefined && now - this.#lastClusterSample < CLUSTER_SAMPLE_MS) return;
+    this.#lastClusterSample = now;
+    const leader = this.#cluster.members().find((m) => m.snapshot.role === 'leader' && m.endpoint !== undefined);
+    if (leader === undefined) return;
+    try {
+      const status = await leader.v3().status({ signal, timeoutMs: CLUSTER_SAMPLE_TIMEOUT_MS });
+      this.#lag.sampleCluster(status.header.revision, performance.now());
+    } catch {
+      // The leader moved or is down: discovery and the watch headers still feed the lag.
+    }
+  }
+
+  async #waitFirstCount(ms: number, signal: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    try {
+      await Promise.race([this.#firstCount.promise, sleep(ms, undefined, { signal: AbortSignal.any([signal, stop.signal]) }).catch(() => undefined)]);
+    } finally {
+      stop.abort();
+    }
+  }
+
+  #countMetrics(lag: { revisions: bigint; seconds: number }, processed: bigint, eventsPerSecond: number): MetricSample[] {
+    const m = REQUEST_METRICS;
+    const keys = this.#keyTotals();
+    const out: MetricSample[] = [];
+    for (const slot of this.#labeler.slots()) {
+      const labels = { etcdPrefix: slot.etcdPrefix, resourceName: slot.resourceName };
+      out.push({ name: m.requests.name, labels: { grpcMethod: 'PUT', ...labels }, value: this.#counters.puts.get(slot) ?? 0 });
+      out.push({ name: m.requests.name, labels: { grpcMethod: 'DELETE', ...labels }, value: this.#counters.deletes.get(slot) ?? 0 });
+      out.push({ name: m.keys.name, labels, value: keys.get(slot) ?? 0 });
+    }
+    out.push(
+      { name: m.events.name, labels: {}, value: this.#counters.eventsProcessed },
+      { name: m.eventsRate.name, labels: {}, value: eventsPerSecond },
+      { name: m.lagRevisions.name, labels: {}, value: Number(lag.revisions) },
+      { name: m.lagSeconds.name, labels: {}, value: lag.seconds },
+      { name: m.processedRevision.name, labels: {}, value: Number(processed) },
+      { name: m.restarts.name, labels: {}, value: this.#watchRestarts },
+      { name: m.recounts.name, labels: {}, value: this.#recounts },
+    );
+    return out;
+  }
+
+  /** Key counts by label, all prefixes together (two prefixes may share an etcdPrefix). */
+  #keyTotals(): Map<LabelSlot, number> {
+    const totals = new Map<LabelSlot, number>();
+    for (const t of this.#trackers) for (const [slot, n] of t.keyCounts()) totals.set(slot, (totals.get(slot) ?? 0) + n);
+    return totals;
+  }
+
+  #details(ready: boolean, lag: { revisions: bigint; seconds: number; clusterRevision: bigint }, processed: bigint, eventsPerSecond: number): RequestDetails {
+    const keys = this.#keyTotals();
+    const resources: ResourceDetails[] = ready
+      ? this.#labeler.slots().map((slot) => ({
+          etcdPrefix: slot.etcdPrefix,
+          resourceName: slot.resourceName,
+          keys: keys.get(slot) ?? 0,
+          puts: this.#counters.puts.get(slot) ?? 0,
+          deletes: this.#counters.deletes.get(slot) ?? 0,
+        }))
+      : [];
+    return {
+      state: this.#state,
+      ready,
+      member: this.#member,
+      clusterRevision: lag.clusterRevision,
+      processedRevision: processed,
+      lagRevisions: lag.revisions,
+      lagSeconds: lag.seconds,
+      eventsProcessed: this.#counters.eventsProcessed,
+      eventsPerSecond,
+      duplicatesSkipped: this.#counters.duplicatesSkipped,
+      watchRestarts: this.#watchRestarts,
+      recounts: this.#recounts,
+      recountGapRevisions: this.#recountGap,
+      countingKeys: this.#counting?.keys ?? 0,
+      resourceNames: this.#labeler.admitted,
+      maxResourceNames: this.#labeler.maxResourceNames,
+      overflowed: this.#labeler.overflowed,
+      lastError: this.#lastError ?? null,
+      prefixes: this.#trackers.map((t) => ({
+        prefix: t.prefix,
+        etcdPrefix: t.etcdPrefix,
+        phase: t.phase,
+        watching: t.watching,
+        keys: t.totalKeys(),
+        countRevision: t.countRevision,
+        processedRevision: t.processedRevision,
+      })),
+      resources,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#abort.abort(new Error('request feature closed'));
+    await this.#loop;
+  }
+}
+
+export class RequestFeature implements Feature<RequestOptions> {
+  readonly name = 'request';
+  readonly description = 'Counts keys per resource and watches every PUT and DELETE under the configured prefixes (Kubernetes layout labels).';
+  readonly backends = ['v3'] as const;
+  readonly defaultIntervalSeconds = 30;
+  readonly metrics = Object.values(REQUEST_METRICS);
+
+  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): RequestOptions {
+    return parseRequestOptions(raw);
+  }
+
+  open(cluster: ClusterHandle, options: RequestOptions): FeatureSession {
+    return new RequestSession(cluster, options);
+  }
+}
