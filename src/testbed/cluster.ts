@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -14,7 +14,7 @@ import { etcdBinaries, isEtcdVersion, type EtcdBinaries, type EtcdVersion } from
 import { generateCertificates, type TestClusterTls } from './certs.ts';
 import { httpGet } from './http.ts';
 import { freePort } from './ports.ts';
-import { isAlive, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
+import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
 
 export interface StartClusterOptions {
   /** default '3.6' */
@@ -106,31 +106,11 @@ const HEALTH_POLL_MS = 50;
 const PROBE_TIMEOUT_MS = 5_000;
 const PROBE_OVERLAP_MS = 250;
 const MAX_PROBES_IN_FLIGHT = 8;
-const LOG_TAIL_BYTES = 4096;
-const LOG_TAIL_LINES = 15;
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Last lines of a log file, for error messages. */
-async function logTail(file: string): Promise<string> {
-  try {
-    const handle = await open(file, 'r');
-    try {
-      const { size } = await handle.stat();
-      const length = Math.min(size, LOG_TAIL_BYTES);
-      const buf = Buffer.alloc(length);
-      await handle.read(buf, 0, length, size - length);
-      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-      return lines.slice(-LOG_TAIL_LINES).join('\n');
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    return `(no log: ${errorMessage(err)})`;
-  }
-}
 
 /** The process environment without variables etcd or etcdctl would read as flags. */
 function cleanEnv(): Record<string, string> {

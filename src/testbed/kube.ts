@@ -10,7 +10,7 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, openSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,7 +21,7 @@ import { cacheDir, readVersionsEnv, REPO_ROOT, type BinaryEnv } from './binaries
 import { generateCertificates } from './certs.ts';
 import { startEtcdCluster, type TestCluster } from './cluster.ts';
 import { freePort } from './ports.ts';
-import { isAlive, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
+import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
 
 export interface StartKubeApiserverOptions {
   /** Store into this etcd (left running by stop()); default: a new 1-member etcd 3.6. */
@@ -99,8 +99,6 @@ const DEFAULT_START_TIMEOUT_MS = 60_000;
 const READY_POLL_MS = 100;
 const PROBE_TIMEOUT_MS = 5_000;
 const PORT_RACE_ATTEMPTS = 3;
-const LOG_TAIL_BYTES = 6144;
-const LOG_TAIL_LINES = 25;
 const FIELD_MANAGER = 'etcd-monitor-testbed';
 const BUILD_HINT = 'build it with `bash hack/build-kube-apiserver.sh` (or `bash hack/setup.sh --test`)';
 
@@ -123,22 +121,6 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function logTail(file: string): Promise<string> {
-  try {
-    const handle = await open(file, 'r');
-    try {
-      const { size } = await handle.stat();
-      const length = Math.min(size, LOG_TAIL_BYTES);
-      const buf = Buffer.alloc(length);
-      await handle.read(buf, 0, length, size - length);
-      return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-LOG_TAIL_LINES).join('\n');
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    return `(no log: ${errorMessage(err)})`;
-  }
-}
 
 class PortInUseError extends Error {}
 

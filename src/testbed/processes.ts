@@ -7,6 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
@@ -134,4 +135,26 @@ export function trackedProcessCount(): number {
   let n = 0;
   for (const child of children) if (alive(child)) n++;
   return n;
+}
+
+const LOG_TAIL_BYTES = 4096;
+const LOG_TAIL_LINES = 15;
+
+/** Last lines of a log file, for error messages. */
+export async function logTail(file: string): Promise<string> {
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, LOG_TAIL_BYTES);
+      const buf = Buffer.alloc(length);
+      await handle.read(buf, 0, length, size - length);
+      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+      return lines.slice(-LOG_TAIL_LINES).join('\n');
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    return `(no log: ${err instanceof Error ? err.message : String(err)})`;
+  }
 }
