@@ -13,26 +13,10 @@ import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/
 import { eventually } from '../support/fake-etcd.ts';
 import { parseExposition } from '../support/scrape.ts';
 import { hostPort } from '../support/specs.ts';
+import { BIN, cli } from '../support/cli.ts';
 
-const BIN = new URL('../../bin/etcd-monitor.js', import.meta.url).pathname;
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function cli(args: readonly string[], timeoutMs = 60_000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('etcd-monitor inspect', () => {
   let cluster: TestCluster;

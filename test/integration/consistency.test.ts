@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Daemon } from '../../src/daemon.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
@@ -25,10 +25,10 @@ import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/
 import { eventually } from '../support/fake-etcd.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
+import { cli } from '../support/cli.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
-const BIN = new URL('../../bin/etcd-monitor.js', import.meta.url).pathname;
 
 let bboltEditPath: Promise<string> | undefined;
 /** hack/tools' bbolt-edit, built (once, cached outside the repo) by hack/build-tools.sh. */
@@ -123,17 +123,6 @@ async function etcdctlCount(cluster: TestCluster, url: string, revision: bigint)
   return BigInt(parsed.count ?? 0);
 }
 
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function preload(client: EtcdV3MemberClient, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await client.put(`/data/k${String(i).padStart(4, '0')}`, `value-${i}`);
