@@ -4,6 +4,9 @@ import { UsageError } from './common.ts';
 import { inspectCommand } from './inspect.ts';
 import { runCommand } from './run.ts';
 import { demoCommand } from './demo.ts';
+import { etcdclusterCommand } from './etcdcluster.ts';
+import { inspectionCommand } from './inspection.ts';
+import { operatorCommand } from './operator.ts';
 
 /** Parses argv, runs one command, and returns the process exit code (2 for usage errors). */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -17,7 +20,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const cmd of [runCommand(done), inspectCommand(done), demoCommand(done)]) {
+  for (const cmd of [runCommand(done), inspectCommand(done), demoCommand(done), operatorCommand(done), etcdclusterCommand(done), inspectionCommand(done)]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   try {

@@ -171,3 +171,18 @@ test('specs the engine cannot run report why in the snapshot and run nothing', a
   assert.equal(store.get('none')?.members, undefined, 'no discovery without endpoints');
   assert.deepEqual(a.calls.filter((c) => !c.startsWith('MemberList') && !c.startsWith('Status')), [], 'no feature call');
 });
+
+test('membersIntervalSeconds sets how often a cluster without features reads its membership', async (t) => {
+  const a = new FakeCluster(2900);
+  const { engine } = setup([a]);
+  t.after(() => engine.stop());
+  const memberLists = (): number => a.calls.filter((c) => c.startsWith('MemberList@')).length;
+  await engine.upsert(spec('a', a, {}, { membersIntervalSeconds: 0.05 }));
+  // Without the field a cluster without features reads its membership every 30 s: several reads mean the field is honoured.
+  await eventually(() => (memberLists() >= 4 ? true : undefined), 'membership read every 50 ms');
+  await engine.upsert(spec('a', a, {}));
+  await new Promise((r) => setTimeout(r, 100));
+  const settled = memberLists();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(memberLists(), settled, 'back to the 30 s default: no read within 300 ms');
+});

@@ -248,6 +248,8 @@ export class ClusterRuntime {
   }
 
   #membersInterval(): number {
+    const explicit = this.#spec.membersIntervalSeconds;
+    if (explicit !== undefined && explicit > 0) return explicit;
     const intervals = enabledFeatures(this.#spec).map(([, f]) => f.intervalSeconds).filter((s) => s > 0);
     return Math.min(DEFAULT_MEMBERS_INTERVAL_SECONDS, ...intervals);
   }

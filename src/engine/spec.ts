@@ -36,6 +36,12 @@ export interface ClusterSpec {
    */
   readonly discoverMembers: boolean;
   readonly features: Readonly<Record<string, FeatureSpec>>;
+  /**
+   * How often membership is read; default: as often as the most frequent
+   * enabled feature, at most every 30 s. The EtcdCluster controller runs
+   * membership only (no features) and sets it from the cluster's features.
+   */
+  readonly membersIntervalSeconds?: number;
 }
 
 /**

@@ -1,0 +1,293 @@
+/**
+ * Benchmark of the Kubernetes operator at scale (prints figures; asserts
+ * nothing): N EtcdCluster objects (default 1,000, spread over a few
+ * namespaces) pointing at a few real 3-member TLS etcd clusters, with the
+ * healthy and alarm features at their default intervals; `etcd-monitor
+ * operator` runs as a process with the etcd-monitor-operator ServiceAccount
+ * of deploy/rbac.yaml and default leader-election durations. Measured:
+ *   - time from the operator's start until every EtcdCluster is Running with
+ *     Ready, Healthy and AlarmsClear true and every EtcdInspection is Ok;
+ *   - the operator's RSS and CPU;
+ *   - its API requests in steady state, by verb and resource, over a window
+ *     (default 2 minutes) after things settled. The apiserver counts them
+ *     itself: apiserver_request_total has no user or user-agent label, so
+ *     the operator's ServiceAccount gets a FlowSchema of its own and the
+ *     figure is apiserver_flowcontrol_dispatched_requests_total of that
+ *     FlowSchema (read from /metrics as admin); the split by verb comes from
+ *     the apiserver's audit log, filtered to that ServiceAccount.
+ * Run: node bench/operator-scale.ts [--clusters 1000] [--etcd 3] [--namespaces 4] [--window 120] [--settle 45]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { EtcdCluster, EtcdInspection } from '../src/k8s/api/index.ts';
+import { createClients } from '../src/k8s/client/index.ts';
+import { freePort, startEtcdCluster, startKubeApiserver, type KubeApiserver, type TestCluster } from '../src/testbed/index.ts';
+import { mib, rssBytes, table } from './support.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    clusters: { type: 'string', default: '1000' },
+    etcd: { type: 'string', default: '3' },
+    namespaces: { type: 'string', default: '4' },
+    /** Long enough to hold one status refresh period (5 minutes) after the fill. */
+    window: { type: 'string', default: '360' },
+    settle: { type: 'string', default: '45' },
+    /** e.g. 256: NODE_OPTIONS=--max-old-space-size=256 for the operator, as a container limit would suggest. */
+    'max-old-space-size': { type: 'string' },
+    /** --workers of the operator (default: its own default). */
+    workers: { type: 'string' },
+    /** A directory: the operator writes a V8 CPU profile there when it exits. */
+    'cpu-prof': { type: 'string' },
+  },
+});
+const CLUSTERS = Number(args.clusters);
+const ETCDS = Number(args.etcd);
+const NAMESPACES = Number(args.namespaces);
+const WINDOW_S = Number(args.window);
+const SETTLE_S = Number(args.settle);
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SA = 'system:serviceaccount:etcd-monitor:etcd-monitor-operator';
+
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    users: ["${SA}"]
+  - level: None
+`;
+
+const FLOW_SCHEMA = `apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {name: etcd-monitor-operator}
+spec:
+  priorityLevelConfiguration: {name: workload-low}
+  matchingPrecedence: 500
+  distinguisherMethod: {type: ByUser}
+  rules:
+    - subjects: [{kind: ServiceAccount, serviceAccount: {namespace: etcd-monitor, name: etcd-monitor-operator}}]
+      resourceRules: [{verbs: ["*"], apiGroups: ["*"], resources: ["*"], namespaces: ["*"], clusterScope: true}]
+      nonResourceRules: [{verbs: ["*"], nonResourceURLs: ["*"]}]
+`;
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** The FlowSchema's dispatched-request counter, from the apiserver's /metrics. */
+async function dispatched(server: KubeApiserver): Promise<number> {
+  const res = await server.request('GET', '/metrics', undefined, { accept: 'text/plain' });
+  const text = String(res.body);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('apiserver_flowcontrol_dispatched_requests_total{') && line.includes('flow_schema="etcd-monitor-operator"')) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
+}
+
+interface AuditEvent {
+  readonly auditID: string;
+  readonly verb: string;
+  readonly objectRef?: { resource?: string; subresource?: string };
+  readonly requestReceivedTimestamp: string;
+  readonly user?: { username?: string };
+}
+
+/** The operator's requests received in [from, to), by "verb resource[/subresource]", and how many fell in each minute. */
+async function auditedRequests(file: string, from: Date, to: Date): Promise<Map<string, number> & { perMinute: number[] }> {
+  const seen = new Set<string>();
+  const counts = Object.assign(new Map<string, number>(), { perMinute: Array.from({ length: Math.ceil((to.getTime() - from.getTime()) / 60_000) }, () => 0) });
+  const text = await readFile(file, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const e = JSON.parse(line) as AuditEvent;
+    if (e.user?.username !== SA || seen.has(e.auditID)) continue;
+    const at = Date.parse(e.requestReceivedTimestamp);
+    if (at < from.getTime() || at >= to.getTime()) continue;
+    seen.add(e.auditID);
+    const resource = e.objectRef?.resource === undefined ? '(non-resource)' : `${e.objectRef.resource}${e.objectRef.subresource !== undefined ? `/${e.objectRef.subresource}` : ''}`;
+    const key = `${e.verb} ${resource}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const minute = Math.floor((at - from.getTime()) / 60_000);
+    counts.perMinute[minute] = (counts.perMinute[minute] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-bench-operator-'));
+  const policy = join(dir, 'audit-policy.yaml');
+  const auditLog = join(dir, 'audit.log');
+  await writeFile(policy, AUDIT_POLICY);
+  const etcds: TestCluster[] = [];
+  let server: KubeApiserver | undefined;
+  let operator: ReturnType<typeof spawn> | undefined;
+  try {
+    console.log(`starting ${ETCDS} etcd clusters (3 members, TLS) and kube-apiserver...`);
+    const started = await Promise.all([
+      startKubeApiserver({ extraArgs: [`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-format=json', '--audit-log-maxsize=0'] }),
+      ...Array.from({ length: ETCDS }, (_, i) => startEtcdCluster({ version: '3.6', members: 3, tls: true, name: `scale${i}` })),
+    ]);
+    server = started[0] as KubeApiserver;
+    etcds.push(...(started.slice(1) as TestCluster[]));
+    await server.applyManifests([join(ROOT, 'deploy', 'namespace.yaml'), join(ROOT, 'deploy', 'rbac.yaml'), join(ROOT, 'deploy', 'crds')]);
+    await server.applyManifests(FLOW_SCHEMA);
+    const admin = createClients(server.adminKubeConfig());
+
+    const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `scale-${i}`);
+    await server.applyManifests(namespaces.map((n) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${n}\n`).join('---\n'));
+    for (const ns of namespaces) {
+      for (const [i, etcd] of etcds.entries()) {
+        await admin.secrets.create({ metadata: { name: `etcd${i}`, namespace: ns }, data: { 'ca.crt': b64(etcd.tls!.ca), 'tls.crt': b64(etcd.tls!.cert), 'tls.key': b64(etcd.tls!.key) } });
+      }
+    }
+    console.log(`creating ${CLUSTERS} EtcdClusters in ${NAMESPACES} namespaces...`);
+    const t0 = performance.now();
+    const names: [string, string][] = Array.from({ length: CLUSTERS }, (_, i) => [namespaces[i % NAMESPACES]!, `cluster-${String(i).padStart(4, '0')}`]);
+    for (let i = 0; i < names.length; i += 25) {
+      await Promise.all(
+        names.slice(i, i + 25).map(([ns, name], j) => {
+          const e = (i + j) % ETCDS;
+          return admin.etcdClusters.create({
+            metadata: { name, namespace: ns },
+            spec: { endpoints: [etcds[e]!.endpoints[0]!], tls: { secretName: `etcd${e}` }, features: { healthy: {}, alarm: {} } },
+          });
+        }),
+      );
+    }
+    console.log(`created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const kubeconfig = join(dir, 'kubeconfig');
+    await server.writeKubeconfig(await server.serviceAccountToken('etcd-monitor', 'etcd-monitor-operator', { expirationSeconds: 7200 }), kubeconfig);
+    const port = await freePort();
+    const startedAt = new Date();
+    const cpuAtStart = 0;
+    const oldSpace = args['max-old-space-size'];
+    const profile = args['cpu-prof'];
+    operator = spawn(
+      process.execPath,
+      [...(profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), join(ROOT, 'bin', 'etcd-monitor.js'), 'operator', '--kubeconfig', kubeconfig, '--lease-lock-namespace', 'etcd-monitor', '--metrics-addr', `127.0.0.1:${port}`, '--log-level', 'warn', '--log-format', 'json', ...(args.workers !== undefined ? ['--workers', args.workers] : [])],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...(oldSpace !== undefined && { NODE_OPTIONS: `--max-old-space-size=${oldSpace}` }) } },
+    );
+    const pid = operator.pid!;
+    const t1 = performance.now();
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      void rssBytes(pid).then((r) => (peakRss = Math.max(peakRss, r)), () => undefined);
+    }, 1_000);
+
+    // Time to fill: every cluster Running with its conditions, every inspection Ok.
+    let filledAfter = NaN;
+    let last = '';
+    for (;;) {
+      // Raw JSON: decoding 3,000 objects with their schemas every second would steal CPU from the operator.
+      const items = async <T>(plural: string): Promise<T[]> => {
+        const res = await server!.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
+        const list = res.body as { items?: T[] };
+        if (res.status !== 200 || list.items === undefined) throw new Error(`list ${plural}: HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+        return list.items;
+      };
+      let clusters: Pick<EtcdCluster, 'status'>[];
+      let inspections: Pick<EtcdInspection, 'status'>[];
+      try {
+        [clusters, inspections] = await Promise.all([items<Pick<EtcdCluster, 'status'>>('etcdclusters'), items<Pick<EtcdInspection, 'status'>>('etcdinspections')]);
+      } catch (err) {
+        // e.g. 429 "storage is (re)initializing" while the first EtcdInspection enters the watch cache.
+        console.log(`  (poll failed: ${err instanceof Error ? err.message.slice(0, 120) : String(err)})`);
+        await sleep(1_000);
+        continue;
+      }
+      const ready = clusters.filter((c) => {
+        const conds = new Map((c.status?.conditions ?? []).map((x) => [x.type, x.status]));
+        return c.status?.phase === 'Running' && c.status.members?.length === 3 && conds.get('Ready') === 'True' && conds.get('Healthy') === 'True' && conds.get('AlarmsClear') === 'True';
+      }).length;
+      const ok = inspections.filter((i) => i.status?.phase === 'Ok').length;
+      const line = `${ready}/${CLUSTERS} clusters filled, ${ok}/${2 * CLUSTERS} inspections Ok`;
+      if (line !== last) console.log(`  ${((performance.now() - t1) / 1000).toFixed(1)} s: ${line}`);
+      last = line;
+      if (ready === CLUSTERS && ok === 2 * CLUSTERS) {
+        filledAfter = (performance.now() - t1) / 1000;
+        break;
+      }
+      if (performance.now() - t1 > 600_000) throw new Error(`not filled after 10 minutes: ${line}`);
+      await sleep(1_000);
+    }
+    const rssFilled = await rssBytes(pid);
+    const fillRequests = await auditedRequests(auditLog, startedAt, new Date());
+    const cpuFilled = (await cpuSeconds(pid)) - cpuAtStart;
+
+    console.log(`settling ${SETTLE_S} s, then measuring ${WINDOW_S} s of steady state...`);
+    await sleep(SETTLE_S * 1_000);
+    const from = new Date();
+    const dispatchedBefore = await dispatched(server);
+    const cpuBefore = await cpuSeconds(pid);
+    let maxRss = 0;
+    const steady = setInterval(() => {
+      void rssBytes(pid).then((r) => (maxRss = Math.max(maxRss, r)), () => undefined);
+    }, 1_000);
+    await sleep(WINDOW_S * 1_000);
+    const to = new Date();
+    clearInterval(steady);
+    clearInterval(sampler);
+    const dispatchedAfter = await dispatched(server);
+    const cpuAfter = await cpuSeconds(pid);
+    await sleep(2_000); // the audit log is written as requests complete
+    const steadyRequests = await auditedRequests(auditLog, from, to);
+    const t2 = performance.now();
+    const scrape = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    const scrapeMs = performance.now() - t2;
+    const own = (name: string): number => Number(/^(\S+) (\S+)$/m.exec(scrape.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2] ?? NaN);
+    const heapUsed = own('etcd_monitor_nodejs_heap_size_used_bytes');
+    const heapTotal = own('etcd_monitor_nodejs_heap_size_total_bytes');
+
+    const minutes = WINDOW_S / 60;
+    const steadyTotal = [...steadyRequests.values()].reduce((a, b) => a + b, 0);
+    const fillTotal = [...fillRequests.values()].reduce((a, b) => a + b, 0);
+    console.log('');
+    console.log(table([
+      ['figure', 'value'],
+      ['EtcdClusters / EtcdInspections', `${CLUSTERS} / ${2 * CLUSTERS} (${NAMESPACES} namespaces, ${ETCDS} etcd clusters of 3 TLS members)`],
+      ['operator NODE_OPTIONS, --workers', `${oldSpace !== undefined ? `--max-old-space-size=${oldSpace}` : '(none)'}, ${args.workers ?? 'default'}`],
+      ['time until every status is filled', `${filledAfter.toFixed(1)} s`],
+      ['requests while filling (audit)', `${fillTotal}`],
+      ['CPU while filling', `${cpuFilled.toFixed(1)} s`],
+      ['RSS when filled / peak while filling', `${mib(rssFilled)} / ${mib(peakRss)}`],
+      ['RSS in steady state (max)', mib(maxRss)],
+      ['JS heap used / total at the end', `${mib(heapUsed)} / ${mib(heapTotal)}`],
+      ['CPU in steady state', `${(((cpuAfter - cpuBefore) / WINDOW_S) * 100).toFixed(1)} % of one core`],
+      ['requests/min in steady state (APF, FlowSchema of the SA)', ((dispatchedAfter - dispatchedBefore) / minutes).toFixed(1)],
+      ['requests/min in steady state (audit log)', (steadyTotal / minutes).toFixed(1)],
+      ['/metrics size, render', `${mib(scrape.length)}, ${scrapeMs.toFixed(0)} ms`],
+    ]));
+    console.log('');
+    console.log('while filling, by verb and resource:');
+    console.log(table([['request', 'count'], ...[...fillRequests].sort((a, b) => b[1] - a[1])]));
+    console.log('');
+    console.log(`steady state, requests in each minute of the window: ${steadyRequests.perMinute.join(', ')}`);
+    console.log('');
+    console.log(`steady state, by verb and resource, per minute (window ${WINDOW_S} s):`);
+    console.log(table([['request', 'per minute'], ...[...steadyRequests].sort((a, b) => b[1] - a[1]).map(([k, v]): [string, string] => [k, (v / minutes).toFixed(1)])]));
+    await admin.close();
+  } finally {
+    if (operator !== undefined && operator.exitCode === null) {
+      operator.kill('SIGTERM');
+      await new Promise((r) => operator!.once('exit', r));
+    }
+    await server?.stop();
+    await Promise.all(etcds.map((e) => e.stop()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

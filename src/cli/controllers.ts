@@ -1,0 +1,204 @@
+/**
+ * What `etcd-monitor etcdcluster`, `inspection` and `operator` share: the
+ * flags (client-go controllers' names and defaults), their checks (usage
+ * errors exit 2 before anything is contacted) and the process lifecycle:
+ * serve, campaign, lead; SIGTERM stops gracefully (exit 0, the lease is
+ * released so a standby takes over at once); a lost lease exits 1 (the pod
+ * restarts and comes back as a standby).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { featureRegistry } from '../features/index.ts';
+import { KubeConfigError, LabelSelectorError, loadKubeConfig, parseLabelSelector } from '../k8s/client/index.ts';
+import { KubeLeaseLock, validateLeaderElectionOptions } from '../k8s/leaderelection.ts';
+import { errorMessage } from '../log.ts';
+import { DEFAULT_STATUS_REFRESH_MS } from '../controllers/etcdcluster/controller.ts';
+import { Manager, type ControllerName, type LeaderElectionSettings } from '../controllers/manager.ts';
+import { providerRegistry } from '../providers/index.ts';
+import { parseListen } from '../server/app.ts';
+import { addLogFlags, loggerFrom, positiveInt, UsageError, type LogFlags } from './common.ts';
+import { onShutdownSignal } from './signals.ts';
+
+export const DEFAULT_METRICS_ADDR = '0.0.0.0:8080';
+export const DEFAULT_WORKERS = 4;
+
+interface ControllerFlags extends LogFlags {
+  readonly kubeconfig?: string;
+  readonly master?: string;
+  readonly labelSelector?: string;
+  readonly leaderElect: boolean;
+  readonly leaseLockName: string;
+  readonly leaseLockNamespace?: string;
+  readonly leaderElectLeaseDuration: number;
+  readonly leaderElectRenewDeadline: number;
+  readonly leaderElectRetryPeriod: number;
+  readonly metricsAddr: string;
+  readonly workers: number;
+  readonly statusRefreshPeriod: number;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration ("60s", "1m30s", "500ms") or a number of seconds, in ms. */
+export function parseDuration(text: string): number | undefined {
+  const value = text.trim();
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) return undefined;
+  let total = 0;
+  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(n) * (UNITS[unit ?? 's'] ?? 1000);
+  return total;
+}
+
+function duration(flag: string): (value: string) => number {
+  return (value) => {
+    const ms = parseDuration(value);
+    if (ms === undefined || !(ms > 0)) throw new InvalidArgumentError(`${flag} must be a positive duration such as 15s, 1m or 500ms.`);
+    return ms;
+  };
+}
+
+function bool(flag: string): (value: string) => boolean {
+  return (value) => {
+    if (/^(true|1|yes)$/i.test(value)) return true;
+    if (/^(false|0|no)$/i.test(value)) return false;
+    throw new InvalidArgumentError(`${flag} takes true or false.`);
+  };
+}
+
+/** The namespace of the lease when none is given: the pod's (downward API or the ServiceAccount mount), else etcd-monitor. */
+function defaultLeaseNamespace(): string {
+  const fromEnv = process.env['POD_NAMESPACE'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  try {
+    const ns = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+    if (ns !== '') return ns;
+  } catch {
+    // Not in a pod.
+  }
+  return 'etcd-monitor';
+}
+
+export function controllerCommand(
+  name: string,
+  description: string,
+  controllers: readonly ControllerName[],
+  defaultLease: string,
+  done: (code: number) => void,
+): Command {
+  const cmd = new Command(name)
+    .description(description)
+    .option('--kubeconfig <file>', 'kubeconfig file (default: the in-cluster configuration of the pod)')
+    .option('--master <url>', 'address of the Kubernetes API server (overrides the kubeconfig\'s)')
+    .option('--label-selector <selector>', 'only EtcdClusters with these labels, e.g. team=db,env!=dev (one operator per shard)')
+    .addOption(
+      new Option('--leader-elect [bool]', 'campaign for a Lease and act only while holding it (--leader-elect=false: act at once)').argParser(bool('--leader-elect')).default(true).preset(true),
+    )
+    .option('--lease-lock-name <name>', 'name of the Lease', defaultLease)
+    .option('--lease-lock-namespace <namespace>', 'namespace of the Lease (default: $POD_NAMESPACE, else the pod\'s namespace, else etcd-monitor)')
+    .addOption(new Option('--leader-elect-lease-duration <duration>', 'how long a Lease is valid without renewal').argParser(duration('--leader-elect-lease-duration')).default(60_000, '60s'))
+    .addOption(new Option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before it steps down').argParser(duration('--leader-elect-renew-deadline')).default(15_000, '15s'))
+    .addOption(new Option('--leader-elect-retry-period <duration>', 'interval between two attempts to acquire or renew').argParser(duration('--leader-elect-retry-period')).default(5_000, '5s'))
+    .option('--metrics-addr <host:port>', 'address of /metrics, /healthz, /readyz and /api/v1', DEFAULT_METRICS_ADDR)
+    .addOption(new Option('--workers <n>', 'objects synced in parallel per controller').argParser(positiveInt('--workers')).default(DEFAULT_WORKERS))
+    .addOption(
+      new Option('--status-refresh-period <duration>', 'a status that only differs by lastInspectionTime (or a result by a moving summary) is written at most this often')
+        .argParser(duration('--status-refresh-period'))
+        .default(DEFAULT_STATUS_REFRESH_MS, '5m'),
+    );
+  addLogFlags(cmd).action(async (flags: ControllerFlags) => done(await runControllers(flags, controllers)));
+  return cmd;
+}
+
+/** Every check that needs no API server; throws UsageError. */
+export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSettings | undefined } {
+  if (flags.labelSelector !== undefined) {
+    try {
+      parseLabelSelector(flags.labelSelector);
+    } catch (err) {
+      if (err instanceof LabelSelectorError) throw new UsageError(`--label-selector: ${err.message}`);
+      throw err;
+    }
+  }
+  try {
+    parseListen(flags.metricsAddr);
+  } catch (err) {
+    throw new UsageError(errorMessage(err).replace('--listen', '--metrics-addr'));
+  }
+  if (!flags.leaderElect) return { election: undefined };
+  const settings = {
+    leaseName: flags.leaseLockName,
+    leaseNamespace: flags.leaseLockNamespace ?? defaultLeaseNamespace(),
+    leaseDurationMs: flags.leaderElectLeaseDuration,
+    renewDeadlineMs: flags.leaderElectRenewDeadline,
+    retryPeriodMs: flags.leaderElectRetryPeriod,
+  };
+  try {
+    validateLeaderElectionOptions(settings);
+  } catch (err) {
+    // Said with the flags' names.
+    throw new UsageError(
+      errorMessage(err)
+        .replace('leaseDuration', '--leader-elect-lease-duration')
+        .replace('renewDeadline', '--leader-elect-renew-deadline')
+        .replace('retryPeriod', '--leader-elect-retry-period'),
+    );
+  }
+  try {
+    // Checks the names only; the API client is never used.
+    new KubeLeaseLock({} as never, settings.leaseNamespace, settings.leaseName);
+  } catch (err) {
+    throw new UsageError(errorMessage(err).replace('lease namespace', '--lease-lock-namespace').replace('lease name', '--lease-lock-name'));
+  }
+  return { election: settings };
+}
+
+async function runControllers(flags: ControllerFlags, controllers: readonly ControllerName[]): Promise<number> {
+  const { election } = checkFlags(flags);
+  let kubeConfig;
+  try {
+    kubeConfig = loadKubeConfig({
+      ...(flags.kubeconfig !== undefined && { kubeconfig: flags.kubeconfig }),
+      ...(flags.master !== undefined && { master: flags.master }),
+    });
+  } catch (err) {
+    if (err instanceof KubeConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const logger = loggerFrom(flags);
+  const manager = new Manager({
+    kubeConfig,
+    controllers,
+    features: featureRegistry,
+    providers: providerRegistry,
+    logger,
+    workers: flags.workers,
+    statusRefreshMs: flags.statusRefreshPeriod,
+    ...(election !== undefined && { leaderElection: election }),
+    ...(flags.labelSelector !== undefined && { labelSelector: flags.labelSelector }),
+  });
+  try {
+    await manager.start(flags.metricsAddr);
+  } catch (err) {
+    logger.error({ err: errorMessage(err), address: flags.metricsAddr }, 'cannot listen');
+    await manager.stop();
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const removeSignals = onShutdownSignal(async (signal) => {
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      await manager.stop();
+      removeSignals();
+      logger.info('stopped');
+      resolve(0);
+    });
+    void manager.done().then(async (exit) => {
+      if (stopping) return;
+      if (exit === 'lost') logger.error('leader election lost: exiting so that this replica restarts as a standby');
+      await manager.stop();
+      removeSignals();
+      resolve(exit === 'stopped' ? 0 : 1);
+    });
+  });
+}

@@ -1,0 +1,355 @@
+/**
+ * The EtcdCluster controller. For each EtcdCluster:
+ *   - a finalizer (etcdmonitor.dev/cleanup), so deleting the object first
+ *     releases what it holds: its EtcdInspections (deleted explicitly; no
+ *     garbage collector is assumed) and the engine's state;
+ *   - validation (schema, endpoints, features and their options, Secrets):
+ *     an invalid object gets phase Invalid, Ready=False/InvalidSpec and a
+ *     Warning Event, and is not retried until it or a Secret changes;
+ *   - the cluster's provider sets it up (imported: the engine reads its
+ *     membership: MemberList and every member's Status, no features);
+ *   - one EtcdInspection `<cluster>-<feature>` per enabled feature, owned by
+ *     the cluster; those of disabled features are deleted;
+ *   - .status from the membership read and the inspections' statuses,
+ *     written through the status subresource only when it changed.
+ * Handlers only enqueue keys; everything happens in sync(key).
+ */
+import type { Engine } from '../../engine/engine.ts';
+import type { MembersSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
+import type { FeatureRegistry } from '../../features/registry.ts';
+import { objectKey, splitObjectKey, type EtcdCluster, type EtcdInspection, type Problem } from '../../k8s/api/index.ts';
+import { formatProblems } from '../../k8s/api/index.ts';
+import { isAlreadyExists, isNotFound, type Clients, type DeepReadonly } from '../../k8s/client/index.ts';
+import type { EventRecorder } from '../../k8s/events.ts';
+import type { Logger } from '../../log.ts';
+import { ProviderSpecError, type ClusterProvider, type ProviderCluster, type ProviderRegistry } from '../../providers/index.ts';
+import { CLUSTERS_BY_SECRET, INSPECTIONS_BY_OWNER, ownerKey, type SharedInformers } from '../informers.ts';
+import { Controller } from '../runner.ts';
+import { featureInterval, SpecCache, type ClientTimeouts } from '../spec.ts';
+import { controlledBy, desiredInspections, newInspection, planInspections, type InspectionAction } from './inspections.ts';
+import { invalidStatus, needsWrite, runningStatus, transitionEvents } from './status.ts';
+
+export const FINALIZER = 'etcdmonitor.dev/cleanup';
+
+/**
+ * The refresh period of one object: the base period plus up to half of it,
+ * fixed per object, so clusters created together do not all refresh in the
+ * same minute.
+ */
+export function spreadPeriod(baseMs: number, id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return baseMs * (1 + (h % 1000) / 2000);
+}
+
+function key(cluster: DeepReadonly<EtcdCluster>): string {
+  return objectKey(cluster.metadata);
+}
+
+/** Optimistic concurrency for a merge patch: it applies only to the version we read. */
+function lock(obj: DeepReadonly<EtcdCluster>): { resourceVersion?: string } {
+  return obj.metadata.resourceVersion !== undefined ? { resourceVersion: obj.metadata.resourceVersion } : {};
+}
+
+/** Membership is read at least this often, and as often as the cluster's fastest feature. */
+const MAX_MEMBERS_INTERVAL_SECONDS = 30;
+/** A status that only differs by lastInspectionTime is written at most this often. */
+export const DEFAULT_STATUS_REFRESH_MS = 5 * 60_000;
+
+export interface EtcdClusterControllerOptions {
+  readonly clients: Pick<Clients, 'etcdClusters' | 'etcdInspections'>;
+  readonly informers: SharedInformers;
+  /** An engine of its own: membership only, never exported on /metrics. */
+  readonly engine: Engine;
+  readonly store: SnapshotStore;
+  readonly features: FeatureRegistry;
+  readonly providers: ProviderRegistry;
+  readonly recorder: EventRecorder;
+  readonly logger: Logger;
+  readonly workers: number;
+  readonly timeouts?: ClientTimeouts;
+  readonly statusRefreshMs?: number;
+  readonly now?: () => Date;
+}
+
+/** "metadata changed in a way that matters": anything but status (our own writes) and resourceVersion. */
+function specOrMetaChanged(a: DeepReadonly<EtcdCluster>, b: DeepReadonly<EtcdCluster>): boolean {
+  if (a === b) return true; // a resync
+  const m = (o: DeepReadonly<EtcdCluster>) =>
+    JSON.stringify([o.metadata.generation, o.metadata.labels, o.metadata.annotations, o.metadata.finalizers, o.metadata.deletionTimestamp, o.metadata.uid]);
+  return m(a) !== m(b);
+}
+
+export class EtcdClusterController {
+  readonly #o: EtcdClusterControllerOptions;
+  readonly #log: Logger;
+  readonly #controller: Controller;
+  readonly #removers: (() => void)[] = [];
+  /** What this process gave the engine, per cluster key. */
+  readonly #applied = new Map<string, ProviderCluster>();
+  /** The membership read last seen per cluster, to enqueue only when it changed. */
+  readonly #seen = new Map<string, MembersSnapshot | undefined>();
+  readonly #specs: SpecCache;
+
+  constructor(opts: EtcdClusterControllerOptions) {
+    this.#o = opts;
+    this.#log = opts.logger.child({ controller: 'etcdcluster' });
+    this.#specs = new SpecCache(opts.features, opts.providers);
+    this.#controller = new Controller({ name: 'etcdcluster', workers: opts.workers, logger: opts.logger, sync: (key, signal) => this.sync(key, signal) });
+    const { clusters, inspections, secrets } = opts.informers;
+    const enqueue = (key: string | undefined): void => {
+      if (key !== undefined) this.#controller.enqueue(key);
+    };
+    this.#removers.push(
+      clusters.addEventHandler({
+        onAdd: (c) => enqueue(objectKey(c.metadata)),
+        onUpdate: (a, b) => {
+          if (specOrMetaChanged(a, b)) enqueue(objectKey(b.metadata));
+        },
+        onDelete: (c) => enqueue(objectKey(c.metadata)),
+      }),
+      inspections.addEventHandler({
+        onAdd: (i) => enqueue(ownerKey(i)),
+        onUpdate: (_a, b) => enqueue(ownerKey(b)),
+        onDelete: (i) => enqueue(ownerKey(i)),
+      }),
+      secrets.addEventHandler({
+        onAdd: (s) => this.#secretChanged(objectKey(s.metadata)),
+        onUpdate: (a, b) => {
+          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data)) this.#secretChanged(objectKey(b.metadata));
+        },
+        onDelete: (s) => this.#secretChanged(objectKey(s.metadata)),
+      }),
+      opts.store.subscribe((id, snapshot) => {
+        if (snapshot === undefined) {
+          this.#seen.delete(id);
+          return;
+        }
+        if (this.#seen.get(id) === snapshot.members) return;
+        this.#seen.set(id, snapshot.members);
+        enqueue(id);
+      }),
+    );
+  }
+
+  #secretChanged(secretKey: string): void {
+    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey)) this.#controller.enqueue(objectKey(c.metadata));
+  }
+
+  start(): void {
+    this.#controller.start();
+  }
+
+  /** Stops the workers (syncs in flight are aborted) and the handlers. The engine is the caller's. */
+  async stop(): Promise<void> {
+    for (const remove of this.#removers.splice(0)) remove();
+    await this.#controller.stop();
+  }
+
+  get stats(): ReturnType<Controller['stats']> {
+    return this.#controller.stats();
+  }
+
+  #now(): Date {
+    return this.#o.now?.() ?? new Date();
+  }
+
+  async sync(key: string, signal: AbortSignal): Promise<void> {
+    const { namespace, name } = splitObjectKey(key);
+    const cached = this.#o.informers.clusters.lister.get(namespace, name);
+    if (cached === undefined) {
+      // Deleted (the finalizer cleaned up), or no longer matches --label-selector: release what this process holds.
+      await this.#release(key);
+      return;
+    }
+    if (cached.metadata.deletionTimestamp !== undefined) {
+      await this.#finalize(key, cached, signal);
+      return;
+    }
+    let cluster = cached;
+    if (!(cached.metadata.finalizers ?? []).includes(FINALIZER)) {
+      // Carry on with what the server returned (its resourceVersion is the one the status write needs).
+      cluster = await this.#o.clients.etcdClusters.patch(
+        namespace,
+        name,
+        { metadata: { finalizers: [...(cached.metadata.finalizers ?? []), FINALIZER], ...lock(cached) } },
+        { signal },
+      );
+    }
+
+    const validated = this.#specs.validate(cluster);
+    if (!validated.ok) return this.#invalid(key, cluster, validated.problems, signal);
+    const valid = validated.value;
+    const provider = this.#o.providers.get(valid.clusterType) as ClusterProvider;
+    const enabled = Object.entries(valid.features).filter(([, f]) => f.enabled).map(([f]) => f);
+    const interval = (feature: string): number => featureInterval(this.#o.features, valid, feature);
+    const membersIntervalSeconds = Math.min(MAX_MEMBERS_INTERVAL_SECONDS, ...enabled.map(interval));
+    const built = this.#specs.build(cluster, valid, this.#o.informers.secrets.lister, {}, {
+      ...(this.#o.timeouts !== undefined && { timeouts: this.#o.timeouts }),
+      membersIntervalSeconds,
+    });
+    if (!built.ok) return this.#invalid(key, cluster, built.problems, signal);
+
+    const desired: ProviderCluster = { cluster: valid, spec: built.value };
+    try {
+      await this.#setUp(key, cluster, provider, desired, signal);
+    } catch (err) {
+      if (err instanceof ProviderSpecError) return this.#invalid(key, cluster, [{ field: 'spec', message: err.message }], signal);
+      throw err;
+    }
+
+    const wanted = desiredInspections(valid, interval);
+    const featureMessages = await this.#reconcileInspections(cluster, wanted, signal);
+    const owned = new Map<string, DeepReadonly<EtcdInspection>>();
+    for (const d of wanted) {
+      const i = this.#o.informers.inspections.lister.get(namespace, d.name);
+      if (i !== undefined && controlledBy(i, cluster.metadata.uid)) owned.set(d.feature, i);
+    }
+    const next = runningStatus({
+      previous: cluster.status,
+      generation: cluster.metadata.generation,
+      provider: provider.status(desired, this.#o.store.get(key)),
+      features: valid.features,
+      inspections: owned,
+      inspectionNames: new Map(wanted.map((d) => [d.feature, d.name])),
+      featureMessages,
+      now: this.#now(),
+    });
+    // A new object is first written once its membership was read (the store event brings us back, within
+    // the membership interval, even when no member answers): one write instead of Pending, then Running.
+    if (cluster.status === undefined && next.phase === 'Pending') return;
+    await this.#writeStatus(cluster, next, signal);
+  }
+
+  /** Provider hooks around giving the engine the cluster (first time in this process) or a changed spec. */
+  async #setUp(key: string, cluster: DeepReadonly<EtcdCluster>, provider: ClusterProvider, desired: ProviderCluster, signal: AbortSignal): Promise<void> {
+    const ctx = { ...desired, signal, logger: this.#log.child({ cluster: key }) };
+    const applied = this.#applied.get(key);
+    if (applied === undefined) {
+      await provider.beforeCreate?.(ctx);
+      await this.#o.engine.upsert(desired.spec);
+      this.#applied.set(key, desired);
+      await provider.afterCreate?.(ctx);
+      // Once per object, not once per process start: only before the first status was written.
+      if (cluster.status?.observedGeneration === undefined) {
+        this.#o.recorder.event(cluster, 'Normal', provider.createdReason, `monitoring the cluster at ${desired.cluster.endpoints.map((e) => e.url).join(', ')}`);
+      }
+      this.#log.info({ cluster: key, type: provider.type }, 'cluster set up');
+    } else if (applied.spec !== desired.spec && !provider.equal(applied, desired)) {
+      await provider.beforeUpdate?.(ctx, applied);
+      await this.#o.engine.upsert(desired.spec);
+      this.#applied.set(key, desired);
+      await provider.afterUpdate?.(ctx, applied);
+    }
+  }
+
+  /** Creates, updates and deletes the cluster's inspections; returns what to say per feature (conflicts). */
+  async #reconcileInspections(cluster: DeepReadonly<EtcdCluster>, wanted: ReturnType<typeof desiredInspections>, signal: AbortSignal): Promise<Map<string, string>> {
+    const ns = cluster.metadata.namespace ?? '';
+    const lister = this.#o.informers.inspections.lister;
+    const actions = planInspections(cluster.metadata.uid, wanted, (n) => lister.get(ns, n), lister.byIndex(INSPECTIONS_BY_OWNER, objectKey(cluster.metadata)));
+    const messages = new Map<string, string>();
+    // Independent objects: written in parallel; the first failure fails the sync once all are done.
+    const results = await Promise.allSettled(actions.map((action) => this.#apply(cluster, action, messages, signal)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return messages;
+  }
+
+  async #apply(cluster: DeepReadonly<EtcdCluster>, action: InspectionAction, messages: Map<string, string>, signal: AbortSignal): Promise<void> {
+    const api = this.#o.clients.etcdInspections;
+    const ns = cluster.metadata.namespace;
+    const log = this.#log.child({ cluster: objectKey(cluster.metadata) });
+    switch (action.kind) {
+      case 'create':
+        try {
+          await api.create(newInspection(cluster, action.desired), { signal });
+          log.info({ inspection: action.desired.name }, 'EtcdInspection created');
+        } catch (err) {
+          // Created meanwhile (our cache is behind): the add event brings us back.
+          if (!isAlreadyExists(err)) throw err;
+        }
+        return;
+      case 'update':
+        await api.update({ ...action.current, metadata: { ...action.current.metadata, labels: { ...action.current.metadata.labels, ...action.desired.labels } }, spec: action.desired.spec }, { signal });
+        log.info({ inspection: action.desired.name }, 'EtcdInspection updated');
+        return;
+      case 'delete':
+        await this.#deleteInspection(action.current, signal);
+        log.info({ inspection: action.current.metadata.name, why: action.why }, 'EtcdInspection deleted');
+        return;
+      case 'conflict': {
+        const message = `EtcdInspection ${ns}/${action.desired.name} exists and is not controlled by this EtcdCluster: remove it, or give it an owner reference (controller) to this cluster`;
+        messages.set(action.desired.feature, message);
+        const previous = cluster.status?.featureGatesStatus?.[action.desired.feature]?.message;
+        if (previous !== message) this.#o.recorder.event(cluster, 'Warning', 'InspectionConflict', message);
+        return;
+      }
+    }
+  }
+
+  async #deleteInspection(inspection: DeepReadonly<EtcdInspection>, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#o.clients.etcdInspections.delete(inspection.metadata.namespace, inspection.metadata.name, {
+        signal,
+        ...(inspection.metadata.uid !== undefined && { preconditions: { uid: inspection.metadata.uid } }),
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async #writeStatus(cluster: DeepReadonly<EtcdCluster>, next: NonNullable<EtcdCluster['status']>, signal: AbortSignal): Promise<void> {
+    const now = this.#now();
+    if (!needsWrite(cluster.status, next, now, spreadPeriod(this.#o.statusRefreshMs ?? DEFAULT_STATUS_REFRESH_MS, cluster.metadata.uid ?? key(cluster)))) return;
+    try {
+      await this.#o.clients.etcdClusters.updateStatus({ ...cluster, status: next }, { signal });
+    } catch (err) {
+      if (isNotFound(err)) return; // deleted meanwhile
+      throw err; // a conflict too: our cache is behind; the queue retries shortly
+    }
+    this.#log.debug({ cluster: objectKey(cluster.metadata), phase: next.phase }, 'status written');
+    for (const e of transitionEvents(cluster.status?.conditions, next.conditions ?? [])) this.#o.recorder.event(cluster, e.type, e.reason, e.message);
+  }
+
+  async #invalid(key: string, cluster: DeepReadonly<EtcdCluster>, problems: readonly Problem[], signal: AbortSignal): Promise<void> {
+    // Nothing runs for an object that cannot run as written; its inspections stay (they report Blocked).
+    await this.#release(key);
+    this.#log.info({ cluster: key, problems: formatProblems(problems) }, 'invalid EtcdCluster');
+    await this.#writeStatus(cluster, invalidStatus(cluster.status, cluster.metadata.generation, problems, this.#now()), signal);
+  }
+
+  async #release(key: string): Promise<void> {
+    this.#applied.delete(key);
+    await this.#o.engine.remove(key);
+  }
+
+  /** Deletion: provider hooks, the inspections, the engine's state, then the finalizer. */
+  async #finalize(key: string, cluster: DeepReadonly<EtcdCluster>, signal: AbortSignal): Promise<void> {
+    if (!(cluster.metadata.finalizers ?? []).includes(FINALIZER)) {
+      await this.#release(key);
+      return;
+    }
+    const validated = this.#specs.validate(cluster);
+    const valid = this.#applied.get(key)?.cluster ?? (validated.ok ? validated.value : undefined);
+    const provider = valid !== undefined ? this.#o.providers.get(valid.clusterType) : undefined;
+    const ctx = valid !== undefined ? { cluster: valid, spec: this.#applied.get(key)?.spec, signal, logger: this.#log.child({ cluster: key }) } : undefined;
+    if (ctx !== undefined) await provider?.beforeDelete?.(ctx);
+    for (const i of this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_OWNER, key)) {
+      if (controlledBy(i, cluster.metadata.uid)) await this.#deleteInspection(i, signal);
+    }
+    await this.#release(key);
+    if (ctx !== undefined) await provider?.afterDelete?.(ctx);
+    try {
+      await this.#o.clients.etcdClusters.patch(
+        cluster.metadata.namespace,
+        cluster.metadata.name,
+        { metadata: { finalizers: (cluster.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), ...lock(cluster) } },
+        { signal },
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    this.#log.info({ cluster: key }, 'cluster released and finalizer removed');
+  }
+}

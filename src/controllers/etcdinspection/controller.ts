@@ -1,0 +1,292 @@
+/**
+ * The EtcdInspection controller: runs the inspections through the engine
+ * and writes their status. Its unit of work is the cluster (queue keys are
+ * "namespace/clusterName", the engine's id): every inspection of a cluster
+ * runs in one engine cluster (one set of connections, one membership read),
+ * so sync(key) computes that cluster's spec from the union of its
+ * inspections — each feature at its inspection's intervalInSecond, with the
+ * options of the EtcdCluster's spec.features — and gives it to the engine;
+ * when the last inspection of a cluster goes, the cluster is removed from
+ * the engine and its series leave /metrics. Then each inspection's status is
+ * written from the latest round, only when it changed.
+ */
+import { digest } from '../../engine/spec.ts';
+import type { Engine } from '../../engine/engine.ts';
+import type { FeatureSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
+import type { ClusterSpec, FeatureSpec } from '../../engine/spec.ts';
+import type { FeatureRegistry } from '../../features/registry.ts';
+import {
+  DEFAULT_INSPECTION_PROVIDER,
+  formatProblems,
+  objectKey,
+  splitObjectKey,
+  validateEtcdInspection,
+  type EtcdCluster,
+  type EtcdInspection,
+  type EtcdInspectionStatus,
+} from '../../k8s/api/index.ts';
+import { isConflict, isNotFound, type Clients, type DeepReadonly } from '../../k8s/client/index.ts';
+import type { EventRecorder } from '../../k8s/events.ts';
+import type { Logger } from '../../log.ts';
+import type { ProviderRegistry } from '../../providers/index.ts';
+import { CLUSTERS_BY_SECRET, INSPECTIONS_BY_CLUSTER, inspectedClusterKey, type SharedInformers } from '../informers.ts';
+import { Controller, type SyncResult } from '../runner.ts';
+import { featureProblem, SpecCache, type ClientTimeouts } from '../spec.ts';
+import { nextInspectionStatus, pendingDeferral, type InspectionState } from './status.ts';
+
+/** A result whose summary alone moved is written at most this often. */
+export const DEFAULT_RESULT_REFRESH_MS = 5 * 60_000;
+/**
+ * A new inspection without a result yet is not written as Pending during
+ * this long: its first round usually ends within seconds, and one write
+ * (the result) instead of two halves the writes when many clusters appear.
+ */
+export const PENDING_GRACE_MS = 10_000;
+
+export interface EtcdInspectionControllerOptions {
+  readonly clients: Pick<Clients, 'etcdInspections'>;
+  readonly informers: SharedInformers;
+  /** The engine whose store /metrics renders. */
+  readonly engine: Engine;
+  readonly store: SnapshotStore;
+  readonly features: FeatureRegistry;
+  readonly providers: ProviderRegistry;
+  readonly recorder: EventRecorder;
+  readonly logger: Logger;
+  readonly workers: number;
+  /**
+   * Set when EtcdClusters are watched through a label selector: an
+   * inspection whose cluster is not in our cache then belongs to another
+   * operator (sharding) and is left alone instead of being marked Blocked.
+   */
+  readonly labelSelector?: string;
+  readonly timeouts?: ClientTimeouts;
+  readonly resultRefreshMs?: number;
+  readonly now?: () => Date;
+}
+
+/** Changes an inspection's owner acts on: not status (our own writes). */
+function specOrMetaChanged(a: DeepReadonly<EtcdInspection>, b: DeepReadonly<EtcdInspection>): boolean {
+  if (a === b) return true; // a resync
+  const m = (o: DeepReadonly<EtcdInspection>) => JSON.stringify([o.metadata.generation, o.metadata.deletionTimestamp, o.metadata.uid, o.spec]);
+  return m(a) !== m(b);
+}
+
+function clusterChanged(a: DeepReadonly<EtcdCluster>, b: DeepReadonly<EtcdCluster>): boolean {
+  if (a === b) return true;
+  const m = (o: DeepReadonly<EtcdCluster>) => JSON.stringify([o.metadata.generation, o.metadata.annotations, o.metadata.uid, o.spec]);
+  return m(a) !== m(b);
+}
+
+/** The parts of a snapshot inspection statuses are made of: a new round, or new config errors. */
+function resultsOf(features: Readonly<Record<string, FeatureSnapshot>>, configErrors: readonly string[]): unknown[] {
+  return [configErrors, ...Object.values(features).map((f) => f.last)];
+}
+
+export class EtcdInspectionController {
+  readonly #o: EtcdInspectionControllerOptions;
+  readonly #log: Logger;
+  readonly #controller: Controller;
+  readonly #removers: (() => void)[] = [];
+  /** The spec given to the engine and its digest, per cluster key. */
+  readonly #applied = new Map<string, { spec: ClusterSpec; digest: string }>();
+  readonly #seen = new Map<string, unknown[]>();
+  readonly #specs: SpecCache;
+  readonly #inspectionChecks = new WeakMap<object, string | undefined>();
+
+  constructor(opts: EtcdInspectionControllerOptions) {
+    this.#o = opts;
+    this.#log = opts.logger.child({ controller: 'etcdinspection' });
+    this.#specs = new SpecCache(opts.features, opts.providers);
+    this.#controller = new Controller({ name: 'etcdinspection', workers: opts.workers, logger: opts.logger, sync: (key, signal) => this.sync(key, signal) });
+    const { clusters, inspections, secrets } = opts.informers;
+    const enqueue = (key: string): void => this.#controller.enqueue(key);
+    this.#removers.push(
+      inspections.addEventHandler({
+        onAdd: (i) => enqueue(inspectedClusterKey(i)),
+        onUpdate: (a, b) => {
+          if (specOrMetaChanged(a, b)) enqueue(inspectedClusterKey(b));
+        },
+        onDelete: (i) => enqueue(inspectedClusterKey(i)),
+      }),
+      clusters.addEventHandler({
+        onAdd: (c) => this.#clusterChanged(objectKey(c.metadata)),
+        onUpdate: (a, b) => {
+          if (clusterChanged(a, b)) this.#clusterChanged(objectKey(b.metadata));
+        },
+        onDelete: (c) => this.#clusterChanged(objectKey(c.metadata)),
+      }),
+      secrets.addEventHandler({
+        onAdd: (s) => this.#secretChanged(objectKey(s.metadata)),
+        onUpdate: (a, b) => {
+          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data)) this.#secretChanged(objectKey(b.metadata));
+        },
+        onDelete: (s) => this.#secretChanged(objectKey(s.metadata)),
+      }),
+      opts.store.subscribe((id, snapshot) => {
+        if (snapshot === undefined) {
+          this.#seen.delete(id);
+          return;
+        }
+        const results = resultsOf(snapshot.features, snapshot.configErrors);
+        const before = this.#seen.get(id);
+        if (before !== undefined && before.length === results.length && before.every((r, i) => r === results[i])) return;
+        this.#seen.set(id, results);
+        enqueue(id);
+      }),
+    );
+  }
+
+  /** Only clusters that have inspections concern this controller. */
+  #clusterChanged(key: string): void {
+    if (this.#applied.has(key) || this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0) this.#controller.enqueue(key);
+  }
+
+  #secretChanged(secretKey: string): void {
+    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey)) this.#clusterChanged(objectKey(c.metadata));
+  }
+
+  start(): void {
+    this.#controller.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const remove of this.#removers.splice(0)) remove();
+    await this.#controller.stop();
+  }
+
+  get stats(): ReturnType<Controller['stats']> {
+    return this.#controller.stats();
+  }
+
+  #now(): Date {
+    return this.#o.now?.() ?? new Date();
+  }
+
+  async sync(key: string, signal: AbortSignal): Promise<SyncResult | void> {
+    const { namespace, name } = splitObjectKey(key);
+    const inspections = this.#o.informers.inspections.lister
+      .byIndex(INSPECTIONS_BY_CLUSTER, key)
+      .filter((i) => i.metadata.deletionTimestamp === undefined)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    if (inspections.length === 0) {
+      await this.#remove(key);
+      return;
+    }
+    const cluster = this.#o.informers.clusters.lister.get(namespace, name);
+    if (cluster === undefined) {
+      await this.#remove(key);
+      if (this.#o.labelSelector !== undefined) return;
+      return this.#writeAll(inspections, () => ({ kind: 'blocked', message: `EtcdCluster ${key} not found` }), signal);
+    }
+    const validated = this.#specs.validate(cluster);
+    if (!validated.ok) {
+      await this.#remove(key);
+      return this.#writeAll(inspections, () => ({ kind: 'blocked', message: `EtcdCluster ${key} is invalid: ${formatProblems(validated.problems)}` }), signal);
+    }
+    const valid = validated.value;
+
+    // Each inspection on its own first: a bad one is reported, the others run.
+    const invalid = new Map<string, string>();
+    const features: Record<string, FeatureSpec> = {};
+    for (const i of inspections) {
+      const type = i.spec.inspectionType;
+      const options = valid.features[type]?.options;
+      const problem = this.#checkInspection(i) ?? featureProblem(this.#o.features, type, valid.storageBackend, options);
+      if (problem !== undefined) {
+        invalid.set(i.metadata.name, problem);
+        continue;
+      }
+      const interval = i.spec.intervalInSecond ?? valid.features[type]?.intervalSeconds ?? this.#o.features.get(type).defaultIntervalSeconds;
+      const prior = features[type];
+      // Two inspections of one type (made by hand): one run, at the shorter interval.
+      features[type] = { enabled: true, intervalSeconds: Math.min(interval, prior?.intervalSeconds ?? Infinity), ...(options !== undefined && { options }) };
+    }
+
+    if (Object.keys(features).length === 0) {
+      await this.#remove(key);
+    } else {
+      const built = this.#specs.build(cluster, valid, this.#o.informers.secrets.lister, features, this.#o.timeouts !== undefined ? { timeouts: this.#o.timeouts } : {});
+      if (!built.ok) {
+        await this.#remove(key);
+        return this.#writeAll(inspections, () => ({ kind: 'blocked', message: `EtcdCluster ${key}: ${formatProblems(built.problems)}` }), signal);
+      }
+      const applied = this.#applied.get(key);
+      if (applied?.spec !== built.value) {
+        const fingerprint = digest(built.value);
+        if (applied?.digest !== fingerprint) await this.#o.engine.upsert(built.value);
+        this.#applied.set(key, { spec: built.value, digest: fingerprint });
+      }
+    }
+
+    const snapshot = this.#o.store.get(key);
+    return this.#writeAll(
+      inspections,
+      (i) => {
+        const problem = invalid.get(i.metadata.name);
+        if (problem !== undefined) return { kind: 'invalid', message: problem };
+        return { kind: 'running', feature: snapshot?.features[i.spec.inspectionType], configErrors: snapshot?.configErrors ?? [] };
+      },
+      signal,
+    );
+  }
+
+  /** Why the inspection itself is invalid (schema, unknown type or provider), memoized per cached object. */
+  #checkInspection(i: DeepReadonly<EtcdInspection>): string | undefined {
+    if (this.#inspectionChecks.has(i)) return this.#inspectionChecks.get(i);
+    const checked = validateEtcdInspection(i, { knownFeatures: this.#o.features.names(), providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#o.providers.types()] });
+    const problem = checked.ok ? undefined : formatProblems(checked.problems);
+    this.#inspectionChecks.set(i, problem);
+    return problem;
+  }
+
+  async #remove(key: string): Promise<void> {
+    if (!this.#applied.delete(key)) return;
+    await this.#o.engine.remove(key);
+    this.#log.info({ cluster: key }, 'no runnable inspection left: cluster removed from the engine');
+  }
+
+  /**
+   * Writes every inspection whose status changed; a failure fails the sync
+   * (after trying the others). Asks to be synced again when a Pending
+   * write was put off.
+   */
+  async #writeAll(inspections: readonly DeepReadonly<EtcdInspection>[], stateOf: (i: DeepReadonly<EtcdInspection>) => InspectionState, signal: AbortSignal): Promise<SyncResult | void> {
+    const failures: unknown[] = [];
+    let recheckMs: number | undefined;
+    for (const i of inspections) {
+      const state = stateOf(i);
+      const deferMs = pendingDeferral(i.status, state, i.metadata.creationTimestamp, this.#now(), PENDING_GRACE_MS);
+      if (deferMs !== undefined) {
+        recheckMs = Math.max(recheckMs ?? 0, deferMs);
+        continue;
+      }
+      const next = nextInspectionStatus(i.status, i.metadata.generation, state, this.#now(), this.#o.resultRefreshMs ?? DEFAULT_RESULT_REFRESH_MS);
+      if (next === undefined) continue;
+      try {
+        await this.#write(i, next, signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        failures.push(err);
+      }
+    }
+    // The error that says most: anything but a conflict (a conflict only means our cache is behind).
+    const worst = failures.find((e) => !isConflict(e)) ?? failures[0];
+    if (worst !== undefined) throw worst;
+    return recheckMs !== undefined ? { requeueAfterMs: recheckMs } : undefined;
+  }
+
+  async #write(i: DeepReadonly<EtcdInspection>, next: EtcdInspectionStatus, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#o.clients.etcdInspections.updateStatus({ ...i, status: next }, { signal });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    this.#log.debug({ inspection: objectKey(i.metadata), phase: next.phase }, 'status written');
+    const before = i.status?.phase;
+    if (next.phase !== before && (next.phase === 'Blocked' || (next.phase === 'Error' && next.message?.startsWith('invalid: ')))) {
+      this.#o.recorder.event(i, 'Warning', next.phase === 'Blocked' ? 'Blocked' : 'InvalidInspection', next.message ?? '');
+    }
+  }
+}

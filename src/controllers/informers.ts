@@ -1,0 +1,98 @@
+/**
+ * The informers the controllers read from: EtcdClusters (optionally by label
+ * selector), EtcdInspections and Secrets, with the indexes that map an event
+ * to the keys it concerns. One set per process: under `etcd-monitor
+ * operator` both controllers share it (one list+watch per kind, one cache).
+ */
+import {
+  ANNOTATION_CERT_NAME,
+  ETCD_CLUSTER_KIND,
+  objectKey,
+  parseCertName,
+  type EtcdCluster,
+  type EtcdInspection,
+  type Secret,
+} from '../k8s/api/index.ts';
+import { createInformer, type Clients, type DeepReadonly, type Informer } from '../k8s/client/index.ts';
+import type { Logger } from '../log.ts';
+
+/** EtcdClusters by the Secrets they reference ("namespace/secret"): a Secret event → the clusters to sync. */
+export const CLUSTERS_BY_SECRET = 'secret';
+/** EtcdInspections by their controlling EtcdCluster ("namespace/cluster"). */
+export const INSPECTIONS_BY_OWNER = 'owner';
+/** EtcdInspections by spec.clusterName ("namespace/cluster"), whoever created them. */
+export const INSPECTIONS_BY_CLUSTER = 'cluster';
+
+export function secretRefs(cluster: DeepReadonly<EtcdCluster>): string[] {
+  const ns = cluster.metadata.namespace ?? '';
+  const refs = new Set<string>();
+  if (cluster.spec.tls !== undefined) refs.add(`${ns}/${cluster.spec.tls.secretName}`);
+  if (cluster.spec.auth !== undefined) refs.add(`${ns}/${cluster.spec.auth.secretName}`);
+  const certName = cluster.metadata.annotations?.[ANNOTATION_CERT_NAME];
+  if (cluster.spec.tls === undefined && certName !== undefined) {
+    const ref = parseCertName(certName, ns);
+    if (ref.ok) refs.add(`${ref.namespace}/${ref.name}`);
+  }
+  return [...refs];
+}
+
+/** "namespace/name" of the EtcdCluster that controls the inspection, if any. */
+export function ownerKey(inspection: DeepReadonly<EtcdInspection>): string | undefined {
+  const owner = inspection.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === ETCD_CLUSTER_KIND);
+  return owner === undefined ? undefined : objectKey({ namespace: inspection.metadata.namespace, name: owner.name });
+}
+
+export function inspectedClusterKey(inspection: DeepReadonly<EtcdInspection>): string {
+  return objectKey({ namespace: inspection.metadata.namespace, name: inspection.spec.clusterName });
+}
+
+export interface SharedInformersOptions {
+  /** Only EtcdClusters with these labels (--label-selector). */
+  readonly labelSelector?: string;
+  /** Every cached EtcdCluster and EtcdInspection is handed to the controllers again this often. */
+  readonly resyncPeriodMs: number;
+  readonly logger: Logger;
+}
+
+export class SharedInformers {
+  readonly clusters: Informer<EtcdCluster>;
+  readonly inspections: Informer<EtcdInspection>;
+  readonly secrets: Informer<Secret>;
+
+  constructor(clients: Clients, opts: SharedInformersOptions) {
+    const logger = opts.logger.child({ component: 'informer' });
+    this.clusters = createInformer(
+      clients.etcdClusters,
+      opts.labelSelector !== undefined ? { labelSelector: opts.labelSelector } : {},
+      { resyncPeriodMs: opts.resyncPeriodMs, logger, indexers: { [CLUSTERS_BY_SECRET]: secretRefs } },
+    );
+    this.inspections = createInformer(clients.etcdInspections, {}, {
+      resyncPeriodMs: opts.resyncPeriodMs,
+      logger,
+      indexers: {
+        [INSPECTIONS_BY_OWNER]: (i) => {
+          const key = ownerKey(i);
+          return key === undefined ? [] : [key];
+        },
+        [INSPECTIONS_BY_CLUSTER]: (i) => [inspectedClusterKey(i)],
+      },
+    });
+    this.secrets = createInformer(clients.secrets, {}, { logger });
+  }
+
+  start(): void {
+    this.clusters.start();
+    this.inspections.start();
+    this.secrets.start();
+  }
+
+  /** Resolves true once every cache holds its first list; false when the signal aborts first. */
+  async waitForSync(signal: AbortSignal): Promise<boolean> {
+    const synced = await Promise.all([this.clusters.waitForSync(signal), this.inspections.waitForSync(signal), this.secrets.waitForSync(signal)]);
+    return synced.every(Boolean);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.clusters.stop(), this.inspections.stop(), this.secrets.stop()]);
+  }
+}

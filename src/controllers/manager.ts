@@ -1,0 +1,248 @@
+/**
+ * One operator process: the HTTP server (/metrics, /healthz, /readyz,
+ * /api/v1), leader election, and — only while leading — the informers, the
+ * controllers and their engines.
+ *
+ * Standby: /healthz 200, /readyz 503, /metrics with process metrics only;
+ * nothing is read from or written to the API except the Lease.
+ * Leading: informers list and watch, controllers sync, the inspection engine
+ * runs and /metrics carries its series; /readyz 200 once the caches synced.
+ * Losing the lease: everything stops at once (syncs in flight cancelled,
+ * engines stopped so their series leave /metrics, /readyz 503), then run()
+ * resolves 'lost'. The CLI exits non-zero on that, as client-go controllers
+ * do: the pod restarts clean and campaigns again as a standby. Nothing of a
+ * leader's state survives into the next term.
+ *
+ * Both controllers may run in one process (`operator`): they share the
+ * informers, the Kubernetes connections and the etcd clients, but keep one
+ * engine each: the EtcdCluster controller's reads membership only and is
+ * never exported; the EtcdInspection controller's is the one /metrics shows.
+ */
+import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Daemon } from '../daemon.ts';
+import { etcdClients } from '../engine/clients.ts';
+import type { ClientFactory } from '../engine/connection.ts';
+import { Engine } from '../engine/engine.ts';
+import { SharedClients } from '../engine/shared-clients.ts';
+import { SnapshotStore } from '../engine/snapshot.ts';
+import type { FeatureRegistry } from '../features/registry.ts';
+import { createClients, type Clients } from '../k8s/client/index.ts';
+import { CorrelatingEventRecorder, KubeEventSink } from '../k8s/events.ts';
+import { defaultIdentity, KubeLeaseLock, LeaderElector } from '../k8s/leaderelection.ts';
+import { errorMessage, type Logger } from '../log.ts';
+import type { ProviderRegistry } from '../providers/index.ts';
+import { VERSION } from '../version.ts';
+import { EtcdClusterController } from './etcdcluster/controller.ts';
+import { EtcdInspectionController } from './etcdinspection/controller.ts';
+import { SharedInformers } from './informers.ts';
+import type { ClientTimeouts } from './spec.ts';
+
+export type ControllerName = 'etcdcluster' | 'inspection';
+
+export interface LeaderElectionSettings {
+  readonly leaseName: string;
+  readonly leaseNamespace: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly identity?: string;
+}
+
+export interface ManagerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly controllers: readonly ControllerName[];
+  readonly features: FeatureRegistry;
+  readonly providers: ProviderRegistry;
+  readonly logger: Logger;
+  readonly workers: number;
+  /** undefined: no election, this process leads from the start. */
+  readonly leaderElection?: LeaderElectionSettings;
+  readonly labelSelector?: string;
+  readonly resyncPeriodMs?: number;
+  /** Spread first inspection rounds over their interval (default true; tests turn it off). */
+  readonly jitter?: boolean;
+  readonly timeouts?: ClientTimeouts;
+  /** etcd clients (tests may pass fakes); default the real access layer. */
+  readonly etcdClients?: ClientFactory;
+  readonly statusRefreshMs?: number;
+}
+
+/** stopped: by stop(); lost: the lease was lost; failed: the controllers could not run (without leader election). */
+export type ManagerExit = 'stopped' | 'lost' | 'failed';
+
+const DEFAULT_RESYNC_MS = 10 * 60_000;
+
+/** What one term of leadership runs; torn down in reverse order. */
+interface Term {
+  readonly clients: Clients;
+  readonly informers: SharedInformers;
+  readonly recorders: CorrelatingEventRecorder[];
+  readonly membership: Engine | undefined;
+  readonly etcdclusters: EtcdClusterController | undefined;
+  readonly inspections: EtcdInspectionController | undefined;
+}
+
+export class Manager {
+  /** The HTTP server and the engine whose results /metrics shows (the inspection controller's). */
+  readonly daemon: Daemon;
+  readonly identity: string;
+  readonly #o: ManagerOptions;
+  readonly #log: Logger;
+  readonly #etcd: SharedClients;
+  readonly #abort = new AbortController();
+  #term: Term | undefined;
+  #leading = false;
+  #running: Promise<ManagerExit> | undefined;
+
+  constructor(opts: ManagerOptions) {
+    if (opts.controllers.length === 0) throw new Error('no controller to run');
+    this.#o = opts;
+    this.identity = opts.leaderElection?.identity ?? defaultIdentity();
+    this.#log = opts.logger.child({ identity: this.identity });
+    // One client per etcd member for the whole process, shared by both engines.
+    this.#etcd = new SharedClients(opts.etcdClients ?? etcdClients);
+    this.daemon = new Daemon({ logger: opts.logger, registry: opts.features, clients: this.#etcd, withNamespace: true, jitter: opts.jitter ?? true });
+  }
+
+  /** Whether this process currently leads (and so acts). */
+  isLeader(): boolean {
+    return this.#leading;
+  }
+
+  /** The running controllers of the current term (tests look at their stats). */
+  get controllers(): { etcdclusters: EtcdClusterController | undefined; inspections: EtcdInspectionController | undefined } {
+    return { etcdclusters: this.#term?.etcdclusters, inspections: this.#term?.inspections };
+  }
+
+  /** Serves HTTP on HOST:PORT (port 0: any) and starts campaigning; returns the bound address. */
+  async start(metricsAddr: string): Promise<string> {
+    if (this.#running !== undefined) throw new Error('manager already started');
+    const address = await this.daemon.listen(metricsAddr);
+    this.#log.info({ address, controllers: this.#o.controllers, leaderElection: this.#o.leaderElection !== undefined }, 'etcd-monitor operator serving');
+    this.#running = this.#run();
+    return address;
+  }
+
+  /** Resolves when this process stops acting for good: after stop(), a lost lease, or a failure. */
+  done(): Promise<ManagerExit> {
+    if (this.#running === undefined) throw new Error('manager not started');
+    return this.#running;
+  }
+
+  /** Graceful stop: controllers drained, engines stopped, lease released, server closed. Idempotent. */
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error('shutting down'));
+    await this.#running;
+    await this.daemon.close();
+  }
+
+  async #run(): Promise<ManagerExit> {
+    const election = this.#o.leaderElection;
+    if (election === undefined) {
+      try {
+        await this.#lead(this.#abort.signal);
+        return 'stopped';
+      } catch (err) {
+        this.#log.error({ err: errorMessage(err) }, 'controllers failed');
+        return 'failed';
+      }
+    }
+    let led = false;
+    const elector = new LeaderElector({
+      lock: new KubeLeaseLock(this.#o.kubeConfig.makeApiClient(CoordinationV1Api), election.leaseNamespace, election.leaseName),
+      identity: this.identity,
+      leaseDurationMs: election.leaseDurationMs,
+      renewDeadlineMs: election.renewDeadlineMs,
+      retryPeriodMs: election.retryPeriodMs,
+      releaseOnCancel: true,
+      logger: this.#o.logger,
+      onStartedLeading: (signal) => {
+        led = true;
+        return this.#lead(signal);
+      },
+      // At the moment of the loss, before the teardown: stop looking ready.
+      onStoppedLeading: () => {
+        this.#leading = false;
+        this.daemon.setReady(false);
+      },
+    });
+    await elector.run(this.#abort.signal);
+    return led && !this.#abort.signal.aborted ? 'lost' : 'stopped';
+  }
+
+  /** One term: build, sync caches, run until the signal aborts, tear down. */
+  async #lead(signal: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const log = this.#log;
+    const clients = createClients(o.kubeConfig, { userAgent: `etcd-monitor/${VERSION} (${o.controllers.join('+')})` });
+    const informers = new SharedInformers(clients, {
+      ...(o.labelSelector !== undefined && { labelSelector: o.labelSelector }),
+      resyncPeriodMs: o.resyncPeriodMs ?? DEFAULT_RESYNC_MS,
+      logger: o.logger,
+    });
+    const core = o.kubeConfig.makeApiClient(CoreV1Api);
+    const recorder = (component: string) => new CorrelatingEventRecorder({ sink: new KubeEventSink(core), component, instance: this.identity, logger: o.logger });
+    const recorders: CorrelatingEventRecorder[] = [];
+    const common = { informers, features: o.features, providers: o.providers, logger: o.logger, workers: o.workers, ...(o.timeouts !== undefined && { timeouts: o.timeouts }) };
+
+    let membership: Engine | undefined;
+    let etcdclusters: EtcdClusterController | undefined;
+    if (o.controllers.includes('etcdcluster')) {
+      const store = new SnapshotStore();
+      membership = new Engine({ registry: o.features, store, clients: this.#etcd, logger: o.logger });
+      const r = recorder('etcdcluster-controller');
+      recorders.push(r);
+      etcdclusters = new EtcdClusterController({
+        ...common,
+        clients,
+        engine: membership,
+        store,
+        recorder: r,
+        ...(o.statusRefreshMs !== undefined && { statusRefreshMs: o.statusRefreshMs }),
+      });
+    }
+    let inspections: EtcdInspectionController | undefined;
+    if (o.controllers.includes('inspection')) {
+      const r = recorder('etcdinspection-controller');
+      recorders.push(r);
+      inspections = new EtcdInspectionController({
+        ...common,
+        clients,
+        engine: this.daemon.engine,
+        store: this.daemon.store,
+        recorder: r,
+        ...(o.labelSelector !== undefined && { labelSelector: o.labelSelector }),
+        ...(o.statusRefreshMs !== undefined && { resultRefreshMs: o.statusRefreshMs }),
+      });
+    }
+    this.#term = { clients, informers, recorders, membership, etcdclusters, inspections };
+
+    try {
+      log.info('leading: starting informers');
+      informers.start();
+      if (await informers.waitForSync(signal)) {
+        etcdclusters?.start();
+        inspections?.start();
+        this.#leading = true;
+        this.daemon.setReady(true);
+        log.info('caches synced: controllers running');
+      }
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    } finally {
+      this.#leading = false;
+      this.daemon.setReady(false);
+      log.info({ reason: errorMessage(signal.reason) }, 'stopping controllers');
+      await Promise.all([etcdclusters?.stop(), inspections?.stop()]);
+      await informers.stop();
+      // Stopping the engines drops every cluster from their stores: the series leave /metrics now.
+      await Promise.all([membership?.stop(), this.daemon.engine.stop()]);
+      await Promise.all(recorders.map((r) => r.stop(2_000)));
+      await clients.close();
+      this.#term = undefined;
+      log.info('controllers stopped');
+    }
+  }
+}
