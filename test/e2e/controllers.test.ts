@@ -170,7 +170,15 @@ describe('EtcdCluster and EtcdInspection controllers on a real kube-apiserver', 
         assert.ok(i.status?.lastUpdatedTime !== undefined);
       }
 
-      const series = await scrapeAt(metrics);
+      // The statuses above come from earlier rounds: wait for a scrape in which every verdict is present.
+      const series = await eventually(async () => {
+        const s = await scrapeAt(metrics);
+        const complete =
+          members.every((endpoint) => s.has(`inspection_etcd_endpoint_healthy{clusterName="prod",namespace="${ns}",endpoint="${endpoint}"}`)) &&
+          s.has(`inspection_etcd_node_diff_total{clusterName="prod",namespace="${ns}"}`) &&
+          s.has(`inspection_etcd_consistency_hash_mismatch{clusterName="prod",namespace="${ns}"}`);
+        return complete ? s : undefined;
+      }, 'a scrape with every verdict', 30_000);
       const labels = { clusterName: 'prod', namespace: ns };
       for (const endpoint of members) {
         assert.equal(series.get(`inspection_etcd_endpoint_healthy{clusterName="prod",namespace="${ns}",endpoint="${endpoint}"}`), 1);

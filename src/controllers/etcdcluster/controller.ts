@@ -87,6 +87,8 @@ export class EtcdClusterController {
   readonly #removers: (() => void)[] = [];
   /** What this process gave the engine, per cluster key. */
   readonly #applied = new Map<string, ProviderCluster>();
+  /** Clusters (key -> uid) whose deletion hooks ran: a sync from a stale cache must not run them again. */
+  readonly #cleanedUp = new Map<string, string>();
   /** The membership read last seen per cluster, to enqueue only when it changed. */
   readonly #seen = new Map<string, MembersSnapshot | undefined>();
   readonly #specs: SpecCache;
@@ -159,6 +161,7 @@ export class EtcdClusterController {
     const cached = this.#o.informers.clusters.lister.get(namespace, name);
     if (cached === undefined) {
       // Deleted (the finalizer cleaned up), or no longer matches --label-selector: release what this process holds.
+      this.#cleanedUp.delete(key);
       await this.#release(key);
       return;
     }
@@ -330,16 +333,10 @@ export class EtcdClusterController {
       await this.#release(key);
       return;
     }
-    const validated = this.#specs.validate(cluster);
-    const valid = this.#applied.get(key)?.cluster ?? (validated.ok ? validated.value : undefined);
-    const provider = valid !== undefined ? this.#o.providers.get(valid.clusterType) : undefined;
-    const ctx = valid !== undefined ? { cluster: valid, spec: this.#applied.get(key)?.spec, signal, logger: this.#log.child({ cluster: key }) } : undefined;
-    if (ctx !== undefined) await provider?.beforeDelete?.(ctx);
-    for (const i of this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_OWNER, key)) {
-      if (controlledBy(i, cluster.metadata.uid)) await this.#deleteInspection(i, signal);
+    if (this.#cleanedUp.get(key) !== cluster.metadata.uid) {
+      await this.#cleanUp(key, cluster, signal);
+      this.#cleanedUp.set(key, cluster.metadata.uid ?? '');
     }
-    await this.#release(key);
-    if (ctx !== undefined) await provider?.afterDelete?.(ctx);
     try {
       await this.#o.clients.etcdClusters.patch(
         cluster.metadata.namespace,
@@ -351,5 +348,19 @@ export class EtcdClusterController {
       if (!isNotFound(err)) throw err;
     }
     this.#log.info({ cluster: key }, 'cluster released and finalizer removed');
+  }
+
+  /** Provider hooks, the inspections and the engine's state; once per deleted object. */
+  async #cleanUp(key: string, cluster: DeepReadonly<EtcdCluster>, signal: AbortSignal): Promise<void> {
+    const validated = this.#specs.validate(cluster);
+    const valid = this.#applied.get(key)?.cluster ?? (validated.ok ? validated.value : undefined);
+    const provider = valid !== undefined ? this.#o.providers.get(valid.clusterType) : undefined;
+    const ctx = valid !== undefined ? { cluster: valid, spec: this.#applied.get(key)?.spec, signal, logger: this.#log.child({ cluster: key }) } : undefined;
+    if (ctx !== undefined) await provider?.beforeDelete?.(ctx);
+    for (const i of this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_OWNER, key)) {
+      if (controlledBy(i, cluster.metadata.uid)) await this.#deleteInspection(i, signal);
+    }
+    await this.#release(key);
+    if (ctx !== undefined) await provider?.afterDelete?.(ctx);
   }
 }
