@@ -178,9 +178,10 @@ async function main(): Promise<void> {
     operator = spawn(
       process.execPath,
       [...(profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), join(ROOT, 'bin', 'etcd-monitor.js'), 'operator', '--kubeconfig', kubeconfig, '--lease-lock-namespace', 'etcd-monitor', '--metrics-addr', `127.0.0.1:${port}`, '--log-level', 'warn', '--log-format', 'json', ...(args.workers !== undefined ? ['--workers', args.workers] : [])],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...(oldSpace !== undefined && { NODE_OPTIONS: `--max-old-space-size=${oldSpace}` }) } },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(oldSpace !== undefined && { NODE_OPTIONS: `--max-old-space-size=${oldSpace}` }) } },
     );
     const pid = operator.pid!;
+    operator.stderr!.on('data', (d: Buffer) => process.stderr.write(d.toString().replace(/^(?=.)/gm, '[operator] ')));
     const t1 = performance.now();
     let peakRss = 0;
     const sampler = setInterval(() => {
@@ -281,8 +282,10 @@ async function main(): Promise<void> {
     await admin.close();
   } finally {
     if (operator !== undefined && operator.exitCode === null) {
+      const t = performance.now();
       operator.kill('SIGTERM');
-      await new Promise((r) => operator!.once('exit', r));
+      const [code, signal] = await new Promise<[number | null, string | null]>((r) => operator!.once('exit', (c, s) => r([c, s])));
+      console.log(`operator stopped by SIGTERM in ${((performance.now() - t) / 1000).toFixed(1)} s: exit code ${code}${signal !== null ? `, signal ${signal}` : ''}`);
     }
     await server?.stop();
     await Promise.all(etcds.map((e) => e.stop()));

@@ -231,7 +231,11 @@ describe('EtcdCluster and EtcdInspection controllers on a real kube-apiserver', 
         const c = await getCluster(bed.admin, ns, 'prod');
         return condition(c, 'Healthy')?.status === 'True' && c?.status?.membersReady === '3/3' ? true : undefined;
       }, 'Healthy again', 20_000);
-      const events = await eventsAbout(bed.server, ns, 'prod');
+      // The recorder writes Events asynchronously: wait for both transitions to reach the API.
+      const events = await eventually(async () => {
+        const list = await eventsAbout(bed.server, ns, 'prod');
+        return list.some((e) => e.startsWith('Normal Healthy: Healthy: ')) ? list : undefined;
+      }, 'the Healthy event', 15_000);
       assert.ok(events.some((e) => e.startsWith('Warning Unhealthy: Healthy: ')), events.join('\n'));
       assert.ok(events.some((e) => e.startsWith('Normal Healthy: Healthy: ')), events.join('\n'));
     });
