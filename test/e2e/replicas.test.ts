@@ -186,7 +186,7 @@ describe('etcd-monitor operator as two replicas', () => {
   });
 });
 
-describe('usage errors of the controller commands', () => {
+describe('usage errors of the controller commands', { concurrency: true }, () => {
   for (const [args, message] of [
     [['operator', '--label-selector', 'a=b=c'], /--label-selector: label selector "a=b=c": cannot parse/],
     [['etcdcluster', '--leader-elect-renew-deadline', '60s'], /--leader-elect-lease-duration \(60000 ms\) must be greater than --leader-elect-renew-deadline \(60000 ms\)/],

@@ -29,7 +29,7 @@ export const EtcdInspectionSpec = Type.Object(
       description: 'The feature to run: healthy, alarm, consistency or request. Immutable.',
       ...immutable('inspectionType'),
     }),
-    inspectionProvider: Type.Optional(Type.String({ default: DEFAULT_INSPECTION_PROVIDER, maxLength: 63, description: 'Who runs the inspection; etcd-monitor (default).' })),
+    inspectionProvider: Type.Optional(Type.String({ default: DEFAULT_INSPECTION_PROVIDER, maxLength: 63, description: 'The cluster provider of the inspected cluster (its clusterType, e.g. imported), set by the EtcdCluster controller; etcd-monitor when created by hand.' })),
     intervalInSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'Seconds between two rounds; the feature\'s default when absent.' })),
   },
   { description: 'Which feature of which cluster, and how often.' },
