@@ -63,7 +63,11 @@ describe('etcd v3 member client', { concurrency: true }, () => {
       });
 
       it('status, member list and alarms per member, with member IDs as etcdctl prints them', async () => {
-        const statuses = await Promise.all(clients.map((c) => c.status()));
+        // 3.6 moves its storage version to 3.6 only once the cluster version is settled, shortly after start.
+        const statuses = await waitFor('every member reporting its status (3.6: with a storage version)', async () => {
+          const all = await Promise.all(clients.map((c) => c.status()));
+          return version !== '3.6' || all.every((st) => /^3\.6\./.test(st.storageVersion)) ? all : undefined;
+        });
         const idByEndpoint = new Map(etcdctlColumns(await cluster.etcdctl(['endpoint', 'status'])).map((cols) => [cols[0], cols[1]]));
         const ids = new Set<bigint>();
         for (const [i, st] of statuses.entries()) {
