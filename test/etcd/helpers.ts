@@ -1,8 +1,9 @@
 /** Shared helpers of the access-layer integration tests. */
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Secret } from '../../src/etcd/secret.ts';
-import type { ClientOptions, WatchMessage } from '../../src/etcd/types.ts';
+import { EtcdError, type ClientOptions, type WatchMessage } from '../../src/etcd/types.ts';
 import type { EtcdVersion, TestCluster } from '../../src/testbed/index.ts';
 
 /** Client options for a test cluster: its CA, client certificate and credentials. */
@@ -90,4 +91,16 @@ export async function closedPort(): Promise<number> {
   const s = await silentServer();
   await s.close();
   return s.port;
+}
+
+/** Asserts that `p` rejects with an EtcdError of `code`, and returns it. */
+export async function rejectsWith(p: Promise<unknown>, code: EtcdError['code']): Promise<EtcdError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof EtcdError, `expected EtcdError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected an EtcdError ${code}, but the call succeeded`);
 }

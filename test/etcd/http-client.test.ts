@@ -7,20 +7,10 @@ import { Secret } from '../../src/etcd/secret.ts';
 import { EtcdError, type EtcdHttpMemberClient } from '../../src/etcd/types.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
-import { closedPort, optionsFor, silentServer, waitFor } from './helpers.ts';
+import { closedPort, optionsFor, rejectsWith, silentServer, waitFor } from './helpers.ts';
 
 const VERSIONS = ['3.4', '3.6'] as const;
 
-async function rejectsWith(p: Promise<unknown>, code: EtcdError['code']): Promise<EtcdError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof EtcdError, `expected EtcdError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected an EtcdError ${code}, but the call succeeded`);
-}
 
 describe('etcd HTTP member client', { concurrency: true }, () => {
   for (const version of VERSIONS) {

@@ -10,18 +10,8 @@ import { EtcdError, memberIdHex, type EtcdV2MemberClient } from '../../src/etcd/
 import { createV2MemberClient } from '../../src/etcd/v2/client.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { optionsFor, waitFor } from './helpers.ts';
+import { optionsFor, rejectsWith, waitFor } from './helpers.ts';
 
-async function rejectsWith(p: Promise<unknown>, code: EtcdError['code']): Promise<EtcdError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof EtcdError, `expected EtcdError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected an EtcdError ${code}, but the call succeeded`);
-}
 
 describe('etcd v2 member client', { concurrency: true }, () => {
   describe('on etcd 3.4 with --enable-v2', { concurrency: false }, () => {

@@ -12,7 +12,7 @@ import { Secret } from '../../src/etcd/secret.ts';
 import { EtcdError, memberIdHex, prefixEnd, type EtcdV3MemberClient, type WatchEvent, type WatchMessage } from '../../src/etcd/types.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { closedPort, optionsFor, progressNotifyFlag, readWatch, silentServer, waitFor } from './helpers.ts';
+import { closedPort, optionsFor, progressNotifyFlag, readWatch, rejectsWith, silentServer, waitFor } from './helpers.ts';
 
 const VERSIONS = ['3.4', '3.6'] as const;
 
@@ -20,17 +20,6 @@ function events(messages: readonly WatchMessage[]): WatchEvent[] {
   return messages.flatMap((m) => (m.kind === 'events' ? m.events : []));
 }
 
-/** Asserts that `p` rejects with an EtcdError of `code`, and returns it. */
-async function rejectsWith(p: Promise<unknown>, code: EtcdError['code']): Promise<EtcdError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof EtcdError, `expected EtcdError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected an EtcdError ${code}, but the call succeeded`);
-}
 
 /** "endpoint, id, ..." lines of `etcdctl endpoint status` / `member list` (hex IDs, as etcdctl prints them). */
 function etcdctlColumns(out: string): string[][] {
