@@ -94,7 +94,11 @@ class Relay {
 }
 
 /** Counts the calls that reach etcd by method, and times HashKV and the count-only ranges. */
-function countingClients(counts: Map<string, number>, hashTimes: number[], countTimes: number[]): ClientFactory {
+function countingClients(
+  counts: Map<string, number>,
+  hashTimes: number[],
+  countTimes: number[],
+): ClientFactory {
   const wrap = (client: EtcdV3MemberClient): EtcdV3MemberClient =>
     new Proxy(client, {
       get(target, prop, receiver) {
@@ -103,7 +107,13 @@ function countingClients(counts: Map<string, number>, hashTimes: number[], count
         return (...a: unknown[]) => {
           counts.set(prop, (counts.get(prop) ?? 0) + 1);
           const result = (value as (...x: unknown[]) => unknown).apply(target, a);
-          const timed = prop === 'hashKV' ? hashTimes : prop === 'range' && (a[0] as { countOnly?: boolean; rangeEnd?: unknown }).rangeEnd !== undefined ? countTimes : undefined;
+          const timed =
+            prop === 'hashKV'
+              ? hashTimes
+              : prop === 'range' &&
+                  (a[0] as { countOnly?: boolean; rangeEnd?: unknown }).rangeEnd !== undefined
+                ? countTimes
+                : undefined;
           if (timed !== undefined && result instanceof Promise) {
             const t0 = performance.now();
             return result.finally(() => timed.push(performance.now() - t0));
@@ -119,7 +129,8 @@ async function load(client: EtcdV3MemberClient, keys: number): Promise<void> {
   const value = Buffer.alloc(VALUE_BYTES, 'v');
   let next = 0;
   const worker = async (): Promise<void> => {
-    for (let i = next++; i < keys; i = next++) await client.put(`/registry/pods/ns-${i % 100}/pod-${i}`, value);
+    for (let i = next++; i < keys; i = next++)
+      await client.put(`/registry/pods/ns-${i % 100}/pod-${i}`, value);
   };
   await Promise.all(Array.from({ length: 64 }, worker));
 }
@@ -145,7 +156,12 @@ function writeProbe(client: EtcdV3MemberClient): { latencies: number[]; stop: ()
 }
 
 async function benchVersion(version: EtcdVersion): Promise<(string | number)[][]> {
-  const cluster: TestCluster = await startEtcdCluster({ version, members: 3, name: `bcons${version.replace('.', '')}`, quotaBackendBytes: 4 * 1024 * 1024 * 1024 });
+  const cluster: TestCluster = await startEtcdCluster({
+    version,
+    members: 3,
+    name: `bcons${version.replace('.', '')}`,
+    quotaBackendBytes: 4 * 1024 * 1024 * 1024,
+  });
   const relays = await Promise.all(cluster.endpoints.map((e) => Relay.start(parseEndpoint(e))));
   const writer = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), CLIENT);
   const rows: (string | number)[][] = [];
@@ -155,14 +171,26 @@ async function benchVersion(version: EtcdVersion): Promise<(string | number)[][]
     const head = (await writer.put('/compaction-marker', 'x')).revision;
     await writer.compact(head, { physical: true });
     const status = await writer.status();
-    console.log(`etcd ${cluster.binaryVersion}: ${KEYS} keys of ${VALUE_BYTES} B loaded and compacted in ${((performance.now() - t0) / 1000).toFixed(1)} s; db ${mib(Number(status.dbSize))}`);
+    console.log(
+      `etcd ${cluster.binaryVersion}: ${KEYS} keys of ${VALUE_BYTES} B loaded and compacted in ${((performance.now() - t0) / 1000).toFixed(1)} s; db ${mib(Number(status.dbSize))}`,
+    );
 
     // A quiet baseline of the write probe (no rounds).
     const baseline = writeProbe(writer);
     await new Promise((r) => setTimeout(r, 3000));
     await baseline.stop();
     const b = summary(baseline.latencies);
-    rows.push([`etcd ${cluster.binaryVersion}`, '(no rounds)', '', '', '', '', '', '', `${ms(b.p50)} / ${ms(b.p99)} / ${ms(b.max)}`]);
+    rows.push([
+      `etcd ${cluster.binaryVersion}`,
+      '(no rounds)',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      `${ms(b.p50)} / ${ms(b.p99)} / ${ms(b.max)}`,
+    ]);
 
     for (const mode of ['none', 'compacted', 'current'] as const) {
       const counts = new Map<string, number>();
@@ -178,22 +206,34 @@ async function benchVersion(version: EtcdVersion): Promise<(string | number)[][]
         client: CLIENT,
         features: {},
       };
-      const connection = new ClusterConnection(spec, countingClients(counts, hashTimes, countTimes), silentLogger());
+      const connection = new ClusterConnection(
+        spec,
+        countingClients(counts, hashTimes, countTimes),
+        silentLogger(),
+      );
       try {
         await connection.discover(AbortSignal.timeout(10_000));
         const feature = featureRegistry.get('consistency');
-        const session = feature.open(connection, feature.parseOptions({ hashRevision: mode, hashTimeoutSeconds: 120 }));
+        const session = feature.open(
+          connection,
+          feature.parseOptions({ hashRevision: mode, hashTimeoutSeconds: 120 }),
+        );
         // Warm-up: connections open, compaction hashes cached.
         let verdict = '';
         for (let i = 0; i < 3; i++) {
           const o = await session.inspect(AbortSignal.timeout(120_000));
           const d = o.details as ConsistencyDetails;
-          verdict = o.ok ? `${d.hash}${d.hashRevision !== null ? ` @${d.hashRevision}` : ''}` : `no verdict: ${o.error}`;
+          verdict = o.ok
+            ? `${d.hash}${d.hashRevision !== null ? ` @${d.hashRevision}` : ''}`
+            : `no verdict: ${o.error}`;
         }
         counts.clear();
         hashTimes.length = 0;
         countTimes.length = 0;
-        const [to0, from0] = [relays.reduce((a, r) => a + r.toEtcd, 0), relays.reduce((a, r) => a + r.fromEtcd, 0)];
+        const [to0, from0] = [
+          relays.reduce((a, r) => a + r.toEtcd, 0),
+          relays.reduce((a, r) => a + r.fromEtcd, 0),
+        ];
         const probe = writeProbe(writer);
         const times: number[] = [];
         for (let i = 0; i < ROUNDS; i++) {
@@ -233,8 +273,22 @@ async function benchVersion(version: EtcdVersion): Promise<(string | number)[][]
 }
 
 async function main(): Promise<void> {
-  console.log(`etcd-monitor consistency benchmark — node ${process.versions.node}, ${KEYS} keys x ${VALUE_BYTES} B, 3 members, ${ROUNDS} rounds per mode, ${new Date().toISOString()}`);
-  const rows: (string | number)[][] = [['etcd', 'hashRevision', 'verdict', 'etcd calls per round (all members)', 'bytes per round to / from etcd', 'round time p50', 'count-only range p50', 'HashKV p50 / max', 'write latency p50 / p99 / max']];
+  console.log(
+    `etcd-monitor consistency benchmark — node ${process.versions.node}, ${KEYS} keys x ${VALUE_BYTES} B, 3 members, ${ROUNDS} rounds per mode, ${new Date().toISOString()}`,
+  );
+  const rows: (string | number)[][] = [
+    [
+      'etcd',
+      'hashRevision',
+      'verdict',
+      'etcd calls per round (all members)',
+      'bytes per round to / from etcd',
+      'round time p50',
+      'count-only range p50',
+      'HashKV p50 / max',
+      'write latency p50 / p99 / max',
+    ],
+  ];
   for (const version of VERSIONS) rows.push(...(await benchVersion(version)));
   console.log('');
   console.log(table(rows));

@@ -49,7 +49,11 @@ function countingClients(counts: Map<string, number>): ClientFactory {
 }
 
 function tlsClient(cluster: TestCluster): ClientOptions {
-  return { dialTimeoutMs: 5000, requestTimeoutMs: 5000, tls: { ca: cluster.tls!.ca, cert: cluster.tls!.cert, key: new Secret(cluster.tls!.key) } };
+  return {
+    dialTimeoutMs: 5000,
+    requestTimeoutMs: 5000,
+    tls: { ca: cluster.tls!.ca, cert: cluster.tls!.cert, key: new Secret(cluster.tls!.key) },
+  };
 }
 
 async function roundCost(cluster: TestCluster): Promise<void> {
@@ -82,7 +86,16 @@ async function roundCost(cluster: TestCluster): Promise<void> {
     }
     const slowest = Math.max(...[...statusRtt.values()].map((s) => summary(s).p50));
 
-    const rows: (string | number)[][] = [['feature', 'round p50', 'round p99', 'target (2 x slowest Status p50 + 5 ms)', 'etcd calls/round', 'new connections/round']];
+    const rows: (string | number)[][] = [
+      [
+        'feature',
+        'round p50',
+        'round p99',
+        'target (2 x slowest Status p50 + 5 ms)',
+        'etcd calls/round',
+        'new connections/round',
+      ],
+    ];
     for (const name of ['healthy', 'alarm']) {
       const feature = featureRegistry.get(name);
       const session = feature.open(connection, feature.parseOptions(undefined));
@@ -100,11 +113,23 @@ async function roundCost(cluster: TestCluster): Promise<void> {
       const fresh = [...after].filter((c) => !before.has(c)).length;
       const calls = [...counts.values()].reduce((a, b) => a + b, 0) / ROUNDS;
       const s = summary(times);
-      rows.push([name, ms(s.p50), ms(s.p99), ms(2 * slowest + 5), calls.toFixed(1), (fresh / ROUNDS).toFixed(2)]);
+      rows.push([
+        name,
+        ms(s.p50),
+        ms(s.p99),
+        ms(2 * slowest + 5),
+        calls.toFixed(1),
+        (fresh / ROUNDS).toFixed(2),
+      ]);
       await session.close();
     }
     console.log('\n## Round cost (3-member etcd 3.6 cluster, TLS with client certificates)\n');
-    console.log(table([['member', 'Status p50', 'Status p99'], ...[...statusRtt].map(([ep, s]) => [ep, ms(summary(s).p50), ms(summary(s).p99)])]));
+    console.log(
+      table([
+        ['member', 'Status p50', 'Status p99'],
+        ...[...statusRtt].map(([ep, s]) => [ep, ms(summary(s).p50), ms(summary(s).p99)]),
+      ]),
+    );
     console.log('');
     console.log(table(rows));
   } finally {
@@ -138,19 +163,26 @@ async function daemonAt(cluster: TestCluster, clusters: number, dir: string): Pr
   const file = join(dir, `monitor-${clusters}.yaml`);
   await writeFile(file, `${lines.join('\n')}\n`);
   const port = await freePort();
-  const child = spawn(process.execPath, ['bin/etcd-monitor.js', 'run', '--config', file, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['bin/etcd-monitor.js', 'run', '--config', file, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   try {
     const t0 = performance.now();
     // Ready when every cluster has finished a round of both features.
     let done = 0;
     while (done < clusters * 2) {
       await new Promise((r) => setTimeout(r, 500));
-      if (performance.now() - t0 > 180_000) throw new Error(`only ${done}/${clusters * 2} first rounds after 180 s`);
+      if (performance.now() - t0 > 180_000)
+        throw new Error(`only ${done}/${clusters * 2} first rounds after 180 s`);
       try {
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        done = [...text.matchAll(/^inspection_feature_runs_total\{[^}]*\} ([0-9]+)/gm)].filter((m) => Number(m[1]) >= 1).length;
+        done = [...text.matchAll(/^inspection_feature_runs_total\{[^}]*\} ([0-9]+)/gm)].filter(
+          (m) => Number(m[1]) >= 1,
+        ).length;
       } catch {
         // not listening yet
       }
@@ -162,7 +194,15 @@ async function daemonAt(cluster: TestCluster, clusters: number, dir: string): Pr
     const scrape = await scrapeTimes(port, 20);
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const heap = Number(/^etcd_monitor_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1]);
-    return [clusters, `${(firstRounds / 1000).toFixed(1)} s`, mib(rss), mib(heap), ms(scrape.p50), ms(scrape.p99), `${(scrape.bytes / 1024).toFixed(0)} KiB`];
+    return [
+      clusters,
+      `${(firstRounds / 1000).toFixed(1)} s`,
+      mib(rss),
+      mib(heap),
+      ms(scrape.p50),
+      ms(scrape.p99),
+      `${(scrape.bytes / 1024).toFixed(0)} KiB`,
+    ];
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.on('exit', r));
@@ -173,10 +213,24 @@ async function main(): Promise<void> {
   const cluster = await startEtcdCluster({ version: '3.6', members: 3, tls: true, name: 'bench' });
   const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-bench-'));
   try {
-    console.log(`etcd-monitor foundation benchmark — node ${process.versions.node}, etcd ${cluster.binaryVersion}, ${new Date().toISOString()}`);
+    console.log(
+      `etcd-monitor foundation benchmark — node ${process.versions.node}, etcd ${cluster.binaryVersion}, ${new Date().toISOString()}`,
+    );
     await roundCost(cluster);
-    console.log('\n## Daemon at scale (healthy + alarm every 10 s per cluster, all clusters on the same 3 members, TLS)\n');
-    const rows: (string | number)[][] = [['clusters', 'first rounds done', 'RSS (steady)', 'JS heap used', '/metrics p50', '/metrics p99', '/metrics size']];
+    console.log(
+      '\n## Daemon at scale (healthy + alarm every 10 s per cluster, all clusters on the same 3 members, TLS)\n',
+    );
+    const rows: (string | number)[][] = [
+      [
+        'clusters',
+        'first rounds done',
+        'RSS (steady)',
+        'JS heap used',
+        '/metrics p50',
+        '/metrics p99',
+        '/metrics size',
+      ],
+    ];
     for (const n of CLUSTER_COUNTS) rows.push(await daemonAt(cluster, n, dir));
     console.log(table(rows));
   } finally {

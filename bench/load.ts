@@ -77,7 +77,8 @@ function loopbackOnly(endpoints: readonly string[]): Endpoint[] {
 
 /** Runs the load until the duration, the operation budget or the signal ends it. */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  if (!(opts.concurrency >= 1 && opts.concurrency <= MAX_CONCURRENCY)) throw new Error(`concurrency must be 1..${MAX_CONCURRENCY}`);
+  if (!(opts.concurrency >= 1 && opts.concurrency <= MAX_CONCURRENCY))
+    throw new Error(`concurrency must be 1..${MAX_CONCURRENCY}`);
   if (!(opts.durationMs > 0)) throw new Error('durationMs must be > 0');
   const endpoints = loopbackOnly(opts.endpoints);
   const clientOptions: ClientOptions = { dialTimeoutMs: 5_000, requestTimeoutMs: 10_000, ...opts.client };
@@ -166,12 +167,22 @@ export interface MaxRate {
  * highest rate of the ramp is the one the cluster sustains (closed loop:
  * more writers past that only add latency).
  */
-export async function findMaxRate(opts: Omit<LoadOptions, 'concurrency' | 'durationMs'> & { readonly stepMs?: number; readonly levels?: readonly number[] }): Promise<MaxRate> {
+export async function findMaxRate(
+  opts: Omit<LoadOptions, 'concurrency' | 'durationMs'> & {
+    readonly stepMs?: number;
+    readonly levels?: readonly number[];
+  },
+): Promise<MaxRate> {
   const steps: LoadResult[] = [];
   let best: LoadResult | undefined;
   let worse = 0;
   for (const concurrency of opts.levels ?? [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) {
-    const step = await runLoad({ ...opts, concurrency, durationMs: opts.stepMs ?? 4_000, runId: `ramp${concurrency}-${Date.now().toString(36)}` });
+    const step = await runLoad({
+      ...opts,
+      concurrency,
+      durationMs: opts.stepMs ?? 4_000,
+      runId: `ramp${concurrency}-${Date.now().toString(36)}`,
+    });
     steps.push(step);
     if (best === undefined || step.opsPerSecond > best.opsPerSecond) {
       // Less than 5 % more is noise, not growth.
@@ -188,7 +199,15 @@ export async function findMaxRate(opts: Omit<LoadOptions, 'concurrency' | 'durat
 export function loadTable(results: readonly LoadResult[]): string {
   return table([
     ['writers', 'writes/s', 'puts', 'deletes', 'errors', 'latency p50', 'latency p99'],
-    ...results.map((r) => [r.concurrency, r.opsPerSecond.toFixed(0), r.puts, r.deletes, r.errors, `${r.latencyP50Ms.toFixed(1)} ms`, `${r.latencyP99Ms.toFixed(1)} ms`]),
+    ...results.map((r) => [
+      r.concurrency,
+      r.opsPerSecond.toFixed(0),
+      r.puts,
+      r.deletes,
+      r.errors,
+      `${r.latencyP50Ms.toFixed(1)} ms`,
+      `${r.latencyP99Ms.toFixed(1)} ms`,
+    ]),
   ]);
 }
 
@@ -207,15 +226,24 @@ if (import.meta.main) {
     },
   });
   if (values.endpoints === undefined) {
-    console.error('usage: node bench/load.ts --endpoints http://127.0.0.1:2379[,...] [--concurrency N] [--seconds S] [--max-ops N] [--find-max] [--json]');
+    console.error(
+      'usage: node bench/load.ts --endpoints http://127.0.0.1:2379[,...] [--concurrency N] [--seconds S] [--max-ops N] [--find-max] [--json]',
+    );
     process.exit(2);
   }
   const endpoints = values.endpoints.split(',');
-  const common = { endpoints, valueBytes: Number(values['value-bytes']), ...(values['max-ops'] !== undefined ? { maxOps: Number(values['max-ops']) } : {}) };
+  const common = {
+    endpoints,
+    valueBytes: Number(values['value-bytes']),
+    ...(values['max-ops'] !== undefined ? { maxOps: Number(values['max-ops']) } : {}),
+  };
   if (values['find-max']) {
     const { best, steps } = await findMaxRate({ ...common, stepMs: Number(values['step-seconds']) * 1000 });
     if (values.json) console.log(JSON.stringify({ best, steps }));
-    else console.log(`${loadTable(steps)}\n\nhighest sustained: ${best.opsPerSecond.toFixed(0)} writes/s with ${best.concurrency} writers`);
+    else
+      console.log(
+        `${loadTable(steps)}\n\nhighest sustained: ${best.opsPerSecond.toFixed(0)} writes/s with ${best.concurrency} writers`,
+      );
   } else {
     // --acks: one line "A <revision> <unix ms>" per acknowledged write, batched, for a reader measuring lag.
     let acks: string[] = [];
@@ -224,8 +252,15 @@ if (import.meta.main) {
       acks = [];
     };
     const timer = values.acks ? setInterval(flush, 5) : undefined;
-    const onAck = values.acks ? (rev: bigint, at: number): void => void acks.push(`A ${rev} ${at.toFixed(3)}\n`) : undefined;
-    const result = await runLoad({ ...common, concurrency: Number(values.concurrency), durationMs: Number(values.seconds) * 1000, ...(onAck !== undefined ? { onAck } : {}) });
+    const onAck = values.acks
+      ? (rev: bigint, at: number): void => void acks.push(`A ${rev} ${at.toFixed(3)}\n`)
+      : undefined;
+    const result = await runLoad({
+      ...common,
+      concurrency: Number(values.concurrency),
+      durationMs: Number(values.seconds) * 1000,
+      ...(onAck !== undefined ? { onAck } : {}),
+    });
     clearInterval(timer);
     flush();
     console.log(values.json ? JSON.stringify(result) : loadTable([result]));

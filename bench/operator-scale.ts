@@ -25,7 +25,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { EtcdCluster, EtcdInspection } from '../src/k8s/api/index.ts';
 import { createClients } from '../src/k8s/client/index.ts';
-import { freePort, startEtcdCluster, startKubeApiserver, type KubeApiserver, type TestCluster } from '../src/testbed/index.ts';
+import {
+  freePort,
+  startEtcdCluster,
+  startKubeApiserver,
+  type KubeApiserver,
+  type TestCluster,
+} from '../src/testbed/index.ts';
 import { mib, rssBytes, table } from './support.ts';
 
 const { values: args } = parseArgs({
@@ -83,7 +89,10 @@ async function dispatched(server: KubeApiserver): Promise<number> {
   const text = String(res.body);
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('apiserver_flowcontrol_dispatched_requests_total{') && line.includes('flow_schema="etcd-monitor-operator"')) {
+    if (
+      line.startsWith('apiserver_flowcontrol_dispatched_requests_total{') &&
+      line.includes('flow_schema="etcd-monitor-operator"')
+    ) {
       total += Number(line.slice(line.lastIndexOf(' ') + 1));
     }
   }
@@ -99,9 +108,15 @@ interface AuditEvent {
 }
 
 /** The operator's requests received in [from, to), by "verb resource[/subresource]", and how many fell in each minute. */
-async function auditedRequests(file: string, from: Date, to: Date): Promise<Map<string, number> & { perMinute: number[] }> {
+async function auditedRequests(
+  file: string,
+  from: Date,
+  to: Date,
+): Promise<Map<string, number> & { perMinute: number[] }> {
   const seen = new Set<string>();
-  const counts = Object.assign(new Map<string, number>(), { perMinute: Array.from({ length: Math.ceil((to.getTime() - from.getTime()) / 60_000) }, () => 0) });
+  const counts = Object.assign(new Map<string, number>(), {
+    perMinute: Array.from({ length: Math.ceil((to.getTime() - from.getTime()) / 60_000) }, () => 0),
+  });
   const text = await readFile(file, 'utf8').catch(() => '');
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -110,7 +125,10 @@ async function auditedRequests(file: string, from: Date, to: Date): Promise<Map<
     const at = Date.parse(e.requestReceivedTimestamp);
     if (at < from.getTime() || at >= to.getTime()) continue;
     seen.add(e.auditID);
-    const resource = e.objectRef?.resource === undefined ? '(non-resource)' : `${e.objectRef.resource}${e.objectRef.subresource !== undefined ? `/${e.objectRef.subresource}` : ''}`;
+    const resource =
+      e.objectRef?.resource === undefined
+        ? '(non-resource)'
+        : `${e.objectRef.resource}${e.objectRef.subresource !== undefined ? `/${e.objectRef.subresource}` : ''}`;
     const key = `${e.verb} ${resource}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
     const minute = Math.floor((at - from.getTime()) / 60_000);
@@ -136,32 +154,61 @@ async function main(): Promise<void> {
   try {
     console.log(`starting ${ETCDS} etcd clusters (3 members, TLS) and kube-apiserver...`);
     const started = await Promise.all([
-      startKubeApiserver({ extraArgs: [`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-format=json', '--audit-log-maxsize=0'] }),
-      ...Array.from({ length: ETCDS }, (_, i) => startEtcdCluster({ version: '3.6', members: 3, tls: true, name: `scale${i}` })),
+      startKubeApiserver({
+        extraArgs: [
+          `--audit-policy-file=${policy}`,
+          `--audit-log-path=${auditLog}`,
+          '--audit-log-format=json',
+          '--audit-log-maxsize=0',
+        ],
+      }),
+      ...Array.from({ length: ETCDS }, (_, i) =>
+        startEtcdCluster({ version: '3.6', members: 3, tls: true, name: `scale${i}` }),
+      ),
     ]);
     server = started[0] as KubeApiserver;
     etcds.push(...(started.slice(1) as TestCluster[]));
-    await server.applyManifests([join(ROOT, 'deploy', 'namespace.yaml'), join(ROOT, 'deploy', 'rbac.yaml'), join(ROOT, 'deploy', 'crds')]);
+    await server.applyManifests([
+      join(ROOT, 'deploy', 'namespace.yaml'),
+      join(ROOT, 'deploy', 'rbac.yaml'),
+      join(ROOT, 'deploy', 'crds'),
+    ]);
     await server.applyManifests(FLOW_SCHEMA);
     const admin = createClients(server.adminKubeConfig());
 
     const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `scale-${i}`);
-    await server.applyManifests(namespaces.map((n) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${n}\n`).join('---\n'));
+    await server.applyManifests(
+      namespaces.map((n) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${n}\n`).join('---\n'),
+    );
     for (const ns of namespaces) {
       for (const [i, etcd] of etcds.entries()) {
-        await admin.secrets.create({ metadata: { name: `etcd${i}`, namespace: ns }, data: { 'ca.crt': b64(etcd.tls!.ca), 'tls.crt': b64(etcd.tls!.cert), 'tls.key': b64(etcd.tls!.key) } });
+        await admin.secrets.create({
+          metadata: { name: `etcd${i}`, namespace: ns },
+          data: {
+            'ca.crt': b64(etcd.tls!.ca),
+            'tls.crt': b64(etcd.tls!.cert),
+            'tls.key': b64(etcd.tls!.key),
+          },
+        });
       }
     }
     console.log(`creating ${CLUSTERS} EtcdClusters in ${NAMESPACES} namespaces...`);
     const t0 = performance.now();
-    const names: [string, string][] = Array.from({ length: CLUSTERS }, (_, i) => [namespaces[i % NAMESPACES]!, `cluster-${String(i).padStart(4, '0')}`]);
+    const names: [string, string][] = Array.from({ length: CLUSTERS }, (_, i) => [
+      namespaces[i % NAMESPACES]!,
+      `cluster-${String(i).padStart(4, '0')}`,
+    ]);
     for (let i = 0; i < names.length; i += 25) {
       await Promise.all(
         names.slice(i, i + 25).map(([ns, name], j) => {
           const e = (i + j) % ETCDS;
           return admin.etcdClusters.create({
             metadata: { name, namespace: ns },
-            spec: { endpoints: [etcds[e]!.endpoints[0]!], tls: { secretName: `etcd${e}` }, features: { healthy: {}, alarm: {} } },
+            spec: {
+              endpoints: [etcds[e]!.endpoints[0]!],
+              tls: { secretName: `etcd${e}` },
+              features: { healthy: {}, alarm: {} },
+            },
           });
         }),
       );
@@ -169,7 +216,10 @@ async function main(): Promise<void> {
     console.log(`created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     const kubeconfig = join(dir, 'kubeconfig');
-    await server.writeKubeconfig(await server.serviceAccountToken('etcd-monitor', 'etcd-monitor-operator', { expirationSeconds: 7200 }), kubeconfig);
+    await server.writeKubeconfig(
+      await server.serviceAccountToken('etcd-monitor', 'etcd-monitor-operator', { expirationSeconds: 7200 }),
+      kubeconfig,
+    );
     const port = await freePort();
     const startedAt = new Date();
     const cpuAtStart = 0;
@@ -177,15 +227,41 @@ async function main(): Promise<void> {
     const profile = args['cpu-prof'];
     operator = spawn(
       process.execPath,
-      [...(profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), join(ROOT, 'bin', 'etcd-monitor.js'), 'operator', '--kubeconfig', kubeconfig, '--lease-lock-namespace', 'etcd-monitor', '--metrics-addr', `127.0.0.1:${port}`, '--log-level', 'warn', '--log-format', 'json', ...(args.workers !== undefined ? ['--workers', args.workers] : [])],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(oldSpace !== undefined && { NODE_OPTIONS: `--max-old-space-size=${oldSpace}` }) } },
+      [
+        ...(profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+        join(ROOT, 'bin', 'etcd-monitor.js'),
+        'operator',
+        '--kubeconfig',
+        kubeconfig,
+        '--lease-lock-namespace',
+        'etcd-monitor',
+        '--metrics-addr',
+        `127.0.0.1:${port}`,
+        '--log-level',
+        'warn',
+        '--log-format',
+        'json',
+        ...(args.workers !== undefined ? ['--workers', args.workers] : []),
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+          ...process.env,
+          ...(oldSpace !== undefined && { NODE_OPTIONS: `--max-old-space-size=${oldSpace}` }),
+        },
+      },
     );
     const pid = operator.pid!;
-    operator.stderr!.on('data', (d: Buffer) => process.stderr.write(d.toString().replace(/^(?=.)/gm, '[operator] ')));
+    operator.stderr!.on('data', (d: Buffer) =>
+      process.stderr.write(d.toString().replace(/^(?=.)/gm, '[operator] ')),
+    );
     const t1 = performance.now();
     let peakRss = 0;
     const sampler = setInterval(() => {
-      void rssBytes(pid).then((r) => (peakRss = Math.max(peakRss, r)), () => undefined);
+      void rssBytes(pid).then(
+        (r) => (peakRss = Math.max(peakRss, r)),
+        () => undefined,
+      );
     }, 1_000);
 
     // Time to fill: every cluster Running with its conditions, every inspection Ok.
@@ -196,13 +272,17 @@ async function main(): Promise<void> {
       const items = async <T>(plural: string): Promise<T[]> => {
         const res = await server!.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
         const list = res.body as { items?: T[] };
-        if (res.status !== 200 || list.items === undefined) throw new Error(`list ${plural}: HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+        if (res.status !== 200 || list.items === undefined)
+          throw new Error(`list ${plural}: HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
         return list.items;
       };
       let clusters: Pick<EtcdCluster, 'status'>[];
       let inspections: Pick<EtcdInspection, 'status'>[];
       try {
-        [clusters, inspections] = await Promise.all([items<Pick<EtcdCluster, 'status'>>('etcdclusters'), items<Pick<EtcdInspection, 'status'>>('etcdinspections')]);
+        [clusters, inspections] = await Promise.all([
+          items<Pick<EtcdCluster, 'status'>>('etcdclusters'),
+          items<Pick<EtcdInspection, 'status'>>('etcdinspections'),
+        ]);
       } catch (err) {
         // e.g. 429 "storage is (re)initializing" while the first EtcdInspection enters the watch cache.
         console.log(`  (poll failed: ${err instanceof Error ? err.message.slice(0, 120) : String(err)})`);
@@ -211,7 +291,13 @@ async function main(): Promise<void> {
       }
       const ready = clusters.filter((c) => {
         const conds = new Map((c.status?.conditions ?? []).map((x) => [x.type, x.status]));
-        return c.status?.phase === 'Running' && c.status.members?.length === 3 && conds.get('Ready') === 'True' && conds.get('Healthy') === 'True' && conds.get('AlarmsClear') === 'True';
+        return (
+          c.status?.phase === 'Running' &&
+          c.status.members?.length === 3 &&
+          conds.get('Ready') === 'True' &&
+          conds.get('Healthy') === 'True' &&
+          conds.get('AlarmsClear') === 'True'
+        );
       }).length;
       const ok = inspections.filter((i) => i.status?.phase === 'Ok').length;
       const line = `${ready}/${CLUSTERS} clusters filled, ${ok}/${2 * CLUSTERS} inspections Ok`;
@@ -235,7 +321,10 @@ async function main(): Promise<void> {
     const cpuBefore = await cpuSeconds(pid);
     let maxRss = 0;
     const steady = setInterval(() => {
-      void rssBytes(pid).then((r) => (maxRss = Math.max(maxRss, r)), () => undefined);
+      void rssBytes(pid).then(
+        (r) => (maxRss = Math.max(maxRss, r)),
+        () => undefined,
+      );
     }, 1_000);
     await sleep(WINDOW_S * 1_000);
     const to = new Date();
@@ -248,7 +337,10 @@ async function main(): Promise<void> {
     const t2 = performance.now();
     const scrape = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
     const scrapeMs = performance.now() - t2;
-    const own = (name: string): number => Number(/^(\S+) (\S+)$/m.exec(scrape.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2] ?? NaN);
+    const own = (name: string): number =>
+      Number(
+        /^(\S+) (\S+)$/m.exec(scrape.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2] ?? NaN,
+      );
     const heapUsed = own('etcd_monitor_nodejs_heap_size_used_bytes');
     const heapTotal = own('etcd_monitor_nodejs_heap_size_total_bytes');
 
@@ -256,36 +348,60 @@ async function main(): Promise<void> {
     const steadyTotal = [...steadyRequests.values()].reduce((a, b) => a + b, 0);
     const fillTotal = [...fillRequests.values()].reduce((a, b) => a + b, 0);
     console.log('');
-    console.log(table([
-      ['figure', 'value'],
-      ['EtcdClusters / EtcdInspections', `${CLUSTERS} / ${2 * CLUSTERS} (${NAMESPACES} namespaces, ${ETCDS} etcd clusters of 3 TLS members)`],
-      ['operator NODE_OPTIONS, --workers', `${oldSpace !== undefined ? `--max-old-space-size=${oldSpace}` : '(none)'}, ${args.workers ?? 'default'}`],
-      ['time until every status is filled', `${filledAfter.toFixed(1)} s`],
-      ['requests while filling (audit)', `${fillTotal}`],
-      ['CPU while filling', `${cpuFilled.toFixed(1)} s`],
-      ['RSS when filled / peak while filling', `${mib(rssFilled)} / ${mib(peakRss)}`],
-      ['RSS in steady state (max)', mib(maxRss)],
-      ['JS heap used / total at the end', `${mib(heapUsed)} / ${mib(heapTotal)}`],
-      ['CPU in steady state', `${(((cpuAfter - cpuBefore) / WINDOW_S) * 100).toFixed(1)} % of one core`],
-      ['requests/min in steady state (APF, FlowSchema of the SA)', ((dispatchedAfter - dispatchedBefore) / minutes).toFixed(1)],
-      ['requests/min in steady state (audit log)', (steadyTotal / minutes).toFixed(1)],
-      ['/metrics size, render', `${mib(scrape.length)}, ${scrapeMs.toFixed(0)} ms`],
-    ]));
+    console.log(
+      table([
+        ['figure', 'value'],
+        [
+          'EtcdClusters / EtcdInspections',
+          `${CLUSTERS} / ${2 * CLUSTERS} (${NAMESPACES} namespaces, ${ETCDS} etcd clusters of 3 TLS members)`,
+        ],
+        [
+          'operator NODE_OPTIONS, --workers',
+          `${oldSpace !== undefined ? `--max-old-space-size=${oldSpace}` : '(none)'}, ${args.workers ?? 'default'}`,
+        ],
+        ['time until every status is filled', `${filledAfter.toFixed(1)} s`],
+        ['requests while filling (audit)', `${fillTotal}`],
+        ['CPU while filling', `${cpuFilled.toFixed(1)} s`],
+        ['RSS when filled / peak while filling', `${mib(rssFilled)} / ${mib(peakRss)}`],
+        ['RSS in steady state (max)', mib(maxRss)],
+        ['JS heap used / total at the end', `${mib(heapUsed)} / ${mib(heapTotal)}`],
+        ['CPU in steady state', `${(((cpuAfter - cpuBefore) / WINDOW_S) * 100).toFixed(1)} % of one core`],
+        [
+          'requests/min in steady state (APF, FlowSchema of the SA)',
+          ((dispatchedAfter - dispatchedBefore) / minutes).toFixed(1),
+        ],
+        ['requests/min in steady state (audit log)', (steadyTotal / minutes).toFixed(1)],
+        ['/metrics size, render', `${mib(scrape.length)}, ${scrapeMs.toFixed(0)} ms`],
+      ]),
+    );
     console.log('');
     console.log('while filling, by verb and resource:');
     console.log(table([['request', 'count'], ...[...fillRequests].sort((a, b) => b[1] - a[1])]));
     console.log('');
-    console.log(`steady state, requests in each minute of the window: ${steadyRequests.perMinute.join(', ')}`);
+    console.log(
+      `steady state, requests in each minute of the window: ${steadyRequests.perMinute.join(', ')}`,
+    );
     console.log('');
     console.log(`steady state, by verb and resource, per minute (window ${WINDOW_S} s):`);
-    console.log(table([['request', 'per minute'], ...[...steadyRequests].sort((a, b) => b[1] - a[1]).map(([k, v]): [string, string] => [k, (v / minutes).toFixed(1)])]));
+    console.log(
+      table([
+        ['request', 'per minute'],
+        ...[...steadyRequests]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]): [string, string] => [k, (v / minutes).toFixed(1)]),
+      ]),
+    );
     await admin.close();
   } finally {
     if (operator !== undefined && operator.exitCode === null) {
       const t = performance.now();
       operator.kill('SIGTERM');
-      const [code, signal] = await new Promise<[number | null, string | null]>((r) => operator!.once('exit', (c, s) => r([c, s])));
-      console.log(`operator stopped by SIGTERM in ${((performance.now() - t) / 1000).toFixed(1)} s: exit code ${code}${signal !== null ? `, signal ${signal}` : ''}`);
+      const [code, signal] = await new Promise<[number | null, string | null]>((r) =>
+        operator!.once('exit', (c, s) => r([c, s])),
+      );
+      console.log(
+        `operator stopped by SIGTERM in ${((performance.now() - t) / 1000).toFixed(1)} s: exit code ${code}${signal !== null ? `, signal ${signal}` : ''}`,
+      );
     }
     await server?.stop();
     await Promise.all(etcds.map((e) => e.stop()));

@@ -49,10 +49,25 @@ const SAMPLE_MS = 10;
  * The load generator in a child process (its CPU is not ours), reporting
  * every acknowledged write as "A <revision> <unix ms>".
  */
-function loadInChild(endpoints: readonly string[], concurrency: number, seconds: number, onAck: (revision: bigint, atEpochMs: number) => void): Promise<LoadResult> {
+function loadInChild(
+  endpoints: readonly string[],
+  concurrency: number,
+  seconds: number,
+  onAck: (revision: bigint, atEpochMs: number) => void,
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const script = new URL('./load.ts', import.meta.url).pathname;
-    const args = [script, '--endpoints', endpoints.join(','), '--concurrency', String(concurrency), '--seconds', String(seconds), '--json', '--acks'];
+    const args = [
+      script,
+      '--endpoints',
+      endpoints.join(','),
+      '--concurrency',
+      String(concurrency),
+      '--seconds',
+      String(seconds),
+      '--json',
+      '--acks',
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let partial = '';
     let result: LoadResult | undefined;
@@ -93,7 +108,12 @@ interface PhaseResult {
  * (precise to SAMPLE_MS), and the revision lag is the highest acknowledged
  * revision minus the processed one.
  */
-async function phase(cluster: TestCluster, concurrency: number, seconds: number, inspect?: () => Promise<RequestDetails>): Promise<PhaseResult> {
+async function phase(
+  cluster: TestCluster,
+  concurrency: number,
+  seconds: number,
+  inspect?: () => Promise<RequestDetails>,
+): Promise<PhaseResult> {
   let pending: { rev: bigint; at: number }[] = [];
   let highestAck = 0n;
   const lagMs: number[] = [];
@@ -150,7 +170,15 @@ async function phase(cluster: TestCluster, concurrency: number, seconds: number,
     }
   }
   const wall = (loadEnd - t0) / 1000;
-  return { load, cpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100, lagMs, lagRevisions, featureLagSeconds, events, drainMs };
+  return {
+    load,
+    cpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+    lagMs,
+    lagRevisions,
+    featureLagSeconds,
+    events,
+    drainMs,
+  };
 }
 
 /** The event-processing path alone: synthetic watch responses of 100 events through a tracker. */
@@ -169,7 +197,10 @@ function processingCost(): { eventsPerSecond: number } {
     const batch: WatchEvent[] = [];
     for (let i = 0; i < 100; i++, rev++) {
       const key = Buffer.from(`/registry/${kinds[i % kinds.length]}/ns-${i % 7}/object-${b}-${i}`);
-      batch.push({ type: 'PUT', kv: { key, value: Buffer.alloc(0), createRevision: rev, modRevision: rev, version: 1n, lease: 0n } });
+      batch.push({
+        type: 'PUT',
+        kv: { key, value: Buffer.alloc(0), createRevision: rev, modRevision: rev, version: 1n, lease: 0n },
+      });
     }
     batches.push(batch);
   }
@@ -181,15 +212,32 @@ function processingCost(): { eventsPerSecond: number } {
 const cluster = await startEtcdCluster({ version: VERSION, members: 3, name: 'benchrq' });
 let connection: ClusterConnection | undefined;
 try {
-  console.log(`# Request feature benchmark: etcd ${cluster.binaryVersion}, 3 members on 127.0.0.1, Node ${process.version}\n`);
+  console.log(
+    `# Request feature benchmark: etcd ${cluster.binaryVersion}, 3 members on 127.0.0.1, Node ${process.version}\n`,
+  );
 
   console.log(`## Pre-filling ${PREFILL} keys`);
-  await runLoad({ endpoints: cluster.endpoints, concurrency: 64, durationMs: 300_000, maxOps: PREFILL, deleteRatio: 0, updateRatio: 0, runId: 'prefill' });
+  await runLoad({
+    endpoints: cluster.endpoints,
+    concurrency: 64,
+    durationMs: 300_000,
+    maxOps: PREFILL,
+    deleteRatio: 0,
+    updateRatio: 0,
+    runId: 'prefill',
+  });
 
-  console.log('\n## Highest sustained write rate (closed-loop ramp, 256-byte values, 50 % creates, 30 % updates, 20 % deletes)\n');
-  const ramp = await findMaxRate({ endpoints: cluster.endpoints, stepMs: Number(args['step-seconds']) * 1000 });
+  console.log(
+    '\n## Highest sustained write rate (closed-loop ramp, 256-byte values, 50 % creates, 30 % updates, 20 % deletes)\n',
+  );
+  const ramp = await findMaxRate({
+    endpoints: cluster.endpoints,
+    stepMs: Number(args['step-seconds']) * 1000,
+  });
   console.log(loadTable(ramp.steps));
-  console.log(`\nhighest: ${ramp.best.opsPerSecond.toFixed(0)} writes/s with ${ramp.best.concurrency} writers`);
+  console.log(
+    `\nhighest: ${ramp.best.opsPerSecond.toFixed(0)} writes/s with ${ramp.best.concurrency} writers`,
+  );
   const concurrency = ramp.best.concurrency;
 
   console.log(`\n## Baseline: the same load for ${SECONDS} s, acknowledgements read, no feature`);
@@ -210,7 +258,8 @@ try {
   const rss0 = process.memoryUsage().rss;
   const countStart = performance.now();
   const session = feature.open(connection, feature.parseOptions(undefined));
-  const inspect = async (): Promise<RequestDetails> => (await session.inspect(AbortSignal.timeout(10_000))).details as RequestDetails;
+  const inspect = async (): Promise<RequestDetails> =>
+    (await session.inspect(AbortSignal.timeout(10_000))).details as RequestDetails;
   let details = await inspect();
   while (!details.ready) {
     await sleep(5);
@@ -239,20 +288,37 @@ try {
       ['writes/s during the run (load generator)', writesPerSecond.toFixed(0)],
       ['events/s processed by the feature', eventsPerSecond.toFixed(0)],
       ['events processed / writes acknowledged', `${withFeature.events} / ${withFeature.load.ops}`],
-      ['lag, write acknowledged -> counted: p50 / p99 / max', `${lag.p50.toFixed(1)} / ${lag.p99.toFixed(1)} / ${lag.max.toFixed(1)} ms (${withFeature.lagMs.length} writes, sampled every ${SAMPLE_MS} ms)`],
+      [
+        'lag, write acknowledged -> counted: p50 / p99 / max',
+        `${lag.p50.toFixed(1)} / ${lag.p99.toFixed(1)} / ${lag.max.toFixed(1)} ms (${withFeature.lagMs.length} writes, sampled every ${SAMPLE_MS} ms)`,
+      ],
       ['lag in revisions (highest acknowledged - processed): p50 / p99', `${lagRev.p50} / ${lagRev.p99}`],
-      ["the feature's own lag estimate (seconds): p50 / p99", `${ownLag.p50.toFixed(3)} / ${ownLag.p99.toFixed(3)}`],
+      [
+        "the feature's own lag estimate (seconds): p50 / p99",
+        `${ownLag.p50.toFixed(3)} / ${ownLag.p99.toFixed(3)}`,
+      ],
       ['caught up after the load stopped in', `${withFeature.drainMs.toFixed(0)} ms`],
-      ['CPU of this process, baseline (reading acknowledgements)', `${baseline.cpuPercent.toFixed(1)} % of one core`],
+      [
+        'CPU of this process, baseline (reading acknowledgements)',
+        `${baseline.cpuPercent.toFixed(1)} % of one core`,
+      ],
       ['CPU of this process, with the feature', `${withFeature.cpuPercent.toFixed(1)} % of one core`],
-      ['CPU of the feature (difference)', `${(withFeature.cpuPercent - baseline.cpuPercent).toFixed(1)} % of one core`],
+      [
+        'CPU of the feature (difference)',
+        `${(withFeature.cpuPercent - baseline.cpuPercent).toFixed(1)} % of one core`,
+      ],
       ['RSS growth while watching', mib(rss1 - rss0)],
-      ['watch restarts / re-counts / duplicates skipped', `${details.watchRestarts} / ${details.recounts} / ${details.duplicatesSkipped}`],
+      [
+        'watch restarts / re-counts / duplicates skipped',
+        `${details.watchRestarts} / ${details.recounts} / ${details.duplicatesSkipped}`,
+      ],
       ['baseline writes/s (same load, no feature)', baseline.load.opsPerSecond.toFixed(0)],
     ]),
   );
   const cost = processingCost();
-  console.log(`\nEvent processing alone (synthetic, no etcd): ${(cost.eventsPerSecond / 1e6).toFixed(2)} M events/s on one core.`);
+  console.log(
+    `\nEvent processing alone (synthetic, no etcd): ${(cost.eventsPerSecond / 1e6).toFixed(2)} M events/s on one core.`,
+  );
 } finally {
   await connection?.close();
   await cluster.stop();

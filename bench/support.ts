@@ -8,10 +8,22 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[i]!;
 }
 
-export function summary(values: readonly number[]): { p50: number; p99: number; min: number; max: number; mean: number } {
+export function summary(values: readonly number[]): {
+  p50: number;
+  p99: number;
+  min: number;
+  max: number;
+  mean: number;
+} {
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
-  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), min: sorted[0] ?? NaN, max: sorted.at(-1) ?? NaN, mean };
+  return {
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    min: sorted[0] ?? NaN,
+    max: sorted.at(-1) ?? NaN,
+    mean,
+  };
 }
 
 export const ms = (v: number): string => `${v.toFixed(2)} ms`;

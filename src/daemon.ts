@@ -43,7 +43,12 @@ export class Daemon {
       featureMetrics: opts.registry.names().flatMap((n) => opts.registry.get(n).metrics),
       withNamespace: opts.withNamespace ?? false,
     });
-    this.server = buildServer({ store: this.store, collector: this.collector, logger: opts.logger, ready: () => this.#ready });
+    this.server = buildServer({
+      store: this.store,
+      collector: this.collector,
+      logger: opts.logger,
+      ready: () => this.#ready,
+    });
   }
 
   setReady(ready: boolean): void {
@@ -56,7 +61,9 @@ export class Daemon {
     await this.server.listen({ host, port });
     const address = this.server.server.address();
     if (address === null || typeof address === 'string') return listen;
-    return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+    return address.family === 'IPv6'
+      ? `[${address.address}]:${address.port}`
+      : `${address.address}:${address.port}`;
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,16 @@ export interface LogFlags {
 /** --log-level and --log-format, on every long-running command. */
 export function addLogFlags(cmd: Command, defaultFormat: LogFormat = 'auto'): Command {
   return cmd
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'))
-    .addOption(new Option('--log-format <format>', 'json, pretty, or auto (pretty on a terminal)').choices(['json', 'pretty', 'auto']).default(defaultFormat));
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+        .default('info'),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'json, pretty, or auto (pretty on a terminal)')
+        .choices(['json', 'pretty', 'auto'])
+        .default(defaultFormat),
+    );
 }
 
 export function loggerFrom(flags: LogFlags): Logger {
@@ -33,7 +41,8 @@ export function positiveInt(name: string): (value: string) => number {
 export function positiveSeconds(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value.replace(/s$/, ''));
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
     return n;
   };
 }

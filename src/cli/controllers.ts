@@ -9,7 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { featureRegistry } from '../features/index.ts';
-import { KubeConfigError, LabelSelectorError, loadKubeConfig, parseLabelSelector } from '../k8s/client/index.ts';
+import {
+  KubeConfigError,
+  LabelSelectorError,
+  loadKubeConfig,
+  parseLabelSelector,
+} from '../k8s/client/index.ts';
 import { KubeLeaseLock, validateLeaderElectionOptions } from '../k8s/leaderelection.ts';
 import { errorMessage } from '../log.ts';
 import { DEFAULT_STATUS_REFRESH_MS } from '../controllers/etcdcluster/controller.ts';
@@ -45,14 +50,16 @@ export function parseDuration(text: string): number | undefined {
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
   if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) return undefined;
   let total = 0;
-  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(n) * (UNITS[unit ?? 's'] ?? 1000);
+  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(n) * (UNITS[unit ?? 's'] ?? 1000);
   return total;
 }
 
 function duration(flag: string): (value: string) => number {
   return (value) => {
     const ms = parseDuration(value);
-    if (ms === undefined || !(ms > 0)) throw new InvalidArgumentError(`${flag} must be a positive duration such as 15s, 1m or 500ms.`);
+    if (ms === undefined || !(ms > 0))
+      throw new InvalidArgumentError(`${flag} must be a positive duration such as 15s, 1m or 500ms.`);
     return ms;
   };
 }
@@ -88,20 +95,61 @@ export function controllerCommand(
   const cmd = new Command(name)
     .description(description)
     .option('--kubeconfig <file>', 'kubeconfig file (default: the in-cluster configuration of the pod)')
-    .option('--master <url>', 'address of the Kubernetes API server (overrides the kubeconfig\'s)')
-    .option('--label-selector <selector>', 'only EtcdClusters with these labels, e.g. team=db,env!=dev (one operator per shard)')
+    .option('--master <url>', "address of the Kubernetes API server (overrides the kubeconfig's)")
+    .option(
+      '--label-selector <selector>',
+      'only EtcdClusters with these labels, e.g. team=db,env!=dev (one operator per shard)',
+    )
     .addOption(
-      new Option('--leader-elect [bool]', 'campaign for a Lease and act only while holding it (--leader-elect=false: act at once)').argParser(bool('--leader-elect')).default(true).preset(true),
+      new Option(
+        '--leader-elect [bool]',
+        'campaign for a Lease and act only while holding it (--leader-elect=false: act at once)',
+      )
+        .argParser(bool('--leader-elect'))
+        .default(true)
+        .preset(true),
     )
     .option('--lease-lock-name <name>', 'name of the Lease', defaultLease)
-    .option('--lease-lock-namespace <namespace>', 'namespace of the Lease (default: $POD_NAMESPACE, else the pod\'s namespace, else etcd-monitor)')
-    .addOption(new Option('--leader-elect-lease-duration <duration>', 'how long a Lease is valid without renewal').argParser(duration('--leader-elect-lease-duration')).default(60_000, '60s'))
-    .addOption(new Option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before it steps down').argParser(duration('--leader-elect-renew-deadline')).default(15_000, '15s'))
-    .addOption(new Option('--leader-elect-retry-period <duration>', 'interval between two attempts to acquire or renew').argParser(duration('--leader-elect-retry-period')).default(5_000, '5s'))
-    .option('--metrics-addr <host:port>', 'address of /metrics, /healthz, /readyz and /api/v1', DEFAULT_METRICS_ADDR)
-    .addOption(new Option('--workers <n>', 'objects synced in parallel per controller').argParser(positiveInt('--workers')).default(DEFAULT_WORKERS))
+    .option(
+      '--lease-lock-namespace <namespace>',
+      "namespace of the Lease (default: $POD_NAMESPACE, else the pod's namespace, else etcd-monitor)",
+    )
     .addOption(
-      new Option('--status-refresh-period <duration>', 'a status that only differs by lastInspectionTime (or a result by a moving summary) is written at most this often')
+      new Option('--leader-elect-lease-duration <duration>', 'how long a Lease is valid without renewal')
+        .argParser(duration('--leader-elect-lease-duration'))
+        .default(60_000, '60s'),
+    )
+    .addOption(
+      new Option(
+        '--leader-elect-renew-deadline <duration>',
+        'how long the leader keeps trying to renew before it steps down',
+      )
+        .argParser(duration('--leader-elect-renew-deadline'))
+        .default(15_000, '15s'),
+    )
+    .addOption(
+      new Option(
+        '--leader-elect-retry-period <duration>',
+        'interval between two attempts to acquire or renew',
+      )
+        .argParser(duration('--leader-elect-retry-period'))
+        .default(5_000, '5s'),
+    )
+    .option(
+      '--metrics-addr <host:port>',
+      'address of /metrics, /healthz, /readyz and /api/v1',
+      DEFAULT_METRICS_ADDR,
+    )
+    .addOption(
+      new Option('--workers <n>', 'objects synced in parallel per controller')
+        .argParser(positiveInt('--workers'))
+        .default(DEFAULT_WORKERS),
+    )
+    .addOption(
+      new Option(
+        '--status-refresh-period <duration>',
+        'a status that only differs by lastInspectionTime (or a result by a moving summary) is written at most this often',
+      )
         .argParser(duration('--status-refresh-period'))
         .default(DEFAULT_STATUS_REFRESH_MS, '5m'),
     );
@@ -147,12 +195,19 @@ export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSe
     // Checks the names only; the API client is never used.
     new KubeLeaseLock({} as never, settings.leaseNamespace, settings.leaseName);
   } catch (err) {
-    throw new UsageError(errorMessage(err).replace('lease namespace', '--lease-lock-namespace').replace('lease name', '--lease-lock-name'));
+    throw new UsageError(
+      errorMessage(err)
+        .replace('lease namespace', '--lease-lock-namespace')
+        .replace('lease name', '--lease-lock-name'),
+    );
   }
   return { election: settings };
 }
 
-async function runControllers(flags: ControllerFlags, controllers: readonly ControllerName[]): Promise<number> {
+async function runControllers(
+  flags: ControllerFlags,
+  controllers: readonly ControllerName[],
+): Promise<number> {
   const { election } = checkFlags(flags);
   let kubeConfig;
   try {
@@ -195,7 +250,8 @@ async function runControllers(flags: ControllerFlags, controllers: readonly Cont
     });
     void manager.done().then(async (exit) => {
       if (stopping) return;
-      if (exit === 'lost') logger.error('leader election lost: exiting so that this replica restarts as a standby');
+      if (exit === 'lost')
+        logger.error('leader election lost: exiting so that this replica restarts as a standby');
       await manager.stop();
       removeSignals();
       resolve(exit === 'stopped' ? 0 : 1);

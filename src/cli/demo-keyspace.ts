@@ -16,11 +16,17 @@ export class KubeKeyspace {
     const keys: [string, string][] = [];
     for (const ns of NAMESPACES) {
       for (let i = 0; i < 15; i++) keys.push([`/registry/pods/${ns}/app-${i}`, json({ kind: 'Pod', ns, i })]);
-      for (let i = 0; i < 5; i++) keys.push([`/registry/configmaps/${ns}/config-${i}`, json({ kind: 'ConfigMap', ns, i })]);
-      for (let i = 0; i < 3; i++) keys.push([`/registry/secrets/${ns}/secret-${i}`, json({ kind: 'Secret', ns, i })]);
-      keys.push([`/registry/etcdmonitor.dev/etcdclusters/${ns}/etcd-${ns}`, json({ kind: 'EtcdCluster', ns })]);
+      for (let i = 0; i < 5; i++)
+        keys.push([`/registry/configmaps/${ns}/config-${i}`, json({ kind: 'ConfigMap', ns, i })]);
+      for (let i = 0; i < 3; i++)
+        keys.push([`/registry/secrets/${ns}/secret-${i}`, json({ kind: 'Secret', ns, i })]);
+      keys.push([
+        `/registry/etcdmonitor.dev/etcdclusters/${ns}/etcd-${ns}`,
+        json({ kind: 'EtcdCluster', ns }),
+      ]);
     }
-    for (let i = 0; i < 5; i++) keys.push([`/registry/leases/kube-node-lease/node-${i}`, json({ kind: 'Lease', i })]);
+    for (let i = 0; i < 5; i++)
+      keys.push([`/registry/leases/kube-node-lease/node-${i}`, json({ kind: 'Lease', i })]);
     for (let i = 0; i < 5; i++) keys.push([`/registry/minions/node-${i}`, json({ kind: 'Node', i })]);
     keys.push(['/registry/namespaces/default', json({ kind: 'Namespace' })]);
     for (const [k, v] of keys) await this.#client.put(k, v);
@@ -46,9 +52,15 @@ export class KubeKeyspace {
     const roll = Math.random();
     const ns = NAMESPACES[Math.floor(Math.random() * NAMESPACES.length)]!;
     if (roll < 0.4) {
-      await this.#client.put(`/registry/leases/kube-node-lease/node-${Math.floor(Math.random() * 5)}`, json({ renewTime: Date.now() }));
+      await this.#client.put(
+        `/registry/leases/kube-node-lease/node-${Math.floor(Math.random() * 5)}`,
+        json({ renewTime: Date.now() }),
+      );
     } else if (roll < 0.7) {
-      await this.#client.put(`/registry/pods/${ns}/app-${Math.floor(Math.random() * 15)}`, json({ phase: 'Running', at: Date.now() }));
+      await this.#client.put(
+        `/registry/pods/${ns}/app-${Math.floor(Math.random() * 15)}`,
+        json({ phase: 'Running', at: Date.now() }),
+      );
     } else {
       // Events expire: keep the newest 50.
       const seq = this.#eventSeq++;

@@ -21,12 +21,26 @@ interface DemoFlags extends LogFlags {
 
 export function demoCommand(done: (code: number) => void): Command {
   const cmd = new Command('demo')
-    .description('Start a local etcd cluster with a Kubernetes-like keyspace and a light write load, and monitor it with every feature. Ctrl-C stops everything and removes its data.')
+    .description(
+      'Start a local etcd cluster with a Kubernetes-like keyspace and a light write load, and monitor it with every feature. Ctrl-C stops everything and removes its data.',
+    )
     .option('--listen <host:port>', 'address of the HTTP server', '127.0.0.1:8080')
     .addOption(new Option('--members <n>', 'cluster size').argParser(positiveInt('--members')).default(3))
-    .addOption(new Option('--etcd-version <version>', 'etcd version of the test bed').choices(['3.4', '3.5', '3.6']).default('3.6'))
-    .addOption(new Option('--interval <seconds>', 'inspection interval').argParser(positiveInt('--interval')).default(5))
-    .addOption(new Option('--writes-per-second <n>', 'background write load').argParser(positiveInt('--writes-per-second')).default(20));
+    .addOption(
+      new Option('--etcd-version <version>', 'etcd version of the test bed')
+        .choices(['3.4', '3.5', '3.6'])
+        .default('3.6'),
+    )
+    .addOption(
+      new Option('--interval <seconds>', 'inspection interval')
+        .argParser(positiveInt('--interval'))
+        .default(5),
+    )
+    .addOption(
+      new Option('--writes-per-second <n>', 'background write load')
+        .argParser(positiveInt('--writes-per-second'))
+        .default(20),
+    );
   addLogFlags(cmd, 'pretty').action(async (flags: DemoFlags) => done(await demo(flags)));
   cmd.setOptionValueWithSource('logLevel', 'warn', 'default');
   return cmd;
@@ -43,7 +57,10 @@ async function demo(flags: DemoFlags): Promise<number> {
     process.stderr.write(`etcd-monitor demo: cannot start etcd: ${errorMessage(err)}\n`);
     return 1;
   }
-  const writer: EtcdV3MemberClient = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), DEFAULT_CLIENT_OPTIONS);
+  const writer: EtcdV3MemberClient = createV3MemberClient(
+    parseEndpoint(cluster.endpoints[0]!),
+    DEFAULT_CLIENT_OPTIONS,
+  );
   const daemon = new Daemon({ logger, registry: featureRegistry, jitter: false });
   const load = new AbortController();
   let summaryTimer: NodeJS.Timeout | undefined;
@@ -59,9 +76,12 @@ async function demo(flags: DemoFlags): Promise<number> {
   try {
     const keyspace = new KubeKeyspace(writer);
     const seeded = await keyspace.seed();
-    out(`wrote ${seeded} keys under /registry (pods, configmaps, secrets, leases, events, a custom resource)`);
+    out(
+      `wrote ${seeded} keys under /registry (pods, configmaps, secrets, leases, events, a custom resource)`,
+    );
     const features: Record<string, FeatureSpec> = {};
-    for (const name of featureRegistry.names()) features[name] = { enabled: true, intervalSeconds: flags.interval };
+    for (const name of featureRegistry.names())
+      features[name] = { enabled: true, intervalSeconds: flags.interval };
     const spec: ClusterSpec = {
       id: 'demo',
       name: 'demo',

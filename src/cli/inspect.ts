@@ -39,8 +39,13 @@ interface InspectFlags {
 
 export function inspectCommand(done: (code: number) => void): Command {
   return new Command('inspect')
-    .description('Inspect one cluster once and print the result. Exit 0: all passed; 1: a member unhealthy, an alarm raised or a check failed; 2: usage error.')
-    .requiredOption('--endpoints <urls>', 'comma-separated client URLs, e.g. https://10.0.0.1:2379,https://10.0.0.2:2379')
+    .description(
+      'Inspect one cluster once and print the result. Exit 0: all passed; 1: a member unhealthy, an alarm raised or a check failed; 2: usage error.',
+    )
+    .requiredOption(
+      '--endpoints <urls>',
+      'comma-separated client URLs, e.g. https://10.0.0.1:2379,https://10.0.0.2:2379',
+    )
     .option('--cacert <file>', 'CA bundle to verify the members with')
     .option('--cert <file>', 'client certificate')
     .option('--key <file>', 'client private key')
@@ -48,20 +53,47 @@ export function inspectCommand(done: (code: number) => void): Command {
     .option('--insecure-skip-tls-verify', 'do not verify server certificates (never in production)', false)
     .option('--user <name>', 'username (password from --password-file)')
     .option('--password-file <file>', 'file holding the password')
-    .option('--features <names>', `comma-separated inspections (default: ${DEFAULT_INSPECT_FEATURES.join(',')}; known: ${featureRegistry.names().join(',')})`)
-    .addOption(new Option('--storage-backend <backend>', 'v3, or v2 for clusters that keep their data in the v2 store').choices(['v3', 'v2']).default('v3'))
-    .option('--no-discover-members', 'inspect only the given endpoints instead of every member of the member list')
-    .addOption(new Option('--dial-timeout <seconds>', 'connection timeout per member').argParser(positiveSeconds('--dial-timeout')).default(5))
-    .addOption(new Option('--command-timeout <seconds>', 'deadline of each call').argParser(positiveSeconds('--command-timeout')).default(5))
-    .addOption(new Option('--timeout <seconds>', 'deadline of the whole inspection').argParser(positiveSeconds('--timeout')).default(30))
+    .option(
+      '--features <names>',
+      `comma-separated inspections (default: ${DEFAULT_INSPECT_FEATURES.join(',')}; known: ${featureRegistry.names().join(',')})`,
+    )
+    .addOption(
+      new Option('--storage-backend <backend>', 'v3, or v2 for clusters that keep their data in the v2 store')
+        .choices(['v3', 'v2'])
+        .default('v3'),
+    )
+    .option(
+      '--no-discover-members',
+      'inspect only the given endpoints instead of every member of the member list',
+    )
+    .addOption(
+      new Option('--dial-timeout <seconds>', 'connection timeout per member')
+        .argParser(positiveSeconds('--dial-timeout'))
+        .default(5),
+    )
+    .addOption(
+      new Option('--command-timeout <seconds>', 'deadline of each call')
+        .argParser(positiveSeconds('--command-timeout'))
+        .default(5),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'deadline of the whole inspection')
+        .argParser(positiveSeconds('--timeout'))
+        .default(30),
+    )
     .option('--name <name>', 'cluster name shown in the output', 'default')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
     .action(async (flags: InspectFlags) => done(await inspect(flags)));
 }
 
 async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
   const endpoints: Endpoint[] = [];
-  for (const raw of flags.endpoints.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const raw of flags.endpoints
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     try {
       endpoints.push(parseEndpoint(raw));
     } catch (err) {
@@ -69,21 +101,36 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
     }
   }
   if (endpoints.length === 0) throw new UsageError('--endpoints: no endpoint given');
-  const names = flags.features === undefined ? DEFAULT_INSPECT_FEATURES : flags.features.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names =
+    flags.features === undefined
+      ? DEFAULT_INSPECT_FEATURES
+      : flags.features
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
   if (names.length === 0) throw new UsageError('--features: no feature given');
   const features: Record<string, FeatureSpec> = {};
   for (const name of names) {
-    if (!featureRegistry.has(name)) throw new UsageError(`--features: unknown feature "${name}" (known: ${featureRegistry.names().join(', ')})`);
+    if (!featureRegistry.has(name))
+      throw new UsageError(
+        `--features: unknown feature "${name}" (known: ${featureRegistry.names().join(', ')})`,
+      );
     features[name] = { enabled: true, intervalSeconds: flags.timeout, timeoutSeconds: flags.timeout };
   }
-  if ((flags.user === undefined) !== (flags.passwordFile === undefined)) throw new UsageError('--user and --password-file go together');
-  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
+  if ((flags.user === undefined) !== (flags.passwordFile === undefined))
+    throw new UsageError('--user and --password-file go together');
+  if ((flags.cert === undefined) !== (flags.key === undefined))
+    throw new UsageError('--cert and --key go together');
 
   const client: ClientOptions = {
     dialTimeoutMs: flags.dialTimeout * 1000,
     requestTimeoutMs: flags.commandTimeout * 1000,
   };
-  const tlsWanted = flags.cacert !== undefined || flags.cert !== undefined || flags.serverName !== undefined || flags.insecureSkipTlsVerify;
+  const tlsWanted =
+    flags.cacert !== undefined ||
+    flags.cert !== undefined ||
+    flags.serverName !== undefined ||
+    flags.insecureSkipTlsVerify;
   const tls = tlsWanted
     ? await loadTlsMaterial({
         ...(flags.cacert !== undefined ? { caFile: flags.cacert } : {}),
@@ -93,7 +140,10 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
         insecureSkipVerify: flags.insecureSkipTlsVerify,
       })
     : undefined;
-  const auth = flags.user !== undefined && flags.passwordFile !== undefined ? { username: flags.user, password: await readPasswordFile(flags.passwordFile) } : undefined;
+  const auth =
+    flags.user !== undefined && flags.passwordFile !== undefined
+      ? { username: flags.user, password: await readPasswordFile(flags.passwordFile) }
+      : undefined;
   return {
     id: flags.name,
     name: flags.name,
@@ -113,14 +163,22 @@ async function inspect(flags: InspectFlags): Promise<number> {
     process.stderr.write(`etcd-monitor inspect: ${errorMessage(err)}\n`);
     return 2;
   }
-  const engine = new Engine({ registry: featureRegistry, store: new SnapshotStore(), clients: etcdClients, logger: silentLogger(), jitter: false });
+  const engine = new Engine({
+    registry: featureRegistry,
+    store: new SnapshotStore(),
+    clients: etcdClients,
+    logger: silentLogger(),
+    jitter: false,
+  });
   const snapshot = await engine.inspectOnce(spec, AbortSignal.timeout(flags.timeout * 1000 + 1000));
   if (snapshot === undefined) {
     process.stderr.write('etcd-monitor inspect: no result\n');
     return 1;
   }
   const report = buildReport(snapshot);
-  process.stdout.write(flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(snapshot, report));
+  process.stdout.write(
+    flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(snapshot, report),
+  );
   return report.ok ? 0 : 1;
 }
 
@@ -137,7 +195,11 @@ export interface InspectReport {
 export function buildReport(snapshot: ClusterSnapshot): InspectReport {
   const healthy = snapshot.features.healthy?.last?.details as HealthyDetails | null | undefined;
   const alarmDetails = snapshot.features.alarm?.last?.details as AlarmDetails | null | undefined;
-  const alarms = (alarmDetails?.alarms ?? []).map((a) => ({ type: a.type, endpoint: a.endpoint, memberId: a.memberId }));
+  const alarms = (alarmDetails?.alarms ?? []).map((a) => ({
+    type: a.type,
+    endpoint: a.endpoint,
+    memberId: a.memberId,
+  }));
   const members = (snapshot.members?.members ?? []).map((m) => {
     const health = healthy?.members.find((h) => h.endpoint === m.endpoint);
     return {
@@ -163,7 +225,9 @@ export function buildReport(snapshot: ClusterSnapshot): InspectReport {
 function renderReport(snapshot: ClusterSnapshot, report: InspectReport): string {
   const lines: string[] = [];
   const leader = snapshot.members?.leaderId;
-  lines.push(`cluster ${snapshot.name}: ${report.members.length} member(s)${leader !== undefined ? `, leader ${leader.toString(16)}` : ''}`);
+  lines.push(
+    `cluster ${snapshot.name}: ${report.members.length} member(s)${leader !== undefined ? `, leader ${leader.toString(16)}` : ''}`,
+  );
   lines.push('');
   lines.push(
     renderTable(
@@ -186,13 +250,26 @@ function renderReport(snapshot: ClusterSnapshot, report: InspectReport): string 
   lines.push(
     renderTable(
       ['INSPECTION', 'RESULT', 'SUMMARY'],
-      Object.values(snapshot.features).map((f) => [f.name, f.last === undefined ? 'not run' : !f.last.ok ? 'FAILED' : f.last.problems.length > 0 ? 'PROBLEM' : 'ok', f.last?.summary ?? '']),
+      Object.values(snapshot.features).map((f) => [
+        f.name,
+        f.last === undefined
+          ? 'not run'
+          : !f.last.ok
+            ? 'FAILED'
+            : f.last.problems.length > 0
+              ? 'PROBLEM'
+              : 'ok',
+        f.last?.summary ?? '',
+      ]),
     ),
   );
   const cluster = report.alarms.filter((a) => a.endpoint === 'cluster');
   if (cluster.length > 0) lines.push('', `cluster-wide alarms: ${cluster.map((a) => a.type).join(', ')}`);
   for (const e of report.errors) lines.push(`error: ${e}`);
-  lines.push('', report.ok ? 'RESULT: OK' : `RESULT: PROBLEMS FOUND (${report.problems.length + report.errors.length})`);
+  lines.push(
+    '',
+    report.ok ? 'RESULT: OK' : `RESULT: PROBLEMS FOUND (${report.problems.length + report.errors.length})`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

@@ -20,7 +20,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const cmd of [runCommand(done), inspectCommand(done), demoCommand(done), operatorCommand(done), etcdclusterCommand(done), inspectionCommand(done)]) {
+  for (const cmd of [
+    runCommand(done),
+    inspectCommand(done),
+    demoCommand(done),
+    operatorCommand(done),
+    etcdclusterCommand(done),
+    inspectionCommand(done),
+  ]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   try {

@@ -17,11 +17,24 @@ interface RunFlags extends LogFlags {
 
 export function runCommand(done: (code: number) => void): Command {
   const cmd = new Command('run')
-    .description('Run the standalone daemon: inspect every cluster of a YAML config file and serve /metrics (SIGHUP reloads the file).')
+    .description(
+      'Run the standalone daemon: inspect every cluster of a YAML config file and serve /metrics (SIGHUP reloads the file).',
+    )
     .requiredOption('-c, --config <file>', 'YAML config file (see docs/configuration.md)')
-    .option('--listen <host:port>', `address of the HTTP server (default: the file's "listen", else ${DEFAULT_LISTEN})`)
-    .option('--check-config', 'validate the config file (certificates and password files included) and exit', false)
-    .addOption(new Option('--max-concurrent-rounds <n>', 'inspection rounds running at once across all clusters').argParser(positiveInt('--max-concurrent-rounds')).default(64));
+    .option(
+      '--listen <host:port>',
+      `address of the HTTP server (default: the file's "listen", else ${DEFAULT_LISTEN})`,
+    )
+    .option(
+      '--check-config',
+      'validate the config file (certificates and password files included) and exit',
+      false,
+    )
+    .addOption(
+      new Option('--max-concurrent-rounds <n>', 'inspection rounds running at once across all clusters')
+        .argParser(positiveInt('--max-concurrent-rounds'))
+        .default(64),
+    );
   addLogFlags(cmd).action(async (flags: RunFlags) => done(await run(flags)));
   return cmd;
 }
@@ -40,7 +53,11 @@ async function run(flags: RunFlags): Promise<number> {
     return 0;
   }
 
-  const daemon = new Daemon({ logger, registry: featureRegistry, maxConcurrentRounds: flags.maxConcurrentRounds });
+  const daemon = new Daemon({
+    logger,
+    registry: featureRegistry,
+    maxConcurrentRounds: flags.maxConcurrentRounds,
+  });
   await daemon.engine.apply(config.clusters);
   let address: string;
   try {

@@ -17,7 +17,10 @@ test('a minimal config gets defaults: v3, member discovery, healthy and alarm ev
   assert.equal(c?.storageBackend, 'v3');
   assert.equal(c?.discoverMembers, true);
   assert.deepEqual(c?.client, { dialTimeoutMs: 5000, requestTimeoutMs: 5000 });
-  assert.deepEqual(c?.features, { healthy: { enabled: true, intervalSeconds: 30 }, alarm: { enabled: true, intervalSeconds: 30 } });
+  assert.deepEqual(c?.features, {
+    healthy: { enabled: true, intervalSeconds: 30 },
+    alarm: { enabled: true, intervalSeconds: 30 },
+  });
 });
 
 test('cluster features override the defaults field by field', async () => {
@@ -42,20 +45,59 @@ clusters:
 
 /** Bad input -> the exact message a user sees (blackbox_exporter style). */
 const BAD: [string, string][] = [
-  ['clusters: [', 'config monitor.yaml: invalid YAML (line 1, column 12): Flow sequence in block collection must be sufficiently indented and end with a ]'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    endpoint: x\n', 'config monitor.yaml: unknown field clusters[0].endpoint'],
+  [
+    'clusters: [',
+    'config monitor.yaml: invalid YAML (line 1, column 12): Flow sequence in block collection must be sufficiently indented and end with a ]',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    endpoint: x\n',
+    'config monitor.yaml: unknown field clusters[0].endpoint',
+  ],
   ['clusterz: []\n', 'config monitor.yaml: clusters: missing required field; unknown field clusterz'],
-  ['clusters:\n  - name: a\n    endpoints: []\n', 'config monitor.yaml: clusters[0].endpoints: expected array length to be greater or equal to 1'],
-  ['clusters:\n  - name: a\n    endpoints: [127.0.0.1:2379]\n', 'config monitor.yaml: clusters[0].endpoints[0]: endpoint "127.0.0.1:2379" has no scheme: write http://127.0.0.1:2379 or https://127.0.0.1:2379'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1]\n', 'config monitor.yaml: clusters[0].endpoints[0]: endpoint "http://127.0.0.1" has no port: write http://127.0.0.1:2379'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {intervalSeconds: 0}}\n', 'config monitor.yaml: clusters[0].features.healthy.intervalSeconds: expected integer to be greater or equal to 1'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {intervalSeconds: -5}}\n', 'config monitor.yaml: clusters[0].features.healthy.intervalSeconds: expected integer to be greater or equal to 1'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {bogus: {}}\n', `config monitor.yaml: clusters[0].features.bogus: unknown feature "bogus" (known: ${registry.names().join(', ')})`],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {options: {x: 1}}}\n', 'config monitor.yaml: clusters[0].features.healthy.options: options of feature healthy: unknown field x'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n', 'config monitor.yaml: clusters[1].name: duplicate cluster name "a"'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    storageBackend: v4\n', 'config monitor.yaml: clusters[0].storageBackend: expected union value'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    auth: {username: root, password: x}\n', 'config monitor.yaml: clusters[0].auth.passwordFile: missing required field; unknown field clusters[0].auth.password'],
-  ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    auth: {username: root, passwordFile: /nonexistent/pw}\n', 'config monitor.yaml: clusters[0].auth.passwordFile: cannot read password file /nonexistent/pw: ENOENT'],
+  [
+    'clusters:\n  - name: a\n    endpoints: []\n',
+    'config monitor.yaml: clusters[0].endpoints: expected array length to be greater or equal to 1',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [127.0.0.1:2379]\n',
+    'config monitor.yaml: clusters[0].endpoints[0]: endpoint "127.0.0.1:2379" has no scheme: write http://127.0.0.1:2379 or https://127.0.0.1:2379',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1]\n',
+    'config monitor.yaml: clusters[0].endpoints[0]: endpoint "http://127.0.0.1" has no port: write http://127.0.0.1:2379',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {intervalSeconds: 0}}\n',
+    'config monitor.yaml: clusters[0].features.healthy.intervalSeconds: expected integer to be greater or equal to 1',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {intervalSeconds: -5}}\n',
+    'config monitor.yaml: clusters[0].features.healthy.intervalSeconds: expected integer to be greater or equal to 1',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {bogus: {}}\n',
+    `config monitor.yaml: clusters[0].features.bogus: unknown feature "bogus" (known: ${registry.names().join(', ')})`,
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {options: {x: 1}}}\n',
+    'config monitor.yaml: clusters[0].features.healthy.options: options of feature healthy: unknown field x',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n',
+    'config monitor.yaml: clusters[1].name: duplicate cluster name "a"',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    storageBackend: v4\n',
+    'config monitor.yaml: clusters[0].storageBackend: expected union value',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    auth: {username: root, password: x}\n',
+    'config monitor.yaml: clusters[0].auth.passwordFile: missing required field; unknown field clusters[0].auth.password',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    auth: {username: root, passwordFile: /nonexistent/pw}\n',
+    'config monitor.yaml: clusters[0].auth.passwordFile: cannot read password file /nonexistent/pw: ENOENT',
+  ],
 ];
 
 test('bad config files are rejected with a message naming the file and the field', async () => {
@@ -73,15 +115,27 @@ test('TLS and password files are read at load time; a bad certificate names its 
   await writeFile(join(dir, 'pw'), 'hunter2\n');
   await writeFile(join(dir, 'ca.pem'), 'not a certificate');
   const file = join(dir, 'monitor.yaml');
-  await writeFile(file, `clusters:\n  - name: a\n    endpoints: [https://127.0.0.1:2379]\n    auth: {username: root, passwordFile: ${join(dir, 'pw')}}\n`);
+  await writeFile(
+    file,
+    `clusters:\n  - name: a\n    endpoints: [https://127.0.0.1:2379]\n    auth: {username: root, passwordFile: ${join(dir, 'pw')}}\n`,
+  );
   const ok = await loadConfigFile(file, registry);
   assert.equal(ok.clusters[0]?.client.auth?.password.reveal(), 'hunter2');
   assert.equal(JSON.stringify(ok).includes('hunter2'), false, 'password never serialised');
 
-  await writeFile(file, `clusters:\n  - name: a\n    endpoints: [https://127.0.0.1:2379]\n    tls: {caFile: ${join(dir, 'ca.pem')}}\n`);
+  await writeFile(
+    file,
+    `clusters:\n  - name: a\n    endpoints: [https://127.0.0.1:2379]\n    tls: {caFile: ${join(dir, 'ca.pem')}}\n`,
+  );
   await assert.rejects(loadConfigFile(file, registry), (err: Error) => {
-    assert.match(err.message, new RegExp(`^config ${file}: clusters\\[0\\]\\.tls: .*${join(dir, 'ca.pem').replace(/[.]/g, '\\.')}`));
+    assert.match(
+      err.message,
+      new RegExp(`^config ${file}: clusters\\[0\\]\\.tls: .*${join(dir, 'ca.pem').replace(/[.]/g, '\\.')}`),
+    );
     return true;
   });
-  await assert.rejects(loadConfigFile(join(dir, 'missing.yaml'), registry), /config .*missing\.yaml: cannot read: ENOENT/);
+  await assert.rejects(
+    loadConfigFile(join(dir, 'missing.yaml'), registry),
+    /config .*missing\.yaml: cannot read: ENOENT/,
+  );
 });

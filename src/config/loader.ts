@@ -38,11 +38,16 @@ export async function loadConfigFile(file: string, registry: FeatureRegistry): P
   return parseConfig(text, file, registry);
 }
 
-export async function parseConfig(text: string, file: string, registry: FeatureRegistry): Promise<LoadedConfig> {
+export async function parseConfig(
+  text: string,
+  file: string,
+  registry: FeatureRegistry,
+): Promise<LoadedConfig> {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const where = e.linePos?.[0] !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : '';
+    const where =
+      e.linePos?.[0] !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : '';
     const message = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`config ${file}: invalid YAML${where}: ${message}`);
   }
@@ -71,7 +76,12 @@ export async function parseConfig(text: string, file: string, registry: FeatureR
   return { file, ...(config.listen !== undefined ? { listen: config.listen } : {}), clusters };
 }
 
-async function resolveCluster(cluster: ClusterConfig, config: MonitorConfig, registry: FeatureRegistry, at: string): Promise<ClusterSpec> {
+async function resolveCluster(
+  cluster: ClusterConfig,
+  config: MonitorConfig,
+  registry: FeatureRegistry,
+  at: string,
+): Promise<ClusterSpec> {
   const problems: string[] = [];
   const endpoints: Endpoint[] = [];
   for (const [j, raw] of cluster.endpoints.entries()) {
@@ -81,7 +91,13 @@ async function resolveCluster(cluster: ClusterConfig, config: MonitorConfig, reg
       problems.push(`${at}.endpoints[${j}]: ${errorMessage(err)}`);
     }
   }
-  const features = resolveFeatureSpecs(cluster.features, config.defaults?.features, registry, `${at}.features`, problems);
+  const features = resolveFeatureSpecs(
+    cluster.features,
+    config.defaults?.features,
+    registry,
+    `${at}.features`,
+    problems,
+  );
 
   let tls: TlsMaterial | undefined;
   if (cluster.tls !== undefined) {
@@ -129,9 +145,11 @@ export function resolveFeatureSpecs(
   at: string,
   problems: string[],
 ): Record<string, FeatureSpec> {
-  const base: Record<string, FeatureConfig> = defaults ?? Object.fromEntries(DEFAULT_FEATURES.map((n) => [n, { enabled: true }]));
+  const base: Record<string, FeatureConfig> =
+    defaults ?? Object.fromEntries(DEFAULT_FEATURES.map((n) => [n, { enabled: true }]));
   const merged: Record<string, FeatureConfig> = { ...base };
-  for (const [name, feature] of Object.entries(configured ?? {})) merged[name] = { ...base[name], ...feature };
+  for (const [name, feature] of Object.entries(configured ?? {}))
+    merged[name] = { ...base[name], ...feature };
   const specs: Record<string, FeatureSpec> = {};
   for (const [name, feature] of Object.entries(merged)) {
     if (!registry.has(name)) {

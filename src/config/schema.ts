@@ -1,14 +1,23 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 const Seconds = (description: string, defaultValue?: number) =>
-  Type.Integer({ minimum: 1, maximum: 86_400, description, ...(defaultValue !== undefined ? { default: defaultValue } : {}) });
+  Type.Integer({
+    minimum: 1,
+    maximum: 86_400,
+    description,
+    ...(defaultValue !== undefined ? { default: defaultValue } : {}),
+  });
 
 export const FeatureConfig = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean({ description: 'Defaults to true.' })),
-    intervalSeconds: Type.Optional(Seconds('How often the inspection runs; the feature default when absent.')),
+    intervalSeconds: Type.Optional(
+      Seconds('How often the inspection runs; the feature default when absent.'),
+    ),
     timeoutSeconds: Type.Optional(Seconds('Deadline of one round; the interval (at most 60 s) when absent.')),
-    options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Feature-specific options.' })),
+    options: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'Feature-specific options.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -19,7 +28,9 @@ export const TlsConfig = Type.Object(
     certFile: Type.Optional(Type.String({ minLength: 1 })),
     keyFile: Type.Optional(Type.String({ minLength: 1 })),
     serverName: Type.Optional(Type.String({ minLength: 1 })),
-    insecureSkipVerify: Type.Optional(Type.Boolean({ description: 'Turns certificate verification off. Never in production.' })),
+    insecureSkipVerify: Type.Optional(
+      Type.Boolean({ description: 'Turns certificate verification off. Never in production.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -27,7 +38,10 @@ export const TlsConfig = Type.Object(
 export const AuthConfig = Type.Object(
   {
     username: Type.String({ minLength: 1 }),
-    passwordFile: Type.String({ minLength: 1, description: 'File holding the password; never the password itself.' }),
+    passwordFile: Type.String({
+      minLength: 1,
+      description: 'File holding the password; never the password itself.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -49,7 +63,9 @@ export const ClusterConfig = Type.Object(
 
 export const MonitorConfig = Type.Object(
   {
-    listen: Type.Optional(Type.String({ minLength: 1, description: 'HOST:PORT of the HTTP server; --listen overrides.' })),
+    listen: Type.Optional(
+      Type.String({ minLength: 1, description: 'HOST:PORT of the HTTP server; --listen overrides.' }),
+    ),
     defaults: Type.Optional(
       Type.Object(
         {

@@ -38,8 +38,12 @@ export function secretRefs(cluster: DeepReadonly<EtcdCluster>): string[] {
 
 /** "namespace/name" of the EtcdCluster that controls the inspection, if any. */
 export function ownerKey(inspection: DeepReadonly<EtcdInspection>): string | undefined {
-  const owner = inspection.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === ETCD_CLUSTER_KIND);
-  return owner === undefined ? undefined : objectKey({ namespace: inspection.metadata.namespace, name: owner.name });
+  const owner = inspection.metadata.ownerReferences?.find(
+    (r) => r.controller === true && r.kind === ETCD_CLUSTER_KIND,
+  );
+  return owner === undefined
+    ? undefined
+    : objectKey({ namespace: inspection.metadata.namespace, name: owner.name });
 }
 
 export function inspectedClusterKey(inspection: DeepReadonly<EtcdInspection>): string {
@@ -66,17 +70,21 @@ export class SharedInformers {
       opts.labelSelector !== undefined ? { labelSelector: opts.labelSelector } : {},
       { resyncPeriodMs: opts.resyncPeriodMs, logger, indexers: { [CLUSTERS_BY_SECRET]: secretRefs } },
     );
-    this.inspections = createInformer(clients.etcdInspections, {}, {
-      resyncPeriodMs: opts.resyncPeriodMs,
-      logger,
-      indexers: {
-        [INSPECTIONS_BY_OWNER]: (i) => {
-          const key = ownerKey(i);
-          return key === undefined ? [] : [key];
+    this.inspections = createInformer(
+      clients.etcdInspections,
+      {},
+      {
+        resyncPeriodMs: opts.resyncPeriodMs,
+        logger,
+        indexers: {
+          [INSPECTIONS_BY_OWNER]: (i) => {
+            const key = ownerKey(i);
+            return key === undefined ? [] : [key];
+          },
+          [INSPECTIONS_BY_CLUSTER]: (i) => [inspectedClusterKey(i)],
         },
-        [INSPECTIONS_BY_CLUSTER]: (i) => [inspectedClusterKey(i)],
       },
-    });
+    );
     this.secrets = createInformer(clients.secrets, {}, { logger });
   }
 
@@ -88,7 +96,11 @@ export class SharedInformers {
 
   /** Resolves true once every cache holds its first list; false when the signal aborts first. */
   async waitForSync(signal: AbortSignal): Promise<boolean> {
-    const synced = await Promise.all([this.clusters.waitForSync(signal), this.inspections.waitForSync(signal), this.secrets.waitForSync(signal)]);
+    const synced = await Promise.all([
+      this.clusters.waitForSync(signal),
+      this.inspections.waitForSync(signal),
+      this.secrets.waitForSync(signal),
+    ]);
     return synced.every(Boolean);
   }
 

@@ -101,7 +101,13 @@ export class Manager {
     this.#log = opts.logger.child({ identity: this.identity });
     // One client per etcd member for the whole process, shared by both engines.
     this.#etcd = new SharedClients(opts.etcdClients ?? etcdClients);
-    this.daemon = new Daemon({ logger: opts.logger, registry: opts.features, clients: this.#etcd, withNamespace: true, jitter: opts.jitter ?? true });
+    this.daemon = new Daemon({
+      logger: opts.logger,
+      registry: opts.features,
+      clients: this.#etcd,
+      withNamespace: true,
+      jitter: opts.jitter ?? true,
+    });
   }
 
   /** Whether this process currently leads (and so acts). */
@@ -110,7 +116,10 @@ export class Manager {
   }
 
   /** The running controllers of the current term (tests look at their stats). */
-  get controllers(): { etcdclusters: EtcdClusterController | undefined; inspections: EtcdInspectionController | undefined } {
+  get controllers(): {
+    etcdclusters: EtcdClusterController | undefined;
+    inspections: EtcdInspectionController | undefined;
+  } {
     return { etcdclusters: this.#term?.etcdclusters, inspections: this.#term?.inspections };
   }
 
@@ -118,7 +127,10 @@ export class Manager {
   async start(metricsAddr: string): Promise<string> {
     if (this.#running !== undefined) throw new Error('manager already started');
     const address = await this.daemon.listen(metricsAddr);
-    this.#log.info({ address, controllers: this.#o.controllers, leaderElection: this.#o.leaderElection !== undefined }, 'etcd-monitor operator serving');
+    this.#log.info(
+      { address, controllers: this.#o.controllers, leaderElection: this.#o.leaderElection !== undefined },
+      'etcd-monitor operator serving',
+    );
     this.#running = this.#run();
     return address;
   }
@@ -149,7 +161,11 @@ export class Manager {
     }
     let led = false;
     const elector = new LeaderElector({
-      lock: new KubeLeaseLock(this.#o.kubeConfig.makeApiClient(CoordinationV1Api), election.leaseNamespace, election.leaseName),
+      lock: new KubeLeaseLock(
+        this.#o.kubeConfig.makeApiClient(CoordinationV1Api),
+        election.leaseNamespace,
+        election.leaseName,
+      ),
       identity: this.identity,
       leaseDurationMs: election.leaseDurationMs,
       renewDeadlineMs: election.renewDeadlineMs,
@@ -174,16 +190,31 @@ export class Manager {
   async #lead(signal: AbortSignal): Promise<void> {
     const o = this.#o;
     const log = this.#log;
-    const clients = createClients(o.kubeConfig, { userAgent: `etcd-monitor/${VERSION} (${o.controllers.join('+')})` });
+    const clients = createClients(o.kubeConfig, {
+      userAgent: `etcd-monitor/${VERSION} (${o.controllers.join('+')})`,
+    });
     const informers = new SharedInformers(clients, {
       ...(o.labelSelector !== undefined && { labelSelector: o.labelSelector }),
       resyncPeriodMs: o.resyncPeriodMs ?? DEFAULT_RESYNC_MS,
       logger: o.logger,
     });
     const core = o.kubeConfig.makeApiClient(CoreV1Api);
-    const recorder = (component: string) => new CorrelatingEventRecorder({ sink: new KubeEventSink(core), component, instance: this.identity, logger: o.logger });
+    const recorder = (component: string) =>
+      new CorrelatingEventRecorder({
+        sink: new KubeEventSink(core),
+        component,
+        instance: this.identity,
+        logger: o.logger,
+      });
     const recorders: CorrelatingEventRecorder[] = [];
-    const common = { informers, features: o.features, providers: o.providers, logger: o.logger, workers: o.workers, ...(o.timeouts !== undefined && { timeouts: o.timeouts }) };
+    const common = {
+      informers,
+      features: o.features,
+      providers: o.providers,
+      logger: o.logger,
+      workers: o.workers,
+      ...(o.timeouts !== undefined && { timeouts: o.timeouts }),
+    };
 
     let membership: Engine | undefined;
     let etcdclusters: EtcdClusterController | undefined;

@@ -9,7 +9,8 @@ import { silentLogger } from '../log.ts';
 import { Controller, type SyncFn } from './runner.ts';
 
 /** A queue whose retries wait 10, 20, 40 ... ms (the default starts at 5 ms under a token bucket). */
-const fastQueue = () => new WorkQueue<string>({ rateLimiter: new ItemExponentialFailureRateLimiter<string>(10, 1_000) });
+const fastQueue = () =>
+  new WorkQueue<string>({ rateLimiter: new ItemExponentialFailureRateLimiter<string>(10, 1_000) });
 
 function controller(sync: SyncFn, workers = 2): Controller {
   return new Controller({ name: 'test', workers, sync, logger: silentLogger(), queue: fastQueue() });
@@ -141,7 +142,13 @@ describe('Controller', () => {
     let calls = 0;
     const c = controller(async () => {
       calls++;
-      if (calls === 1) throw apiErrorFrom('update status', 409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' });
+      if (calls === 1)
+        throw apiErrorFrom('update status', 409, {
+          kind: 'Status',
+          code: 409,
+          reason: 'Conflict',
+          message: 'the object has been modified',
+        });
     });
     c.enqueue('ns/a');
     c.start();

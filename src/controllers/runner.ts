@@ -47,7 +47,8 @@ export class Controller {
   #failures = 0;
 
   constructor(opts: ControllerOptions) {
-    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`controller ${opts.name}: workers must be a positive integer, got ${opts.workers}`);
+    if (!Number.isInteger(opts.workers) || opts.workers < 1)
+      throw new Error(`controller ${opts.name}: workers must be a positive integer, got ${opts.workers}`);
     this.name = opts.name;
     this.#queue = opts.queue ?? new WorkQueue<string>();
     this.#sync = opts.sync;
@@ -77,7 +78,9 @@ export class Controller {
   start(): void {
     if (this.#running !== undefined) return;
     if (this.#abort.signal.aborted) throw new Error(`controller ${this.name} has been stopped`);
-    this.#running = Promise.all(Array.from({ length: this.#workers }, () => this.#work())).then(() => undefined);
+    this.#running = Promise.all(Array.from({ length: this.#workers }, () => this.#work())).then(
+      () => undefined,
+    );
   }
 
   /**
@@ -109,7 +112,10 @@ export class Controller {
           const retries = this.#queue.numRequeues(key);
           // A conflict means our cache was behind our own last write: routine, retried in milliseconds.
           const level = isConflict(err) ? 'debug' : retries >= 5 ? 'warn' : 'info';
-          this.#log[level]({ object: key, err: errorMessage(err), retries }, 'sync failed; retrying with backoff');
+          this.#log[level](
+            { object: key, err: errorMessage(err), retries },
+            'sync failed; retrying with backoff',
+          );
           this.#queue.addRateLimited(key);
         }
       } finally {

@@ -10,13 +10,25 @@ import { deepFreeze, type DeepReadonly } from '../k8s/client/index.ts';
 import { registerBuiltinProviders } from '../providers/index.ts';
 import { ProviderRegistry } from '../providers/provider.ts';
 import { generateCertificates, type TestClusterTls } from '../testbed/certs.ts';
-import { clusterSpecFrom, featureInterval, featureProblem, SpecCache, validateCluster, type SecretSource } from './spec.ts';
+import {
+  clusterSpecFrom,
+  featureInterval,
+  featureProblem,
+  SpecCache,
+  validateCluster,
+  type SecretSource,
+} from './spec.ts';
 
 const features = registerBuiltinFeatures(new FeatureRegistry());
 const providers = registerBuiltinProviders(new ProviderRegistry());
 
 function etcdCluster(spec: Record<string, unknown>, meta: Record<string, unknown> = {}): unknown {
-  return { apiVersion: 'etcdmonitor.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'prod', namespace: 'ops', uid: 'u-1', generation: 3, ...meta }, spec };
+  return {
+    apiVersion: 'etcdmonitor.dev/v1alpha1',
+    kind: 'EtcdCluster',
+    metadata: { name: 'prod', namespace: 'ops', uid: 'u-1', generation: 3, ...meta },
+    spec,
+  };
 }
 
 function valid(obj: unknown): ValidEtcdCluster {
@@ -29,14 +41,29 @@ function secrets(list: Record<string, Record<string, string>>): SecretSource {
   const store = new Map<string, DeepReadonly<Secret>>();
   for (const [key, data] of Object.entries(list)) {
     const [namespace, name] = key.split('/') as [string, string];
-    store.set(key, deepFreeze({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) }));
+    store.set(
+      key,
+      deepFreeze({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace },
+        data: Object.fromEntries(
+          Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+        ),
+      }),
+    );
   }
   return { get: (ns, name) => store.get(`${ns}/${name}`) };
 }
 
 describe('validateCluster with the features and providers of this process', () => {
   it('accepts a cluster and resolves its features', () => {
-    const v = valid(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], features: { healthy: { intervalSeconds: 5 }, alarm: {} } }));
+    const v = valid(
+      etcdCluster({
+        endpoints: ['https://10.0.0.1:2379'],
+        features: { healthy: { intervalSeconds: 5 }, alarm: {} },
+      }),
+    );
     assert.deepEqual(Object.keys(v.features), ['alarm', 'healthy']);
     assert.equal(featureInterval(features, v, 'healthy'), 5);
     assert.equal(featureInterval(features, v, 'alarm'), features.get('alarm').defaultIntervalSeconds);
@@ -47,21 +74,45 @@ describe('validateCluster with the features and providers of this process', () =
       etcdCluster({
         endpoints: ['http://10.0.0.1:2379'],
         storageBackend: 'v2',
-        features: { bogus: {}, consistency: { options: { hashRevision: 'sometimes' } }, request: {}, healthy: {} },
+        features: {
+          bogus: {},
+          consistency: { options: { hashRevision: 'sometimes' } },
+          request: {},
+          healthy: {},
+        },
       }),
       features,
       providers,
     );
     assert.equal(v.ok, false);
     const text = v.ok ? '' : formatProblems(v.problems);
-    assert.match(text, /spec\.features\.bogus: unknown feature "bogus" \(known: alarm, consistency, healthy, request\)/);
-    assert.match(text, /spec\.features\.consistency\.options: options of feature consistency: hashRevision: expected one of .*"sometimes"/);
-    assert.match(text, /spec\.features\.request\.options: feature request does not support the v2 storage backend \(supported: v3\)/);
-    assert.deepEqual(v.ok ? [] : v.problems.map((p) => p.field), ['spec.features.bogus', 'spec.features.consistency.options', 'spec.features.request.options'], 'healthy is fine');
+    assert.match(
+      text,
+      /spec\.features\.bogus: unknown feature "bogus" \(known: alarm, consistency, healthy, request\)/,
+    );
+    assert.match(
+      text,
+      /spec\.features\.consistency\.options: options of feature consistency: hashRevision: expected one of .*"sometimes"/,
+    );
+    assert.match(
+      text,
+      /spec\.features\.request\.options: feature request does not support the v2 storage backend \(supported: v3\)/,
+    );
+    assert.deepEqual(
+      v.ok ? [] : v.problems.map((p) => p.field),
+      ['spec.features.bogus', 'spec.features.consistency.options', 'spec.features.request.options'],
+      'healthy is fine',
+    );
   });
 
   it('a disabled feature is not checked', () => {
-    valid(etcdCluster({ endpoints: ['http://10.0.0.1:2379'], storageBackend: 'v2', features: { request: { enabled: false } } }));
+    valid(
+      etcdCluster({
+        endpoints: ['http://10.0.0.1:2379'],
+        storageBackend: 'v2',
+        features: { request: { enabled: false } },
+      }),
+    );
   });
 
   it('featureProblem says why a feature cannot run, or nothing', () => {
@@ -84,10 +135,19 @@ describe('clusterSpecFrom', () => {
   });
 
   it('keys the cluster by namespace/name and reads TLS and credentials from the Secrets', () => {
-    const cluster = valid(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], tls: { secretName: 'tls' }, auth: { secretName: 'pw' } }));
+    const cluster = valid(
+      etcdCluster({
+        endpoints: ['https://10.0.0.1:2379'],
+        tls: { secretName: 'tls' },
+        auth: { secretName: 'pw' },
+      }),
+    );
     const built = clusterSpecFrom(
       cluster,
-      secrets({ 'ops/tls': { 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key }, 'ops/pw': { username: 'monitor', password: 'hunter2\n' } }),
+      secrets({
+        'ops/tls': { 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key },
+        'ops/pw': { username: 'monitor', password: 'hunter2\n' },
+      }),
       { healthy: { enabled: true, intervalSeconds: 7 } },
       { timeouts: { dialTimeoutMs: 1_000, requestTimeoutMs: 2_000 }, membersIntervalSeconds: 7 },
     );
@@ -96,7 +156,10 @@ describe('clusterSpecFrom', () => {
     assert.equal(spec.id, 'ops/prod');
     assert.equal(spec.name, 'prod');
     assert.equal(spec.namespace, 'ops');
-    assert.deepEqual(spec.endpoints.map((e) => e.url), ['https://10.0.0.1:2379']);
+    assert.deepEqual(
+      spec.endpoints.map((e) => e.url),
+      ['https://10.0.0.1:2379'],
+    );
     assert.equal(spec.discoverMembers, true);
     assert.equal(spec.membersIntervalSeconds, 7);
     assert.deepEqual(spec.features, { healthy: { enabled: true, intervalSeconds: 7 } });
@@ -105,14 +168,27 @@ describe('clusterSpecFrom', () => {
     assert.equal(spec.client.tls?.ca, certs.ca);
     assert.equal(spec.client.tls?.key?.reveal(), certs.key);
     assert.equal(spec.client.auth?.username, 'monitor');
-    assert.equal(spec.client.auth?.password.reveal(), 'hunter2', 'the trailing newline of a file-made Secret is dropped');
+    assert.equal(
+      spec.client.auth?.password.reveal(),
+      'hunter2',
+      'the trailing newline of a file-made Secret is dropped',
+    );
   });
 
   it('a missing Secret and a Secret without the keys are both reported, never a partial spec', () => {
-    const cluster = valid(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], tls: { secretName: 'absent' }, auth: { secretName: 'pw', passwordKey: 'pass' } }));
+    const cluster = valid(
+      etcdCluster({
+        endpoints: ['https://10.0.0.1:2379'],
+        tls: { secretName: 'absent' },
+        auth: { secretName: 'pw', passwordKey: 'pass' },
+      }),
+    );
     const built = clusterSpecFrom(cluster, secrets({ 'ops/pw': { username: 'monitor' } }), {});
     assert.equal(built.ok, false);
-    assert.equal(built.ok ? '' : formatProblems(built.problems), 'spec.tls: Secret ops/absent not found; spec.auth.passwordKey: Secret ops/pw has no (or an empty) key "pass"');
+    assert.equal(
+      built.ok ? '' : formatProblems(built.problems),
+      'spec.tls: Secret ops/absent not found; spec.auth.passwordKey: Secret ops/pw has no (or an empty) key "pass"',
+    );
   });
 
   it('reports PEM that does not parse', () => {
@@ -122,7 +198,7 @@ describe('clusterSpecFrom', () => {
     assert.match(built.ok ? '' : formatProblems(built.problems), /^spec\.tls: .*ca\.crt.*Secret ops\/tls/);
   });
 
-  it('uses a Secret of the cluster\'s namespace only: the same name elsewhere does not count', () => {
+  it("uses a Secret of the cluster's namespace only: the same name elsewhere does not count", () => {
     const cluster = valid(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } }));
     const built = clusterSpecFrom(cluster, secrets({ 'other/pw': { username: 'u', password: 'p' } }), {});
     assert.equal(built.ok, false);
@@ -132,14 +208,24 @@ describe('clusterSpecFrom', () => {
 describe('SpecCache', () => {
   it('validates and builds once per cached object and Secret, and again when either is replaced', () => {
     const cache = new SpecCache(features, providers);
-    const obj = deepFreeze(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } })) as object;
+    const obj = deepFreeze(
+      etcdCluster({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } }),
+    ) as object;
     let source = secrets({ 'ops/pw': { username: 'u', password: 'one' } });
     const v = cache.validate(obj);
     assert.equal(cache.validate(obj), v, 'the same result for the same object');
     assert.ok(v.ok);
     const first = cache.build(obj, v.value, source, {});
-    assert.equal(cache.build(obj, v.value, source, {}), first, 'the same spec object: callers compare by identity');
-    assert.notEqual(cache.build(obj, v.value, source, { healthy: { enabled: true, intervalSeconds: 5 } }), first, 'other features, another spec');
+    assert.equal(
+      cache.build(obj, v.value, source, {}),
+      first,
+      'the same spec object: callers compare by identity',
+    );
+    assert.notEqual(
+      cache.build(obj, v.value, source, { healthy: { enabled: true, intervalSeconds: 5 } }),
+      first,
+      'other features, another spec',
+    );
     source = secrets({ 'ops/pw': { username: 'u', password: 'two' } });
     const rotated = cache.build(obj, v.value, source, {});
     assert.ok(rotated.ok);

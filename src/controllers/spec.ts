@@ -41,10 +41,16 @@ export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = {
 };
 
 /** Why the feature cannot run on this cluster as configured, or undefined when it can. */
-export function featureProblem(registry: FeatureRegistry, name: string, backend: StorageBackend, options: Readonly<Record<string, unknown>> | undefined): string | undefined {
+export function featureProblem(
+  registry: FeatureRegistry,
+  name: string,
+  backend: StorageBackend,
+  options: Readonly<Record<string, unknown>> | undefined,
+): string | undefined {
   if (!registry.has(name)) return `unknown feature "${name}" (known: ${registry.names().join(', ')})`;
   const feature = registry.get(name);
-  if (!feature.backends.includes(backend)) return `feature ${name} does not support the ${backend} storage backend (supported: ${feature.backends.join(', ')})`;
+  if (!feature.backends.includes(backend))
+    return `feature ${name} does not support the ${backend} storage backend (supported: ${feature.backends.join(', ')})`;
   try {
     feature.parseOptions(options);
   } catch (err) {
@@ -54,8 +60,15 @@ export function featureProblem(registry: FeatureRegistry, name: string, backend:
 }
 
 /** validateEtcdCluster with the features and providers this process has. */
-export function validateCluster(obj: unknown, features: FeatureRegistry, providers: ProviderRegistry): Validated<ValidEtcdCluster> {
-  const spec = typeof obj === 'object' && obj !== null ? (obj as { spec?: { storageBackend?: unknown } }).spec : undefined;
+export function validateCluster(
+  obj: unknown,
+  features: FeatureRegistry,
+  providers: ProviderRegistry,
+): Validated<ValidEtcdCluster> {
+  const spec =
+    typeof obj === 'object' && obj !== null
+      ? (obj as { spec?: { storageBackend?: unknown } }).spec
+      : undefined;
   const backend: StorageBackend = spec?.storageBackend === 'v2' ? 'v2' : 'v3';
   return validateEtcdCluster(obj, {
     knownFeatures: features.names(),
@@ -96,7 +109,10 @@ export function clusterSpecFrom(
     else problems.push(...tls.problems);
   }
   if (cluster.auth !== undefined) {
-    const auth = authFromSecret(cluster.auth, secrets.get(cluster.auth.secretNamespace, cluster.auth.secretName));
+    const auth = authFromSecret(
+      cluster.auth,
+      secrets.get(cluster.auth.secretNamespace, cluster.auth.secretName),
+    );
     if (auth.ok) client = { ...client, auth: auth.value };
     else problems.push(...auth.problems);
   }
@@ -112,7 +128,9 @@ export function clusterSpecFrom(
       client,
       discoverMembers: true,
       features,
-      ...(opts.membersIntervalSeconds !== undefined && { membersIntervalSeconds: opts.membersIntervalSeconds }),
+      ...(opts.membersIntervalSeconds !== undefined && {
+        membersIntervalSeconds: opts.membersIntervalSeconds,
+      }),
     },
   };
 }
@@ -127,7 +145,10 @@ export class SpecCache {
   readonly #features: FeatureRegistry;
   readonly #providers: ProviderRegistry;
   readonly #validated = new WeakMap<object, Validated<ValidEtcdCluster>>();
-  readonly #built = new WeakMap<object, { key: string; secrets: readonly unknown[]; result: Validated<ClusterSpec> }>();
+  readonly #built = new WeakMap<
+    object,
+    { key: string; secrets: readonly unknown[]; result: Validated<ClusterSpec> }
+  >();
 
   constructor(features: FeatureRegistry, providers: ProviderRegistry) {
     this.#features = features;
@@ -151,10 +172,13 @@ export class SpecCache {
     features: Readonly<Record<string, FeatureSpec>>,
     opts: { readonly timeouts?: ClientTimeouts; readonly membersIntervalSeconds?: number } = {},
   ): Validated<ClusterSpec> {
-    const used = [valid.tls, valid.auth].map((ref) => (ref === undefined ? undefined : secrets.get(ref.secretNamespace, ref.secretName)));
+    const used = [valid.tls, valid.auth].map((ref) =>
+      ref === undefined ? undefined : secrets.get(ref.secretNamespace, ref.secretName),
+    );
     const key = JSON.stringify([features, opts]);
     const cached = this.#built.get(cluster);
-    if (cached !== undefined && cached.key === key && cached.secrets.every((s, i) => s === used[i])) return cached.result;
+    if (cached !== undefined && cached.key === key && cached.secrets.every((s, i) => s === used[i]))
+      return cached.result;
     const result = clusterSpecFrom(valid, secrets, features, opts);
     this.#built.set(cluster, { key, secrets: used, result });
     return result;

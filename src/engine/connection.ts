@@ -1,7 +1,15 @@
 import type { Logger } from '../log.ts';
 import { errorMessage } from '../log.ts';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
-import type { ClientOptions, EtcdHttpMemberClient, EtcdV2MemberClient, EtcdV3MemberClient, MemberInfo, StatusResult, V2Member } from '../etcd/types.ts';
+import type {
+  ClientOptions,
+  EtcdHttpMemberClient,
+  EtcdV2MemberClient,
+  EtcdV3MemberClient,
+  MemberInfo,
+  StatusResult,
+  V2Member,
+} from '../etcd/types.ts';
 import type { ClusterHandle, MemberHandle, OwnedV3Client } from '../features/feature.ts';
 import type { MemberRole, MemberSnapshot, MembersSnapshot } from './snapshot.ts';
 import type { ClusterSpec } from './spec.ts';
@@ -105,7 +113,11 @@ export class ClusterConnection implements ClusterHandle {
 
   openV3Client(endpoint: Endpoint): OwnedV3Client {
     this.#assertOpen();
-    const client = (this.#factory.dedicatedV3 ?? this.#factory.v3).call(this.#factory, endpoint, this.spec.client);
+    const client = (this.#factory.dedicatedV3 ?? this.#factory.v3).call(
+      this.#factory,
+      endpoint,
+      this.spec.client,
+    );
     this.#ownStreams.add(client);
     return {
       client,
@@ -121,7 +133,8 @@ export class ClusterConnection implements ClusterHandle {
   async discover(signal: AbortSignal): Promise<MembersSnapshot> {
     this.#assertOpen();
     try {
-      const result = this.spec.storageBackend === 'v2' ? await this.#discoverV2(signal) : await this.#discoverV3(signal);
+      const result =
+        this.spec.storageBackend === 'v2' ? await this.#discoverV2(signal) : await this.#discoverV3(signal);
       this.#members = result.members;
       this.#dropUnusedClients();
       return result.snapshot;
@@ -158,7 +171,8 @@ export class ClusterConnection implements ClusterHandle {
   #handle(member: Member): MemberHandle {
     const endpoint = member.endpoint;
     const clients = (): MemberClients => {
-      if (endpoint === undefined) throw new Error(`member ${member.snapshot.name || '(unnamed)'} has no client URL`);
+      if (endpoint === undefined)
+        throw new Error(`member ${member.snapshot.name || '(unnamed)'} has no client URL`);
       return this.#clientsFor(endpoint);
     };
     return {
@@ -179,7 +193,11 @@ export class ClusterConnection implements ClusterHandle {
   }
 
   /** The first answer of any seed wins; the other calls are cancelled. */
-  async #firstAnswer<T>(call: string, ask: (c: MemberClients, signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  async #firstAnswer<T>(
+    call: string,
+    ask: (c: MemberClients, signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T> {
     const local = new AbortController();
     const both = AbortSignal.any([signal, local.signal]);
     try {
@@ -212,14 +230,26 @@ export class ClusterConnection implements ClusterHandle {
   async #discoverV2(signal: AbortSignal): Promise<Discovery> {
     return this.#discoverWith(
       signal,
-      async () => ({ listed: await this.#firstAnswer('v2 members', (c, s) => c.v2().members({ signal: s }), signal) }),
+      async () => ({
+        listed: await this.#firstAnswer('v2 members', (c, s) => c.v2().members({ signal: s }), signal),
+      }),
       (info, endpoint) => fromV2Member(info, endpoint),
       async (clients, member) => {
-        const [stats, version] = await Promise.all([clients.v2().selfStats({ signal }), clients.http().version({ signal })]);
-        const role: MemberRole = stats.state === 'StateLeader' ? 'leader' : stats.state === 'StateFollower' ? 'follower' : 'unknown';
+        const [stats, version] = await Promise.all([
+          clients.v2().selfStats({ signal }),
+          clients.http().version({ signal }),
+        ]);
+        const role: MemberRole =
+          stats.state === 'StateLeader' ? 'leader' : stats.state === 'StateFollower' ? 'follower' : 'unknown';
         const { error: _previous, ...known } = member;
         const leaderId = hexId(stats.leaderId);
-        return { ...known, role, version: version.etcdserver, memberErrors: [], ...(leaderId !== undefined ? { leaderId } : {}) };
+        return {
+          ...known,
+          role,
+          version: version.etcdserver,
+          memberErrors: [],
+          ...(leaderId !== undefined ? { leaderId } : {}),
+        };
       },
     );
   }
@@ -255,14 +285,20 @@ export class ClusterConnection implements ClusterHandle {
     } else {
       targets = this.spec.endpoints.map((endpoint) => {
         const info = listed.find((m) => m.clientURLs.some((u) => sameEndpoint(u, endpoint)));
-        return { endpoint, snapshot: info === undefined ? configuredMember(endpoint) : toSnapshot(info, endpoint) };
+        return {
+          endpoint,
+          snapshot: info === undefined ? configuredMember(endpoint) : toSnapshot(info, endpoint),
+        };
       });
     }
 
     const members = await Promise.all(
       targets.map(async (member): Promise<Member> => {
         if (member.endpoint === undefined) {
-          return { ...member, snapshot: { ...member.snapshot, error: 'member has no client URL (not started yet?)' } };
+          return {
+            ...member,
+            snapshot: { ...member.snapshot, error: 'member has no client URL (not started yet?)' },
+          };
         }
         try {
           return { ...member, snapshot: await probe(this.#clientsFor(member.endpoint), member.snapshot) };
@@ -309,7 +345,10 @@ function sameEndpoint(url: string, endpoint: Endpoint): boolean {
 }
 
 /** A member's client URL to talk to: the first that parses, preferring the scheme of the configured endpoints. */
-export function pickEndpoint(urls: readonly string[], configured: Endpoint | undefined): Endpoint | undefined {
+export function pickEndpoint(
+  urls: readonly string[],
+  configured: Endpoint | undefined,
+): Endpoint | undefined {
   const parsed: Endpoint[] = [];
   for (const url of urls) {
     try {
@@ -328,7 +367,15 @@ export function pickEndpoint(urls: readonly string[], configured: Endpoint | und
 }
 
 function configuredMember(endpoint: Endpoint): MemberSnapshot {
-  return { id: undefined, name: '', endpoint: endpoint.hostPort, clientURLs: [endpoint.url], peerURLs: [], role: 'unknown', memberErrors: [] };
+  return {
+    id: undefined,
+    name: '',
+    endpoint: endpoint.hostPort,
+    clientURLs: [endpoint.url],
+    peerURLs: [],
+    role: 'unknown',
+    memberErrors: [],
+  };
 }
 
 function fromMemberInfo(info: MemberInfo, endpoint: Endpoint | undefined): MemberSnapshot {

@@ -10,7 +10,12 @@ import { InspectionCollector } from '../metrics/collector.ts';
 import { silentLogger } from '../log.ts';
 import { eventually, FakeCluster, fakeClients } from '../../test/support/fake-etcd.ts';
 
-function spec(id: string, cluster: FakeCluster, features: Record<string, FeatureSpec>, extra: Partial<ClusterSpec> = {}): ClusterSpec {
+function spec(
+  id: string,
+  cluster: FakeCluster,
+  features: Record<string, FeatureSpec>,
+  extra: Partial<ClusterSpec> = {},
+): ClusterSpec {
   return {
     id,
     name: id,
@@ -28,7 +33,13 @@ const fast = (intervalSeconds = 0.05): FeatureSpec => ({ enabled: true, interval
 function setup(clusters: FakeCluster[]) {
   const registry = registerBuiltinFeatures(new FeatureRegistry());
   const store = new SnapshotStore();
-  const engine = new Engine({ registry, store, clients: fakeClients(clusters), logger: silentLogger(), jitter: false });
+  const engine = new Engine({
+    registry,
+    store,
+    clients: fakeClients(clusters),
+    logger: silentLogger(),
+    jitter: false,
+  });
   const collector = new InspectionCollector({
     store,
     featureMetrics: registry.names().flatMap((n) => registry.get(n).metrics),
@@ -45,13 +56,20 @@ test('a cluster is discovered, inspected and rendered; removing it drops every s
 
   const snap = await eventually(() => {
     const s = store.get('a');
-    return s?.features.healthy?.last !== undefined && s.features.alarm?.last !== undefined && s.members?.members.length === 3 ? s : undefined;
+    return s?.features.healthy?.last !== undefined &&
+      s.features.alarm?.last !== undefined &&
+      s.members?.members.length === 3
+      ? s
+      : undefined;
   }, 'first rounds');
   assert.equal(snap.members?.leaderId, a.members[0]!.id);
   const text = collector.render();
   for (const m of a.members) {
     const ep = m.url.replace('http://', '');
-    assert.match(text, new RegExp(`inspection_etcd_endpoint_healthy\\{clusterName="a",endpoint="${ep}"\\} 1\\n`));
+    assert.match(
+      text,
+      new RegExp(`inspection_etcd_endpoint_healthy\\{clusterName="a",endpoint="${ep}"\\} 1\\n`),
+    );
   }
   assert.match(text, /inspection_etcd_alarms\{clusterName="a"\} 0\n/);
 
@@ -74,7 +92,10 @@ test('a member that stops answering goes to healthy 0 at the next round, then ba
   a.members[1]!.up = false;
   await eventually(() => (collector.render().includes(`${series} 0\n`) ? true : undefined), 'healthy 0');
   a.members[1]!.up = true;
-  await eventually(() => (collector.render().includes(`${series} 1\n`) ? true : undefined), 'healthy 1 again');
+  await eventually(
+    () => (collector.render().includes(`${series} 1\n`) ? true : undefined),
+    'healthy 1 again',
+  );
 });
 
 test('a cluster-wide alarm (member ID 0) is exported, and the series disappears when cleared', async (t) => {
@@ -86,10 +107,24 @@ test('a cluster-wide alarm (member ID 0) is exported, and the series disappears 
     { memberId: 0n, alarm: 'CORRUPT' },
     { memberId: a.members[2]!.id, alarm: 'NOSPACE' },
   ];
-  await eventually(() => (collector.render().includes('inspection_etcd_endpoint_alarm{clusterName="a",endpoint="cluster",alarmType="CORRUPT"} 1') ? true : undefined), 'CORRUPT');
-  assert.match(collector.render(), /inspection_etcd_endpoint_alarm\{clusterName="a",endpoint="127.0.0.1:2202",alarmType="NOSPACE"\} 1/);
+  await eventually(
+    () =>
+      collector
+        .render()
+        .includes('inspection_etcd_endpoint_alarm{clusterName="a",endpoint="cluster",alarmType="CORRUPT"} 1')
+        ? true
+        : undefined,
+    'CORRUPT',
+  );
+  assert.match(
+    collector.render(),
+    /inspection_etcd_endpoint_alarm\{clusterName="a",endpoint="127.0.0.1:2202",alarmType="NOSPACE"\} 1/,
+  );
   a.alarms = [];
-  await eventually(() => (collector.render().includes('inspection_etcd_endpoint_alarm{') ? undefined : true), 'alarm series gone');
+  await eventually(
+    () => (collector.render().includes('inspection_etcd_endpoint_alarm{') ? undefined : true),
+    'alarm series gone',
+  );
   assert.match(collector.render(), /inspection_etcd_alarms\{clusterName="a"\} 0/);
 });
 
@@ -99,14 +134,20 @@ test('a hanging cluster never delays another, and its round fails at the deadlin
   const { engine, store } = setup([slow, quick]);
   t.after(() => engine.stop());
   for (const m of slow.members) m.hang = true;
-  await engine.upsert(spec('slow', slow, { alarm: { enabled: true, intervalSeconds: 1, timeoutSeconds: 1 } }));
+  await engine.upsert(
+    spec('slow', slow, { alarm: { enabled: true, intervalSeconds: 1, timeoutSeconds: 1 } }),
+  );
   await engine.upsert(spec('quick', quick, { alarm: fast() }));
   const quickRuns = await eventually(() => {
     const runs = store.get('quick')?.features.alarm?.runs ?? 0;
     return runs >= 5 ? runs : undefined;
   }, 'quick rounds while slow hangs');
   assert.ok(quickRuns >= 5);
-  const slowRun = await eventually(() => store.get('slow')?.features.alarm?.last, 'slow round to time out', 5000);
+  const slowRun = await eventually(
+    () => store.get('slow')?.features.alarm?.last,
+    'slow round to time out',
+    5000,
+  );
   assert.equal(slowRun.ok, false);
   assert.match(slowRun.error ?? '', /timed out|alarm list/);
   assert.equal(store.get('slow')?.features.alarm?.failures, 1);
@@ -117,7 +158,10 @@ test('changing one feature restarts only that feature; an unknown feature is a c
   const { engine, store, registry } = setup([a]);
   t.after(() => engine.stop());
   await engine.upsert(spec('a', a, { healthy: fast(), alarm: fast() }));
-  await eventually(() => ((store.get('a')?.features.alarm?.runs ?? 0) >= 3 ? true : undefined), 'alarm rounds');
+  await eventually(
+    () => ((store.get('a')?.features.alarm?.runs ?? 0) >= 3 ? true : undefined),
+    'alarm rounds',
+  );
   const openedBefore = a.opened.length;
 
   await engine.upsert(spec('a', a, { healthy: fast(0.1), alarm: fast(), bogus: fast() }));
@@ -126,7 +170,10 @@ test('changing one feature restarts only that feature; an unknown feature is a c
   assert.equal(snap.features.healthy?.runs, 0, 'healthy restarted');
   assert.deepEqual(snap.configErrors, [`unknown feature "bogus" (known: ${registry.names().join(', ')})`]);
   assert.equal(a.opened.length, openedBefore, 'no new connections for a feature change');
-  await eventually(() => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined), 'healthy runs again');
+  await eventually(
+    () => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined),
+    'healthy runs again',
+  );
 
   await engine.upsert(spec('a', a, { healthy: fast(0.1), alarm: { enabled: false, intervalSeconds: 1 } }));
   assert.equal(store.get('a')?.features.alarm, undefined, 'disabled feature leaves the snapshot');
@@ -138,10 +185,18 @@ test('new connection settings reconnect: old clients are closed', async (t) => {
   const { engine, store } = setup([a]);
   t.after(() => engine.stop());
   await engine.upsert(spec('a', a, { healthy: fast() }));
-  await eventually(() => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined), 'first round');
-  await engine.upsert(spec('a', a, { healthy: fast() }, { client: { dialTimeoutMs: 2000, requestTimeoutMs: 2000 } }));
+  await eventually(
+    () => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined),
+    'first round',
+  );
+  await engine.upsert(
+    spec('a', a, { healthy: fast() }, { client: { dialTimeoutMs: 2000, requestTimeoutMs: 2000 } }),
+  );
   assert.ok(a.closed.length > 0, 'old clients closed');
-  await eventually(() => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined), 'rounds after reconnect');
+  await eventually(
+    () => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined),
+    'rounds after reconnect',
+  );
 });
 
 test('membership falls back to the last known members when no member answers', async (t) => {
@@ -151,10 +206,19 @@ test('membership falls back to the last known members when no member answers', a
   await engine.upsert(spec('a', a, { healthy: fast() }));
   await eventually(() => (store.get('a')?.members?.members.length === 3 ? true : undefined), 'discovery');
   for (const m of a.members) m.up = false;
-  const snap = await eventually(() => (store.get('a')?.members?.error !== undefined ? store.get('a') : undefined), 'discovery error');
+  const snap = await eventually(
+    () => (store.get('a')?.members?.error !== undefined ? store.get('a') : undefined),
+    'discovery error',
+  );
   assert.match(snap!.members!.error!, /no endpoint answered MemberList/);
   assert.equal(snap!.members!.members.length, 3, 'members kept');
-  await eventually(() => (collector.render().match(/inspection_etcd_endpoint_healthy\{[^}]*\} 0/g)?.length === 3 ? true : undefined), 'all unhealthy');
+  await eventually(
+    () =>
+      collector.render().match(/inspection_etcd_endpoint_healthy\{[^}]*\} 0/g)?.length === 3
+        ? true
+        : undefined,
+    'all unhealthy',
+  );
   assert.match(collector.render(), /inspection_etcd_member_discovery_success\{clusterName="a"\} 0/);
 });
 
@@ -163,13 +227,25 @@ test('specs the engine cannot run report why in the snapshot and run nothing', a
   const { engine, store } = setup([a]);
   t.after(() => engine.stop());
   await engine.upsert(spec('none', a, { healthy: fast() }, { endpoints: [] }));
-  await engine.upsert(spec('zero', a, { healthy: { enabled: true, intervalSeconds: 0 }, alarm: { enabled: true, intervalSeconds: -5 } }));
+  await engine.upsert(
+    spec('zero', a, {
+      healthy: { enabled: true, intervalSeconds: 0 },
+      alarm: { enabled: true, intervalSeconds: -5 },
+    }),
+  );
   assert.deepEqual(store.get('none')?.configErrors, ['no endpoints configured: nothing to inspect']);
-  assert.deepEqual(store.get('zero')?.configErrors, ['feature alarm: intervalSeconds must be > 0', 'feature healthy: intervalSeconds must be > 0']);
+  assert.deepEqual(store.get('zero')?.configErrors, [
+    'feature alarm: intervalSeconds must be > 0',
+    'feature healthy: intervalSeconds must be > 0',
+  ]);
   assert.deepEqual(store.get('zero')?.features, {});
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(store.get('none')?.members, undefined, 'no discovery without endpoints');
-  assert.deepEqual(a.calls.filter((c) => !c.startsWith('MemberList') && !c.startsWith('Status')), [], 'no feature call');
+  assert.deepEqual(
+    a.calls.filter((c) => !c.startsWith('MemberList') && !c.startsWith('Status')),
+    [],
+    'no feature call',
+  );
 });
 
 test('membersIntervalSeconds sets how often a cluster without features reads its membership', async (t) => {

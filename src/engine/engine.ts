@@ -77,7 +77,9 @@ export class Engine {
   /** Makes the set of clusters exactly `specs`. */
   async apply(specs: readonly ClusterSpec[]): Promise<void> {
     const wanted = new Set(specs.map((s) => s.id));
-    await Promise.all([...this.#runtimes.keys()].filter((id) => !wanted.has(id)).map((id) => this.remove(id)));
+    await Promise.all(
+      [...this.#runtimes.keys()].filter((id) => !wanted.has(id)).map((id) => this.remove(id)),
+    );
     await Promise.all(specs.map((s) => this.upsert(s)));
   }
 

@@ -58,5 +58,8 @@ test('runEvery runs at a fixed rate and stops when aborted', async () => {
   );
   await loop;
   assert.equal(starts.length, 5);
-  await assert.rejects(runEvery(0, async () => {}, new AbortController().signal), /interval must be positive/);
+  await assert.rejects(
+    runEvery(0, async () => {}, new AbortController().signal),
+    /interval must be positive/,
+  );
 });

@@ -8,7 +8,8 @@ export class Limiter {
   readonly #waiters: (() => void)[] = [];
 
   constructor(max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new Error(`limiter size must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new Error(`limiter size must be a positive integer, got ${max}`);
     this.#max = max;
   }
 

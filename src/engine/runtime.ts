@@ -36,10 +36,14 @@ interface ResolvedFeature {
 }
 
 /** Checks a spec's features against the registry: runnable ones, and errors for the rest. */
-export function resolveFeatures(spec: ClusterSpec, registry: FeatureRegistry): { features: ResolvedFeature[]; errors: string[] } {
+export function resolveFeatures(
+  spec: ClusterSpec,
+  registry: FeatureRegistry,
+): { features: ResolvedFeature[]; errors: string[] } {
   const features: ResolvedFeature[] = [];
   const errors: string[] = [];
-  if (spec.endpoints.length === 0) return { features, errors: ['no endpoints configured: nothing to inspect'] };
+  if (spec.endpoints.length === 0)
+    return { features, errors: ['no endpoints configured: nothing to inspect'] };
   for (const [name, featureSpec] of enabledFeatures(spec)) {
     try {
       if (!registry.has(name)) {
@@ -80,7 +84,12 @@ class FeatureRunner {
   start(): void {
     const intervalMs = this.#resolved.spec.intervalSeconds * 1000;
     const delay = this.#deps.jitter ? startJitterMs(intervalMs) : 0;
-    this.#loop = runEvery(intervalMs, () => this.runOnce(this.#abort.signal).then(() => undefined), this.#abort.signal, delay);
+    this.#loop = runEvery(
+      intervalMs,
+      () => this.runOnce(this.#abort.signal).then(() => undefined),
+      this.#abort.signal,
+      delay,
+    );
   }
 
   /** One round under the global limiter and the round deadline; the result goes to the store. */
@@ -96,14 +105,26 @@ class FeatureRunner {
         return this.#session.inspect(signal);
       }, signal);
     } catch (err) {
-      const reason = signal.aborted && !parent.aborted ? `round timed out after ${roundTimeoutMs(this.#resolved.spec)} ms` : errorMessage(err);
-      outcome = { ok: false, error: reason, summary: `failed: ${reason}`, problems: [], details: null, metrics: [] };
+      const reason =
+        signal.aborted && !parent.aborted
+          ? `round timed out after ${roundTimeoutMs(this.#resolved.spec)} ms`
+          : errorMessage(err);
+      outcome = {
+        ok: false,
+        error: reason,
+        summary: `failed: ${reason}`,
+        problems: [],
+        details: null,
+        metrics: [],
+      };
     }
     const run: FeatureRun = { startedAt, durationMs: performance.now() - t0, ...outcome };
     // A round cut short by stop() is not a result: the cluster or feature is going away.
     if (parent.aborted) return run;
     if (!run.ok) this.#cluster.logger.warn({ feature: name, error: run.error }, 'inspection failed');
-    this.#deps.store.update(this.#cluster.spec.id, (s) => recordRun(s, name, this.#resolved.spec.intervalSeconds, run));
+    this.#deps.store.update(this.#cluster.spec.id, (s) =>
+      recordRun(s, name, this.#resolved.spec.intervalSeconds, run),
+    );
     return run;
   }
 
@@ -111,12 +132,20 @@ class FeatureRunner {
     this.#abort.abort(new Error('feature stopped'));
     await this.#loop;
     await this.#session.close().catch((err: unknown) => {
-      this.#cluster.logger.warn({ feature: this.#resolved.name, error: errorMessage(err) }, 'closing feature failed');
+      this.#cluster.logger.warn(
+        { feature: this.#resolved.name, error: errorMessage(err) },
+        'closing feature failed',
+      );
     });
   }
 }
 
-function recordRun(snapshot: ClusterSnapshot, name: string, intervalSeconds: number, run: FeatureRun): ClusterSnapshot {
+function recordRun(
+  snapshot: ClusterSnapshot,
+  name: string,
+  intervalSeconds: number,
+  run: FeatureRun,
+): ClusterSnapshot {
   const prior = snapshot.features[name];
   const feature: FeatureSnapshot = {
     name,
@@ -195,7 +224,11 @@ export class ClusterRuntime {
     }
     this.#deps.store.update(spec.id, (s) => {
       const kept: Record<string, FeatureSnapshot> = {};
-      for (const f of features) kept[f.name] = this.#runners.has(f.name) && s.features[f.name] !== undefined ? s.features[f.name]! : emptyFeature(f.name, f.spec.intervalSeconds);
+      for (const f of features)
+        kept[f.name] =
+          this.#runners.has(f.name) && s.features[f.name] !== undefined
+            ? s.features[f.name]!
+            : emptyFeature(f.name, f.spec.intervalSeconds);
       return { ...s, name: spec.name, configErrors: errors, features: kept };
     });
     for (const f of features) if (!this.#runners.has(f.name)) this.#startRunner(f);
@@ -231,7 +264,9 @@ export class ClusterRuntime {
       endpoints: spec.endpoints.map((e) => e.url),
       storageBackend: spec.storageBackend,
       configErrors: errors,
-      features: Object.fromEntries(features.map((f) => [f.name, emptyFeature(f.name, f.spec.intervalSeconds)])),
+      features: Object.fromEntries(
+        features.map((f) => [f.name, emptyFeature(f.name, f.spec.intervalSeconds)]),
+      ),
     };
   }
 
@@ -250,7 +285,9 @@ export class ClusterRuntime {
   #membersInterval(): number {
     const explicit = this.#spec.membersIntervalSeconds;
     if (explicit !== undefined && explicit > 0) return explicit;
-    const intervals = enabledFeatures(this.#spec).map(([, f]) => f.intervalSeconds).filter((s) => s > 0);
+    const intervals = enabledFeatures(this.#spec)
+      .map(([, f]) => f.intervalSeconds)
+      .filter((s) => s > 0);
     return Math.min(DEFAULT_MEMBERS_INTERVAL_SECONDS, ...intervals);
   }
 
@@ -263,7 +300,11 @@ export class ClusterRuntime {
     this.#membersIntervalSeconds = this.#membersInterval();
     const intervalMs = this.#membersIntervalSeconds * 1000;
     this.#membersLoop = previous.then(() =>
-      runEvery(intervalMs, () => this.#discover(AbortSignal.any([abort.signal, AbortSignal.timeout(intervalMs)])), abort.signal),
+      runEvery(
+        intervalMs,
+        () => this.#discover(AbortSignal.any([abort.signal, AbortSignal.timeout(intervalMs)])),
+        abort.signal,
+      ),
     );
   }
 
@@ -273,7 +314,8 @@ export class ClusterRuntime {
       const members = await this.#deps.limiter.run(() => connection.discover(signal), signal);
       if (this.#membersAbort.signal.aborted) return;
       if (members.error !== undefined) this.#logger.warn({ error: members.error }, 'member discovery failed');
-      if (connection === this.#connection && !signal.aborted) this.#deps.store.update(this.#spec.id, (s) => ({ ...s, members }));
+      if (connection === this.#connection && !signal.aborted)
+        this.#deps.store.update(this.#spec.id, (s) => ({ ...s, members }));
     } catch (err) {
       if (signal.aborted && this.#membersAbort.signal.aborted) return;
       this.#logger.warn({ error: errorMessage(err) }, 'member discovery failed');

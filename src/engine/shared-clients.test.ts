@@ -9,7 +9,11 @@ test('clients are shared per member and credentials, and closed when the last us
   const cluster = new FakeCluster(3000, 1);
   const shared = new SharedClients(fakeClients([cluster]));
   const endpoint = parseEndpoint(cluster.members[0]!.url);
-  const options = { dialTimeoutMs: 1000, requestTimeoutMs: 1000, auth: { username: 'u', password: new Secret('a') } };
+  const options = {
+    dialTimeoutMs: 1000,
+    requestTimeoutMs: 1000,
+    auth: { username: 'u', password: new Secret('a') },
+  };
 
   const a = shared.v3(endpoint, options);
   const b = shared.v3(endpoint, { ...options, auth: { username: 'u', password: new Secret('a') } });

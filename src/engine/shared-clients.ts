@@ -1,5 +1,10 @@
 import type { Endpoint } from '../etcd/endpoint.ts';
-import type { ClientOptions, EtcdHttpMemberClient, EtcdV2MemberClient, EtcdV3MemberClient } from '../etcd/types.ts';
+import type {
+  ClientOptions,
+  EtcdHttpMemberClient,
+  EtcdV2MemberClient,
+  EtcdV3MemberClient,
+} from '../etcd/types.ts';
 import type { ClientFactory } from './connection.ts';
 import { digest } from './spec.ts';
 
@@ -44,7 +49,12 @@ export class SharedClients implements ClientFactory {
     return (this.#inner.dedicatedV3 ?? this.#inner.v3).call(this.#inner, endpoint, options);
   }
 
-  #share<T extends { close(): void | Promise<void> }>(kind: string, endpoint: Endpoint, options: ClientOptions, create: () => T): T {
+  #share<T extends { close(): void | Promise<void> }>(
+    kind: string,
+    endpoint: Endpoint,
+    options: ClientOptions,
+    create: () => T,
+  ): T {
     const key = `${kind} ${endpoint.url} ${digest(options)}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {

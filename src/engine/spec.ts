@@ -63,7 +63,9 @@ export function featureFingerprint(feature: FeatureSpec): string {
 
 /** A stable digest of JSON-able settings; Secrets enter as their hash (never as text). */
 export function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(comparable(value))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(comparable(value)))
+    .digest('hex');
 }
 
 /** Secrets as hashes, bigints as text. Done before stringify: JSON.stringify would call Secret.toJSON first. */

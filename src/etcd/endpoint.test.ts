@@ -3,9 +3,21 @@ import assert from 'node:assert/strict';
 import { parseEndpoint } from './endpoint.ts';
 
 test('endpoints parse to scheme, host, port and the host:port label', () => {
-  assert.deepEqual(parseEndpoint('https://10.0.0.1:2379'), { url: 'https://10.0.0.1:2379', scheme: 'https', host: '10.0.0.1', port: 2379, hostPort: '10.0.0.1:2379' });
+  assert.deepEqual(parseEndpoint('https://10.0.0.1:2379'), {
+    url: 'https://10.0.0.1:2379',
+    scheme: 'https',
+    host: '10.0.0.1',
+    port: 2379,
+    hostPort: '10.0.0.1:2379',
+  });
   assert.equal(parseEndpoint(' http://etcd-0.etcd:2379/ ').hostPort, 'etcd-0.etcd:2379');
-  assert.deepEqual(parseEndpoint('http://[::1]:2379'), { url: 'http://[::1]:2379', scheme: 'http', host: '::1', port: 2379, hostPort: '[::1]:2379' });
+  assert.deepEqual(parseEndpoint('http://[::1]:2379'), {
+    url: 'http://[::1]:2379',
+    scheme: 'http',
+    host: '::1',
+    port: 2379,
+    hostPort: '[::1]:2379',
+  });
 });
 
 test('malformed endpoints are errors that say what is wrong', () => {

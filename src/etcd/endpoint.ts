@@ -36,7 +36,9 @@ export function parseEndpoint(raw: string): Endpoint {
     throw new EndpointError(`endpoint "${text}" has scheme "${scheme}": only http and https are supported`);
   }
   if (url.username !== '' || url.password !== '') {
-    throw new EndpointError(`endpoint "${url.host}" carries credentials in the URL: use the auth settings instead`);
+    throw new EndpointError(
+      `endpoint "${url.host}" carries credentials in the URL: use the auth settings instead`,
+    );
   }
   if (url.hostname === '') throw new EndpointError(`endpoint "${text}" has no host`);
   if (url.port === '') {

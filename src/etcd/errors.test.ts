@@ -5,21 +5,54 @@ import { GrpcCode, classifyGrpcStatus, cleanGrpcDetails, friendlyNetworkText, sc
 
 describe('error classification', () => {
   it('maps etcd errors by their message first', () => {
-    assert.equal(classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'), 'compacted');
-    assert.equal(classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'), 'future_revision');
-    assert.equal(classifyGrpcStatus(GrpcCode.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password'), 'auth');
+    assert.equal(
+      classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'),
+      'compacted',
+    );
+    assert.equal(
+      classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'),
+      'future_revision',
+    );
+    assert.equal(
+      classifyGrpcStatus(
+        GrpcCode.INVALID_ARGUMENT,
+        'etcdserver: authentication failed, invalid user ID or password',
+      ),
+      'auth',
+    );
     assert.equal(classifyGrpcStatus(GrpcCode.INVALID_ARGUMENT, 'etcdserver: user name is empty'), 'auth');
     assert.equal(classifyGrpcStatus(GrpcCode.PERMISSION_DENIED, 'etcdserver: permission denied'), 'auth');
     assert.equal(classifyGrpcStatus(GrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token'), 'auth');
-    assert.equal(classifyGrpcStatus(GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'), 'unknown');
+    assert.equal(
+      classifyGrpcStatus(GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'),
+      'unknown',
+    );
   });
 
   it('maps transport statuses, telling TLS failures apart', () => {
-    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1'), 'unavailable');
+    assert.equal(
+      classifyGrpcStatus(
+        GrpcCode.UNAVAILABLE,
+        'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1',
+      ),
+      'unavailable',
+    );
     assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'etcdserver: no leader'), 'unavailable');
-    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'No connection established. Last error: unable to verify the first certificate'), 'tls');
-    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, "Hostname/IP does not match certificate's altnames"), 'tls');
-    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'ssl/tls alert bad certificate: SSL alert number 42'), 'tls');
+    assert.equal(
+      classifyGrpcStatus(
+        GrpcCode.UNAVAILABLE,
+        'No connection established. Last error: unable to verify the first certificate',
+      ),
+      'tls',
+    );
+    assert.equal(
+      classifyGrpcStatus(GrpcCode.UNAVAILABLE, "Hostname/IP does not match certificate's altnames"),
+      'tls',
+    );
+    assert.equal(
+      classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'ssl/tls alert bad certificate: SSL alert number 42'),
+      'tls',
+    );
     assert.equal(classifyGrpcStatus(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded'), 'timeout');
     assert.equal(classifyGrpcStatus(GrpcCode.CANCELLED, 'Cancelled on client'), 'canceled');
     assert.equal(classifyGrpcStatus(GrpcCode.UNIMPLEMENTED, 'unknown service'), 'unsupported');
@@ -27,7 +60,9 @@ describe('error classification', () => {
 
   it('shortens grpc-js connection failures', () => {
     assert.equal(
-      cleanGrpcDetails('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1 (2026-11-26T07:43:05.238Z). Resolution note: '),
+      cleanGrpcDetails(
+        'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1 (2026-11-26T07:43:05.238Z). Resolution note: ',
+      ),
       'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1',
     );
     assert.equal(
@@ -44,12 +79,22 @@ describe('error classification', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
     assert.equal(classifyHttpError(refused).code, 'unavailable');
     assert.match(classifyHttpError(refused).detail, /^connection refused/);
-    const cert = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    const cert = Object.assign(new Error('unable to verify the first certificate'), {
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    });
     assert.equal(classifyHttpError(new Error('fetch failed', { cause: cert })).code, 'tls');
-    assert.equal(classifyHttpError(Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' })).code, 'unavailable');
+    assert.equal(
+      classifyHttpError(
+        Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }),
+      ).code,
+      'unavailable',
+    );
   });
 
   it('scrubs secrets from texts', () => {
-    assert.equal(scrub('user root password hunter2 rejected', ['hunter2', '']), 'user root password [REDACTED] rejected');
+    assert.equal(
+      scrub('user root password hunter2 rejected', ['hunter2', '']),
+      'user root password [REDACTED] rejected',
+    );
   });
 });

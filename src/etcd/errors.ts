@@ -10,7 +10,8 @@ const COMPACTED = /required revision has been compacted/i;
 const FUTURE_REVISION = /required revision is a future revision/i;
 /** Token problems that a fresh Authenticate fixes. */
 const TOKEN_INVALID = /invalid auth token|revision of auth store is old|user name is empty/i;
-const AUTH = /authentication failed|permission denied|user name is empty|invalid auth token|revision of auth store is old|auth.*not enabled|invalid user ID or password|unauthenticated/i;
+const AUTH =
+  /authentication failed|permission denied|user name is empty|invalid auth token|revision of auth store is old|auth.*not enabled|invalid user ID or password|unauthenticated/i;
 
 /**
  * Certificate and handshake failures. Node reports them with OpenSSL codes

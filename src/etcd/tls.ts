@@ -59,7 +59,9 @@ export function checkCertificates(kind: string, label: string, pem: string): voi
       new X509Certificate(block);
     } catch (err) {
       const which = blocks.length > 1 ? ` (certificate #${i + 1})` : '';
-      throw new TlsConfigError(`${kind} ${label}${which}: not a valid certificate: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TlsConfigError(
+        `${kind} ${label}${which}: not a valid certificate: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 }
@@ -80,7 +82,10 @@ export function checkPrivateKey(kind: string, label: string, pem: string): void 
  * parts parse, a client certificate comes with its key and they match.
  * `labels` name where each part came from, for the error message.
  */
-export function checkTlsMaterial(material: TlsMaterial, labels: { ca?: string; cert?: string; key?: string } = {}): void {
+export function checkTlsMaterial(
+  material: TlsMaterial,
+  labels: { ca?: string; cert?: string; key?: string } = {},
+): void {
   const certLabel = labels.cert ?? 'client certificate';
   const keyLabel = labels.key ?? 'client key';
   if (material.cert !== undefined && material.key === undefined) {
@@ -94,8 +99,13 @@ export function checkTlsMaterial(material: TlsMaterial, labels: { ca?: string; c
   if (material.key !== undefined) checkPrivateKey('keyFile', keyLabel, material.key.reveal());
   if (material.cert !== undefined && material.key !== undefined) {
     const leaf = material.cert.match(PEM_CERT)?.[0];
-    if (leaf !== undefined && !new X509Certificate(leaf).checkPrivateKey(createPrivateKey(material.key.reveal()))) {
-      throw new TlsConfigError(`certFile ${certLabel} and keyFile ${keyLabel} do not belong together (the key does not match the certificate)`);
+    if (
+      leaf !== undefined &&
+      !new X509Certificate(leaf).checkPrivateKey(createPrivateKey(material.key.reveal()))
+    ) {
+      throw new TlsConfigError(
+        `certFile ${certLabel} and keyFile ${keyLabel} do not belong together (the key does not match the certificate)`,
+      );
     }
   }
 }

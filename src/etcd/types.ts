@@ -33,7 +33,10 @@ export interface ClientOptions {
   readonly keepaliveTimeMs?: number;
 }
 
-export const DEFAULT_CLIENT_OPTIONS: Pick<ClientOptions, 'dialTimeoutMs' | 'requestTimeoutMs' | 'keepaliveTimeMs'> = {
+export const DEFAULT_CLIENT_OPTIONS: Pick<
+  ClientOptions,
+  'dialTimeoutMs' | 'requestTimeoutMs' | 'keepaliveTimeMs'
+> = {
   dialTimeoutMs: 5_000,
   requestTimeoutMs: 5_000,
   keepaliveTimeMs: 30_000,
@@ -183,10 +186,17 @@ export interface EtcdV3MemberClient {
    * revision (the first page's, unless req.revision is given), so that the
    * whole walk sees one consistent keyspace without holding it in memory.
    */
-  rangePages(req: RangeRequest & { readonly pageSize: number }, opts?: CallOptions): AsyncIterable<RangeResult>;
+  rangePages(
+    req: RangeRequest & { readonly pageSize: number },
+    opts?: CallOptions,
+  ): AsyncIterable<RangeResult>;
   hashKV(revision: bigint, opts?: CallOptions): Promise<HashKVResult>;
   put(key: Buffer | string, value: Buffer | string, opts?: CallOptions): Promise<ResponseHeader>;
-  deleteRange(key: Buffer | string, rangeEnd?: Buffer | string, opts?: CallOptions): Promise<{ header: ResponseHeader; deleted: bigint }>;
+  deleteRange(
+    key: Buffer | string,
+    rangeEnd?: Buffer | string,
+    opts?: CallOptions,
+  ): Promise<{ header: ResponseHeader; deleted: bigint }>;
   compact(revision: bigint, opts?: CallOptions & { physical?: boolean }): Promise<ResponseHeader>;
   defragment(opts?: CallOptions): Promise<void>;
   /**
@@ -253,7 +263,9 @@ export interface VersionResult {
 /** Plain HTTP(S) endpoints of one member, on a kept-alive connection pool of its own. */
 export interface EtcdHttpMemberClient {
   readonly endpoint: Endpoint;
-  health(opts?: CallOptions & { readonly serializable?: boolean; readonly exclude?: readonly string[] }): Promise<HealthResult>;
+  health(
+    opts?: CallOptions & { readonly serializable?: boolean; readonly exclude?: readonly string[] },
+  ): Promise<HealthResult>;
   version(opts?: CallOptions): Promise<VersionResult>;
   close(): Promise<void>;
 }
@@ -283,7 +295,13 @@ export class EtcdError extends Error {
   readonly endpoint: string;
   readonly call: string;
 
-  constructor(code: EtcdErrorCode, endpoint: string, call: string, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    code: EtcdErrorCode,
+    endpoint: string,
+    call: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${call} on ${endpoint}: ${detail}`, options);
     this.code = code;
     this.endpoint = endpoint;

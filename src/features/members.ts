@@ -35,7 +35,8 @@ export async function forEachMember<T>(
 
 /** Members ordered so that the ones that answered last time (leader first) are asked first. */
 export function preferResponsive(members: readonly MemberHandle[]): MemberHandle[] {
-  const rank = (m: MemberHandle): number => (m.endpoint === undefined ? 3 : m.snapshot.error !== undefined ? 2 : m.snapshot.role === 'leader' ? 0 : 1);
+  const rank = (m: MemberHandle): number =>
+    m.endpoint === undefined ? 3 : m.snapshot.error !== undefined ? 2 : m.snapshot.role === 'leader' ? 0 : 1;
   return [...members].sort((a, b) => rank(a) - rank(b));
 }
 
@@ -56,5 +57,7 @@ export async function firstMemberAnswer<T>(
       errors.push(errorMessage(err));
     }
   }
-  throw new Error(errors.length === 0 ? `no member to ask for ${call}` : `no member answered ${call}: ${errors.join('; ')}`);
+  throw new Error(
+    errors.length === 0 ? `no member to ask for ${call}` : `no member answered ${call}: ${errors.join('; ')}`,
+  );
 }

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import { FakeClock, settle } from './ratelimit.ts';
-import { CorrelatingEventRecorder, FakeEventRecorder, MAX_MESSAGE_LENGTH, type EventBody, type EventPatch, type EventRecorderOptions, type EventSink } from './events.ts';
+import {
+  CorrelatingEventRecorder,
+  FakeEventRecorder,
+  MAX_MESSAGE_LENGTH,
+  type EventBody,
+  type EventPatch,
+  type EventRecorderOptions,
+  type EventSink,
+} from './events.ts';
 
 interface Stored {
   body: EventBody;
@@ -60,7 +68,12 @@ class FakeSink implements EventSink {
     await this.#enter(`create ${event.reason} ${event.count}`, signal);
     const key = `${event.metadata.namespace}/${event.metadata.name}`;
     if (this.events.has(key)) throw new ApiException<unknown>(409, 'AlreadyExists', {}, {});
-    this.events.set(key, { body: event, count: event.count, lastTimestamp: event.lastTimestamp, message: event.message });
+    this.events.set(key, {
+      body: event,
+      count: event.count,
+      lastTimestamp: event.lastTimestamp,
+      message: event.message,
+    });
   }
 
   async patch(namespace: string, name: string, p: EventPatch, signal: AbortSignal): Promise<void> {
@@ -85,15 +98,26 @@ const cluster = {
 };
 const other = { ...cluster, metadata: { ...cluster.metadata, name: 'staging', uid: '3333' } };
 
-function recorder(sink: FakeSink, clock: FakeClock, opts: Partial<EventRecorderOptions> = {}): CorrelatingEventRecorder {
-  return new CorrelatingEventRecorder({ sink, clock, component: 'etcdcluster-controller', instance: 'pod-1', ...opts });
+function recorder(
+  sink: FakeSink,
+  clock: FakeClock,
+  opts: Partial<EventRecorderOptions> = {},
+): CorrelatingEventRecorder {
+  return new CorrelatingEventRecorder({
+    sink,
+    clock,
+    component: 'etcdcluster-controller',
+    instance: 'pod-1',
+    ...opts,
+  });
 }
 
 test('a burst of identical events becomes one Event carrying the whole count', async () => {
   const clock = new FakeClock();
   const sink = new FakeSink();
   const r = recorder(sink, clock);
-  for (let i = 0; i < 100; i++) r.event(cluster, 'Warning', 'ConnectFailed', 'dial tcp 10.0.0.1:2379: connection refused');
+  for (let i = 0; i < 100; i++)
+    r.event(cluster, 'Warning', 'ConnectFailed', 'dial tcp 10.0.0.1:2379: connection refused');
   await settle();
   assert.deepEqual(sink.calls, ['create ConnectFailed 100']);
   const e = sink.only();
@@ -149,7 +173,9 @@ test('a different message, reason, type or object makes a separate Event', async
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   await settle();
   assert.equal(sink.events.size, 5);
-  const counts = [...sink.events.values()].map((e) => `${e.body.involvedObject.name} ${e.body.type} ${e.body.reason} ${e.message} ${e.count}`).sort();
+  const counts = [...sink.events.values()]
+    .map((e) => `${e.body.involvedObject.name} ${e.body.type} ${e.body.reason} ${e.message} ${e.count}`)
+    .sort();
   assert.deepEqual(counts, [
     'prod Normal ConnectFailed refused 1',
     'prod Warning ConnectFailed refused 2',
@@ -169,7 +195,9 @@ test('past maxSimilarMessages distinct messages, further ones go into one combin
     await settle();
   }
   assert.equal(sink.events.size, 10, '9 own Events and a combined one');
-  const combined = [...sink.events.values()].filter((e) => e.message.startsWith('(combined from similar events): '));
+  const combined = [...sink.events.values()].filter((e) =>
+    e.message.startsWith('(combined from similar events): '),
+  );
   assert.equal(combined.length, 1);
   assert.equal(combined[0]?.message, '(combined from similar events): member m12 is down');
   assert.equal(combined[0]?.count, 3);
@@ -383,6 +411,12 @@ test('the fake recorder keeps client-go FakeRecorder lines', () => {
 test('invalid recorder options are rejected', () => {
   const sink = new FakeSink();
   assert.throws(() => new CorrelatingEventRecorder({ sink, component: '' }), /component must not be empty/);
-  assert.throws(() => new CorrelatingEventRecorder({ sink, component: 'c', maxPending: 10, cacheSize: 5 }), /cacheSize \(5\) must be an integer at least maxPending \(10\)/);
-  assert.throws(() => new CorrelatingEventRecorder({ sink, component: 'c', spamBurst: 0 }), /spamBurst must be a positive integer/);
+  assert.throws(
+    () => new CorrelatingEventRecorder({ sink, component: 'c', maxPending: 10, cacheSize: 5 }),
+    /cacheSize \(5\) must be an integer at least maxPending \(10\)/,
+  );
+  assert.throws(
+    () => new CorrelatingEventRecorder({ sink, component: 'c', spamBurst: 0 }),
+    /spamBurst must be a positive integer/,
+  );
 });

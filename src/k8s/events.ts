@@ -56,7 +56,12 @@ export type EventSubject =
   | {
       readonly apiVersion?: string;
       readonly kind?: string;
-      readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string; readonly resourceVersion?: string };
+      readonly metadata?: {
+        readonly name?: string;
+        readonly namespace?: string;
+        readonly uid?: string;
+        readonly resourceVersion?: string;
+      };
     };
 
 /** What controllers depend on. */
@@ -225,18 +230,31 @@ export class CorrelatingEventRecorder implements EventRecorder {
     this.#callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.#maxAttempts = opts.maxAttempts ?? 4;
     const workers = opts.workers ?? 2;
-    if (!Number.isInteger(this.#spamBurst) || this.#spamBurst < 1) throw new Error(`event recorder: spamBurst must be a positive integer, got ${this.#spamBurst}`);
-    if (!(this.#spamQps > 0) || !Number.isFinite(this.#spamQps)) throw new Error(`event recorder: spamRefillMs must be a positive duration, got ${opts.spamRefillMs}`);
-    if (!Number.isInteger(this.#maxSimilar) || this.#maxSimilar < 1) throw new Error(`event recorder: maxSimilarMessages must be a positive integer, got ${this.#maxSimilar}`);
-    if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1) throw new Error(`event recorder: maxPending must be a positive integer, got ${this.#maxPending}`);
+    if (!Number.isInteger(this.#spamBurst) || this.#spamBurst < 1)
+      throw new Error(`event recorder: spamBurst must be a positive integer, got ${this.#spamBurst}`);
+    if (!(this.#spamQps > 0) || !Number.isFinite(this.#spamQps))
+      throw new Error(`event recorder: spamRefillMs must be a positive duration, got ${opts.spamRefillMs}`);
+    if (!Number.isInteger(this.#maxSimilar) || this.#maxSimilar < 1)
+      throw new Error(
+        `event recorder: maxSimilarMessages must be a positive integer, got ${this.#maxSimilar}`,
+      );
+    if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1)
+      throw new Error(`event recorder: maxPending must be a positive integer, got ${this.#maxPending}`);
     if (!Number.isInteger(this.#cacheSize) || this.#cacheSize < this.#maxPending) {
-      throw new Error(`event recorder: cacheSize (${this.#cacheSize}) must be an integer at least maxPending (${this.#maxPending})`);
+      throw new Error(
+        `event recorder: cacheSize (${this.#cacheSize}) must be an integer at least maxPending (${this.#maxPending})`,
+      );
     }
-    if (!Number.isInteger(workers) || workers < 1) throw new Error(`event recorder: workers must be a positive integer, got ${workers}`);
-    if (!(this.#maxAttempts >= 1)) throw new Error(`event recorder: maxAttempts must be at least 1, got ${this.#maxAttempts}`);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new Error(`event recorder: workers must be a positive integer, got ${workers}`);
+    if (!(this.#maxAttempts >= 1))
+      throw new Error(`event recorder: maxAttempts must be at least 1, got ${this.#maxAttempts}`);
     this.#queue = new WorkQueue<string>({
       clock: this.#clock,
-      rateLimiter: new ItemExponentialFailureRateLimiter<string>(opts.retryBaseMs ?? 1000, opts.retryMaxMs ?? 60_000),
+      rateLimiter: new ItemExponentialFailureRateLimiter<string>(
+        opts.retryBaseMs ?? 1000,
+        opts.retryMaxMs ?? 60_000,
+      ),
     });
     this.#workers = Array.from({ length: workers }, () => this.#work());
   }
@@ -288,7 +306,10 @@ export class CorrelatingEventRecorder implements EventRecorder {
         if (e !== undefined) lost += e.count - e.sentCount;
       }
       this.#stats.dropped += lost;
-      this.#log.warn({ events: this.#unsent.size, occurrences: lost }, 'event recorder stopped with events not written');
+      this.#log.warn(
+        { events: this.#unsent.size, occurrences: lost },
+        'event recorder stopped with events not written',
+      );
     }
   }
 
@@ -308,13 +329,21 @@ export class CorrelatingEventRecorder implements EventRecorder {
     const now = this.#clock.now();
     const date = this.#clock.date();
 
-    const objectKey = [ref.apiVersion, ref.kind, ref.namespace ?? '', ref.name, ref.uid ?? '', ref.fieldPath ?? ''].join('\u0000');
+    const objectKey = [
+      ref.apiVersion,
+      ref.kind,
+      ref.namespace ?? '',
+      ref.name,
+      ref.uid ?? '',
+      ref.fieldPath ?? '',
+    ].join('\u0000');
     const spamKey = [this.#component, this.#instance, objectKey].join('\u0000');
     const similarKey = [spamKey, type, reason].join('\u0000');
 
     // 1. Aggregation of similar events (client-go's EventAggregator).
     let similar = this.#similar.get(similarKey);
-    if (similar === undefined || now - similar.lastAt > this.#similarWindowMs) similar = { messages: new Set(), lastAt: now };
+    if (similar === undefined || now - similar.lastAt > this.#similarWindowMs)
+      similar = { messages: new Set(), lastAt: now };
     if (similar.messages.size < this.#maxSimilar) similar.messages.add(message);
     similar.lastAt = now;
     touch(this.#similar, similarKey, similar);
@@ -330,7 +359,10 @@ export class CorrelatingEventRecorder implements EventRecorder {
         this.#stats.dropped++;
         if (now - this.#lastDropLog > 60_000) {
           this.#lastDropLog = now;
-          this.#log.warn({ pending: this.#unsent.size, reason, object: `${ref.kind} ${ref.namespace ?? ''}/${ref.name}` }, 'event queue full; dropping events');
+          this.#log.warn(
+            { pending: this.#unsent.size, reason, object: `${ref.kind} ${ref.namespace ?? ''}/${ref.name}` },
+            'event queue full; dropping events',
+          );
         }
         return;
       }
@@ -364,13 +396,23 @@ export class CorrelatingEventRecorder implements EventRecorder {
 
   #reference(subject: EventSubject): ObjectReference {
     if (isRef(subject)) {
-      if (subject.apiVersion === '' || subject.kind === '' || subject.name === '') throw new Error('the object reference needs apiVersion, kind and name');
+      if (subject.apiVersion === '' || subject.kind === '' || subject.name === '')
+        throw new Error('the object reference needs apiVersion, kind and name');
       return subject;
     }
     const meta = subject.metadata;
     const { apiVersion, kind } = subject;
-    if (apiVersion === undefined || apiVersion === '' || kind === undefined || kind === '' || meta?.name === undefined || meta.name === '') {
-      throw new Error('the object needs apiVersion, kind and metadata.name (objects from lists lack apiVersion and kind: set them or pass a reference)');
+    if (
+      apiVersion === undefined ||
+      apiVersion === '' ||
+      kind === undefined ||
+      kind === '' ||
+      meta?.name === undefined ||
+      meta.name === ''
+    ) {
+      throw new Error(
+        'the object needs apiVersion, kind and metadata.name (objects from lists lack apiVersion and kind: set them or pass a reference)',
+      );
     }
     return {
       apiVersion,
@@ -418,7 +460,8 @@ export class CorrelatingEventRecorder implements EventRecorder {
         this.#log.error({ err: errorMessage(err) }, 'event writer failed');
       } finally {
         this.#queue.done(next.item);
-        if (this.#idleWaiters.length > 0 && this.#idle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+        if (this.#idleWaiters.length > 0 && this.#idle())
+          for (const resolve of this.#idleWaiters.splice(0)) resolve();
       }
     }
   }
@@ -444,7 +487,9 @@ export class CorrelatingEventRecorder implements EventRecorder {
     const ctl = new AbortController();
     const onStop = (): void => ctl.abort(this.#abort.signal.reason);
     this.#abort.signal.addEventListener('abort', onStop, { once: true });
-    const timer = this.#clock.after(this.#callTimeoutMs, () => ctl.abort(new Error(`event write timed out after ${this.#callTimeoutMs} ms`)));
+    const timer = this.#clock.after(this.#callTimeoutMs, () =>
+      ctl.abort(new Error(`event write timed out after ${this.#callTimeoutMs} ms`)),
+    );
     try {
       if (entry.name !== undefined) {
         try {
@@ -471,19 +516,31 @@ export class CorrelatingEventRecorder implements EventRecorder {
     } catch (err) {
       this.#stats.failedCalls++;
       const status = apiStatus(err);
-      const permanent = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429 && status !== 409;
+      const permanent =
+        status !== undefined &&
+        status >= 400 &&
+        status < 500 &&
+        status !== 408 &&
+        status !== 429 &&
+        status !== 409;
       entry.attempts++;
       const object = `${entry.involvedObject.kind} ${entry.namespace}/${entry.involvedObject.name}`;
       if (this.#abort.signal.aborted) return;
       if (permanent || entry.attempts >= this.#maxAttempts) {
         this.#stats.dropped += entry.count - entry.sentCount;
-        this.#log.warn({ err: errorMessage(err), status, reason: entry.reason, object, attempts: entry.attempts }, 'cannot write event; dropping it');
+        this.#log.warn(
+          { err: errorMessage(err), status, reason: entry.reason, object, attempts: entry.attempts },
+          'cannot write event; dropping it',
+        );
         entry.sentCount = entry.count;
         entry.attempts = 0;
         this.#queue.forget(key);
         this.#unsent.delete(key);
       } else {
-        this.#log.info({ err: errorMessage(err), status, reason: entry.reason, object }, 'cannot write event; will retry');
+        this.#log.info(
+          { err: errorMessage(err), status, reason: entry.reason, object },
+          'cannot write event; will retry',
+        );
         this.#queue.addRateLimited(key);
       }
     } finally {

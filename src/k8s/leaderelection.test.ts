@@ -277,7 +277,10 @@ test('on shutdown the leader stops at once, waits for its work, then releases so
   assert.equal(store.record?.leaseDurationSeconds, 1);
   const releasedAt = clock.now();
   while (!b.elector.isLeader() && clock.now() < releasedAt + 60_000) await clock.advance(100);
-  assert.ok((b.startedAt as number) - releasedAt <= 5_000, `standby took ${(b.startedAt as number) - releasedAt} ms`);
+  assert.ok(
+    (b.startedAt as number) - releasedAt <= 5_000,
+    `standby took ${(b.startedAt as number) - releasedAt} ms`,
+  );
   assert.equal(store.record?.holderIdentity, 'b');
   assert.equal(store.record?.leaseTransitions, 1);
   b.abort.abort();
@@ -315,7 +318,13 @@ test('two candidates starting at once: one create conflicts, exactly one leads',
 test('two candidates updating the same expired lease: the resourceVersion lets only one win', async () => {
   const clock = new FakeClock();
   const store = new FakeLeaseStore();
-  store.record = { holderIdentity: 'dead', leaseDurationSeconds: 10, acquireTime: undefined, renewTime: undefined, leaseTransitions: 4 };
+  store.record = {
+    holderIdentity: 'dead',
+    leaseDurationSeconds: 10,
+    acquireTime: undefined,
+    renewTime: undefined,
+    leaseTransitions: 4,
+  };
   store.version = 1;
   const a = start(store, clock, 'a');
   const b = start(store, clock, 'b');
@@ -357,7 +366,13 @@ test('a failing leading work makes the leader step down and release', async () =
 test('aborting before leadership: neither callback runs and nothing is left scheduled', async () => {
   const clock = new FakeClock();
   const store = new FakeLeaseStore();
-  store.record = { holderIdentity: 'other', leaseDurationSeconds: 60, acquireTime: undefined, renewTime: undefined, leaseTransitions: 0 };
+  store.record = {
+    holderIdentity: 'other',
+    leaseDurationSeconds: 60,
+    acquireTime: undefined,
+    renewTime: undefined,
+    leaseTransitions: 0,
+  };
   const b = start(store, clock, 'b');
   await clock.advance(12_000);
   assert.equal(b.elector.isLeader(), false);
@@ -400,14 +415,25 @@ test('the health check reports a leader whose lease ran out without renewal (a s
 
 test('options are validated with clear messages', () => {
   const v = (o: Partial<LeaderElectionOptions>): unknown => validateLeaderElectionOptions(o);
-  assert.throws(() => v({ leaseDurationMs: 15_000, renewDeadlineMs: 15_000 }), /leaseDuration \(15000 ms\) must be greater than renewDeadline \(15000 ms\)/);
-  assert.throws(() => v({ renewDeadlineMs: 6_000, retryPeriodMs: 5_000 }), /renewDeadline \(6000 ms\) must be greater than retryPeriod × 1.2 \(6000 ms\)/);
+  assert.throws(
+    () => v({ leaseDurationMs: 15_000, renewDeadlineMs: 15_000 }),
+    /leaseDuration \(15000 ms\) must be greater than renewDeadline \(15000 ms\)/,
+  );
+  assert.throws(
+    () => v({ renewDeadlineMs: 6_000, retryPeriodMs: 5_000 }),
+    /renewDeadline \(6000 ms\) must be greater than retryPeriod × 1.2 \(6000 ms\)/,
+  );
   assert.throws(() => v({ retryPeriodMs: 0 }), /retryPeriod must be a positive duration, got 0 ms/);
   assert.throws(() => v({ leaseDurationMs: 60_500 }), /whole number of seconds/);
   assert.throws(() => v({ identity: ' ' }), /identity must not be empty/);
   const d = validateLeaderElectionOptions({});
   assert.deepEqual(
-    { lease: d.leaseDurationMs, renew: d.renewDeadlineMs, retry: d.retryPeriodMs, release: d.releaseOnCancel },
+    {
+      lease: d.leaseDurationMs,
+      renew: d.renewDeadlineMs,
+      retry: d.retryPeriodMs,
+      release: d.releaseOnCancel,
+    },
     { lease: 60_000, renew: 15_000, retry: 5_000, release: true },
   );
   assert.match(d.identity, /^.+_[0-9a-f]{16}$/);
@@ -430,6 +456,15 @@ test('records read from client-node Leases keep MicroTime strings and default mi
     acquireTime: '2025-01-01T00:00:00.000000Z',
     leaseTransitions: 0,
   });
-  assert.deepEqual(recordFromLease({}), { holderIdentity: '', leaseDurationSeconds: 0, acquireTime: undefined, renewTime: undefined, leaseTransitions: 0 });
-  assert.equal(JSON.stringify({ t: new V1MicroTime(Date.UTC(2025, 0, 1, 0, 0, 0, 5)) }), '{"t":"2025-01-01T00:00:00.005000Z"}');
+  assert.deepEqual(recordFromLease({}), {
+    holderIdentity: '',
+    leaseDurationSeconds: 0,
+    acquireTime: undefined,
+    renewTime: undefined,
+    leaseTransitions: 0,
+  });
+  assert.equal(
+    JSON.stringify({ t: new V1MicroTime(Date.UTC(2025, 0, 1, 0, 0, 0, 5)) }),
+    '{"t":"2025-01-01T00:00:00.005000Z"}',
+  );
 });

@@ -125,24 +125,41 @@ interface ResolvedOptions {
 }
 
 /** Checks the timing options the way client-go's NewLeaderElector does, with the option names in the messages. */
-export function validateLeaderElectionOptions(opts: Omit<LeaderElectionOptions, 'lock' | 'onStartedLeading'>): ResolvedOptions {
+export function validateLeaderElectionOptions(
+  opts: Omit<LeaderElectionOptions, 'lock' | 'onStartedLeading'>,
+): ResolvedOptions {
   const lease = opts.leaseDurationMs ?? DEFAULT_LEASE_DURATION_MS;
   const renew = opts.renewDeadlineMs ?? DEFAULT_RENEW_DEADLINE_MS;
   const retry = opts.retryPeriodMs ?? DEFAULT_RETRY_PERIOD_MS;
   const identity = opts.identity ?? defaultIdentity();
   const positive = (name: string, v: number): void => {
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`leader election: ${name} must be a positive duration, got ${v} ms`);
+    if (!Number.isFinite(v) || v <= 0)
+      throw new Error(`leader election: ${name} must be a positive duration, got ${v} ms`);
   };
   positive('leaseDuration', lease);
   positive('renewDeadline', renew);
   positive('retryPeriod', retry);
-  if (lease % 1000 !== 0) throw new Error(`leader election: leaseDuration must be a whole number of seconds (the Lease stores seconds), got ${lease} ms`);
-  if (lease <= renew) throw new Error(`leader election: leaseDuration (${lease} ms) must be greater than renewDeadline (${renew} ms)`);
+  if (lease % 1000 !== 0)
+    throw new Error(
+      `leader election: leaseDuration must be a whole number of seconds (the Lease stores seconds), got ${lease} ms`,
+    );
+  if (lease <= renew)
+    throw new Error(
+      `leader election: leaseDuration (${lease} ms) must be greater than renewDeadline (${renew} ms)`,
+    );
   if (renew <= JITTER_FACTOR * retry) {
-    throw new Error(`leader election: renewDeadline (${renew} ms) must be greater than retryPeriod × ${JITTER_FACTOR} (${JITTER_FACTOR * retry} ms)`);
+    throw new Error(
+      `leader election: renewDeadline (${renew} ms) must be greater than retryPeriod × ${JITTER_FACTOR} (${JITTER_FACTOR * retry} ms)`,
+    );
   }
   if (identity.trim() === '') throw new Error('leader election: identity must not be empty');
-  return { identity, leaseDurationMs: lease, renewDeadlineMs: renew, retryPeriodMs: retry, releaseOnCancel: opts.releaseOnCancel ?? true };
+  return {
+    identity,
+    leaseDurationMs: lease,
+    renewDeadlineMs: renew,
+    retryPeriodMs: retry,
+    releaseOnCancel: opts.releaseOnCancel ?? true,
+  };
 }
 
 /** MicroTime as the API server writes it: RFC 3339 with six fractional digits. */
@@ -152,7 +169,13 @@ export function microTime(date: Date): string {
 }
 
 function rawRecord(r: LeaderElectionRecord): string {
-  return JSON.stringify([r.holderIdentity, r.leaseDurationSeconds, r.acquireTime ?? null, r.renewTime ?? null, r.leaseTransitions]);
+  return JSON.stringify([
+    r.holderIdentity,
+    r.leaseDurationSeconds,
+    r.acquireTime ?? null,
+    r.renewTime ?? null,
+    r.leaseTransitions,
+  ]);
 }
 
 export class LeaderElector {
@@ -179,7 +202,11 @@ export class LeaderElector {
     this.#lock = opts.lock;
     this.#clock = opts.clock ?? realClock;
     this.#random = opts.random ?? Math.random;
-    this.#log = (opts.logger ?? silentLogger()).child({ component: 'leader-election', lease: opts.lock.description, identity: this.identity });
+    this.#log = (opts.logger ?? silentLogger()).child({
+      component: 'leader-election',
+      lease: opts.lock.description,
+      identity: this.identity,
+    });
     this.#onStartedLeading = opts.onStartedLeading;
     this.#onStoppedLeading = opts.onStoppedLeading;
     this.#onNewLeader = opts.onNewLeader;
@@ -203,7 +230,8 @@ export class LeaderElector {
   check(toleranceMs = 0): string | undefined {
     if (!this.isLeader()) return undefined;
     const expiredFor = this.#clock.now() - (this.#observedAt + this.#o.leaseDurationMs);
-    if (expiredFor > toleranceMs) return `leader election lease ${this.#lock.description} expired ${Math.round(expiredFor)} ms ago`;
+    if (expiredFor > toleranceMs)
+      return `leader election lease ${this.#lock.description} expired ${Math.round(expiredFor)} ms ago`;
     return undefined;
   }
 
@@ -299,7 +327,10 @@ export class LeaderElector {
       (err: unknown) => {
         workSettled = true;
         if (leading.signal.aborted) {
-          this.#log.debug({ err: errorMessage(err) }, 'leading work ended with an error after leadership ended');
+          this.#log.debug(
+            { err: errorMessage(err) },
+            'leading work ended with an error after leadership ended',
+          );
         } else {
           this.#log.error({ err: errorMessage(err) }, 'leading work failed; stepping down');
           stop(`leading work failed: ${errorMessage(err)}`);
@@ -333,11 +364,16 @@ export class LeaderElector {
     if (!workSettled) {
       const limit = new AbortController();
       const timeout = this.#clock.after(this.#o.renewDeadlineMs, () => limit.abort());
-      await Promise.race([work, new Promise<void>((r) => limit.signal.addEventListener('abort', () => r(), { once: true }))]);
+      await Promise.race([
+        work,
+        new Promise<void>((r) => limit.signal.addEventListener('abort', () => r(), { once: true })),
+      ]);
       timeout.cancel();
     }
     if (!workSettled) {
-      this.#log.warn(`leading work did not return within ${this.#o.renewDeadlineMs} ms of losing leadership; not releasing the lease (it expires on its own)`);
+      this.#log.warn(
+        `leading work did not return within ${this.#o.renewDeadlineMs} ms of losing leadership; not releasing the lease (it expires on its own)`,
+      );
     } else if (this.#o.releaseOnCancel) {
       await this.#release();
     }
@@ -347,12 +383,22 @@ export class LeaderElector {
   /** client-go's tryAcquireOrRenew. */
   async #tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
     const now = microTime(this.#clock.date());
-    const base = { holderIdentity: this.identity, leaseDurationSeconds: this.#o.leaseDurationMs / 1000, acquireTime: now, renewTime: now, leaseTransitions: 0 };
+    const base = {
+      holderIdentity: this.identity,
+      leaseDurationSeconds: this.#o.leaseDurationMs / 1000,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: 0,
+    };
 
     // 1. Fast path: the leader updates optimistically from the record it last wrote.
     const observed = this.#observed;
     if (observed !== undefined && this.#observedIsUs() && this.#leaseValid()) {
-      const record = { ...base, acquireTime: observed.acquireTime, leaseTransitions: observed.leaseTransitions };
+      const record = {
+        ...base,
+        acquireTime: observed.acquireTime,
+        leaseTransitions: observed.leaseTransitions,
+      };
       try {
         await this.#lock.update(record, signal);
         this.#setObserved(record);
@@ -406,7 +452,13 @@ export class LeaderElector {
       const current = await this.#lock.get(call.signal);
       if (current === null || current.holderIdentity !== this.identity) return;
       const now = microTime(this.#clock.date());
-      const record = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: current.leaseTransitions };
+      const record = {
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: current.leaseTransitions,
+      };
       await this.#lock.update(record, call.signal);
       this.#setObserved(record);
       this.#log.info('released leader lease');
@@ -452,7 +504,9 @@ export class LeaderElector {
     const onAbort = (): void => ctl.abort(parent?.reason);
     if (parent?.aborted === true) ctl.abort(parent.reason);
     else parent?.addEventListener('abort', onAbort, { once: true });
-    const timer = this.#clock.after(ms, () => ctl.abort(new Error(`leader election call timed out after ${ms} ms`)));
+    const timer = this.#clock.after(ms, () =>
+      ctl.abort(new Error(`leader election call timed out after ${ms} ms`)),
+    );
     return {
       signal: ctl.signal,
       dispose: () => {
@@ -524,8 +578,13 @@ export class KubeLeaseLock implements LeaseLock {
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
       throw new Error(`leader election: lease namespace "${namespace}" is not a valid namespace name`);
     }
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name) || name.length > 253) {
-      throw new Error(`leader election: lease name "${name}" is not a valid object name (lowercase DNS subdomain)`);
+    if (
+      !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name) ||
+      name.length > 253
+    ) {
+      throw new Error(
+        `leader election: lease name "${name}" is not a valid object name (lowercase DNS subdomain)`,
+      );
     }
     this.#api = api;
     this.#namespace = namespace;
@@ -535,7 +594,10 @@ export class KubeLeaseLock implements LeaseLock {
 
   async get(signal: AbortSignal): Promise<LeaderElectionRecord | null> {
     try {
-      this.#lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace }, abortOptions(signal));
+      this.#lease = await this.#api.readNamespacedLease(
+        { name: this.#name, namespace: this.#namespace },
+        abortOptions(signal),
+      );
     } catch (err) {
       if (apiStatus(err) === 404) {
         this.#lease = undefined;
@@ -553,14 +615,26 @@ export class KubeLeaseLock implements LeaseLock {
       metadata: { name: this.#name, namespace: this.#namespace },
       spec: this.#spec(undefined, record),
     };
-    this.#lease = await this.#api.createNamespacedLease({ namespace: this.#namespace, body }, abortOptions(signal));
+    this.#lease = await this.#api.createNamespacedLease(
+      { namespace: this.#namespace, body },
+      abortOptions(signal),
+    );
   }
 
   async update(record: LeaderElectionRecord, signal: AbortSignal): Promise<void> {
     const prev = this.#lease;
-    if (prev === undefined) throw new Error(`lease ${this.description} must be read or created before it is updated`);
-    const body: V1Lease = { ...prev, apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', spec: this.#spec(prev.spec, record) };
-    this.#lease = await this.#api.replaceNamespacedLease({ name: this.#name, namespace: this.#namespace, body }, abortOptions(signal));
+    if (prev === undefined)
+      throw new Error(`lease ${this.description} must be read or created before it is updated`);
+    const body: V1Lease = {
+      ...prev,
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      spec: this.#spec(prev.spec, record),
+    };
+    this.#lease = await this.#api.replaceNamespacedLease(
+      { name: this.#name, namespace: this.#namespace, body },
+      abortOptions(signal),
+    );
   }
 
   #spec(prev: V1LeaseSpec | undefined, r: LeaderElectionRecord): V1LeaseSpec {

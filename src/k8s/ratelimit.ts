@@ -145,8 +145,10 @@ export class TokenBucket {
   #last: number;
 
   constructor(qps: number, burst: number, clock: Clock = realClock) {
-    if (!(qps > 0) || !Number.isFinite(qps)) throw new Error(`token bucket qps must be a positive number, got ${qps}`);
-    if (!Number.isInteger(burst) || burst < 1) throw new Error(`token bucket burst must be a positive integer, got ${burst}`);
+    if (!(qps > 0) || !Number.isFinite(qps))
+      throw new Error(`token bucket qps must be a positive number, got ${qps}`);
+    if (!Number.isInteger(burst) || burst < 1)
+      throw new Error(`token bucket burst must be a positive integer, got ${burst}`);
     this.qps = qps;
     this.burst = burst;
     this.#clock = clock;
@@ -209,7 +211,8 @@ export class ItemExponentialFailureRateLimiter<T> implements RateLimiter<T> {
   readonly #failures = new Map<T, number>();
 
   constructor(baseMs: number, maxMs: number) {
-    if (!(baseMs > 0) || !(maxMs >= baseMs)) throw new Error(`exponential backoff needs 0 < base <= max, got base ${baseMs} ms, max ${maxMs} ms`);
+    if (!(baseMs > 0) || !(maxMs >= baseMs))
+      throw new Error(`exponential backoff needs 0 < base <= max, got base ${baseMs} ms, max ${maxMs} ms`);
     this.#baseMs = baseMs;
     this.#maxMs = maxMs;
   }
@@ -281,5 +284,8 @@ export class MaxOfRateLimiter<T> implements RateLimiter<T> {
  * (which only paces retries when very many items fail at once).
  */
 export function defaultControllerRateLimiter<T>(clock: Clock = realClock): RateLimiter<T> {
-  return new MaxOfRateLimiter<T>(new ItemExponentialFailureRateLimiter<T>(5, 1_000_000), new BucketRateLimiter<T>(10, 100, clock));
+  return new MaxOfRateLimiter<T>(
+    new ItemExponentialFailureRateLimiter<T>(5, 1_000_000),
+    new BucketRateLimiter<T>(10, 100, clock),
+  );
 }

@@ -114,7 +114,10 @@ test('concurrent workers never process the same key at once and every add after 
   // Every key was processed by a run that started after its last add.
   for (const [key, addedAt] of lastAdd) {
     const started = processedAfterAdd.get(key);
-    assert.ok(started !== undefined && started > addedAt, `${key} last added at ${addedAt}, last processing started at ${started}`);
+    assert.ok(
+      started !== undefined && started > addedAt,
+      `${key} last added at ${addedAt}, last processing started at ${started}`,
+    );
   }
   assert.ok(runs < 300, `adds while waiting were deduplicated (${runs} runs for 300 adds)`);
 });
@@ -185,7 +188,10 @@ test('many delayed items with random delays come out sorted', async () => {
   }
   assert.equal(out.length, 200);
   const times = out.map((k) => delays.get(k) as number);
-  assert.deepEqual(times, [...times].sort((a, b) => a - b));
+  assert.deepEqual(
+    times,
+    [...times].sort((a, b) => a - b),
+  );
 });
 
 test('addRateLimited backs off exponentially per item; forget resets; numRequeues counts', async () => {
@@ -270,7 +276,11 @@ test('shutDownWithDrain waits for items in flight, and does not requeue one re-a
   q.done(a);
   await settle();
   assert.equal(drained, undefined, 'b is still in flight');
-  assert.deepEqual(await q.get(), { shutdown: true }, 'a, re-added while processing, is not handed out again');
+  assert.deepEqual(
+    await q.get(),
+    { shutdown: true },
+    'a, re-added while processing, is not handed out again',
+  );
   q.done(b);
   await drain;
   assert.equal(drained, true);

@@ -17,7 +17,13 @@
  *
  * Items are compared like Map keys (SameValueZero): use strings ("ns/name").
  */
-import { defaultControllerRateLimiter, realClock, type Clock, type RateLimiter, type Timer } from './ratelimit.ts';
+import {
+  defaultControllerRateLimiter,
+  realClock,
+  type Clock,
+  type RateLimiter,
+  type Timer,
+} from './ratelimit.ts';
 
 export type GetResult<T> = { readonly shutdown: false; readonly item: T } | { readonly shutdown: true };
 

@@ -67,7 +67,11 @@ export class InspectionCollector {
   }
 }
 
-function collectMember(member: MemberSnapshot, base: Readonly<Record<string, string>>, out: SampleBuffer): void {
+function collectMember(
+  member: MemberSnapshot,
+  base: Readonly<Record<string, string>>,
+  out: SampleBuffer,
+): void {
   if (member.endpoint === '') return;
   const m = ENGINE_METRICS;
   const labels = { ...base, endpoint: member.endpoint };
@@ -89,7 +93,10 @@ function collectMember(member: MemberSnapshot, base: Readonly<Record<string, str
   const optional: [MetricDefinition, bigint | undefined][] = [
     [m.dbSize, member.dbSize],
     [m.dbSizeInUse, member.dbSizeInUse],
-    [m.dbSizeQuota, member.dbSizeQuota !== undefined && member.dbSizeQuota > 0n ? member.dbSizeQuota : undefined],
+    [
+      m.dbSizeQuota,
+      member.dbSizeQuota !== undefined && member.dbSizeQuota > 0n ? member.dbSizeQuota : undefined,
+    ],
     [m.raftTerm, member.raftTerm],
     [m.raftIndex, member.raftIndex],
     [m.raftAppliedIndex, member.raftAppliedIndex],

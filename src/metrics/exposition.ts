@@ -31,7 +31,10 @@ export function formatLabels(labels: Readonly<Record<string, string>>): string {
  * must not repeat a label set; callers own that (series are keyed by
  * cluster identity and member endpoint).
  */
-export function renderFamilies(definitions: Iterable<MetricDefinition>, samples: ReadonlyMap<string, readonly string[]>): string {
+export function renderFamilies(
+  definitions: Iterable<MetricDefinition>,
+  samples: ReadonlyMap<string, readonly string[]>,
+): string {
   const out: string[] = [];
   for (const def of definitions) {
     const lines = samples.get(def.name);

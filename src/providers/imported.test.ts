@@ -22,7 +22,10 @@ function member(i: number, extra: Partial<MemberSnapshot> = {}): MemberSnapshot 
   };
 }
 
-function snapshot(members: MemberSnapshot[], extra: { error?: string; leaderId?: bigint } = {}): ClusterSnapshot {
+function snapshot(
+  members: MemberSnapshot[],
+  extra: { error?: string; leaderId?: bigint } = {},
+): ClusterSnapshot {
   return {
     id: 'ns/a',
     name: 'a',
@@ -31,7 +34,12 @@ function snapshot(members: MemberSnapshot[], extra: { error?: string; leaderId?:
     storageBackend: 'v3',
     configErrors: [],
     features: {},
-    members: { checkedAt: new Date('2025-01-01T00:00:00Z'), members, leaderId: extra.leaderId ?? 0xa0n, ...(extra.error !== undefined && { error: extra.error }) },
+    members: {
+      checkedAt: new Date('2025-01-01T00:00:00Z'),
+      members,
+      leaderId: extra.leaderId ?? 0xa0n,
+      ...(extra.error !== undefined && { error: extra.error }),
+    },
   };
 }
 
@@ -45,34 +53,73 @@ describe('imported provider status', () => {
   });
 
   it('Running with every member healthy: hex IDs, the leader by name, the lowest version', () => {
-    const s = importedStatus(snapshot([member(2, { version: '3.6.9' }), member(0, { version: '3.6.10' }), member(1)]));
+    const s = importedStatus(
+      snapshot([member(2, { version: '3.6.9' }), member(0, { version: '3.6.10' }), member(1)]),
+    );
     assert.equal(s.phase, 'Running');
-    assert.deepEqual(s.members.map((m) => [m.id, m.name, m.healthy]), [['a0', 'm0', true], ['a1', 'm1', true], ['a2', 'm2', true]]);
-    assert.deepEqual(s.members[0], { id: 'a0', name: 'm0', endpoint: '10.0.0.0:2379', clientURLs: ['https://10.0.0.0:2379'], version: '3.6.10', role: 'leader', healthy: true, dbSize: 20480 });
+    assert.deepEqual(
+      s.members.map((m) => [m.id, m.name, m.healthy]),
+      [
+        ['a0', 'm0', true],
+        ['a1', 'm1', true],
+        ['a2', 'm2', true],
+      ],
+    );
+    assert.deepEqual(s.members[0], {
+      id: 'a0',
+      name: 'm0',
+      endpoint: '10.0.0.0:2379',
+      clientURLs: ['https://10.0.0.0:2379'],
+      version: '3.6.10',
+      role: 'leader',
+      healthy: true,
+      dbSize: 20480,
+    });
     assert.equal(s.membersReady, '3/3');
     assert.equal(s.leader, 'm0');
     assert.equal(s.version, '3.6.9', '3.6.9 sorts before 3.6.10');
-    assert.deepEqual(s.ready, { status: 'True', reason: 'MembersDiscovered', message: '3 member(s), leader m0' });
+    assert.deepEqual(s.ready, {
+      status: 'True',
+      reason: 'MembersDiscovered',
+      message: '3 member(s), leader m0',
+    });
     assert.equal(s.membersHealth.status, 'True');
   });
 
   it('Degraded when a member does not answer or reports an error, with the reasons', () => {
     const { version: _v, ...noStatus } = member(1);
-    const s = importedStatus(snapshot([member(0), { ...noStatus, role: 'unknown', error: 'Status on 10.0.0.1:2379: connection refused' }, member(2, { memberErrors: ['NOSPACE'] })]));
+    const s = importedStatus(
+      snapshot([
+        member(0),
+        { ...noStatus, role: 'unknown', error: 'Status on 10.0.0.1:2379: connection refused' },
+        member(2, { memberErrors: ['NOSPACE'] }),
+      ]),
+    );
     assert.equal(s.phase, 'Degraded');
     assert.equal(s.membersReady, '1/3');
     assert.deepEqual(s.members[1]?.errors, ['Status on 10.0.0.1:2379: connection refused']);
     assert.deepEqual(s.members[2]?.errors, ['NOSPACE']);
     assert.equal(s.membersHealth.status, 'False');
-    assert.match(s.membersHealth.message, /^1\/3 members healthy; m1: Status on 10\.0\.0\.1:2379: connection refused; m2: NOSPACE$/);
+    assert.match(
+      s.membersHealth.message,
+      /^1\/3 members healthy; m1: Status on 10\.0\.0\.1:2379: connection refused; m2: NOSPACE$/,
+    );
   });
 
   it('Unavailable when the member list cannot be read; members without an ID are left out', () => {
     const { id: _id, ...unknownId } = member(0);
-    const s = importedStatus(snapshot([{ ...unknownId, id: undefined, error: 'refused' }], { error: 'no endpoint answered MemberList: refused' }));
+    const s = importedStatus(
+      snapshot([{ ...unknownId, id: undefined, error: 'refused' }], {
+        error: 'no endpoint answered MemberList: refused',
+      }),
+    );
     assert.equal(s.phase, 'Unavailable');
     assert.deepEqual(s.members, []);
-    assert.deepEqual(s.ready, { status: 'False', reason: 'MembershipUnavailable', message: 'no endpoint answered MemberList: refused' });
+    assert.deepEqual(s.ready, {
+      status: 'False',
+      reason: 'MembershipUnavailable',
+      message: 'no endpoint answered MemberList: refused',
+    });
   });
 
   it('equal compares endpoints, credentials (by value) and the membership schedule', () => {
@@ -81,8 +128,18 @@ describe('imported provider status', () => {
       ({
         cluster: { clusterType: 'imported' },
         spec: {
-          id: 'ns/a', name: 'a', endpoints: [parseEndpoint('https://10.0.0.1:2379')], storageBackend: 'v3', discoverMembers: true, features: {},
-          client: { dialTimeoutMs: 5000, requestTimeoutMs: 5000, auth: { username: 'u', password: new Secret(password) } }, membersIntervalSeconds: interval,
+          id: 'ns/a',
+          name: 'a',
+          endpoints: [parseEndpoint('https://10.0.0.1:2379')],
+          storageBackend: 'v3',
+          discoverMembers: true,
+          features: {},
+          client: {
+            dialTimeoutMs: 5000,
+            requestTimeoutMs: 5000,
+            auth: { username: 'u', password: new Secret(password) },
+          },
+          membersIntervalSeconds: interval,
         },
       }) as unknown as ProviderCluster;
     assert.equal(p.equal(cluster('a'), cluster('a')), true);

@@ -23,7 +23,9 @@ export function memberHealthy(m: MemberSnapshot): boolean {
 }
 
 export function memberStatus(m: MemberSnapshot & { readonly id: bigint }): MemberStatus {
-  const errors = [...(m.error !== undefined ? [m.error] : []), ...m.memberErrors].slice(0, MAX_ERRORS).map((e) => clip(e));
+  const errors = [...(m.error !== undefined ? [m.error] : []), ...m.memberErrors]
+    .slice(0, MAX_ERRORS)
+    .map((e) => clip(e));
   return {
     id: memberIdHex(m.id),
     name: m.name,
@@ -66,7 +68,11 @@ export function importedStatus(snapshot: ClusterSnapshot | undefined): ProviderS
       leader: undefined,
       version: undefined,
       ready: { status: 'Unknown', reason: 'Discovering', message: 'waiting for the first membership read' },
-      membersHealth: { status: 'Unknown', reason: 'Pending', message: 'waiting for the first membership read' },
+      membersHealth: {
+        status: 'Unknown',
+        reason: 'Pending',
+        message: 'waiting for the first membership read',
+      },
       checkedAt: undefined,
     };
   }
@@ -76,21 +82,47 @@ export function importedStatus(snapshot: ClusterSnapshot | undefined): ProviderS
     .slice(0, MAX_MEMBERS);
   const healthy = known.filter(memberHealthy);
   const leaderMember = read.leaderId === undefined ? undefined : known.find((m) => m.id === read.leaderId);
-  const leader = leaderMember === undefined ? undefined : leaderMember.name !== '' ? leaderMember.name : memberIdHex(leaderMember.id);
-  const unhealthy = known.filter((m) => !memberHealthy(m)).map((m) => `${m.name || memberIdHex(m.id)}: ${[m.error, ...m.memberErrors].filter((e) => e !== undefined).join('; ') || 'no status'}`);
+  const leader =
+    leaderMember === undefined
+      ? undefined
+      : leaderMember.name !== ''
+        ? leaderMember.name
+        : memberIdHex(leaderMember.id);
+  const unhealthy = known
+    .filter((m) => !memberHealthy(m))
+    .map(
+      (m) =>
+        `${m.name || memberIdHex(m.id)}: ${[m.error, ...m.memberErrors].filter((e) => e !== undefined).join('; ') || 'no status'}`,
+    );
 
   const phase =
-    read.error !== undefined || known.length === 0 || healthy.length === 0 ? 'Unavailable' : healthy.length === known.length ? 'Running' : 'Degraded';
+    read.error !== undefined || known.length === 0 || healthy.length === 0
+      ? 'Unavailable'
+      : healthy.length === known.length
+        ? 'Running'
+        : 'Degraded';
   const ready =
     read.error === undefined
-      ? { status: 'True' as const, reason: 'MembersDiscovered', message: `${known.length} member(s)${leader !== undefined ? `, leader ${leader}` : ', no leader'}` }
+      ? {
+          status: 'True' as const,
+          reason: 'MembersDiscovered',
+          message: `${known.length} member(s)${leader !== undefined ? `, leader ${leader}` : ', no leader'}`,
+        }
       : { status: 'False' as const, reason: 'MembershipUnavailable', message: clip(read.error, 4096) };
   const membersHealth =
     known.length === 0
       ? { status: 'Unknown' as const, reason: 'NoMembers', message: 'no member is known' }
       : unhealthy.length === 0
-        ? { status: 'True' as const, reason: 'Healthy', message: `${healthy.length}/${known.length} members healthy` }
-        : { status: 'False' as const, reason: 'Unhealthy', message: clip(`${healthy.length}/${known.length} members healthy; ${unhealthy.join('; ')}`, 4096) };
+        ? {
+            status: 'True' as const,
+            reason: 'Healthy',
+            message: `${healthy.length}/${known.length} members healthy`,
+          }
+        : {
+            status: 'False' as const,
+            reason: 'Unhealthy',
+            message: clip(`${healthy.length}/${known.length} members healthy; ${unhealthy.join('; ')}`, 4096),
+          };
   return {
     phase,
     members: known.map(memberStatus),

@@ -17,5 +17,12 @@ export function registerBuiltinProviders(registry: ProviderRegistry): ProviderRe
 
 export const providerRegistry = registerBuiltinProviders(new ProviderRegistry());
 
-export { ProviderRegistry, ProviderSpecError, type ClusterProvider, type HookContext, type ProviderCluster, type ProviderStatus } from './provider.ts';
+export {
+  ProviderRegistry,
+  ProviderSpecError,
+  type ClusterProvider,
+  type HookContext,
+  type ProviderCluster,
+  type ProviderStatus,
+} from './provider.ts';
 export { ImportedProvider, importedStatus, memberHealthy } from './imported.ts';

@@ -90,7 +90,8 @@ export class ProviderRegistry {
     const factory = this.#factories.get(type);
     if (factory === undefined) return undefined;
     const provider = factory();
-    if (provider.type !== type) throw new Error(`cluster provider factory "${type}" built "${provider.type}"`);
+    if (provider.type !== type)
+      throw new Error(`cluster provider factory "${type}" built "${provider.type}"`);
     this.#instances.set(type, provider);
     return provider;
   }

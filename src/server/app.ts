@@ -51,7 +51,10 @@ export function buildServer(opts: ServerOptions) {
 
   app.get('/readyz', async (_req, reply) => {
     const ready = opts.ready();
-    return reply.code(ready ? 200 : 503).type('text/plain').send(ready ? 'ready\n' : 'not ready\n');
+    return reply
+      .code(ready ? 200 : 503)
+      .type('text/plain')
+      .send(ready ? 'ready\n' : 'not ready\n');
   });
 
   app.get('/api/v1/clusters', async () => ({ clusters: opts.store.list().map(clusterToJson) }));
@@ -62,7 +65,9 @@ export function buildServer(opts: ServerOptions) {
     return clusterToJson(found);
   });
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(statusPage(opts.store.list())));
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(statusPage(opts.store.list())),
+  );
 
   return app;
 }
@@ -71,7 +76,8 @@ export function buildServer(opts: ServerOptions) {
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   const port = m === null ? NaN : Number(m[3]);
-  if (m === null || !(port >= 0 && port <= 65535)) throw new Error(`--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:8080)`);
+  if (m === null || !(port >= 0 && port <= 65535))
+    throw new Error(`--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:8080)`);
   const host = m[1] ?? m[2] ?? '';
   return { host: host === '' ? '0.0.0.0' : host, port };
 }

@@ -39,7 +39,10 @@ export function readVersionsEnv(file: string = VERSIONS_FILE): Record<string, st
     if (line === '' || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
-    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^["']|["']$/g, '');
+    out[line.slice(0, eq).trim()] = line
+      .slice(eq + 1)
+      .trim()
+      .replace(/^["']|["']$/g, '');
   }
   return out;
 }
@@ -65,9 +68,14 @@ const versionCache = new Map<string, string>();
 function reportedVersion(etcd: string): string {
   let version = versionCache.get(etcd);
   if (version === undefined) {
-    const out = execFileSync(etcd, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(etcd, ['--version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const match = /etcd Version:\s*(\S+)/.exec(out);
-    if (match?.[1] === undefined) throw new Error(`cannot read the version of ${etcd} from its --version output`);
+    if (match?.[1] === undefined)
+      throw new Error(`cannot read the version of ${etcd} from its --version output`);
     version = match[1];
     versionCache.set(etcd, version);
   }

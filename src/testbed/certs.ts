@@ -43,10 +43,15 @@ const DAYS = '365';
 
 function openssl(args: readonly string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('openssl', args, { cwd, timeout: 30_000, env: { ...process.env, OPENSSL_CONF: '/dev/null' } }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`openssl ${args[0] ?? ''} failed: ${stderr.trim() || error.message}`));
-      else resolve();
-    });
+    execFile(
+      'openssl',
+      args,
+      { cwd, timeout: 30_000, env: { ...process.env, OPENSSL_CONF: '/dev/null' } },
+      (error, _stdout, stderr) => {
+        if (error) reject(new Error(`openssl ${args[0] ?? ''} failed: ${stderr.trim() || error.message}`));
+        else resolve();
+      },
+    );
   });
 }
 
@@ -73,21 +78,79 @@ function serial(): string {
 
 async function makeCa(dir: string, base: string, cn: string): Promise<void> {
   await openssl(
-    ['req', '-x509', '-new', ...KEY_ARGS, '-config', 'openssl.cnf', '-extensions', 'v3_ca', '-subj', `/CN=${cn}`,
-      '-days', DAYS, '-sha256', '-keyout', `${base}-key.pem`, '-out', `${base}.pem`],
+    [
+      'req',
+      '-x509',
+      '-new',
+      ...KEY_ARGS,
+      '-config',
+      'openssl.cnf',
+      '-extensions',
+      'v3_ca',
+      '-subj',
+      `/CN=${cn}`,
+      '-days',
+      DAYS,
+      '-sha256',
+      '-keyout',
+      `${base}-key.pem`,
+      '-out',
+      `${base}.pem`,
+    ],
     dir,
   );
 }
 
-async function makeLeaf(dir: string, base: string, ca: string, cn: string, extensions: string): Promise<void> {
+async function makeLeaf(
+  dir: string,
+  base: string,
+  ca: string,
+  cn: string,
+  extensions: string,
+): Promise<void> {
   await writeFile(join(dir, `${base}.ext`), extensions);
-  await openssl(['req', '-new', ...KEY_ARGS, '-config', 'openssl.cnf', '-subj', `/CN=${cn}`, '-keyout', `${base}-key.pem`, '-out', `${base}.csr`], dir);
   await openssl(
-    ['x509', '-req', '-in', `${base}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}-key.pem`, '-set_serial', serial(),
-      '-days', DAYS, '-sha256', '-extfile', `${base}.ext`, '-out', `${base}.pem`],
+    [
+      'req',
+      '-new',
+      ...KEY_ARGS,
+      '-config',
+      'openssl.cnf',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      `${base}-key.pem`,
+      '-out',
+      `${base}.csr`,
+    ],
     dir,
   );
-  await Promise.all([rm(join(dir, `${base}.csr`), { force: true }), rm(join(dir, `${base}.ext`), { force: true })]);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}-key.pem`,
+      '-set_serial',
+      serial(),
+      '-days',
+      DAYS,
+      '-sha256',
+      '-extfile',
+      `${base}.ext`,
+      '-out',
+      `${base}.pem`,
+    ],
+    dir,
+  );
+  await Promise.all([
+    rm(join(dir, `${base}.csr`), { force: true }),
+    rm(join(dir, `${base}.ext`), { force: true }),
+  ]);
 }
 
 /**
@@ -95,10 +158,14 @@ async function makeLeaf(dir: string, base: string, ca: string, cn: string, exten
  * server certificate's subject alternative names (IPs or DNS names);
  * default 127.0.0.1 and localhost.
  */
-export async function generateCertificates(dir: string, opts: { hosts?: string[] } = {}): Promise<TestClusterTls> {
+export async function generateCertificates(
+  dir: string,
+  opts: { hosts?: string[] } = {},
+): Promise<TestClusterTls> {
   const hosts = opts.hosts && opts.hosts.length > 0 ? opts.hosts : ['127.0.0.1', 'localhost'];
   for (const host of hosts) {
-    if (!/^[A-Za-z0-9.:*-]+$/.test(host)) throw new Error(`invalid host for a certificate: ${JSON.stringify(host)}`);
+    if (!/^[A-Za-z0-9.:*-]+$/.test(host))
+      throw new Error(`invalid host for a certificate: ${JSON.stringify(host)}`);
   }
   const san = hosts.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -119,7 +186,13 @@ ${extra}`;
   await Promise.all([
     // clientAuth too: members present it when dialing peers, and the
     // grpc-gateway of etcd 3.5+ uses it to call its own gRPC server.
-    makeLeaf(dir, 'server', 'ca', 'etcd-monitor-test-server', leaf('serverAuth,clientAuth', `subjectAltName = ${san}\n`)),
+    makeLeaf(
+      dir,
+      'server',
+      'ca',
+      'etcd-monitor-test-server',
+      leaf('serverAuth,clientAuth', `subjectAltName = ${san}\n`),
+    ),
     makeLeaf(dir, 'client', 'ca', CLIENT_CERT_CN, leaf('clientAuth')),
     makeLeaf(dir, 'other-client', 'other-ca', CLIENT_CERT_CN, leaf('clientAuth')),
   ]);
@@ -128,7 +201,12 @@ ${extra}`;
   await Promise.all(names.map((n) => chmod(join(dir, `${n}-key.pem`), 0o600)));
   const read = (file: string): Promise<string> => readFile(join(dir, file), 'utf8');
   const [ca, cert, key, otherCa, otherCert, otherKey] = await Promise.all([
-    read('ca.pem'), read('client.pem'), read('client-key.pem'), read('other-ca.pem'), read('other-client.pem'), read('other-client-key.pem'),
+    read('ca.pem'),
+    read('client.pem'),
+    read('client-key.pem'),
+    read('other-ca.pem'),
+    read('other-client.pem'),
+    read('other-client-key.pem'),
   ]);
   return {
     dir,

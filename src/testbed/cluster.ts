@@ -111,7 +111,6 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-
 /** The process environment without variables etcd or etcdctl would read as flags. */
 function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -168,7 +167,14 @@ class EtcdTestCluster implements TestCluster {
   private readonly opts: StartClusterOptions;
   private stopping: Promise<void> | undefined;
 
-  constructor(version: EtcdVersion, binaries: EtcdBinaries, dir: string, members: Member[], tls: TestClusterTls | undefined, opts: StartClusterOptions) {
+  constructor(
+    version: EtcdVersion,
+    binaries: EtcdBinaries,
+    dir: string,
+    members: Member[],
+    tls: TestClusterTls | undefined,
+    opts: StartClusterOptions,
+  ) {
     this.version = version;
     this.binaries = binaries;
     this.dir = dir;
@@ -256,7 +262,8 @@ class EtcdTestCluster implements TestCluster {
       const res = await httpGet(`${m.clientURL}/health`, { tls, timeoutMs, signal });
       if (res.status === 200) {
         const body: unknown = JSON.parse(res.body);
-        if (typeof body === 'object' && body !== null && (body as { health?: unknown }).health === 'true') return undefined;
+        if (typeof body === 'object' && body !== null && (body as { health?: unknown }).health === 'true')
+          return undefined;
       }
       return `HTTP ${res.status}: ${res.body.trim().slice(0, 200)}`;
     } catch (err) {
@@ -279,7 +286,9 @@ class EtcdTestCluster implements TestCluster {
   private async waitMembersHealthy(members: readonly Member[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const abort = new AbortController();
-    const state = new Map(members.map((m) => [m, { healthy: false, inFlight: 0, lastStart: 0, reason: 'not probed yet' }]));
+    const state = new Map(
+      members.map((m) => [m, { healthy: false, inFlight: 0, lastStart: 0, reason: 'not probed yet' }]),
+    );
     try {
       for (;;) {
         for (const [m, st] of state) {
@@ -294,7 +303,10 @@ class EtcdTestCluster implements TestCluster {
             throw /address already in use/i.test(tail) ? new PortInUseError(message) : new Error(message);
           }
           const now = Date.now();
-          if (st.inFlight === 0 || (st.inFlight < MAX_PROBES_IN_FLIGHT && now - st.lastStart >= PROBE_OVERLAP_MS)) {
+          if (
+            st.inFlight === 0 ||
+            (st.inFlight < MAX_PROBES_IN_FLIGHT && now - st.lastStart >= PROBE_OVERLAP_MS)
+          ) {
             st.inFlight++;
             st.lastStart = now;
             const probeTimeout = Math.max(250, Math.min(PROBE_TIMEOUT_MS, deadline - now));
@@ -310,9 +322,14 @@ class EtcdTestCluster implements TestCluster {
           const details = await Promise.all(
             [...state]
               .filter(([, st]) => !st.healthy)
-              .map(async ([m, st]) => `- ${m.name} (${m.clientURL}): ${st.reason}\n  log ${m.logFile}:\n${await logTail(m.logFile)}`),
+              .map(
+                async ([m, st]) =>
+                  `- ${m.name} (${m.clientURL}): ${st.reason}\n  log ${m.logFile}:\n${await logTail(m.logFile)}`,
+              ),
           );
-          throw new Error(`etcd ${this.binaryVersion} not healthy within ${timeoutMs} ms:\n${details.join('\n')}`);
+          throw new Error(
+            `etcd ${this.binaryVersion} not healthy within ${timeoutMs} ms:\n${details.join('\n')}`,
+          );
         }
         await sleep(HEALTH_POLL_MS);
       }
@@ -338,7 +355,12 @@ class EtcdTestCluster implements TestCluster {
     const auth = { username: 'root', password };
     const timeoutMs = Math.max(1_000, deadline - Date.now());
     // Password through stdin: never on a command line other users can see.
-    await this.etcdctlAs(undefined, ['user', 'add', 'root', '--interactive=false'], { input: `${password}\n`, timeoutMs }, [password]);
+    await this.etcdctlAs(
+      undefined,
+      ['user', 'add', 'root', '--interactive=false'],
+      { input: `${password}\n`, timeoutMs },
+      [password],
+    );
     await this.etcdctlAs(undefined, ['role', 'add', 'root'], { timeoutMs });
     await this.etcdctlAs(undefined, ['user', 'grant-role', 'root', 'root'], { timeoutMs });
     await this.etcdctlAs(undefined, ['auth', 'enable'], { timeoutMs });
@@ -396,7 +418,10 @@ class EtcdTestCluster implements TestCluster {
 
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      const { child, exited } = spawnTracked(this.binaries.etcdctl, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+      const { child, exited } = spawnTracked(this.binaries.etcdctl, args, {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env,
+      });
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       child.stdout?.on('data', (c: Buffer) => stdout.push(c));
@@ -409,24 +434,35 @@ class EtcdTestCluster implements TestCluster {
       // 'exit' can come before the last output has been read: wait for the
       // pipes to close as well.
       const drained = (stream: Readable | null): Promise<void> =>
-        stream === null || stream.closed ? Promise.resolve() : new Promise((r) => stream.once('close', () => r()));
-      void Promise.all([exited, drained(child.stdout), drained(child.stderr)]).then(([{ code, signal, error }]) => {
-        clearTimeout(timer);
-        const out = Buffer.concat(stdout).toString('utf8');
-        if (code === 0) {
-          resolve(out);
-          return;
-        }
-        const why = error ? error.message : signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exit ${code ?? signal ?? '?'}`;
-        const err = Buffer.concat(stderr).toString('utf8').trim() || out.trim();
-        reject(new Error(redact(`etcdctl ${shownArgs.join(' ')} failed (${why}): ${err}`)));
-      });
+        stream === null || stream.closed
+          ? Promise.resolve()
+          : new Promise((r) => stream.once('close', () => r()));
+      void Promise.all([exited, drained(child.stdout), drained(child.stderr)]).then(
+        ([{ code, signal, error }]) => {
+          clearTimeout(timer);
+          const out = Buffer.concat(stdout).toString('utf8');
+          if (code === 0) {
+            resolve(out);
+            return;
+          }
+          const why = error
+            ? error.message
+            : signal === 'SIGKILL'
+              ? `killed after ${timeoutMs} ms`
+              : `exit ${code ?? signal ?? '?'}`;
+          const err = Buffer.concat(stderr).toString('utf8').trim() || out.trim();
+          reject(new Error(redact(`etcdctl ${shownArgs.join(' ')} failed (${why}): ${err}`)));
+        },
+      );
     });
   }
 
   async waitHealthy(timeoutMs: number = DEFAULT_START_TIMEOUT_MS): Promise<void> {
     this.assertNotStopped();
-    await this.waitMembersHealthy(this.members.filter((m) => m.running), timeoutMs);
+    await this.waitMembersHealthy(
+      this.members.filter((m) => m.running),
+      timeoutMs,
+    );
   }
 
   private async terminate(m: Member, signal: NodeJS.Signals, graceMs: number): Promise<void> {
@@ -483,7 +519,8 @@ function validate(opts: StartClusterOptions): { version: EtcdVersion; members: n
   const version = opts.version ?? '3.6';
   if (!isEtcdVersion(version)) throw new Error(`unsupported etcd version ${String(version)}`);
   const members = opts.members ?? 3;
-  if (!Number.isInteger(members) || members < 1) throw new Error(`members must be a positive integer, got ${members}`);
+  if (!Number.isInteger(members) || members < 1)
+    throw new Error(`members must be a positive integer, got ${members}`);
   if (opts.enableV2 && version === '3.6') {
     throw new Error('enableV2: etcd 3.6 has no v2 API (--enable-v2 was removed); use version 3.4 or 3.5');
   }
@@ -492,11 +529,19 @@ function validate(opts: StartClusterOptions): { version: EtcdVersion; members: n
   }
   const heartbeat = opts.heartbeatIntervalMs ?? 100;
   const election = opts.electionTimeoutMs ?? 1000;
-  if (election < 5 * heartbeat) throw new Error(`electionTimeoutMs (${election}) must be at least 5 x heartbeatIntervalMs (${heartbeat})`);
+  if (election < 5 * heartbeat)
+    throw new Error(
+      `electionTimeoutMs (${election}) must be at least 5 x heartbeatIntervalMs (${heartbeat})`,
+    );
   return { version, members };
 }
 
-async function createCluster(opts: StartClusterOptions, version: EtcdVersion, binaries: EtcdBinaries, count: number): Promise<EtcdTestCluster> {
+async function createCluster(
+  opts: StartClusterOptions,
+  version: EtcdVersion,
+  binaries: EtcdBinaries,
+  count: number,
+): Promise<EtcdTestCluster> {
   const prefix = opts.name ?? 'etcd';
   const dir = await mkdtemp(join(tmpdir(), `etcd-monitor-${prefix}-`));
   trackDir(dir);
@@ -508,8 +553,19 @@ async function createCluster(opts: StartClusterOptions, version: EtcdVersion, bi
       const name = `${prefix}-${i}`;
       const [clientPort, peerPort] = [await freePort(), await freePort()];
       // A shared logDir gets the cluster dir's unique suffix in file names.
-      const logFile = opts.logDir !== undefined ? join(opts.logDir, `${basename(dir)}-${name}.log`) : join(dir, 'logs', `${name}.log`);
-      members.push(new Member(name, `${scheme}://127.0.0.1:${clientPort}`, `${scheme}://127.0.0.1:${peerPort}`, join(dir, `${name}.etcd`), logFile));
+      const logFile =
+        opts.logDir !== undefined
+          ? join(opts.logDir, `${basename(dir)}-${name}.log`)
+          : join(dir, 'logs', `${name}.log`);
+      members.push(
+        new Member(
+          name,
+          `${scheme}://127.0.0.1:${clientPort}`,
+          `${scheme}://127.0.0.1:${peerPort}`,
+          join(dir, `${name}.etcd`),
+          logFile,
+        ),
+      );
     }
     const cluster = new EtcdTestCluster(version, binaries, dir, members, tls, opts);
     cluster.buildArgs(`${basename(dir)}-${randomBytes(4).toString('hex')}`);
@@ -539,7 +595,10 @@ export async function startEtcdCluster(opts: StartClusterOptions = {}): Promise<
       await cluster.stop();
       if (!(err instanceof PortInUseError)) throw err;
       if (attempt >= PORT_RACE_ATTEMPTS) {
-        throw new Error(`etcd could not bind its ports in ${attempt} attempts; last failure: ${err.message}`, { cause: err });
+        throw new Error(
+          `etcd could not bind its ports in ${attempt} attempts; last failure: ${err.message}`,
+          { cause: err },
+        );
       }
     }
   }

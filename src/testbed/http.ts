@@ -13,7 +13,10 @@ export interface HttpResponse {
   readonly body: string;
 }
 
-export function httpGet(url: string, opts: { tls?: HttpTls; timeoutMs: number; signal?: AbortSignal }): Promise<HttpResponse> {
+export function httpGet(
+  url: string,
+  opts: { tls?: HttpTls; timeoutMs: number; signal?: AbortSignal },
+): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const common = { method: 'GET', agent: false as const, timeout: opts.timeoutMs, signal: opts.signal };
@@ -27,7 +30,9 @@ export function httpGet(url: string, opts: { tls?: HttpTls; timeoutMs: number; s
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.once('error', reject);
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.once('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
     req.end();
   });

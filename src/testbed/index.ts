@@ -4,10 +4,31 @@
  * `demo` command. Every process started here is stopped when the Node
  * process exits, however it exits.
  */
-export { etcdBinaries, cacheDir, readVersionsEnv, ETCD_VERSIONS, type EtcdVersion, type EtcdBinaries, type BinaryEnv } from './binaries.ts';
+export {
+  etcdBinaries,
+  cacheDir,
+  readVersionsEnv,
+  ETCD_VERSIONS,
+  type EtcdVersion,
+  type EtcdBinaries,
+  type BinaryEnv,
+} from './binaries.ts';
 export { generateCertificates, CLIENT_CERT_CN, type TestClusterTls } from './certs.ts';
-export { startEtcdCluster, type StartClusterOptions, type TestCluster, type TestMember, type EtcdctlOptions } from './cluster.ts';
+export {
+  startEtcdCluster,
+  type StartClusterOptions,
+  type TestCluster,
+  type TestMember,
+  type EtcdctlOptions,
+} from './cluster.ts';
 export { freePort } from './ports.ts';
 export { httpGet, type HttpTls, type HttpResponse } from './http.ts';
 export { trackedProcessCount } from './processes.ts';
-export { startKubeApiserver, kubeApiserverBinary, type KubeApiserver, type StartKubeApiserverOptions, type ApiResponse, type RequestOpts } from './kube.ts';
+export {
+  startKubeApiserver,
+  kubeApiserverBinary,
+  type KubeApiserver,
+  type StartKubeApiserverOptions,
+  type ApiResponse,
+  type RequestOpts,
+} from './kube.ts';

@@ -75,7 +75,11 @@ export interface KubeApiserver extends AsyncDisposable {
    * A token of an existing ServiceAccount from the TokenRequest API, asked
    * for as admin. Default audience: the apiserver's (its issuer).
    */
-  serviceAccountToken(namespace: string, name: string, opts?: { expirationSeconds?: number; audiences?: readonly string[] }): Promise<string>;
+  serviceAccountToken(
+    namespace: string,
+    name: string,
+    opts?: { expirationSeconds?: number; audiences?: readonly string[] },
+  ): Promise<string>;
   /**
    * Server-side applies manifests as admin: an array of files or directories
    * (their *.yaml / *.yml / *.json files, sorted), or one string, which is
@@ -105,9 +109,13 @@ const BUILD_HINT = 'build it with `bash hack/build-kube-apiserver.sh` (or `bash 
 /** Where the kube-apiserver binary of KUBE_VERSION lives; ETCD_MONITOR_KUBE_APISERVER overrides the path. */
 export function kubeApiserverBinary(env: BinaryEnv = process.env): { path: string; version: string } {
   const version = readVersionsEnv()['KUBE_VERSION'];
-  if (version === undefined || version === '') throw new Error(`KUBE_VERSION is missing in ${join(REPO_ROOT, 'hack', 'versions.env')}`);
+  if (version === undefined || version === '')
+    throw new Error(`KUBE_VERSION is missing in ${join(REPO_ROOT, 'hack', 'versions.env')}`);
   const override = env['ETCD_MONITOR_KUBE_APISERVER'];
-  const path = override !== undefined && override !== '' ? override : join(cacheDir(env), 'kube', `v${version}`, 'kube-apiserver');
+  const path =
+    override !== undefined && override !== ''
+      ? override
+      : join(cacheDir(env), 'kube', `v${version}`, 'kube-apiserver');
   try {
     accessSync(path, constants.X_OK);
   } catch {
@@ -121,11 +129,18 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-
 class PortInUseError extends Error {}
 
 /** Order in which kinds are applied; everything else comes after, in input order. */
-const APPLY_ORDER = ['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding'];
+const APPLY_ORDER = [
+  'Namespace',
+  'CustomResourceDefinition',
+  'ServiceAccount',
+  'ClusterRole',
+  'Role',
+  'ClusterRoleBinding',
+  'RoleBinding',
+];
 
 interface Manifest {
   readonly apiVersion: string;
@@ -149,12 +164,24 @@ function toManifests(docs: readonly unknown[], source: string): Manifest[] {
       continue;
     }
     const { apiVersion, kind, metadata } = doc;
-    if (typeof apiVersion !== 'string' || typeof kind !== 'string' || !isRecord(metadata) || typeof metadata['name'] !== 'string') {
+    if (
+      typeof apiVersion !== 'string' ||
+      typeof kind !== 'string' ||
+      !isRecord(metadata) ||
+      typeof metadata['name'] !== 'string'
+    ) {
       throw new Error(`${source}: every document needs apiVersion, kind and metadata.name`);
     }
     const namespace = metadata['namespace'];
-    if (namespace !== undefined && typeof namespace !== 'string') throw new Error(`${source}: ${kind} ${metadata['name']}: metadata.namespace is not a string`);
-    out.push({ apiVersion, kind, metadata: { name: metadata['name'], ...(namespace !== undefined && { namespace }) }, raw: doc, source });
+    if (namespace !== undefined && typeof namespace !== 'string')
+      throw new Error(`${source}: ${kind} ${metadata['name']}: metadata.namespace is not a string`);
+    out.push({
+      apiVersion,
+      kind,
+      metadata: { name: metadata['name'], ...(namespace !== undefined && { namespace }) },
+      raw: doc,
+      source,
+    });
   }
   return out;
 }
@@ -165,7 +192,10 @@ function parseYaml(text: string, source: string): Manifest[] {
   for (const doc of list) {
     if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
   }
-  return toManifests(list.map((d) => d.toJS() as unknown), source);
+  return toManifests(
+    list.map((d) => d.toJS() as unknown),
+    source,
+  );
 }
 
 async function manifestFiles(path: string): Promise<string[]> {
@@ -198,8 +228,17 @@ class KubeApiserverImpl implements KubeApiserver {
   private readonly discovery = new Map<string, Map<string, ApiResourceInfo>>();
 
   constructor(init: {
-    url: string; caFile: string; ca: string; adminToken: string; etcd: TestCluster; ownsEtcd: boolean;
-    version: string; dir: string; logFile: string; binary: string; args: readonly string[];
+    url: string;
+    caFile: string;
+    ca: string;
+    adminToken: string;
+    etcd: TestCluster;
+    ownsEtcd: boolean;
+    version: string;
+    dir: string;
+    logFile: string;
+    binary: string;
+    args: readonly string[];
   }) {
     this.url = init.url;
     this.caFile = init.caFile;
@@ -230,7 +269,10 @@ class KubeApiserverImpl implements KubeApiserver {
   }
 
   async request(method: string, path: string, body?: unknown, opts: RequestOpts = {}): Promise<ApiResponse> {
-    const headers: Record<string, string> = { authorization: `Bearer ${opts.token ?? this.adminToken}`, accept: opts.accept ?? 'application/json' };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${opts.token ?? this.adminToken}`,
+      accept: opts.accept ?? 'application/json',
+    };
     if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
     const res = await fetch(`${this.url}${path}`, {
       method,
@@ -258,7 +300,9 @@ class KubeApiserverImpl implements KubeApiserver {
       if (proc === undefined || !isAlive(proc.child)) {
         const exit = proc ? await proc.exited : undefined;
         const tail = await logTail(this.logFile);
-        const how = exit?.error ? `failed to start: ${exit.error.message}` : `exited (code ${exit?.code ?? 'none'}, signal ${exit?.signal ?? 'none'})`;
+        const how = exit?.error
+          ? `failed to start: ${exit.error.message}`
+          : `exited (code ${exit?.code ?? 'none'}, signal ${exit?.signal ?? 'none'})`;
         const message = `kube-apiserver ${how}; log ${this.logFile}:\n${tail}`;
         throw /address already in use/i.test(tail) ? new PortInUseError(message) : new Error(message);
       }
@@ -270,12 +314,19 @@ class KubeApiserverImpl implements KubeApiserver {
         });
         const text = await res.text();
         if (res.status === 200) return;
-        last = `HTTP ${res.status}: ${text.trim().split('\n').filter((l) => l.includes('failed')).join('; ').slice(0, 300)}`;
+        last = `HTTP ${res.status}: ${text
+          .trim()
+          .split('\n')
+          .filter((l) => l.includes('failed'))
+          .join('; ')
+          .slice(0, 300)}`;
       } catch (err) {
         last = errorMessage(err);
       }
       if (Date.now() >= deadline) {
-        throw new Error(`kube-apiserver not ready within ${timeoutMs} ms (last: ${last}); log ${this.logFile}:\n${await logTail(this.logFile)}`);
+        throw new Error(
+          `kube-apiserver not ready within ${timeoutMs} ms (last: ${last}); log ${this.logFile}:\n${await logTail(this.logFile)}`,
+        );
       }
       await sleep(READY_POLL_MS);
     }
@@ -305,17 +356,26 @@ class KubeApiserverImpl implements KubeApiserver {
     await writeFile(file, this.kubeConfigFor(token).exportConfig(), { mode: 0o600 });
   }
 
-  async serviceAccountToken(namespace: string, name: string, opts: { expirationSeconds?: number; audiences?: readonly string[] } = {}): Promise<string> {
+  async serviceAccountToken(
+    namespace: string,
+    name: string,
+    opts: { expirationSeconds?: number; audiences?: readonly string[] } = {},
+  ): Promise<string> {
     const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}/token`;
     const res = await this.request('POST', path, {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',
-      spec: { expirationSeconds: opts.expirationSeconds ?? 3600, ...(opts.audiences && { audiences: opts.audiences }) },
+      spec: {
+        expirationSeconds: opts.expirationSeconds ?? 3600,
+        ...(opts.audiences && { audiences: opts.audiences }),
+      },
     });
     const status = isRecord(res.body) ? res.body['status'] : undefined;
     const token = isRecord(status) ? status['token'] : undefined;
     if (res.status !== 201 || typeof token !== 'string') {
-      throw new Error(`TokenRequest for ServiceAccount ${namespace}/${name} failed: HTTP ${res.status}: ${describeStatus(res.body)}`);
+      throw new Error(
+        `TokenRequest for ServiceAccount ${namespace}/${name} failed: HTTP ${res.status}: ${describeStatus(res.body)}`,
+      );
     }
     return token;
   }
@@ -328,7 +388,13 @@ class KubeApiserverImpl implements KubeApiserver {
       byKind = new Map();
       if (res.status === 200 && isRecord(res.body) && Array.isArray(res.body['resources'])) {
         for (const r of res.body['resources']) {
-          if (!isRecord(r) || typeof r['name'] !== 'string' || r['name'].includes('/') || typeof r['kind'] !== 'string') continue;
+          if (
+            !isRecord(r) ||
+            typeof r['name'] !== 'string' ||
+            r['name'].includes('/') ||
+            typeof r['kind'] !== 'string'
+          )
+            continue;
           byKind.set(r['kind'], { plural: r['name'], namespaced: r['namespaced'] === true });
         }
       }
@@ -347,7 +413,8 @@ class KubeApiserverImpl implements KubeApiserver {
     for (let refresh = false; ; refresh = true) {
       const info = (await this.resources(m.apiVersion, refresh)).get(m.kind);
       if (info !== undefined) return info;
-      if (refresh && Date.now() > deadline) throw new Error(`${m.source}: the server does not serve kind ${m.kind} of ${m.apiVersion}`);
+      if (refresh && Date.now() > deadline)
+        throw new Error(`${m.source}: the server does not serve kind ${m.kind} of ${m.apiVersion}`);
       if (refresh) await sleep(100);
     }
   }
@@ -356,24 +423,38 @@ class KubeApiserverImpl implements KubeApiserver {
     const info = await this.resourceFor(m, fromCrd);
     const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
     const namespace = m.metadata.namespace ?? 'default';
-    const collection = info.namespaced ? `${base}/namespaces/${encodeURIComponent(namespace)}/${info.plural}` : `${base}/${info.plural}`;
+    const collection = info.namespaced
+      ? `${base}/namespaces/${encodeURIComponent(namespace)}/${info.plural}`
+      : `${base}/${info.plural}`;
     const path = `${collection}/${encodeURIComponent(m.metadata.name)}?fieldManager=${FIELD_MANAGER}&force=true`;
-    const res = await this.request('PATCH', path, JSON.stringify(m.raw), { contentType: 'application/apply-patch+yaml' });
+    const res = await this.request('PATCH', path, JSON.stringify(m.raw), {
+      contentType: 'application/apply-patch+yaml',
+    });
     if (res.status !== 200 && res.status !== 201) {
-      throw new Error(`${m.source}: applying ${m.kind} ${info.namespaced ? `${namespace}/` : ''}${m.metadata.name} failed: HTTP ${res.status}: ${describeStatus(res.body)}`);
+      throw new Error(
+        `${m.source}: applying ${m.kind} ${info.namespaced ? `${namespace}/` : ''}${m.metadata.name} failed: HTTP ${res.status}: ${describeStatus(res.body)}`,
+      );
     }
   }
 
   private async waitEstablished(name: string, source: string): Promise<void> {
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const res = await this.request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`);
+      const res = await this.request(
+        'GET',
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`,
+      );
       const status = isRecord(res.body) ? res.body['status'] : undefined;
       const conditions = isRecord(status) && Array.isArray(status['conditions']) ? status['conditions'] : [];
-      const established = conditions.some((c) => isRecord(c) && c['type'] === 'Established' && c['status'] === 'True');
+      const established = conditions.some(
+        (c) => isRecord(c) && c['type'] === 'Established' && c['status'] === 'True',
+      );
       if (established) return;
-      const rejected = conditions.find((c) => isRecord(c) && c['type'] === 'NamesAccepted' && c['status'] === 'False');
-      if (isRecord(rejected)) throw new Error(`${source}: CRD ${name}: names not accepted: ${String(rejected['message'])}`);
+      const rejected = conditions.find(
+        (c) => isRecord(c) && c['type'] === 'NamesAccepted' && c['status'] === 'False',
+      );
+      if (isRecord(rejected))
+        throw new Error(`${source}: CRD ${name}: names not accepted: ${String(rejected['message'])}`);
       if (Date.now() > deadline) throw new Error(`${source}: CRD ${name} not Established within 20 s`);
       await sleep(50);
     }
@@ -386,20 +467,26 @@ class KubeApiserverImpl implements KubeApiserver {
     } else {
       const paths = typeof source === 'string' ? [source] : source;
       for (const path of paths) {
-        for (const file of await manifestFiles(path)) manifests.push(...parseYaml(await readFile(file, 'utf8'), file));
+        for (const file of await manifestFiles(path))
+          manifests.push(...parseYaml(await readFile(file, 'utf8'), file));
       }
     }
     const rank = (m: Manifest): number => {
       const i = APPLY_ORDER.indexOf(m.kind);
       return i < 0 ? APPLY_ORDER.length : i;
     };
-    const ordered = manifests.map((m, i) => ({ m, i })).sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i).map(({ m }) => m);
+    const ordered = manifests
+      .map((m, i) => ({ m, i }))
+      .sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i)
+      .map(({ m }) => m);
     // group/kind pairs defined by the CRDs of this batch.
     const crdKinds = new Set<string>();
     for (const m of ordered) {
-      const spec = m.kind === 'CustomResourceDefinition' && isRecord(m.raw['spec']) ? m.raw['spec'] : undefined;
+      const spec =
+        m.kind === 'CustomResourceDefinition' && isRecord(m.raw['spec']) ? m.raw['spec'] : undefined;
       const names = spec !== undefined && isRecord(spec['names']) ? spec['names'] : undefined;
-      if (spec !== undefined && names !== undefined) crdKinds.add(`${String(spec['group'])}/${String(names['kind'])}`);
+      if (spec !== undefined && names !== undefined)
+        crdKinds.add(`${String(spec['group'])}/${String(names['kind'])}`);
     }
     for (const m of ordered) {
       await this.applyOne(m, crdKinds.has(`${m.apiVersion.split('/')[0] ?? ''}/${m.kind}`));
@@ -486,7 +573,12 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
   let etcd: TestCluster | undefined = opts.etcd;
   const ownsEtcd = etcd === undefined;
   try {
-    etcd ??= await startEtcdCluster({ version: '3.6', members: 1, name: 'kube-etcd', startTimeoutMs: timeoutMs });
+    etcd ??= await startEtcdCluster({
+      version: '3.6',
+      members: 1,
+      name: 'kube-etcd',
+      startTimeoutMs: timeoutMs,
+    });
     const certs = await generateCertificates(join(dir, 'certs'), { hosts: ['127.0.0.1', 'localhost'] });
     // The service-account signing key: EC P-256 is fast to make and accepted (ES256).
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -496,15 +588,26 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
     await writeFile(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
     const adminToken = randomBytes(24).toString('base64url');
     const tokenFile = join(dir, 'tokens.csv');
-    await writeFile(tokenFile, `${adminToken},etcd-monitor-admin,etcd-monitor-admin,"system:masters"\n`, { mode: 0o600 });
+    await writeFile(tokenFile, `${adminToken},etcd-monitor-admin,etcd-monitor-admin,"system:masters"\n`, {
+      mode: 0o600,
+    });
     if (opts.logDir !== undefined) await mkdir(opts.logDir, { recursive: true });
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const logFile = opts.logDir !== undefined ? join(opts.logDir, `kube-apiserver-${port}.log`) : join(dir, `kube-apiserver-${attempt}.log`);
+      const logFile =
+        opts.logDir !== undefined
+          ? join(opts.logDir, `kube-apiserver-${port}.log`)
+          : join(dir, `kube-apiserver-${attempt}.log`);
       const args = [
         `--etcd-servers=${etcd.endpoints.join(',')}`,
-        ...(etcd.tls ? [`--etcd-cafile=${etcd.tls.caFile}`, `--etcd-certfile=${etcd.tls.certFile}`, `--etcd-keyfile=${etcd.tls.keyFile}`] : []),
+        ...(etcd.tls
+          ? [
+              `--etcd-cafile=${etcd.tls.caFile}`,
+              `--etcd-certfile=${etcd.tls.certFile}`,
+              `--etcd-keyfile=${etcd.tls.keyFile}`,
+            ]
+          : []),
         '--bind-address=127.0.0.1',
         `--secure-port=${port}`,
         `--tls-cert-file=${certs.serverCertFile}`,
@@ -521,7 +624,17 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
         ...(opts.extraArgs ?? []),
       ];
       const server = new KubeApiserverImpl({
-        url: `https://127.0.0.1:${port}`, caFile: certs.caFile, ca: certs.ca, adminToken, etcd, ownsEtcd, version, dir, logFile, binary, args,
+        url: `https://127.0.0.1:${port}`,
+        caFile: certs.caFile,
+        ca: certs.ca,
+        adminToken,
+        etcd,
+        ownsEtcd,
+        version,
+        dir,
+        logFile,
+        binary,
+        args,
       });
       server.spawn();
       try {

@@ -67,7 +67,10 @@ function pdeathsig(): string | null {
     if (process.platform === 'linux') {
       for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv']) {
         if (!existsSync(candidate)) continue;
-        const probe = spawnSync(candidate, ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore', timeout: 5_000 });
+        const probe = spawnSync(candidate, ['--pdeathsig', 'KILL', '--', 'true'], {
+          stdio: 'ignore',
+          timeout: 5_000,
+        });
         if (probe.status === 0) pdeathsigWrapper = candidate;
         break;
       }
@@ -100,19 +103,21 @@ export function spawnTracked(
       ? spawn(command, args, spawnOptions)
       : spawn(wrapper, ['--pdeathsig', 'KILL', '--', command, ...args], spawnOptions);
   children.add(child);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-    // A spawn failure (ENOENT, EACCES) emits 'error' and no 'exit'.
-    child.once('error', (error) => {
-      if (child.pid === undefined) {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+    (resolve) => {
+      child.once('exit', (code, signal) => {
         children.delete(child);
-        resolve({ code: null, signal: null, error });
-      }
-    });
-  });
+        resolve({ code, signal });
+      });
+      // A spawn failure (ENOENT, EACCES) emits 'error' and no 'exit'.
+      child.once('error', (error) => {
+        if (child.pid === undefined) {
+          children.delete(child);
+          resolve({ code: null, signal: null, error });
+        }
+      });
+    },
+  );
   return { child, exited };
 }
 
@@ -149,7 +154,10 @@ export async function logTail(file: string): Promise<string> {
       const length = Math.min(size, LOG_TAIL_BYTES);
       const buf = Buffer.alloc(length);
       await handle.read(buf, 0, length, size - length);
-      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+      const lines = buf
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '');
       return lines.slice(-LOG_TAIL_LINES).join('\n');
     } finally {
       await handle.close();

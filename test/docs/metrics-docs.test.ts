@@ -5,7 +5,10 @@ import { featureRegistry } from '../../src/features/index.ts';
 import { documentedMetrics } from '../support/docs.ts';
 
 function allDefinitions(): MetricDefinition[] {
-  return [...Object.values(ENGINE_METRICS), ...featureRegistry.names().flatMap((n) => featureRegistry.get(n).metrics)];
+  return [
+    ...Object.values(ENGINE_METRICS),
+    ...featureRegistry.names().flatMap((n) => featureRegistry.get(n).metrics),
+  ];
 }
 
 test('every exported inspection family is documented with its type and labels, and nothing else is', async () => {

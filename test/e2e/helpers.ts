@@ -35,7 +35,11 @@ export interface Bed {
 export async function startBed(): Promise<Bed> {
   const server = await startKubeApiserver();
   try {
-    await server.applyManifests([resolve(DEPLOY, 'namespace.yaml'), resolve(DEPLOY, 'rbac.yaml'), resolve(DEPLOY, 'crds')]);
+    await server.applyManifests([
+      resolve(DEPLOY, 'namespace.yaml'),
+      resolve(DEPLOY, 'rbac.yaml'),
+      resolve(DEPLOY, 'crds'),
+    ]);
   } catch (err) {
     await server.stop();
     throw err;
@@ -60,14 +64,26 @@ export async function namespace(server: KubeApiserver, prefix: string): Promise<
 }
 
 /** A Secret with a test-bed cluster's CA and client certificate, under the standard keys. */
-export async function createTlsSecret(admin: Clients, ns: string, name: string, cluster: TestCluster): Promise<void> {
+export async function createTlsSecret(
+  admin: Clients,
+  ns: string,
+  name: string,
+  cluster: TestCluster,
+): Promise<void> {
   const tls = cluster.tls;
   if (tls === undefined) throw new Error('the cluster has no TLS');
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  await admin.secrets.create({ metadata: { name, namespace: ns }, type: 'kubernetes.io/tls', data: { 'ca.crt': b64(tls.ca), 'tls.crt': b64(tls.cert), 'tls.key': b64(tls.key) } });
+  await admin.secrets.create({
+    metadata: { name, namespace: ns },
+    type: 'kubernetes.io/tls',
+    data: { 'ca.crt': b64(tls.ca), 'tls.crt': b64(tls.cert), 'tls.key': b64(tls.key) },
+  });
 }
 
-export type Features = Record<string, { enabled?: boolean; intervalSeconds?: number; options?: Record<string, unknown> }>;
+export type Features = Record<
+  string,
+  { enabled?: boolean; intervalSeconds?: number; options?: Record<string, unknown> }
+>;
 
 export async function createCluster(
   admin: Clients,
@@ -96,16 +112,24 @@ export async function getCluster(admin: Clients, ns: string, name: string): Prom
 }
 
 export async function inspectionsOf(admin: Clients, ns: string): Promise<EtcdInspection[]> {
-  return (await admin.etcdInspections.list(ns)).items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  return (await admin.etcdInspections.list(ns)).items.sort((a, b) =>
+    a.metadata.name.localeCompare(b.metadata.name),
+  );
 }
 
-export function condition(cluster: EtcdCluster | undefined, type: string): { status: string; reason: string; message: string } | undefined {
+export function condition(
+  cluster: EtcdCluster | undefined,
+  type: string,
+): { status: string; reason: string; message: string } | undefined {
   return cluster?.status?.conditions?.find((c) => c.type === type);
 }
 
 /** core/v1 Events about an object, as "Type Reason: message". */
 export async function eventsAbout(server: KubeApiserver, ns: string, name: string): Promise<string[]> {
-  const res = await server.request('GET', `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=${encodeURIComponent(name)}`);
+  const res = await server.request(
+    'GET',
+    `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=${encodeURIComponent(name)}`,
+  );
   const items = (res.body as { items?: { type: string; reason: string; message: string }[] }).items ?? [];
   return items.map((e) => `${e.type} ${e.reason}: ${e.message}`);
 }
@@ -118,9 +142,15 @@ export async function scrapeAt(address: string): Promise<Map<string, number>> {
 }
 
 /** The series whose labels include every given label="value". */
-export function seriesWith(series: Map<string, number>, labels: Record<string, string>, family?: string): string[] {
+export function seriesWith(
+  series: Map<string, number>,
+  labels: Record<string, string>,
+  family?: string,
+): string[] {
   const parts = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  return [...series.keys()].filter((s) => (family === undefined || s.startsWith(`${family}{`)) && parts.every((p) => s.includes(p)));
+  return [...series.keys()].filter(
+    (s) => (family === undefined || s.startsWith(`${family}{`)) && parts.every((p) => s.includes(p)),
+  );
 }
 
 export async function httpStatus(address: string, path: string): Promise<number> {

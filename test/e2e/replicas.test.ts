@@ -16,7 +16,17 @@ import { after, before, describe, it } from 'node:test';
 import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../support/fake-etcd.ts';
 import { hostPort } from '../support/specs.ts';
-import { BIN, createCluster, getCluster, httpStatus, namespace, OPERATOR_NAMESPACE, scrapeAt, startBed, type Bed } from './helpers.ts';
+import {
+  BIN,
+  createCluster,
+  getCluster,
+  httpStatus,
+  namespace,
+  OPERATOR_NAMESPACE,
+  scrapeAt,
+  startBed,
+  type Bed,
+} from './helpers.ts';
 
 const LEASE_MS = 4_000;
 const RETRY_MS = 500;
@@ -33,7 +43,10 @@ interface Replica {
 
 function cli(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 30_000,
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
@@ -54,10 +67,27 @@ describe('etcd-monitor operator as two replicas', () => {
     const child = spawn(
       process.execPath,
       [
-        BIN, 'operator', '--kubeconfig', kubeconfig,
-        '--leader-elect', '--lease-lock-name', lease, '--lease-lock-namespace', OPERATOR_NAMESPACE,
-        '--leader-elect-lease-duration', `${LEASE_MS / 1000}s`, '--leader-elect-renew-deadline', '2s', '--leader-elect-retry-period', `${RETRY_MS}ms`,
-        '--metrics-addr', `127.0.0.1:${port}`, '--log-format', 'json', '--log-level', 'debug',
+        BIN,
+        'operator',
+        '--kubeconfig',
+        kubeconfig,
+        '--leader-elect',
+        '--lease-lock-name',
+        lease,
+        '--lease-lock-namespace',
+        OPERATOR_NAMESPACE,
+        '--leader-elect-lease-duration',
+        `${LEASE_MS / 1000}s`,
+        '--leader-elect-renew-deadline',
+        '2s',
+        '--leader-elect-retry-period',
+        `${RETRY_MS}ms`,
+        '--metrics-addr',
+        `127.0.0.1:${port}`,
+        '--log-format',
+        'json',
+        '--log-level',
+        'debug',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -87,24 +117,43 @@ describe('etcd-monitor operator as two replicas', () => {
       said: (msg) => logs.filter((l) => l['msg'] === msg).length,
     };
     replicas.push(r);
-    await eventually(async () => ((await httpStatus(r.address, '/healthz')) === 200 ? true : undefined), `${name} serving /healthz`, 20_000, 100);
+    await eventually(
+      async () => ((await httpStatus(r.address, '/healthz')) === 200 ? true : undefined),
+      `${name} serving /healthz`,
+      20_000,
+      100,
+    );
     return r;
   }
 
   async function holder(lease: string): Promise<string | undefined> {
-    const res = await bed.server.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/${lease}`);
-    return res.status === 200 ? ((res.body as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '') : undefined;
+    const res = await bed.server.request(
+      'GET',
+      `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/${lease}`,
+    );
+    return res.status === 200
+      ? ((res.body as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '')
+      : undefined;
   }
 
-  const series = (address: string) => scrapeAt(address).then((s) => [...s.keys()].filter((k) => k.startsWith('inspection_') && k.includes(`namespace="${ns}"`)));
+  const series = (address: string) =>
+    scrapeAt(address).then((s) =>
+      [...s.keys()].filter((k) => k.startsWith('inspection_') && k.includes(`namespace="${ns}"`)),
+    );
 
   before(async () => {
-    [bed, etcd] = await Promise.all([startBed(), startEtcdCluster({ version: '3.6', members: 1, name: 'e2eha' })]);
+    [bed, etcd] = await Promise.all([
+      startBed(),
+      startEtcdCluster({ version: '3.6', members: 1, name: 'e2eha' }),
+    ]);
     dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-e2e-'));
     kubeconfig = join(dir, 'kubeconfig');
     await bed.server.writeKubeconfig(await bed.token('operator'), kubeconfig);
     ns = await namespace(bed.server, 'ha');
-    await createCluster(bed.admin, ns, 'ha', { endpoints: [etcd.endpoints[0]!], features: { healthy: { intervalSeconds: 1 }, alarm: { intervalSeconds: 1 } } });
+    await createCluster(bed.admin, ns, 'ha', {
+      endpoints: [etcd.endpoints[0]!],
+      features: { healthy: { intervalSeconds: 1 }, alarm: { intervalSeconds: 1 } },
+    });
   });
 
   after(async () => {
@@ -119,16 +168,33 @@ describe('etcd-monitor operator as two replicas', () => {
 
   it('only the leader acts: it alone reads, writes and serves series; the standby is alive but not ready', async () => {
     [first, second] = await Promise.all([replica('first', 'e2e-ha'), replica('second', 'e2e-ha')]);
-    const leader = await eventually(async () => {
-      const id = await holder('e2e-ha');
-      return [first, second].find((r) => r.identity() === id && r.said('caches synced: controllers running') === 1);
-    }, 'a leader with synced caches', 20_000, 100);
+    const leader = await eventually(
+      async () => {
+        const id = await holder('e2e-ha');
+        return [first, second].find(
+          (r) => r.identity() === id && r.said('caches synced: controllers running') === 1,
+        );
+      },
+      'a leader with synced caches',
+      20_000,
+      100,
+    );
     const standby = leader === first ? second : first;
-    await eventually(async () => {
-      const c = await getCluster(bed.admin, ns, 'ha');
-      return c?.status?.phase === 'Running' && c.status.conditions?.find((x) => x.type === 'Healthy')?.status === 'True' ? true : undefined;
-    }, 'the cluster Running', 20_000);
-    await eventually(async () => ((await series(leader.address)).length > 0 ? true : undefined), "the leader's series");
+    await eventually(
+      async () => {
+        const c = await getCluster(bed.admin, ns, 'ha');
+        return c?.status?.phase === 'Running' &&
+          c.status.conditions?.find((x) => x.type === 'Healthy')?.status === 'True'
+          ? true
+          : undefined;
+      },
+      'the cluster Running',
+      20_000,
+    );
+    await eventually(
+      async () => ((await series(leader.address)).length > 0 ? true : undefined),
+      "the leader's series",
+    );
     // Watch for a few renewals: the standby never acts.
     await new Promise((r) => setTimeout(r, 2_500));
     assert.equal(await httpStatus(leader.address, '/readyz'), 200);
@@ -138,7 +204,13 @@ describe('etcd-monitor operator as two replicas', () => {
     assert.equal((await scrapeAt(standby.address)).get('etcd_monitor_clusters'), 0);
     assert.ok(leader.said('status written') > 0, 'the leader writes status');
     assert.ok(leader.said('EtcdInspection created') === 2);
-    for (const msg of ['leading: starting informers', 'status written', 'EtcdInspection created', 'cluster added']) assert.equal(standby.said(msg), 0, `standby: ${msg}`);
+    for (const msg of [
+      'leading: starting informers',
+      'status written',
+      'EtcdInspection created',
+      'cluster added',
+    ])
+      assert.equal(standby.said(msg), 0, `standby: ${msg}`);
     assert.equal(await holder('e2e-ha'), leader.identity());
     first = leader;
     second = standby;
@@ -148,18 +220,40 @@ describe('etcd-monitor operator as two replicas', () => {
     first.child.kill('SIGKILL');
     await first.exited;
     const killedAt = performance.now();
-    await eventually(async () => ((await httpStatus(second.address, '/readyz')) === 200 ? true : undefined), 'the standby ready', 15_000, 50);
+    await eventually(
+      async () => ((await httpStatus(second.address, '/readyz')) === 200 ? true : undefined),
+      'the standby ready',
+      15_000,
+      50,
+    );
     const took = performance.now() - killedAt;
-    t.diagnostic(`the standby took over ${Math.round(took)} ms after the leader was killed (lease ${LEASE_MS} ms)`);
+    t.diagnostic(
+      `the standby took over ${Math.round(took)} ms after the leader was killed (lease ${LEASE_MS} ms)`,
+    );
     // The lease runs LEASE_MS from the standby's last sighting of a renewal; it retries every RETRY_MS × (1 + 1.2·rand).
     assert.ok(took <= LEASE_MS + 2.2 * RETRY_MS + 2_000, `took over in ${Math.round(took)} ms`);
     assert.equal(await holder('e2e-ha'), second.identity());
-    await eventually(async () => ((await series(second.address)).some((s) => s.startsWith('inspection_etcd_endpoint_healthy{') && s.includes(hostPort(etcd.endpoints[0]!))) ? true : undefined), 'the series on the new leader');
+    await eventually(
+      async () =>
+        (await series(second.address)).some(
+          (s) =>
+            s.startsWith('inspection_etcd_endpoint_healthy{') && s.includes(hostPort(etcd.endpoints[0]!)),
+        )
+          ? true
+          : undefined,
+      'the series on the new leader',
+    );
     // And it acts on changes.
     await bed.admin.etcdClusters.patch(ns, 'ha', { spec: { features: { alarm: { enabled: false } } } });
-    await eventually(async () => ((await bed.admin.etcdInspections.list(ns)).items.length === 1 ? true : undefined), 'the alarm inspection deleted by the new leader');
+    await eventually(
+      async () => ((await bed.admin.etcdInspections.list(ns)).items.length === 1 ? true : undefined),
+      'the alarm inspection deleted by the new leader',
+    );
     // Logs are written asynchronously: the line may follow the API's answer.
-    await eventually(() => (second.said('EtcdInspection deleted') === 1 ? true : undefined), 'the new leader logged the deletion');
+    await eventually(
+      () => (second.said('EtcdInspection deleted') === 1 ? true : undefined),
+      'the new leader logged the deletion',
+    );
   });
 
   it('SIGTERM stops gracefully: exit 0 and the lease released', async () => {
@@ -171,13 +265,32 @@ describe('etcd-monitor operator as two replicas', () => {
 
   it('a leader whose lease is taken stops at once and exits 1', async () => {
     const r = await replica('third', 'e2e-taken');
-    await eventually(async () => ((await httpStatus(r.address, '/readyz')) === 200 && (await series(r.address)).length > 0 ? true : undefined), 'third leading with series', 20_000);
+    await eventually(
+      async () =>
+        (await httpStatus(r.address, '/readyz')) === 200 && (await series(r.address)).length > 0
+          ? true
+          : undefined,
+      'third leading with series',
+      20_000,
+    );
     const path = `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/e2e-taken`;
     const lease = (await bed.server.request('GET', path)).body as { spec: Record<string, unknown> };
     const now = new Date().toISOString().replace('Z', '000Z');
-    const taken = await bed.server.request('PUT', path, { ...lease, spec: { ...lease.spec, holderIdentity: 'someone-else', renewTime: now, acquireTime: now, leaseDurationSeconds: 60 } });
+    const taken = await bed.server.request('PUT', path, {
+      ...lease,
+      spec: {
+        ...lease.spec,
+        holderIdentity: 'someone-else',
+        renewTime: now,
+        acquireTime: now,
+        leaseDurationSeconds: 60,
+      },
+    });
     assert.equal(taken.status, 200);
-    const code = await Promise.race([r.exited, new Promise<string>((res) => setTimeout(() => res('still running'), 10_000))]);
+    const code = await Promise.race([
+      r.exited,
+      new Promise<string>((res) => setTimeout(() => res('still running'), 10_000)),
+    ]);
     assert.equal(code, 1);
     const order = r.logs.map((l) => l['msg']);
     assert.ok(order.indexOf('stopped leading') < order.indexOf('controllers stopped'));
@@ -189,11 +302,20 @@ describe('etcd-monitor operator as two replicas', () => {
 describe('usage errors of the controller commands', { concurrency: true }, () => {
   for (const [args, message] of [
     [['operator', '--label-selector', 'a=b=c'], /--label-selector: label selector "a=b=c": cannot parse/],
-    [['etcdcluster', '--leader-elect-renew-deadline', '60s'], /--leader-elect-lease-duration \(60000 ms\) must be greater than --leader-elect-renew-deadline \(60000 ms\)/],
-    [['inspection', '--leader-elect-retry-period', 'soon'], /--leader-elect-retry-period must be a positive duration/],
+    [
+      ['etcdcluster', '--leader-elect-renew-deadline', '60s'],
+      /--leader-elect-lease-duration \(60000 ms\) must be greater than --leader-elect-renew-deadline \(60000 ms\)/,
+    ],
+    [
+      ['inspection', '--leader-elect-retry-period', 'soon'],
+      /--leader-elect-retry-period must be a positive duration/,
+    ],
     [['operator', '--metrics-addr', 'localhost'], /--metrics-addr "localhost" is not HOST:PORT/],
     [['operator', '--workers', '0'], /--workers must be a positive integer/],
-    [['operator', '--lease-lock-name', 'Not_A_Name'], /--lease-lock-name "Not_A_Name" is not a valid object name/],
+    [
+      ['operator', '--lease-lock-name', 'Not_A_Name'],
+      /--lease-lock-name "Not_A_Name" is not a valid object name/,
+    ],
     [['operator', '--kubeconfig', '/nonexistent/kubeconfig'], /--kubeconfig \/nonexistent\/kubeconfig: /],
   ] as const) {
     it(`${args.join(' ')}: exit 2`, async () => {
@@ -207,7 +329,11 @@ describe('usage errors of the controller commands', { concurrency: true }, () =>
     const env = { ...process.env };
     delete env['KUBERNETES_SERVICE_HOST'];
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'operator', '--leader-elect=false'], { stdio: ['ignore', 'ignore', 'pipe'], env, timeout: 30_000 });
+      const child = spawn(process.execPath, [BIN, 'operator', '--leader-elect=false'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env,
+        timeout: 30_000,
+      });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code, stderr }));

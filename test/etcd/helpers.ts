@@ -11,19 +11,30 @@ export function optionsFor(cluster: TestCluster, overrides: Partial<ClientOption
   return {
     dialTimeoutMs: 2_000,
     requestTimeoutMs: 5_000,
-    ...(cluster.tls !== undefined && { tls: { ca: cluster.tls.ca, cert: cluster.tls.cert, key: new Secret(cluster.tls.key) } }),
-    ...(cluster.auth !== undefined && { auth: { username: cluster.auth.username, password: new Secret(cluster.auth.password) } }),
+    ...(cluster.tls !== undefined && {
+      tls: { ca: cluster.tls.ca, cert: cluster.tls.cert, key: new Secret(cluster.tls.key) },
+    }),
+    ...(cluster.auth !== undefined && {
+      auth: { username: cluster.auth.username, password: new Secret(cluster.auth.password) },
+    }),
     ...overrides,
   };
 }
 
 /** etcd's flag for periodic watch progress notifications (renamed in 3.6). */
 export function progressNotifyFlag(version: EtcdVersion, interval: string): string {
-  return version === '3.6' ? `--watch-progress-notify-interval=${interval}` : `--experimental-watch-progress-notify-interval=${interval}`;
+  return version === '3.6'
+    ? `--watch-progress-notify-interval=${interval}`
+    : `--experimental-watch-progress-notify-interval=${interval}`;
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -33,7 +44,10 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`,
+      );
     await sleep(everyMs);
   }
 }
@@ -60,7 +74,9 @@ export async function readWatch(
     ac.abort();
   }
   if (!done(messages)) {
-    throw new Error(`watch: condition not met after ${timeoutMs} ms; got ${messages.map((m) => m.kind).join(', ') || 'nothing'}`);
+    throw new Error(
+      `watch: condition not met after ${timeoutMs} ms; got ${messages.map((m) => m.kind).join(', ') || 'nothing'}`,
+    );
   }
   return messages;
 }

@@ -11,16 +11,25 @@ import { closedPort, optionsFor, rejectsWith, silentServer, waitFor } from './he
 
 const VERSIONS = ['3.4', '3.6'] as const;
 
-
 describe('etcd HTTP member client', { concurrency: true }, () => {
   for (const version of VERSIONS) {
     it(`etcd ${version}: healthy members, /version, and a stopped member`, async () => {
-      await using cluster = await startEtcdCluster({ version, members: 3, name: `http${version.replace('.', '')}` });
-      const clients = cluster.endpoints.map((e) => createHttpMemberClient(parseEndpoint(e), optionsFor(cluster)));
+      await using cluster = await startEtcdCluster({
+        version,
+        members: 3,
+        name: `http${version.replace('.', '')}`,
+      });
+      const clients = cluster.endpoints.map((e) =>
+        createHttpMemberClient(parseEndpoint(e), optionsFor(cluster)),
+      );
       try {
         for (const c of clients) {
           assert.deepEqual(await c.health(), { healthy: true, reason: '', httpStatus: 200 });
-          assert.deepEqual(await c.health({ serializable: true, exclude: ['NOSPACE'] }), { healthy: true, reason: '', httpStatus: 200 });
+          assert.deepEqual(await c.health({ serializable: true, exclude: ['NOSPACE'] }), {
+            healthy: true,
+            reason: '',
+            httpStatus: 200,
+          });
           const v = await c.version();
           assert.equal(v.etcdserver, cluster.binaryVersion);
           assert.equal(v.etcdcluster, `${version}.0`);
@@ -29,7 +38,10 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
         const started = Date.now();
         const results = await Promise.allSettled(clients.map((c) => c.health()));
         assert.ok(Date.now() - started < 2_000);
-        assert.deepEqual(results[0], { status: 'fulfilled', value: { healthy: true, reason: '', httpStatus: 200 } });
+        assert.deepEqual(results[0], {
+          status: 'fulfilled',
+          value: { healthy: true, reason: '', httpStatus: 200 },
+        });
         assert.equal(results[1]?.status, 'fulfilled');
         const failed = results[2];
         assert.ok(failed?.status === 'rejected' && failed.reason instanceof EtcdError);
@@ -37,14 +49,21 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
         assert.match(failed.reason.message, /^GET \/health on 127\.0\.0\.1:\d+: connection refused/);
         await cluster.startMember(2);
         // The same client (and its connection pool) works again.
-        await waitFor('the restarted member is healthy', async () => ((await clients[2]!.health()).healthy ? true : undefined));
+        await waitFor('the restarted member is healthy', async () =>
+          (await clients[2]!.health()).healthy ? true : undefined,
+        );
       } finally {
         await Promise.all(clients.map((c) => c.close()));
       }
     });
 
     it(`etcd ${version}: a NOSPACE alarm makes /health unhealthy`, async () => {
-      await using cluster = await startEtcdCluster({ version, members: 1, name: `httpns${version.replace('.', '')}`, quotaBackendBytes: 2 * 1024 * 1024 });
+      await using cluster = await startEtcdCluster({
+        version,
+        members: 1,
+        name: `httpns${version.replace('.', '')}`,
+        quotaBackendBytes: 2 * 1024 * 1024,
+      });
       const http = createHttpMemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       const v3 = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       try {
@@ -66,7 +85,11 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
         else assert.equal(h.reason, '');
         assert.equal((await http.health({ serializable: true })).healthy, false);
         // Both leave the alarm out when asked (3.4.23 has the parameter too).
-        assert.deepEqual(await http.health({ exclude: ['NOSPACE'] }), { healthy: true, reason: '', httpStatus: 200 });
+        assert.deepEqual(await http.health({ exclude: ['NOSPACE'] }), {
+          healthy: true,
+          reason: '',
+          httpStatus: 200,
+        });
       } finally {
         v3.close();
         await http.close();
@@ -86,13 +109,32 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
     };
     try {
       assert.equal((await open({}).health()).healthy, true);
-      assert.equal((await open({ tls: { ca: tls.ca, cert: tls.cert, key: new Secret(tls.key), serverName: 'localhost' } }).version()).etcdserver, cluster.binaryVersion);
-      const e1 = await rejectsWith(open({ tls: { ca: tls.otherCa, cert: tls.cert, key: new Secret(tls.key) } }).health(), 'tls');
+      assert.equal(
+        (
+          await open({
+            tls: { ca: tls.ca, cert: tls.cert, key: new Secret(tls.key), serverName: 'localhost' },
+          }).version()
+        ).etcdserver,
+        cluster.binaryVersion,
+      );
+      const e1 = await rejectsWith(
+        open({ tls: { ca: tls.otherCa, cert: tls.cert, key: new Secret(tls.key) } }).health(),
+        'tls',
+      );
       assert.match(e1.message, /^GET \/health on 127\.0\.0\.1:\d+: TLS handshake failed: .*certificate/);
       const e2 = await rejectsWith(open({ tls: { ca: tls.ca } }).health(), 'tls');
       assert.match(e2.message, /client certificate/);
-      await rejectsWith(open({ tls: { ca: tls.ca, cert: tls.cert, key: new Secret(tls.key), serverName: 'wrong.example' } }).health(), 'tls');
-      assert.equal((await open({ tls: { cert: tls.cert, key: new Secret(tls.key), insecureSkipVerify: true } }).health()).healthy, true);
+      await rejectsWith(
+        open({
+          tls: { ca: tls.ca, cert: tls.cert, key: new Secret(tls.key), serverName: 'wrong.example' },
+        }).health(),
+        'tls',
+      );
+      assert.equal(
+        (await open({ tls: { cert: tls.cert, key: new Secret(tls.key), insecureSkipVerify: true } }).health())
+          .healthy,
+        true,
+      );
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
@@ -103,7 +145,10 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
     const silent = await silentServer();
     const refused = createHttpMemberClient(parseEndpoint(`http://127.0.0.1:${await closedPort()}`), opts);
     const hanging = createHttpMemberClient(parseEndpoint(`http://127.0.0.1:${silent.port}`), opts);
-    const hangingTls = createHttpMemberClient(parseEndpoint(`https://127.0.0.1:${silent.port}`), { ...opts, requestTimeoutMs: 5_000 });
+    const hangingTls = createHttpMemberClient(parseEndpoint(`https://127.0.0.1:${silent.port}`), {
+      ...opts,
+      requestTimeoutMs: 5_000,
+    });
     try {
       let t = Date.now();
       await rejectsWith(refused.health(), 'unavailable');

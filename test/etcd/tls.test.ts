@@ -30,7 +30,12 @@ describe('loadTlsMaterial', () => {
   }
 
   it('reads a CA, a client certificate and its key; the key stays secret', async () => {
-    const m = await loadTlsMaterial({ caFile: certs.caFile, certFile: certs.certFile, keyFile: certs.keyFile, serverName: 'localhost' });
+    const m = await loadTlsMaterial({
+      caFile: certs.caFile,
+      certFile: certs.certFile,
+      keyFile: certs.keyFile,
+      serverName: 'localhost',
+    });
     assert.equal(m.ca, certs.ca);
     assert.equal(m.cert, certs.cert);
     assert.equal(m.key?.reveal(), certs.key);

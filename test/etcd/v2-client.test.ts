@@ -12,7 +12,6 @@ import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { optionsFor, rejectsWith, waitFor } from './helpers.ts';
 
-
 describe('etcd v2 member client', { concurrency: true }, () => {
   describe('on etcd 3.4 with --enable-v2', { concurrency: false }, () => {
     let cluster: TestCluster;
@@ -105,10 +104,21 @@ describe('etcd v2 member client', { concurrency: true }, () => {
   });
 
   it('works over TLS with a client certificate; a wrong CA is a tls error', async () => {
-    await using cluster = await startEtcdCluster({ version: '3.4', members: 1, name: 'v2tls', enableV2: true, tls: true });
+    await using cluster = await startEtcdCluster({
+      version: '3.4',
+      members: 1,
+      name: 'v2tls',
+      enableV2: true,
+      tls: true,
+    });
     const endpoint = parseEndpoint(cluster.endpoints[0]!);
     const good = createV2MemberClient(endpoint, optionsFor(cluster));
-    const wrongCa = createV2MemberClient(endpoint, optionsFor(cluster, { tls: { ca: cluster.tls!.otherCa, cert: cluster.tls!.cert, key: new Secret(cluster.tls!.key) } }));
+    const wrongCa = createV2MemberClient(
+      endpoint,
+      optionsFor(cluster, {
+        tls: { ca: cluster.tls!.otherCa, cert: cluster.tls!.cert, key: new Secret(cluster.tls!.key) },
+      }),
+    );
     const noCert = createV2MemberClient(endpoint, optionsFor(cluster, { tls: { ca: cluster.tls!.ca } }));
     try {
       await good.set('/tls/x', '1');
@@ -126,10 +136,20 @@ describe('etcd v2 member client', { concurrency: true }, () => {
     ['3.6', false],
   ] as const) {
     it(`etcd ${version} without --enable-v2 answers 'unsupported'`, async () => {
-      await using cluster = await startEtcdCluster({ version, members: 1, name: `nov2${version.replace('.', '')}`, enableV2 });
+      await using cluster = await startEtcdCluster({
+        version,
+        members: 1,
+        name: `nov2${version.replace('.', '')}`,
+        enableV2,
+      });
       const c = createV2MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       try {
-        for (const call of [() => c.members(), () => c.countKeys('/'), () => c.index(), () => c.selfStats()]) {
+        for (const call of [
+          () => c.members(),
+          () => c.countKeys('/'),
+          () => c.index(),
+          () => c.selfStats(),
+        ]) {
           const err = await rejectsWith(call(), 'unsupported');
           assert.match(err.message, /v2 API is not enabled on this member.*--enable-v2/);
         }

@@ -9,17 +9,31 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { Secret } from '../../src/etcd/secret.ts';
-import { EtcdError, memberIdHex, prefixEnd, type EtcdV3MemberClient, type WatchEvent, type WatchMessage } from '../../src/etcd/types.ts';
+import {
+  EtcdError,
+  memberIdHex,
+  prefixEnd,
+  type EtcdV3MemberClient,
+  type WatchEvent,
+  type WatchMessage,
+} from '../../src/etcd/types.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { closedPort, optionsFor, progressNotifyFlag, readWatch, rejectsWith, silentServer, waitFor } from './helpers.ts';
+import {
+  closedPort,
+  optionsFor,
+  progressNotifyFlag,
+  readWatch,
+  rejectsWith,
+  silentServer,
+  waitFor,
+} from './helpers.ts';
 
 const VERSIONS = ['3.4', '3.6'] as const;
 
 function events(messages: readonly WatchMessage[]): WatchEvent[] {
   return messages.flatMap((m) => (m.kind === 'events' ? m.events : []));
 }
-
 
 /** "endpoint, id, ..." lines of `etcdctl endpoint status` / `member list` (hex IDs, as etcdctl prints them). */
 function etcdctlColumns(out: string): string[][] {
@@ -40,7 +54,7 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         cluster = await startEtcdCluster({
           version,
           members: 3,
-          name: `v3c${version.replace(".", "")}`,
+          name: `v3c${version.replace('.', '')}`,
           extraArgs: [progressNotifyFlag(version, '500ms')],
         });
         clients = cluster.endpoints.map((e) => createV3MemberClient(parseEndpoint(e), optionsFor(cluster)));
@@ -53,11 +67,18 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
       it('status, member list and alarms per member, with member IDs as etcdctl prints them', async () => {
         // 3.6 moves its storage version to 3.6 only once the cluster version is settled, shortly after start.
-        const statuses = await waitFor('every member reporting its status (3.6: with a storage version)', async () => {
-          const all = await Promise.all(clients.map((c) => c.status()));
-          return version !== '3.6' || all.every((st) => /^3\.6\./.test(st.storageVersion)) ? all : undefined;
-        });
-        const idByEndpoint = new Map(etcdctlColumns(await cluster.etcdctl(['endpoint', 'status'])).map((cols) => [cols[0], cols[1]]));
+        const statuses = await waitFor(
+          'every member reporting its status (3.6: with a storage version)',
+          async () => {
+            const all = await Promise.all(clients.map((c) => c.status()));
+            return version !== '3.6' || all.every((st) => /^3\.6\./.test(st.storageVersion))
+              ? all
+              : undefined;
+          },
+        );
+        const idByEndpoint = new Map(
+          etcdctlColumns(await cluster.etcdctl(['endpoint', 'status'])).map((cols) => [cols[0], cols[1]]),
+        );
         const ids = new Set<bigint>();
         for (const [i, st] of statuses.entries()) {
           assert.equal(typeof st.header.memberId, 'bigint');
@@ -117,7 +138,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.equal(counted.kvs.length, 0);
 
         const keys = await a.range({ key: p, rangeEnd: prefixEnd(p), keysOnly: true });
-        assert.deepEqual(keys.kvs.map((kv) => kv.key.toString()), [`${p}a`, `${p}b`, `${p}c`]);
+        assert.deepEqual(
+          keys.kvs.map((kv) => kv.key.toString()),
+          [`${p}a`, `${p}b`, `${p}c`],
+        );
         assert.ok(keys.kvs.every((kv) => kv.value.length === 0));
 
         const limited = await a.range({ key: p, rangeEnd: prefixEnd(p), limit: 2n });
@@ -157,7 +181,12 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         let pinned = 0n;
         const seen: string[] = [];
         let pages = 0;
-        for await (const page of reader.rangePages({ key: p, rangeEnd: prefixEnd(p), pageSize: 7, keysOnly: true })) {
+        for await (const page of reader.rangePages({
+          key: p,
+          rangeEnd: prefixEnd(p),
+          pageSize: 7,
+          keysOnly: true,
+        })) {
           pages++;
           if (pinned === 0n) pinned = page.header.revision;
           assert.ok(page.kvs.length <= 7);
@@ -172,10 +201,21 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.equal(pages, Math.ceil(initial.length / 7));
         assert.deepEqual(seen, initial);
         // The same keyspace in one request at the pinned revision; the latest one differs.
-        const atPin = await reader.range({ key: p, rangeEnd: prefixEnd(p), keysOnly: true, revision: pinned });
-        assert.deepEqual(atPin.kvs.map((kv) => kv.key.toString()), initial);
+        const atPin = await reader.range({
+          key: p,
+          rangeEnd: prefixEnd(p),
+          keysOnly: true,
+          revision: pinned,
+        });
+        assert.deepEqual(
+          atPin.kvs.map((kv) => kv.key.toString()),
+          initial,
+        );
         const latest = await reader.range({ key: p, rangeEnd: prefixEnd(p), keysOnly: true });
-        assert.notDeepEqual(latest.kvs.map((kv) => kv.key.toString()), initial);
+        assert.notDeepEqual(
+          latest.kvs.map((kv) => kv.key.toString()),
+          initial,
+        );
         await writer.deleteRange(p, prefixEnd(p));
       });
 
@@ -190,7 +230,18 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         // The live write starts once the history is delivered; its event may arrive before its answer.
         let livePut: Promise<bigint> | undefined;
         const messages = await readWatch(
-          (signal) => watcher.watch({ key: p, rangeEnd: prefixEnd(p), startRevision: r1, prevKv: true, requireLeader: true, progressNotify: true }, signal),
+          (signal) =>
+            watcher.watch(
+              {
+                key: p,
+                rangeEnd: prefixEnd(p),
+                startRevision: r1,
+                prevKv: true,
+                requireLeader: true,
+                progressNotify: true,
+              },
+              signal,
+            ),
           (msgs) => {
             const n = events(msgs).length;
             if (n === 4) livePut ??= writer.put(`${p}k3`, 'live').then((h) => h.revision);
@@ -201,7 +252,13 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.equal(messages[0]?.kind, 'created');
         const evs = events(messages);
         assert.deepEqual(
-          evs.map((e) => [e.type, e.kv.key.toString(), e.kv.modRevision, e.kv.value.toString(), e.prevKv?.value.toString()]),
+          evs.map((e) => [
+            e.type,
+            e.kv.key.toString(),
+            e.kv.modRevision,
+            e.kv.value.toString(),
+            e.prevKv?.value.toString(),
+          ]),
           [
             ['PUT', `${p}k1`, r1, 'a', undefined],
             ['PUT', `${p}k2`, r2, 'b', undefined],
@@ -217,13 +274,20 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         const [writer, , watcher] = clients as [EtcdV3MemberClient, EtcdV3MemberClient, EtcdV3MemberClient];
         const rev = (await writer.put('/progress-other', 'x')).revision;
         const messages = await readWatch(
-          (signal) => watcher.watch({ key: '/idle/', rangeEnd: prefixEnd('/idle/'), progressNotify: true, requireLeader: true }, signal),
+          (signal) =>
+            watcher.watch(
+              { key: '/idle/', rangeEnd: prefixEnd('/idle/'), progressNotify: true, requireLeader: true },
+              signal,
+            ),
           (msgs) => msgs.some((m) => m.kind === 'progress'),
         );
         assert.equal(messages[0]?.kind, 'created');
         const progress = messages.find((m) => m.kind === 'progress');
         assert.ok(progress?.kind === 'progress');
-        assert.ok(progress.header.revision >= rev, `progress at ${progress.header.revision}, writes up to ${rev}`);
+        assert.ok(
+          progress.header.revision >= rev,
+          `progress at ${progress.header.revision}, writes up to ${rev}`,
+        );
         assert.equal(events(messages).length, 0);
       });
 
@@ -244,7 +308,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
         const compactAt = rev - 3n;
         await clients[0]!.compact(compactAt, { physical: true });
-        const compacted = await rejectsWith(clients[0]!.range({ key: p, rangeEnd: prefixEnd(p), revision: compactAt - 1n }), 'compacted');
+        const compacted = await rejectsWith(
+          clients[0]!.range({ key: p, rangeEnd: prefixEnd(p), revision: compactAt - 1n }),
+          'compacted',
+        );
         assert.match(compacted.message, /^Range on 127\.0\.0\.1:\d+: .*compacted/);
         await rejectsWith(clients[1]!.hashKV(rev + 1000n), 'future_revision');
         await rejectsWith(clients[1]!.range({ key: p, revision: rev + 1000n }), 'future_revision');
@@ -255,7 +322,8 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.equal(after.compactRevision, compactAt);
 
         const messages = await readWatch(
-          (signal) => clients[2]!.watch({ key: p, rangeEnd: prefixEnd(p), startRevision: compactAt - 1n }, signal),
+          (signal) =>
+            clients[2]!.watch({ key: p, rangeEnd: prefixEnd(p), startRevision: compactAt - 1n }, signal),
           (msgs) => msgs.some((m) => m.kind === 'compacted'),
         );
         const last = messages.at(-1);
@@ -294,7 +362,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         const created = Promise.withResolvers<void>();
         const watchDone = (async () => {
           try {
-            for await (const m of clients[2]!.watch({ key: '/stopped/', rangeEnd: prefixEnd('/stopped/'), requireLeader: true }, ac.signal)) {
+            for await (const m of clients[2]!.watch(
+              { key: '/stopped/', rangeEnd: prefixEnd('/stopped/'), requireLeader: true },
+              ac.signal,
+            )) {
               watchMessages.push(m);
               if (m.kind === 'created') created.resolve();
             }
@@ -329,7 +400,12 @@ describe('etcd v3 member client', { concurrency: true }, () => {
           ac.abort();
           await cluster.startMember(2);
         }
-        const back = await waitFor('the restarted member answers on the same client', () => clients[2]!.status(), 15_000, 200);
+        const back = await waitFor(
+          'the restarted member answers on the same client',
+          () => clients[2]!.status(),
+          15_000,
+          200,
+        );
         assert.equal(back.version, cluster.binaryVersion);
       });
     });
@@ -337,7 +413,12 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
   for (const version of VERSIONS) {
     it(`NOSPACE alarm on etcd ${version}: listed with its member, disarmed after compact and defragment`, async () => {
-      await using cluster = await startEtcdCluster({ version, members: 1, name: `nospace${version.replace(".", "")}`, quotaBackendBytes: 2 * 1024 * 1024 });
+      await using cluster = await startEtcdCluster({
+        version,
+        members: 1,
+        name: `nospace${version.replace('.', '')}`,
+        quotaBackendBytes: 2 * 1024 * 1024,
+      });
       const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       try {
         const value = Buffer.alloc(256 * 1024, 'x');
@@ -372,13 +453,20 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
   for (const version of VERSIONS) {
     it(`etcd ${version}: a watch that requires a leader ends when its member loses the leader`, async () => {
-      await using cluster = await startEtcdCluster({ version, members: 3, name: `noleader${version.replace('.', '')}` });
+      await using cluster = await startEtcdCluster({
+        version,
+        members: 3,
+        name: `noleader${version.replace('.', '')}`,
+      });
       const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       try {
         const created = Promise.withResolvers<void>();
         const ended = (async () => {
           try {
-            for await (const m of client.watch({ key: '/nl/', rangeEnd: prefixEnd('/nl/'), requireLeader: true, progressNotify: true }, AbortSignal.timeout(30_000))) {
+            for await (const m of client.watch(
+              { key: '/nl/', rangeEnd: prefixEnd('/nl/'), requireLeader: true, progressNotify: true },
+              AbortSignal.timeout(30_000),
+            )) {
               if (m.kind === 'created') created.resolve();
             }
             return undefined;
@@ -409,7 +497,14 @@ describe('etcd v3 member client', { concurrency: true }, () => {
       };
 
       before(async () => {
-        cluster = await startEtcdCluster({ version, members: 1, name: `v3tls${version.replace(".", "")}`, tls: true, auth: true, authTokenTtlSeconds: 2 });
+        cluster = await startEtcdCluster({
+          version,
+          members: 1,
+          name: `v3tls${version.replace('.', '')}`,
+          tls: true,
+          auth: true,
+          authTokenTtlSeconds: 2,
+        });
       });
 
       after(async () => {
@@ -428,7 +523,14 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         );
         assert.equal(msgs[0]?.kind, 'created');
         // serverName override: the certificate names localhost too.
-        const byName = open({ tls: { ca: cluster.tls!.ca, cert: cluster.tls!.cert, key: new Secret(cluster.tls!.key), serverName: 'localhost' } });
+        const byName = open({
+          tls: {
+            ca: cluster.tls!.ca,
+            cert: cluster.tls!.cert,
+            key: new Secret(cluster.tls!.key),
+            serverName: 'localhost',
+          },
+        });
         await byName.range({ key: '/tls/a' });
       });
 
@@ -436,12 +538,18 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         const wrongPassword = 'Wr0ng-Passw0rd-xyz';
         const c = open({ auth: { username: 'root', password: new Secret(wrongPassword) } });
         const err = await rejectsWith(c.range({ key: '/tls/a' }), 'auth');
-        assert.match(err.message, /^Range on 127\.0\.0\.1:\d+: Authenticate: etcdserver: authentication failed, invalid user ID or password \(user "root"\)$/);
+        assert.match(
+          err.message,
+          /^Range on 127\.0\.0\.1:\d+: Authenticate: etcdserver: authentication failed, invalid user ID or password \(user "root"\)$/,
+        );
         assert.ok(!err.message.includes(wrongPassword));
         assert.ok(!err.message.includes(cluster.auth!.password));
         assert.ok(!JSON.stringify(err).includes(wrongPassword));
         // Without credentials, etcd refuses the request too.
-        const anonymous = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), { ...optionsFor(cluster), auth: undefined });
+        const anonymous = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), {
+          ...optionsFor(cluster),
+          auth: undefined,
+        });
         opened.push(anonymous);
         await rejectsWith(anonymous.range({ key: '/tls/a' }), 'auth');
       });
@@ -473,20 +581,38 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.match(e2.message, /client certificate/);
         const foreign = open({ tls: { ca: tls.ca, cert: tls.otherCert, key: new Secret(tls.otherKey) } });
         await rejectsWith(foreign.status(), 'tls');
-        const wrongName = open({ tls: { ca: tls.ca, cert: tls.cert, key: new Secret(tls.key), serverName: 'not-in-the-cert.example' } });
+        const wrongName = open({
+          tls: {
+            ca: tls.ca,
+            cert: tls.cert,
+            key: new Secret(tls.key),
+            serverName: 'not-in-the-cert.example',
+          },
+        });
         await rejectsWith(wrongName.status(), 'tls');
         // Verification off only when asked for.
-        const insecure = open({ tls: { cert: tls.cert, key: new Secret(tls.key), insecureSkipVerify: true } });
+        const insecure = open({
+          tls: { cert: tls.cert, key: new Secret(tls.key), insecureSkipVerify: true },
+        });
         await insecure.range({ key: '/tls/a' });
       });
     });
   }
 
   it('unreachable endpoints fail as unavailable within the dial timeout', async () => {
-    const refused = createV3MemberClient(parseEndpoint(`http://127.0.0.1:${await closedPort()}`), { dialTimeoutMs: 1_000, requestTimeoutMs: 5_000 });
+    const refused = createV3MemberClient(parseEndpoint(`http://127.0.0.1:${await closedPort()}`), {
+      dialTimeoutMs: 1_000,
+      requestTimeoutMs: 5_000,
+    });
     const silent = await silentServer();
-    const hanging = createV3MemberClient(parseEndpoint(`http://127.0.0.1:${silent.port}`), { dialTimeoutMs: 1_000, requestTimeoutMs: 5_000 });
-    const hangingTls = createV3MemberClient(parseEndpoint(`https://127.0.0.1:${silent.port}`), { dialTimeoutMs: 1_000, requestTimeoutMs: 5_000 });
+    const hanging = createV3MemberClient(parseEndpoint(`http://127.0.0.1:${silent.port}`), {
+      dialTimeoutMs: 1_000,
+      requestTimeoutMs: 5_000,
+    });
+    const hangingTls = createV3MemberClient(parseEndpoint(`https://127.0.0.1:${silent.port}`), {
+      dialTimeoutMs: 1_000,
+      requestTimeoutMs: 5_000,
+    });
     try {
       let t = Date.now();
       const e1 = await rejectsWith(refused.status(), 'unavailable');
@@ -500,10 +626,17 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.match(e.message, /^MemberList on 127\.0\.0\.1:\d+: cannot connect within 1000 ms/);
       }
       // A watch cannot connect either.
-      await assert.rejects(readWatch((signal) => hanging.watch({ key: 'a' }, signal), () => false, 5_000), (err: unknown) => {
-        assert.ok(err instanceof EtcdError && err.code === 'unavailable', String(err));
-        return true;
-      });
+      await assert.rejects(
+        readWatch(
+          (signal) => hanging.watch({ key: 'a' }, signal),
+          () => false,
+          5_000,
+        ),
+        (err: unknown) => {
+          assert.ok(err instanceof EtcdError && err.code === 'unavailable', String(err));
+          return true;
+        },
+      );
     } finally {
       refused.close();
       hanging.close();
@@ -514,7 +647,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
   it('aborts, caller deadlines and close()', async () => {
     const silent = await silentServer();
-    const c = createV3MemberClient(parseEndpoint(`http://127.0.0.1:${silent.port}`), { dialTimeoutMs: 5_000, requestTimeoutMs: 5_000 });
+    const c = createV3MemberClient(parseEndpoint(`http://127.0.0.1:${silent.port}`), {
+      dialTimeoutMs: 5_000,
+      requestTimeoutMs: 5_000,
+    });
     try {
       await rejectsWith(c.status({ signal: AbortSignal.abort() }), 'canceled');
       const ac = new AbortController();
@@ -539,12 +675,18 @@ describe('etcd v3 member client', { concurrency: true }, () => {
   });
 
   it('close() ends a running watch and nothing is left behind: a process using every client exits by itself', async () => {
-    await using cluster = await startEtcdCluster({ version: '3.4', members: 1, name: 'leaks', enableV2: true });
+    await using cluster = await startEtcdCluster({
+      version: '3.4',
+      members: 1,
+      name: 'leaks',
+      enableV2: true,
+    });
     const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
     const created = Promise.withResolvers<void>();
     const watching = (async () => {
       try {
-        for await (const m of client.watch({ key: 'a' }, new AbortController().signal)) if (m.kind === 'created') created.resolve();
+        for await (const m of client.watch({ key: 'a' }, new AbortController().signal))
+          if (m.kind === 'created') created.resolve();
         return undefined;
       } catch (err) {
         return err;
@@ -557,12 +699,16 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
     const script = new URL('./fixtures/use-and-close.ts', import.meta.url).pathname;
     const started = Date.now();
-    const child = spawn(process.execPath, [script, cluster.endpoints[0]!], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, cluster.endpoints[0]!], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
     clearTimeout(timer);
     assert.equal(signal, null, `the process did not exit by itself:\n${output}`);
     assert.equal(code, 0, output);

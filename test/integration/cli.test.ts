@@ -15,14 +15,17 @@ import { parseExposition } from '../support/scrape.ts';
 import { hostPort } from '../support/specs.ts';
 import { BIN, cli } from '../support/cli.ts';
 
-
-
-
 describe('etcd-monitor inspect', () => {
   let cluster: TestCluster;
   let dir: string;
   before(async () => {
-    cluster = await startEtcdCluster({ version: '3.6', members: 3, tls: true, auth: true, name: 'cliinspect' });
+    cluster = await startEtcdCluster({
+      version: '3.6',
+      members: 3,
+      tls: true,
+      auth: true,
+      name: 'cliinspect',
+    });
     dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-cli-'));
     await writeFile(join(dir, 'pw'), `${cluster.auth!.password}\n`);
     await writeFile(join(dir, 'wrong'), 'wrong\n');
@@ -32,14 +35,33 @@ describe('etcd-monitor inspect', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  const auth = () => ['--cacert', cluster.tls!.caFile, '--cert', cluster.tls!.certFile, '--key', cluster.tls!.keyFile, '--user', 'root', '--password-file', join(dir, 'pw')];
+  const auth = () => [
+    '--cacert',
+    cluster.tls!.caFile,
+    '--cert',
+    cluster.tls!.certFile,
+    '--key',
+    cluster.tls!.keyFile,
+    '--user',
+    'root',
+    '--password-file',
+    join(dir, 'pw'),
+  ];
 
   test('a healthy cluster: exit 0 and the JSON contract', async () => {
     const r = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, ...auth(), '-o', 'json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const report = JSON.parse(r.stdout) as { ok: boolean; members: { endpoint: string; healthy: boolean; alarms: unknown[]; id: string }[]; alarms: unknown[] };
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      members: { endpoint: string; healthy: boolean; alarms: unknown[]; id: string }[];
+      alarms: unknown[];
+    };
     assert.equal(report.ok, true);
-    assert.deepEqual(report.members.map((m) => m.endpoint).sort(), cluster.endpoints.map(hostPort).sort(), 'every member, discovered from one endpoint');
+    assert.deepEqual(
+      report.members.map((m) => m.endpoint).sort(),
+      cluster.endpoints.map(hostPort).sort(),
+      'every member, discovered from one endpoint',
+    );
     for (const m of report.members) {
       assert.equal(m.healthy, true);
       assert.deepEqual(m.alarms, []);
@@ -51,16 +73,29 @@ describe('etcd-monitor inspect', () => {
   test('the table has one row per member and the verdict', async () => {
     const r = await cli(['inspect', '--endpoints', cluster.endpoints.join(','), ...auth()]);
     assert.equal(r.code, 0, r.stderr);
-    for (const url of cluster.endpoints) assert.match(r.stdout, new RegExp(`^${hostPort(url).replace(/\./g, '\\.')} .* yes `, 'm'));
+    for (const url of cluster.endpoints)
+      assert.match(r.stdout, new RegExp(`^${hostPort(url).replace(/\./g, '\\.')} .* yes `, 'm'));
     assert.match(r.stdout, /RESULT: OK/);
   });
 
   test('a stopped member: exit 1, that member unhealthy with the reason', async () => {
     await cluster.stopMember(1);
     try {
-      const r = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, ...auth(), '-o', 'json', '--command-timeout', '2']);
+      const r = await cli([
+        'inspect',
+        '--endpoints',
+        cluster.endpoints[0]!,
+        ...auth(),
+        '-o',
+        'json',
+        '--command-timeout',
+        '2',
+      ]);
       assert.equal(r.code, 1, r.stderr);
-      const report = JSON.parse(r.stdout) as { ok: boolean; members: { endpoint: string; healthy: boolean; unhealthyReason?: string }[] };
+      const report = JSON.parse(r.stdout) as {
+        ok: boolean;
+        members: { endpoint: string; healthy: boolean; unhealthyReason?: string }[];
+      };
       assert.equal(report.ok, false);
       const down = report.members.find((m) => m.endpoint === hostPort(cluster.endpoints[1]!));
       assert.equal(down?.healthy, false);
@@ -72,11 +107,40 @@ describe('etcd-monitor inspect', () => {
   });
 
   test('wrong password and wrong CA: exit 1 with an error naming the problem, never the password', async () => {
-    const wrongPw = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, '--cacert', cluster.tls!.caFile, '--cert', cluster.tls!.certFile, '--key', cluster.tls!.keyFile, '--user', 'root', '--password-file', join(dir, 'wrong'), '-o', 'json']);
+    const wrongPw = await cli([
+      'inspect',
+      '--endpoints',
+      cluster.endpoints[0]!,
+      '--cacert',
+      cluster.tls!.caFile,
+      '--cert',
+      cluster.tls!.certFile,
+      '--key',
+      cluster.tls!.keyFile,
+      '--user',
+      'root',
+      '--password-file',
+      join(dir, 'wrong'),
+      '-o',
+      'json',
+    ]);
     assert.equal(wrongPw.code, 1);
     assert.match(wrongPw.stdout, /authentication failed|auth/i);
     assert.equal((wrongPw.stdout + wrongPw.stderr).includes(cluster.auth!.password), false);
-    const wrongCa = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, '--cacert', cluster.tls!.otherCaFile, '--cert', cluster.tls!.certFile, '--key', cluster.tls!.keyFile, ...auth().slice(6), '-o', 'json']);
+    const wrongCa = await cli([
+      'inspect',
+      '--endpoints',
+      cluster.endpoints[0]!,
+      '--cacert',
+      cluster.tls!.otherCaFile,
+      '--cert',
+      cluster.tls!.certFile,
+      '--key',
+      cluster.tls!.keyFile,
+      ...auth().slice(6),
+      '-o',
+      'json',
+    ]);
     assert.equal(wrongCa.code, 1);
     assert.match(wrongCa.stdout, /certificate|tls/i);
   });
@@ -86,8 +150,14 @@ describe('etcd-monitor inspect', () => {
       [['inspect', '--endpoints', '127.0.0.1:2379'], /has no scheme/],
       [['inspect', '--endpoints', 'http://127.0.0.1'], /has no port/],
       [['inspect', '--endpoints', ''], /no endpoint given/],
-      [['inspect', '--endpoints', 'http://127.0.0.1:2379', '--features', 'healthy,bogus'], /unknown feature "bogus"/],
-      [['inspect', '--endpoints', 'http://127.0.0.1:2379', '--timeout', '0'], /--timeout must be a positive number/],
+      [
+        ['inspect', '--endpoints', 'http://127.0.0.1:2379', '--features', 'healthy,bogus'],
+        /unknown feature "bogus"/,
+      ],
+      [
+        ['inspect', '--endpoints', 'http://127.0.0.1:2379', '--timeout', '0'],
+        /--timeout must be a positive number/,
+      ],
       [['inspect'], /required option '--endpoints/],
       [['frobnicate'], /unknown command/],
     ];
@@ -129,10 +199,19 @@ describe('etcd-monitor run', () => {
 
   test('bad config files are rejected at start with the file and field named', async () => {
     const cases: [string, RegExp][] = [
-      ['clusters:\n  - name: a\n    endpoints: [127.0.0.1:2379]\n', /clusters\[0\]\.endpoints\[0\]: endpoint "127\.0\.0\.1:2379" has no scheme/],
+      [
+        'clusters:\n  - name: a\n    endpoints: [127.0.0.1:2379]\n',
+        /clusters\[0\]\.endpoints\[0\]: endpoint "127\.0\.0\.1:2379" has no scheme/,
+      ],
       ['clusters:\n  - name: a\n    endpoints: []\n', /clusters\[0\]\.endpoints: expected array length/],
-      ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:1]\n    features: {nope: {}}\n', /clusters\[0\]\.features\.nope: unknown feature "nope"/],
-      ['clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:1]\n    features: {healthy: {intervalSeconds: 0}}\n', /clusters\[0\]\.features\.healthy\.intervalSeconds: expected integer to be greater or equal to 1/],
+      [
+        'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:1]\n    features: {nope: {}}\n',
+        /clusters\[0\]\.features\.nope: unknown feature "nope"/,
+      ],
+      [
+        'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:1]\n    features: {healthy: {intervalSeconds: 0}}\n',
+        /clusters\[0\]\.features\.healthy\.intervalSeconds: expected integer to be greater or equal to 1/,
+      ],
     ];
     for (const [yaml, message] of cases) {
       const file = join(dir, 'bad.yaml');
@@ -148,29 +227,49 @@ describe('etcd-monitor run', () => {
     const file = join(dir, 'monitor.yaml');
     await writeFile(file, configWith('alpha'));
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'run', '--config', file, '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'run', '--config', file, '--listen', `127.0.0.1:${port}`, '--log-format', 'json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     daemon = child;
     let logs = '';
     child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-    const metrics = async (): Promise<Map<string, number>> => parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const metrics = async (): Promise<Map<string, number>> =>
+      parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
     const endpoint = hostPort(cluster.endpoints[0]!);
-    const healthySeries = (name: string): string => `inspection_etcd_endpoint_healthy{clusterName="${name}",endpoint="${endpoint}"}`;
+    const healthySeries = (name: string): string =>
+      `inspection_etcd_endpoint_healthy{clusterName="${name}",endpoint="${endpoint}"}`;
 
-    await eventually(async () => ((await metrics()).get(healthySeries('alpha')) === 1 ? true : undefined), 'alpha healthy', 20_000);
+    await eventually(
+      async () => ((await metrics()).get(healthySeries('alpha')) === 1 ? true : undefined),
+      'alpha healthy',
+      20_000,
+    );
     assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
 
     await writeFile(file, 'clusters: [\n');
     child.kill('SIGHUP');
-    await eventually(() => (/config reload failed; keeping the running config/.test(logs) ? true : undefined), 'reload failure logged');
+    await eventually(
+      () => (/config reload failed; keeping the running config/.test(logs) ? true : undefined),
+      'reload failure logged',
+    );
     assert.match(logs, /invalid YAML/);
     assert.equal((await metrics()).get(healthySeries('alpha')), 1, 'old config still running');
 
     await writeFile(file, configWith('beta'));
     child.kill('SIGHUP');
-    await eventually(async () => {
-      const m = await metrics();
-      return m.get(healthySeries('beta')) === 1 && ![...m.keys()].some((k) => k.includes('clusterName="alpha"')) ? true : undefined;
-    }, 'beta replaces alpha', 20_000);
+    await eventually(
+      async () => {
+        const m = await metrics();
+        return m.get(healthySeries('beta')) === 1 &&
+          ![...m.keys()].some((k) => k.includes('clusterName="alpha"'))
+          ? true
+          : undefined;
+      },
+      'beta replaces alpha',
+      20_000,
+    );
 
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');

@@ -33,7 +33,9 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 let bboltEditPath: Promise<string> | undefined;
 /** hack/tools' bbolt-edit, built (once, cached outside the repo) by hack/build-tools.sh. */
 async function bboltEdit(args: readonly string[]): Promise<Record<string, unknown>> {
-  bboltEditPath ??= run('bash', [`${ROOT}hack/build-tools.sh`], { timeout: 300_000 }).then((r) => r.stdout.trim());
+  bboltEditPath ??= run('bash', [`${ROOT}hack/build-tools.sh`], { timeout: 300_000 }).then((r) =>
+    r.stdout.trim(),
+  );
   const { stdout } = await run(await bboltEditPath, args, { timeout: 30_000 });
   return JSON.parse(stdout) as Record<string, unknown>;
 }
@@ -63,20 +65,36 @@ class Rounds {
   }
 
   /** Waits for a round after now that satisfies check. */
-  async next(check: (run: FeatureRun, details: ConsistencyDetails) => boolean, what: string, timeoutMs = 20_000): Promise<FeatureRun> {
+  async next(
+    check: (run: FeatureRun, details: ConsistencyDetails) => boolean,
+    what: string,
+    timeoutMs = 20_000,
+  ): Promise<FeatureRun> {
     const from = this.runs.length;
     try {
-      return await eventually(() => this.runs.slice(from).find((r) => r.details !== null && check(r, r.details as ConsistencyDetails)), what, timeoutMs);
+      return await eventually(
+        () =>
+          this.runs.slice(from).find((r) => r.details !== null && check(r, r.details as ConsistencyDetails)),
+        what,
+        timeoutMs,
+      );
     } catch (err) {
       const last = this.last;
-      throw new Error(`${(err as Error).message}; last round: ${last?.ok === false ? `failed: ${last.error}` : last?.summary}`, { cause: err });
+      throw new Error(
+        `${(err as Error).message}; last round: ${last?.ok === false ? `failed: ${last.error}` : last?.summary}`,
+        { cause: err },
+      );
     }
   }
 
   /** The rounds that end after this call, once there are n of them. */
   async collect(n: number, timeoutMs = 30_000): Promise<FeatureRun[]> {
     const from = this.runs.length;
-    return eventually(() => (this.runs.length >= from + n ? this.runs.slice(from, from + n) : undefined), `${n} rounds`, timeoutMs);
+    return eventually(
+      () => (this.runs.length >= from + n ? this.runs.slice(from, from + n) : undefined),
+      `${n} rounds`,
+      timeoutMs,
+    );
   }
 
   close(): void {
@@ -85,7 +103,8 @@ class Rounds {
 }
 
 const detailsOf = (r: FeatureRun): ConsistencyDetails => r.details as ConsistencyDetails;
-const member = (r: FeatureRun, url: string): ConsistencyMember => detailsOf(r).members.find((m) => m.endpoint === hostPort(url))!;
+const member = (r: FeatureRun, url: string): ConsistencyMember =>
+  detailsOf(r).members.find((m) => m.endpoint === hostPort(url))!;
 
 /** Continuous v3 writes (`loops` in parallel) that change the key count all the time: new keys, and some deleted. */
 class Writer {
@@ -118,11 +137,23 @@ class Writer {
 /** A member's own count of the whole keyspace at a revision, through etcdctl (an oracle independent of the monitor). */
 async function etcdctlCount(cluster: TestCluster, url: string, revision: bigint): Promise<bigint> {
   // count is the size of the whole range, whatever the limit (3.4's etcdctl has no --count-only).
-  const out = await cluster.etcdctl(['get', '', '--from-key', '--keys-only', '--limit=1', `--rev=${revision}`, '--consistency=s', '-w', 'json'], { endpoints: [url] });
+  const out = await cluster.etcdctl(
+    [
+      'get',
+      '',
+      '--from-key',
+      '--keys-only',
+      '--limit=1',
+      `--rev=${revision}`,
+      '--consistency=s',
+      '-w',
+      'json',
+    ],
+    { endpoints: [url] },
+  );
   const parsed = JSON.parse(out) as { count?: number };
   return BigInt(parsed.count ?? 0);
 }
-
 
 async function preload(client: EtcdV3MemberClient, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await client.put(`/data/k${String(i).padStart(4, '0')}`, `value-${i}`);
@@ -133,13 +164,19 @@ async function preload(client: EtcdV3MemberClient, n: number): Promise<void> {
  * head would make rounds pinned just before it unknown), and waits until the
  * 'compacted' cluster compares hashes of that compaction.
  */
-async function compactAndWait(client: EtcdV3MemberClient, rounds: Rounds, check: (d: ConsistencyDetails) => boolean, what: string): Promise<bigint> {
+async function compactAndWait(
+  client: EtcdV3MemberClient,
+  rounds: Rounds,
+  check: (d: ConsistencyDetails) => boolean,
+  what: string,
+): Promise<bigint> {
   const head = (await client.put('/compaction-marker', String(Date.now()))).revision;
   const revision = head - 100n;
   await client.compact(revision, { physical: true });
   // Right after a compaction a member may answer before its hash is cached (it then computes one):
   // wait for every member's cached hash, which reports the compaction before this one.
-  const cached = (d: ConsistencyDetails): boolean => d.members.every((m) => m.hashCompactRevision !== null && m.hashCompactRevision < revision);
+  const cached = (d: ConsistencyDetails): boolean =>
+    d.members.every((m) => m.hashCompactRevision !== null && m.hashCompactRevision < revision);
   await rounds.next((_r, d) => d.hashRevision === revision && cached(d) && check(d), what);
   return revision;
 }
@@ -165,7 +202,9 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       cur = new Rounds(daemon, 'cur');
       cmp = new Rounds(daemon, 'cmp');
       // The same cluster twice: hashes at the checked revision, and at the latest compaction.
-      await daemon.engine.upsert(specFor('cur', cluster, { consistency: consistency({ hashRevision: 'current' }) }));
+      await daemon.engine.upsert(
+        specFor('cur', cluster, { consistency: consistency({ hashRevision: 'current' }) }),
+      );
       await daemon.engine.upsert(specFor('cmp', cluster, { consistency: consistency() }));
       writer = new Writer(client, '/load/');
     });
@@ -180,7 +219,12 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
     test('under continuous writes every round agrees: key difference exactly 0, equal hashes', async () => {
       if (cachesHashes) {
-        await compactAndWait(client, cmp, (d) => d.hash === 'consistent', 'hashes of the compaction compared');
+        await compactAndWait(
+          client,
+          cmp,
+          (d) => d.hash === 'consistent',
+          'hashes of the compaction compared',
+        );
       }
       // (A round whose HashKV calls straddle the moment the members apply that
       // compaction sees two compact revisions and is rightly unknown: count from here.)
@@ -221,7 +265,11 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       // Each member's count is what etcd itself answers at that revision, in every round.
       for (const r of [...curRuns, ...cmpRuns]) {
         for (const url of cluster.endpoints) {
-          assert.equal(member(r, url).keys, await etcdctlCount(cluster, url, detailsOf(r).checkedRevision!), `count of ${hostPort(url)} at ${detailsOf(r).checkedRevision}`);
+          assert.equal(
+            member(r, url).keys,
+            await etcdctlCount(cluster, url, detailsOf(r).checkedRevision!),
+            `count of ${hostPort(url)} at ${detailsOf(r).checkedRevision}`,
+          );
         }
       }
 
@@ -229,14 +277,26 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       assert.equal(m.get('inspection_etcd_node_diff_total{clusterName="cur"}'), 0);
       assert.equal(m.get('inspection_etcd_consistency_hash_mismatch{clusterName="cur"}'), 0);
       assert.deepEqual(
-        [...family(m, 'inspection_etcd_endpoint_hash_mismatch').entries()].filter(([k]) => k.includes('"cur"')).map(([, v]) => v),
+        [...family(m, 'inspection_etcd_endpoint_hash_mismatch').entries()]
+          .filter(([k]) => k.includes('"cur"'))
+          .map(([, v]) => v),
         [0, 0, 0],
       );
       assert.ok(m.has('inspection_etcd_consistency_checked_revision{clusterName="cur"}'));
       assert.ok(m.has('inspection_etcd_node_raft_applied_index_diff_total{clusterName="cur"}'));
       assert.equal(m.has('inspection_etcd_consistency_hash_mismatch{clusterName="cmp"}'), cachesHashes);
-      assert.deepEqual(cur.runs.slice(collectFrom).filter((r) => !r.ok).map((r) => r.error), [], 'no round without verdict');
-      assert.equal(m.get('inspection_failed_num{clusterName="cur",inspectionType="consistency"}'), failuresBefore);
+      assert.deepEqual(
+        cur.runs
+          .slice(collectFrom)
+          .filter((r) => !r.ok)
+          .map((r) => r.error),
+        [],
+        'no round without verdict',
+      );
+      assert.equal(
+        m.get('inspection_failed_num{clusterName="cur",inspectionType="consistency"}'),
+        failuresBefore,
+      );
     });
 
     test('a stopped member: its status is reported missing, no verdict that round, a failure counted, no old verdict left', async () => {
@@ -245,10 +305,14 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       await cluster.stopMember(2);
       const stoppedAt = Date.now();
       try {
-        const failed = await cur.next((r) => !r.ok && r.startedAt.getTime() > stoppedAt, 'a round without verdict');
+        const failed = await cur.next(
+          (r) => !r.ok && r.startedAt.getTime() > stoppedAt,
+          'a round without verdict',
+        );
         assert.match(failed.error ?? '', new RegExp(hostPort(down).replace(/\./g, '\\.')));
         const d = detailsOf(failed);
-        for (const url of cluster.endpoints.slice(0, 2)) assert.notEqual(member(failed, url).revision, null, 'the members that answer are reported');
+        for (const url of cluster.endpoints.slice(0, 2))
+          assert.notEqual(member(failed, url).revision, null, 'the members that answer are reported');
         assert.equal(member(failed, down).revision, null);
         assert.ok(member(failed, down).errors.length > 0);
         assert.equal(d.hash, 'unknown');
@@ -256,11 +320,20 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
         const m = await scrape(address);
         const cluster_ = (name: string): boolean => m.has(`${name}{clusterName="cur"}`);
-        assert.equal(cluster_('inspection_etcd_consistency_hash_mismatch'), false, 'no hash verdict this round');
+        assert.equal(
+          cluster_('inspection_etcd_consistency_hash_mismatch'),
+          false,
+          'no hash verdict this round',
+        );
         assert.equal(cluster_('inspection_etcd_node_diff_total'), false, 'no key verdict this round');
         assert.equal(cluster_('inspection_etcd_node_revision_diff_total'), false, 'no partial lag');
-        assert.equal([...family(m, 'inspection_etcd_endpoint_hash_mismatch').keys()].some((k) => k.includes('"cur"')), false);
-        assert.ok(m.get('inspection_failed_num{clusterName="cur",inspectionType="consistency"}')! > failuresBefore);
+        assert.equal(
+          [...family(m, 'inspection_etcd_endpoint_hash_mismatch').keys()].some((k) => k.includes('"cur"')),
+          false,
+        );
+        assert.ok(
+          m.get('inspection_failed_num{clusterName="cur",inspectionType="consistency"}')! > failuresBefore,
+        );
         assert.equal(m.get('inspection_feature_success{clusterName="cur",inspectionType="consistency"}'), 0);
       } finally {
         await cluster.startMember(2);
@@ -271,7 +344,8 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
     test('a value rewritten on one member: the hash flags exactly that member, its key count is equal', async () => {
       const odd = cluster.endpoints[1]!;
       // Fresh compaction hashes everywhere (the member restarted above lost its cached one).
-      if (cachesHashes) await compactAndWait(client, cmp, (d) => d.hash === 'consistent', 'compacted: consistent before');
+      if (cachesHashes)
+        await compactAndWait(client, cmp, (d) => d.hash === 'consistent', 'compacted: consistent before');
       await cluster.stopMember(1);
       let edited: Record<string, unknown>;
       try {
@@ -293,17 +367,30 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       const flagged = (r: FeatureRun, d: ConsistencyDetails): boolean => r.ok && d.hash === 'mismatch';
       const assertFlagged = (r: FeatureRun): void => {
         const d = detailsOf(r);
-        assert.deepEqual(d.members.filter((m) => m.hashState === 'mismatch').map((m) => m.endpoint), [hostPort(odd)], r.summary);
+        assert.deepEqual(
+          d.members.filter((m) => m.hashState === 'mismatch').map((m) => m.endpoint),
+          [hostPort(odd)],
+          r.summary,
+        );
         assert.equal(d.members.filter((m) => m.hashState === 'match').length, 2);
         assert.equal(d.keyDiff, 0n, 'same key count: only the hash can see this');
         assert.equal(r.problems.length, 1);
-        assert.match(r.problems[0]!, new RegExp(`member ${hostPort(odd).replace(/\./g, '\\.')}: hash at revision \\d+ differs from the majority`));
+        assert.match(
+          r.problems[0]!,
+          new RegExp(
+            `member ${hostPort(odd).replace(/\./g, '\\.')}: hash at revision \\d+ differs from the majority`,
+          ),
+        );
       };
       assertFlagged(await cur.next(flagged, 'current: mismatch flagged'));
       const m = await scrape(address);
       const mismatch = family(m, 'inspection_etcd_endpoint_hash_mismatch');
       for (const url of cluster.endpoints) {
-        assert.equal(mismatch.get(`{clusterName="cur",endpoint="${hostPort(url)}"}`), url === odd ? 1 : 0, hostPort(url));
+        assert.equal(
+          mismatch.get(`{clusterName="cur",endpoint="${hostPort(url)}"}`),
+          url === odd ? 1 : 0,
+          hostPort(url),
+        );
       }
       assert.equal(m.get('inspection_etcd_consistency_hash_mismatch{clusterName="cur"}'), 1);
       assert.equal(m.get('inspection_etcd_node_diff_total{clusterName="cur"}'), 0);
@@ -312,12 +399,21 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         // The restarted member lost etcd's cached hash of the last compaction:
         // it scans once (unknown: its hash covers other revisions), and is not
         // asked again (no scan every round) until the next compaction.
-        const unknown = await cmp.next((r) => !r.ok && member(r, odd).hashState === 'unknown', 'compacted: restarted member unknown');
+        const unknown = await cmp.next(
+          (r) => !r.ok && member(r, odd).hashState === 'unknown',
+          'compacted: restarted member unknown',
+        );
         assert.match(member(unknown, odd).errors.join(), /computed by a scan/);
-        const skipped = await cmp.next((r) => !r.ok && /not asked again/.test(member(r, odd).errors.join()), 'not asked again');
+        const skipped = await cmp.next(
+          (r) => !r.ok && /not asked again/.test(member(r, odd).errors.join()),
+          'not asked again',
+        );
         assert.equal(member(skipped, odd).hash, null);
         assert.equal(detailsOf(skipped).hash, 'unknown');
-        assert.equal((await scrape(address)).has('inspection_etcd_consistency_hash_mismatch{clusterName="cmp"}'), false);
+        assert.equal(
+          (await scrape(address)).has('inspection_etcd_consistency_hash_mismatch{clusterName="cmp"}'),
+          false,
+        );
         // After the next compaction every member computed the hash while compacting.
         await compactAndWait(client, cmp, (d) => d.hash === 'mismatch', 'compacted: mismatch flagged');
         assertFlagged(cmp.last!);
@@ -331,7 +427,8 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         await cluster.startMember(1);
       }
       await cur.next((r, d) => r.ok && d.hash === 'consistent', 'current: consistent again');
-      if (cachesHashes) await compactAndWait(client, cmp, (d) => d.hash === 'consistent', 'compacted: consistent again');
+      if (cachesHashes)
+        await compactAndWait(client, cmp, (d) => d.hash === 'consistent', 'compacted: consistent again');
       await eventually(async () => {
         const values = [...family(await scrape(address), 'inspection_etcd_endpoint_hash_mismatch').values()];
         return values.length > 0 && values.every((v) => v === 0) ? true : undefined;
@@ -341,7 +438,11 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
   describe(`consistency on etcd ${version}: a key missing on one member`, () => {
     test('the key counts differ by exactly that key and the hash flags that member', async (t) => {
-      const cluster = await startEtcdCluster({ version, members: 3, name: `miss${version.replace('.', '')}` });
+      const cluster = await startEtcdCluster({
+        version,
+        members: 3,
+        name: `miss${version.replace('.', '')}`,
+      });
       t.after(() => cluster.stop());
       const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
       t.after(() => client.close());
@@ -355,7 +456,9 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         cur.close();
         cmp.close();
       });
-      await daemon.engine.upsert(specFor('cur', cluster, { consistency: consistency({ hashRevision: 'current' }) }));
+      await daemon.engine.upsert(
+        specFor('cur', cluster, { consistency: consistency({ hashRevision: 'current' }) }),
+      );
       await daemon.engine.upsert(specFor('cmp', cluster, { consistency: consistency() }));
       const writer = new Writer(client, '/load/');
       t.after(() => writer.stop());
@@ -378,23 +481,40 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         const others = cluster.endpoints.filter((u) => u !== odd).map((u) => member(r, u).keys!);
         assert.equal(others[0], others[1]);
         assert.equal(member(r, odd).keys, others[0]! - 1n);
-        assert.deepEqual(d.members.filter((m) => m.hashState === 'mismatch').map((m) => m.endpoint), [hostPort(odd)]);
+        assert.deepEqual(
+          d.members.filter((m) => m.hashState === 'mismatch').map((m) => m.endpoint),
+          [hostPort(odd)],
+        );
         assert.ok(r.problems.some((p) => p.startsWith(`key counts differ at revision ${d.checkedRevision}`)));
         assert.ok(r.problems.some((p) => p.startsWith(`member ${hostPort(odd)}: hash`)));
       };
-      const flagged = await cur.next((r, d) => r.ok && d.keyDiff === 1n && d.hash === 'mismatch', 'current: missing key found');
+      const flagged = await cur.next(
+        (r, d) => r.ok && d.keyDiff === 1n && d.hash === 'mismatch',
+        'current: missing key found',
+      );
       check(flagged);
-      assert.equal(member(flagged, odd).keys, await etcdctlCount(cluster, odd, detailsOf(flagged).checkedRevision!), 'etcd agrees with the count of the odd member');
+      assert.equal(
+        member(flagged, odd).keys,
+        await etcdctlCount(cluster, odd, detailsOf(flagged).checkedRevision!),
+        'etcd agrees with the count of the odd member',
+      );
       // A later round may have failed under load (no verdict exported then): wait for one with a verdict.
       const m = await eventually(async () => {
         const series = await scrape(address);
-        return series.get('inspection_etcd_node_diff_total{clusterName="cur"}') !== undefined ? series : undefined;
+        return series.get('inspection_etcd_node_diff_total{clusterName="cur"}') !== undefined
+          ? series
+          : undefined;
       }, 'a scrape with a verdict');
       assert.equal(m.get('inspection_etcd_node_diff_total{clusterName="cur"}'), 1);
-      assert.equal(m.get(`inspection_etcd_endpoint_hash_mismatch{clusterName="cur",endpoint="${hostPort(odd)}"}`), 1);
+      assert.equal(
+        m.get(`inspection_etcd_endpoint_hash_mismatch{clusterName="cur",endpoint="${hostPort(odd)}"}`),
+        1,
+      );
       assert.equal(
         m.get(`inspection_etcd_consistency_member_keys{clusterName="cur",endpoint="${hostPort(odd)}"}`)! + 1,
-        m.get(`inspection_etcd_consistency_member_keys{clusterName="cur",endpoint="${hostPort(cluster.endpoints[0]!)}"}`),
+        m.get(
+          `inspection_etcd_consistency_member_keys{clusterName="cur",endpoint="${hostPort(cluster.endpoints[0]!)}"}`,
+        ),
       );
       if (cachesHashes) {
         await compactAndWait(client, cmp, (d) => d.hash === 'mismatch', 'compacted: missing key found');
@@ -403,13 +523,31 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
       if (version === '3.6') {
         // The one-shot CLI finds it too: exit 1, the member named.
-        const r = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, '--features', 'consistency', '-o', 'json']);
+        const r = await cli([
+          'inspect',
+          '--endpoints',
+          cluster.endpoints[0]!,
+          '--features',
+          'consistency',
+          '-o',
+          'json',
+        ]);
         assert.equal(r.code, 1, r.stderr + r.stdout);
-        const report = JSON.parse(r.stdout) as { ok: boolean; problems: string[]; cluster: { inspections: Record<string, { last: { ok: boolean } }> } };
+        const report = JSON.parse(r.stdout) as {
+          ok: boolean;
+          problems: string[];
+          cluster: { inspections: Record<string, { last: { ok: boolean } }> };
+        };
         assert.equal(report.ok, false);
         assert.equal(report.cluster.inspections.consistency?.last.ok, true);
-        assert.ok(report.problems.some((p) => p.includes(hostPort(odd)) && p.includes('hash')), report.problems.join('\n'));
-        assert.ok(report.problems.some((p) => p.startsWith('key counts differ')), report.problems.join('\n'));
+        assert.ok(
+          report.problems.some((p) => p.includes(hostPort(odd)) && p.includes('hash')),
+          report.problems.join('\n'),
+        );
+        assert.ok(
+          report.problems.some((p) => p.startsWith('key counts differ')),
+          report.problems.join('\n'),
+        );
       }
     });
   });
@@ -434,13 +572,19 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       const address = await daemon.listen('127.0.0.1:0');
       const rounds = new Rounds(daemon, 'tie');
       t.after(() => rounds.close());
-      await daemon.engine.upsert(specFor('tie', cluster, { consistency: consistency({ hashRevision: 'current' }) }));
+      await daemon.engine.upsert(
+        specFor('tie', cluster, { consistency: consistency({ hashRevision: 'current' }) }),
+      );
       const r = await rounds.next((run, d) => run.ok && d.hash === 'mismatch', 'mismatch');
-      assert.deepEqual(detailsOf(r).members.map((m) => m.hashState), ['mismatch', 'mismatch']);
+      assert.deepEqual(
+        detailsOf(r).members.map((m) => m.hashState),
+        ['mismatch', 'mismatch'],
+      );
       assert.equal(r.problems.length, 1);
       assert.match(r.problems[0]!, /^hashes at revision \d+ differ with no majority: /);
       const flags = family(await scrape(address), 'inspection_etcd_endpoint_hash_mismatch');
-      for (const url of cluster.endpoints) assert.equal(flags.get(`{clusterName="tie",endpoint="${hostPort(url)}"}`), 1);
+      for (const url of cluster.endpoints)
+        assert.equal(flags.get(`{clusterName="tie",endpoint="${hostPort(url)}"}`), 1);
     });
   });
 }
@@ -449,10 +593,34 @@ describe('etcd-monitor inspect --features consistency on a healthy cluster', () 
   test('exit 0; the table shows the inspection and the verdict', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.6', members: 3, tls: true, name: 'consinspect' });
     t.after(() => cluster.stop());
-    const tls = ['--cacert', cluster.tls!.caFile, '--cert', cluster.tls!.certFile, '--key', cluster.tls!.keyFile];
-    const json = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, ...tls, '--features', 'consistency', '-o', 'json']);
+    const tls = [
+      '--cacert',
+      cluster.tls!.caFile,
+      '--cert',
+      cluster.tls!.certFile,
+      '--key',
+      cluster.tls!.keyFile,
+    ];
+    const json = await cli([
+      'inspect',
+      '--endpoints',
+      cluster.endpoints[0]!,
+      ...tls,
+      '--features',
+      'consistency',
+      '-o',
+      'json',
+    ]);
     assert.equal(json.code, 0, json.stderr + json.stdout);
-    const report = JSON.parse(json.stdout) as { ok: boolean; cluster: { inspections: Record<string, { last: { ok: boolean; details: { keyDiff: string; members: unknown[] } } }> } };
+    const report = JSON.parse(json.stdout) as {
+      ok: boolean;
+      cluster: {
+        inspections: Record<
+          string,
+          { last: { ok: boolean; details: { keyDiff: string; members: unknown[] } } }
+        >;
+      };
+    };
     assert.equal(report.ok, true);
     const last = report.cluster.inspections.consistency!.last;
     assert.equal(last.ok, true);
@@ -470,7 +638,10 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
   test('under v2 writes: counts compared at one v2 index, index lag reported, no v3 hash; a stopped member gives no verdict', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.4', members: 3, enableV2: true, name: 'consv2' });
     t.after(() => cluster.stop());
-    const v2: EtcdV2MemberClient = createV2MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
+    const v2: EtcdV2MemberClient = createV2MemberClient(
+      parseEndpoint(cluster.endpoints[0]!),
+      clientOptionsFor(cluster),
+    );
     t.after(() => v2.close());
     let seedIndex = 0n;
     for (let i = 0; i < 20; i++) seedIndex = await v2.set(`/app/seed/${i}`, `v${i}`);
@@ -481,7 +652,14 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
     t.after(() => rounds.close());
     // The writer below is as fast as one client goes (hundreds of writes/s, far more than v2
     // clusters see): more attempts than the default to find one index all members answer at.
-    await daemon.engine.upsert(specFor('v2', cluster, { consistency: consistency({ prefix: '/app', v2CountAttempts: 10 }) }, { storageBackend: 'v2' }));
+    await daemon.engine.upsert(
+      specFor(
+        'v2',
+        cluster,
+        { consistency: consistency({ prefix: '/app', v2CountAttempts: 10 }) },
+        { storageBackend: 'v2' },
+      ),
+    );
 
     let stopped = false;
     const writeIndexes: bigint[] = [];
@@ -510,10 +688,14 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
       // At index X the store holds the seeds and every write the writer got an index <= X for.
       assert.ok(d.checkedRevision! >= seedIndex);
       const expected = BigInt(20 + writeIndexes.filter((i) => i <= d.checkedRevision!).length);
-      for (const m of d.members) assert.equal(m.keys, expected, `${m.endpoint} at index ${d.checkedRevision}`);
+      for (const m of d.members)
+        assert.equal(m.keys, expected, `${m.endpoint} at index ${d.checkedRevision}`);
     }
     // Once the writes stop, every member counts exactly what was written.
-    const settled = await rounds.next((r) => r.ok && r.startedAt.getTime() > writesEnded, 'a round after the writes');
+    const settled = await rounds.next(
+      (r) => r.ok && r.startedAt.getTime() > writesEnded,
+      'a round after the writes',
+    );
     for (const m of detailsOf(settled).members) assert.equal(m.keys, BigInt(20 + written()), m.endpoint);
     const m = await scrape(address);
     assert.equal(m.get('inspection_etcd_node_diff_total{clusterName="v2"}'), 0);
@@ -523,7 +705,10 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
 
     await cluster.stopMember(2);
     const stoppedAt = Date.now();
-    const failed = await rounds.next((r) => !r.ok && r.startedAt.getTime() > stoppedAt, 'no verdict with a member down');
+    const failed = await rounds.next(
+      (r) => !r.ok && r.startedAt.getTime() > stoppedAt,
+      'no verdict with a member down',
+    );
     assert.match(failed.error ?? '', new RegExp(hostPort(cluster.endpoints[2]!).replace(/\./g, '\\.')));
     const after = await scrape(address);
     assert.equal(after.has('inspection_etcd_node_diff_total{clusterName="v2"}'), false);

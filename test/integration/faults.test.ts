@@ -31,7 +31,11 @@ describe('faults', () => {
     ]);
     const sink = new PassThrough();
     sink.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    daemon = new Daemon({ logger: createLogger({ level: 'debug', destination: sink }), registry: featureRegistry, jitter: false });
+    daemon = new Daemon({
+      logger: createLogger({ level: 'debug', destination: sink }),
+      registry: featureRegistry,
+      jitter: false,
+    });
     address = await daemon.listen('127.0.0.1:0');
     const features = { healthy: every(1), alarm: every(1) };
     const dead = await freePort();
@@ -42,10 +46,14 @@ describe('faults', () => {
         client: { dialTimeoutMs: 1000, requestTimeoutMs: 1000 },
       }),
       specFor('wrongca', secure, features, {
-        client: clientOptionsFor(secure, { tls: { ca: secure.tls!.otherCa, cert: secure.tls!.cert, key: new Secret(secure.tls!.key) } }),
+        client: clientOptionsFor(secure, {
+          tls: { ca: secure.tls!.otherCa, cert: secure.tls!.cert, key: new Secret(secure.tls!.key) },
+        }),
       }),
       specFor('wrongpw', secure, features, {
-        client: clientOptionsFor(secure, { auth: { username: 'root', password: new Secret(WRONG_PASSWORD) } }),
+        client: clientOptionsFor(secure, {
+          auth: { username: 'root', password: new Secret(WRONG_PASSWORD) },
+        }),
       }),
       specFor('secure', secure, features),
     ]);
@@ -58,7 +66,11 @@ describe('faults', () => {
   const settled = (id: string) =>
     eventually(() => {
       const s = daemon.store.get(id);
-      return s?.members !== undefined && s.features.healthy?.last !== undefined && s.features.alarm?.last !== undefined ? s : undefined;
+      return s?.members !== undefined &&
+        s.features.healthy?.last !== undefined &&
+        s.features.alarm?.last !== undefined
+        ? s
+        : undefined;
     }, `${id} inspected`);
 
   test('an unreachable endpoint: membership error naming the endpoint, healthy 0, alarm round failed', async () => {
@@ -66,17 +78,33 @@ describe('faults', () => {
     assert.match(snap.members?.error ?? '', /no endpoint answered MemberList: .*127\.0\.0\.1:\d+/);
     const metrics = await scrape(address);
     const endpoint = snap.endpoints[0]!.replace('http://', '');
-    assert.equal(metrics.get(`inspection_etcd_endpoint_healthy{clusterName="unreachable",endpoint="${endpoint}"}`), 0);
+    assert.equal(
+      metrics.get(`inspection_etcd_endpoint_healthy{clusterName="unreachable",endpoint="${endpoint}"}`),
+      0,
+    );
     assert.equal(metrics.get('inspection_etcd_member_discovery_success{clusterName="unreachable"}'), 0);
     assert.equal(snap.features.alarm?.last?.ok, false);
-    await eventually(async () => ((await scrape(address)).get('inspection_failed_num{clusterName="unreachable",inspectionType="alarm"}') ?? 0) >= 1 ? true : undefined, 'failure counted');
+    await eventually(
+      async () =>
+        ((await scrape(address)).get(
+          'inspection_failed_num{clusterName="unreachable",inspectionType="alarm"}',
+        ) ?? 0) >= 1
+          ? true
+          : undefined,
+      'failure counted',
+    );
   });
 
   test('a wrong CA: a TLS error naming the member', async () => {
     const snap = await settled('wrongca');
     const member = snap.members!.members[0]!;
     assert.match(snap.members?.error ?? member.error ?? '', /certificate|TLS|tls/i);
-    assert.equal((await scrape(address)).get(`inspection_etcd_endpoint_healthy{clusterName="wrongca",endpoint="${hostPort(secure.endpoints[0]!)}"}`), 0);
+    assert.equal(
+      (await scrape(address)).get(
+        `inspection_etcd_endpoint_healthy{clusterName="wrongca",endpoint="${hostPort(secure.endpoints[0]!)}"}`,
+      ),
+      0,
+    );
   });
 
   test('a wrong password: an auth error that never shows the password', async () => {
@@ -90,10 +118,21 @@ describe('faults', () => {
     for (const id of ['good', 'secure']) {
       const snap = await settled(id);
       assert.equal(snap.members?.error, undefined, id);
-      await eventually(async () => ((await scrape(address)).get(`inspection_etcd_endpoint_healthy{clusterName="${id}",endpoint="${hostPort(snap.endpoints[0]!)}"}`) === 1 ? true : undefined), `${id} healthy`);
+      await eventually(
+        async () =>
+          (await scrape(address)).get(
+            `inspection_etcd_endpoint_healthy{clusterName="${id}",endpoint="${hostPort(snap.endpoints[0]!)}"}`,
+          ) === 1
+            ? true
+            : undefined,
+        `${id} healthy`,
+      );
     }
     const runsBefore = daemon.store.get('good')!.features.healthy!.runs;
-    await eventually(() => (daemon.store.get('good')!.features.healthy!.runs >= runsBefore + 2 ? true : undefined), 'good keeps running');
+    await eventually(
+      () => (daemon.store.get('good')!.features.healthy!.runs >= runsBefore + 2 ? true : undefined),
+      'good keeps running',
+    );
 
     const api = await (await fetch(`http://${address}/api/v1/clusters`)).text();
     const metrics = await (await fetch(`http://${address}/metrics`)).text();

@@ -33,7 +33,8 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       await cluster?.stop();
     });
 
-    const healthy = async (): Promise<Map<string, number>> => family(await scrape(address), 'inspection_etcd_endpoint_healthy');
+    const healthy = async (): Promise<Map<string, number>> =>
+      family(await scrape(address), 'inspection_etcd_endpoint_healthy');
     const series = (url: string): string => `{clusterName="main",endpoint="${hostPort(url)}"}`;
 
     test('every member is healthy, with its status in the snapshot', async () => {
@@ -56,23 +57,39 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
     });
 
     test('a stopped member goes to 0 within one interval and back to 1 after restart', async () => {
-      await eventually(async () => ((await healthy()).get(series(cluster.endpoints[2]!)) === 1 ? true : undefined), 'member healthy');
+      await eventually(
+        async () => ((await healthy()).get(series(cluster.endpoints[2]!)) === 1 ? true : undefined),
+        'member healthy',
+      );
       await cluster.stopMember(2);
       const stoppedAt = Date.now();
-      await eventually(async () => ((await healthy()).get(series(cluster.endpoints[2]!)) === 0 ? true : undefined), 'member unhealthy', 10_000);
+      await eventually(
+        async () => ((await healthy()).get(series(cluster.endpoints[2]!)) === 0 ? true : undefined),
+        'member unhealthy',
+        10_000,
+      );
       // One interval (1 s) plus one round's deadline for the dead member's call.
       assert.ok(Date.now() - stoppedAt < 1000 + 2000 + 1500, `took ${Date.now() - stoppedAt} ms`);
       const h = await healthy();
       assert.equal(h.get(series(cluster.endpoints[0]!)), 1, 'other members unaffected');
       assert.equal(h.get(series(cluster.endpoints[1]!)), 1, 'other members unaffected');
-      const member = daemon.store.get('main')!.members!.members.find((m) => m.endpoint === hostPort(cluster.endpoints[2]!))!;
+      const member = daemon.store
+        .get('main')!
+        .members!.members.find((m) => m.endpoint === hostPort(cluster.endpoints[2]!))!;
       assert.match(member.error ?? '', /127\.0\.0\.1/, 'the error names the member');
       await cluster.startMember(2);
-      await eventually(async () => ((await healthy()).get(series(cluster.endpoints[2]!)) === 1 ? true : undefined), 'member healthy again', 20_000);
+      await eventually(
+        async () => ((await healthy()).get(series(cluster.endpoints[2]!)) === 1 ? true : undefined),
+        'member healthy again',
+        20_000,
+      );
     });
 
     test('a cluster-wide CORRUPT alarm (member ID 0) shows and disappears when disarmed', async (t) => {
-      const client: EtcdV3MemberClient = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
+      const client: EtcdV3MemberClient = createV3MemberClient(
+        parseEndpoint(cluster.endpoints[0]!),
+        clientOptionsFor(cluster),
+      );
       t.after(() => client.close());
       await client.alarmActivate({ memberId: 0n, alarm: 'CORRUPT' });
       try {
@@ -80,11 +97,18 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
           const a = family(await scrape(address), 'inspection_etcd_endpoint_alarm');
           return a.size > 0 ? a : undefined;
         }, 'CORRUPT alarm');
-        assert.deepEqual([...alarms.entries()], [['{clusterName="main",endpoint="cluster",alarmType="CORRUPT"}', 1]]);
+        assert.deepEqual(
+          [...alarms.entries()],
+          [['{clusterName="main",endpoint="cluster",alarmType="CORRUPT"}', 1]],
+        );
       } finally {
         await client.alarmDisarm({ memberId: 0n, alarm: 'CORRUPT' });
       }
-      await eventually(async () => (family(await scrape(address), 'inspection_etcd_endpoint_alarm').size === 0 ? true : undefined), 'alarm cleared');
+      await eventually(
+        async () =>
+          family(await scrape(address), 'inspection_etcd_endpoint_alarm').size === 0 ? true : undefined,
+        'alarm cleared',
+      );
       assert.equal((await scrape(address)).get('inspection_etcd_alarms{clusterName="main"}'), 0);
     });
   });
@@ -92,7 +116,12 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
 describe('a real NOSPACE alarm', () => {
   test('shows per member, and its series disappears after compaction, defragmentation and disarm', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 1, quotaBackendBytes: 2 * 1024 * 1024, name: 'nospace' });
+    const cluster = await startEtcdCluster({
+      version: '3.6',
+      members: 1,
+      quotaBackendBytes: 2 * 1024 * 1024,
+      name: 'nospace',
+    });
     t.after(() => cluster.stop());
     const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
     t.after(() => daemon.close());
@@ -115,8 +144,20 @@ describe('a real NOSPACE alarm', () => {
 
     const member = hostPort(cluster.endpoints[0]!);
     const key = `{clusterName="full",endpoint="${member}",alarmType="NOSPACE"}`;
-    await eventually(async () => (family(await scrape(address), 'inspection_etcd_endpoint_alarm').get(key) === 1 ? true : undefined), 'NOSPACE alarm');
-    await eventually(async () => ((await scrape(address)).get(`inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`) === 0 ? true : undefined), 'unhealthy while NOSPACE');
+    await eventually(
+      async () =>
+        family(await scrape(address), 'inspection_etcd_endpoint_alarm').get(key) === 1 ? true : undefined,
+      'NOSPACE alarm',
+    );
+    await eventually(
+      async () =>
+        (await scrape(address)).get(
+          `inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`,
+        ) === 0
+          ? true
+          : undefined,
+      'unhealthy while NOSPACE',
+    );
 
     // The documented recovery: compact, defragment, disarm.
     await client.deleteRange('/fill/', '/fill0');
@@ -124,7 +165,19 @@ describe('a real NOSPACE alarm', () => {
     await client.compact(header.revision, { physical: true });
     await client.defragment();
     for (const alarm of await client.alarmList()) await client.alarmDisarm(alarm);
-    await eventually(async () => (family(await scrape(address), 'inspection_etcd_endpoint_alarm').size === 0 ? true : undefined), 'alarm series gone');
-    await eventually(async () => ((await scrape(address)).get(`inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`) === 1 ? true : undefined), 'healthy again');
+    await eventually(
+      async () =>
+        family(await scrape(address), 'inspection_etcd_endpoint_alarm').size === 0 ? true : undefined,
+      'alarm series gone',
+    );
+    await eventually(
+      async () =>
+        (await scrape(address)).get(
+          `inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`,
+        ) === 1
+          ? true
+          : undefined,
+      'healthy again',
+    );
   });
 });

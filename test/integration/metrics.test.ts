@@ -16,10 +16,16 @@ import { every, specFor } from '../support/specs.ts';
 /** The findings promtool may report, and only on the families kstone named that way. */
 const LEGACY_FINDINGS: [RegExp, RegExp][] = [
   [/^inspection_/, /^label names should be written in 'snake_case' not 'camelCase'$/],
-  [/^inspection_etcd_(node_(.*_)?diff_total|key_total)$/, /^non-counter metrics should not have "_total" suffix$/],
+  [
+    /^inspection_etcd_(node_(.*_)?diff_total|key_total)$/,
+    /^non-counter metrics should not have "_total" suffix$/,
+  ],
   [/^inspection_failed_num$/, /^counter metrics should have "_total" suffix$/],
   // prom-client's standard process metrics name these gauges so; not ours to rename.
-  [/^etcd_monitor_nodejs_active_(handles|requests|resources)_total$/, /^non-counter metrics should not have "_total" suffix$/],
+  [
+    /^etcd_monitor_nodejs_active_(handles|requests|resources)_total$/,
+    /^non-counter metrics should not have "_total" suffix$/,
+  ],
 ];
 
 function promtool(text: string): Promise<{ code: number | null; output: string }> {
@@ -42,7 +48,10 @@ test('a real /metrics passes promtool except for the kstone names, and is fully 
   const address = await daemon.listen('127.0.0.1:0');
   const features = Object.fromEntries(featureRegistry.names().map((n) => [n, every(1)]));
   await daemon.engine.upsert(specFor('m', cluster, features));
-  await eventually(() => (Object.values(daemon.store.get('m')?.features ?? {}).every((f) => f.runs >= 1) ? true : undefined), 'a round of every feature');
+  await eventually(
+    () => (Object.values(daemon.store.get('m')?.features ?? {}).every((f) => f.runs >= 1) ? true : undefined),
+    'a round of every feature',
+  );
 
   const res = await fetch(`http://${address}/metrics`);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);

@@ -64,13 +64,23 @@ class Model {
   }
 
   /** The expected series of both families, for clusterName `name` and etcdPrefix `prefix`. */
-  expected(name: string, prefix: string, resources: readonly string[]): { requests: Map<string, number>; keys: Map<string, number> } {
+  expected(
+    name: string,
+    prefix: string,
+    resources: readonly string[],
+  ): { requests: Map<string, number>; keys: Map<string, number> } {
     const keys = this.keys();
     const requests = new Map<string, number>();
     const keyTotals = new Map<string, number>();
     for (const r of resources) {
-      requests.set(`{clusterName="${name}",grpcMethod="PUT",etcdPrefix="${prefix}",resourceName="${r}"}`, this.puts.get(r) ?? 0);
-      requests.set(`{clusterName="${name}",grpcMethod="DELETE",etcdPrefix="${prefix}",resourceName="${r}"}`, this.deletes.get(r) ?? 0);
+      requests.set(
+        `{clusterName="${name}",grpcMethod="PUT",etcdPrefix="${prefix}",resourceName="${r}"}`,
+        this.puts.get(r) ?? 0,
+      );
+      requests.set(
+        `{clusterName="${name}",grpcMethod="DELETE",etcdPrefix="${prefix}",resourceName="${r}"}`,
+        this.deletes.get(r) ?? 0,
+      );
       keyTotals.set(`{clusterName="${name}",etcdPrefix="${prefix}",resourceName="${r}"}`, keys.get(r) ?? 0);
     }
     return { requests, keys: keyTotals };
@@ -83,7 +93,10 @@ const SHAPES: readonly { readonly resource: string; readonly key: (i: number) =>
   { resource: 'configmaps', key: (i) => `/registry/configmaps/kube-system/cm.${i}` },
   { resource: 'namespaces', key: (i) => `/registry/namespaces/ns-${i}` },
   { resource: 'etcdclusters.etcdmonitor.dev', key: (i) => `/registry/etcdmonitor.dev/etcdclusters/ns/x${i}` },
-  { resource: 'apiservices.apiregistration.k8s.io', key: (i) => `/registry/apiregistration.k8s.io/apiservices/v${i}.apps` },
+  {
+    resource: 'apiservices.apiregistration.k8s.io',
+    key: (i) => `/registry/apiregistration.k8s.io/apiservices/v${i}.apps`,
+  },
   { resource: 'unknown', key: (i) => `/registry/lone-key-${i}` },
 ];
 const RESOURCES = SHAPES.map((s) => s.resource);
@@ -101,7 +114,9 @@ async function step(model: Model, i: number, prefix = '/registry'): Promise<void
 
 function requestDetails(daemon: Daemon, id: string): RequestDetails | undefined {
   const details = daemon.store.get(id)?.features['request']?.last?.details;
-  return typeof details === 'object' && details !== null && 'processedRevision' in details ? (details as RequestDetails) : undefined;
+  return typeof details === 'object' && details !== null && 'processedRevision' in details
+    ? (details as RequestDetails)
+    : undefined;
 }
 
 /** Total etcd watchers over the members that are up (etcd's own metric). */
@@ -118,14 +133,18 @@ async function etcdWatchers(cluster: TestCluster): Promise<number> {
 }
 
 async function leaderIndex(cluster: TestCluster, clients: readonly EtcdV3MemberClient[]): Promise<number> {
-  return eventually(async () => {
-    for (let i = 0; i < clients.length; i++) {
-      if (!cluster.members[i]!.running) continue;
-      const s = await clients[i]!.status();
-      if (s.leader !== 0n && s.leader === s.header.memberId) return i;
-    }
-    return undefined;
-  }, 'a leader', 15_000);
+  return eventually(
+    async () => {
+      for (let i = 0; i < clients.length; i++) {
+        if (!cluster.members[i]!.running) continue;
+        const s = await clients[i]!.status();
+        if (s.leader !== 0n && s.leader === s.header.memberId) return i;
+      }
+      return undefined;
+    },
+    'a leader',
+    15_000,
+  );
 }
 
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
@@ -137,7 +156,9 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
     before(async () => {
       cluster = await startEtcdCluster({ version, members: 3, name: `rq${version.replace('.', '')}` });
-      clients = cluster.endpoints.map((e) => createV3MemberClient(parseEndpoint(e), clientOptionsFor(cluster)));
+      clients = cluster.endpoints.map((e) =>
+        createV3MemberClient(parseEndpoint(e), clientOptionsFor(cluster)),
+      );
       daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
       address = await daemon.listen('127.0.0.1:0');
     });
@@ -147,18 +168,34 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       await cluster?.stop();
     });
 
-    const memberIndex = (endpoint: string): number => cluster.endpoints.findIndex((u) => hostPort(u) === endpoint);
+    const memberIndex = (endpoint: string): number =>
+      cluster.endpoints.findIndex((u) => hostPort(u) === endpoint);
 
     /** Waits until the feature has processed everything the model wrote, with its watch up. */
     const caughtUp = (id: string, model: Model, what: string): Promise<RequestDetails> =>
-      eventually(() => {
-        const d = requestDetails(daemon, id);
-        return d !== undefined && d.ready && d.state === 'watching' && d.processedRevision >= model.lastRevision ? d : undefined;
-      }, what, 20_000);
+      eventually(
+        () => {
+          const d = requestDetails(daemon, id);
+          return d !== undefined &&
+            d.ready &&
+            d.state === 'watching' &&
+            d.processedRevision >= model.lastRevision
+            ? d
+            : undefined;
+        },
+        what,
+        20_000,
+      );
 
-    const assertExact = async (id: string, prefix: string, model: Model, resources: readonly string[]): Promise<void> => {
+    const assertExact = async (
+      id: string,
+      prefix: string,
+      model: Model,
+      resources: readonly string[],
+    ): Promise<void> => {
       const series = await scrape(address);
-      const mine = (name: string): Map<string, number> => new Map([...family(series, name)].filter(([k]) => k.includes(`clusterName="${id}"`)));
+      const mine = (name: string): Map<string, number> =>
+        new Map([...family(series, name)].filter(([k]) => k.includes(`clusterName="${id}"`)));
       const want = model.expected(id, prefix, resources);
       assert.deepEqual(mine('inspection_etcd_request_total'), want.requests, 'inspection_etcd_request_total');
       assert.deepEqual(mine('inspection_etcd_key_total'), want.keys, 'inspection_etcd_key_total');
@@ -169,7 +206,8 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       // Keys present before the feature starts: in key_total, not in request_total.
       let leader = await leaderIndex(cluster, clients);
       const model = new Model(clients[leader]!);
-      for (let i = 0; i < 40; i++) await model.put(SHAPES[i % SHAPES.length]!.key(1000 + i), SHAPES[i % SHAPES.length]!.resource);
+      for (let i = 0; i < 40; i++)
+        await model.put(SHAPES[i % SHAPES.length]!.key(1000 + i), SHAPES[i % SHAPES.length]!.resource);
       // Never counted: outside the watched prefix, or a neighbour of it.
       await clients[leader]!.put('/registryx/pods/ns/a', 'v');
       await clients[leader]!.put('/other/pods/ns/a', 'v');
@@ -205,13 +243,25 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       try {
         await eventually(() => (written >= 30 ? true : undefined), 'writes under way');
         await cluster.stopMember(watched);
-        const resumed = await eventually(() => {
-          const d = requestDetails(daemon, 'restart');
-          return d !== undefined && d.state === 'watching' && d.member !== first.member && d.watchRestarts >= 1 ? d : undefined;
-        }, 'the watch resumed on another member', 20_000);
+        const resumed = await eventually(
+          () => {
+            const d = requestDetails(daemon, 'restart');
+            return d !== undefined &&
+              d.state === 'watching' &&
+              d.member !== first.member &&
+              d.watchRestarts >= 1
+              ? d
+              : undefined;
+          },
+          'the watch resumed on another member',
+          20_000,
+        );
         assert.notEqual(memberIndex(resumed.member), watched);
         const before = written;
-        await eventually(() => (written >= before + 30 ? true : undefined), 'writes continuing while the member is down');
+        await eventually(
+          () => (written >= before + 30 ? true : undefined),
+          'writes continuing while the member is down',
+        );
         await cluster.startMember(watched);
         await cluster.waitHealthy();
         const restarted = written;
@@ -225,16 +275,24 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       await assertExact('restart', 'registry', model, RESOURCES);
       assert.equal(done.duplicatesSkipped, 0, 'the resume started after the last processed revision');
       const series = await scrape(address);
-      assert.ok((series.get('inspection_etcd_request_watch_restarts_total{clusterName="restart"}') ?? 0) >= 1);
+      assert.ok(
+        (series.get('inspection_etcd_request_watch_restarts_total{clusterName="restart"}') ?? 0) >= 1,
+      );
       assert.equal(series.get('inspection_etcd_request_recounts_total{clusterName="restart"}'), 0);
       // Caught up and no more writes: no lag.
       await eventually(async () => {
         const s = await scrape(address);
-        return s.get('inspection_etcd_request_watch_lag_revisions{clusterName="restart"}') === 0 && s.get('inspection_etcd_request_watch_lag_seconds{clusterName="restart"}') === 0 ? true : undefined;
+        return s.get('inspection_etcd_request_watch_lag_revisions{clusterName="restart"}') === 0 &&
+          s.get('inspection_etcd_request_watch_lag_seconds{clusterName="restart"}') === 0
+          ? true
+          : undefined;
       }, 'no lag once caught up');
       assert.equal(series.get('inspection_etcd_request_ready{clusterName="restart"}'), 1);
       const processedEvents = [...model.puts.values(), ...model.deletes.values()].reduce((a, b) => a + b, 0);
-      assert.equal(series.get('inspection_etcd_request_events_processed_total{clusterName="restart"}'), processedEvents);
+      assert.equal(
+        series.get('inspection_etcd_request_events_processed_total{clusterName="restart"}'),
+        processedEvents,
+      );
       assert.equal(processedEvents, written);
     });
 
@@ -269,10 +327,14 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         for (let i = 60; i < 100; i++) await step(model, i, prefix);
         await clients[leader]!.compact(model.lastRevision);
         // The stalled watch shows as lag: the leader's revision moved, the processed one did not.
-        const stalled = await eventually(() => {
-          const d = requestDetails(daemon, 'compact');
-          return d !== undefined && d.lagRevisions > 0n && d.lagSeconds > 0 ? d : undefined;
-        }, 'the lag of the stalled watch', 10_000);
+        const stalled = await eventually(
+          () => {
+            const d = requestDetails(daemon, 'compact');
+            return d !== undefined && d.lagRevisions > 0n && d.lagSeconds > 0 ? d : undefined;
+          },
+          'the lag of the stalled watch',
+          10_000,
+        );
         assert.ok(stalled.clusterRevision >= model.lastRevision);
         assert.equal(stalled.lagRevisions, stalled.clusterRevision - stalled.processedRevision);
         // The member dies: the stream fails and the watch resumes elsewhere, at a compacted revision.
@@ -281,10 +343,14 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       } finally {
         if (!killed) process.kill(pid, 'SIGCONT');
       }
-      const recounted = await eventually(() => {
-        const d = requestDetails(daemon, 'compact');
-        return d !== undefined && d.recounts === 1 && d.state === 'watching' ? d : undefined;
-      }, 'a re-count after the compaction', 20_000);
+      const recounted = await eventually(
+        () => {
+          const d = requestDetails(daemon, 'compact');
+          return d !== undefined && d.recounts === 1 && d.state === 'watching' ? d : undefined;
+        },
+        'a re-count after the compaction',
+        20_000,
+      );
       assert.ok(recounted.recountGapRevisions > 0n);
       assert.ok(recounted.processedRevision >= model.lastRevision, 'counted at or after the compaction');
       await assertExact('compact', 'kube', model, resources);
@@ -317,20 +383,37 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         return last;
       };
       await put(0, N / 2);
-      await daemon.engine.upsert(specFor('many', cluster, { request: every(1, { prefixes: ['/many'], maxResourceNames: cap }) }));
-      await eventually(() => (requestDetails(daemon, 'many')?.ready === true ? true : undefined), 'the initial count', 20_000);
+      await daemon.engine.upsert(
+        specFor('many', cluster, { request: every(1, { prefixes: ['/many'], maxResourceNames: cap }) }),
+      );
+      await eventually(
+        () => (requestDetails(daemon, 'many')?.ready === true ? true : undefined),
+        'the initial count',
+        20_000,
+      );
       const last = await put(N / 2, N);
-      await eventually(() => ((requestDetails(daemon, 'many')?.processedRevision ?? 0n) >= last ? true : undefined), 'all writes processed', 20_000);
+      await eventually(
+        () => ((requestDetails(daemon, 'many')?.processedRevision ?? 0n) >= last ? true : undefined),
+        'all writes processed',
+        20_000,
+      );
       const series = await scrape(address);
-      const mine = (name: string): Map<string, number> => new Map([...family(series, name)].filter(([k]) => k.includes('clusterName="many"')));
+      const mine = (name: string): Map<string, number> =>
+        new Map([...family(series, name)].filter(([k]) => k.includes('clusterName="many"')));
       const keys = mine('inspection_etcd_key_total');
       const requests = mine('inspection_etcd_request_total');
       assert.equal(keys.size, cap + 1, 'cap names plus "other"');
       assert.equal(requests.size, 2 * (cap + 1));
-      assert.equal([...keys.values()].reduce((a, b) => a + b, 0), N);
+      assert.equal(
+        [...keys.values()].reduce((a, b) => a + b, 0),
+        N,
+      );
       const other = keys.get('{clusterName="many",etcdPrefix="many",resourceName="other"}');
       assert.equal(other, N - cap);
-      assert.equal(requests.get('{clusterName="many",grpcMethod="PUT",etcdPrefix="many",resourceName="other"}'), N / 2);
+      assert.equal(
+        requests.get('{clusterName="many",grpcMethod="PUT",etcdPrefix="many",resourceName="other"}'),
+        N / 2,
+      );
       const d = requestDetails(daemon, 'many')!;
       assert.equal(d.resourceNames, cap);
       assert.ok(d.overflowed);
@@ -338,22 +421,40 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
     test('disabling the feature or removing the cluster stops the watch on etcd and drops the series', async (t) => {
       t.after(() => daemon.engine.remove('stop'));
-      await eventually(async () => ((await etcdWatchers(cluster)) === 0 ? true : undefined), 'no watcher left by earlier tests');
+      await eventually(
+        async () => ((await etcdWatchers(cluster)) === 0 ? true : undefined),
+        'no watcher left by earlier tests',
+      );
       const spec = specFor('stop', cluster, { request: every(1) });
       await daemon.engine.upsert(spec);
-      await eventually(() => (requestDetails(daemon, 'stop')?.state === 'watching' ? true : undefined), 'the watch');
+      await eventually(
+        () => (requestDetails(daemon, 'stop')?.state === 'watching' ? true : undefined),
+        'the watch',
+      );
       assert.equal(await etcdWatchers(cluster), 1);
-      const hasSeries = async (): Promise<boolean> => [...(await scrape(address)).keys()].some((k) => k.includes('clusterName="stop"') && /^inspection_etcd_(request|key)_/.test(k));
+      const hasSeries = async (): Promise<boolean> =>
+        [...(await scrape(address)).keys()].some(
+          (k) => k.includes('clusterName="stop"') && /^inspection_etcd_(request|key)_/.test(k),
+        );
       await eventually(async () => ((await hasSeries()) ? true : undefined), 'series exported');
 
       await daemon.engine.upsert({ ...spec, features: { request: { ...every(1), enabled: false } } });
-      await eventually(async () => ((await etcdWatchers(cluster)) === 0 ? true : undefined), 'the watch gone from etcd after disable');
+      await eventually(
+        async () => ((await etcdWatchers(cluster)) === 0 ? true : undefined),
+        'the watch gone from etcd after disable',
+      );
       assert.equal(await hasSeries(), false, 'series gone after disable');
 
       await daemon.engine.upsert(spec);
-      await eventually(async () => ((await etcdWatchers(cluster)) === 1 ? true : undefined), 'the watch back after enable');
+      await eventually(
+        async () => ((await etcdWatchers(cluster)) === 1 ? true : undefined),
+        'the watch back after enable',
+      );
       await daemon.engine.remove('stop');
-      await eventually(async () => ((await etcdWatchers(cluster)) === 0 ? true : undefined), 'the watch gone from etcd after remove');
+      await eventually(
+        async () => ((await etcdWatchers(cluster)) === 0 ? true : undefined),
+        'the watch gone from etcd after remove',
+      );
       assert.equal(await hasSeries(), false, 'series gone after remove');
     });
   });
@@ -374,16 +475,22 @@ describe('request without a reachable member', () => {
       client: { dialTimeoutMs: 500, requestTimeoutMs: 500 },
       features: { request: every(1) },
     });
-    const failed = await eventually(() => {
-      const f = daemon.store.get('down')?.features['request'];
-      return f?.last?.ok === false ? f : undefined;
-    }, 'a failed round', 15_000);
+    const failed = await eventually(
+      () => {
+        const f = daemon.store.get('down')?.features['request'];
+        return f?.last?.ok === false ? f : undefined;
+      },
+      'a failed round',
+      15_000,
+    );
     assert.match(failed.last?.error ?? '', new RegExp(`watch down: .*127\\.0\\.0\\.1:${port}`));
     const series = await scrape(address);
     assert.equal(series.get('inspection_etcd_request_ready{clusterName="down"}'), 0);
     assert.equal(series.get('inspection_etcd_request_watch_up{clusterName="down"}'), 0);
     assert.ok((series.get('inspection_failed_num{clusterName="down",inspectionType="request"}') ?? 0) >= 1);
-    const counts = [...series.keys()].filter((k) => /^inspection_etcd_(request_total|key_total|request_processed_revision|request_watch_lag)/.test(k));
+    const counts = [...series.keys()].filter((k) =>
+      /^inspection_etcd_(request_total|key_total|request_processed_revision|request_watch_lag)/.test(k),
+    );
     assert.deepEqual(counts, [], 'no counts before the initial count');
   });
 });

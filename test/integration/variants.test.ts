@@ -15,7 +15,11 @@ import { every, hostPort, specFor } from '../support/specs.ts';
 
 const variants: [string, StartClusterOptions, StorageBackend][] = [
   ['TLS with client certificates (3.6)', { version: '3.6', tls: true }, 'v3'],
-  ['username/password with a 2 s token TTL (3.6)', { version: '3.6', auth: true, authTokenTtlSeconds: 2 }, 'v3'],
+  [
+    'username/password with a 2 s token TTL (3.6)',
+    { version: '3.6', auth: true, authTokenTtlSeconds: 2 },
+    'v3',
+  ],
   ['TLS and auth (3.4)', { version: '3.4', tls: true, auth: true }, 'v3'],
   ['the v2 API (3.4, v2 storage backend)', { version: '3.4', enableV2: true }, 'v2'],
 ];
@@ -28,13 +32,20 @@ for (const [title, options, backend] of variants) {
       const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
       t.after(() => daemon.close());
       const address = await daemon.listen('127.0.0.1:0');
-      await daemon.engine.upsert(specFor('v', cluster, { healthy: every(1), alarm: every(1) }, { storageBackend: backend }));
+      await daemon.engine.upsert(
+        specFor('v', cluster, { healthy: every(1), alarm: every(1) }, { storageBackend: backend }),
+      );
 
-      const healthy = await eventually(async () => {
-        const h = family(await scrape(address), 'inspection_etcd_endpoint_healthy');
-        return h.size === 3 && [...h.values()].every((v) => v === 1) ? h : undefined;
-      }, 'three healthy members', 15_000);
-      for (const url of cluster.endpoints) assert.equal(healthy.get(`{clusterName="v",endpoint="${hostPort(url)}"}`), 1);
+      const healthy = await eventually(
+        async () => {
+          const h = family(await scrape(address), 'inspection_etcd_endpoint_healthy');
+          return h.size === 3 && [...h.values()].every((v) => v === 1) ? h : undefined;
+        },
+        'three healthy members',
+        15_000,
+      );
+      for (const url of cluster.endpoints)
+        assert.equal(healthy.get(`{clusterName="v",endpoint="${hostPort(url)}"}`), 1);
 
       const snap = daemon.store.get('v')!;
       assert.equal(snap.members?.error, undefined);
@@ -42,7 +53,11 @@ for (const [title, options, backend] of variants) {
       assert.ok(snap.members?.members.every((m) => m.id !== undefined && m.id > 0n));
       // Long enough for a 2 s auth token to expire: rounds must keep passing.
       const runs = snap.features.alarm!.runs;
-      await eventually(() => ((daemon.store.get('v')!.features.alarm!.runs ?? 0) >= runs + 3 ? true : undefined), 'more rounds', 15_000);
+      await eventually(
+        () => ((daemon.store.get('v')!.features.alarm!.runs ?? 0) >= runs + 3 ? true : undefined),
+        'more rounds',
+        15_000,
+      );
       const after = daemon.store.get('v')!;
       assert.equal(after.features.alarm!.failures, 0, after.features.alarm!.last?.error);
       assert.equal(after.features.healthy!.failures, 0, after.features.healthy!.last?.error);

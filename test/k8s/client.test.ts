@@ -59,17 +59,26 @@ describe('typed clients on a real kube-apiserver', () => {
 
     await clients.etcdClusters.create(newCluster('other', { team: 'web' }));
     const db = await clients.etcdClusters.list(ns, { labelSelector: 'team=db' });
-    assert.deepEqual(db.items.map((c) => c.metadata.name), ['crud']);
+    assert.deepEqual(
+      db.items.map((c) => c.metadata.name),
+      ['crud'],
+    );
     assert.ok(Number(db.resourceVersion) > 0);
     assert.deepEqual(db.rejected, []);
     const all = await clients.etcdClusters.list(undefined, { limit: 1 });
     assert.ok(all.items.length >= 2, 'every page is fetched');
 
-    const updated = await clients.etcdClusters.update({ ...got, spec: { ...got.spec, description: 'updated' } });
+    const updated = await clients.etcdClusters.update({
+      ...got,
+      spec: { ...got.spec, description: 'updated' },
+    });
     assert.equal(updated.spec.description, 'updated');
     assert.equal(updated.metadata.generation, 2, 'a spec change bumps the generation');
 
-    const patched = await clients.etcdClusters.patch(ns, 'crud', { metadata: { labels: { team: 'ops' } }, spec: { description: null } });
+    const patched = await clients.etcdClusters.patch(ns, 'crud', {
+      metadata: { labels: { team: 'ops' } },
+      spec: { description: null },
+    });
     assert.equal(patched.spec.description, undefined, 'null removes a field');
     assert.equal(patched.metadata.labels?.['team'], 'ops');
     assert.equal(patched.metadata.generation, 3);
@@ -84,18 +93,29 @@ describe('typed clients on a real kube-apiserver', () => {
     const withStatus = await clients.etcdClusters.updateStatus({
       ...created,
       spec: { ...created.spec, description: 'ignored by /status' },
-      status: { phase: 'Running', membersReady: '3/3', observedGeneration: 1, members: [{ id: '8e9e05c52164694d', name: 'm0', healthy: true, dbSize: 20480 }] },
+      status: {
+        phase: 'Running',
+        membersReady: '3/3',
+        observedGeneration: 1,
+        members: [{ id: '8e9e05c52164694d', name: 'm0', healthy: true, dbSize: 20480 }],
+      },
     });
     assert.equal(withStatus.status?.phase, 'Running');
     assert.equal(withStatus.status?.members?.[0]?.dbSize, 20480);
     assert.equal(withStatus.spec.description, undefined, 'spec in a status write is ignored');
     assert.equal(withStatus.metadata.generation, 1, 'a status write leaves the generation');
 
-    const specUpdate = await clients.etcdClusters.update({ ...withStatus, spec: { ...withStatus.spec, description: 'd' }, status: { phase: 'Invalid' } });
+    const specUpdate = await clients.etcdClusters.update({
+      ...withStatus,
+      spec: { ...withStatus.spec, description: 'd' },
+      status: { phase: 'Invalid' },
+    });
     assert.equal(specUpdate.status?.phase, 'Running', 'status in a spec write is ignored');
     assert.equal(specUpdate.metadata.generation, 2);
 
-    const patched = await clients.etcdClusters.patchStatus(ns, 'status', { status: { phase: 'Degraded', membersReady: '2/3' } });
+    const patched = await clients.etcdClusters.patchStatus(ns, 'status', {
+      status: { phase: 'Degraded', membersReady: '2/3' },
+    });
     assert.equal(patched.status?.phase, 'Degraded');
     assert.equal(patched.status?.observedGeneration, 1, 'a merge patch keeps the other status fields');
     assert.equal(patched.spec.description, 'd');
@@ -105,23 +125,43 @@ describe('typed clients on a real kube-apiserver', () => {
   it('refuses a stale resourceVersion with 409 Conflict', async () => {
     const created = await clients.etcdClusters.create(newCluster('conflict'));
     await clients.etcdClusters.patch(ns, 'conflict', { spec: { description: 'first' } });
-    await assert.rejects(clients.etcdClusters.update({ ...created, spec: { ...created.spec, description: 'second' } }), (err: unknown) => {
-      assert.ok(isConflict(err), String(err));
-      assert.match((err as Error).message, /^update etcdclusters\.etcdmonitor\.dev .*\/conflict: 409 Conflict: /);
-      return true;
-    });
-    await assert.rejects(clients.etcdClusters.updateStatus({ ...created, status: { phase: 'Running' } }), (err: unknown) => isConflict(err));
+    await assert.rejects(
+      clients.etcdClusters.update({ ...created, spec: { ...created.spec, description: 'second' } }),
+      (err: unknown) => {
+        assert.ok(isConflict(err), String(err));
+        assert.match(
+          (err as Error).message,
+          /^update etcdclusters\.etcdmonitor\.dev .*\/conflict: 409 Conflict: /,
+        );
+        return true;
+      },
+    );
+    await assert.rejects(
+      clients.etcdClusters.updateStatus({ ...created, status: { phase: 'Running' } }),
+      (err: unknown) => isConflict(err),
+    );
     // A delete with a stale precondition is refused too.
-    await assert.rejects(clients.etcdClusters.delete(ns, 'conflict', { preconditions: { resourceVersion: created.metadata.resourceVersion! } }), (err: unknown) => isConflict(err));
+    await assert.rejects(
+      clients.etcdClusters.delete(ns, 'conflict', {
+        preconditions: { resourceVersion: created.metadata.resourceVersion! },
+      }),
+      (err: unknown) => isConflict(err),
+    );
   });
 
   it('surfaces admission errors with their causes', async () => {
-    await assert.rejects(clients.etcdClusters.create({ metadata: { name: 'bad', namespace: ns }, spec: { endpoints: ['10.0.0.1:2379'] } }), (err: unknown) => {
-      assert.ok(isInvalid(err));
-      assert.ok(err instanceof KubeApiError);
-      assert.equal(err.causes[0]?.field, 'spec.endpoints[0]');
-      return true;
-    });
+    await assert.rejects(
+      clients.etcdClusters.create({
+        metadata: { name: 'bad', namespace: ns },
+        spec: { endpoints: ['10.0.0.1:2379'] },
+      }),
+      (err: unknown) => {
+        assert.ok(isInvalid(err));
+        assert.ok(err instanceof KubeApiError);
+        assert.equal(err.causes[0]?.field, 'spec.endpoints[0]');
+        return true;
+      },
+    );
     const dry = await clients.etcdClusters.create(newCluster('dry-run'), { dryRun: true });
     assert.equal(dry.metadata.name, 'dry-run');
     await assert.rejects(clients.etcdClusters.get(ns, 'dry-run'), (err: unknown) => isNotFound(err));
@@ -130,14 +170,20 @@ describe('typed clients on a real kube-apiserver', () => {
   it('watches from a resourceVersion: ADDED, MODIFIED, DELETED, then the server ends the watch', async () => {
     const start = await clients.etcdClusters.list(ns);
     const abort = new AbortController();
-    const events = await clients.etcdClusters.watch(ns, { resourceVersion: start.resourceVersion, timeoutSeconds: 3, allowWatchBookmarks: true, signal: abort.signal });
+    const events = await clients.etcdClusters.watch(ns, {
+      resourceVersion: start.resourceVersion,
+      timeoutSeconds: 3,
+      allowWatchBookmarks: true,
+      signal: abort.signal,
+    });
     await clients.etcdClusters.create(newCluster('watched'));
     await clients.etcdClusters.patchStatus(ns, 'watched', { status: { phase: 'Running' } });
     await clients.etcdClusters.delete(ns, 'watched');
     const seen: string[] = [];
     const t0 = Date.now();
     for await (const event of events as AsyncIterable<WatchEvent<EtcdCluster>>) {
-      if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') seen.push(`${event.type} ${event.object.metadata.name} ${event.object.status?.phase ?? '-'}`);
+      if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED')
+        seen.push(`${event.type} ${event.object.metadata.name} ${event.object.status?.phase ?? '-'}`);
       else if (event.type !== 'BOOKMARK') assert.fail(`unexpected ${event.type}`);
     }
     assert.deepEqual(seen, ['ADDED watched -', 'MODIFIED watched Running', 'DELETED watched Running']);
@@ -147,7 +193,10 @@ describe('typed clients on a real kube-apiserver', () => {
 
   it('stops a watch when its signal aborts', async () => {
     const abort = new AbortController();
-    const events = await clients.etcdClusters.watch(ns, { signal: abort.signal, resourceVersion: (await clients.etcdClusters.list(ns)).resourceVersion });
+    const events = await clients.etcdClusters.watch(ns, {
+      signal: abort.signal,
+      resourceVersion: (await clients.etcdClusters.list(ns)).resourceVersion,
+    });
     setTimeout(() => abort.abort(new Error('enough')), 200);
     await assert.rejects(
       (async () => {
@@ -160,11 +209,17 @@ describe('typed clients on a real kube-apiserver', () => {
   });
 
   it('reads Secrets through the same machinery (core group)', async () => {
-    await server.applyManifests(`apiVersion: v1\nkind: Secret\nmetadata:\n  name: etcd-tls\n  namespace: ${ns}\nstringData:\n  ca.crt: pem\n`);
+    await server.applyManifests(
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: etcd-tls\n  namespace: ${ns}\nstringData:\n  ca.crt: pem\n`,
+    );
     const secret = await clients.secrets.get(ns, 'etcd-tls');
     assert.equal(Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString(), 'pem');
     const listed = await clients.secrets.list(ns);
-    assert.equal(listed.items.find((s) => s.metadata.name === 'etcd-tls')?.kind, 'Secret', 'kind filled in for list items');
+    assert.equal(
+      listed.items.find((s) => s.metadata.name === 'etcd-tls')?.kind,
+      'Secret',
+      'kind filled in for list items',
+    );
     await assert.rejects(clients.secrets.updateStatus(secret), /has no status subresource/);
   });
 
@@ -182,7 +237,10 @@ describe('typed clients on a real kube-apiserver', () => {
       const wrongFile = join(dir, 'wrong');
       await server.writeKubeconfig(server.adminToken, wrongFile);
       // A port nothing listens on.
-      await writeFile(wrongFile, (await readFile(wrongFile, 'utf8')).replace(server.url, `https://127.0.0.1:${await freePort()}`));
+      await writeFile(
+        wrongFile,
+        (await readFile(wrongFile, 'utf8')).replace(server.url, `https://127.0.0.1:${await freePort()}`),
+      );
       const wrong = createClients(loadKubeConfig({ kubeconfig: wrongFile }));
       try {
         await assert.rejects(wrong.etcdClusters.list(ns), /ECONNREFUSED/);
@@ -212,18 +270,24 @@ describe('typed clients on a real kube-apiserver', () => {
         );
         return true;
       });
-      await assert.rejects(nobody.etcdClusters.patchStatus(ns, 'status', { status: { phase: 'Running' } }), (err: unknown) => {
-        assert.ok(isForbidden(err));
-        assert.match((err as Error).message, /cannot patch resource "etcdclusters\/status"/);
-        return true;
-      });
+      await assert.rejects(
+        nobody.etcdClusters.patchStatus(ns, 'status', { status: { phase: 'Running' } }),
+        (err: unknown) => {
+          assert.ok(isForbidden(err));
+          assert.match((err as Error).message, /cannot patch resource "etcdclusters\/status"/);
+          return true;
+        },
+      );
       await assert.rejects(nobody.secrets.get(ns, 'etcd-tls'), /cannot get resource "secrets"/);
     } finally {
       await nobody.close();
     }
     const stranger = createClients(server.kubeConfigFor('not-a-token'));
     try {
-      await assert.rejects(stranger.etcdClusters.list(ns), (err: unknown) => isUnauthorized(err) && /401 Unauthorized/.test(String(err)));
+      await assert.rejects(
+        stranger.etcdClusters.list(ns),
+        (err: unknown) => isUnauthorized(err) && /401 Unauthorized/.test(String(err)),
+      );
     } finally {
       await stranger.close();
     }

@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { CorrelatingEventRecorder, KubeEventSink, type EventBody, type EventPatch, type EventRecorderOptions, type EventSink } from '../../src/k8s/events.ts';
+import {
+  CorrelatingEventRecorder,
+  KubeEventSink,
+  type EventBody,
+  type EventPatch,
+  type EventRecorderOptions,
+  type EventSink,
+} from '../../src/k8s/events.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
 import { createNamespace, serviceAccount } from './helpers.ts';
 
@@ -46,7 +53,11 @@ class CountingSink implements EventSink {
   }
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await cond())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -88,23 +99,42 @@ subjects:
     await server?.stop();
   });
 
-  function recorder(opts: Partial<EventRecorderOptions> = {}): { recorder: CorrelatingEventRecorder; sink: CountingSink } {
+  function recorder(opts: Partial<EventRecorderOptions> = {}): {
+    recorder: CorrelatingEventRecorder;
+    sink: CountingSink;
+  } {
     const sink = new CountingSink(new KubeEventSink(api));
-    const r = new CorrelatingEventRecorder({ sink, component: 'etcdcluster-controller', instance: 'operator-0', ...opts });
+    const r = new CorrelatingEventRecorder({
+      sink,
+      component: 'etcdcluster-controller',
+      instance: 'operator-0',
+      ...opts,
+    });
     recorders.push(r);
     return { recorder: r, sink };
   }
 
   /** A real object to attach Events to (a ConfigMap standing in for an EtcdCluster). */
-  async function subject(name: string): Promise<{ apiVersion: string; kind: string; metadata: { name: string; namespace: string; uid: string } }> {
-    const res = await server.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } });
+  async function subject(name: string): Promise<{
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace: string; uid: string };
+  }> {
+    const res = await server.request('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name },
+    });
     assert.equal(res.status, 201);
     const uid = (res.body as { metadata: { uid: string } }).metadata.uid;
     return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, uid } };
   }
 
   async function eventsFor(uid: string): Promise<CoreEvent[]> {
-    const res = await server.request('GET', `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.uid%3D${uid}`);
+    const res = await server.request(
+      'GET',
+      `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.uid%3D${uid}`,
+    );
     assert.equal(res.status, 200);
     return (res.body as { items: CoreEvent[] }).items;
   }
@@ -118,7 +148,8 @@ subjects:
     const { recorder: r, sink } = recorder();
     // Ten reconcile rounds of ten failures, each round a few ms apart.
     for (let round = 0; round < 10; round++) {
-      for (let i = 0; i < 10; i++) r.event(obj, 'Warning', 'ConnectFailed', 'dial tcp 10.0.0.1:2379: connect: connection refused');
+      for (let i = 0; i < 10; i++)
+        r.event(obj, 'Warning', 'ConnectFailed', 'dial tcp 10.0.0.1:2379: connect: connection refused');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await settled(r);
@@ -130,7 +161,12 @@ subjects:
     assert.equal(e.reason, 'ConnectFailed');
     assert.equal(e.message, 'dial tcp 10.0.0.1:2379: connect: connection refused');
     assert.deepEqual(
-      { apiVersion: e.involvedObject.apiVersion, kind: e.involvedObject.kind, name: e.involvedObject.name, namespace: e.involvedObject.namespace },
+      {
+        apiVersion: e.involvedObject.apiVersion,
+        kind: e.involvedObject.kind,
+        name: e.involvedObject.name,
+        namespace: e.involvedObject.namespace,
+      },
       { apiVersion: 'v1', kind: 'ConfigMap', name: 'hundred', namespace: ns },
     );
     assert.deepEqual(e.source, { component: 'etcdcluster-controller', host: 'operator-0' });
@@ -150,8 +186,14 @@ subjects:
     }
     r.event(obj, 'Normal', 'Synced', 'status updated');
     await settled(r);
-    const got = (await eventsFor(obj.metadata.uid)).map((e) => `${e.type} ${e.reason} ${e.message} ×${e.count}`).sort();
-    assert.deepEqual(got, ['Normal Synced status updated ×1', 'Warning MemberUnhealthy member m0 is unhealthy ×3', 'Warning MemberUnhealthy member m1 is unhealthy ×3']);
+    const got = (await eventsFor(obj.metadata.uid))
+      .map((e) => `${e.type} ${e.reason} ${e.message} ×${e.count}`)
+      .sort();
+    assert.deepEqual(got, [
+      'Normal Synced status updated ×1',
+      'Warning MemberUnhealthy member m0 is unhealthy ×3',
+      'Warning MemberUnhealthy member m1 is unhealthy ×3',
+    ]);
   });
 
   it('the spam filter holds back calls for a flooding object, then writes the true count', async () => {

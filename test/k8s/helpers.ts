@@ -1,7 +1,11 @@
 /** Shared set-up of the tests on a real kube-apiserver. */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { startKubeApiserver, type KubeApiserver, type StartKubeApiserverOptions } from '../../src/testbed/index.ts';
+import {
+  startKubeApiserver,
+  type KubeApiserver,
+  type StartKubeApiserverOptions,
+} from '../../src/testbed/index.ts';
 
 export const CRD_DIR = resolve(import.meta.dirname, '..', '..', 'deploy', 'crds');
 
@@ -25,8 +29,14 @@ export async function createNamespace(server: KubeApiserver, prefix = 'test'): P
 }
 
 /** A ServiceAccount and a token for it (TokenRequest API). */
-export async function serviceAccount(server: KubeApiserver, namespace: string, name: string): Promise<string> {
-  await server.applyManifests(`apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\n`);
+export async function serviceAccount(
+  server: KubeApiserver,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  await server.applyManifests(
+    `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\n`,
+  );
   return server.serviceAccountToken(namespace, name);
 }
 

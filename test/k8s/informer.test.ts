@@ -32,12 +32,16 @@ import { createNamespace, FIXTURES, serviceAccount, startApiserverWithCrds } fro
 const fastRetry = { backoff: { initialMs: 100, maxMs: 500 } } as const;
 
 /** Handler calls as text, in order. */
-function record<T extends KubeObjectLike>(informer: Informer<T>, show: (o: DeepReadonly<T>) => string = (o) => o.metadata.name): string[] {
+function record<T extends KubeObjectLike>(
+  informer: Informer<T>,
+  show: (o: DeepReadonly<T>) => string = (o) => o.metadata.name,
+): string[] {
   const log: string[] = [];
   informer.addEventHandler({
     onAdd: (o, initial) => log.push(`add ${show(o)}${initial ? ' (initial)' : ''}`),
     onUpdate: (a, b) => log.push(a === b ? `resync ${show(b)}` : `update ${show(b)}`),
-    onDelete: (o, info) => log.push(`delete ${show(o)}${info.finalStateUnknown ? ' (final state unknown)' : ''}`),
+    onDelete: (o, info) =>
+      log.push(`delete ${show(o)}${info.finalStateUnknown ? ' (final state unknown)' : ''}`),
   });
   return log;
 }
@@ -87,7 +91,9 @@ describe('informers on a real kube-apiserver', () => {
   let clients: Clients;
 
   before(async () => {
-    server = await startApiserverWithCrds({ extraArgs: ['--watch-cache-sizes=etcdinspections.etcdmonitor.dev#0'] });
+    server = await startApiserverWithCrds({
+      extraArgs: ['--watch-cache-sizes=etcdinspections.etcdmonitor.dev#0'],
+    });
     clients = createClients(server.adminKubeConfig());
   });
 
@@ -100,7 +106,10 @@ describe('informers on a real kube-apiserver', () => {
     metadata: { name, namespace: ns, labels },
     spec: { endpoints: ['https://10.0.0.1:2379'] },
   });
-  const inspection = (ns: string, name: string) => ({ metadata: { name, namespace: ns }, spec: { clusterName: 'c', inspectionType: 'healthy', intervalInSecond: 10 } });
+  const inspection = (ns: string, name: string) => ({
+    metadata: { name, namespace: ns },
+    spec: { clusterName: 'c', inspectionType: 'healthy', intervalInSecond: 10 },
+  });
 
   it('lists, then delivers adds, updates and deletes; listers read the frozen cache', async () => {
     const ns = await createNamespace(server, 'inf');
@@ -120,7 +129,10 @@ describe('informers on a real kube-apiserver', () => {
       const a = informer.lister.get(ns, 'a');
       assert.equal(a?.status?.phase, 'Running');
       assert.equal(informer.lister.get(ns, 'b'), undefined);
-      assert.deepEqual(informer.lister.list(ns).map((o) => o.metadata.name), ['a']);
+      assert.deepEqual(
+        informer.lister.list(ns).map((o) => o.metadata.name),
+        ['a'],
+      );
       assert.ok(Object.isFrozen(a) && Object.isFrozen(a.spec.endpoints) && Object.isFrozen(a.metadata));
       assert.throws(() => {
         (a.spec as { description?: string }).description = 'changed';
@@ -134,11 +146,15 @@ describe('informers on a real kube-apiserver', () => {
   it('informs on core Secrets the same way (what the controller watches for TLS and passwords)', async () => {
     const ns = await createNamespace(server, 'secrets');
     const informer = createInformer(clients.secrets, { namespace: ns }, fastRetry);
-    const log = record(informer, (o) => `${o.metadata.name}:${Buffer.from(o.data?.['password'] ?? '', 'base64').toString()}`);
+    const log = record(
+      informer,
+      (o) => `${o.metadata.name}:${Buffer.from(o.data?.['password'] ?? '', 'base64').toString()}`,
+    );
     informer.start();
     try {
       assert.equal(await informer.waitForSync(AbortSignal.timeout(10_000)), true);
-      const secret = (password: string): string => `apiVersion: v1\nkind: Secret\nmetadata: {name: etcd-auth, namespace: ${ns}}\nstringData: {username: root, password: ${password}}\n`;
+      const secret = (password: string): string =>
+        `apiVersion: v1\nkind: Secret\nmetadata: {name: etcd-auth, namespace: ${ns}}\nstringData: {username: root, password: ${password}}\n`;
       await server.applyManifests(secret('one'));
       await server.applyManifests(secret('two'));
       await clients.secrets.delete(ns, 'etcd-auth');
@@ -153,7 +169,11 @@ describe('informers on a real kube-apiserver', () => {
     const ns = await createNamespace(server, 'sel');
     await clients.etcdClusters.create(cluster(ns, 'in', { monitored: 'yes' }));
     await clients.etcdClusters.create(cluster(ns, 'out', { monitored: 'no' }));
-    const informer = createInformer(clients.etcdClusters, { namespace: ns, labelSelector: 'monitored=yes' }, fastRetry);
+    const informer = createInformer(
+      clients.etcdClusters,
+      { namespace: ns, labelSelector: 'monitored=yes' },
+      fastRetry,
+    );
     const log = record(informer);
     informer.start();
     try {
@@ -174,11 +194,19 @@ describe('informers on a real kube-apiserver', () => {
     const ns = await createNamespace(server, 'resync');
     await clients.etcdClusters.create(cluster(ns, 'a'));
     await clients.etcdClusters.create(cluster(ns, 'b'));
-    const informer = createInformer(clients.etcdClusters, { namespace: ns }, { ...fastRetry, resyncPeriodMs: 200 });
+    const informer = createInformer(
+      clients.etcdClusters,
+      { namespace: ns },
+      { ...fastRetry, resyncPeriodMs: 200 },
+    );
     const log = record(informer);
     informer.start();
     try {
-      await eventually(() => (log.filter((l) => l.startsWith('resync')).length >= 4 ? true : undefined), 'two resyncs', 5_000);
+      await eventually(
+        () => (log.filter((l) => l.startsWith('resync')).length >= 4 ? true : undefined),
+        'two resyncs',
+        5_000,
+      );
       assert.deepEqual(new Set(log.filter((l) => l.startsWith('resync'))), new Set(['resync a', 'resync b']));
     } finally {
       await informer.stop();
@@ -203,7 +231,9 @@ describe('informers on a real kube-apiserver', () => {
       await clients.etcdInspections.patch(ns, 'b', { spec: { intervalInSecond: 20 } });
       await clients.etcdInspections.create(inspection(ns, 'd'));
       // Compact etcd up to now: the informer's resourceVersion is gone.
-      const status = JSON.parse(await server.etcd.etcdctl(['endpoint', 'status', '-w', 'json'])) as { Status: { header: { revision: number } } }[];
+      const status = JSON.parse(await server.etcd.etcdctl(['endpoint', 'status', '-w', 'json'])) as {
+        Status: { header: { revision: number } };
+      }[];
       const revision = status[0]?.Status.header.revision;
       assert.ok(revision !== undefined && revision > Number(informer.resourceVersion));
       await server.etcd.etcdctl(['compact', String(revision)]);
@@ -216,7 +246,10 @@ describe('informers on a real kube-apiserver', () => {
       assert.deepEqual(informer.lister.keys().sort(), [`${ns}/b`, `${ns}/c`, `${ns}/d`]);
       // And it watches on from the new list.
       await clients.etcdInspections.delete(ns, 'c');
-      await eventually(() => (log.at(-1) === 'delete c/10' ? true : undefined), 'a watch event after the relist');
+      await eventually(
+        () => (log.at(-1) === 'delete c/10' ? true : undefined),
+        'a watch event after the relist',
+      );
     } finally {
       await informer.stop();
     }
@@ -232,11 +265,18 @@ describe('informers on a real kube-apiserver', () => {
       await server.restart();
       await clients.etcdClusters.create(cluster(ns, 'after-restart'));
       // Seen through the resumed watch or a relist (410: the restarted cache starts at a newer revision).
-      await eventually(() => (log.includes('add after-restart') ? true : undefined), 'the object created after the restart', 20_000);
+      await eventually(
+        () => (log.includes('add after-restart') ? true : undefined),
+        'the object created after the restart',
+        20_000,
+      );
       assert.ok(informer.stats().errors >= 1, 'the outage was noticed');
       await eventually(() => (informer.stats().watches >= 2 ? true : undefined), 'a new watch', 10_000);
       await clients.etcdClusters.create(cluster(ns, 'watched-again'));
-      await eventually(() => (log.includes('add watched-again') ? true : undefined), 'an event on the new watch');
+      await eventually(
+        () => (log.includes('add watched-again') ? true : undefined),
+        'an event on the new watch',
+      );
     } finally {
       await informer.stop();
     }
@@ -251,11 +291,17 @@ describe('informers on a real kube-apiserver', () => {
     const writes = (async () => {
       while (writing) {
         // Failures while the apiserver is stopped are expected.
-        await writer.etcdClusters.patch(ns, 'busy', { spec: { description: String(++counter) } }).catch(() => undefined);
+        await writer.etcdClusters
+          .patch(ns, 'busy', { spec: { description: String(++counter) } })
+          .catch(() => undefined);
         await sleep(150);
       }
     })();
-    const informer = createInformer(clients.etcdClusters, { namespace: ns }, { backoff: { initialMs: 100, maxMs: 300 }, silentWatchTimeoutMs: 1_500, connectTimeoutMs: 1_000 });
+    const informer = createInformer(
+      clients.etcdClusters,
+      { namespace: ns },
+      { backoff: { initialMs: 100, maxMs: 300 }, silentWatchTimeoutMs: 1_500, connectTimeoutMs: 1_000 },
+    );
     const seen = (): number => Number(informer.lister.get(ns, 'busy')?.spec.description ?? 0);
     informer.start();
     try {
@@ -267,12 +313,20 @@ describe('informers on a real kube-apiserver', () => {
 
       server.pause();
       try {
-        await eventually(() => (informer.stats().silentRestarts >= 1 ? true : undefined), 'the silent watch detected', 6_000);
+        await eventually(
+          () => (informer.stats().silentRestarts >= 1 ? true : undefined),
+          'the silent watch detected',
+          6_000,
+        );
       } finally {
         server.resume();
       }
       const before = counter;
-      await eventually(() => (seen() > before ? true : undefined), 'events after the apiserver answered again', 20_000);
+      await eventually(
+        () => (seen() > before ? true : undefined),
+        'events after the apiserver answered again',
+        20_000,
+      );
     } finally {
       writing = false;
       await writes;
@@ -292,7 +346,12 @@ describe('informers on a real kube-apiserver', () => {
       assert.equal(await informer.waitForSync(AbortSignal.timeout(1_500)), false);
       const stats = informer.stats();
       assert.ok(stats.errors >= 2, `retried (${stats.errors} errors)`);
-      assert.match(stats.lastError ?? '', new RegExp(`403 Forbidden: .*User "system:serviceaccount:${ns}:operator" cannot list resource "etcdclusters"`));
+      assert.match(
+        stats.lastError ?? '',
+        new RegExp(
+          `403 Forbidden: .*User "system:serviceaccount:${ns}:operator" cannot list resource "etcdclusters"`,
+        ),
+      );
       await server.applyManifests(`apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: read-clusters, namespace: ${ns}}
@@ -324,12 +383,19 @@ subjects:
       const kubeconfig = join(dir, 'config');
       await server.writeKubeconfig(server.adminToken, kubeconfig);
       for (const mode of [[], ['--keep-clients']]) {
-        const { code, stdout, stderr, afterStopMs } = await runFixture(join(FIXTURES, 'informer-exit.ts'), [kubeconfig, ns, ...mode]);
+        const { code, stdout, stderr, afterStopMs } = await runFixture(join(FIXTURES, 'informer-exit.ts'), [
+          kubeconfig,
+          ns,
+          ...mode,
+        ]);
         assert.equal(code, 0, `exit ${code}: ${stderr}`);
         assert.match(stdout, /stopped with 1 cached/);
         // Closing the clients frees everything at once; idle kept-alive
         // connections alone do not hold the process either.
-        assert.ok(afterStopMs < 2_000, `${mode.join(' ') || 'default'}: exited ${afterStopMs} ms after stop(): ${stderr}`);
+        assert.ok(
+          afterStopMs < 2_000,
+          `${mode.join(' ') || 'default'}: exited ${afterStopMs} ms after stop(): ${stderr}`,
+        );
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -338,7 +404,10 @@ subjects:
 });
 
 /** Runs a fixture with Node; resolves with its exit and how long it lived after printing "stopped". */
-function runFixture(file: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string; afterStopMs: number }> {
+function runFixture(
+  file: string,
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string; afterStopMs: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -360,4 +429,3 @@ function runFixture(file: string, args: readonly string[]): Promise<{ code: numb
     });
   });
 }
-

@@ -9,7 +9,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { kubeApiserverBinary, readVersionsEnv, startKubeApiserver, trackedProcessCount } from '../../src/testbed/index.ts';
+import {
+  kubeApiserverBinary,
+  readVersionsEnv,
+  startKubeApiserver,
+  trackedProcessCount,
+} from '../../src/testbed/index.ts';
 
 interface SelfSubjectReview {
   status: { userInfo: { username: string; groups: string[] } };
@@ -30,7 +35,10 @@ describe('kube-apiserver test bed', () => {
     const pids = [server.pid, ...server.etcd.members.map((m) => m.pid)];
     try {
       const version = await server.request('GET', '/version');
-      assert.equal((version.body as { gitVersion: string }).gitVersion, `v${readVersionsEnv()['KUBE_VERSION']}`);
+      assert.equal(
+        (version.body as { gitVersion: string }).gitVersion,
+        `v${readVersionsEnv()['KUBE_VERSION']}`,
+      );
       assert.equal(server.version, readVersionsEnv()['KUBE_VERSION']);
       assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
 
@@ -48,17 +56,27 @@ kind: Namespace
 metadata: {name: tb}
 `);
       const token = await server.serviceAccountToken('tb', 'op', { expirationSeconds: 600 });
-      const sa = await server.request('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', review, { token });
+      const sa = await server.request('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', review, {
+        token,
+      });
       assert.equal((sa.body as SelfSubjectReview).status.userInfo.username, 'system:serviceaccount:tb:op');
       // RBAC is on: a ServiceAccount may do nothing it was not granted.
       const forbidden = await server.request('GET', '/api/v1/namespaces/tb/pods', undefined, { token });
       assert.equal(forbidden.status, 403);
       // Anonymous requests are not admins either.
-      const anonymous = await server.request('GET', '/api/v1/namespaces', undefined, { token: 'not-a-token' });
+      const anonymous = await server.request('GET', '/api/v1/namespaces', undefined, {
+        token: 'not-a-token',
+      });
       assert.equal(anonymous.status, 401);
 
-      await assert.rejects(server.serviceAccountToken('tb', 'missing'), /TokenRequest for ServiceAccount tb\/missing failed: HTTP 404/);
-      await assert.rejects(server.applyManifests('apiVersion: v1\nkind: Gadget\nmetadata: {name: g}\n'), /does not serve kind Gadget of v1/);
+      await assert.rejects(
+        server.serviceAccountToken('tb', 'missing'),
+        /TokenRequest for ServiceAccount tb\/missing failed: HTTP 404/,
+      );
+      await assert.rejects(
+        server.applyManifests('apiVersion: v1\nkind: Gadget\nmetadata: {name: g}\n'),
+        /does not serve kind Gadget of v1/,
+      );
       await assert.rejects(server.applyManifests('kind: [unclosed\n'), /manifest text: /);
 
       // A CRD and an object of its kind in one batch: the object waits for the CRD.
@@ -89,7 +107,10 @@ spec:
 
       const files = await mkdtemp(join(tmpdir(), 'etcd-monitor-manifests-'));
       try {
-        await writeFile(join(files, 'b.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-dir, namespace: tb}\ndata: {k: v}\n');
+        await writeFile(
+          join(files, 'b.yaml'),
+          'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-dir, namespace: tb}\ndata: {k: v}\n',
+        );
         await writeFile(join(files, 'ignored.txt'), 'not a manifest');
         await server.applyManifests([files]);
         const cm = await server.request('GET', '/api/v1/namespaces/tb/configmaps/from-dir');

@@ -8,7 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { KubeLeaseLock, LeaderElector, LeadershipLostError, type LeaderElectionOptions } from '../../src/k8s/leaderelection.ts';
+import {
+  KubeLeaseLock,
+  LeaderElector,
+  LeadershipLostError,
+  type LeaderElectionOptions,
+} from '../../src/k8s/leaderelection.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
 import { createNamespace, serviceAccount } from './helpers.ts';
 
@@ -70,7 +75,13 @@ subjects:
 
   function candidate(lease: string, id: string, opts: Partial<LeaderElectionOptions> = {}): Candidate {
     const abort = new AbortController();
-    const c = { id, abort, startedAt: undefined, stoppedAt: undefined, leadingSignal: undefined } as Partial<Candidate> as Candidate;
+    const c = {
+      id,
+      abort,
+      startedAt: undefined,
+      stoppedAt: undefined,
+      leadingSignal: undefined,
+    } as Partial<Candidate> as Candidate;
     const elector = new LeaderElector({
       lock: new KubeLeaseLock(api, ns, lease),
       identity: id,
@@ -105,7 +116,10 @@ subjects:
     const leader = cs.find((c) => c.elector.isLeader()) as Candidate;
     const until = performance.now() + 4_000;
     while (performance.now() < until) {
-      assert.deepEqual(cs.filter((c) => c.elector.isLeader()).map((c) => c.id), [leader.id]);
+      assert.deepEqual(
+        cs.filter((c) => c.elector.isLeader()).map((c) => c.id),
+        [leader.id],
+      );
       await new Promise((r) => setTimeout(r, 25));
     }
     for (const c of cs) assert.equal(c.elector.leader(), leader.id, `${c.id} observes the leader`);
@@ -114,7 +128,10 @@ subjects:
     assert.equal(spec['leaseDurationSeconds'], 3);
     assert.equal(spec['leaseTransitions'], 0);
     assert.match(String(spec['acquireTime']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-    assert.ok(Date.parse(String(spec['renewTime'])) > Date.parse(String(spec['acquireTime'])), 'renewed since acquired');
+    assert.ok(
+      Date.parse(String(spec['renewTime'])) > Date.parse(String(spec['acquireTime'])),
+      'renewed since acquired',
+    );
     for (const c of cs) c.abort.abort();
     await Promise.all(cs.map((c) => c.done));
   });
@@ -132,8 +149,14 @@ subjects:
     await waitFor('b to take over', () => b.elector.isLeader(), 3_000 + 2.2 * RETRY_MS + 2_000);
     const took = (b.startedAt as number) - stoppedAt;
     // b saw a's last renewal at most one retry period before a stopped; the lease runs 3 s from that sighting.
-    assert.ok(took >= 3_000 - RETRY_MS - 300, `took over ${Math.round(took)} ms after the leader stopped: before the lease expired`);
-    assert.ok(took <= 3_000 + 2.2 * RETRY_MS + 1_000, `took over ${Math.round(took)} ms after the leader stopped`);
+    assert.ok(
+      took >= 3_000 - RETRY_MS - 300,
+      `took over ${Math.round(took)} ms after the leader stopped: before the lease expired`,
+    );
+    assert.ok(
+      took <= 3_000 + 2.2 * RETRY_MS + 1_000,
+      `took over ${Math.round(took)} ms after the leader stopped`,
+    );
     const spec = await leaseSpec('expiry');
     assert.equal(spec['holderIdentity'], 'b');
     assert.equal(spec['leaseTransitions'], 1);
@@ -164,12 +187,20 @@ subjects:
     const a = candidate('stolen', 'a');
     await waitFor('a to lead', () => a.elector.isLeader(), 10_000);
     const path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/stolen`;
-    const res = await server.request('PATCH', path, { spec: { holderIdentity: 'intruder' } }, { contentType: 'application/merge-patch+json' });
+    const res = await server.request(
+      'PATCH',
+      path,
+      { spec: { holderIdentity: 'intruder' } },
+      { contentType: 'application/merge-patch+json' },
+    );
     assert.equal(res.status, 200);
     const stolenAt = performance.now();
     await waitFor('a to stop leading', () => a.stoppedAt !== undefined, 5_000);
     const reacted = (a.stoppedAt as number) - stolenAt;
-    assert.ok(reacted < RETRY_MS + 800, `stopped ${Math.round(reacted)} ms after the theft (renew deadline ${RENEW_MS} ms)`);
+    assert.ok(
+      reacted < RETRY_MS + 800,
+      `stopped ${Math.round(reacted)} ms after the theft (renew deadline ${RENEW_MS} ms)`,
+    );
     assert.equal(a.elector.isLeader(), false);
     assert.equal(a.leadingSignal?.aborted, true);
     assert.ok(a.leadingSignal?.reason instanceof LeadershipLostError);
@@ -192,7 +223,10 @@ subjects:
     // The last successful renewal started at most one retry period (plus its latency) before the pause;
     // the margin is for timer lag on a loaded machine (the hanging calls alone would never end).
     assert.ok(after <= RENEW_MS + 700, `stopped ${Math.round(after)} ms after the apiserver froze`);
-    assert.ok(after >= RENEW_MS - RETRY_MS - 200, `stopped ${Math.round(after)} ms after the apiserver froze: too early`);
+    assert.ok(
+      after >= RENEW_MS - RETRY_MS - 200,
+      `stopped ${Math.round(after)} ms after the apiserver froze: too early`,
+    );
     assert.match((a.leadingSignal?.reason as Error).message, /renewDeadline/);
     await a.done;
   });

@@ -14,7 +14,10 @@ export async function documentedMetrics(): Promise<DocRow[]> {
   for (const line of text.split('\n')) {
     const m = /^\| ((?:`[^`]+`(?:, )?)+) \| ([a-z]+) \|([^|]*)\|/.exec(line);
     if (m === null) continue;
-    const labels = m[3]!.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const labels = m[3]!
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     for (const name of m[1]!.matchAll(/`([^`]+)`/g)) rows.push({ name: name[1]!, type: m[2]!, labels });
   }
   return rows;
@@ -22,5 +25,7 @@ export async function documentedMetrics(): Promise<DocRow[]> {
 
 /** Whether a family name is documented, exactly or by a `prefix_*` row. */
 export function isDocumented(rows: readonly DocRow[], family: string): boolean {
-  return rows.some((r) => (r.name.endsWith('*') ? family.startsWith(r.name.slice(0, -1)) : r.name === family));
+  return rows.some((r) =>
+    r.name.endsWith('*') ? family.startsWith(r.name.slice(0, -1)) : r.name === family,
+  );
 }

@@ -54,16 +54,27 @@ export class FakeCluster {
   }
 }
 
-async function answer<T>(cluster: FakeCluster, endpoint: Endpoint, call: string, opts: CallOptions | undefined, value: (m: FakeMember) => T): Promise<T> {
+async function answer<T>(
+  cluster: FakeCluster,
+  endpoint: Endpoint,
+  call: string,
+  opts: CallOptions | undefined,
+  value: (m: FakeMember) => T,
+): Promise<T> {
   cluster.calls.push(`${call}@${endpoint.hostPort}`);
   const m = cluster.member(endpoint);
-  if (m === undefined || !m.up) throw new EtcdError('unavailable', endpoint.hostPort, call, 'connection refused');
+  if (m === undefined || !m.up)
+    throw new EtcdError('unavailable', endpoint.hostPort, call, 'connection refused');
   if (m.hang) {
     await new Promise((_resolve, reject) => {
       const signal = opts?.signal;
       if (signal === undefined) return;
       if (signal.aborted) reject(new EtcdError('canceled', endpoint.hostPort, call, 'aborted'));
-      signal.addEventListener('abort', () => reject(new EtcdError('canceled', endpoint.hostPort, call, 'aborted')), { once: true });
+      signal.addEventListener(
+        'abort',
+        () => reject(new EtcdError('canceled', endpoint.hostPort, call, 'aborted')),
+        { once: true },
+      );
     });
   }
   return value(m);
@@ -74,7 +85,8 @@ const notUsed = (what: string) => (): never => {
 };
 
 export function fakeClients(clusters: FakeCluster[]): ClientFactory {
-  const find = (endpoint: Endpoint): FakeCluster => clusters.find((c) => c.member(endpoint) !== undefined) ?? clusters[0]!;
+  const find = (endpoint: Endpoint): FakeCluster =>
+    clusters.find((c) => c.member(endpoint) !== undefined) ?? clusters[0]!;
   return {
     v3(endpoint: Endpoint): EtcdV3MemberClient {
       const c = find(endpoint);
@@ -82,25 +94,43 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
       return {
         endpoint,
         memberList: (o) =>
-          answer(c, endpoint, 'MemberList', o, (m): MemberListResult => ({
-            header: c.header(m),
-            members: c.members.map((x) => ({ id: x.id, name: x.name, peerURLs: [], clientURLs: [x.url], isLearner: false })),
-          })),
+          answer(
+            c,
+            endpoint,
+            'MemberList',
+            o,
+            (m): MemberListResult => ({
+              header: c.header(m),
+              members: c.members.map((x) => ({
+                id: x.id,
+                name: x.name,
+                peerURLs: [],
+                clientURLs: [x.url],
+                isLearner: false,
+              })),
+            }),
+          ),
         status: (o) =>
-          answer(c, endpoint, 'Status', o, (m): StatusResult => ({
-            header: c.header(m),
-            version: '3.6.0',
-            dbSize: 4096n,
-            dbSizeInUse: 2048n,
-            leader: c.leader,
-            raftIndex: 100n,
-            raftTerm: 2n,
-            raftAppliedIndex: 100n,
-            errors: [],
-            isLearner: false,
-            dbSizeQuota: 0n,
-            storageVersion: '',
-          })),
+          answer(
+            c,
+            endpoint,
+            'Status',
+            o,
+            (m): StatusResult => ({
+              header: c.header(m),
+              version: '3.6.0',
+              dbSize: 4096n,
+              dbSizeInUse: 2048n,
+              leader: c.leader,
+              raftIndex: 100n,
+              raftTerm: 2n,
+              raftAppliedIndex: 100n,
+              errors: [],
+              isLearner: false,
+              dbSizeQuota: 0n,
+              storageVersion: '',
+            }),
+          ),
         alarmList: (o) => answer(c, endpoint, 'Alarm', o, () => c.alarms),
         alarmDisarm: notUsed('alarmDisarm'),
         alarmActivate: notUsed('alarmActivate'),
@@ -120,8 +150,14 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
       c.opened.push(`http@${endpoint.hostPort}`);
       return {
         endpoint,
-        health: (o) => answer(c, endpoint, 'health', o, () => ({ healthy: c.alarms.length === 0, reason: c.alarms.length === 0 ? '' : 'ALARM', httpStatus: 200 })),
-        version: (o) => answer(c, endpoint, 'version', o, () => ({ etcdserver: '3.6.0', etcdcluster: '3.6.0' })),
+        health: (o) =>
+          answer(c, endpoint, 'health', o, () => ({
+            healthy: c.alarms.length === 0,
+            reason: c.alarms.length === 0 ? '' : 'ALARM',
+            httpStatus: 200,
+          })),
+        version: (o) =>
+          answer(c, endpoint, 'version', o, () => ({ etcdserver: '3.6.0', etcdcluster: '3.6.0' })),
         close: async () => void c.closed.push(`http@${endpoint.hostPort}`),
       };
     },
@@ -132,7 +168,12 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
 }
 
 /** Polls until check() returns a value other than undefined, or fails after the deadline. */
-export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -143,7 +184,9 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -18,6 +18,7 @@ export async function scrape(address: string): Promise<Map<string, number>> {
 /** The series of one family, as "labels -> value". */
 export function family(series: Map<string, number>, name: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [key, value] of series) if (key === name || key.startsWith(`${name}{`)) out.set(key.slice(name.length), value);
+  for (const [key, value] of series)
+    if (key === name || key.startsWith(`${name}{`)) out.set(key.slice(name.length), value);
   return out;
 }

@@ -5,12 +5,19 @@ import type { ClusterSpec, FeatureSpec } from '../../src/engine/spec.ts';
 import type { TestCluster } from '../../src/testbed/index.ts';
 
 /** Client settings for a test-bed cluster: its CA, client certificate and root credentials. */
-export function clientOptionsFor(cluster: TestCluster, overrides: Partial<ClientOptions> = {}): ClientOptions {
+export function clientOptionsFor(
+  cluster: TestCluster,
+  overrides: Partial<ClientOptions> = {},
+): ClientOptions {
   return {
     dialTimeoutMs: 2000,
     requestTimeoutMs: 2000,
-    ...(cluster.tls !== undefined ? { tls: { ca: cluster.tls.ca, cert: cluster.tls.cert, key: new Secret(cluster.tls.key) } } : {}),
-    ...(cluster.auth !== undefined ? { auth: { username: cluster.auth.username, password: new Secret(cluster.auth.password) } } : {}),
+    ...(cluster.tls !== undefined
+      ? { tls: { ca: cluster.tls.ca, cert: cluster.tls.cert, key: new Secret(cluster.tls.key) } }
+      : {}),
+    ...(cluster.auth !== undefined
+      ? { auth: { username: cluster.auth.username, password: new Secret(cluster.auth.password) } }
+      : {}),
     ...overrides,
   };
 }
@@ -19,7 +26,12 @@ export function every(intervalSeconds: number, options?: Record<string, unknown>
   return { enabled: true, intervalSeconds, ...(options !== undefined ? { options } : {}) };
 }
 
-export function specFor(id: string, cluster: TestCluster, features: Record<string, FeatureSpec>, extra: Partial<ClusterSpec> = {}): ClusterSpec {
+export function specFor(
+  id: string,
+  cluster: TestCluster,
+  features: Record<string, FeatureSpec>,
+  extra: Partial<ClusterSpec> = {},
+): ClusterSpec {
   return {
     id,
     name: id,

@@ -41,7 +41,8 @@ function processGone(pid: number): boolean {
 async function waitGone(pids: readonly number[], timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pids.every(processGone)) {
-    if (Date.now() > deadline) assert.fail(`processes still running: ${pids.filter((p) => !processGone(p)).join(', ')}`);
+    if (Date.now() > deadline)
+      assert.fail(`processes still running: ${pids.filter((p) => !processGone(p)).join(', ')}`);
     await sleep(50);
   }
 }
@@ -106,8 +107,18 @@ describe('etcd test bed', { concurrency: true }, () => {
       assert.notEqual(stopped.pid, oldPid);
       await cluster.waitHealthy(10_000);
       // Same data dir: the restarted member has the old key and the one written while it was down.
-      assert.equal((await cluster.etcdctl(['get', 'k2', '--print-value-only'], { endpoints: [stopped.clientURL] })).trim(), 'v2');
-      assert.equal((await cluster.etcdctl(['get', 'k1', '--print-value-only'], { endpoints: [stopped.clientURL] })).trim(), 'v1');
+      assert.equal(
+        (
+          await cluster.etcdctl(['get', 'k2', '--print-value-only'], { endpoints: [stopped.clientURL] })
+        ).trim(),
+        'v2',
+      );
+      assert.equal(
+        (
+          await cluster.etcdctl(['get', 'k1', '--print-value-only'], { endpoints: [stopped.clientURL] })
+        ).trim(),
+        'v1',
+      );
 
       await cluster.killMember(2);
       assert.equal(cluster.members[2]?.running, false);
@@ -126,14 +137,25 @@ describe('etcd test bed', { concurrency: true }, () => {
     assert.ok(cluster.members.every((m) => m.peerURL.startsWith('https://')));
     const endpoint = cluster.endpoints[0] ?? '';
 
-    assert.deepEqual(await health(endpoint, { ca: tls.ca, cert: tls.cert, key: tls.key }), { health: 'true', reason: '' });
+    assert.deepEqual(await health(endpoint, { ca: tls.ca, cert: tls.cert, key: tls.key }), {
+      health: 'true',
+      reason: '',
+    });
     // No client certificate: the handshake is refused.
     await assert.rejects(httpGet(`${endpoint}/health`, { tls: { ca: tls.ca }, timeoutMs: 5_000 }));
     // A client certificate from another CA: refused too.
-    await assert.rejects(httpGet(`${endpoint}/health`, { tls: { ca: tls.ca, cert: tls.otherCert, key: tls.otherKey }, timeoutMs: 5_000 }));
+    await assert.rejects(
+      httpGet(`${endpoint}/health`, {
+        tls: { ca: tls.ca, cert: tls.otherCert, key: tls.otherKey },
+        timeoutMs: 5_000,
+      }),
+    );
     // Trusting the wrong CA: the server certificate does not verify.
     await assert.rejects(
-      httpGet(`${endpoint}/health`, { tls: { ca: tls.otherCa, cert: tls.cert, key: tls.key }, timeoutMs: 5_000 }),
+      httpGet(`${endpoint}/health`, {
+        tls: { ca: tls.otherCa, cert: tls.cert, key: tls.key },
+        timeoutMs: 5_000,
+      }),
       /self[- ]signed|unable to verify|unable to get local issuer/i,
     );
 
@@ -142,13 +164,25 @@ describe('etcd test bed', { concurrency: true }, () => {
     // etcdctl retries a refused handshake until its command timeout; keep it
     // short (a flag: etcdctl 3.6 ignores ETCDCTL_COMMAND_TIMEOUT).
     const get = ['get', 'tls-key', '--command-timeout=2s'];
-    await assert.rejects(cluster.etcdctl(get, { clientCert: false }), /certificate required|deadline exceeded/);
-    await assert.rejects(cluster.etcdctl(get, { env: { ETCDCTL_CERT: tls.otherCertFile, ETCDCTL_KEY: tls.otherKeyFile } }), /unknown certificate authority|deadline exceeded/);
+    await assert.rejects(
+      cluster.etcdctl(get, { clientCert: false }),
+      /certificate required|deadline exceeded/,
+    );
+    await assert.rejects(
+      cluster.etcdctl(get, { env: { ETCDCTL_CERT: tls.otherCertFile, ETCDCTL_KEY: tls.otherKeyFile } }),
+      /unknown certificate authority|deadline exceeded/,
+    );
   });
 
   it('auth cluster rejects etcdctl without credentials and accepts it with them', async () => {
     // With TLS too: the client certificate's CN is not a user, so it grants nothing.
-    await using cluster = await startEtcdCluster({ auth: true, tls: true, members: 1, name: 'auth', authTokenTtlSeconds: 30 });
+    await using cluster = await startEtcdCluster({
+      auth: true,
+      tls: true,
+      members: 1,
+      name: 'auth',
+      authTokenTtlSeconds: 30,
+    });
     const auth = cluster.auth;
     assert.ok(auth);
     assert.equal(auth.username, 'root');
@@ -167,7 +201,10 @@ describe('etcd test bed', { concurrency: true }, () => {
     const wrong = 'not-the-password-0123';
     await assert.rejects(cluster.etcdctl(['get', 'secret-key', `--user=root:${wrong}`]), (err: Error) => {
       assert.match(err.message, /authentication failed/i);
-      assert.ok(!err.message.includes(wrong) && !err.message.includes(auth.password), 'no password in the message');
+      assert.ok(
+        !err.message.includes(wrong) && !err.message.includes(auth.password),
+        'no password in the message',
+      );
       assert.match(err.message, /--user=root:\*\*\*/);
       return true;
     });
@@ -196,7 +233,10 @@ describe('etcd test bed', { concurrency: true }, () => {
   it('refuses options it cannot honour, without starting anything', async () => {
     await assert.rejects(startEtcdCluster({ version: '3.6', enableV2: true }), /3\.6 has no v2 API/);
     await assert.rejects(startEtcdCluster({ members: 0 }), /members must be a positive integer/);
-    await assert.rejects(startEtcdCluster({ heartbeatIntervalMs: 300, electionTimeoutMs: 1000 }), /at least 5 x/);
+    await assert.rejects(
+      startEtcdCluster({ heartbeatIntervalMs: 300, electionTimeoutMs: 1000 }),
+      /at least 5 x/,
+    );
   });
 
   it('retries a start that lost a port race, then gives up with the log', async () => {
@@ -208,7 +248,11 @@ describe('etcd test bed', { concurrency: true }, () => {
     assert.ok(address !== null && typeof address === 'object');
     try {
       await assert.rejects(
-        startEtcdCluster({ members: 1, name: 'portrace', extraArgs: [`--listen-metrics-urls=http://127.0.0.1:${address.port}`] }),
+        startEtcdCluster({
+          members: 1,
+          name: 'portrace',
+          extraArgs: [`--listen-metrics-urls=http://127.0.0.1:${address.port}`],
+        }),
         /could not bind its ports in 3 attempts[\s\S]*address already in use/,
       );
     } finally {
@@ -225,7 +269,10 @@ describe('etcd test bed', { concurrency: true }, () => {
       // The override must hold the requested minor version.
       assert.equal(etcdBinaries('3.4', { ETCD_MONITOR_ETCD_BIN_DIR: '/usr/bin' }).etcd, '/usr/bin/etcd');
       assert.throws(() => etcdBinaries('3.5', { ETCD_MONITOR_ETCD_BIN_DIR: '/usr/bin' }), /not 3\.5\.x/);
-      assert.throws(() => etcdBinaries('3.6', { ETCD_MONITOR_ETCD_BIN_DIR: empty }), /ETCD_MONITOR_ETCD_BIN_DIR.*hack\/setup\.sh/);
+      assert.throws(
+        () => etcdBinaries('3.6', { ETCD_MONITOR_ETCD_BIN_DIR: empty }),
+        /ETCD_MONITOR_ETCD_BIN_DIR.*hack\/setup\.sh/,
+      );
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
@@ -234,7 +281,9 @@ describe('etcd test bed', { concurrency: true }, () => {
   it('generateCertificates: SANs as asked, chains to the right CA', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-certs-'));
     try {
-      const tls = await generateCertificates(join(dir, 'certs'), { hosts: ['127.0.0.1', 'localhost', 'etcd.example'] });
+      const tls = await generateCertificates(join(dir, 'certs'), {
+        hosts: ['127.0.0.1', 'localhost', 'etcd.example'],
+      });
       const ca = new X509Certificate(tls.ca);
       const otherCa = new X509Certificate(tls.otherCa);
       const server = new X509Certificate(readFileSync(tls.serverCertFile));
@@ -297,7 +346,9 @@ describe('etcd test bed', { concurrency: true }, () => {
       assert.equal(existsSync(report.dir), false);
     });
 
-    it('SIGKILL: the kernel kills etcd with its parent (setpriv --pdeathsig)', { skip: !existsSync('/usr/bin/setpriv') && 'no setpriv' }, async () => {
+    it('SIGKILL: the kernel kills etcd with its parent (setpriv --pdeathsig)', {
+      skip: !existsSync('/usr/bin/setpriv') && 'no setpriv',
+    }, async () => {
       const { child, exited, report } = await runOrphan('wait');
       try {
         child.kill('SIGKILL');
@@ -309,7 +360,6 @@ describe('etcd test bed', { concurrency: true }, () => {
       }
     });
   });
-
 });
 
 describe('after every cluster is stopped', () => {

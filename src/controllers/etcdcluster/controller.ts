@@ -17,16 +17,33 @@
 import type { Engine } from '../../engine/engine.ts';
 import type { MembersSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
 import type { FeatureRegistry } from '../../features/registry.ts';
-import { objectKey, splitObjectKey, type EtcdCluster, type EtcdInspection, type Problem } from '../../k8s/api/index.ts';
+import {
+  objectKey,
+  splitObjectKey,
+  type EtcdCluster,
+  type EtcdInspection,
+  type Problem,
+} from '../../k8s/api/index.ts';
 import { formatProblems } from '../../k8s/api/index.ts';
 import { isAlreadyExists, isNotFound, type Clients, type DeepReadonly } from '../../k8s/client/index.ts';
 import type { EventRecorder } from '../../k8s/events.ts';
 import type { Logger } from '../../log.ts';
-import { ProviderSpecError, type ClusterProvider, type ProviderCluster, type ProviderRegistry } from '../../providers/index.ts';
+import {
+  ProviderSpecError,
+  type ClusterProvider,
+  type ProviderCluster,
+  type ProviderRegistry,
+} from '../../providers/index.ts';
 import { CLUSTERS_BY_SECRET, INSPECTIONS_BY_OWNER, ownerKey, type SharedInformers } from '../informers.ts';
 import { Controller } from '../runner.ts';
 import { featureInterval, SpecCache, type ClientTimeouts } from '../spec.ts';
-import { controlledBy, desiredInspections, newInspection, planInspections, type InspectionAction } from './inspections.ts';
+import {
+  controlledBy,
+  desiredInspections,
+  newInspection,
+  planInspections,
+  type InspectionAction,
+} from './inspections.ts';
 import { invalidStatus, needsWrite, runningStatus, transitionEvents } from './status.ts';
 
 export const FINALIZER = 'etcdmonitor.dev/cleanup';
@@ -76,7 +93,14 @@ export interface EtcdClusterControllerOptions {
 function specOrMetaChanged(a: DeepReadonly<EtcdCluster>, b: DeepReadonly<EtcdCluster>): boolean {
   if (a === b) return true; // a resync
   const m = (o: DeepReadonly<EtcdCluster>) =>
-    JSON.stringify([o.metadata.generation, o.metadata.labels, o.metadata.annotations, o.metadata.finalizers, o.metadata.deletionTimestamp, o.metadata.uid]);
+    JSON.stringify([
+      o.metadata.generation,
+      o.metadata.labels,
+      o.metadata.annotations,
+      o.metadata.finalizers,
+      o.metadata.deletionTimestamp,
+      o.metadata.uid,
+    ]);
   return m(a) !== m(b);
 }
 
@@ -97,7 +121,12 @@ export class EtcdClusterController {
     this.#o = opts;
     this.#log = opts.logger.child({ controller: 'etcdcluster' });
     this.#specs = new SpecCache(opts.features, opts.providers);
-    this.#controller = new Controller({ name: 'etcdcluster', workers: opts.workers, logger: opts.logger, sync: (key, signal) => this.sync(key, signal) });
+    this.#controller = new Controller({
+      name: 'etcdcluster',
+      workers: opts.workers,
+      logger: opts.logger,
+      sync: (key, signal) => this.sync(key, signal),
+    });
     const { clusters, inspections, secrets } = opts.informers;
     const enqueue = (key: string | undefined): void => {
       if (key !== undefined) this.#controller.enqueue(key);
@@ -118,7 +147,8 @@ export class EtcdClusterController {
       secrets.addEventHandler({
         onAdd: (s) => this.#secretChanged(objectKey(s.metadata)),
         onUpdate: (a, b) => {
-          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data)) this.#secretChanged(objectKey(b.metadata));
+          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data))
+            this.#secretChanged(objectKey(b.metadata));
         },
         onDelete: (s) => this.#secretChanged(objectKey(s.metadata)),
       }),
@@ -135,7 +165,8 @@ export class EtcdClusterController {
   }
 
   #secretChanged(secretKey: string): void {
-    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey)) this.#controller.enqueue(objectKey(c.metadata));
+    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
+      this.#controller.enqueue(objectKey(c.metadata));
   }
 
   start(): void {
@@ -184,20 +215,29 @@ export class EtcdClusterController {
     if (!validated.ok) return this.#invalid(key, cluster, validated.problems, signal);
     const valid = validated.value;
     const provider = this.#o.providers.get(valid.clusterType) as ClusterProvider;
-    const enabled = Object.entries(valid.features).filter(([, f]) => f.enabled).map(([f]) => f);
+    const enabled = Object.entries(valid.features)
+      .filter(([, f]) => f.enabled)
+      .map(([f]) => f);
     const interval = (feature: string): number => featureInterval(this.#o.features, valid, feature);
     const membersIntervalSeconds = Math.min(MAX_MEMBERS_INTERVAL_SECONDS, ...enabled.map(interval));
-    const built = this.#specs.build(cluster, valid, this.#o.informers.secrets.lister, {}, {
-      ...(this.#o.timeouts !== undefined && { timeouts: this.#o.timeouts }),
-      membersIntervalSeconds,
-    });
+    const built = this.#specs.build(
+      cluster,
+      valid,
+      this.#o.informers.secrets.lister,
+      {},
+      {
+        ...(this.#o.timeouts !== undefined && { timeouts: this.#o.timeouts }),
+        membersIntervalSeconds,
+      },
+    );
     if (!built.ok) return this.#invalid(key, cluster, built.problems, signal);
 
     const desired: ProviderCluster = { cluster: valid, spec: built.value };
     try {
       await this.#setUp(key, cluster, provider, desired, signal);
     } catch (err) {
-      if (err instanceof ProviderSpecError) return this.#invalid(key, cluster, [{ field: 'spec', message: err.message }], signal);
+      if (err instanceof ProviderSpecError)
+        return this.#invalid(key, cluster, [{ field: 'spec', message: err.message }], signal);
       throw err;
     }
 
@@ -225,7 +265,13 @@ export class EtcdClusterController {
   }
 
   /** Provider hooks around giving the engine the cluster (first time in this process) or a changed spec. */
-  async #setUp(key: string, cluster: DeepReadonly<EtcdCluster>, provider: ClusterProvider, desired: ProviderCluster, signal: AbortSignal): Promise<void> {
+  async #setUp(
+    key: string,
+    cluster: DeepReadonly<EtcdCluster>,
+    provider: ClusterProvider,
+    desired: ProviderCluster,
+    signal: AbortSignal,
+  ): Promise<void> {
     const ctx = { ...desired, signal, logger: this.#log.child({ cluster: key }) };
     const applied = this.#applied.get(key);
     if (applied === undefined) {
@@ -235,7 +281,12 @@ export class EtcdClusterController {
       await provider.afterCreate?.(ctx);
       // Once per object, not once per process start: only before the first status was written.
       if (cluster.status?.observedGeneration === undefined) {
-        this.#o.recorder.event(cluster, 'Normal', provider.createdReason, `monitoring the cluster at ${desired.cluster.endpoints.map((e) => e.url).join(', ')}`);
+        this.#o.recorder.event(
+          cluster,
+          'Normal',
+          provider.createdReason,
+          `monitoring the cluster at ${desired.cluster.endpoints.map((e) => e.url).join(', ')}`,
+        );
       }
       this.#log.info({ cluster: key, type: provider.type }, 'cluster set up');
     } else if (applied.spec !== desired.spec && !provider.equal(applied, desired)) {
@@ -247,19 +298,35 @@ export class EtcdClusterController {
   }
 
   /** Creates, updates and deletes the cluster's inspections; returns what to say per feature (conflicts). */
-  async #reconcileInspections(cluster: DeepReadonly<EtcdCluster>, wanted: ReturnType<typeof desiredInspections>, signal: AbortSignal): Promise<Map<string, string>> {
+  async #reconcileInspections(
+    cluster: DeepReadonly<EtcdCluster>,
+    wanted: ReturnType<typeof desiredInspections>,
+    signal: AbortSignal,
+  ): Promise<Map<string, string>> {
     const ns = cluster.metadata.namespace ?? '';
     const lister = this.#o.informers.inspections.lister;
-    const actions = planInspections(cluster.metadata.uid, wanted, (n) => lister.get(ns, n), lister.byIndex(INSPECTIONS_BY_OWNER, objectKey(cluster.metadata)));
+    const actions = planInspections(
+      cluster.metadata.uid,
+      wanted,
+      (n) => lister.get(ns, n),
+      lister.byIndex(INSPECTIONS_BY_OWNER, objectKey(cluster.metadata)),
+    );
     const messages = new Map<string, string>();
     // Independent objects: written in parallel; the first failure fails the sync once all are done.
-    const results = await Promise.allSettled(actions.map((action) => this.#apply(cluster, action, messages, signal)));
+    const results = await Promise.allSettled(
+      actions.map((action) => this.#apply(cluster, action, messages, signal)),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     return messages;
   }
 
-  async #apply(cluster: DeepReadonly<EtcdCluster>, action: InspectionAction, messages: Map<string, string>, signal: AbortSignal): Promise<void> {
+  async #apply(
+    cluster: DeepReadonly<EtcdCluster>,
+    action: InspectionAction,
+    messages: Map<string, string>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const api = this.#o.clients.etcdInspections;
     const ns = cluster.metadata.namespace;
     const log = this.#log.child({ cluster: objectKey(cluster.metadata) });
@@ -274,7 +341,17 @@ export class EtcdClusterController {
         }
         return;
       case 'update':
-        await api.update({ ...action.current, metadata: { ...action.current.metadata, labels: { ...action.current.metadata.labels, ...action.desired.labels } }, spec: action.desired.spec }, { signal });
+        await api.update(
+          {
+            ...action.current,
+            metadata: {
+              ...action.current.metadata,
+              labels: { ...action.current.metadata.labels, ...action.desired.labels },
+            },
+            spec: action.desired.spec,
+          },
+          { signal },
+        );
         log.info({ inspection: action.desired.name }, 'EtcdInspection updated');
         return;
       case 'delete':
@@ -302,9 +379,24 @@ export class EtcdClusterController {
     }
   }
 
-  async #writeStatus(cluster: DeepReadonly<EtcdCluster>, next: NonNullable<EtcdCluster['status']>, signal: AbortSignal): Promise<void> {
+  async #writeStatus(
+    cluster: DeepReadonly<EtcdCluster>,
+    next: NonNullable<EtcdCluster['status']>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const now = this.#now();
-    if (!needsWrite(cluster.status, next, now, spreadPeriod(this.#o.statusRefreshMs ?? DEFAULT_STATUS_REFRESH_MS, cluster.metadata.uid ?? key(cluster)))) return;
+    if (
+      !needsWrite(
+        cluster.status,
+        next,
+        now,
+        spreadPeriod(
+          this.#o.statusRefreshMs ?? DEFAULT_STATUS_REFRESH_MS,
+          cluster.metadata.uid ?? key(cluster),
+        ),
+      )
+    )
+      return;
     try {
       await this.#o.clients.etcdClusters.updateStatus({ ...cluster, status: next }, { signal });
     } catch (err) {
@@ -312,14 +404,24 @@ export class EtcdClusterController {
       throw err; // a conflict too: our cache is behind; the queue retries shortly
     }
     this.#log.debug({ cluster: objectKey(cluster.metadata), phase: next.phase }, 'status written');
-    for (const e of transitionEvents(cluster.status?.conditions, next.conditions ?? [])) this.#o.recorder.event(cluster, e.type, e.reason, e.message);
+    for (const e of transitionEvents(cluster.status?.conditions, next.conditions ?? []))
+      this.#o.recorder.event(cluster, e.type, e.reason, e.message);
   }
 
-  async #invalid(key: string, cluster: DeepReadonly<EtcdCluster>, problems: readonly Problem[], signal: AbortSignal): Promise<void> {
+  async #invalid(
+    key: string,
+    cluster: DeepReadonly<EtcdCluster>,
+    problems: readonly Problem[],
+    signal: AbortSignal,
+  ): Promise<void> {
     // Nothing runs for an object that cannot run as written; its inspections stay (they report Blocked).
     await this.#release(key);
     this.#log.info({ cluster: key, problems: formatProblems(problems) }, 'invalid EtcdCluster');
-    await this.#writeStatus(cluster, invalidStatus(cluster.status, cluster.metadata.generation, problems, this.#now()), signal);
+    await this.#writeStatus(
+      cluster,
+      invalidStatus(cluster.status, cluster.metadata.generation, problems, this.#now()),
+      signal,
+    );
   }
 
   async #release(key: string): Promise<void> {
@@ -341,7 +443,12 @@ export class EtcdClusterController {
       await this.#o.clients.etcdClusters.patch(
         cluster.metadata.namespace,
         cluster.metadata.name,
-        { metadata: { finalizers: (cluster.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), ...lock(cluster) } },
+        {
+          metadata: {
+            finalizers: (cluster.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+            ...lock(cluster),
+          },
+        },
         { signal },
       );
     } catch (err) {
@@ -355,7 +462,15 @@ export class EtcdClusterController {
     const validated = this.#specs.validate(cluster);
     const valid = this.#applied.get(key)?.cluster ?? (validated.ok ? validated.value : undefined);
     const provider = valid !== undefined ? this.#o.providers.get(valid.clusterType) : undefined;
-    const ctx = valid !== undefined ? { cluster: valid, spec: this.#applied.get(key)?.spec, signal, logger: this.#log.child({ cluster: key }) } : undefined;
+    const ctx =
+      valid !== undefined
+        ? {
+            cluster: valid,
+            spec: this.#applied.get(key)?.spec,
+            signal,
+            logger: this.#log.child({ cluster: key }),
+          }
+        : undefined;
     if (ctx !== undefined) await provider?.beforeDelete?.(ctx);
     for (const i of this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_OWNER, key)) {
       if (controlledBy(i, cluster.metadata.uid)) await this.#deleteInspection(i, signal);

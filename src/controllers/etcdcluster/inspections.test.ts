@@ -2,13 +2,33 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EtcdCluster, EtcdInspection, ValidEtcdCluster } from '../../k8s/api/index.ts';
 import { deepFreeze, type DeepReadonly } from '../../k8s/client/index.ts';
-import { CLUSTER_LABEL, desiredInspections, inspectionLabels, newInspection, planInspections } from './inspections.ts';
+import {
+  CLUSTER_LABEL,
+  desiredInspections,
+  inspectionLabels,
+  newInspection,
+  planInspections,
+} from './inspections.ts';
 
 const UID = 'uid-prod';
-const cluster = { name: 'prod', namespace: 'ops', clusterType: 'imported', features: { healthy: { enabled: true, source: 'spec' }, alarm: { enabled: true, source: 'spec' }, request: { enabled: false, source: 'spec' } } } as unknown as ValidEtcdCluster;
+const cluster = {
+  name: 'prod',
+  namespace: 'ops',
+  clusterType: 'imported',
+  features: {
+    healthy: { enabled: true, source: 'spec' },
+    alarm: { enabled: true, source: 'spec' },
+    request: { enabled: false, source: 'spec' },
+  },
+} as unknown as ValidEtcdCluster;
 const interval = (f: string) => (f === 'healthy' ? 10 : 30);
 
-function existing(name: string, spec: Partial<EtcdInspection['spec']>, meta: Partial<EtcdInspection['metadata']> = {}, ownerUid: string | null = UID): DeepReadonly<EtcdInspection> {
+function existing(
+  name: string,
+  spec: Partial<EtcdInspection['spec']>,
+  meta: Partial<EtcdInspection['metadata']> = {},
+  ownerUid: string | null = UID,
+): DeepReadonly<EtcdInspection> {
   return deepFreeze({
     apiVersion: 'etcdmonitor.dev/v1alpha1',
     kind: 'EtcdInspection',
@@ -16,34 +36,87 @@ function existing(name: string, spec: Partial<EtcdInspection['spec']>, meta: Par
       name,
       namespace: 'ops',
       labels: { [CLUSTER_LABEL]: 'prod' },
-      ...(ownerUid !== null && { ownerReferences: [{ apiVersion: 'etcdmonitor.dev/v1alpha1', kind: 'EtcdCluster', name: 'prod', uid: ownerUid, controller: true }] }),
+      ...(ownerUid !== null && {
+        ownerReferences: [
+          {
+            apiVersion: 'etcdmonitor.dev/v1alpha1',
+            kind: 'EtcdCluster',
+            name: 'prod',
+            uid: ownerUid,
+            controller: true,
+          },
+        ],
+      }),
       ...meta,
     },
-    spec: { clusterName: 'prod', inspectionType: 'healthy', inspectionProvider: 'imported', intervalInSecond: 10, ...spec },
+    spec: {
+      clusterName: 'prod',
+      inspectionType: 'healthy',
+      inspectionProvider: 'imported',
+      intervalInSecond: 10,
+      ...spec,
+    },
   });
 }
 
 describe('the EtcdInspections of an EtcdCluster', () => {
-  it('one per enabled feature, named <cluster>-<feature>, at the feature\'s interval', () => {
+  it("one per enabled feature, named <cluster>-<feature>, at the feature's interval", () => {
     const desired = desiredInspections(cluster, interval);
     assert.deepEqual(
       desired.map((d) => [d.name, d.spec]),
       [
-        ['prod-healthy', { clusterName: 'prod', inspectionType: 'healthy', inspectionProvider: 'imported', intervalInSecond: 10 }],
-        ['prod-alarm', { clusterName: 'prod', inspectionType: 'alarm', inspectionProvider: 'imported', intervalInSecond: 30 }],
+        [
+          'prod-healthy',
+          {
+            clusterName: 'prod',
+            inspectionType: 'healthy',
+            inspectionProvider: 'imported',
+            intervalInSecond: 10,
+          },
+        ],
+        [
+          'prod-alarm',
+          {
+            clusterName: 'prod',
+            inspectionType: 'alarm',
+            inspectionProvider: 'imported',
+            intervalInSecond: 30,
+          },
+        ],
       ],
     );
     assert.deepEqual(inspectionLabels('prod'), { [CLUSTER_LABEL]: 'prod' });
-    assert.deepEqual(inspectionLabels('x'.repeat(64)), {}, 'a name too long for a label value gets no label (the owner reference links them)');
+    assert.deepEqual(
+      inspectionLabels('x'.repeat(64)),
+      {},
+      'a name too long for a label value gets no label (the owner reference links them)',
+    );
   });
 
   it('creates what is missing, owned by the cluster as its controller', () => {
     const desired = desiredInspections(cluster, interval);
     const actions = planInspections(UID, desired, () => undefined, []);
-    assert.deepEqual(actions.map((a) => `${a.kind} ${a.kind === 'create' ? a.desired.name : ''}`), ['create prod-healthy', 'create prod-alarm']);
-    const owner = deepFreeze({ apiVersion: 'etcdmonitor.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'prod', namespace: 'ops', uid: UID }, spec: { endpoints: ['http://e:2379'] } }) as DeepReadonly<EtcdCluster>;
+    assert.deepEqual(
+      actions.map((a) => `${a.kind} ${a.kind === 'create' ? a.desired.name : ''}`),
+      ['create prod-healthy', 'create prod-alarm'],
+    );
+    const owner = deepFreeze({
+      apiVersion: 'etcdmonitor.dev/v1alpha1',
+      kind: 'EtcdCluster',
+      metadata: { name: 'prod', namespace: 'ops', uid: UID },
+      spec: { endpoints: ['http://e:2379'] },
+    }) as DeepReadonly<EtcdCluster>;
     const obj = newInspection(owner, desired[0]!);
-    assert.deepEqual(obj.metadata.ownerReferences, [{ apiVersion: 'etcdmonitor.dev/v1alpha1', kind: 'EtcdCluster', name: 'prod', uid: UID, controller: true, blockOwnerDeletion: true }]);
+    assert.deepEqual(obj.metadata.ownerReferences, [
+      {
+        apiVersion: 'etcdmonitor.dev/v1alpha1',
+        kind: 'EtcdCluster',
+        name: 'prod',
+        uid: UID,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
     assert.equal(obj.metadata.namespace, 'ops');
   });
 
@@ -69,10 +142,20 @@ describe('the EtcdInspections of an EtcdCluster', () => {
   it('never touches an inspection it does not control; waits for one being deleted', () => {
     const desired = desiredInspections(cluster, interval).slice(0, 1);
     const foreign = existing('prod-healthy', {}, {}, null);
-    assert.deepEqual(planInspections(UID, desired, () => foreign, []).map((a) => a.kind), ['conflict']);
+    assert.deepEqual(
+      planInspections(UID, desired, () => foreign, []).map((a) => a.kind),
+      ['conflict'],
+    );
     const stale = existing('prod-healthy', {}, {}, 'uid-of-an-old-prod');
-    assert.deepEqual(planInspections(UID, desired, () => stale, [stale]).map((a) => a.kind), ['conflict'], 'another object of the same name');
+    assert.deepEqual(
+      planInspections(UID, desired, () => stale, [stale]).map((a) => a.kind),
+      ['conflict'],
+      'another object of the same name',
+    );
     const leaving = existing('prod-healthy', {}, { deletionTimestamp: '2025-01-01T00:00:00Z' });
-    assert.deepEqual(planInspections(UID, desired, () => leaving, [leaving]), []);
+    assert.deepEqual(
+      planInspections(UID, desired, () => leaving, [leaving]),
+      [],
+    );
   });
 });

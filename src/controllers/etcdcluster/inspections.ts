@@ -31,29 +31,53 @@ export function inspectionLabels(clusterName: string): Record<string, string> {
   return clusterName.length <= 63 && LABEL_VALUE.test(clusterName) ? { [CLUSTER_LABEL]: clusterName } : {};
 }
 
-export function desiredInspections(cluster: ValidEtcdCluster, interval: (feature: string) => number): DesiredInspection[] {
+export function desiredInspections(
+  cluster: ValidEtcdCluster,
+  interval: (feature: string) => number,
+): DesiredInspection[] {
   return Object.entries(cluster.features)
     .filter(([, f]) => f.enabled)
     .map(([feature]) => ({
       name: inspectionName(cluster.name, feature),
       feature,
-      spec: { clusterName: cluster.name, inspectionType: feature, inspectionProvider: cluster.clusterType, intervalInSecond: interval(feature) },
+      spec: {
+        clusterName: cluster.name,
+        inspectionType: feature,
+        inspectionProvider: cluster.clusterType,
+        intervalInSecond: interval(feature),
+      },
       labels: inspectionLabels(cluster.name),
     }));
 }
 
 export type InspectionAction =
   | { readonly kind: 'create'; readonly desired: DesiredInspection }
-  | { readonly kind: 'update'; readonly desired: DesiredInspection; readonly current: DeepReadonly<EtcdInspection> }
+  | {
+      readonly kind: 'update';
+      readonly desired: DesiredInspection;
+      readonly current: DeepReadonly<EtcdInspection>;
+    }
   | { readonly kind: 'delete'; readonly current: DeepReadonly<EtcdInspection>; readonly why: string }
   /** An object of that name exists and is not ours: left alone, reported. */
-  | { readonly kind: 'conflict'; readonly desired: DesiredInspection; readonly current: DeepReadonly<EtcdInspection> };
+  | {
+      readonly kind: 'conflict';
+      readonly desired: DesiredInspection;
+      readonly current: DeepReadonly<EtcdInspection>;
+    };
 
 export function controlledBy(inspection: DeepReadonly<EtcdInspection>, uid: string | undefined): boolean {
-  return uid !== undefined && (inspection.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.kind === ETCD_CLUSTER_KIND && r.uid === uid);
+  return (
+    uid !== undefined &&
+    (inspection.metadata.ownerReferences ?? []).some(
+      (r) => r.controller === true && r.kind === ETCD_CLUSTER_KIND && r.uid === uid,
+    )
+  );
 }
 
-function labelsMatch(current: Readonly<Record<string, string>> | undefined, wanted: Readonly<Record<string, string>>): boolean {
+function labelsMatch(
+  current: Readonly<Record<string, string>> | undefined,
+  wanted: Readonly<Record<string, string>>,
+): boolean {
   return Object.entries(wanted).every(([k, v]) => current?.[k] === v);
 }
 
@@ -85,21 +109,34 @@ export function planInspections(
     if (spec.clusterName !== d.spec.clusterName || spec.inspectionType !== d.spec.inspectionType) {
       // Immutable fields: the object is replaced (recreated at the next sync, once it is gone).
       actions.push({ kind: 'delete', current, why: 'its cluster or type changed' });
-    } else if (spec.inspectionProvider !== d.spec.inspectionProvider || spec.intervalInSecond !== d.spec.intervalInSecond || !labelsMatch(current.metadata.labels, d.labels)) {
+    } else if (
+      spec.inspectionProvider !== d.spec.inspectionProvider ||
+      spec.intervalInSecond !== d.spec.intervalInSecond ||
+      !labelsMatch(current.metadata.labels, d.labels)
+    ) {
       actions.push({ kind: 'update', desired: d, current });
     }
   }
   for (const o of owned) {
-    if (wanted.has(o.metadata.name) || o.metadata.deletionTimestamp !== undefined || !controlledBy(o, uid)) continue;
+    if (wanted.has(o.metadata.name) || o.metadata.deletionTimestamp !== undefined || !controlledBy(o, uid))
+      continue;
     actions.push({ kind: 'delete', current: o, why: `feature ${o.spec.inspectionType} is not enabled` });
   }
   return actions;
 }
 
 /** The object to create for a desired inspection, owned (controller=true) by the cluster. */
-export function newInspection(cluster: DeepReadonly<EtcdCluster>, d: DesiredInspection): ObjectInput<EtcdInspection> {
+export function newInspection(
+  cluster: DeepReadonly<EtcdCluster>,
+  d: DesiredInspection,
+): ObjectInput<EtcdInspection> {
   return {
-    metadata: { name: d.name, namespace: cluster.metadata.namespace ?? '', labels: { ...d.labels }, ownerReferences: [controllerRef(cluster)] },
+    metadata: {
+      name: d.name,
+      namespace: cluster.metadata.namespace ?? '',
+      labels: { ...d.labels },
+      ownerReferences: [controllerRef(cluster)],
+    },
     spec: { ...d.spec },
   };
 }

@@ -1,10 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { EtcdClusterStatus, EtcdInspection, InspectionPhase, ResolvedFeature } from '../../k8s/api/index.ts';
+import type {
+  EtcdClusterStatus,
+  EtcdInspection,
+  InspectionPhase,
+  ResolvedFeature,
+} from '../../k8s/api/index.ts';
 import { deepFreeze, type DeepReadonly } from '../../k8s/client/index.ts';
 import type { ProviderStatus } from '../../providers/index.ts';
 import { spreadPeriod } from './controller.ts';
-import { invalidStatus, needsWrite, runningStatus, transitionEvents, type RunningStatusInput } from './status.ts';
+import {
+  invalidStatus,
+  needsWrite,
+  runningStatus,
+  transitionEvents,
+  type RunningStatusInput,
+} from './status.ts';
 
 const T0 = new Date('2025-01-01T00:00:00Z');
 const later = (ms: number) => new Date(T0.getTime() + ms);
@@ -21,14 +32,26 @@ const provider = (extra: Partial<ProviderStatus> = {}): ProviderStatus => ({
   ...extra,
 });
 
-function inspection(type: string, phase: InspectionPhase | undefined, result: { summary?: string; problems?: string[]; error?: string } = {}): DeepReadonly<EtcdInspection> {
+function inspection(
+  type: string,
+  phase: InspectionPhase | undefined,
+  result: { summary?: string; problems?: string[]; error?: string } = {},
+): DeepReadonly<EtcdInspection> {
   return deepFreeze({
     apiVersion: 'etcdmonitor.dev/v1alpha1',
     kind: 'EtcdInspection',
     metadata: { name: `prod-${type}`, namespace: 'ops' },
     spec: { clusterName: 'prod', inspectionType: type },
     ...(phase !== undefined && {
-      status: { phase, lastResult: { ok: phase !== 'Error', summary: result.summary ?? '', ...(result.problems && { problems: result.problems }), ...(result.error && { error: result.error }) } },
+      status: {
+        phase,
+        lastResult: {
+          ok: phase !== 'Error',
+          summary: result.summary ?? '',
+          ...(result.problems && { problems: result.problems }),
+          ...(result.error && { error: result.error }),
+        },
+      },
     }),
   });
 }
@@ -43,14 +66,18 @@ function input(extra: Partial<RunningStatusInput> = {}): RunningStatusInput {
     provider: provider(),
     features: { healthy: on, alarm: on, consistency: off },
     inspections: new Map(),
-    inspectionNames: new Map([['healthy', 'prod-healthy'], ['alarm', 'prod-alarm']]),
+    inspectionNames: new Map([
+      ['healthy', 'prod-healthy'],
+      ['alarm', 'prod-alarm'],
+    ]),
     featureMessages: new Map(),
     now: T0,
     ...extra,
   };
 }
 
-const conditions = (s: EtcdClusterStatus) => Object.fromEntries((s.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason}: ${c.message}`]));
+const conditions = (s: EtcdClusterStatus) =>
+  Object.fromEntries((s.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason}: ${c.message}`]));
 
 describe('EtcdCluster status', () => {
   it('takes Healthy, AlarmsClear and Consistent from the inspections, Ready from membership', () => {
@@ -59,7 +86,13 @@ describe('EtcdCluster status', () => {
         features: { healthy: on, alarm: on, consistency: on },
         inspections: new Map([
           ['healthy', inspection('healthy', 'Ok', { summary: '3/3 members healthy' })],
-          ['alarm', inspection('alarm', 'Problems', { summary: 'alarms raised', problems: ['NOSPACE on 10.0.0.1:2379'] })],
+          [
+            'alarm',
+            inspection('alarm', 'Problems', {
+              summary: 'alarms raised',
+              problems: ['NOSPACE on 10.0.0.1:2379'],
+            }),
+          ],
           ['consistency', inspection('consistency', 'Error', { error: 'no member answered' })],
         ]),
       }),
@@ -70,15 +103,29 @@ describe('EtcdCluster status', () => {
       Consistent: 'Unknown InspectionFailed: no member answered',
       AlarmsClear: 'False AlarmsRaised: NOSPACE on 10.0.0.1:2379',
     });
-    assert.ok((s.conditions ?? []).every((c) => c.observedGeneration === 2 && c.lastTransitionTime === '2025-01-01T00:00:00Z'));
+    assert.ok(
+      (s.conditions ?? []).every(
+        (c) => c.observedGeneration === 2 && c.lastTransitionTime === '2025-01-01T00:00:00Z',
+      ),
+    );
     assert.equal(s.observedGeneration, 2);
     assert.equal(s.lastInspectionTime, '2025-01-01T00:00:00Z');
     assert.deepEqual([s.phase, s.membersReady, s.leader, s.version], ['Running', '1/1', 'm0', '3.6.16']);
   });
 
   it('falls back to the members for Healthy until the healthy inspection has a verdict; a disabled feature says so', () => {
-    const unhealthy = provider({ membersHealth: { status: 'False', reason: 'Unhealthy', message: '0/1 members healthy; m0: refused' } });
-    const s = runningStatus(input({ provider: unhealthy, inspections: new Map([['healthy', inspection('healthy', 'Pending')], ['alarm', inspection('alarm', 'Blocked')]]) }));
+    const unhealthy = provider({
+      membersHealth: { status: 'False', reason: 'Unhealthy', message: '0/1 members healthy; m0: refused' },
+    });
+    const s = runningStatus(
+      input({
+        provider: unhealthy,
+        inspections: new Map([
+          ['healthy', inspection('healthy', 'Pending')],
+          ['alarm', inspection('alarm', 'Blocked')],
+        ]),
+      }),
+    );
     const c = conditions(s);
     assert.equal(c['Healthy'], 'False Unhealthy: 0/1 members healthy; m0: refused');
     assert.equal(c['Consistent'], 'Unknown FeatureDisabled: the consistency feature is not enabled');
@@ -94,33 +141,76 @@ describe('EtcdCluster status', () => {
     const first = runningStatus(input());
     const same = runningStatus(input({ previous: first, now: later(60_000) }));
     assert.deepEqual(same.conditions, first.conditions);
-    const down = runningStatus(input({ previous: first, now: later(120_000), provider: provider({ ready: { status: 'False', reason: 'MembershipUnavailable', message: 'refused' } }) }));
+    const down = runningStatus(
+      input({
+        previous: first,
+        now: later(120_000),
+        provider: provider({
+          ready: { status: 'False', reason: 'MembershipUnavailable', message: 'refused' },
+        }),
+      }),
+    );
     const ready = down.conditions?.find((c) => c.type === 'Ready');
     assert.equal(ready?.lastTransitionTime, '2025-01-01T00:02:00Z');
-    assert.equal(down.conditions?.find((c) => c.type === 'Healthy')?.lastTransitionTime, '2025-01-01T00:00:00Z');
+    assert.equal(
+      down.conditions?.find((c) => c.type === 'Healthy')?.lastTransitionTime,
+      '2025-01-01T00:00:00Z',
+    );
   });
 
   it('is written when it changes, and when only lastInspectionTime moved no more than every refresh period', () => {
     const refresh = 300_000;
     const written = runningStatus(input());
     assert.equal(needsWrite(undefined, written, T0, refresh), true);
-    const nextRead = runningStatus(input({ previous: written, provider: provider({ checkedAt: later(30_000) }), now: later(30_000) }));
-    assert.equal(needsWrite(written, nextRead, later(30_000), refresh), false, 'a new membership read alone is not worth a write');
-    const muchLater = runningStatus(input({ previous: written, provider: provider({ checkedAt: later(refresh) }), now: later(refresh) }));
-    assert.equal(needsWrite(written, muchLater, later(refresh), refresh), true, 'but lastInspectionTime is refreshed every few minutes');
-    const changed = runningStatus(input({ previous: written, provider: provider({ leader: 'm1', checkedAt: later(30_000) }), now: later(30_000) }));
+    const nextRead = runningStatus(
+      input({ previous: written, provider: provider({ checkedAt: later(30_000) }), now: later(30_000) }),
+    );
+    assert.equal(
+      needsWrite(written, nextRead, later(30_000), refresh),
+      false,
+      'a new membership read alone is not worth a write',
+    );
+    const muchLater = runningStatus(
+      input({ previous: written, provider: provider({ checkedAt: later(refresh) }), now: later(refresh) }),
+    );
+    assert.equal(
+      needsWrite(written, muchLater, later(refresh), refresh),
+      true,
+      'but lastInspectionTime is refreshed every few minutes',
+    );
+    const changed = runningStatus(
+      input({
+        previous: written,
+        provider: provider({ leader: 'm1', checkedAt: later(30_000) }),
+        now: later(30_000),
+      }),
+    );
     assert.equal(needsWrite(written, changed, later(30_000), refresh), true);
     // The apiserver returns keys sorted: a status read back compares equal to the one computed.
-    const readBack = JSON.parse(JSON.stringify(written, (_k, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v))) as EtcdClusterStatus;
+    const readBack = JSON.parse(
+      JSON.stringify(written, (_k, v: unknown) =>
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+          : v,
+      ),
+    ) as EtcdClusterStatus;
     assert.equal(needsWrite(readBack, runningStatus(input({ previous: readBack })), T0, refresh), false);
   });
 
   it('an invalid spec: phase Invalid, Ready False with the problems, no stale members', () => {
     const before = runningStatus(input());
-    const s = invalidStatus(before, 3, [{ field: 'spec.tls', message: 'Secret ops/x not found' }], later(1_000));
+    const s = invalidStatus(
+      before,
+      3,
+      [{ field: 'spec.tls', message: 'Secret ops/x not found' }],
+      later(1_000),
+    );
     assert.equal(s.phase, 'Invalid');
     assert.equal(conditions(s)['Ready'], 'False InvalidSpec: spec.tls: Secret ops/x not found');
-    assert.equal(conditions(s)['Healthy'], 'Unknown InvalidSpec: the spec is invalid (see the Ready condition)');
+    assert.equal(
+      conditions(s)['Healthy'],
+      'Unknown InvalidSpec: the spec is invalid (see the Ready condition)',
+    );
     assert.equal(s.members, undefined);
     assert.equal(s.observedGeneration, 3);
     assert.deepEqual(s.featureGatesStatus, before.featureGatesStatus);
@@ -129,20 +219,40 @@ describe('EtcdCluster status', () => {
   it('Events for transitions: a Warning when a condition turns False or says something new, a Normal one on recovery', () => {
     const ok = runningStatus(input());
     assert.deepEqual(transitionEvents(undefined, ok.conditions ?? []), []);
-    const sick = runningStatus(input({ previous: ok, provider: provider({ membersHealth: { status: 'False', reason: 'Unhealthy', message: '0/1 healthy' } }) }));
-    assert.deepEqual(transitionEvents(ok.conditions, sick.conditions ?? []), [{ type: 'Warning', reason: 'Unhealthy', message: 'Healthy: 0/1 healthy' }]);
+    const sick = runningStatus(
+      input({
+        previous: ok,
+        provider: provider({
+          membersHealth: { status: 'False', reason: 'Unhealthy', message: '0/1 healthy' },
+        }),
+      }),
+    );
+    assert.deepEqual(transitionEvents(ok.conditions, sick.conditions ?? []), [
+      { type: 'Warning', reason: 'Unhealthy', message: 'Healthy: 0/1 healthy' },
+    ]);
     assert.deepEqual(transitionEvents(sick.conditions, sick.conditions ?? []), [], 'nothing new: no Event');
-    const worse = runningStatus(input({ previous: sick, provider: provider({ membersHealth: { status: 'False', reason: 'Unhealthy', message: '0/3 healthy' } }) }));
+    const worse = runningStatus(
+      input({
+        previous: sick,
+        provider: provider({
+          membersHealth: { status: 'False', reason: 'Unhealthy', message: '0/3 healthy' },
+        }),
+      }),
+    );
     assert.equal(transitionEvents(sick.conditions, worse.conditions ?? []).length, 1);
     const healed = runningStatus(input({ previous: worse }));
-    assert.deepEqual(transitionEvents(worse.conditions, healed.conditions ?? []), [{ type: 'Normal', reason: 'Healthy', message: 'Healthy: 1/1 members healthy' }]);
+    assert.deepEqual(transitionEvents(worse.conditions, healed.conditions ?? []), [
+      { type: 'Normal', reason: 'Healthy', message: 'Healthy: 1/1 members healthy' },
+    ]);
   });
 });
 
 describe('refresh period per object', () => {
   it('is the base period plus up to half of it, fixed per object, and spread over objects', () => {
     const base = 300_000;
-    const periods = Array.from({ length: 1000 }, (_, i) => spreadPeriod(base, `6f1c2a0e-0000-4000-8000-${String(i).padStart(12, '0')}`));
+    const periods = Array.from({ length: 1000 }, (_, i) =>
+      spreadPeriod(base, `6f1c2a0e-0000-4000-8000-${String(i).padStart(12, '0')}`),
+    );
     assert.ok(periods.every((p) => p >= base && p < 1.5 * base));
     assert.equal(spreadPeriod(base, 'uid-a'), spreadPeriod(base, 'uid-a'));
     const minutes = new Set(periods.map((p) => Math.floor(p / 30_000)));

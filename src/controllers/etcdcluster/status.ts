@@ -45,18 +45,36 @@ const MESSAGE_MAX = 4096;
  * A condition from an inspection's status, or undefined when the inspection
  * has no verdict yet (absent, pending, blocked).
  */
-function fromInspection(source: ConditionSource, inspection: DeepReadonly<EtcdInspection> | undefined): ConditionBody | undefined {
+function fromInspection(
+  source: ConditionSource,
+  inspection: DeepReadonly<EtcdInspection> | undefined,
+): ConditionBody | undefined {
   const status = inspection?.status;
   const result = status?.lastResult;
   switch (status?.phase) {
     case 'Ok':
-      return { status: 'True', reason: source.ok, message: clip(result?.summary ?? status.message ?? '', MESSAGE_MAX) };
+      return {
+        status: 'True',
+        reason: source.ok,
+        message: clip(result?.summary ?? status.message ?? '', MESSAGE_MAX),
+      };
     case 'Problems': {
       const problems = result?.problems ?? [];
-      return { status: 'False', reason: source.problems, message: clip(problems.length > 0 ? problems.join('; ') : (result?.summary ?? status.message ?? ''), MESSAGE_MAX) };
+      return {
+        status: 'False',
+        reason: source.problems,
+        message: clip(
+          problems.length > 0 ? problems.join('; ') : (result?.summary ?? status.message ?? ''),
+          MESSAGE_MAX,
+        ),
+      };
     }
     case 'Error':
-      return { status: 'Unknown', reason: 'InspectionFailed', message: clip(result?.error ?? status.message ?? 'the inspection failed', MESSAGE_MAX) };
+      return {
+        status: 'Unknown',
+        reason: 'InspectionFailed',
+        message: clip(result?.error ?? status.message ?? 'the inspection failed', MESSAGE_MAX),
+      };
     default:
       return undefined;
   }
@@ -73,9 +91,23 @@ function featureCondition(
   if (verdict !== undefined) return verdict;
   // Health is also known from membership (every member's Status) when the healthy inspection has nothing yet.
   if (source.type === 'Healthy') return provider.membersHealth;
-  if (!enabled) return { status: 'Unknown', reason: 'FeatureDisabled', message: `the ${source.feature} feature is not enabled` };
-  const why = inspection === undefined ? 'its EtcdInspection does not exist yet' : inspection.status?.phase === 'Blocked' ? `it is blocked: ${inspection.status.message ?? ''}` : 'it has not run yet';
-  return { status: 'Unknown', reason: 'Pending', message: clip(`waiting for the ${source.feature} inspection: ${why}`, MESSAGE_MAX) };
+  if (!enabled)
+    return {
+      status: 'Unknown',
+      reason: 'FeatureDisabled',
+      message: `the ${source.feature} feature is not enabled`,
+    };
+  const why =
+    inspection === undefined
+      ? 'its EtcdInspection does not exist yet'
+      : inspection.status?.phase === 'Blocked'
+        ? `it is blocked: ${inspection.status.message ?? ''}`
+        : 'it has not run yet';
+  return {
+    status: 'Unknown',
+    reason: 'Pending',
+    message: clip(`waiting for the ${source.feature} inspection: ${why}`, MESSAGE_MAX),
+  };
 }
 
 export interface RunningStatusInput {
@@ -93,10 +125,19 @@ export interface RunningStatusInput {
   readonly now: Date;
 }
 
-function withConditions(previous: readonly Readonly<Condition>[] | undefined, bodies: readonly [string, ConditionBody][], generation: number | undefined, now: Date): Condition[] {
+function withConditions(
+  previous: readonly Readonly<Condition>[] | undefined,
+  bodies: readonly [string, ConditionBody][],
+  generation: number | undefined,
+  now: Date,
+): Condition[] {
   let list = (previous ?? []).map((c) => ({ ...c }));
   for (const [type, body] of bodies) {
-    list = setCondition(list, { type, ...body, ...(generation !== undefined && { observedGeneration: generation }) }, now);
+    list = setCondition(
+      list,
+      { type, ...body, ...(generation !== undefined && { observedGeneration: generation }) },
+      now,
+    );
   }
   return list;
 }
@@ -104,7 +145,16 @@ function withConditions(previous: readonly Readonly<Condition>[] | undefined, bo
 export function runningStatus(input: RunningStatusInput): EtcdClusterStatus {
   const { provider, previous, generation, now } = input;
   const bodies: [string, ConditionBody][] = [['Ready', provider.ready]];
-  for (const source of SOURCES) bodies.push([source.type, featureCondition(source, input.features[source.feature], input.inspections.get(source.feature), provider)]);
+  for (const source of SOURCES)
+    bodies.push([
+      source.type,
+      featureCondition(
+        source,
+        input.features[source.feature],
+        input.inspections.get(source.feature),
+        provider,
+      ),
+    ]);
 
   const gates: Record<string, FeatureGateStatus> = {};
   for (const [name, feature] of Object.entries(input.features)) {
@@ -116,7 +166,8 @@ export function runningStatus(input: RunningStatusInput): EtcdClusterStatus {
       ...(message !== undefined && { message: clip(message, 1024) }),
     };
   }
-  const lastInspectionTime = provider.checkedAt !== undefined ? kubeTime(provider.checkedAt) : previous?.lastInspectionTime;
+  const lastInspectionTime =
+    provider.checkedAt !== undefined ? kubeTime(provider.checkedAt) : previous?.lastInspectionTime;
   return {
     phase: provider.phase,
     conditions: withConditions(previous?.conditions, bodies, generation, now),
@@ -131,9 +182,18 @@ export function runningStatus(input: RunningStatusInput): EtcdClusterStatus {
 }
 
 /** The status of an object whose spec cannot be acted on: why, and nothing stale. */
-export function invalidStatus(previous: DeepReadonly<EtcdClusterStatus> | undefined, generation: number | undefined, problems: readonly Problem[], now: Date): EtcdClusterStatus {
+export function invalidStatus(
+  previous: DeepReadonly<EtcdClusterStatus> | undefined,
+  generation: number | undefined,
+  problems: readonly Problem[],
+  now: Date,
+): EtcdClusterStatus {
   const message = clip(formatProblems(problems), MESSAGE_MAX);
-  const unknown: ConditionBody = { status: 'Unknown', reason: 'InvalidSpec', message: 'the spec is invalid (see the Ready condition)' };
+  const unknown: ConditionBody = {
+    status: 'Unknown',
+    reason: 'InvalidSpec',
+    message: 'the spec is invalid (see the Ready condition)',
+  };
   const bodies: [string, ConditionBody][] = [
     ['Ready', { status: 'False', reason: 'InvalidSpec', message }],
     ...SOURCES.map((s): [string, ConditionBody] => [s.type, unknown]),
@@ -142,7 +202,9 @@ export function invalidStatus(previous: DeepReadonly<EtcdClusterStatus> | undefi
     phase: 'Invalid',
     conditions: withConditions(previous?.conditions, bodies, generation, now),
     ...(generation !== undefined && { observedGeneration: generation }),
-    ...(previous?.featureGatesStatus !== undefined && { featureGatesStatus: structuredClone(previous.featureGatesStatus) as Record<string, FeatureGateStatus> }),
+    ...(previous?.featureGatesStatus !== undefined && {
+      featureGatesStatus: structuredClone(previous.featureGatesStatus) as Record<string, FeatureGateStatus>,
+    }),
     ...(previous?.lastInspectionTime !== undefined && { lastInspectionTime: previous.lastInspectionTime }),
   };
 }
@@ -153,12 +215,21 @@ export function invalidStatus(previous: DeepReadonly<EtcdClusterStatus> | undefi
  * refreshMs (so a steady cluster costs one write per refreshMs, not one per
  * membership read).
  */
-export function needsWrite(previous: DeepReadonly<EtcdClusterStatus> | undefined, next: EtcdClusterStatus, now: Date, refreshMs: number): boolean {
+export function needsWrite(
+  previous: DeepReadonly<EtcdClusterStatus> | undefined,
+  next: EtcdClusterStatus,
+  now: Date,
+  refreshMs: number,
+): boolean {
   if (previous === undefined) return true;
   const { lastInspectionTime: _p, ...prevRest } = previous;
   const { lastInspectionTime: nextTime, ...nextRest } = next;
   if (canonical(prevRest) !== canonical(nextRest)) return true;
-  return nextTime !== undefined && nextTime !== previous.lastInspectionTime && ageMs(previous.lastInspectionTime, now) >= refreshMs;
+  return (
+    nextTime !== undefined &&
+    nextTime !== previous.lastInspectionTime &&
+    ageMs(previous.lastInspectionTime, now) >= refreshMs
+  );
 }
 
 export interface StatusEvent {
@@ -172,14 +243,20 @@ export interface StatusEvent {
  * reason) whenever a condition becomes False or says something new while
  * False, a Normal one when it recovers from False.
  */
-export function transitionEvents(previous: readonly Readonly<Condition>[] | undefined, next: readonly Readonly<Condition>[]): StatusEvent[] {
+export function transitionEvents(
+  previous: readonly Readonly<Condition>[] | undefined,
+  next: readonly Readonly<Condition>[],
+): StatusEvent[] {
   const events: StatusEvent[] = [];
   for (const type of ['Ready', ...SOURCES.map((s) => s.type)]) {
     const now = findCondition(next, type);
     if (now === undefined) continue;
     const before = findCondition(previous, type);
     const was: ConditionStatus | undefined = before?.status;
-    if (now.status === 'False' && (was !== 'False' || before?.reason !== now.reason || before?.message !== now.message)) {
+    if (
+      now.status === 'False' &&
+      (was !== 'False' || before?.reason !== now.reason || before?.message !== now.message)
+    ) {
       events.push({ type: 'Warning', reason: now.reason, message: `${type}: ${now.message}` });
     } else if (now.status === 'True' && was === 'False') {
       events.push({ type: 'Normal', reason: now.reason, message: `${type}: ${now.message}` });

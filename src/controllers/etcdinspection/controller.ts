@@ -29,7 +29,12 @@ import { isConflict, isNotFound, type Clients, type DeepReadonly } from '../../k
 import type { EventRecorder } from '../../k8s/events.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/index.ts';
-import { CLUSTERS_BY_SECRET, INSPECTIONS_BY_CLUSTER, inspectedClusterKey, type SharedInformers } from '../informers.ts';
+import {
+  CLUSTERS_BY_SECRET,
+  INSPECTIONS_BY_CLUSTER,
+  inspectedClusterKey,
+  type SharedInformers,
+} from '../informers.ts';
 import { Controller, type SyncResult } from '../runner.ts';
 import { featureProblem, SpecCache, type ClientTimeouts } from '../spec.ts';
 import { nextInspectionStatus, pendingDeferral, type InspectionState } from './status.ts';
@@ -68,18 +73,23 @@ export interface EtcdInspectionControllerOptions {
 /** Changes an inspection's owner acts on: not status (our own writes). */
 function specOrMetaChanged(a: DeepReadonly<EtcdInspection>, b: DeepReadonly<EtcdInspection>): boolean {
   if (a === b) return true; // a resync
-  const m = (o: DeepReadonly<EtcdInspection>) => JSON.stringify([o.metadata.generation, o.metadata.deletionTimestamp, o.metadata.uid, o.spec]);
+  const m = (o: DeepReadonly<EtcdInspection>) =>
+    JSON.stringify([o.metadata.generation, o.metadata.deletionTimestamp, o.metadata.uid, o.spec]);
   return m(a) !== m(b);
 }
 
 function clusterChanged(a: DeepReadonly<EtcdCluster>, b: DeepReadonly<EtcdCluster>): boolean {
   if (a === b) return true;
-  const m = (o: DeepReadonly<EtcdCluster>) => JSON.stringify([o.metadata.generation, o.metadata.annotations, o.metadata.uid, o.spec]);
+  const m = (o: DeepReadonly<EtcdCluster>) =>
+    JSON.stringify([o.metadata.generation, o.metadata.annotations, o.metadata.uid, o.spec]);
   return m(a) !== m(b);
 }
 
 /** The parts of a snapshot inspection statuses are made of: a new round, or new config errors. */
-function resultsOf(features: Readonly<Record<string, FeatureSnapshot>>, configErrors: readonly string[]): unknown[] {
+function resultsOf(
+  features: Readonly<Record<string, FeatureSnapshot>>,
+  configErrors: readonly string[],
+): unknown[] {
   return [configErrors, ...Object.values(features).map((f) => f.last)];
 }
 
@@ -98,7 +108,12 @@ export class EtcdInspectionController {
     this.#o = opts;
     this.#log = opts.logger.child({ controller: 'etcdinspection' });
     this.#specs = new SpecCache(opts.features, opts.providers);
-    this.#controller = new Controller({ name: 'etcdinspection', workers: opts.workers, logger: opts.logger, sync: (key, signal) => this.sync(key, signal) });
+    this.#controller = new Controller({
+      name: 'etcdinspection',
+      workers: opts.workers,
+      logger: opts.logger,
+      sync: (key, signal) => this.sync(key, signal),
+    });
     const { clusters, inspections, secrets } = opts.informers;
     const enqueue = (key: string): void => this.#controller.enqueue(key);
     this.#removers.push(
@@ -119,7 +134,8 @@ export class EtcdInspectionController {
       secrets.addEventHandler({
         onAdd: (s) => this.#secretChanged(objectKey(s.metadata)),
         onUpdate: (a, b) => {
-          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data)) this.#secretChanged(objectKey(b.metadata));
+          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data))
+            this.#secretChanged(objectKey(b.metadata));
         },
         onDelete: (s) => this.#secretChanged(objectKey(s.metadata)),
       }),
@@ -130,7 +146,12 @@ export class EtcdInspectionController {
         }
         const results = resultsOf(snapshot.features, snapshot.configErrors);
         const before = this.#seen.get(id);
-        if (before !== undefined && before.length === results.length && before.every((r, i) => r === results[i])) return;
+        if (
+          before !== undefined &&
+          before.length === results.length &&
+          before.every((r, i) => r === results[i])
+        )
+          return;
         this.#seen.set(id, results);
         enqueue(id);
       }),
@@ -139,11 +160,16 @@ export class EtcdInspectionController {
 
   /** Only clusters that have inspections concern this controller. */
   #clusterChanged(key: string): void {
-    if (this.#applied.has(key) || this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0) this.#controller.enqueue(key);
+    if (
+      this.#applied.has(key) ||
+      this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0
+    )
+      this.#controller.enqueue(key);
   }
 
   #secretChanged(secretKey: string): void {
-    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey)) this.#clusterChanged(objectKey(c.metadata));
+    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
+      this.#clusterChanged(objectKey(c.metadata));
   }
 
   start(): void {
@@ -177,12 +203,23 @@ export class EtcdInspectionController {
     if (cluster === undefined) {
       await this.#remove(key);
       if (this.#o.labelSelector !== undefined) return;
-      return this.#writeAll(inspections, () => ({ kind: 'blocked', message: `EtcdCluster ${key} not found` }), signal);
+      return this.#writeAll(
+        inspections,
+        () => ({ kind: 'blocked', message: `EtcdCluster ${key} not found` }),
+        signal,
+      );
     }
     const validated = this.#specs.validate(cluster);
     if (!validated.ok) {
       await this.#remove(key);
-      return this.#writeAll(inspections, () => ({ kind: 'blocked', message: `EtcdCluster ${key} is invalid: ${formatProblems(validated.problems)}` }), signal);
+      return this.#writeAll(
+        inspections,
+        () => ({
+          kind: 'blocked',
+          message: `EtcdCluster ${key} is invalid: ${formatProblems(validated.problems)}`,
+        }),
+        signal,
+      );
     }
     const valid = validated.value;
 
@@ -192,24 +229,42 @@ export class EtcdInspectionController {
     for (const i of inspections) {
       const type = i.spec.inspectionType;
       const options = valid.features[type]?.options;
-      const problem = this.#checkInspection(i) ?? featureProblem(this.#o.features, type, valid.storageBackend, options);
+      const problem =
+        this.#checkInspection(i) ?? featureProblem(this.#o.features, type, valid.storageBackend, options);
       if (problem !== undefined) {
         invalid.set(i.metadata.name, problem);
         continue;
       }
-      const interval = i.spec.intervalInSecond ?? valid.features[type]?.intervalSeconds ?? this.#o.features.get(type).defaultIntervalSeconds;
+      const interval =
+        i.spec.intervalInSecond ??
+        valid.features[type]?.intervalSeconds ??
+        this.#o.features.get(type).defaultIntervalSeconds;
       const prior = features[type];
       // Two inspections of one type (made by hand): one run, at the shorter interval.
-      features[type] = { enabled: true, intervalSeconds: Math.min(interval, prior?.intervalSeconds ?? Infinity), ...(options !== undefined && { options }) };
+      features[type] = {
+        enabled: true,
+        intervalSeconds: Math.min(interval, prior?.intervalSeconds ?? Infinity),
+        ...(options !== undefined && { options }),
+      };
     }
 
     if (Object.keys(features).length === 0) {
       await this.#remove(key);
     } else {
-      const built = this.#specs.build(cluster, valid, this.#o.informers.secrets.lister, features, this.#o.timeouts !== undefined ? { timeouts: this.#o.timeouts } : {});
+      const built = this.#specs.build(
+        cluster,
+        valid,
+        this.#o.informers.secrets.lister,
+        features,
+        this.#o.timeouts !== undefined ? { timeouts: this.#o.timeouts } : {},
+      );
       if (!built.ok) {
         await this.#remove(key);
-        return this.#writeAll(inspections, () => ({ kind: 'blocked', message: `EtcdCluster ${key}: ${formatProblems(built.problems)}` }), signal);
+        return this.#writeAll(
+          inspections,
+          () => ({ kind: 'blocked', message: `EtcdCluster ${key}: ${formatProblems(built.problems)}` }),
+          signal,
+        );
       }
       const applied = this.#applied.get(key);
       if (applied?.spec !== built.value) {
@@ -225,7 +280,11 @@ export class EtcdInspectionController {
       (i) => {
         const problem = invalid.get(i.metadata.name);
         if (problem !== undefined) return { kind: 'invalid', message: problem };
-        return { kind: 'running', feature: snapshot?.features[i.spec.inspectionType], configErrors: snapshot?.configErrors ?? [] };
+        return {
+          kind: 'running',
+          feature: snapshot?.features[i.spec.inspectionType],
+          configErrors: snapshot?.configErrors ?? [],
+        };
       },
       signal,
     );
@@ -234,7 +293,10 @@ export class EtcdInspectionController {
   /** Why the inspection itself is invalid (schema, unknown type or provider), memoized per cached object. */
   #checkInspection(i: DeepReadonly<EtcdInspection>): string | undefined {
     if (this.#inspectionChecks.has(i)) return this.#inspectionChecks.get(i);
-    const checked = validateEtcdInspection(i, { knownFeatures: this.#o.features.names(), providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#o.providers.types()] });
+    const checked = validateEtcdInspection(i, {
+      knownFeatures: this.#o.features.names(),
+      providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#o.providers.types()],
+    });
     const problem = checked.ok ? undefined : formatProblems(checked.problems);
     this.#inspectionChecks.set(i, problem);
     return problem;
@@ -251,17 +313,33 @@ export class EtcdInspectionController {
    * (after trying the others). Asks to be synced again when a Pending
    * write was put off.
    */
-  async #writeAll(inspections: readonly DeepReadonly<EtcdInspection>[], stateOf: (i: DeepReadonly<EtcdInspection>) => InspectionState, signal: AbortSignal): Promise<SyncResult | void> {
+  async #writeAll(
+    inspections: readonly DeepReadonly<EtcdInspection>[],
+    stateOf: (i: DeepReadonly<EtcdInspection>) => InspectionState,
+    signal: AbortSignal,
+  ): Promise<SyncResult | void> {
     const failures: unknown[] = [];
     let recheckMs: number | undefined;
     for (const i of inspections) {
       const state = stateOf(i);
-      const deferMs = pendingDeferral(i.status, state, i.metadata.creationTimestamp, this.#now(), PENDING_GRACE_MS);
+      const deferMs = pendingDeferral(
+        i.status,
+        state,
+        i.metadata.creationTimestamp,
+        this.#now(),
+        PENDING_GRACE_MS,
+      );
       if (deferMs !== undefined) {
         recheckMs = Math.max(recheckMs ?? 0, deferMs);
         continue;
       }
-      const next = nextInspectionStatus(i.status, i.metadata.generation, state, this.#now(), this.#o.resultRefreshMs ?? DEFAULT_RESULT_REFRESH_MS);
+      const next = nextInspectionStatus(
+        i.status,
+        i.metadata.generation,
+        state,
+        this.#now(),
+        this.#o.resultRefreshMs ?? DEFAULT_RESULT_REFRESH_MS,
+      );
       if (next === undefined) continue;
       try {
         await this.#write(i, next, signal);
@@ -276,7 +354,11 @@ export class EtcdInspectionController {
     return recheckMs !== undefined ? { requeueAfterMs: recheckMs } : undefined;
   }
 
-  async #write(i: DeepReadonly<EtcdInspection>, next: EtcdInspectionStatus, signal: AbortSignal): Promise<void> {
+  async #write(
+    i: DeepReadonly<EtcdInspection>,
+    next: EtcdInspectionStatus,
+    signal: AbortSignal,
+  ): Promise<void> {
     try {
       await this.#o.clients.etcdInspections.updateStatus({ ...i, status: next }, { signal });
     } catch (err) {
@@ -285,8 +367,16 @@ export class EtcdInspectionController {
     }
     this.#log.debug({ inspection: objectKey(i.metadata), phase: next.phase }, 'status written');
     const before = i.status?.phase;
-    if (next.phase !== before && (next.phase === 'Blocked' || (next.phase === 'Error' && next.message?.startsWith('invalid: ')))) {
-      this.#o.recorder.event(i, 'Warning', next.phase === 'Blocked' ? 'Blocked' : 'InvalidInspection', next.message ?? '');
+    if (
+      next.phase !== before &&
+      (next.phase === 'Blocked' || (next.phase === 'Error' && next.message?.startsWith('invalid: ')))
+    ) {
+      this.#o.recorder.event(
+        i,
+        'Warning',
+        next.phase === 'Blocked' ? 'Blocked' : 'InvalidInspection',
+        next.message ?? '',
+      );
     }
   }
 }

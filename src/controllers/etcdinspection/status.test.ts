@@ -14,16 +14,39 @@ function feature(startedAtS: number, run: Partial<FeatureRun> = {}): FeatureSnap
     intervalSeconds: 10,
     runs: 1,
     failures: 0,
-    last: { ok: true, summary: '3/3 members healthy', problems: [], details: null, metrics: [], startedAt: at(startedAtS), durationMs: 4.4, ...run },
+    last: {
+      ok: true,
+      summary: '3/3 members healthy',
+      problems: [],
+      details: null,
+      metrics: [],
+      startedAt: at(startedAtS),
+      durationMs: 4.4,
+      ...run,
+    },
   };
 }
 
-const running = (f: FeatureSnapshot | undefined, configErrors: string[] = []) => ({ kind: 'running' as const, feature: f, configErrors });
+const running = (f: FeatureSnapshot | undefined, configErrors: string[] = []) => ({
+  kind: 'running' as const,
+  feature: f,
+  configErrors,
+});
 
 describe('EtcdInspection status', () => {
   it('Pending before the first round, then Ok with the result and when the round ended', () => {
-    const pending = nextInspectionStatus(undefined, 1, running({ name: 'healthy', intervalSeconds: 10, runs: 0, failures: 0 }), T0, REFRESH);
-    assert.deepEqual(pending, { phase: 'Pending', observedGeneration: 1, message: 'waiting for the first round' });
+    const pending = nextInspectionStatus(
+      undefined,
+      1,
+      running({ name: 'healthy', intervalSeconds: 10, runs: 0, failures: 0 }),
+      T0,
+      REFRESH,
+    );
+    assert.deepEqual(pending, {
+      phase: 'Pending',
+      observedGeneration: 1,
+      message: 'waiting for the first round',
+    });
     const ok = nextInspectionStatus(pending, 1, running(feature(1)), at(2), REFRESH);
     assert.deepEqual(ok, {
       phase: 'Ok',
@@ -35,41 +58,120 @@ describe('EtcdInspection status', () => {
   });
 
   it('Problems and Error carry what was found and why there is no verdict', () => {
-    const problems = nextInspectionStatus(undefined, 1, running(feature(1, { summary: '2/3 healthy', problems: ['member m2 is unhealthy'] })), T0, REFRESH);
+    const problems = nextInspectionStatus(
+      undefined,
+      1,
+      running(feature(1, { summary: '2/3 healthy', problems: ['member m2 is unhealthy'] })),
+      T0,
+      REFRESH,
+    );
     assert.equal(problems?.phase, 'Problems');
     assert.equal(problems?.message, 'member m2 is unhealthy');
     assert.deepEqual(problems?.lastResult?.problems, ['member m2 is unhealthy']);
-    const error = nextInspectionStatus(problems, 1, running(feature(2, { ok: false, error: 'no members known', summary: 'failed' })), T0, REFRESH);
+    const error = nextInspectionStatus(
+      problems,
+      1,
+      running(feature(2, { ok: false, error: 'no members known', summary: 'failed' })),
+      T0,
+      REFRESH,
+    );
     assert.equal(error?.phase, 'Error');
     assert.equal(error?.message, 'no members known');
     assert.equal(error?.lastResult?.error, 'no members known');
-    const config = nextInspectionStatus(undefined, 1, running(undefined, ['feature healthy does not support the v2 storage backend']), T0, REFRESH);
-    assert.deepEqual([config?.phase, config?.message], ['Error', 'feature healthy does not support the v2 storage backend']);
+    const config = nextInspectionStatus(
+      undefined,
+      1,
+      running(undefined, ['feature healthy does not support the v2 storage backend']),
+      T0,
+      REFRESH,
+    );
+    assert.deepEqual(
+      [config?.phase, config?.message],
+      ['Error', 'feature healthy does not support the v2 storage backend'],
+    );
   });
 
   it('a steady result is not written again; a moving summary only every refresh period; a new verdict at once', () => {
-    const first = nextInspectionStatus(undefined, 1, running(feature(1)), at(1), REFRESH) as EtcdInspectionStatus;
-    assert.equal(nextInspectionStatus(first, 1, running(feature(11, { durationMs: 7 })), at(12), REFRESH), undefined, 'same verdict, other duration');
-    assert.equal(nextInspectionStatus(first, 1, running(feature(401, { durationMs: 9 })), at(402), REFRESH), undefined, 'the duration alone is never worth a write');
+    const first = nextInspectionStatus(
+      undefined,
+      1,
+      running(feature(1)),
+      at(1),
+      REFRESH,
+    ) as EtcdInspectionStatus;
+    assert.equal(
+      nextInspectionStatus(first, 1, running(feature(11, { durationMs: 7 })), at(12), REFRESH),
+      undefined,
+      'same verdict, other duration',
+    );
+    assert.equal(
+      nextInspectionStatus(first, 1, running(feature(401, { durationMs: 9 })), at(402), REFRESH),
+      undefined,
+      'the duration alone is never worth a write',
+    );
     const moved = feature(21, { summary: 'at revision 42' });
-    assert.equal(nextInspectionStatus(first, 1, running(moved), at(22), REFRESH), undefined, 'a summary that moves is not worth a write yet');
+    assert.equal(
+      nextInspectionStatus(first, 1, running(moved), at(22), REFRESH),
+      undefined,
+      'a summary that moves is not worth a write yet',
+    );
     const refreshed = nextInspectionStatus(first, 1, running(moved), at(301), REFRESH);
     assert.equal(refreshed?.lastResult?.summary, 'at revision 42');
     assert.equal(refreshed?.lastUpdatedTime, '2025-01-01T00:00:21Z');
-    const problem = nextInspectionStatus(first, 1, running(feature(31, { problems: ['member m1 is unhealthy'] })), at(32), REFRESH);
+    const problem = nextInspectionStatus(
+      first,
+      1,
+      running(feature(31, { problems: ['member m1 is unhealthy'] })),
+      at(32),
+      REFRESH,
+    );
     assert.equal(problem?.phase, 'Problems', 'a new verdict is written at once');
-    assert.equal(nextInspectionStatus(first, 2, running(feature(41)), at(42), REFRESH)?.observedGeneration, 2, 'a new generation is written');
+    assert.equal(
+      nextInspectionStatus(first, 2, running(feature(41)), at(42), REFRESH)?.observedGeneration,
+      2,
+      'a new generation is written',
+    );
   });
 
   it('Blocked and invalid keep the last result for reference', () => {
-    const first = nextInspectionStatus(undefined, 1, running(feature(1)), at(1), REFRESH) as EtcdInspectionStatus;
-    const blocked = nextInspectionStatus(first, 1, { kind: 'blocked', message: 'EtcdCluster ops/prod not found' }, at(5), REFRESH);
+    const first = nextInspectionStatus(
+      undefined,
+      1,
+      running(feature(1)),
+      at(1),
+      REFRESH,
+    ) as EtcdInspectionStatus;
+    const blocked = nextInspectionStatus(
+      first,
+      1,
+      { kind: 'blocked', message: 'EtcdCluster ops/prod not found' },
+      at(5),
+      REFRESH,
+    );
     assert.deepEqual([blocked?.phase, blocked?.message], ['Blocked', 'EtcdCluster ops/prod not found']);
     assert.deepEqual(blocked?.lastResult, first.lastResult);
     assert.equal(blocked?.lastUpdatedTime, first.lastUpdatedTime);
-    assert.equal(nextInspectionStatus(blocked, 1, { kind: 'blocked', message: 'EtcdCluster ops/prod not found' }, at(9), REFRESH), undefined);
-    const invalid = nextInspectionStatus(undefined, 1, { kind: 'invalid', message: 'spec.inspectionType: unknown feature "x"' }, at(5), REFRESH);
-    assert.deepEqual([invalid?.phase, invalid?.message], ['Error', 'invalid: spec.inspectionType: unknown feature "x"']);
+    assert.equal(
+      nextInspectionStatus(
+        blocked,
+        1,
+        { kind: 'blocked', message: 'EtcdCluster ops/prod not found' },
+        at(9),
+        REFRESH,
+      ),
+      undefined,
+    );
+    const invalid = nextInspectionStatus(
+      undefined,
+      1,
+      { kind: 'invalid', message: 'spec.inspectionType: unknown feature "x"' },
+      at(5),
+      REFRESH,
+    );
+    assert.deepEqual(
+      [invalid?.phase, invalid?.message],
+      ['Error', 'invalid: spec.inspectionType: unknown feature "x"'],
+    );
   });
 });
 
@@ -82,8 +184,23 @@ describe('Pending of a new inspection', () => {
   it('is never put off for an inspection that has a status, a result or a problem', () => {
     const pending = nextInspectionStatus(undefined, 1, noRound, T0, REFRESH);
     assert.equal(pendingDeferral(pending, noRound, '2025-01-01T00:00:00Z', at(1), 10_000), undefined);
-    assert.equal(pendingDeferral(undefined, running(feature(0)), '2025-01-01T00:00:00Z', at(1), 10_000), undefined);
-    assert.equal(pendingDeferral(undefined, running(undefined, ['bad options']), '2025-01-01T00:00:00Z', at(1), 10_000), undefined);
-    assert.equal(pendingDeferral(undefined, { kind: 'blocked', message: 'no cluster' }, '2025-01-01T00:00:00Z', at(1), 10_000), undefined);
+    assert.equal(
+      pendingDeferral(undefined, running(feature(0)), '2025-01-01T00:00:00Z', at(1), 10_000),
+      undefined,
+    );
+    assert.equal(
+      pendingDeferral(undefined, running(undefined, ['bad options']), '2025-01-01T00:00:00Z', at(1), 10_000),
+      undefined,
+    );
+    assert.equal(
+      pendingDeferral(
+        undefined,
+        { kind: 'blocked', message: 'no cluster' },
+        '2025-01-01T00:00:00Z',
+        at(1),
+        10_000,
+      ),
+      undefined,
+    );
   });
 });

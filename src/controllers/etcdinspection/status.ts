@@ -16,7 +16,11 @@ export type InspectionState =
   | { readonly kind: 'blocked'; readonly message: string }
   /** The inspection itself cannot run (unknown type, options the feature rejects). */
   | { readonly kind: 'invalid'; readonly message: string }
-  | { readonly kind: 'running'; readonly feature: FeatureSnapshot | undefined; readonly configErrors: readonly string[] };
+  | {
+      readonly kind: 'running';
+      readonly feature: FeatureSnapshot | undefined;
+      readonly configErrors: readonly string[];
+    };
 
 const MESSAGE_MAX = 4096;
 const SUMMARY_MAX = 1024;
@@ -28,13 +32,20 @@ function result(feature: FeatureSnapshot): InspectionResult | undefined {
   return {
     ok: last.ok,
     summary: clip(last.summary, SUMMARY_MAX),
-    ...(last.problems.length > 0 && { problems: last.problems.slice(0, MAX_PROBLEMS).map((p) => clip(p, 1024)) }),
+    ...(last.problems.length > 0 && {
+      problems: last.problems.slice(0, MAX_PROBLEMS).map((p) => clip(p, 1024)),
+    }),
     ...(last.error !== undefined && { error: clip(last.error, MESSAGE_MAX) }),
     durationMilliseconds: Math.round(last.durationMs),
   };
 }
 
-function verdict(state: InspectionState): { phase: InspectionPhase; message: string; lastResult?: InspectionResult; finishedAt?: Date } {
+function verdict(state: InspectionState): {
+  phase: InspectionPhase;
+  message: string;
+  lastResult?: InspectionResult;
+  finishedAt?: Date;
+} {
   switch (state.kind) {
     case 'blocked':
       return { phase: 'Blocked', message: clip(state.message, MESSAGE_MAX) };
@@ -44,12 +55,25 @@ function verdict(state: InspectionState): { phase: InspectionPhase; message: str
       const last = state.feature?.last;
       const lastResult = state.feature !== undefined ? result(state.feature) : undefined;
       if (last === undefined || lastResult === undefined) {
-        if (state.configErrors.length > 0) return { phase: 'Error', message: clip(state.configErrors.join('; '), MESSAGE_MAX) };
+        if (state.configErrors.length > 0)
+          return { phase: 'Error', message: clip(state.configErrors.join('; '), MESSAGE_MAX) };
         return { phase: 'Pending', message: 'waiting for the first round' };
       }
       const finishedAt = new Date(last.startedAt.getTime() + last.durationMs);
-      if (!last.ok) return { phase: 'Error', message: clip(last.error ?? last.summary, MESSAGE_MAX), lastResult, finishedAt };
-      if (last.problems.length > 0) return { phase: 'Problems', message: clip(last.problems.join('; '), MESSAGE_MAX), lastResult, finishedAt };
+      if (!last.ok)
+        return {
+          phase: 'Error',
+          message: clip(last.error ?? last.summary, MESSAGE_MAX),
+          lastResult,
+          finishedAt,
+        };
+      if (last.problems.length > 0)
+        return {
+          phase: 'Problems',
+          message: clip(last.problems.join('; '), MESSAGE_MAX),
+          lastResult,
+          finishedAt,
+        };
       return { phase: 'Ok', message: lastResult.summary, lastResult, finishedAt };
     }
   }
@@ -81,7 +105,11 @@ export function nextInspectionStatus(
   refreshMs: number,
 ): EtcdInspectionStatus | undefined {
   const v = verdict(state);
-  const lastResult = v.lastResult ?? (previous?.lastResult !== undefined ? (structuredClone(previous.lastResult) as InspectionResult) : undefined);
+  const lastResult =
+    v.lastResult ??
+    (previous?.lastResult !== undefined
+      ? (structuredClone(previous.lastResult) as InspectionResult)
+      : undefined);
   const next: EtcdInspectionStatus = {
     phase: v.phase,
     ...(generation !== undefined && { observedGeneration: generation }),
@@ -92,7 +120,8 @@ export function nextInspectionStatus(
   // The duration alone is not worth a write; a summary that moves is, now and then.
   const moved = v.lastResult !== undefined && previous?.lastResult?.summary !== v.lastResult.summary;
   if (!changed && !(moved && ageMs(previous?.lastUpdatedTime, now) >= refreshMs)) return undefined;
-  const updated = v.finishedAt !== undefined && (changed || moved) ? kubeTime(v.finishedAt) : previous?.lastUpdatedTime;
+  const updated =
+    v.finishedAt !== undefined && (changed || moved) ? kubeTime(v.finishedAt) : previous?.lastUpdatedTime;
   return { ...next, ...(updated !== undefined && { lastUpdatedTime: updated }) };
 }
 
@@ -108,7 +137,11 @@ export function pendingDeferral(
   now: Date,
   graceMs: number,
 ): number | undefined {
-  const waiting = previous === undefined && state.kind === 'running' && state.feature?.last === undefined && state.configErrors.length === 0;
+  const waiting =
+    previous === undefined &&
+    state.kind === 'running' &&
+    state.feature?.last === undefined &&
+    state.configErrors.length === 0;
   const age = Math.max(0, ageMs(createdAt, now));
   return waiting && age < graceMs ? graceMs - age : undefined;
 }

@@ -35,7 +35,8 @@ function isAborted(signal: AbortSignal): boolean {
 }
 
 function errorCode(err: unknown): string {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string')
+    return err.code;
   return '';
 }
 
@@ -57,11 +58,18 @@ export function classifyHttpError(err: unknown): { code: EtcdErrorCode; detail: 
   const messages = chain.map((e) => (e instanceof Error ? e.message : String(e))).filter((m) => m !== '');
   const text = cleanGrpcDetails([...new Set(messages)].join(': '));
   if (codes.some(isTlsErrorCode) || isTlsText(text)) {
-    return { code: 'tls', detail: `TLS handshake failed: ${text}${codes.length > 0 ? ` (${codes[0]})` : ''}` };
+    return {
+      code: 'tls',
+      detail: `TLS handshake failed: ${text}${codes.length > 0 ? ` (${codes[0]})` : ''}`,
+    };
   }
-  if (codes.includes('UND_ERR_CONNECT_TIMEOUT')) return { code: 'unavailable', detail: `cannot connect: ${text}` };
+  if (codes.includes('UND_ERR_CONNECT_TIMEOUT'))
+    return { code: 'unavailable', detail: `cannot connect: ${text}` };
   const friendly = friendlyNetworkText(`${codes.join(' ')} ${text}`);
-  return { code: 'unavailable', detail: `${friendly !== '' ? `${friendly}: ` : ''}${text}${codes.length > 0 ? ` (${codes[0]})` : ''}` };
+  return {
+    code: 'unavailable',
+    detail: `${friendly !== '' ? `${friendly}: ` : ''}${text}${codes.length > 0 ? ` (${codes[0]})` : ''}`,
+  };
 }
 
 export class MemberHttp {
@@ -96,7 +104,13 @@ export class MemberHttp {
   }
 
   error(code: EtcdErrorCode, call: string, detail: string, cause?: unknown): EtcdError {
-    return new EtcdError(code, this.endpoint.hostPort, call, this.#scrub(detail), cause === undefined ? undefined : { cause });
+    return new EtcdError(
+      code,
+      this.endpoint.hostPort,
+      call,
+      this.#scrub(detail),
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   /**
@@ -120,7 +134,8 @@ export class MemberHttp {
     const headers: Record<string, string> = { accept: 'application/json' };
     const auth = this.#options.auth;
     if (opts.basicAuth === true && auth !== undefined) {
-      headers['authorization'] = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
+      headers['authorization'] =
+        `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
     }
     if (opts.form !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
     try {
@@ -134,7 +149,11 @@ export class MemberHttp {
       const length = Number(res.headers['content-length'] ?? 0);
       if (length > MAX_BODY_BYTES) {
         await res.body.dump();
-        throw this.error('protocol', call, `response of ${length} bytes exceeds the ${MAX_BODY_BYTES} bytes limit`);
+        throw this.error(
+          'protocol',
+          call,
+          `response of ${length} bytes exceeds the ${MAX_BODY_BYTES} bytes limit`,
+        );
       }
       const body = await res.body.text();
       return { status: res.statusCode, headers: res.headers, body };
@@ -145,7 +164,9 @@ export class MemberHttp {
       if (this.#closed) throw this.error('canceled', call, 'client is closed', err);
       const { code, detail } = classifyHttpError(err);
       const hint =
-        code === 'tls' && this.#options.tls?.cert === undefined && /alert (bad certificate|certificate required|handshake failure)/i.test(detail)
+        code === 'tls' &&
+        this.#options.tls?.cert === undefined &&
+        /alert (bad certificate|certificate required|handshake failure)/i.test(detail)
           ? ' (the server probably requires a client certificate)'
           : '';
       throw this.error(code, call, `${detail}${hint}`, err);
@@ -157,7 +178,8 @@ export class MemberHttp {
 
   #aborted(call: string, signal: AbortSignal): EtcdError {
     const reason: unknown = signal.reason;
-    if (reason instanceof Error && reason.name === 'TimeoutError') return this.error('timeout', call, `caller's deadline expired (${reason.message})`);
+    if (reason instanceof Error && reason.name === 'TimeoutError')
+      return this.error('timeout', call, `caller's deadline expired (${reason.message})`);
     return this.error('canceled', call, 'aborted by the caller');
   }
 

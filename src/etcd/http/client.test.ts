@@ -13,10 +13,26 @@ describe('/health', () => {
   });
 
   it('understands the 3.4 and the 3.5+ answers', () => {
-    assert.deepEqual(interpretHealth(res(200), { health: 'true' }), { healthy: true, reason: '', httpStatus: 200 });
-    assert.deepEqual(interpretHealth(res(200), { health: 'true', reason: '' }), { healthy: true, reason: '', httpStatus: 200 });
-    assert.deepEqual(interpretHealth(res(503), { health: 'false' }), { healthy: false, reason: '', httpStatus: 503 });
-    assert.deepEqual(interpretHealth(res(503), { health: 'false', reason: 'ALARM NOSPACE' }), { healthy: false, reason: 'ALARM NOSPACE', httpStatus: 503 });
+    assert.deepEqual(interpretHealth(res(200), { health: 'true' }), {
+      healthy: true,
+      reason: '',
+      httpStatus: 200,
+    });
+    assert.deepEqual(interpretHealth(res(200), { health: 'true', reason: '' }), {
+      healthy: true,
+      reason: '',
+      httpStatus: 200,
+    });
+    assert.deepEqual(interpretHealth(res(503), { health: 'false' }), {
+      healthy: false,
+      reason: '',
+      httpStatus: 503,
+    });
+    assert.deepEqual(interpretHealth(res(503), { health: 'false', reason: 'ALARM NOSPACE' }), {
+      healthy: false,
+      reason: 'ALARM NOSPACE',
+      httpStatus: 503,
+    });
     // A 200 is not enough: the body must say so.
     assert.equal(interpretHealth(res(200), { health: 'false' })?.healthy, false);
     assert.equal(interpretHealth(res(200), { status: 'ok' }), undefined);

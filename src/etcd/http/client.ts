@@ -6,14 +6,23 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Endpoint } from '../endpoint.ts';
-import type { CallOptions, ClientOptions, EtcdHttpMemberClient, HealthResult, VersionResult } from '../types.ts';
+import type {
+  CallOptions,
+  ClientOptions,
+  EtcdHttpMemberClient,
+  HealthResult,
+  VersionResult,
+} from '../types.ts';
 import { MemberHttp, describeMismatch, parseJson, type HttpResponse } from './agent.ts';
 
 // 3.4: {"health":"true"}; 3.5+: {"health":"false","reason":"..."}.
 const HealthBody = Type.Object({ health: Type.String(), reason: Type.Optional(Type.String()) });
 const VersionBody = Type.Object({ etcdserver: Type.String(), etcdcluster: Type.String() });
 
-export type HealthOptions = CallOptions & { readonly serializable?: boolean; readonly exclude?: readonly string[] };
+export type HealthOptions = CallOptions & {
+  readonly serializable?: boolean;
+  readonly exclude?: readonly string[];
+};
 
 /** The query string of /health: parameters only when asked (3.4 ignores them, 3.5+ honours them). */
 export function healthPath(opts: HealthOptions = {}): string {
@@ -52,16 +61,30 @@ export function createHttpMemberClient(endpoint: Endpoint, options: ClientOption
       // A proxy or an overloaded member may answer 5xx without etcd's JSON: still a clear "unhealthy".
       if (res.status >= 500) {
         const text = res.body.slice(0, 200).replace(/\s+/g, ' ').trim();
-        return { healthy: false, reason: `HTTP ${res.status}${text !== '' ? `: ${text}` : ''}`, httpStatus: res.status };
+        return {
+          healthy: false,
+          reason: `HTTP ${res.status}${text !== '' ? `: ${text}` : ''}`,
+          httpStatus: res.status,
+        };
       }
-      if (res.status === 404) throw http.error('not_found', call, 'HTTP 404: this endpoint does not serve /health (not an etcd client URL?)');
-      throw http.error('protocol', call, `HTTP ${res.status}: unexpected body ${JSON.stringify(res.body.slice(0, 120))}`);
+      if (res.status === 404)
+        throw http.error(
+          'not_found',
+          call,
+          'HTTP 404: this endpoint does not serve /health (not an etcd client URL?)',
+        );
+      throw http.error(
+        'protocol',
+        call,
+        `HTTP ${res.status}: unexpected body ${JSON.stringify(res.body.slice(0, 120))}`,
+      );
     },
 
     async version(opts?: CallOptions): Promise<VersionResult> {
       const call = 'GET /version';
       const res = await http.request(call, '/version', { ...opts });
-      if (res.status !== 200) throw http.error(res.status === 404 ? 'not_found' : 'protocol', call, `HTTP ${res.status}`);
+      if (res.status !== 200)
+        throw http.error(res.status === 404 ? 'not_found' : 'protocol', call, `HTTP ${res.status}`);
       const body = parseJson(http, call, res);
       if (!Value.Check(VersionBody, body)) {
         throw http.error('protocol', call, `unexpected body: ${describeMismatch(VersionBody, body)}`);

@@ -10,7 +10,11 @@ describe('v2 helpers', () => {
       nodes: [
         { key: '/a/b', dir: true, nodes: [{ key: '/a/b/c' }] },
         { key: '/a/d' },
-        { key: '/a/e', dir: true, nodes: [{ key: '/a/e/f', dir: true, nodes: [{ key: '/a/e/f/g' }, { key: '/a/e/f/h' }] }] },
+        {
+          key: '/a/e',
+          dir: true,
+          nodes: [{ key: '/a/e/f', dir: true, nodes: [{ key: '/a/e/f/g' }, { key: '/a/e/f/h' }] }],
+        },
         { key: '/a/empty', dir: true },
       ],
     };

@@ -8,7 +8,15 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Endpoint } from '../endpoint.ts';
-import type { CallOptions, ClientOptions, EtcdError, EtcdV2MemberClient, V2KeyCount, V2Member, V2SelfStats } from '../types.ts';
+import type {
+  CallOptions,
+  ClientOptions,
+  EtcdError,
+  EtcdV2MemberClient,
+  V2KeyCount,
+  V2Member,
+  V2SelfStats,
+} from '../types.ts';
 import { MemberHttp, describeMismatch, headerValue, parseJson, type HttpResponse } from '../http/agent.ts';
 
 const StringList = Type.Union([Type.Array(Type.String()), Type.Null()]);
@@ -83,7 +91,11 @@ export function createV2MemberClient(endpoint: Endpoint, options: ClientOptions)
   const http = new MemberHttp(endpoint, options);
 
   const notEnabled = (call: string): EtcdError =>
-    http.error('unsupported', call, 'the v2 API is not enabled on this member (etcd 3.4/3.5 need --enable-v2; 3.6 has no v2 API)');
+    http.error(
+      'unsupported',
+      call,
+      'the v2 API is not enabled on this member (etcd 3.4/3.5 need --enable-v2; 3.6 has no v2 API)',
+    );
 
   /** Throws the EtcdError for a non-2xx v2 answer. */
   const failure = (call: string, res: HttpResponse): EtcdError => {
@@ -98,18 +110,29 @@ export function createV2MemberClient(endpoint: Endpoint, options: ClientOptions)
     if (Value.Check(ErrorBody, body)) {
       const what = `${body.message}${body.cause !== undefined && body.cause !== '' ? ` (${body.cause})` : ''}`;
       if (body.errorCode === V2_KEY_NOT_FOUND) return http.error('not_found', call, what);
-      if (body.errorCode === V2_UNAUTHORIZED || res.status === 401 || res.status === 403) return http.error('auth', call, what);
+      if (body.errorCode === V2_UNAUTHORIZED || res.status === 401 || res.status === 403)
+        return http.error('auth', call, what);
       return http.error('unknown', call, `HTTP ${res.status}: ${what} (v2 error ${body.errorCode})`);
     }
     if (res.status === 401 || res.status === 403) return http.error('auth', call, `HTTP ${res.status}`);
-    return http.error(res.status >= 500 ? 'unavailable' : 'protocol', call, `HTTP ${res.status}: ${res.body.slice(0, 120).trim()}`);
+    return http.error(
+      res.status >= 500 ? 'unavailable' : 'protocol',
+      call,
+      `HTTP ${res.status}: ${res.body.slice(0, 120).trim()}`,
+    );
   };
 
-  const getJson = async <S extends TSchema>(call: string, path: string, schema: S, opts: CallOptions | undefined): Promise<Static<S>> => {
+  const getJson = async <S extends TSchema>(
+    call: string,
+    path: string,
+    schema: S,
+    opts: CallOptions | undefined,
+  ): Promise<Static<S>> => {
     const res = await http.request(call, path, { ...opts, basicAuth: true });
     if (res.status !== 200) throw failure(call, res);
     const body = parseJson(http, call, res);
-    if (!Value.Check(schema, body)) throw http.error('protocol', call, `unexpected body: ${describeMismatch(schema, body)}`);
+    if (!Value.Check(schema, body))
+      throw http.error('protocol', call, `unexpected body: ${describeMismatch(schema, body)}`);
     return body;
   };
 
@@ -134,7 +157,13 @@ export function createV2MemberClient(endpoint: Endpoint, options: ClientOptions)
 
     async selfStats(opts?: CallOptions): Promise<V2SelfStats> {
       const b = await getJson('GET /v2/stats/self', '/v2/stats/self', SelfStatsBody, opts);
-      return { id: b.id, name: b.name, state: b.state, leaderId: b.leaderInfo?.leader ?? '', startTime: b.startTime };
+      return {
+        id: b.id,
+        name: b.name,
+        state: b.state,
+        leaderId: b.leaderInfo?.leader ?? '',
+        startTime: b.startTime,
+      };
     },
 
     async index(opts?: CallOptions): Promise<bigint> {
@@ -147,7 +176,10 @@ export function createV2MemberClient(endpoint: Endpoint, options: ClientOptions)
 
     async countKeys(prefix: string, opts?: CallOptions): Promise<V2KeyCount> {
       const call = 'GET /v2/keys';
-      const res = await http.request(call, `${keysPath(prefix)}?recursive=true`, { ...opts, basicAuth: true });
+      const res = await http.request(call, `${keysPath(prefix)}?recursive=true`, {
+        ...opts,
+        basicAuth: true,
+      });
       if (res.status === 404) {
         const err = failure(call, res);
         // "Key not found": nothing under the prefix, at this index.
@@ -156,13 +188,19 @@ export function createV2MemberClient(endpoint: Endpoint, options: ClientOptions)
       }
       if (res.status !== 200) throw failure(call, res);
       const body = parseJson(http, call, res);
-      if (!Value.Check(KeysBody, body)) throw http.error('protocol', call, `unexpected body: ${describeMismatch(KeysBody, body)}`);
+      if (!Value.Check(KeysBody, body))
+        throw http.error('protocol', call, `unexpected body: ${describeMismatch(KeysBody, body)}`);
       return { index: index(call, res), keys: countLeaves(body.node) };
     },
 
     async set(key: string, value: string, opts?: CallOptions): Promise<bigint> {
       const call = 'PUT /v2/keys';
-      const res = await http.request(call, keysPath(key), { ...opts, method: 'PUT', form: new URLSearchParams({ value }), basicAuth: true });
+      const res = await http.request(call, keysPath(key), {
+        ...opts,
+        method: 'PUT',
+        form: new URLSearchParams({ value }),
+        basicAuth: true,
+      });
       if (res.status !== 200 && res.status !== 201) throw failure(call, res);
       return index(call, res);
     },

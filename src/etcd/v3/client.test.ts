@@ -62,15 +62,29 @@ describe('v3 client against a fake etcd', () => {
   };
 
   before(async () => {
-    const def = protoLoader.loadSync('etcd.proto', { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true });
+    const def = protoLoader.loadSync('etcd.proto', {
+      includeDirs: [PROTO_DIR],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      bytes: Buffer,
+      defaults: true,
+      oneofs: true,
+    });
     server.addService(serviceOf(def, 'Auth'), {
-      Authenticate: (call: grpc.ServerUnaryCall<{ name: string; password: string }, object>, cb: grpc.sendUnaryData<object>) => {
+      Authenticate: (
+        call: grpc.ServerUnaryCall<{ name: string; password: string }, object>,
+        cb: grpc.sendUnaryData<object>,
+      ) => {
         state.authenticateCalls++;
         const n = state.authenticateCalls;
         // Slow like bcrypt, so that concurrent callers overlap.
         setTimeout(() => {
           if (call.request.password !== PASSWORD) {
-            cb({ code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: authentication failed, invalid user ID or password' });
+            cb({
+              code: grpc.status.INVALID_ARGUMENT,
+              details: 'etcdserver: authentication failed, invalid user ID or password',
+            });
             return;
           }
           const token = `token-${n}`;
@@ -105,12 +119,22 @@ describe('v3 client against a fake etcd', () => {
       },
     });
     port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
   });
 
   beforeEach(() => {
-    Object.assign(state, { authenticateCalls: 0, validToken: '', rejectAllTokens: false, rangeTokens: [], watchMetadata: [], hangRange: false, rangeCancelled: 0 });
+    Object.assign(state, {
+      authenticateCalls: 0,
+      validToken: '',
+      rejectAllTokens: false,
+      rangeTokens: [],
+      watchMetadata: [],
+      hangRange: false,
+      rangeCancelled: 0,
+    });
   });
 
   after(() => {
@@ -176,12 +200,19 @@ describe('v3 client against a fake etcd', () => {
     await c.range({ key: 'a' }); // authenticated
     state.hangRange = true;
     let t = Date.now();
-    await assert.rejects(c.range({ key: 'a' }), (e: unknown) => e instanceof EtcdError && e.code === 'timeout' && /no answer within 300 ms/.test(e.message));
+    await assert.rejects(
+      c.range({ key: 'a' }),
+      (e: unknown) =>
+        e instanceof EtcdError && e.code === 'timeout' && /no answer within 300 ms/.test(e.message),
+    );
     assert.ok(Date.now() - t >= 280 && Date.now() - t < 1_000);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
     t = Date.now();
-    await assert.rejects(c.range({ key: 'a' }, { signal: ac.signal, timeoutMs: 5_000 }), (e: unknown) => e instanceof EtcdError && e.code === 'canceled');
+    await assert.rejects(
+      c.range({ key: 'a' }, { signal: ac.signal, timeoutMs: 5_000 }),
+      (e: unknown) => e instanceof EtcdError && e.code === 'canceled',
+    );
     assert.ok(Date.now() - t < 1_000);
     const deadline = Date.now() + 2_000;
     while (state.rangeCancelled < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -7,7 +7,15 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Endpoint } from '../endpoint.ts';
-import { GrpcCode, classifyGrpcStatus, cleanGrpcDetails, friendlyNetworkText, isAuthText, isTokenInvalidText, scrub } from '../errors.ts';
+import {
+  GrpcCode,
+  classifyGrpcStatus,
+  cleanGrpcDetails,
+  friendlyNetworkText,
+  isAuthText,
+  isTokenInvalidText,
+  scrub,
+} from '../errors.ts';
 import {
   DecodeError,
   alarmTypeToWire,
@@ -67,7 +75,13 @@ interface GrpcStatusError {
 }
 
 function isGrpcStatusError(err: unknown): err is GrpcStatusError {
-  return err instanceof Error && 'code' in err && typeof err.code === 'number' && 'details' in err && typeof err.details === 'string';
+  return (
+    err instanceof Error &&
+    'code' in err &&
+    typeof err.code === 'number' &&
+    'details' in err &&
+    typeof err.details === 'string'
+  );
 }
 
 /** A function, not a property test: TypeScript would keep a narrowed `aborted` across awaits. */
@@ -145,7 +159,12 @@ class V3MemberClient implements EtcdV3MemberClient {
     } catch (err) {
       // Node's secure-context errors name the problem (e.g. "PEM routines"), never key bytes.
       const detail = err instanceof Error ? err.message : String(err);
-      throw new EtcdError('tls', this.endpoint.hostPort, 'Dial', `invalid TLS material: ${this.#scrub(detail)}`);
+      throw new EtcdError(
+        'tls',
+        this.endpoint.hostPort,
+        'Dial',
+        `invalid TLS material: ${this.#scrub(detail)}`,
+      );
     }
   }
 
@@ -153,11 +172,26 @@ class V3MemberClient implements EtcdV3MemberClient {
 
   #scrub(text: string): string {
     const auth = this.#options.auth;
-    return scrub(text, [auth?.password.reveal() ?? '', this.#lastToken, this.#options.tls?.key?.reveal() ?? '']);
+    return scrub(text, [
+      auth?.password.reveal() ?? '',
+      this.#lastToken,
+      this.#options.tls?.key?.reveal() ?? '',
+    ]);
   }
 
-  #error(code: ConstructorParameters<typeof EtcdError>[0], call: string, detail: string, cause?: unknown): EtcdError {
-    return new EtcdError(code, this.endpoint.hostPort, call, this.#scrub(detail), cause === undefined ? undefined : { cause });
+  #error(
+    code: ConstructorParameters<typeof EtcdError>[0],
+    call: string,
+    detail: string,
+    cause?: unknown,
+  ): EtcdError {
+    return new EtcdError(
+      code,
+      this.endpoint.hostPort,
+      call,
+      this.#scrub(detail),
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   #assertOpen(call: string): void {
@@ -177,7 +211,8 @@ class V3MemberClient implements EtcdV3MemberClient {
     if (isEtcdError(err)) return err;
     if (aborted(signal)) return this.#canceled(call, signal);
     if (this.#closed) return this.#error('canceled', call, 'client is closed', err);
-    if (err instanceof DecodeError) return this.#error('protocol', call, `unexpected response: ${err.message}`, err);
+    if (err instanceof DecodeError)
+      return this.#error('protocol', call, `unexpected response: ${err.message}`, err);
     if (isGrpcStatusError(err)) {
       const code = classifyGrpcStatus(err.code, err.details);
       const statusName = grpc.status[err.code] ?? String(err.code);
@@ -187,7 +222,8 @@ class V3MemberClient implements EtcdV3MemberClient {
         detail = `no answer within ${timeoutMs ?? this.#options.requestTimeoutMs} ms (${statusName})`;
       } else if (code === 'tls') {
         const hint =
-          this.#options.tls?.cert === undefined && /alert (bad certificate|certificate required|handshake failure)/i.test(details)
+          this.#options.tls?.cert === undefined &&
+          /alert (bad certificate|certificate required|handshake failure)/i.test(details)
             ? ' (the server probably requires a client certificate)'
             : '';
         detail = `TLS handshake failed: ${details}${hint} (${statusName})`;
@@ -239,9 +275,17 @@ class V3MemberClient implements EtcdV3MemberClient {
       this.#assertOpen(call);
       if (!changed) {
         if (until === dialDeadline) {
-          throw this.#error('unavailable', call, `cannot connect within ${this.#options.dialTimeoutMs} ms (channel ${stateName(state).toLowerCase()})`);
+          throw this.#error(
+            'unavailable',
+            call,
+            `cannot connect within ${this.#options.dialTimeoutMs} ms (channel ${stateName(state).toLowerCase()})`,
+          );
         }
-        throw this.#error('timeout', call, `no connection before the call's deadline (channel ${stateName(state).toLowerCase()})`);
+        throw this.#error(
+          'timeout',
+          call,
+          `no connection before the call's deadline (channel ${stateName(state).toLowerCase()})`,
+        );
       }
       state = channel.getConnectivityState(true);
     }
@@ -255,7 +299,13 @@ class V3MemberClient implements EtcdV3MemberClient {
   }
 
   /** One unary call on the shared channel, cancelled when `signal` aborts. */
-  #invoke(method: MethodDef, request: object, token: string, deadline: number, signal: AbortSignal | undefined): Promise<unknown> {
+  #invoke(
+    method: MethodDef,
+    request: object,
+    token: string,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const onAbort = (): void => call.cancel();
       const call = this.#client.makeUnaryRequest<object, unknown>(
@@ -326,7 +376,13 @@ class V3MemberClient implements EtcdV3MemberClient {
     const deadline = Date.now() + this.#options.requestTimeoutMs;
     await this.#waitConnected(call, deadline, undefined);
     try {
-      const raw = await this.#invoke(this.#methods.authenticate, { name: auth.username, password: auth.password.reveal() }, '', deadline, undefined);
+      const raw = await this.#invoke(
+        this.#methods.authenticate,
+        { name: auth.username, password: auth.password.reveal() },
+        '',
+        deadline,
+        undefined,
+      );
       const value = decodeToken(raw);
       this.#lastToken = value;
       return { value, generation };
@@ -337,7 +393,12 @@ class V3MemberClient implements EtcdV3MemberClient {
       }
       const e = this.#mapError(err, call, undefined);
       if (e.code === 'auth') {
-        throw this.#error('auth', call, `${isGrpcStatusError(err) ? err.details : e.message} (user "${auth.username}")`, err);
+        throw this.#error(
+          'auth',
+          call,
+          `${isGrpcStatusError(err) ? err.details : e.message} (user "${auth.username}")`,
+          err,
+        );
       }
       throw e;
     }
@@ -352,7 +413,11 @@ class V3MemberClient implements EtcdV3MemberClient {
   }
 
   #shouldReauth(err: unknown): boolean {
-    return this.#options.auth !== undefined && isGrpcStatusError(err) && (err.code === GrpcCode.UNAUTHENTICATED || isTokenInvalidText(err.details));
+    return (
+      this.#options.auth !== undefined &&
+      isGrpcStatusError(err) &&
+      (err.code === GrpcCode.UNAUTHENTICATED || isTokenInvalidText(err.details))
+    );
   }
 
   /**
@@ -360,7 +425,14 @@ class V3MemberClient implements EtcdV3MemberClient {
    * call with a deadline; on an invalid/expired token re-authenticate once and
    * retry once.
    */
-  async #unary<T>(call: string, method: MethodDef, request: object, decode: (raw: unknown) => T, opts: CallOptions | undefined, defaultTimeoutMs?: number): Promise<T> {
+  async #unary<T>(
+    call: string,
+    method: MethodDef,
+    request: object,
+    decode: (raw: unknown) => T,
+    opts: CallOptions | undefined,
+    defaultTimeoutMs?: number,
+  ): Promise<T> {
     this.#assertOpen(call);
     const signal = opts?.signal;
     if (aborted(signal)) throw this.#canceled(call, signal);
@@ -395,7 +467,13 @@ class V3MemberClient implements EtcdV3MemberClient {
   }
 
   alarmList(opts?: CallOptions): Promise<readonly AlarmMember[]> {
-    return this.#unary('AlarmList', this.#methods.alarm, { action: 'GET', memberID: '0', alarm: 'NONE' }, decodeAlarms, opts);
+    return this.#unary(
+      'AlarmList',
+      this.#methods.alarm,
+      { action: 'GET', memberID: '0', alarm: 'NONE' },
+      decodeAlarms,
+      opts,
+    );
   }
 
   alarmDisarm(alarm: AlarmMember, opts?: CallOptions): Promise<readonly AlarmMember[]> {
@@ -406,21 +484,35 @@ class V3MemberClient implements EtcdV3MemberClient {
     return this.#alarmChange('AlarmActivate', 'ACTIVATE', alarm, opts);
   }
 
-  #alarmChange(call: string, action: 'ACTIVATE' | 'DEACTIVATE', alarm: AlarmMember, opts: CallOptions | undefined): Promise<readonly AlarmMember[]> {
+  #alarmChange(
+    call: string,
+    action: 'ACTIVATE' | 'DEACTIVATE',
+    alarm: AlarmMember,
+    opts: CallOptions | undefined,
+  ): Promise<readonly AlarmMember[]> {
     let wire: string | number;
     try {
       wire = alarmTypeToWire(alarm.alarm);
     } catch (err) {
       return Promise.reject(this.#error('protocol', call, err instanceof Error ? err.message : String(err)));
     }
-    return this.#unary(call, this.#methods.alarm, { action, memberID: alarm.memberId.toString(), alarm: wire }, decodeAlarms, opts);
+    return this.#unary(
+      call,
+      this.#methods.alarm,
+      { action, memberID: alarm.memberId.toString(), alarm: wire },
+      decodeAlarms,
+      opts,
+    );
   }
 
   range(req: RangeRequest, opts?: CallOptions): Promise<RangeResult> {
     return this.#unary('Range', this.#methods.range, rangeRequest(req), decodeRange, opts);
   }
 
-  async *rangePages(req: RangeRequest & { readonly pageSize: number }, opts?: CallOptions): AsyncIterable<RangeResult> {
+  async *rangePages(
+    req: RangeRequest & { readonly pageSize: number },
+    opts?: CallOptions,
+  ): AsyncIterable<RangeResult> {
     if (!Number.isSafeInteger(req.pageSize) || req.pageSize <= 0) {
       throw this.#error('protocol', 'Range', `pageSize must be a positive integer, got ${req.pageSize}`);
     }
@@ -443,20 +535,44 @@ class V3MemberClient implements EtcdV3MemberClient {
   }
 
   put(key: Buffer | string, value: Buffer | string, opts?: CallOptions): Promise<ResponseHeader> {
-    return this.#unary('Put', this.#methods.put, { key: toBuffer(key), value: toBuffer(value) }, decodeHeaderOnly, opts);
+    return this.#unary(
+      'Put',
+      this.#methods.put,
+      { key: toBuffer(key), value: toBuffer(value) },
+      decodeHeaderOnly,
+      opts,
+    );
   }
 
-  deleteRange(key: Buffer | string, rangeEnd?: Buffer | string, opts?: CallOptions): Promise<{ header: ResponseHeader; deleted: bigint }> {
-    const request = rangeEnd === undefined ? { key: toBuffer(key) } : { key: toBuffer(key), range_end: toBuffer(rangeEnd) };
+  deleteRange(
+    key: Buffer | string,
+    rangeEnd?: Buffer | string,
+    opts?: CallOptions,
+  ): Promise<{ header: ResponseHeader; deleted: bigint }> {
+    const request =
+      rangeEnd === undefined ? { key: toBuffer(key) } : { key: toBuffer(key), range_end: toBuffer(rangeEnd) };
     return this.#unary('DeleteRange', this.#methods.deleteRange, request, decodeDeleteRange, opts);
   }
 
   compact(revision: bigint, opts?: CallOptions & { physical?: boolean }): Promise<ResponseHeader> {
-    return this.#unary('Compact', this.#methods.compact, { revision: revision.toString(), physical: opts?.physical === true }, decodeHeaderOnly, opts);
+    return this.#unary(
+      'Compact',
+      this.#methods.compact,
+      { revision: revision.toString(), physical: opts?.physical === true },
+      decodeHeaderOnly,
+      opts,
+    );
   }
 
   async defragment(opts?: CallOptions): Promise<void> {
-    await this.#unary('Defragment', this.#methods.defragment, {}, decodeHeaderOnly, opts, DEFAULT_DEFRAGMENT_TIMEOUT_MS);
+    await this.#unary(
+      'Defragment',
+      this.#methods.defragment,
+      {},
+      decodeHeaderOnly,
+      opts,
+      DEFAULT_DEFRAGMENT_TIMEOUT_MS,
+    );
   }
 
   watch(req: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage> {
@@ -562,7 +678,11 @@ class V3MemberClient implements EtcdV3MemberClient {
   }
 
   #goingAway(call: string): EtcdError {
-    return this.#error('unavailable', call, 'the connection to the member was closed or the member is shutting down (GOAWAY)');
+    return this.#error(
+      'unavailable',
+      call,
+      'the connection to the member was closed or the member is shutting down (GOAWAY)',
+    );
   }
 
   close(): void {

@@ -28,7 +28,12 @@ describe('etcd v3 codec', () => {
   it('keeps every 64-bit field exact as bigint', () => {
     const r = decodeStatus(
       wire(m.status, {
-        header: { cluster_id: MAX_U64, member_id: '9007199254740993', revision: '9223372036854775807', raft_term: '3' },
+        header: {
+          cluster_id: MAX_U64,
+          member_id: '9007199254740993',
+          revision: '9223372036854775807',
+          raft_term: '3',
+        },
         version: '3.6.16',
         dbSize: '123456789012345',
         leader: MAX_U64,
@@ -79,7 +84,13 @@ describe('etcd v3 codec', () => {
     );
     assert.equal(r.members.length, 2);
     assert.equal(r.members[0]?.id, 18446744073709551615n);
-    assert.deepEqual(r.members[1], { id: 2n, name: '', peerURLs: ['http://q:2380'], clientURLs: [], isLearner: true });
+    assert.deepEqual(r.members[1], {
+      id: 2n,
+      name: '',
+      peerURLs: ['http://q:2380'],
+      clientURLs: [],
+      isLearner: true,
+    });
   });
 
   it('keeps cluster-wide alarms (member 0) and unknown alarm types', () => {
@@ -107,7 +118,16 @@ describe('etcd v3 codec', () => {
     const r = decodeRange(
       wire(m.range, {
         header: { revision: '10' },
-        kvs: [{ key, value: Buffer.from('v'), create_revision: '2', mod_revision: '9', version: '4', lease: '7587886396186537733' }],
+        kvs: [
+          {
+            key,
+            value: Buffer.from('v'),
+            create_revision: '2',
+            mod_revision: '9',
+            version: '4',
+            lease: '7587886396186537733',
+          },
+        ],
         more: true,
         count: '3',
       }),
@@ -119,7 +139,14 @@ describe('etcd v3 codec', () => {
   });
 
   it('encodes range requests with 64-bit values as decimal strings', () => {
-    const req = rangeRequest({ key: 'a', rangeEnd: Buffer.from('b'), limit: 10, revision: 9223372036854775807n, serializable: true, countOnly: true });
+    const req = rangeRequest({
+      key: 'a',
+      rangeEnd: Buffer.from('b'),
+      limit: 10,
+      revision: 9223372036854775807n,
+      serializable: true,
+      countOnly: true,
+    });
     const back = m.range.requestSerialize(req);
     assert.ok(back.length > 0);
     assert.deepEqual(req, {
@@ -146,7 +173,11 @@ describe('etcd v3 codec', () => {
       header: { revision: '7' },
       events: [
         { type: 'PUT', kv: { key: Buffer.from('k'), value: Buffer.from('v'), mod_revision: '7' } },
-        { type: 'DELETE', kv: { key: Buffer.from('k'), mod_revision: '8' }, prev_kv: { key: Buffer.from('k'), value: Buffer.from('v') } },
+        {
+          type: 'DELETE',
+          kv: { key: Buffer.from('k'), mod_revision: '8' },
+          prev_kv: { key: Buffer.from('k'), value: Buffer.from('v') },
+        },
       ],
     });
     assert.equal(ev.length, 1);
@@ -159,8 +190,13 @@ describe('etcd v3 codec', () => {
         ['DELETE', 8n, 'v'],
       ],
     );
-    assert.deepEqual(w({ canceled: true, compact_revision: '4' }), [{ kind: 'compacted', compactRevision: 4n }]);
-    assert.deepEqual(w({ created: true, canceled: true, cancel_reason: 'etcdserver: permission denied' }).map((x) => x.kind), ['created', 'canceled']);
+    assert.deepEqual(w({ canceled: true, compact_revision: '4' }), [
+      { kind: 'compacted', compactRevision: 4n },
+    ]);
+    assert.deepEqual(
+      w({ created: true, canceled: true, cancel_reason: 'etcdserver: permission denied' }).map((x) => x.kind),
+      ['created', 'canceled'],
+    );
   });
 
   it('rejects answers that do not have the promised shape', () => {

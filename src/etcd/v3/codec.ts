@@ -67,7 +67,13 @@ function loadMethods(): EtcdMethods {
     const svc = def[`etcdserverpb.${service}`];
     if (svc === undefined || !(name in svc)) throw new Error(`etcd.proto: missing ${service}.${name}`);
     const m: unknown = (svc as Record<string, unknown>)[name];
-    if (!isObject(m) || typeof m['path'] !== 'string' || typeof m['requestSerialize'] !== 'function' || typeof m['responseDeserialize'] !== 'function' || typeof m['responseSerialize'] !== 'function') {
+    if (
+      !isObject(m) ||
+      typeof m['path'] !== 'string' ||
+      typeof m['requestSerialize'] !== 'function' ||
+      typeof m['responseDeserialize'] !== 'function' ||
+      typeof m['responseSerialize'] !== 'function'
+    ) {
       throw new Error(`etcd.proto: ${service}.${name} is not a method`);
     }
     return m as unknown as MethodDef;

@@ -39,7 +39,9 @@ export interface AlarmDetails {
 export function alarmEndpoint(alarm: AlarmMember, members: readonly MemberHandle[]): string {
   if (alarm.memberId === 0n) return CLUSTER_WIDE;
   const member = members.find((m) => m.snapshot.id === alarm.memberId);
-  return member !== undefined && member.snapshot.endpoint !== '' ? member.snapshot.endpoint : `member-${memberIdHex(alarm.memberId)}`;
+  return member !== undefined && member.snapshot.endpoint !== ''
+    ? member.snapshot.endpoint
+    : `member-${memberIdHex(alarm.memberId)}`;
 }
 
 class AlarmSession implements FeatureSession {
@@ -52,7 +54,12 @@ class AlarmSession implements FeatureSession {
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
     const members = this.#cluster.members();
     // The alarm list goes through raft: one member's answer is the cluster's.
-    const { member, result } = await firstMemberAnswer(members, 'alarm list', (m) => m.v3().alarmList({ signal }), signal);
+    const { member, result } = await firstMemberAnswer(
+      members,
+      'alarm list',
+      (m) => m.v3().alarmList({ signal }),
+      signal,
+    );
     const alarms: RaisedAlarm[] = result.map((a) => ({
       type: a.alarm,
       memberId: memberIdHex(a.memberId),
@@ -64,7 +71,10 @@ class AlarmSession implements FeatureSession {
       value: 1,
     }));
     metrics.push({ name: ALARM_METRICS.count.name, labels: {}, value: alarms.length });
-    const summary = alarms.length === 0 ? 'no alarms' : `alarms raised: ${alarms.map((a) => `${a.type} on ${a.endpoint}`).join(', ')}`;
+    const summary =
+      alarms.length === 0
+        ? 'no alarms'
+        : `alarms raised: ${alarms.map((a) => `${a.type} on ${a.endpoint}`).join(', ')}`;
     const details: AlarmDetails = { alarms, answeredBy: member.snapshot.endpoint };
     const problems = alarms.map((a) => `alarm ${a.type} raised on ${a.endpoint}`);
     return { ok: true, summary, problems, details, metrics };

@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareHashes, keepsCompactionHashes, minimum, spread, type HashAnswer } from './compare.ts';
 
-const a = (endpoint: string, hash: number, compactRevision = 10n): HashAnswer => ({ endpoint, hash, compactRevision });
+const a = (endpoint: string, hash: number, compactRevision = 10n): HashAnswer => ({
+  endpoint,
+  hash,
+  compactRevision,
+});
 const flagged = (answers: HashAnswer[]): string[] =>
   compareHashes(answers)
     .compared.filter((c) => c.mismatch)
@@ -46,7 +50,10 @@ test('only members with the same compact revision are compared; a lone one is in
   // Each group is compared on its own.
   const two = compareHashes([a('m0', 7, 10n), a('m1', 8, 10n), a('m2', 9, 12n), a('m3', 9, 12n)]);
   assert.equal(two.mismatch, true);
-  assert.deepEqual(flagged([a('m0', 7, 10n), a('m1', 8, 10n), a('m2', 9, 12n), a('m3', 9, 12n)]), ['m0', 'm1']);
+  assert.deepEqual(flagged([a('m0', 7, 10n), a('m1', 8, 10n), a('m2', 9, 12n), a('m3', 9, 12n)]), [
+    'm0',
+    'm1',
+  ]);
   // Different compact revisions everywhere: nothing can be compared.
   const none = compareHashes([a('m0', 1, 1n), a('m1', 1, 2n)]);
   assert.deepEqual(none.compared, []);
@@ -68,7 +75,9 @@ test('spread and minimum', () => {
 });
 
 test('which etcd versions keep compaction hashes (3.5.5+)', () => {
-  for (const v of ['3.5.5', '3.5.35', '3.6.0', '3.6.16', '3.7.0', '4.0.0', '', 'dev']) assert.equal(keepsCompactionHashes(v), true, v);
-  for (const v of ['3.4.23', '3.4.37', '3.5.0', '3.5.4', '3.3.27', '2.3.8']) assert.equal(keepsCompactionHashes(v), false, v);
+  for (const v of ['3.5.5', '3.5.35', '3.6.0', '3.6.16', '3.7.0', '4.0.0', '', 'dev'])
+    assert.equal(keepsCompactionHashes(v), true, v);
+  for (const v of ['3.4.23', '3.4.37', '3.5.0', '3.5.4', '3.3.27', '2.3.8'])
+    assert.equal(keepsCompactionHashes(v), false, v);
   assert.equal(keepsCompactionHashes(undefined), true);
 });

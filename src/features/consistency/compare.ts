@@ -61,9 +61,16 @@ export function compareHashes(answers: readonly HashAnswer[]): HashComparison {
     }
     const sizes = [...byHash.values()].map((e) => e.length);
     const largest = Math.max(...sizes);
-    const majority = sizes.filter((s) => s === largest).length === 1 ? [...byHash.values()].find((e) => e.length === largest)! : undefined;
+    const majority =
+      sizes.filter((s) => s === largest).length === 1
+        ? [...byHash.values()].find((e) => e.length === largest)!
+        : undefined;
     if (majority === undefined) tie = true;
-    for (const a of group) compared.push({ endpoint: a.endpoint, mismatch: majority === undefined || !majority.includes(a.endpoint) });
+    for (const a of group)
+      compared.push({
+        endpoint: a.endpoint,
+        mismatch: majority === undefined || !majority.includes(a.endpoint),
+      });
   }
   return { compared, incomparable, mismatch: compared.some((c) => c.mismatch), tie };
 }

@@ -26,8 +26,22 @@ import { Type } from '@sinclair/typebox';
 import { errorMessage } from '../../log.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import { EtcdError, memberIdHex, prefixEnd, type EtcdV3MemberClient, type HashKVResult, type StatusResult } from '../../etcd/types.ts';
-import { OptionsError, type ClusterHandle, type Feature, type FeatureSession, type InspectionOutcome, type MemberHandle } from '../feature.ts';
+import {
+  EtcdError,
+  memberIdHex,
+  prefixEnd,
+  type EtcdV3MemberClient,
+  type HashKVResult,
+  type StatusResult,
+} from '../../etcd/types.ts';
+import {
+  OptionsError,
+  type ClusterHandle,
+  type Feature,
+  type FeatureSession,
+  type InspectionOutcome,
+  type MemberHandle,
+} from '../feature.ts';
 import { forEachMember } from '../members.ts';
 import { parseOptions } from '../options.ts';
 import { compareHashes, keepsCompactionHashes, minimum, spread } from './compare.ts';
@@ -201,7 +215,12 @@ export function keyRange(prefix: string): { key: Buffer; rangeEnd: Buffer } {
  * watch from revision 1 is refused at once with the compact revision (etcd
  * checks the start revision before reading any history).
  */
-export async function compactRevisionOf(client: EtcdV3MemberClient, key: Buffer, signal: AbortSignal, timeoutMs: number): Promise<bigint> {
+export async function compactRevisionOf(
+  client: EtcdV3MemberClient,
+  key: Buffer,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<bigint> {
   try {
     await client.range({ key, revision: 1n, countOnly: true, serializable: true }, { signal });
     return -1n;
@@ -211,16 +230,20 @@ export async function compactRevisionOf(client: EtcdV3MemberClient, key: Buffer,
   const local = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
   for await (const msg of client.watch({ key, startRevision: 1n }, local)) {
     if (msg.kind === 'compacted') return msg.compactRevision;
-    if (msg.kind === 'canceled') throw new Error(`watch from revision 1 on ${client.endpoint.hostPort} was canceled: ${msg.reason}`);
+    if (msg.kind === 'canceled')
+      throw new Error(`watch from revision 1 on ${client.endpoint.hostPort} was canceled: ${msg.reason}`);
     // Events from revision 1 would mean it is not compacted after all: the range just said otherwise.
     if (msg.kind === 'events') break;
   }
   signal.throwIfAborted();
-  throw new Error(`watch from revision 1 on ${client.endpoint.hostPort} gave no compact revision within ${timeoutMs} ms`);
+  throw new Error(
+    `watch from revision 1 on ${client.endpoint.hostPort} gave no compact revision within ${timeoutMs} ms`,
+  );
 }
 
 function hashHint(err: unknown): string {
-  if (err instanceof EtcdError && err.code === 'auth') return ' (with auth enabled HashKV needs the root role; or set hashRevision: none)';
+  if (err instanceof EtcdError && err.code === 'auth')
+    return ' (with auth enabled HashKV needs the root role; or set hashRevision: none)';
   return '';
 }
 
@@ -229,7 +252,9 @@ function num(v: bigint | null | undefined): bigint | null {
 }
 
 function labelOf(member: MemberHandle): string {
-  return member.snapshot.endpoint !== '' ? member.snapshot.endpoint : member.snapshot.name || '(member without client URL)';
+  return member.snapshot.endpoint !== ''
+    ? member.snapshot.endpoint
+    : member.snapshot.name || '(member without client URL)';
 }
 
 class ConsistencySession implements FeatureSession {
@@ -245,9 +270,18 @@ class ConsistencySession implements FeatureSession {
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
     const members = this.#cluster.members();
     if (members.length === 0) {
-      return { ok: false, error: 'no members known', summary: 'no members known', problems: [], details: null, metrics: [] };
+      return {
+        ok: false,
+        error: 'no members known',
+        summary: 'no members known',
+        problems: [],
+        details: null,
+        metrics: [],
+      };
     }
-    return this.#cluster.spec.storageBackend === 'v2' ? this.#inspectV2(members, signal) : this.#inspectV3(members, signal);
+    return this.#cluster.spec.storageBackend === 'v2'
+      ? this.#inspectV2(members, signal)
+      : this.#inspectV3(members, signal);
   }
 
   async close(): Promise<void> {
@@ -260,7 +294,12 @@ class ConsistencySession implements FeatureSession {
     const opts = this.#options;
     const range = keyRange(opts.prefix);
     const requestTimeoutMs = this.#cluster.spec.client.requestTimeoutMs;
-    const works: Work[] = members.map((member) => ({ member, label: labelOf(member), errors: [], hashState: 'not-checked' }));
+    const works: Work[] = members.map((member) => ({
+      member,
+      label: labelOf(member),
+      errors: [],
+      hashState: 'not-checked',
+    }));
 
     // 1. Status, and the compact revision where the hash needs it.
     await Promise.all(
@@ -276,7 +315,11 @@ class ConsistencySession implements FeatureSession {
           w.errors.push(`status: ${errorMessage(err)}`);
           return;
         }
-        if (opts.hashRevision === 'compacted' && !w.status.isLearner && keepsCompactionHashes(w.status.version)) {
+        if (
+          opts.hashRevision === 'compacted' &&
+          !w.status.isLearner &&
+          keepsCompactionHashes(w.status.version)
+        ) {
           try {
             w.compactRevision = await compactRevisionOf(client, range.key, signal, requestTimeoutMs);
           } catch (err) {
@@ -289,7 +332,14 @@ class ConsistencySession implements FeatureSession {
     const r = minimum(answered.map((w) => w.status!.header.revision));
     if (r === undefined) {
       const error = `no member answered Status: ${works.map((w) => `${w.label}: ${w.errors.join('; ')}`).join(', ')}`;
-      return { ok: false, error, summary: `no verdict: ${error}`, problems: [], details: this.#details('v3', works, {}), metrics: [] };
+      return {
+        ok: false,
+        error,
+        summary: `no verdict: ${error}`,
+        problems: [],
+        details: this.#details('v3', works, {}),
+        metrics: [],
+      };
     }
 
     // 2. Which revision to hash, and on which members.
@@ -301,17 +351,25 @@ class ConsistencySession implements FeatureSession {
       answered.map(async (w) => {
         const client = w.member.v3();
         const count = client
-          .range({ key: range.key, rangeEnd: range.rangeEnd, countOnly: true, serializable: true, revision: r }, { signal })
+          .range(
+            { key: range.key, rangeEnd: range.rangeEnd, countOnly: true, serializable: true, revision: r },
+            { signal },
+          )
           .then((res) => void (w.keys = res.count))
           .catch((err: unknown) => void w.errors.push(`count at revision ${r}: ${errorMessage(err)}`));
-        const hash = plan.target !== undefined && plan.eligible.has(w) ? this.#hash(w, client, plan.target, signal) : Promise.resolve();
+        const hash =
+          plan.target !== undefined && plan.eligible.has(w)
+            ? this.#hash(w, client, plan.target, signal)
+            : Promise.resolve();
         await Promise.all([count, hash]);
       }),
     );
 
     // 4. Verdicts.
     const comparison = compareHashes(
-      works.filter((w) => w.hash !== undefined).map((w) => ({ endpoint: w.label, hash: w.hash!.hash, compactRevision: w.hash!.compactRevision })),
+      works
+        .filter((w) => w.hash !== undefined)
+        .map((w) => ({ endpoint: w.label, hash: w.hash!.hash, compactRevision: w.hash!.compactRevision })),
     );
     for (const c of comparison.compared) {
       const w = works.find((x) => x.label === c.endpoint)!;
@@ -334,7 +392,12 @@ class ConsistencySession implements FeatureSession {
     if (plan.unknown === true) hash = 'unknown';
     else if (plan.target === undefined) hash = 'not-checked';
     else if (comparison.mismatch) hash = 'mismatch';
-    else if (hashTargets.length > 0 && hashTargets.every((w) => w.hashState === 'match') && works.every((w) => w.status !== undefined)) hash = 'consistent';
+    else if (
+      hashTargets.length > 0 &&
+      hashTargets.every((w) => w.hashState === 'match') &&
+      works.every((w) => w.status !== undefined)
+    )
+      hash = 'consistent';
     else {
       hash = 'unknown';
       if (hashNote === '') hashNote = 'not every member could be compared';
@@ -355,20 +418,28 @@ class ConsistencySession implements FeatureSession {
     const findings: string[] = [];
     const countList = counted.map((w) => `${w.label}=${w.keys}`).join(', ');
     if (keyDiff !== undefined && keyDiff > 0n) {
-      findings.push(`key counts differ at revision ${r}${allCounted ? '' : ' among the members that answered'}: ${countList}`);
+      findings.push(
+        `key counts differ at revision ${r}${allCounted ? '' : ' among the members that answered'}: ${countList}`,
+      );
     }
     if (comparison.mismatch) {
       const flagged = works.filter((w) => w.hashState === 'mismatch');
       if (comparison.tie) {
-        findings.push(`hashes at revision ${plan.target} differ with no majority: ${flagged.map((w) => `${w.label}=${w.hash!.hash}`).join(', ')}`);
+        findings.push(
+          `hashes at revision ${plan.target} differ with no majority: ${flagged.map((w) => `${w.label}=${w.hash!.hash}`).join(', ')}`,
+        );
       } else {
         const agreeing = works.find((w) => w.hashState === 'match');
         for (const w of flagged) {
-          findings.push(`member ${w.label}: hash at revision ${plan.target} differs from the majority (${w.hash!.hash} vs ${agreeing?.hash?.hash ?? '?'})`);
+          findings.push(
+            `member ${w.label}: hash at revision ${plan.target} differs from the majority (${w.hash!.hash} vs ${agreeing?.hash?.hash ?? '?'})`,
+          );
         }
       }
     }
-    const unknowns = works.filter((w) => w.errors.length > 0).map((w) => `${w.label}: ${w.errors.join('; ')}`);
+    const unknowns = works
+      .filter((w) => w.errors.length > 0)
+      .map((w) => `${w.label}: ${w.errors.join('; ')}`);
     if (hash === 'unknown' && unknowns.length === 0) unknowns.push(`hash: ${hashNote}`);
     const ok = findings.length > 0 || unknowns.length === 0;
 
@@ -382,14 +453,20 @@ class ConsistencySession implements FeatureSession {
     if (allCounted && keyDiff !== undefined) {
       metrics.push({ name: M.keyDiff.name, labels: {}, value: keyDiff });
       metrics.push({ name: M.checkedRevision.name, labels: {}, value: r });
-      for (const w of works) if (w.member.snapshot.endpoint !== '') metrics.push({ name: M.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
+      for (const w of works)
+        if (w.member.snapshot.endpoint !== '')
+          metrics.push({ name: M.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
     }
     if ((hash === 'consistent' || hash === 'mismatch') && plan.target !== undefined) {
       metrics.push({ name: M.hashMismatch.name, labels: {}, value: hash === 'mismatch' ? 1 : 0 });
       metrics.push({ name: M.hashRevision.name, labels: {}, value: plan.target });
       for (const w of works) {
         if (w.hashState === 'match' || w.hashState === 'mismatch') {
-          metrics.push({ name: M.endpointHashMismatch.name, labels: { endpoint: w.label }, value: w.hashState === 'mismatch' ? 1 : 0 });
+          metrics.push({
+            name: M.endpointHashMismatch.name,
+            labels: { endpoint: w.label },
+            value: w.hashState === 'mismatch' ? 1 : 0,
+          });
         }
       }
     }
@@ -400,33 +477,59 @@ class ConsistencySession implements FeatureSession {
       hash,
       hashNote,
       keyDiff: allCounted ? (keyDiff ?? null) : null,
-      ...(lag !== undefined ? { revisionDiff: lag.revision, raftIndexDiff: lag.raftIndex, raftAppliedIndexDiff: lag.applied } : {}),
+      ...(lag !== undefined
+        ? { revisionDiff: lag.revision, raftIndexDiff: lag.raftIndex, raftAppliedIndexDiff: lag.applied }
+        : {}),
     });
 
     const parts: string[] = [];
     const scope = opts.prefix === '' ? 'keys' : `keys under ${JSON.stringify(opts.prefix)}`;
     if (allCounted) {
-      parts.push(keyDiff === 0n ? `${works.length} member(s) hold ${counted[0]!.keys} ${scope} at revision ${r}` : `${scope} differ by ${keyDiff} at revision ${r}`);
+      parts.push(
+        keyDiff === 0n
+          ? `${works.length} member(s) hold ${counted[0]!.keys} ${scope} at revision ${r}`
+          : `${scope} differ by ${keyDiff} at revision ${r}`,
+      );
     } else {
       parts.push(`${scope} counted on ${counted.length}/${works.length} members`);
     }
-    if (hash === 'consistent') parts.push(`hashes equal at revision ${plan.target}${opts.hashRevision === 'compacted' ? ' (compaction)' : ''}`);
-    else if (hash === 'mismatch') parts.push(`HASH MISMATCH at revision ${plan.target}: ${works.filter((w) => w.hashState === 'mismatch').map((w) => w.label).join(', ')}`);
+    if (hash === 'consistent')
+      parts.push(
+        `hashes equal at revision ${plan.target}${opts.hashRevision === 'compacted' ? ' (compaction)' : ''}`,
+      );
+    else if (hash === 'mismatch')
+      parts.push(
+        `HASH MISMATCH at revision ${plan.target}: ${works
+          .filter((w) => w.hashState === 'mismatch')
+          .map((w) => w.label)
+          .join(', ')}`,
+      );
     else if (hash === 'unknown') parts.push(`hash unknown (${hashNote})`);
     else parts.push(`hash not checked (${hashNote})`);
-    if (lag !== undefined) parts.push(`lag: revision ${lag.revision}, raft index ${lag.raftIndex}, applied index ${lag.applied}`);
+    if (lag !== undefined)
+      parts.push(`lag: revision ${lag.revision}, raft index ${lag.raftIndex}, applied index ${lag.applied}`);
     const summary = ok ? parts.join('; ') : `no verdict: ${unknowns.join('; ')}`;
     if (ok) {
-      return { ok, summary: unknowns.length > 0 ? `${summary}; unknown: ${unknowns.join('; ')}` : summary, problems: findings, details, metrics };
+      return {
+        ok,
+        summary: unknowns.length > 0 ? `${summary}; unknown: ${unknowns.join('; ')}` : summary,
+        problems: findings,
+        details,
+        metrics,
+      };
     }
     return { ok, error: unknowns.join('; '), summary, problems: [], details, metrics };
   }
 
   /** The revision to hash and who hashes it; target undefined when the hash is not checked this round. */
-  #hashPlan(answered: readonly Work[], r: bigint): { target?: bigint; eligible: Set<Work>; note: string; unknown?: boolean } {
+  #hashPlan(
+    answered: readonly Work[],
+    r: bigint,
+  ): { target?: bigint; eligible: Set<Work>; note: string; unknown?: boolean } {
     const mode = this.#options.hashRevision;
     const voters = answered.filter((w) => !w.status!.isLearner);
-    const learnerNote = voters.length < answered.length ? 'learners are not hashed (etcd serves no HashKV on learners)' : '';
+    const learnerNote =
+      voters.length < answered.length ? 'learners are not hashed (etcd serves no HashKV on learners)' : '';
     if (mode === 'none') return { eligible: new Set(), note: 'hashRevision: none' };
     if (voters.length === 0) return { eligible: new Set(), note: learnerNote };
     if (mode === 'current') return { target: r, eligible: new Set(voters), note: learnerNote };
@@ -441,19 +544,31 @@ class ConsistencySession implements FeatureSession {
     const c = minimum(positive.map((w) => w.compactRevision!));
     if (c === undefined) {
       // Nobody compacted yet (or nobody could tell): nothing cheap to hash.
-      if (voters.some((w) => w.compactRevision === undefined)) return { eligible: new Set(), note: 'compact revision unknown', unknown: true };
-      return { eligible: new Set(), note: 'never compacted: there is no compaction hash to compare; hashRevision: current hashes the checked revision with a full scan' };
+      if (voters.some((w) => w.compactRevision === undefined))
+        return { eligible: new Set(), note: 'compact revision unknown', unknown: true };
+      return {
+        eligible: new Set(),
+        note: 'never compacted: there is no compaction hash to compare; hashRevision: current hashes the checked revision with a full scan',
+      };
     }
     for (const w of voters) {
-      if (w.compactRevision !== undefined && w.compactRevision <= 0n) w.errors.push(`has not applied compaction ${c} yet`);
+      if (w.compactRevision !== undefined && w.compactRevision <= 0n)
+        w.errors.push(`has not applied compaction ${c} yet`);
     }
     return { target: c, eligible: new Set(positive), note: learnerNote };
   }
 
   async #hash(w: Work, client: EtcdV3MemberClient, target: bigint, signal: AbortSignal): Promise<void> {
     const skipped = this.#notCached.get(w.member.endpoint!.url);
-    if (this.#options.hashRevision === 'compacted' && skipped !== undefined && skipped.memberId === w.status!.header.memberId && skipped.revision === target) {
-      w.errors.push(`its hash of compaction ${target} can only be computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and is not comparable with the others' cached hashes: not asked again until the next compaction`);
+    if (
+      this.#options.hashRevision === 'compacted' &&
+      skipped !== undefined &&
+      skipped.memberId === w.status!.header.memberId &&
+      skipped.revision === target
+    ) {
+      w.errors.push(
+        `its hash of compaction ${target} can only be computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and is not comparable with the others' cached hashes: not asked again until the next compaction`,
+      );
       return;
     }
     try {
@@ -470,11 +585,16 @@ class ConsistencySession implements FeatureSession {
    * member that lost its cache (restart) costs one scan per compaction, not
    * one per round.
    */
-  #rememberNotCached(works: readonly Work[], incomparable: readonly string[], target: bigint | undefined): void {
+  #rememberNotCached(
+    works: readonly Work[],
+    incomparable: readonly string[],
+    target: bigint | undefined,
+  ): void {
     if (this.#options.hashRevision !== 'compacted' || target === undefined) return;
     for (const [url, entry] of this.#notCached) if (entry.revision !== target) this.#notCached.delete(url);
     for (const w of works) {
-      if (w.hash === undefined || w.hash.compactRevision !== target || !incomparable.includes(w.label)) continue;
+      if (w.hash === undefined || w.hash.compactRevision !== target || !incomparable.includes(w.label))
+        continue;
       this.#notCached.set(w.member.endpoint!.url, { memberId: w.status!.header.memberId, revision: target });
     }
   }
@@ -484,7 +604,12 @@ class ConsistencySession implements FeatureSession {
   async #inspectV2(members: readonly MemberHandle[], signal: AbortSignal): Promise<InspectionOutcome> {
     const opts = this.#options;
     const prefix = opts.prefix === '' ? '/' : opts.prefix;
-    const works: Work[] = members.map((member) => ({ member, label: labelOf(member), errors: [], hashState: 'not-checked' }));
+    const works: Work[] = members.map((member) => ({
+      member,
+      label: labelOf(member),
+      errors: [],
+      hashState: 'not-checked',
+    }));
 
     let first: Map<Work, bigint> | undefined;
     let aligned: bigint | undefined;
@@ -516,19 +641,26 @@ class ConsistencySession implements FeatureSession {
     if (aligned === undefined) {
       for (const w of works) delete w.keys;
       if (works.every((w) => w.errors.length === 0)) {
-        works[0]!.errors.push(`the members answered at different v2 indexes in all ${attempts} attempt(s) (writes in flight): counts not compared`);
+        works[0]!.errors.push(
+          `the members answered at different v2 indexes in all ${attempts} attempt(s) (writes in flight): counts not compared`,
+        );
       }
     }
 
-    const indexDiff = first !== undefined && first.size === works.length ? spread([...first.values()]) : undefined;
+    const indexDiff =
+      first !== undefined && first.size === works.length ? spread([...first.values()]) : undefined;
     const counted = works.filter((w) => w.keys !== undefined);
     const keyDiff = aligned !== undefined ? spread(counted.map((w) => w.keys!)) : undefined;
 
     const findings: string[] = [];
     if (keyDiff !== undefined && keyDiff > 0n) {
-      findings.push(`v2 key counts under ${prefix} differ at index ${aligned}: ${counted.map((w) => `${w.label}=${w.keys}`).join(', ')}`);
+      findings.push(
+        `v2 key counts under ${prefix} differ at index ${aligned}: ${counted.map((w) => `${w.label}=${w.keys}`).join(', ')}`,
+      );
     }
-    const unknowns = works.filter((w) => w.errors.length > 0).map((w) => `${w.label}: ${w.errors.join('; ')}`);
+    const unknowns = works
+      .filter((w) => w.errors.length > 0)
+      .map((w) => `${w.label}: ${w.errors.join('; ')}`);
     const ok = findings.length > 0 || unknowns.length === 0;
 
     const M = CONSISTENCY_METRICS;
@@ -537,7 +669,9 @@ class ConsistencySession implements FeatureSession {
     if (keyDiff !== undefined && aligned !== undefined) {
       metrics.push({ name: M.keyDiff.name, labels: {}, value: keyDiff });
       metrics.push({ name: M.checkedRevision.name, labels: {}, value: aligned });
-      for (const w of works) if (w.member.snapshot.endpoint !== '') metrics.push({ name: M.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
+      for (const w of works)
+        if (w.member.snapshot.endpoint !== '')
+          metrics.push({ name: M.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
     }
     const details = this.#details('v2', works, {
       checkedRevision: aligned ?? null,
@@ -548,7 +682,11 @@ class ConsistencySession implements FeatureSession {
     });
     const parts: string[] = [];
     if (keyDiff !== undefined) {
-      parts.push(keyDiff === 0n ? `${works.length} member(s) hold ${counted[0]!.keys} v2 keys under ${prefix} at index ${aligned}` : `v2 keys under ${prefix} differ by ${keyDiff} at index ${aligned}`);
+      parts.push(
+        keyDiff === 0n
+          ? `${works.length} member(s) hold ${counted[0]!.keys} v2 keys under ${prefix} at index ${aligned}`
+          : `v2 keys under ${prefix} differ by ${keyDiff} at index ${aligned}`,
+      );
     }
     if (indexDiff !== undefined) parts.push(`lag: v2 index ${indexDiff}`);
     if (ok) return { ok, summary: parts.join('; '), problems: findings, details, metrics };
@@ -556,7 +694,11 @@ class ConsistencySession implements FeatureSession {
     return { ok, error, summary: `no verdict: ${error}`, problems: [], details, metrics };
   }
 
-  #details(backend: 'v3' | 'v2', works: readonly Work[], verdict: Partial<ConsistencyDetails>): ConsistencyDetails {
+  #details(
+    backend: 'v3' | 'v2',
+    works: readonly Work[],
+    verdict: Partial<ConsistencyDetails>,
+  ): ConsistencyDetails {
     return {
       backend,
       prefix: this.#options.prefix,
@@ -573,7 +715,12 @@ class ConsistencySession implements FeatureSession {
       ...verdict,
       members: works.map((w) => ({
         endpoint: w.member.snapshot.endpoint,
-        id: w.member.snapshot.id !== undefined ? memberIdHex(w.member.snapshot.id) : w.status !== undefined ? memberIdHex(w.status.header.memberId) : null,
+        id:
+          w.member.snapshot.id !== undefined
+            ? memberIdHex(w.member.snapshot.id)
+            : w.status !== undefined
+              ? memberIdHex(w.status.header.memberId)
+              : null,
         name: w.member.snapshot.name,
         version: w.status?.version ?? w.member.snapshot.version ?? null,
         learner: w.status?.isLearner ?? w.member.snapshot.role === 'learner',
@@ -603,7 +750,9 @@ export class ConsistencyFeature implements Feature<ConsistencyOptions> {
   parseOptions(raw: Readonly<Record<string, unknown>> | undefined): ConsistencyOptions {
     const mode = raw?.['hashRevision'];
     if (mode !== undefined && !(HASH_MODES as readonly unknown[]).includes(mode)) {
-      throw new OptionsError(`options of feature ${this.name}: hashRevision: expected one of ${HASH_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+      throw new OptionsError(
+        `options of feature ${this.name}: hashRevision: expected one of ${HASH_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
+      );
     }
     return parseOptions(this.name, ConsistencyOptionsSchema, raw);
   }

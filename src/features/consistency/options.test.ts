@@ -6,25 +6,54 @@ import { ConsistencyFeature, keyRange } from './consistency.ts';
 const feature = new ConsistencyFeature();
 
 test('options: defaults', () => {
-  assert.deepEqual(feature.parseOptions(undefined), { prefix: '', hashRevision: 'compacted', hashTimeoutSeconds: 30, v2CountAttempts: 5 });
-  assert.deepEqual(feature.parseOptions({ prefix: '/registry/', hashRevision: 'current' }), { prefix: '/registry/', hashRevision: 'current', hashTimeoutSeconds: 30, v2CountAttempts: 5 });
+  assert.deepEqual(feature.parseOptions(undefined), {
+    prefix: '',
+    hashRevision: 'compacted',
+    hashTimeoutSeconds: 30,
+    v2CountAttempts: 5,
+  });
+  assert.deepEqual(feature.parseOptions({ prefix: '/registry/', hashRevision: 'current' }), {
+    prefix: '/registry/',
+    hashRevision: 'current',
+    hashTimeoutSeconds: 30,
+    v2CountAttempts: 5,
+  });
 });
 
 test('options: bad values are rejected with the field named', () => {
   const cases: [Record<string, unknown>, string][] = [
-    [{ hashRevision: 'latest' }, 'options of feature consistency: hashRevision: expected one of compacted, current, none, got "latest"'],
-    [{ hashRevision: 1 }, 'options of feature consistency: hashRevision: expected one of compacted, current, none, got 1'],
-    [{ hashTimeoutSeconds: 0 }, 'options of feature consistency: hashTimeoutSeconds: expected integer to be greater or equal to 1'],
-    [{ v2CountAttempts: 21 }, 'options of feature consistency: v2CountAttempts: expected integer to be less or equal to 20'],
+    [
+      { hashRevision: 'latest' },
+      'options of feature consistency: hashRevision: expected one of compacted, current, none, got "latest"',
+    ],
+    [
+      { hashRevision: 1 },
+      'options of feature consistency: hashRevision: expected one of compacted, current, none, got 1',
+    ],
+    [
+      { hashTimeoutSeconds: 0 },
+      'options of feature consistency: hashTimeoutSeconds: expected integer to be greater or equal to 1',
+    ],
+    [
+      { v2CountAttempts: 21 },
+      'options of feature consistency: v2CountAttempts: expected integer to be less or equal to 20',
+    ],
     [{ prefix: 3 }, 'options of feature consistency: prefix: expected string'],
     [{ hashrevision: 'current' }, 'options of feature consistency: unknown field hashrevision'],
   ];
   for (const [raw, message] of cases) {
-    assert.throws(() => feature.parseOptions(raw), (err: unknown) => err instanceof OptionsError && err.message === message, JSON.stringify(raw));
+    assert.throws(
+      () => feature.parseOptions(raw),
+      (err: unknown) => err instanceof OptionsError && err.message === message,
+      JSON.stringify(raw),
+    );
   }
 });
 
 test('the key range of a prefix; "" is the whole keyspace', () => {
   assert.deepEqual(keyRange(''), { key: Buffer.from([0]), rangeEnd: Buffer.from([0]) });
-  assert.deepEqual(keyRange('/registry/'), { key: Buffer.from('/registry/'), rangeEnd: Buffer.from('/registry0') });
+  assert.deepEqual(keyRange('/registry/'), {
+    key: Buffer.from('/registry/'),
+    rangeEnd: Buffer.from('/registry0'),
+  });
 });

@@ -35,14 +35,21 @@ export interface HealthyDetails {
 }
 
 /** A member is healthy when /health says so and it answers the status call of its API. */
-async function checkMember(member: MemberHandle, backend: 'v3' | 'v2', signal: AbortSignal): Promise<{ healthy: boolean; reason: string }> {
+async function checkMember(
+  member: MemberHandle,
+  backend: 'v3' | 'v2',
+  signal: AbortSignal,
+): Promise<{ healthy: boolean; reason: string }> {
   const [health, status] = await Promise.allSettled([
     member.http().health({ signal }),
     backend === 'v3' ? member.v3().status({ signal }) : member.v2().selfStats({ signal }),
   ]);
   const reasons: string[] = [];
   if (health.status === 'rejected') reasons.push(`/health: ${errorText(health.reason)}`);
-  else if (!health.value.healthy) reasons.push(`/health: unhealthy${health.value.reason === '' ? ` (HTTP ${health.value.httpStatus})` : `: ${health.value.reason}`}`);
+  else if (!health.value.healthy)
+    reasons.push(
+      `/health: unhealthy${health.value.reason === '' ? ` (HTTP ${health.value.httpStatus})` : `: ${health.value.reason}`}`,
+    );
   if (status.status === 'rejected') reasons.push(errorText(status.reason));
   return { healthy: reasons.length === 0, reason: reasons.join('; ') };
 }
@@ -61,7 +68,14 @@ class HealthySession implements FeatureSession {
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
     const members = this.#cluster.members();
     if (members.length === 0) {
-      return { ok: false, error: 'no members known', summary: 'no members known', problems: [], details: { members: [] }, metrics: [] };
+      return {
+        ok: false,
+        error: 'no members known',
+        summary: 'no members known',
+        problems: [],
+        details: { members: [] },
+        metrics: [],
+      };
     }
     const backend = this.#cluster.spec.storageBackend;
     const results = await forEachMember(members, (m) => checkMember(m, backend, signal));
@@ -76,11 +90,21 @@ class HealthySession implements FeatureSession {
     const metrics: MetricSample[] = [];
     for (const h of health) {
       if (h.endpoint === '') continue;
-      metrics.push({ name: HEALTHY_METRICS.healthy.name, labels: { endpoint: h.endpoint }, value: h.healthy ? 1 : 0 });
-      metrics.push({ name: HEALTHY_METRICS.checkDuration.name, labels: { endpoint: h.endpoint }, value: h.durationMs / 1000 });
+      metrics.push({
+        name: HEALTHY_METRICS.healthy.name,
+        labels: { endpoint: h.endpoint },
+        value: h.healthy ? 1 : 0,
+      });
+      metrics.push({
+        name: HEALTHY_METRICS.checkDuration.name,
+        labels: { endpoint: h.endpoint },
+        value: h.durationMs / 1000,
+      });
     }
     const healthyCount = health.filter((h) => h.healthy).length;
-    const unhealthy = health.filter((h) => !h.healthy).map((h) => `${h.endpoint || h.name || '?'} (${h.reason})`);
+    const unhealthy = health
+      .filter((h) => !h.healthy)
+      .map((h) => `${h.endpoint || h.name || '?'} (${h.reason})`);
     const summary = `${healthyCount}/${health.length} members healthy${unhealthy.length > 0 ? `; unhealthy: ${unhealthy.join(', ')}` : ''}`;
     const details: HealthyDetails = { members: health };
     const problems = unhealthy.map((u) => `member ${u} is unhealthy`);

@@ -16,7 +16,10 @@ test('Kubernetes keys: namespaced and cluster-scoped resources', () => {
 test('custom resources and aggregated APIs: a group with a dot gives <resource>.<group>', () => {
   assert.equal(res('/registry/etcdmonitor.dev/etcdclusters/ns/x'), 'etcdclusters.etcdmonitor.dev');
   assert.equal(res('/registry/etcdmonitor.dev/etcdclusters/cluster-scoped'), 'etcdclusters.etcdmonitor.dev');
-  assert.equal(res('/registry/apiregistration.k8s.io/apiservices/v1.apps'), 'apiservices.apiregistration.k8s.io');
+  assert.equal(
+    res('/registry/apiregistration.k8s.io/apiservices/v1.apps'),
+    'apiservices.apiregistration.k8s.io',
+  );
   // A dotted segment followed by a name only is a resource called so.
   assert.equal(res('/registry/foo.bar/x'), 'foo.bar');
   // An empty resource segment after the group: the group is the resource.
@@ -55,7 +58,10 @@ test('the cap: names past it go to "other", for good, and memory stays bounded',
   for (let i = 0; i < 5000; i++) labeler.slotFor('registry', Buffer.from(`/registry/r${i}/x`), OFFSET);
   assert.equal(labeler.admitted, 3);
   assert.ok(labeler.overflowed);
-  const names = labeler.slots().map((s) => s.resourceName).sort();
+  const names = labeler
+    .slots()
+    .map((s) => s.resourceName)
+    .sort();
   assert.deepEqual(names, ['other', 'r0', 'r1', 'r2']);
   // Admitted names stay admitted, refused ones stay refused.
   assert.equal(labeler.slot('registry', 'r1').resourceName, 'r1');
@@ -76,7 +82,11 @@ test('a resource really named "other" shares the overflow series instead of dupl
   assert.equal(admitted.slotFor('registry', Buffer.from('/registry/x'), OFFSET).resourceName, 'unknown');
   for (let i = 0; i < 10; i++) admitted.slot('registry', `r${i}`);
   assert.equal(admitted.slot('registry', 'r9'), real, 'overflow joins the existing "other" slot');
-  assert.equal(new Set(admitted.slots().map((s) => `${s.etcdPrefix}/${s.resourceName}`)).size, admitted.slots().length, 'no duplicate label sets');
+  assert.equal(
+    new Set(admitted.slots().map((s) => `${s.etcdPrefix}/${s.resourceName}`)).size,
+    admitted.slots().length,
+    'no duplicate label sets',
+  );
 });
 
 test('the cap must be a positive integer', () => {

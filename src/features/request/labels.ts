@@ -56,14 +56,17 @@ export class ResourceLabeler {
   #overflowed = false;
 
   constructor(maxResourceNames: number = DEFAULT_MAX_RESOURCE_NAMES) {
-    if (!Number.isSafeInteger(maxResourceNames) || maxResourceNames < 1) throw new Error(`maxResourceNames must be a positive integer, got ${maxResourceNames}`);
+    if (!Number.isSafeInteger(maxResourceNames) || maxResourceNames < 1)
+      throw new Error(`maxResourceNames must be a positive integer, got ${maxResourceNames}`);
     this.maxResourceNames = maxResourceNames;
   }
 
   /** The slot of a key under `/<etcdPrefix>/`; `offset` is the byte length of `/<etcdPrefix>/`. */
   slotFor(etcdPrefix: string, key: Buffer, offset: number): LabelSlot {
     const resource = resourceOf(key, offset);
-    return resource === undefined ? this.#fixed(etcdPrefix, UNKNOWN_RESOURCE) : this.slot(etcdPrefix, resource);
+    return resource === undefined
+      ? this.#fixed(etcdPrefix, UNKNOWN_RESOURCE)
+      : this.slot(etcdPrefix, resource);
   }
 
   /** The slot of a resource name, admitting it if there is room. */

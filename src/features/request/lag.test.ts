@@ -11,7 +11,11 @@ test('lag in revisions and seconds: the age of the oldest unprocessed revision',
   assert.deepEqual(lag.lag(90n, 2_000), { revisions: 20n, seconds: 1, clusterRevision: 110n });
   assert.deepEqual(lag.lag(100n, 2_000), { revisions: 10n, seconds: 0.5, clusterRevision: 110n });
   assert.deepEqual(lag.lag(110n, 2_000), { revisions: 0n, seconds: 0, clusterRevision: 110n });
-  assert.deepEqual(lag.lag(120n, 2_000), { revisions: 0n, seconds: 0, clusterRevision: 110n }, 'a processed revision ahead of what was observed is no lag');
+  assert.deepEqual(
+    lag.lag(120n, 2_000),
+    { revisions: 0n, seconds: 0, clusterRevision: 110n },
+    'a processed revision ahead of what was observed is no lag',
+  );
 });
 
 test('memory stays bounded and the estimate keeps the oldest observation', () => {

@@ -59,7 +59,8 @@ export class LagEstimator {
     this.observe(revision, now);
     const last = this.#lastSample;
     if (last !== undefined && now - last.at < MIN_RATE_INTERVAL_MS) return;
-    if (last !== undefined && revision >= last.revision) this.#rate = Number(revision - last.revision) / (now - last.at);
+    if (last !== undefined && revision >= last.revision)
+      this.#rate = Number(revision - last.revision) / (now - last.at);
     this.#lastSample = { revision, at: now };
   }
 

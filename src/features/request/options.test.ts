@@ -4,7 +4,11 @@ import { OptionsError } from '../feature.ts';
 import { parseRequestOptions } from './options.ts';
 
 test('defaults: /registry, 200 resource names, pages of 1000 keys', () => {
-  assert.deepEqual(parseRequestOptions(undefined), { prefixes: ['/registry/'], maxResourceNames: 200, countPageSize: 1000 });
+  assert.deepEqual(parseRequestOptions(undefined), {
+    prefixes: ['/registry/'],
+    maxResourceNames: 200,
+    countPageSize: 1000,
+  });
   // The default array is not shared between sessions.
   const a = parseRequestOptions({});
   const b = parseRequestOptions({});
@@ -12,28 +16,58 @@ test('defaults: /registry, 200 resource names, pages of 1000 keys', () => {
 });
 
 test('prefixes are normalised to end with "/"', () => {
-  assert.deepEqual(parseRequestOptions({ prefixes: ['/registry/pods', '/app/'] }).prefixes, ['/registry/pods/', '/app/']);
+  assert.deepEqual(parseRequestOptions({ prefixes: ['/registry/pods', '/app/'] }).prefixes, [
+    '/registry/pods/',
+    '/app/',
+  ]);
 });
 
 const cases: [unknown, string][] = [
-  [{ prefixes: ['registry'] }, 'options of feature request: prefixes[0]: "registry" must start with "/" and name a first segment, e.g. "/registry"'],
-  [{ prefixes: ['/'] }, 'options of feature request: prefixes[0]: "/" must start with "/" and name a first segment, e.g. "/registry"'],
-  [{ prefixes: ['//registry'] }, 'options of feature request: prefixes[0]: "//registry" starts with an empty segment'],
-  [{ prefixes: ['/registry', '/registry/pods'] }, 'options of feature request: prefixes[1]: "/registry/pods" overlaps prefixes[0] "/registry" (a key would be counted twice)'],
-  [{ prefixes: ['/a/b/', '/a'] }, 'options of feature request: prefixes[1]: "/a" overlaps prefixes[0] "/a/b/" (a key would be counted twice)'],
-  [{ prefixes: ['/a', '/a/'] }, 'options of feature request: prefixes[1]: "/a/" overlaps prefixes[0] "/a" (a key would be counted twice)'],
-  [{ prefixes: [] }, 'options of feature request: prefixes: expected array length to be greater or equal to 1'],
-  [{ maxResourceNames: 0 }, 'options of feature request: maxResourceNames: expected integer to be greater or equal to 1'],
+  [
+    { prefixes: ['registry'] },
+    'options of feature request: prefixes[0]: "registry" must start with "/" and name a first segment, e.g. "/registry"',
+  ],
+  [
+    { prefixes: ['/'] },
+    'options of feature request: prefixes[0]: "/" must start with "/" and name a first segment, e.g. "/registry"',
+  ],
+  [
+    { prefixes: ['//registry'] },
+    'options of feature request: prefixes[0]: "//registry" starts with an empty segment',
+  ],
+  [
+    { prefixes: ['/registry', '/registry/pods'] },
+    'options of feature request: prefixes[1]: "/registry/pods" overlaps prefixes[0] "/registry" (a key would be counted twice)',
+  ],
+  [
+    { prefixes: ['/a/b/', '/a'] },
+    'options of feature request: prefixes[1]: "/a" overlaps prefixes[0] "/a/b/" (a key would be counted twice)',
+  ],
+  [
+    { prefixes: ['/a', '/a/'] },
+    'options of feature request: prefixes[1]: "/a/" overlaps prefixes[0] "/a" (a key would be counted twice)',
+  ],
+  [
+    { prefixes: [] },
+    'options of feature request: prefixes: expected array length to be greater or equal to 1',
+  ],
+  [
+    { maxResourceNames: 0 },
+    'options of feature request: maxResourceNames: expected integer to be greater or equal to 1',
+  ],
   [{ countPageSize: 1.5 }, 'options of feature request: countPageSize: expected integer'],
   [{ prefix: '/registry' }, 'options of feature request: unknown field prefix'],
 ];
 
 for (const [raw, message] of cases) {
   test(`rejects ${JSON.stringify(raw)}`, () => {
-    assert.throws(() => parseRequestOptions(raw), (err: unknown) => {
-      assert.ok(err instanceof OptionsError);
-      assert.equal(err.message, message);
-      return true;
-    });
+    assert.throws(
+      () => parseRequestOptions(raw),
+      (err: unknown) => {
+        assert.ok(err instanceof OptionsError);
+        assert.equal(err.message, message);
+        return true;
+      },
+    );
   });
 }

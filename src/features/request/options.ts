@@ -45,14 +45,19 @@ export function parseRequestOptions(raw: unknown): RequestOptions {
   const prefixes: string[] = [];
   parsed.prefixes.forEach((prefix, i) => {
     if (!prefix.startsWith('/') || prefix.split('/').every((s) => s === '')) {
-      throw new OptionsError(`${WHERE}: prefixes[${i}]: "${prefix}" must start with "/" and name a first segment, e.g. "/registry"`);
+      throw new OptionsError(
+        `${WHERE}: prefixes[${i}]: "${prefix}" must start with "/" and name a first segment, e.g. "/registry"`,
+      );
     }
     const normalised = prefix.endsWith('/') ? prefix : `${prefix}/`;
     // "//registry" would give keys that the first-segment rule cannot label.
-    if (normalised.startsWith('//')) throw new OptionsError(`${WHERE}: prefixes[${i}]: "${prefix}" starts with an empty segment`);
+    if (normalised.startsWith('//'))
+      throw new OptionsError(`${WHERE}: prefixes[${i}]: "${prefix}" starts with an empty segment`);
     const j = prefixes.findIndex((p) => p.startsWith(normalised) || normalised.startsWith(p));
     if (j !== -1) {
-      throw new OptionsError(`${WHERE}: prefixes[${i}]: "${prefix}" overlaps prefixes[${j}] "${parsed.prefixes[j]}" (a key would be counted twice)`);
+      throw new OptionsError(
+        `${WHERE}: prefixes[${i}]: "${prefix}" overlaps prefixes[${j}] "${parsed.prefixes[j]}" (a key would be counted twice)`,
+      );
     }
     prefixes.push(normalised);
   });

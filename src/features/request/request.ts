@@ -19,7 +19,14 @@ import { errorMessage } from '../../log.ts';
 import { EtcdError, type EtcdV3MemberClient, type WatchMessage } from '../../etcd/types.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome, MemberHandle, OwnedV3Client } from '../feature.ts';
+import type {
+  ClusterHandle,
+  Feature,
+  FeatureSession,
+  InspectionOutcome,
+  MemberHandle,
+  OwnedV3Client,
+} from '../feature.ts';
 import { LagEstimator } from './lag.ts';
 import { ResourceLabeler, type LabelSlot } from './labels.ts';
 import { parseRequestOptions, type RequestOptions } from './options.ts';
@@ -182,7 +189,10 @@ class RequestSession implements FeatureSession {
     this.#previousInspect = { at: performance.now(), events: 0 };
     this.#loop = this.#run().catch((err: unknown) => {
       // Not expected: #run handles its errors. Logged so that it is never silent.
-      this.#cluster.logger.error({ feature: 'request', error: errorMessage(err) }, 'request watch loop stopped');
+      this.#cluster.logger.error(
+        { feature: 'request', error: errorMessage(err) },
+        'request watch loop stopped',
+      );
     });
   }
 
@@ -200,7 +210,11 @@ class RequestSession implements FeatureSession {
       const members = this.#cluster.members();
       const index = pickWatchMember(
         // A learner serves no watch: it is only tried when nothing else is left.
-        members.map((m) => ({ url: m.endpoint?.url, responsive: m.snapshot.error === undefined && m.snapshot.role !== 'learner', leader: m.snapshot.role === 'leader' })),
+        members.map((m) => ({
+          url: m.endpoint?.url,
+          responsive: m.snapshot.error === undefined && m.snapshot.role !== 'learner',
+          leader: m.snapshot.role === 'leader',
+        })),
         this.#memberUrl,
       );
       const member = index === undefined ? undefined : members[index];
@@ -255,7 +269,8 @@ class RequestSession implements FeatureSession {
       owned.close();
     }
     if (signal.aborted) return;
-    const establishedFor = this.#establishedAt === undefined ? undefined : performance.now() - this.#establishedAt;
+    const establishedFor =
+      this.#establishedAt === undefined ? undefined : performance.now() - this.#establishedAt;
     this.#fail(firstError ?? new Error('watch ended'), establishedFor);
   }
 
@@ -276,7 +291,16 @@ class RequestSession implements FeatureSession {
       if (signal.aborted) return;
       const startRevision = tracker.resumeRevision();
       if (this.#state !== 'watching') this.#state = 'connecting';
-      const stream = client.watch({ key: tracker.key, rangeEnd: tracker.rangeEnd, startRevision, progressNotify: true, requireLeader: true }, signal);
+      const stream = client.watch(
+        {
+          key: tracker.key,
+          rangeEnd: tracker.rangeEnd,
+          startRevision,
+          progressNotify: true,
+          requireLeader: true,
+        },
+        signal,
+      );
       let compacted = false;
       for await (const msg of stream) {
         if (this.#handle(tracker, msg, startRevision)) compacted = true;
@@ -309,12 +333,20 @@ class RequestSession implements FeatureSession {
       case 'compacted':
         tracker.onCompacted(msg.compactRevision);
         this.#cluster.logger.warn(
-          { feature: 'request', prefix: tracker.prefix, member: this.#member, resumeRevision: startRevision.toString(), compactRevision: msg.compactRevision.toString() },
+          {
+            feature: 'request',
+            prefix: tracker.prefix,
+            member: this.#member,
+            resumeRevision: startRevision.toString(),
+            compactRevision: msg.compactRevision.toString(),
+          },
           'request watch: the resume revision has been compacted; re-counting',
         );
         return true;
       case 'canceled':
-        throw new Error(`watch of ${tracker.prefix} canceled by ${this.#member}: ${msg.reason || 'no reason given'}`);
+        throw new Error(
+          `watch of ${tracker.prefix} canceled by ${this.#member}: ${msg.reason || 'no reason given'}`,
+        );
     }
   }
 
@@ -323,7 +355,10 @@ class RequestSession implements FeatureSession {
     this.#establishedAt = performance.now();
     this.#failingSince = undefined;
     this.#lastError = undefined;
-    this.#cluster.logger.info({ feature: 'request', member: this.#member, startRevision: startRevision.toString() }, 'request watch established');
+    this.#cluster.logger.info(
+      { feature: 'request', member: this.#member, startRevision: startRevision.toString() },
+      'request watch established',
+    );
   }
 
   async #count(tracker: PrefixTracker, client: EtcdV3MemberClient, signal: AbortSignal): Promise<void> {
@@ -333,8 +368,20 @@ class RequestSession implements FeatureSession {
       const count = tracker.beginCount();
       this.#counting = count;
       try {
-        const pages = client.rangePages({ key: tracker.key, rangeEnd: tracker.rangeEnd, keysOnly: true, pageSize: this.#options.countPageSize }, { signal });
-        for await (const page of pages) count.addPage(page.header.revision, page.kvs.map((kv) => kv.key));
+        const pages = client.rangePages(
+          {
+            key: tracker.key,
+            rangeEnd: tracker.rangeEnd,
+            keysOnly: true,
+            pageSize: this.#options.countPageSize,
+          },
+          { signal },
+        );
+        for await (const page of pages)
+          count.addPage(
+            page.header.revision,
+            page.kvs.map((kv) => kv.key),
+          );
       } catch (err) {
         // The pinned revision was compacted during the walk: start over at a newer one.
         if (err instanceof EtcdError && err.code === 'compacted' && attempt < 5 && !signal.aborted) continue;
@@ -346,7 +393,14 @@ class RequestSession implements FeatureSession {
       const result = tracker.finishCount(count);
       if (this.#trackers.every((t) => t.counted)) this.#firstCount.resolve();
       this.#lag.observe(result.revision, performance.now());
-      const fields = { feature: 'request', prefix: tracker.prefix, member: this.#member, revision: result.revision.toString(), keys: result.keys, ms: Math.round(performance.now() - t0) };
+      const fields = {
+        feature: 'request',
+        prefix: tracker.prefix,
+        member: this.#member,
+        revision: result.revision.toString(),
+        keys: result.keys,
+        ms: Math.round(performance.now() - t0),
+      };
       if (result.recount) {
         this.#recounts++;
         this.#recountGap += result.gapRevisions;
@@ -363,7 +417,8 @@ class RequestSession implements FeatureSession {
 
   #processedRevision(): bigint {
     let min: bigint | undefined;
-    for (const t of this.#trackers) if (min === undefined || t.processedRevision < min) min = t.processedRevision;
+    for (const t of this.#trackers)
+      if (min === undefined || t.processedRevision < min) min = t.processedRevision;
     return min ?? 0n;
   }
 
@@ -380,13 +435,15 @@ class RequestSession implements FeatureSession {
     await this.#sampleClusterRevision(signal);
     const now = performance.now();
     // Member Status revisions from discovery: the lag keeps growing while the watch is down.
-    for (const m of this.#cluster.members()) if (m.snapshot.revision !== undefined) this.#lag.observe(m.snapshot.revision, now);
+    for (const m of this.#cluster.members())
+      if (m.snapshot.revision !== undefined) this.#lag.observe(m.snapshot.revision, now);
     const ready = this.#trackers.every((t) => t.counted);
     const watchUp = this.#trackers.every((t) => t.watching);
     const processed = this.#processedRevision();
     const lag = this.#lag.lag(processed, now);
     const elapsed = (now - this.#previousInspect.at) / 1000;
-    const eventsPerSecond = elapsed > 0 ? (this.#counters.eventsProcessed - this.#previousInspect.events) / elapsed : 0;
+    const eventsPerSecond =
+      elapsed > 0 ? (this.#counters.eventsProcessed - this.#previousInspect.events) / elapsed : 0;
     // A failure counts once it has lasted a whole interval: a resume after a member restart is not a failed round.
     const failing = this.#failingSince !== undefined && this.#failingSince <= this.#previousInspect.at;
     this.#previousInspect = { at: now, events: this.#counters.eventsProcessed };
@@ -430,7 +487,9 @@ class RequestSession implements FeatureSession {
     const now = performance.now();
     if (this.#lastClusterSample !== undefined && now - this.#lastClusterSample < CLUSTER_SAMPLE_MS) return;
     this.#lastClusterSample = now;
-    const leader = this.#cluster.members().find((m) => m.snapshot.role === 'leader' && m.endpoint !== undefined);
+    const leader = this.#cluster
+      .members()
+      .find((m) => m.snapshot.role === 'leader' && m.endpoint !== undefined);
     if (leader === undefined) return;
     try {
       const status = await leader.v3().status({ signal, timeoutMs: CLUSTER_SAMPLE_TIMEOUT_MS });
@@ -443,20 +502,35 @@ class RequestSession implements FeatureSession {
   async #waitFirstCount(ms: number, signal: AbortSignal): Promise<void> {
     const stop = new AbortController();
     try {
-      await Promise.race([this.#firstCount.promise, sleep(ms, undefined, { signal: AbortSignal.any([signal, stop.signal]) }).catch(() => undefined)]);
+      await Promise.race([
+        this.#firstCount.promise,
+        sleep(ms, undefined, { signal: AbortSignal.any([signal, stop.signal]) }).catch(() => undefined),
+      ]);
     } finally {
       stop.abort();
     }
   }
 
-  #countMetrics(lag: { revisions: bigint; seconds: number }, processed: bigint, eventsPerSecond: number): MetricSample[] {
+  #countMetrics(
+    lag: { revisions: bigint; seconds: number },
+    processed: bigint,
+    eventsPerSecond: number,
+  ): MetricSample[] {
     const m = REQUEST_METRICS;
     const keys = this.#keyTotals();
     const out: MetricSample[] = [];
     for (const slot of this.#labeler.slots()) {
       const labels = { etcdPrefix: slot.etcdPrefix, resourceName: slot.resourceName };
-      out.push({ name: m.requests.name, labels: { grpcMethod: 'PUT', ...labels }, value: this.#counters.puts.get(slot) ?? 0 });
-      out.push({ name: m.requests.name, labels: { grpcMethod: 'DELETE', ...labels }, value: this.#counters.deletes.get(slot) ?? 0 });
+      out.push({
+        name: m.requests.name,
+        labels: { grpcMethod: 'PUT', ...labels },
+        value: this.#counters.puts.get(slot) ?? 0,
+      });
+      out.push({
+        name: m.requests.name,
+        labels: { grpcMethod: 'DELETE', ...labels },
+        value: this.#counters.deletes.get(slot) ?? 0,
+      });
       out.push({ name: m.keys.name, labels, value: keys.get(slot) ?? 0 });
     }
     out.push(
@@ -474,11 +548,17 @@ class RequestSession implements FeatureSession {
   /** Key counts by label, all prefixes together (two prefixes may share an etcdPrefix). */
   #keyTotals(): Map<LabelSlot, number> {
     const totals = new Map<LabelSlot, number>();
-    for (const t of this.#trackers) for (const [slot, n] of t.keyCounts()) totals.set(slot, (totals.get(slot) ?? 0) + n);
+    for (const t of this.#trackers)
+      for (const [slot, n] of t.keyCounts()) totals.set(slot, (totals.get(slot) ?? 0) + n);
     return totals;
   }
 
-  #details(ready: boolean, lag: { revisions: bigint; seconds: number; clusterRevision: bigint }, processed: bigint, eventsPerSecond: number): RequestDetails {
+  #details(
+    ready: boolean,
+    lag: { revisions: bigint; seconds: number; clusterRevision: bigint },
+    processed: bigint,
+    eventsPerSecond: number,
+  ): RequestDetails {
     const keys = this.#keyTotals();
     const resources: ResourceDetails[] = ready
       ? this.#labeler.slots().map((slot) => ({
@@ -529,7 +609,8 @@ class RequestSession implements FeatureSession {
 
 export class RequestFeature implements Feature<RequestOptions> {
   readonly name = 'request';
-  readonly description = 'Counts keys per resource and watches every PUT and DELETE under the configured prefixes (Kubernetes layout labels).';
+  readonly description =
+    'Counts keys per resource and watches every PUT and DELETE under the configured prefixes (Kubernetes layout labels).';
   readonly backends = ['v3'] as const;
   readonly defaultIntervalSeconds = 30;
   readonly metrics = Object.values(REQUEST_METRICS);

@@ -4,9 +4,18 @@ import { backoffMs, failuresAfter, pickWatchMember, type WatchCandidate } from '
 
 test('backoff: 100 ms doubling to 5 s, with bounded jitter', () => {
   const mid = (): number => 0.5;
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 50].map((f) => backoffMs(f, mid)), [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-  assert.equal(backoffMs(1, () => 0), 80);
-  assert.equal(backoffMs(10, () => 0.999999), 6000);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7, 8, 50].map((f) => backoffMs(f, mid)),
+    [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000],
+  );
+  assert.equal(
+    backoffMs(1, () => 0),
+    80,
+  );
+  assert.equal(
+    backoffMs(10, () => 0.999999),
+    6000,
+  );
 });
 
 test('failures reset after an attempt that stayed established long enough', () => {
@@ -16,7 +25,11 @@ test('failures reset after an attempt that stayed established long enough', () =
   assert.equal(failuresAfter(6, 60_000), 1);
 });
 
-const m = (url: string | undefined, leader = false, responsive = true): WatchCandidate => ({ url, leader, responsive });
+const m = (url: string | undefined, leader = false, responsive = true): WatchCandidate => ({
+  url,
+  leader,
+  responsive,
+});
 
 test('first choice: a responsive follower, else the leader, else any member with a URL', () => {
   assert.equal(pickWatchMember([m('a', true), m('b'), m('c')], undefined), 1);

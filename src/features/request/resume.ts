@@ -44,7 +44,10 @@ export interface WatchCandidate {
  * member only when it is the only one. Returns an index into `candidates`,
  * or undefined when no member has a URL.
  */
-export function pickWatchMember(candidates: readonly WatchCandidate[], previous: string | undefined): number | undefined {
+export function pickWatchMember(
+  candidates: readonly WatchCandidate[],
+  previous: string | undefined,
+): number | undefined {
   const usable = candidates.map((c, i) => ({ c, i })).filter(({ c }) => c.url !== undefined);
   if (usable.length === 0) return undefined;
   const at = previous === undefined ? -1 : usable.findIndex(({ c }) => c.url === previous);

@@ -5,18 +5,34 @@ import { ResourceLabeler } from './labels.ts';
 import { PrefixTracker, RequestCounters } from './tracker.ts';
 
 function kv(key: string, createRevision: bigint, modRevision: bigint) {
-  return { key: Buffer.from(key), value: Buffer.alloc(0), createRevision, modRevision, version: 1n, lease: 0n };
+  return {
+    key: Buffer.from(key),
+    value: Buffer.alloc(0),
+    createRevision,
+    modRevision,
+    version: 1n,
+    lease: 0n,
+  };
 }
-const put = (key: string, rev: bigint, created = rev): WatchEvent => ({ type: 'PUT', kv: kv(key, created, rev) });
+const put = (key: string, rev: bigint, created = rev): WatchEvent => ({
+  type: 'PUT',
+  kv: kv(key, created, rev),
+});
 const del = (key: string, rev: bigint): WatchEvent => ({ type: 'DELETE', kv: kv(key, 0n, rev) });
 
-function setup(prefix = '/registry'): { tracker: PrefixTracker; counters: RequestCounters; labeler: ResourceLabeler } {
+function setup(prefix = '/registry'): {
+  tracker: PrefixTracker;
+  counters: RequestCounters;
+  labeler: ResourceLabeler;
+} {
   const labeler = new ResourceLabeler(100);
   return { tracker: new PrefixTracker(prefix, labeler), counters: new RequestCounters(), labeler };
 }
 
 function byName(tracker: PrefixTracker): Record<string, number> {
-  return Object.fromEntries([...tracker.keyCounts()].map(([s, n]) => [`${s.etcdPrefix}/${s.resourceName}`, n]));
+  return Object.fromEntries(
+    [...tracker.keyCounts()].map(([s, n]) => [`${s.etcdPrefix}/${s.resourceName}`, n]),
+  );
 }
 function requests(counters: RequestCounters): Record<string, number> {
   const out: Record<string, number> = {};
@@ -37,7 +53,10 @@ test('prefix normalisation: a trailing "/" and the first segment as etcdPrefix',
 test('a count at one revision, then creates, updates and deletes keep key counts exact and requests counted once', () => {
   const { tracker, counters } = setup();
   assert.ok(tracker.needsCount && !tracker.counted);
-  assert.throws(() => tracker.applyEvents([put('/registry/pods/a/x', 5n)], counters), /before its first count/);
+  assert.throws(
+    () => tracker.applyEvents([put('/registry/pods/a/x', 5n)], counters),
+    /before its first count/,
+  );
 
   const count = tracker.beginCount();
   count.addPage(10n, [Buffer.from('/registry/pods/a/p1'), Buffer.from('/registry/pods/a/p2')]);
@@ -50,9 +69,21 @@ test('a count at one revision, then creates, updates and deletes keep key counts
 
   tracker.applyEvents([put('/registry/pods/a/p3', 11n)], counters); // create
   tracker.applyEvents([put('/registry/pods/a/p1', 12n, 3n)], counters); // update
-  tracker.applyEvents([del('/registry/secrets/a/s1', 13n), put('/registry/etcdmonitor.dev/etcdclusters/ns/x', 13n)], counters); // one txn
-  assert.deepEqual(byName(tracker), { 'registry/pods': 3, 'registry/secrets': 0, 'registry/unknown': 1, 'registry/etcdclusters.etcdmonitor.dev': 1 });
-  assert.deepEqual(requests(counters), { 'PUT pods': 2, 'PUT etcdclusters.etcdmonitor.dev': 1, 'DELETE secrets': 1 });
+  tracker.applyEvents(
+    [del('/registry/secrets/a/s1', 13n), put('/registry/etcdmonitor.dev/etcdclusters/ns/x', 13n)],
+    counters,
+  ); // one txn
+  assert.deepEqual(byName(tracker), {
+    'registry/pods': 3,
+    'registry/secrets': 0,
+    'registry/unknown': 1,
+    'registry/etcdclusters.etcdmonitor.dev': 1,
+  });
+  assert.deepEqual(requests(counters), {
+    'PUT pods': 2,
+    'PUT etcdclusters.etcdmonitor.dev': 1,
+    'DELETE secrets': 1,
+  });
   assert.equal(counters.eventsProcessed, 4);
   assert.equal(tracker.resumeRevision(), 14n);
 });
@@ -109,7 +140,11 @@ test('compaction: counts stay until the re-count completes, which replaces them;
   assert.deepEqual(byName(tracker), { 'registry/pods': 2 });
 
   count = tracker.beginCount();
-  count.addPage(35n, [Buffer.from('/registry/pods/a/x'), Buffer.from('/registry/pods/a/z'), Buffer.from('/registry/cm/a/c')]);
+  count.addPage(35n, [
+    Buffer.from('/registry/pods/a/x'),
+    Buffer.from('/registry/pods/a/z'),
+    Buffer.from('/registry/cm/a/c'),
+  ]);
   // Before finishCount the old counts are still what is exported.
   assert.deepEqual(byName(tracker), { 'registry/pods': 2 });
   const result = tracker.finishCount(count);

@@ -74,7 +74,8 @@ export class PrefixTracker {
   constructor(prefix: string, labeler: ResourceLabeler) {
     this.prefix = prefix.endsWith('/') ? prefix : `${prefix}/`;
     const first = this.prefix.split('/').find((s) => s !== '');
-    if (!this.prefix.startsWith('/') || first === undefined) throw new Error(`prefix "${prefix}" must start with "/" and name a first segment`);
+    if (!this.prefix.startsWith('/') || first === undefined)
+      throw new Error(`prefix "${prefix}" must start with "/" and name a first segment`);
     this.etcdPrefix = first;
     this.key = Buffer.from(this.prefix);
     this.rangeEnd = prefixEnd(this.key);
@@ -136,7 +137,8 @@ export class PrefixTracker {
   finishCount(count: KeyCount): CountResult {
     if (count.revision === undefined) throw new Error(`count of ${this.prefix} saw no page`);
     const recount = this.#phase !== 'uncounted';
-    const gapRevisions = recount && count.revision > this.#keyRevision ? count.revision - this.#keyRevision : 0n;
+    const gapRevisions =
+      recount && count.revision > this.#keyRevision ? count.revision - this.#keyRevision : 0n;
     this.#keys = count.counts;
     this.#keyRevision = count.revision;
     this.#countRevision = count.revision;

@@ -13,16 +13,26 @@ export interface ConditionInput {
   readonly observedGeneration?: number;
 }
 
-export function findCondition(conditions: readonly Readonly<Condition>[] | undefined, type: string): Readonly<Condition> | undefined {
+export function findCondition(
+  conditions: readonly Readonly<Condition>[] | undefined,
+  type: string,
+): Readonly<Condition> | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
 /** The list with `next` set (added or replaced in place, order kept). */
-export function setCondition(conditions: readonly Readonly<Condition>[] | undefined, next: ConditionInput, now: Date = new Date()): Condition[] {
+export function setCondition(
+  conditions: readonly Readonly<Condition>[] | undefined,
+  next: ConditionInput,
+  now: Date = new Date(),
+): Condition[] {
   const list = (conditions ?? []).map((c) => ({ ...c }));
   const i = list.findIndex((c) => c.type === next.type);
   const previous = i >= 0 ? list[i] : undefined;
-  const lastTransitionTime = previous !== undefined && previous.status === next.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lastTransitionTime =
+    previous !== undefined && previous.status === next.status
+      ? previous.lastTransitionTime
+      : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const condition: Condition = {
     type: next.type,
     status: next.status,
@@ -37,13 +47,23 @@ export function setCondition(conditions: readonly Readonly<Condition>[] | undefi
 }
 
 /** Whether two condition lists say the same (lastTransitionTime included), to skip needless status writes. */
-export function sameConditions(a: readonly Readonly<Condition>[] | undefined, b: readonly Readonly<Condition>[] | undefined): boolean {
+export function sameConditions(
+  a: readonly Readonly<Condition>[] | undefined,
+  b: readonly Readonly<Condition>[] | undefined,
+): boolean {
   const x = a ?? [];
   const y = b ?? [];
   if (x.length !== y.length) return false;
   return x.every((c, i) => {
     const d = y[i];
-    return d !== undefined && c.type === d.type && c.status === d.status && c.reason === d.reason && c.message === d.message &&
-      c.lastTransitionTime === d.lastTransitionTime && c.observedGeneration === d.observedGeneration;
+    return (
+      d !== undefined &&
+      c.type === d.type &&
+      c.status === d.status &&
+      c.reason === d.reason &&
+      c.message === d.message &&
+      c.lastTransitionTime === d.lastTransitionTime &&
+      c.observedGeneration === d.observedGeneration
+    );
   });
 }

@@ -17,7 +17,10 @@ export const Secret = Type.Object({
 export type Secret = Static<typeof Secret>;
 
 /** The decoded bytes of one key of a Secret, or undefined when the key is absent. */
-export function secretValue(secret: { readonly data?: Readonly<Record<string, string>> | undefined }, key: string): Buffer | undefined {
+export function secretValue(
+  secret: { readonly data?: Readonly<Record<string, string>> | undefined },
+  key: string,
+): Buffer | undefined {
   const encoded = secret.data?.[key];
   return encoded === undefined ? undefined : Buffer.from(encoded, 'base64');
 }

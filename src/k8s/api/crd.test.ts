@@ -29,27 +29,47 @@ describe('toStructural', () => {
   it('refuses what the apiserver would refuse, naming the path', () => {
     const cases: [unknown, RegExp][] = [
       [Type.Object({ a: Type.Unknown() }), /\(root\)\.a: no type/],
-      [Type.Object({ a: Type.Union([Type.String(), Type.Integer()]) }), /\(root\)\.a: only unions of literals/],
-      [Type.Object({ a: Type.Object({ b: Type.String() }, { additionalProperties: false }) }), /\(root\)\.a: additionalProperties: false/],
+      [
+        Type.Object({ a: Type.Union([Type.String(), Type.Integer()]) }),
+        /\(root\)\.a: only unions of literals/,
+      ],
+      [
+        Type.Object({ a: Type.Object({ b: Type.String() }, { additionalProperties: false }) }),
+        /\(root\)\.a: additionalProperties: false/,
+      ],
       [Type.Object({ a: Type.Record(Type.String(), Type.Unknown()) }), /\(root\)\.a\[\*\]: no type/],
       [Type.Object({ a: Type.Object({}) }), /\(root\)\.a: an object needs properties/],
       [Type.Object({ a: Type.Null() }), /\(root\)\.a: type null is not allowed/],
     ];
     for (const [schema, message] of cases) {
-      assert.throws(() => toStructural(schema as Record<string, unknown>), (err: unknown) => err instanceof NonStructuralSchemaError && message.test(err.message));
+      assert.throws(
+        () => toStructural(schema as Record<string, unknown>),
+        (err: unknown) => err instanceof NonStructuralSchemaError && message.test(err.message),
+      );
     }
   });
 });
 
 describe('buildCrd', () => {
   it('makes a namespaced v1 CRD with status subresource, names and printer columns', () => {
-    const crd = buildCrd(ETCD_CLUSTER_CRD) as { metadata: { name: string }; spec: Record<string, unknown> & { versions: Record<string, unknown>[] } };
+    const crd = buildCrd(ETCD_CLUSTER_CRD) as {
+      metadata: { name: string };
+      spec: Record<string, unknown> & { versions: Record<string, unknown>[] };
+    };
     assert.equal(crd.metadata.name, 'etcdclusters.etcdmonitor.dev');
     assert.equal(crd.spec['scope'], 'Namespaced');
     assert.deepEqual((crd.spec['names'] as { shortNames: string[] }).shortNames, ['etcdc']);
     const [version] = crd.spec.versions;
     assert.deepEqual(version?.['subresources'], { status: {} });
-    const columns = (version?.['additionalPrinterColumns'] as { name: string; jsonPath: string }[]).map((c) => `${c.name}=${c.jsonPath}`);
-    assert.deepEqual(columns.slice(0, 5), ['Phase=.status.phase', 'Members=.status.membersReady', 'Leader=.status.leader', 'Version=.status.version', 'Age=.metadata.creationTimestamp']);
+    const columns = (version?.['additionalPrinterColumns'] as { name: string; jsonPath: string }[]).map(
+      (c) => `${c.name}=${c.jsonPath}`,
+    );
+    assert.deepEqual(columns.slice(0, 5), [
+      'Phase=.status.phase',
+      'Members=.status.membersReady',
+      'Leader=.status.leader',
+      'Version=.status.version',
+      'Age=.metadata.creationTimestamp',
+    ]);
   });
 });

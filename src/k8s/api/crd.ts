@@ -23,10 +23,30 @@ export class NonStructuralSchemaError extends Error {
 }
 
 const PASS_THROUGH = new Set([
-  'description', 'default', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
-  'minLength', 'maxLength', 'pattern', 'format', 'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties',
-  'nullable', 'x-kubernetes-validations', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type',
-  'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-embedded-resource',
+  'description',
+  'default',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'format',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
+  'nullable',
+  'x-kubernetes-validations',
+  'x-kubernetes-list-type',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-map-type',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-embedded-resource',
 ]);
 // Keys TypeBox adds for itself (the Kind and Optional markers are symbols and never seen here).
 const DROPPED = new Set(['$id', '$schema', 'title', 'examples', 'readOnly', 'writeOnly']);
@@ -60,7 +80,20 @@ function convert(schema: TSchema | Record<string, unknown>, path: string): JsonS
   const out: JsonSchemaProps = {};
   for (const [key, value] of Object.entries(s)) {
     if (PASS_THROUGH.has(key)) out[key] = structuredClone(value);
-    else if (!DROPPED.has(key) && !['type', 'properties', 'required', 'items', 'patternProperties', 'additionalProperties', 'anyOf', 'const', 'enum'].includes(key)) {
+    else if (
+      !DROPPED.has(key) &&
+      ![
+        'type',
+        'properties',
+        'required',
+        'items',
+        'patternProperties',
+        'additionalProperties',
+        'anyOf',
+        'const',
+        'enum',
+      ].includes(key)
+    ) {
       throw new NonStructuralSchemaError(`${path}: keyword "${key}" has no place in a CRD schema`);
     }
   }
@@ -71,7 +104,9 @@ function convert(schema: TSchema | Record<string, unknown>, path: string): JsonS
     const literals = members.every((m) => isRecord(m) && 'const' in m);
     const type = [...types][0];
     if (!literals || types.size !== 1 || typeof type !== 'string' || !SCALAR_TYPES.has(type)) {
-      throw new NonStructuralSchemaError(`${path}: only unions of literals of one scalar type are structural`);
+      throw new NonStructuralSchemaError(
+        `${path}: only unions of literals of one scalar type are structural`,
+      );
     }
     out['type'] = type;
     out['enum'] = members.map((m) => (m as Record<string, unknown>)['const']);
@@ -94,23 +129,37 @@ function convert(schema: TSchema | Record<string, unknown>, path: string): JsonS
     const pattern = s['patternProperties'];
     const additional = s['additionalProperties'];
     if (isRecord(properties) && Object.keys(properties).length > 0) {
-      out['properties'] = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, toStructural(v as TSchema, `${path}.${k}`)]));
-      if (Array.isArray(s['required']) && s['required'].length > 0) out['required'] = [...(s['required'] as string[])];
+      out['properties'] = Object.fromEntries(
+        Object.entries(properties).map(([k, v]) => [k, toStructural(v as TSchema, `${path}.${k}`)]),
+      );
+      if (Array.isArray(s['required']) && s['required'].length > 0)
+        out['required'] = [...(s['required'] as string[])];
     }
     if (isRecord(pattern)) {
       const entries = Object.entries(pattern);
-      if (out['properties'] !== undefined || entries.length !== 1) throw new NonStructuralSchemaError(`${path}: a map must have exactly one value schema and no properties`);
+      if (out['properties'] !== undefined || entries.length !== 1)
+        throw new NonStructuralSchemaError(
+          `${path}: a map must have exactly one value schema and no properties`,
+        );
       if (s['x-kubernetes-preserve-unknown-fields'] !== true) {
         out['additionalProperties'] = toStructural(entries[0]![1] as TSchema, `${path}[*]`);
       }
     } else if (additional === false) {
       // Unknown fields are pruned anyway; a rejection would only break old clients.
-      throw new NonStructuralSchemaError(`${path}: additionalProperties: false is not how CRDs refuse fields (they prune them)`);
+      throw new NonStructuralSchemaError(
+        `${path}: additionalProperties: false is not how CRDs refuse fields (they prune them)`,
+      );
     } else if (isRecord(additional)) {
       out['additionalProperties'] = toStructural(additional as TSchema, `${path}[*]`);
     }
-    if (out['properties'] === undefined && out['additionalProperties'] === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) {
-      throw new NonStructuralSchemaError(`${path}: an object needs properties, a value schema or x-kubernetes-preserve-unknown-fields`);
+    if (
+      out['properties'] === undefined &&
+      out['additionalProperties'] === undefined &&
+      out['x-kubernetes-preserve-unknown-fields'] !== true
+    ) {
+      throw new NonStructuralSchemaError(
+        `${path}: an object needs properties, a value schema or x-kubernetes-preserve-unknown-fields`,
+      );
     }
   } else if (type === 'array') {
     if (!isRecord(s['items'])) throw new NonStructuralSchemaError(`${path}: an array needs items`);

@@ -12,7 +12,9 @@ import { Int64, KubeObject, Time } from './meta.ts';
 export const ETCD_INSPECTION_KIND = 'EtcdInspection';
 export const DEFAULT_INSPECTION_PROVIDER = 'etcd-monitor';
 
-const immutable = (field: string) => ({ 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: `${field} is immutable` }] });
+const immutable = (field: string) => ({
+  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: `${field} is immutable` }],
+});
 
 export const EtcdInspectionSpec = Type.Object(
   {
@@ -29,8 +31,21 @@ export const EtcdInspectionSpec = Type.Object(
       description: 'The feature to run: healthy, alarm, consistency or request. Immutable.',
       ...immutable('inspectionType'),
     }),
-    inspectionProvider: Type.Optional(Type.String({ default: DEFAULT_INSPECTION_PROVIDER, maxLength: 63, description: 'The cluster provider of the inspected cluster (its clusterType, e.g. imported), set by the EtcdCluster controller; etcd-monitor when created by hand.' })),
-    intervalInSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'Seconds between two rounds; the feature\'s default when absent.' })),
+    inspectionProvider: Type.Optional(
+      Type.String({
+        default: DEFAULT_INSPECTION_PROVIDER,
+        maxLength: 63,
+        description:
+          'The cluster provider of the inspected cluster (its clusterType, e.g. imported), set by the EtcdCluster controller; etcd-monitor when created by hand.',
+      }),
+    ),
+    intervalInSecond: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 86_400,
+        description: "Seconds between two rounds; the feature's default when absent.",
+      }),
+    ),
   },
   { description: 'Which feature of which cluster, and how often.' },
 );
@@ -43,7 +58,12 @@ export const InspectionResult = Type.Object(
   {
     ok: Type.Boolean({ description: 'false: the round reached no verdict (see error).' }),
     summary: Type.String({ maxLength: 1024, description: 'One line, e.g. "3/3 members healthy".' }),
-    problems: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 32, description: 'What the round found wrong (at most 32).' })),
+    problems: Type.Optional(
+      Type.Array(Type.String({ maxLength: 1024 }), {
+        maxItems: 32,
+        description: 'What the round found wrong (at most 32).',
+      }),
+    ),
     error: Type.Optional(Type.String({ maxLength: 4096, description: 'Why the round reached no verdict.' })),
     durationMilliseconds: Type.Optional(Int64({ minimum: 0 })),
   },
@@ -54,9 +74,13 @@ export type InspectionResult = Static<typeof InspectionResult>;
 export const EtcdInspectionStatus = Type.Object(
   {
     phase: Type.Optional(
-      Type.Union(INSPECTION_PHASES.map((p) => Type.Literal(p)), {
-        description: 'Pending (not run yet), Ok, Problems (found some), Error (no verdict) or Blocked (the cluster is missing or invalid).',
-      }),
+      Type.Union(
+        INSPECTION_PHASES.map((p) => Type.Literal(p)),
+        {
+          description:
+            'Pending (not run yet), Ok, Problems (found some), Error (no verdict) or Blocked (the cluster is missing or invalid).',
+        },
+      ),
     ),
     observedGeneration: Type.Optional(Int64({ minimum: 0 })),
     lastUpdatedTime: Type.Optional(Time('When the last round finished.')),

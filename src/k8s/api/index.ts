@@ -2,7 +2,19 @@
  * etcdmonitor.dev/v1alpha1: EtcdCluster and EtcdInspection (types, runtime
  * checks, CRDs), the core Secret shape, kstone compatibility, validation.
  */
-export { API_VERSION, GROUP, VERSION, Condition, ConditionStatus, controllerRef, ObjectMeta, OwnerReference, objectKey, splitObjectKey, type ObjectMetaInput } from './meta.ts';
+export {
+  API_VERSION,
+  GROUP,
+  VERSION,
+  Condition,
+  ConditionStatus,
+  controllerRef,
+  ObjectMeta,
+  OwnerReference,
+  objectKey,
+  splitObjectKey,
+  type ObjectMetaInput,
+} from './meta.ts';
 export {
   ANNOTATION_CERT_NAME,
   ANNOTATION_FEATURE_GATES,
@@ -58,4 +70,13 @@ export {
 } from './validate.ts';
 export { authFromSecret, tlsFromSecret } from './secrets.ts';
 export { findCondition, sameConditions, setCondition, type ConditionInput } from './conditions.ts';
-export { buildCrd, CRD_DEFINITIONS, crdFileName, crdYaml, NonStructuralSchemaError, toStructural, type CrdDefinition, type PrinterColumn } from './crd.ts';
+export {
+  buildCrd,
+  CRD_DEFINITIONS,
+  crdFileName,
+  crdYaml,
+  NonStructuralSchemaError,
+  toStructural,
+  type CrdDefinition,
+  type PrinterColumn,
+} from './crd.ts';

@@ -23,7 +23,13 @@ export function parseFeatureGates(text: string): FeatureGates {
     if (entry === '') continue;
     const eq = entry.indexOf('=');
     const name = (eq < 0 ? entry : entry.slice(0, eq)).trim();
-    const value = eq < 0 ? undefined : entry.slice(eq + 1).trim().toLowerCase();
+    const value =
+      eq < 0
+        ? undefined
+        : entry
+            .slice(eq + 1)
+            .trim()
+            .toLowerCase();
     if (!GATE_NAME.test(name) || (value !== 'true' && value !== 'false')) {
       problems.push(`entry "${entry}" is not name=true or name=false`);
       continue;
@@ -42,15 +48,20 @@ export function parseFeatureGates(text: string): FeatureGates {
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export type CertNameRef = { readonly ok: true; readonly namespace: string; readonly name: string } | { readonly ok: false; readonly problem: string };
+export type CertNameRef =
+  | { readonly ok: true; readonly namespace: string; readonly name: string }
+  | { readonly ok: false; readonly problem: string };
 
 /** `<namespace>/<secret>` or `<secret>` (then in `defaultNamespace`, the object's own). */
 export function parseCertName(text: string, defaultNamespace: string): CertNameRef {
   const value = text.trim();
   const parts = value.split('/');
-  if (parts.length > 2 || value === '') return { ok: false, problem: `"${text}" is not <namespace>/<secret> or <secret>` };
+  if (parts.length > 2 || value === '')
+    return { ok: false, problem: `"${text}" is not <namespace>/<secret> or <secret>` };
   const [namespace, name] = parts.length === 2 ? [parts[0]!, parts[1]!] : [defaultNamespace, parts[0]!];
-  if (!DNS_LABEL.test(namespace) || namespace.length > 63) return { ok: false, problem: `"${namespace}" is not a valid namespace name` };
-  if (!DNS_SUBDOMAIN.test(name) || name.length > 253) return { ok: false, problem: `"${name}" is not a valid Secret name` };
+  if (!DNS_LABEL.test(namespace) || namespace.length > 63)
+    return { ok: false, problem: `"${namespace}" is not a valid namespace name` };
+  if (!DNS_SUBDOMAIN.test(name) || name.length > 253)
+    return { ok: false, problem: `"${name}" is not a valid Secret name` };
   return { ok: true, namespace, name };
 }

@@ -12,13 +12,16 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 // RFC 3339 as Kubernetes writes it (metav1.Time: seconds, "Z" or an offset).
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
+if (!FormatRegistry.Has('date-time'))
+  FormatRegistry.Set('date-time', (value) => RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
 
 /** A metav1.Time: RFC 3339 text. */
-export const Time = (description?: string) => Type.String({ format: 'date-time', ...(description !== undefined && { description }) });
+export const Time = (description?: string) =>
+  Type.String({ format: 'date-time', ...(description !== undefined && { description }) });
 
 /** A 64-bit integer that fits a JS number (generation, sizes). */
-export const Int64 = (options: { description?: string; minimum?: number } = {}) => Type.Integer({ format: 'int64', ...options });
+export const Int64 = (options: { description?: string; minimum?: number } = {}) =>
+  Type.Integer({ format: 'int64', ...options });
 
 export const OwnerReference = Type.Object({
   apiVersion: Type.String(),
@@ -63,26 +66,51 @@ export interface ObjectMetaInput {
   finalizers?: string[];
 }
 
-export const ConditionStatus = Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown')]);
+export const ConditionStatus = Type.Union([
+  Type.Literal('True'),
+  Type.Literal('False'),
+  Type.Literal('Unknown'),
+]);
 export type ConditionStatus = Static<typeof ConditionStatus>;
 
 /** metav1.Condition, with the same constraints. */
 export const Condition = Type.Object({
-  type: Type.String({ minLength: 1, maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
+  type: Type.String({
+    minLength: 1,
+    maxLength: 316,
+    pattern:
+      '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+  }),
   status: ConditionStatus,
-  reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'CamelCase reason of the last transition.' }),
+  reason: Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+    description: 'CamelCase reason of the last transition.',
+  }),
   message: Type.String({ maxLength: 32768, description: 'Human-readable details.' }),
   lastTransitionTime: Time('When status last changed.'),
-  observedGeneration: Type.Optional(Int64({ minimum: 0, description: 'The .metadata.generation the condition was set for.' })),
+  observedGeneration: Type.Optional(
+    Int64({ minimum: 0, description: 'The .metadata.generation the condition was set for.' }),
+  ),
 });
 export type Condition = Static<typeof Condition>;
 
 /** A list of conditions keyed by type, as Kubernetes merges them. */
 export const Conditions = (description: string) =>
-  Type.Array(Condition, { description, maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] });
+  Type.Array(Condition, {
+    description,
+    maxItems: 32,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+  });
 
 /** A whole object of one of our kinds: envelope, metadata, spec and optional status. */
-export const KubeObject = <K extends string, S extends TSchema, St extends TSchema>(kind: K, spec: S, status: St) =>
+export const KubeObject = <K extends string, S extends TSchema, St extends TSchema>(
+  kind: K,
+  spec: S,
+  status: St,
+) =>
   Type.Object({
     apiVersion: Type.Literal(API_VERSION),
     kind: Type.Literal(kind),
@@ -104,8 +132,22 @@ export function splitObjectKey(key: string): { namespace: string | undefined; na
 }
 
 /** The owner reference that makes `owner` the controller of an object (as the EtcdCluster owns its EtcdInspections). */
-export function controllerRef(owner: { readonly apiVersion: string; readonly kind: string; readonly metadata: { readonly name: string; readonly uid?: string | undefined } }): OwnerReference {
+export function controllerRef(owner: {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly uid?: string | undefined };
+}): OwnerReference {
   const uid = owner.metadata.uid;
-  if (uid === undefined || uid === '') throw new Error(`${owner.kind} ${owner.metadata.name} has no uid yet: read it from the API before owning objects with it`);
-  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid, controller: true, blockOwnerDeletion: true };
+  if (uid === undefined || uid === '')
+    throw new Error(
+      `${owner.kind} ${owner.metadata.name} has no uid yet: read it from the API before owning objects with it`,
+    );
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }

@@ -16,8 +16,19 @@ describe('names and references', () => {
   });
 
   it('makes controller owner references from objects that have a uid', () => {
-    const owner = { apiVersion: 'etcdmonitor.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'prod', uid: 'u-1' } };
-    assert.deepEqual(controllerRef(owner), { apiVersion: 'etcdmonitor.dev/v1alpha1', kind: 'EtcdCluster', name: 'prod', uid: 'u-1', controller: true, blockOwnerDeletion: true });
+    const owner = {
+      apiVersion: 'etcdmonitor.dev/v1alpha1',
+      kind: 'EtcdCluster',
+      metadata: { name: 'prod', uid: 'u-1' },
+    };
+    assert.deepEqual(controllerRef(owner), {
+      apiVersion: 'etcdmonitor.dev/v1alpha1',
+      kind: 'EtcdCluster',
+      name: 'prod',
+      uid: 'u-1',
+      controller: true,
+      blockOwnerDeletion: true,
+    });
     assert.throws(() => controllerRef({ ...owner, metadata: { name: 'prod' } }), /has no uid yet/);
   });
 

@@ -9,7 +9,10 @@ import { authFromSecret, tlsFromSecret } from './secrets.ts';
 import type { AuthRef, TlsRef } from './validate.ts';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
-const secret = (data: Record<string, string>) => ({ metadata: { name: 'etcd-tls', namespace: 'ops' }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+const secret = (data: Record<string, string>) => ({
+  metadata: { name: 'etcd-tls', namespace: 'ops' },
+  data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+});
 const ref: TlsRef = { secretNamespace: 'ops', secretName: 'etcd-tls', field: 'spec.tls' };
 
 describe('tlsFromSecret', () => {
@@ -26,7 +29,10 @@ describe('tlsFromSecret', () => {
   });
 
   it('reads the standard keys ca.crt / tls.crt / tls.key; the key stays secret', () => {
-    const result = tlsFromSecret(ref, secret({ 'ca.crt': certs.ca, 'tls.crt': certs.cert, 'tls.key': certs.key }));
+    const result = tlsFromSecret(
+      ref,
+      secret({ 'ca.crt': certs.ca, 'tls.crt': certs.cert, 'tls.key': certs.key }),
+    );
     assert.ok(result.ok);
     assert.equal(result.value.ca, certs.ca);
     assert.equal(result.value.cert, certs.cert);
@@ -34,8 +40,11 @@ describe('tlsFromSecret', () => {
     assert.ok(!inspect(result.value).includes('PRIVATE KEY'));
   });
 
-  it('reads kstone\'s ca.pem / client.pem / client-key.pem', () => {
-    const result = tlsFromSecret(ref, secret({ 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key }));
+  it("reads kstone's ca.pem / client.pem / client-key.pem", () => {
+    const result = tlsFromSecret(
+      ref,
+      secret({ 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key }),
+    );
     assert.ok(result.ok);
     assert.equal(result.value.cert, certs.cert);
   });
@@ -44,7 +53,10 @@ describe('tlsFromSecret', () => {
     const both = tlsFromSecret(ref, secret({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }));
     assert.ok(both.ok);
     assert.equal(both.value.ca, certs.ca);
-    const explicit = tlsFromSecret({ ...ref, caKey: 'ca.pem' }, secret({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }));
+    const explicit = tlsFromSecret(
+      { ...ref, caKey: 'ca.pem' },
+      secret({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }),
+    );
     assert.ok(explicit.ok);
     assert.equal(explicit.value.ca, certs.otherCa);
   });
@@ -56,14 +68,23 @@ describe('tlsFromSecret', () => {
   });
 
   it('names the missing Secret, a missing explicit key, half a key pair and an empty Secret', () => {
-    assert.deepEqual(tlsFromSecret(ref, undefined), { ok: false, problems: [{ field: 'spec.tls', message: 'Secret ops/etcd-tls not found' }] });
+    assert.deepEqual(tlsFromSecret(ref, undefined), {
+      ok: false,
+      problems: [{ field: 'spec.tls', message: 'Secret ops/etcd-tls not found' }],
+    });
     assert.deepEqual(tlsFromSecret({ ...ref, certKey: 'crt' }, secret({ 'tls.key': certs.key })), {
       ok: false,
       problems: [{ field: 'spec.tls.certKey', message: 'Secret ops/etcd-tls has no key "crt"' }],
     });
     assert.deepEqual(tlsFromSecret(ref, secret({ 'client.pem': certs.cert })), {
       ok: false,
-      problems: [{ field: 'spec.tls', message: 'Secret ops/etcd-tls has a client certificate ("client.pem") but no key ("tls.key" or "client-key.pem")' }],
+      problems: [
+        {
+          field: 'spec.tls',
+          message:
+            'Secret ops/etcd-tls has a client certificate ("client.pem") but no key ("tls.key" or "client-key.pem")',
+        },
+      ],
     });
     const empty = tlsFromSecret(ref, secret({ other: 'x' }));
     assert.ok(!empty.ok);
@@ -82,7 +103,13 @@ describe('tlsFromSecret', () => {
 });
 
 describe('authFromSecret', () => {
-  const auth: AuthRef = { secretNamespace: 'ops', secretName: 'etcd-auth', usernameKey: 'username', passwordKey: 'password', field: 'spec.auth' };
+  const auth: AuthRef = {
+    secretNamespace: 'ops',
+    secretName: 'etcd-auth',
+    usernameKey: 'username',
+    passwordKey: 'password',
+    field: 'spec.auth',
+  };
 
   it('reads username and password; one trailing newline of the password is dropped', () => {
     const result = authFromSecret(auth, secret({ username: 'monitor\n', password: 's3cret\n' }));
@@ -93,14 +120,23 @@ describe('authFromSecret', () => {
   });
 
   it('names missing or empty keys, never the values', () => {
-    const result = authFromSecret({ ...auth, passwordKey: 'pw' }, secret({ username: '', password: 'hunter2' }));
+    const result = authFromSecret(
+      { ...auth, passwordKey: 'pw' },
+      secret({ username: '', password: 'hunter2' }),
+    );
     assert.deepEqual(result, {
       ok: false,
       problems: [
-        { field: 'spec.auth.usernameKey', message: 'Secret ops/etcd-auth has no (or an empty) key "username"' },
+        {
+          field: 'spec.auth.usernameKey',
+          message: 'Secret ops/etcd-auth has no (or an empty) key "username"',
+        },
         { field: 'spec.auth.passwordKey', message: 'Secret ops/etcd-auth has no (or an empty) key "pw"' },
       ],
     });
-    assert.deepEqual(authFromSecret(auth, undefined), { ok: false, problems: [{ field: 'spec.auth', message: 'Secret ops/etcd-auth not found' }] });
+    assert.deepEqual(authFromSecret(auth, undefined), {
+      ok: false,
+      problems: [{ field: 'spec.auth', message: 'Secret ops/etcd-auth not found' }],
+    });
   });
 });

@@ -13,14 +13,20 @@ import { secretValue, type Secret } from './core.ts';
 import { TLS_DEFAULT_KEYS } from './etcdcluster.ts';
 import type { AuthRef, Problem, TlsRef, Validated } from './validate.ts';
 
-type SecretLike = Pick<Secret, 'data'> & { readonly metadata: { readonly name: string; readonly namespace?: string | undefined } };
+type SecretLike = Pick<Secret, 'data'> & {
+  readonly metadata: { readonly name: string; readonly namespace?: string | undefined };
+};
 
 function secretLabel(namespace: string, name: string): string {
   return `Secret ${namespace}/${name}`;
 }
 
 /** The value of an explicit key, or of the first standard key present. */
-function pick(secret: SecretLike, explicit: string | undefined, defaults: readonly string[]): { key: string; value: string } | { missing: readonly string[] } {
+function pick(
+  secret: SecretLike,
+  explicit: string | undefined,
+  defaults: readonly string[],
+): { key: string; value: string } | { missing: readonly string[] } {
   const candidates = explicit !== undefined ? [explicit] : defaults;
   for (const key of candidates) {
     const value = secretValue(secret, key);
@@ -37,20 +43,32 @@ const keysText = (keys: readonly string[]): string => keys.map((k) => `"${k}"`).
  */
 export function tlsFromSecret(ref: TlsRef, secret: SecretLike | undefined): Validated<TlsMaterial> {
   const label = secretLabel(ref.secretNamespace, ref.secretName);
-  if (secret === undefined) return { ok: false, problems: [{ field: ref.field, message: `${label} not found` }] };
+  if (secret === undefined)
+    return { ok: false, problems: [{ field: ref.field, message: `${label} not found` }] };
   const problems: Problem[] = [];
   const ca = pick(secret, ref.caKey, TLS_DEFAULT_KEYS.ca);
   const cert = pick(secret, ref.certKey, TLS_DEFAULT_KEYS.cert);
   const key = pick(secret, ref.keyKey, TLS_DEFAULT_KEYS.key);
   // An explicitly named key must be there; standard ones are optional.
-  for (const [found, explicit, name] of [[ca, ref.caKey, 'caKey'], [cert, ref.certKey, 'certKey'], [key, ref.keyKey, 'keyKey']] as const) {
-    if ('missing' in found && explicit !== undefined) problems.push({ field: `${ref.field}.${name}`, message: `${label} has no key "${explicit}"` });
+  for (const [found, explicit, name] of [
+    [ca, ref.caKey, 'caKey'],
+    [cert, ref.certKey, 'certKey'],
+    [key, ref.keyKey, 'keyKey'],
+  ] as const) {
+    if ('missing' in found && explicit !== undefined)
+      problems.push({ field: `${ref.field}.${name}`, message: `${label} has no key "${explicit}"` });
   }
   if ('value' in cert && 'missing' in key && ref.keyKey === undefined) {
-    problems.push({ field: ref.field, message: `${label} has a client certificate ("${cert.key}") but no key (${keysText(key.missing)})` });
+    problems.push({
+      field: ref.field,
+      message: `${label} has a client certificate ("${cert.key}") but no key (${keysText(key.missing)})`,
+    });
   }
   if ('value' in key && 'missing' in cert && ref.certKey === undefined) {
-    problems.push({ field: ref.field, message: `${label} has a client key ("${key.key}") but no certificate (${keysText(cert.missing)})` });
+    problems.push({
+      field: ref.field,
+      message: `${label} has a client key ("${key.key}") but no certificate (${keysText(cert.missing)})`,
+    });
   }
   if ('missing' in ca && 'missing' in cert && 'missing' in key && problems.length === 0) {
     problems.push({
@@ -71,7 +89,10 @@ export function tlsFromSecret(ref: TlsRef, secret: SecretLike | undefined): Vali
       ...('key' in key && { key: `key "${key.key}" of ${label}` }),
     });
   } catch (err) {
-    return { ok: false, problems: [{ field: ref.field, message: err instanceof Error ? err.message : String(err) }] };
+    return {
+      ok: false,
+      problems: [{ field: ref.field, message: err instanceof Error ? err.message : String(err) }],
+    };
   }
   return { ok: true, value: material };
 }
@@ -79,14 +100,23 @@ export function tlsFromSecret(ref: TlsRef, secret: SecretLike | undefined): Vali
 /** Username and password from the Secret; both keys must be there and non-empty. */
 export function authFromSecret(ref: AuthRef, secret: SecretLike | undefined): Validated<AuthCredentials> {
   const label = secretLabel(ref.secretNamespace, ref.secretName);
-  if (secret === undefined) return { ok: false, problems: [{ field: ref.field, message: `${label} not found` }] };
+  if (secret === undefined)
+    return { ok: false, problems: [{ field: ref.field, message: `${label} not found` }] };
   const problems: Problem[] = [];
   const username = secretValue(secret, ref.usernameKey)?.toString('utf8').trim();
   const password = secretValue(secret, ref.passwordKey)?.toString('utf8');
-  if (username === undefined || username === '') problems.push({ field: `${ref.field}.usernameKey`, message: `${label} has no (or an empty) key "${ref.usernameKey}"` });
+  if (username === undefined || username === '')
+    problems.push({
+      field: `${ref.field}.usernameKey`,
+      message: `${label} has no (or an empty) key "${ref.usernameKey}"`,
+    });
   // A trailing newline is what `echo pw > file; kubectl create secret --from-file` leaves.
   const cleaned = password?.replace(/\r?\n$/, '');
-  if (cleaned === undefined || cleaned === '') problems.push({ field: `${ref.field}.passwordKey`, message: `${label} has no (or an empty) key "${ref.passwordKey}"` });
+  if (cleaned === undefined || cleaned === '')
+    problems.push({
+      field: `${ref.field}.passwordKey`,
+      message: `${label} has no (or an empty) key "${ref.passwordKey}"`,
+    });
   if (problems.length > 0 || username === undefined || cleaned === undefined) return { ok: false, problems };
   return { ok: true, value: { username, password: new Credential(cleaned) } };
 }

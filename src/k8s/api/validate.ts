@@ -28,7 +28,9 @@ export interface Problem {
   readonly message: string;
 }
 
-export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problems: readonly Problem[] };
+export type Validated<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly problems: readonly Problem[] };
 
 /** "spec.endpoints[1]: endpoint ... has no port; metadata.annotations.featureGates: ..." */
 export function formatProblems(problems: readonly Problem[]): string {
@@ -87,7 +89,10 @@ export interface ValidateClusterOptions {
   /** Cluster types with a provider; default CLUSTER_TYPES. */
   readonly clusterTypes?: readonly string[];
   /** Checks a feature's options (e.g. the feature's parseOptions); returns what is wrong. */
-  readonly checkFeatureOptions?: (feature: string, options: Readonly<Record<string, unknown>> | undefined) => readonly string[];
+  readonly checkFeatureOptions?: (
+    feature: string,
+    options: Readonly<Record<string, unknown>> | undefined,
+  ) => readonly string[];
   /**
    * kstone's certName may name a Secret in another namespace. Off by default:
    * whoever may create an EtcdCluster could otherwise make the operator use
@@ -107,7 +112,10 @@ export function schemaProblems(schema: TSchema, value: unknown): { value: unknow
     // A missing or mistyped field fails several checks: the first says it best.
     if (seen.has(field)) continue;
     seen.add(field);
-    problems.push({ field, message: describeError(error.message, error.schema as Record<string, unknown>, error.value) });
+    problems.push({
+      field,
+      message: describeError(error.message, error.schema as Record<string, unknown>, error.value),
+    });
     if (problems.length >= 20) break;
   }
   return { value: withDefaults, problems };
@@ -116,7 +124,11 @@ export function schemaProblems(schema: TSchema, value: unknown): { value: unknow
 /** TypeBox's message, said the way the apiserver would for enums and missing fields. */
 function describeError(message: string, schema: Record<string, unknown>, value: unknown): string {
   if (/Expected required property/.test(message)) return 'required field is missing';
-  const options = Array.isArray(schema['anyOf']) ? (schema['anyOf'] as Record<string, unknown>[]) : 'const' in schema ? [schema] : undefined;
+  const options = Array.isArray(schema['anyOf'])
+    ? (schema['anyOf'] as Record<string, unknown>[])
+    : 'const' in schema
+      ? [schema]
+      : undefined;
   if (options !== undefined && options.every((o) => 'const' in o)) {
     return `unsupported value ${JSON.stringify(value)}: supported values: ${options.map((o) => JSON.stringify(o['const'])).join(', ')}`;
   }
@@ -130,20 +142,30 @@ function describeError(message: string, schema: Record<string, unknown>, value: 
  * certName annotation (spec wins), Secret key names left to the standard
  * lookup when not given.
  */
-export function validateEtcdCluster(obj: unknown, opts: ValidateClusterOptions = {}): Validated<ValidEtcdCluster> {
+export function validateEtcdCluster(
+  obj: unknown,
+  opts: ValidateClusterOptions = {},
+): Validated<ValidEtcdCluster> {
   const checked = schemaProblems(EtcdCluster, obj);
   if (checked.problems.length > 0) return { ok: false, problems: checked.problems };
   const cluster = checked.value as EtcdCluster;
   const problems: Problem[] = [];
   const { metadata, spec } = cluster;
   const namespace = metadata.namespace ?? '';
-  if (namespace === '') problems.push({ field: 'metadata.namespace', message: 'EtcdCluster is namespaced; the namespace is missing' });
+  if (namespace === '')
+    problems.push({
+      field: 'metadata.namespace',
+      message: 'EtcdCluster is namespaced; the namespace is missing',
+    });
   const annotations = metadata.annotations ?? {};
 
   const clusterType = spec.clusterType ?? 'imported';
   const clusterTypes = opts.clusterTypes ?? CLUSTER_TYPES;
   if (!clusterTypes.includes(clusterType)) {
-    problems.push({ field: 'spec.clusterType', message: `cluster type "${clusterType}" has no provider (known: ${clusterTypes.join(', ')})` });
+    problems.push({
+      field: 'spec.clusterType',
+      message: `cluster type "${clusterType}" has no provider (known: ${clusterTypes.join(', ')})`,
+    });
   }
 
   const endpoints: Endpoint[] = [];
@@ -158,7 +180,10 @@ export function validateEtcdCluster(obj: unknown, opts: ValidateClusterOptions =
       seenEndpoints.add(endpoint.url);
       endpoints.push(endpoint);
     } catch (err) {
-      problems.push({ field: `spec.endpoints[${i}]`, message: err instanceof Error ? err.message : String(err) });
+      problems.push({
+        field: `spec.endpoints[${i}]`,
+        message: err instanceof Error ? err.message : String(err),
+      });
     }
   });
 
@@ -174,7 +199,11 @@ export function validateEtcdCluster(obj: unknown, opts: ValidateClusterOptions =
       if (spec.features?.[name] !== undefined) continue;
       if (!known.includes(name)) {
         // A gate switched off for a feature we do not have harms nobody.
-        if (enabled) problems.push({ field: gatesField, message: `unknown feature "${name}" (known: ${known.join(', ')})` });
+        if (enabled)
+          problems.push({
+            field: gatesField,
+            message: `unknown feature "${name}" (known: ${known.join(', ')})`,
+          });
         continue;
       }
       features.set(name, { enabled, source: 'annotation' });
@@ -188,7 +217,8 @@ export function validateEtcdCluster(obj: unknown, opts: ValidateClusterOptions =
     }
     const enabled = settings.enabled ?? true;
     if (enabled && opts.checkFeatureOptions !== undefined) {
-      for (const message of opts.checkFeatureOptions(name, settings.options)) problems.push({ field: `${field}.options`, message });
+      for (const message of opts.checkFeatureOptions(name, settings.options))
+        problems.push({ field: `${field}.options`, message });
     }
     features.set(name, {
       enabled,
@@ -198,7 +228,8 @@ export function validateEtcdCluster(obj: unknown, opts: ValidateClusterOptions =
     });
   }
   if (spec.features === undefined && gatesText === undefined) {
-    for (const name of DEFAULT_FEATURES) if (known.includes(name)) features.set(name, { enabled: true, source: 'default' });
+    for (const name of DEFAULT_FEATURES)
+      if (known.includes(name)) features.set(name, { enabled: true, source: 'default' });
   }
 
   let tls: TlsRef | undefined;
@@ -240,7 +271,11 @@ export function validateEtcdCluster(obj: unknown, opts: ValidateClusterOptions =
 
   if (problems.length > 0) return { ok: false, problems };
   const secretNames = [
-    ...new Set([tls, auth].filter((r): r is TlsRef | AuthRef => r !== undefined && r.secretNamespace === namespace).map((r) => r.secretName)),
+    ...new Set(
+      [tls, auth]
+        .filter((r): r is TlsRef | AuthRef => r !== undefined && r.secretNamespace === namespace)
+        .map((r) => r.secretName),
+    ),
   ].sort();
   const sortedFeatures = Object.fromEntries([...features].sort(([a], [b]) => a.localeCompare(b)));
   return {
@@ -282,17 +317,35 @@ export function validateEtcdInspection(
   const inspection = checked.value as EtcdInspection;
   const problems: Problem[] = [];
   const namespace = inspection.metadata.namespace ?? '';
-  if (namespace === '') problems.push({ field: 'metadata.namespace', message: 'EtcdInspection is namespaced; the namespace is missing' });
+  if (namespace === '')
+    problems.push({
+      field: 'metadata.namespace',
+      message: 'EtcdInspection is namespaced; the namespace is missing',
+    });
   const known = opts.knownFeatures ?? KNOWN_FEATURES;
   const { inspectionType, clusterName } = inspection.spec;
-  if (!known.includes(inspectionType)) problems.push({ field: 'spec.inspectionType', message: `unknown feature "${inspectionType}" (known: ${known.join(', ')})` });
+  if (!known.includes(inspectionType))
+    problems.push({
+      field: 'spec.inspectionType',
+      message: `unknown feature "${inspectionType}" (known: ${known.join(', ')})`,
+    });
   const provider = inspection.spec.inspectionProvider ?? DEFAULT_INSPECTION_PROVIDER;
   const providers = opts.providers ?? [DEFAULT_INSPECTION_PROVIDER];
-  if (!providers.includes(provider)) problems.push({ field: 'spec.inspectionProvider', message: `unknown provider "${provider}" (known: ${providers.join(', ')})` });
+  if (!providers.includes(provider))
+    problems.push({
+      field: 'spec.inspectionProvider',
+      message: `unknown provider "${provider}" (known: ${providers.join(', ')})`,
+    });
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    value: { namespace, name: inspection.metadata.name, clusterName, inspectionType, inspectionProvider: provider, intervalSeconds: inspection.spec.intervalInSecond },
+    value: {
+      namespace,
+      name: inspection.metadata.name,
+      clusterName,
+      inspectionType,
+      inspectionProvider: provider,
+      intervalSeconds: inspection.spec.intervalInSecond,
+    },
   };
 }
-

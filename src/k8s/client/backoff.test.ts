@@ -5,7 +5,10 @@ import { Backoff } from './backoff.ts';
 describe('Backoff', () => {
   it('doubles up to the cap, then stays; reset starts over', () => {
     const b = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 0 });
-    assert.deepEqual([b.next(), b.next(), b.next(), b.next(), b.next(), b.next()], [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual(
+      [b.next(), b.next(), b.next(), b.next(), b.next(), b.next()],
+      [100, 200, 400, 800, 1000, 1000],
+    );
     assert.equal(b.failures, 6);
     b.reset();
     assert.equal(b.next(), 100);

@@ -31,7 +31,12 @@ export class Backoff {
     this.#factor = opts.factor ?? 2;
     this.#jitter = opts.jitter ?? 1;
     this.#random = opts.random ?? Math.random;
-    if (!(this.#initial > 0) || !(this.#max >= this.#initial) || !(this.#factor >= 1) || !(this.#jitter >= 0)) {
+    if (
+      !(this.#initial > 0) ||
+      !(this.#max >= this.#initial) ||
+      !(this.#factor >= 1) ||
+      !(this.#jitter >= 0)
+    ) {
       throw new Error('backoff: want 0 < initialMs <= maxMs, factor >= 1, jitter >= 0');
     }
   }

@@ -25,7 +25,14 @@ export class KubeApiError extends Error {
   /** From Retry-After or the Status details, when the server asked for one. */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(what: string, code: number, reason: string, serverMessage: string, causes: readonly StatusCause[] = [], retryAfterSeconds?: number) {
+  constructor(
+    what: string,
+    code: number,
+    reason: string,
+    serverMessage: string,
+    causes: readonly StatusCause[] = [],
+    retryAfterSeconds?: number,
+  ) {
     const head = `${what}: ${code}${reason !== '' ? ` ${reason}` : ''}`;
     super(serverMessage !== '' ? `${head}: ${serverMessage}` : head);
     this.code = code;
@@ -52,8 +59,20 @@ export class KubeDecodeError extends Error {
 }
 
 const REASONS: Record<number, string> = {
-  400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed', 406: 'NotAcceptable',
-  409: 'Conflict', 410: 'Gone', 415: 'UnsupportedMediaType', 422: 'Invalid', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -61,7 +80,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** A KubeApiError from an HTTP status and the body (a metav1.Status when the server wrote one). */
-export function apiErrorFrom(what: string, code: number, body: unknown, retryAfterHeader?: string | null): KubeApiError {
+export function apiErrorFrom(
+  what: string,
+  code: number,
+  body: unknown,
+  retryAfterHeader?: string | null,
+): KubeApiError {
   let reason = '';
   let message = '';
   let causes: StatusCause[] = [];
@@ -89,7 +113,8 @@ export function apiErrorFrom(what: string, code: number, body: unknown, retryAft
     const seconds = Number(retryAfterHeader);
     if (Number.isFinite(seconds) && seconds >= 0) retryAfter = seconds;
   }
-  if (code === 401 && message === '') message = 'the credentials were not accepted (missing, invalid or expired token or certificate)';
+  if (code === 401 && message === '')
+    message = 'the credentials were not accepted (missing, invalid or expired token or certificate)';
   return new KubeApiError(what, code, reason, message, causes, retryAfter);
 }
 
@@ -98,9 +123,11 @@ function apiError(err: unknown): KubeApiError | undefined {
 }
 
 export const isNotFound = (err: unknown): boolean => apiError(err)?.code === 404;
-export const isAlreadyExists = (err: unknown): boolean => apiError(err)?.code === 409 && apiError(err)?.reason === 'AlreadyExists';
+export const isAlreadyExists = (err: unknown): boolean =>
+  apiError(err)?.code === 409 && apiError(err)?.reason === 'AlreadyExists';
 /** 409 Conflict: the resourceVersion was stale (optimistic concurrency). */
-export const isConflict = (err: unknown): boolean => apiError(err)?.code === 409 && apiError(err)?.reason !== 'AlreadyExists';
+export const isConflict = (err: unknown): boolean =>
+  apiError(err)?.code === 409 && apiError(err)?.reason !== 'AlreadyExists';
 export const isForbidden = (err: unknown): boolean => apiError(err)?.code === 403;
 export const isUnauthorized = (err: unknown): boolean => apiError(err)?.code === 401;
 export const isInvalid = (err: unknown): boolean => apiError(err)?.code === 422;
@@ -113,7 +140,12 @@ export const isInvalid = (err: unknown): boolean => apiError(err)?.code === 422;
 export function isExpired(err: unknown): boolean {
   const e = apiError(err);
   if (e === undefined) return false;
-  return e.code === 410 || e.reason === 'Expired' || e.reason === 'Gone' || /too old resource version|resourceVersion for the provided (watch|list) is too old/i.test(e.serverMessage);
+  return (
+    e.code === 410 ||
+    e.reason === 'Expired' ||
+    e.reason === 'Gone' ||
+    /too old resource version|resourceVersion for the provided (watch|list) is too old/i.test(e.serverMessage)
+  );
 }
 
 /** Worth retrying later: the server or the network had a problem, not the request. */

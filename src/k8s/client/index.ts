@@ -3,7 +3,13 @@
  * KubeConfig loading, a transport on @kubernetes/client-node's auth, typed
  * clients per resource, informers and listers.
  */
-export { loadKubeConfig, inClusterConfig, KubeConfigError, type KubeConfigFlags, type InClusterEnv } from './kubeconfig.ts';
+export {
+  loadKubeConfig,
+  inClusterConfig,
+  KubeConfigError,
+  type KubeConfigFlags,
+  type InClusterEnv,
+} from './kubeconfig.ts';
 export { KubeTransport, type KubeRequest, type Query, type TransportOptions } from './transport.ts';
 export {
   KubeApiError,
@@ -50,7 +56,13 @@ export {
 } from './typed.ts';
 export { createClients, type Clients } from './clients.ts';
 export { deepFreeze, Store, type DeepReadonly, type IndexFunc, type Lister } from './store.ts';
-export { LabelSelectorError, matchesSelector, parseLabelSelector, type LabelSelector, type Requirement } from './selector.ts';
+export {
+  LabelSelectorError,
+  matchesSelector,
+  parseLabelSelector,
+  type LabelSelector,
+  type Requirement,
+} from './selector.ts';
 export { Backoff, type BackoffOptions } from './backoff.ts';
 export {
   createInformer,

@@ -20,7 +20,10 @@ interface Thing {
 }
 
 const thing = (name: string, rv: number, value = 0, extra: Partial<Thing['spec']> = {}): Thing => ({
-  apiVersion: 'test/v1', kind: 'Thing', metadata: { name, namespace: 'ns', resourceVersion: String(rv) }, spec: { value, ...extra },
+  apiVersion: 'test/v1',
+  kind: 'Thing',
+  metadata: { name, namespace: 'ns', resourceVersion: String(rv) },
+  spec: { value, ...extra },
 });
 
 type Item<T> = { event: WatchEvent<T> } | { end: true } | { error: unknown };
@@ -84,7 +87,11 @@ class FakeLW implements ListerWatcher<Thing> {
     return { items: structuredClone(this.state), resourceVersion: this.listRv, rejected: [] };
   }
 
-  async watch(opts: { resourceVersion: string; signal: AbortSignal; timeoutSeconds: number }): Promise<AsyncIterable<WatchEvent<Thing>>> {
+  async watch(opts: {
+    resourceVersion: string;
+    signal: AbortSignal;
+    timeoutSeconds: number;
+  }): Promise<AsyncIterable<WatchEvent<Thing>>> {
     this.timeouts.push(opts.timeoutSeconds);
     const error = this.watchErrors.shift();
     if (error !== undefined) throw error;
@@ -104,16 +111,28 @@ class FakeLW implements ListerWatcher<Thing> {
 function record(informer: Informer<Thing>): string[] {
   const log: string[] = [];
   informer.addEventHandler({
-    onAdd: (o, initial) => log.push(`add ${o.metadata.name}@${o.metadata.resourceVersion}${initial ? ' initial' : ''}`),
-    onUpdate: (a, b) => log.push(a === b ? `resync ${b.metadata.name}` : `update ${a.metadata.name}@${a.metadata.resourceVersion}->${b.metadata.resourceVersion}`),
-    onDelete: (o, info) => log.push(`delete ${o.metadata.name}@${o.metadata.resourceVersion}${info.finalStateUnknown ? ' unknown' : ''}`),
+    onAdd: (o, initial) =>
+      log.push(`add ${o.metadata.name}@${o.metadata.resourceVersion}${initial ? ' initial' : ''}`),
+    onUpdate: (a, b) =>
+      log.push(
+        a === b
+          ? `resync ${b.metadata.name}`
+          : `update ${a.metadata.name}@${a.metadata.resourceVersion}->${b.metadata.resourceVersion}`,
+      ),
+    onDelete: (o, info) =>
+      log.push(
+        `delete ${o.metadata.name}@${o.metadata.resourceVersion}${info.finalStateUnknown ? ' unknown' : ''}`,
+      ),
   });
   return log;
 }
 
 const fast = { backoff: { initialMs: 5, maxMs: 20, jitter: 0 }, watchTimeoutSeconds: () => 300 } as const;
 
-async function started(lw: FakeLW, opts: ConstructorParameters<typeof Informer<Thing>>[1] = {}): Promise<{ informer: Informer<Thing>; log: string[] }> {
+async function started(
+  lw: FakeLW,
+  opts: ConstructorParameters<typeof Informer<Thing>>[1] = {},
+): Promise<{ informer: Informer<Thing>; log: string[] }> {
   const informer = new Informer<Thing>(lw, { ...fast, ...opts });
   const log = record(informer);
   informer.start();
@@ -123,7 +142,7 @@ async function started(lw: FakeLW, opts: ConstructorParameters<typeof Informer<T
 }
 
 describe('Informer', () => {
-  it('lists, announces the initial objects, then watches from the list\'s resourceVersion', async () => {
+  it("lists, announces the initial objects, then watches from the list's resourceVersion", async () => {
     const lw = new FakeLW();
     lw.state = [thing('a', 5), thing('b', 7)];
     const { informer, log } = await started(lw);
@@ -132,7 +151,13 @@ describe('Informer', () => {
       assert.deepEqual(log, ['add a@5 initial', 'add b@7 initial']);
       assert.equal(lw.current().resourceVersion, '10');
       assert.equal(informer.lister.get('ns', 'a')?.metadata.resourceVersion, '5');
-      assert.deepEqual(informer.lister.list('ns').map((o) => o.metadata.name).sort(), ['a', 'b']);
+      assert.deepEqual(
+        informer.lister
+          .list('ns')
+          .map((o) => o.metadata.name)
+          .sort(),
+        ['a', 'b'],
+      );
       assert.deepEqual(informer.lister.list('other'), []);
     } finally {
       await informer.stop();
@@ -173,7 +198,15 @@ describe('Informer', () => {
     try {
       lw.state = [thing('b', 6), thing('c', 30, 9), thing('d', 31)];
       lw.listRv = '40';
-      lw.current().push({ type: 'ERROR', error: apiErrorFrom('watch things', 410, { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 10 (35)' }) });
+      lw.current().push({
+        type: 'ERROR',
+        error: apiErrorFrom('watch things', 410, {
+          kind: 'Status',
+          code: 410,
+          reason: 'Expired',
+          message: 'too old resource version: 10 (35)',
+        }),
+      });
       await eventually(() => (lw.watches.length === 2 ? true : undefined), 'the watch after the relist');
       assert.deepEqual(log.slice(3), ['update c@7->30', 'add d@31', 'delete a@5 unknown']);
       assert.equal(lw.lists, 2);
@@ -204,10 +237,18 @@ describe('Informer', () => {
     const lw = new FakeLW();
     const { informer } = await started(lw, { backoff: { initialMs: 40, maxMs: 1000, factor: 2, jitter: 0 } });
     try {
-      lw.watchErrors.push(new KubeTransportError('connection refused'), new KubeTransportError('connection refused'), apiErrorFrom('watch', 503, undefined));
+      lw.watchErrors.push(
+        new KubeTransportError('connection refused'),
+        new KubeTransportError('connection refused'),
+        apiErrorFrom('watch', 503, undefined),
+      );
       const t0 = Date.now();
       lw.current().fail(new KubeTransportError('the stream broke'));
-      await eventually(() => (lw.watches.length === 2 ? true : undefined), 'a watch after four failures', 5_000);
+      await eventually(
+        () => (lw.watches.length === 2 ? true : undefined),
+        'a watch after four failures',
+        5_000,
+      );
       // 40 + 80 + 160 + 320 ms of backoff.
       assert.ok(Date.now() - t0 >= 550, `retried after ${Date.now() - t0} ms`);
       assert.equal(lw.current().resourceVersion, '10');
@@ -221,12 +262,18 @@ describe('Informer', () => {
 
   it('starts the backoff over once a watch delivers again', async () => {
     const lw = new FakeLW();
-    const { informer } = await started(lw, { backoff: { initialMs: 200, maxMs: 10_000, factor: 4, jitter: 0 } });
+    const { informer } = await started(lw, {
+      backoff: { initialMs: 200, maxMs: 10_000, factor: 4, jitter: 0 },
+    });
     try {
       // Two failures: the next delay would be 200 × 4² = 3.2 s...
       lw.watchErrors.push(new KubeTransportError('refused'));
       lw.current().fail(new KubeTransportError('broke'));
-      await eventually(() => (lw.watches.length === 2 ? true : undefined), 'the watch after two failures', 3_000);
+      await eventually(
+        () => (lw.watches.length === 2 ? true : undefined),
+        'the watch after two failures',
+        3_000,
+      );
       // ...but this watch delivers an event, so after it breaks the retry comes after 200 ms.
       lw.current().push({ type: 'BOOKMARK', resourceVersion: '11' });
       await eventually(() => (informer.resourceVersion === '11' ? true : undefined), 'the bookmark');
@@ -241,7 +288,12 @@ describe('Informer', () => {
 
   it('retries a failed list with backoff and is not synced until one succeeds', async () => {
     const lw = new FakeLW();
-    lw.listError = apiErrorFrom('list things', 403, { kind: 'Status', code: 403, reason: 'Forbidden', message: 'things is forbidden' });
+    lw.listError = apiErrorFrom('list things', 403, {
+      kind: 'Status',
+      code: 403,
+      reason: 'Forbidden',
+      message: 'things is forbidden',
+    });
     const informer = new Informer<Thing>(lw, fast);
     informer.start();
     try {
@@ -268,7 +320,11 @@ describe('Informer', () => {
       assert.equal(informer.stats().silentRestarts, 0);
       // Then nothing: the watch is abandoned (its signal aborted) and a new one starts.
       const first = lw.current();
-      await eventually(() => (lw.watches.length === 2 ? true : undefined), 'a new watch after the silence', 3_000);
+      await eventually(
+        () => (lw.watches.length === 2 ? true : undefined),
+        'a new watch after the silence',
+        3_000,
+      );
       assert.ok(first.signal.aborted, 'the silent watch was closed');
       assert.equal(lw.current().resourceVersion, '20');
       assert.equal(informer.stats().silentRestarts, 1);
@@ -283,8 +339,17 @@ describe('Informer', () => {
     lw.state = [thing('a', 5), thing('b', 6)];
     const { informer, log } = await started(lw, { resyncPeriodMs: 50 });
     try {
-      await eventually(() => (log.filter((l) => l.startsWith('resync')).length >= 4 ? true : undefined), 'two resyncs');
-      assert.deepEqual(log.filter((l) => l.startsWith('resync')).slice(0, 2).sort(), ['resync a', 'resync b']);
+      await eventually(
+        () => (log.filter((l) => l.startsWith('resync')).length >= 4 ? true : undefined),
+        'two resyncs',
+      );
+      assert.deepEqual(
+        log
+          .filter((l) => l.startsWith('resync'))
+          .slice(0, 2)
+          .sort(),
+        ['resync a', 'resync b'],
+      );
       assert.ok(informer.stats().resyncs >= 2);
     } finally {
       await informer.stop();
@@ -293,7 +358,12 @@ describe('Informer', () => {
 
   it('caches deep-frozen objects', async () => {
     const lw = new FakeLW();
-    lw.state = [{ ...thing('a', 5), metadata: { name: 'a', namespace: 'ns', resourceVersion: '5', labels: { x: '1' } } }];
+    lw.state = [
+      {
+        ...thing('a', 5),
+        metadata: { name: 'a', namespace: 'ns', resourceVersion: '5', labels: { x: '1' } },
+      },
+    ];
     const { informer } = await started(lw);
     try {
       const a = informer.lister.get('ns', 'a');
@@ -312,21 +382,53 @@ describe('Informer', () => {
 
   it('lists by label selector and by index, and keeps indexes current', async () => {
     const lw = new FakeLW();
-    const labelled = (name: string, rv: number, secretName: string, labels: Record<string, string>): Thing => ({
+    const labelled = (
+      name: string,
+      rv: number,
+      secretName: string,
+      labels: Record<string, string>,
+    ): Thing => ({
       ...thing(name, rv, 0, { secretName }),
       metadata: { name, namespace: 'ns', resourceVersion: String(rv), labels },
     });
-    lw.state = [labelled('a', 1, 's1', { tier: 'db' }), labelled('b', 2, 's1', { tier: 'web' }), labelled('c', 3, 's2', {})];
-    const { informer } = await started(lw, { indexers: { secret: (o) => (o.spec.secretName !== undefined ? [o.spec.secretName] : []) } });
+    lw.state = [
+      labelled('a', 1, 's1', { tier: 'db' }),
+      labelled('b', 2, 's1', { tier: 'web' }),
+      labelled('c', 3, 's2', {}),
+    ];
+    const { informer } = await started(lw, {
+      indexers: { secret: (o) => (o.spec.secretName !== undefined ? [o.spec.secretName] : []) },
+    });
     try {
-      assert.deepEqual(informer.lister.list(undefined, 'tier in (db,cache)').map((o) => o.metadata.name), ['a']);
-      assert.deepEqual(informer.lister.list('ns', 'tier!=db').map((o) => o.metadata.name).sort(), ['b', 'c']);
-      assert.deepEqual(informer.lister.byIndex('secret', 's1').map((o) => o.metadata.name).sort(), ['a', 'b']);
+      assert.deepEqual(
+        informer.lister.list(undefined, 'tier in (db,cache)').map((o) => o.metadata.name),
+        ['a'],
+      );
+      assert.deepEqual(
+        informer.lister
+          .list('ns', 'tier!=db')
+          .map((o) => o.metadata.name)
+          .sort(),
+        ['b', 'c'],
+      );
+      assert.deepEqual(
+        informer.lister
+          .byIndex('secret', 's1')
+          .map((o) => o.metadata.name)
+          .sort(),
+        ['a', 'b'],
+      );
       lw.current().push({ type: 'MODIFIED', object: labelled('b', 4, 's2', {}) });
       lw.current().push({ type: 'DELETED', object: labelled('c', 5, 's2', {}) });
       await eventually(() => (informer.lister.size === 2 ? true : undefined), 'the delete');
-      assert.deepEqual(informer.lister.byIndex('secret', 's1').map((o) => o.metadata.name), ['a']);
-      assert.deepEqual(informer.lister.byIndex('secret', 's2').map((o) => o.metadata.name), ['b']);
+      assert.deepEqual(
+        informer.lister.byIndex('secret', 's1').map((o) => o.metadata.name),
+        ['a'],
+      );
+      assert.deepEqual(
+        informer.lister.byIndex('secret', 's2').map((o) => o.metadata.name),
+        ['b'],
+      );
       assert.throws(() => informer.lister.byIndex('nope', 'x'), /no index "nope"/);
     } finally {
       await informer.stop();
@@ -357,7 +459,12 @@ describe('Informer', () => {
     const lw = new FakeLW();
     const { informer, log } = await started(lw);
     try {
-      lw.current().push({ type: 'INVALID', key: 'ns/bad', problems: [{ field: 'spec.value', message: 'expected number' }], resourceVersion: '15' });
+      lw.current().push({
+        type: 'INVALID',
+        key: 'ns/bad',
+        problems: [{ field: 'spec.value', message: 'expected number' }],
+        resourceVersion: '15',
+      });
       lw.current().end();
       await eventually(() => (lw.watches.length === 2 ? true : undefined), 'the next watch');
       assert.equal(lw.current().resourceVersion, '15');

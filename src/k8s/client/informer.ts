@@ -27,7 +27,12 @@ import type { ListResult, ResourceClient, WatchEvent } from './typed.ts';
 /** Where an informer gets its objects; the typed client in production, a fake in unit tests. */
 export interface ListerWatcher<T> {
   list(opts: { signal: AbortSignal }): Promise<ListResult<T>>;
-  watch(opts: { resourceVersion: string; signal: AbortSignal; timeoutSeconds: number; connectTimeoutMs: number }): Promise<AsyncIterable<WatchEvent<T>>>;
+  watch(opts: {
+    resourceVersion: string;
+    signal: AbortSignal;
+    timeoutSeconds: number;
+    connectTimeoutMs: number;
+  }): Promise<AsyncIterable<WatchEvent<T>>>;
 }
 
 export interface InformerScope {
@@ -39,13 +44,23 @@ export interface InformerScope {
 }
 
 /** The typed client as a ListerWatcher (watches always ask for bookmarks). */
-export function listerWatcher<T extends KubeObjectLike>(client: ResourceClient<T>, scope: InformerScope = {}): ListerWatcher<T> {
+export function listerWatcher<T extends KubeObjectLike>(
+  client: ResourceClient<T>,
+  scope: InformerScope = {},
+): ListerWatcher<T> {
   if (scope.labelSelector !== undefined) parseLabelSelector(scope.labelSelector);
   const selectors = { labelSelector: scope.labelSelector, fieldSelector: scope.fieldSelector };
   return {
     list: ({ signal }) => client.list(scope.namespace, { ...selectors, signal }),
     watch: ({ resourceVersion, signal, timeoutSeconds, connectTimeoutMs }) =>
-      client.watch(scope.namespace, { ...selectors, resourceVersion, allowWatchBookmarks: true, timeoutSeconds, signal, connectTimeoutMs }),
+      client.watch(scope.namespace, {
+        ...selectors,
+        resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+        signal,
+        connectTimeoutMs,
+      }),
   };
 }
 
@@ -122,7 +137,16 @@ export class Informer<T extends KubeObjectLike> {
   readonly #opts: InformerOptions<T>;
   readonly #abort = new AbortController();
   readonly #stats: Mutable<InformerStats> = {
-    lists: 0, relists: 0, watches: 0, silentRestarts: 0, errors: 0, invalidObjects: 0, events: 0, bookmarks: 0, resyncs: 0, lastError: undefined,
+    lists: 0,
+    relists: 0,
+    watches: 0,
+    silentRestarts: 0,
+    errors: 0,
+    invalidObjects: 0,
+    events: 0,
+    bookmarks: 0,
+    resyncs: 0,
+    lastError: undefined,
   };
   #resourceVersion = '';
   #synced = false;
@@ -254,14 +278,22 @@ export class Informer<T extends KubeObjectLike> {
         if (isExpired(err)) {
           needList = true;
           this.#stats.relists++;
-          this.log('info', { resourceVersion: this.#resourceVersion, err: errorText(err) }, 'resource version expired, listing again');
+          this.log(
+            'info',
+            { resourceVersion: this.#resourceVersion, err: errorText(err) },
+            'resource version expired, listing again',
+          );
           if (expiredWithoutProgress++ > 0) await this.pause(signal);
           continue;
         }
         this.#stats.errors++;
         this.#stats.lastError = errorText(err);
         if (err instanceof SilentWatchError) this.#stats.silentRestarts++;
-        this.log(err instanceof SilentWatchError ? 'info' : 'warn', { err: errorText(err), resourceVersion: this.#resourceVersion, needList }, needList ? 'list failed' : 'watch failed');
+        this.log(
+          err instanceof SilentWatchError ? 'info' : 'warn',
+          { err: errorText(err), resourceVersion: this.#resourceVersion, needList },
+          needList ? 'list failed' : 'watch failed',
+        );
         await this.pause(signal);
       }
     }
@@ -279,7 +311,11 @@ export class Informer<T extends KubeObjectLike> {
     this.#stats.lists++;
     for (const r of result.rejected) {
       this.#stats.invalidObjects++;
-      this.log('warn', { object: r.key, problems: r.problems.map((p) => `${p.field}: ${p.message}`) }, 'object does not match its schema; left out of the cache');
+      this.log(
+        'warn',
+        { object: r.key, problems: r.problems.map((p) => `${p.field}: ${p.message}`) },
+        'object does not match its schema; left out of the cache',
+      );
     }
     this.replace(result.items);
     this.#resourceVersion = result.resourceVersion;
@@ -297,7 +333,8 @@ export class Informer<T extends KubeObjectLike> {
       const key = keyOf(item);
       seen.add(key);
       const previous = this.#store.getByKey(key);
-      if (previous !== undefined && previous.metadata.resourceVersion === item.metadata.resourceVersion) continue;
+      if (previous !== undefined && previous.metadata.resourceVersion === item.metadata.resourceVersion)
+        continue;
       const { current } = this.#store.put(item);
       if (previous === undefined) this.emitAdd(current, initial);
       else this.emitUpdate(previous, current);
@@ -324,7 +361,13 @@ export class Informer<T extends KubeObjectLike> {
     const kick = (): void => {
       if (silenceMs <= 0) return;
       clearTimeout(watchdog);
-      watchdog = setTimeout(() => ctrl.abort(new SilentWatchError(`${this.name}: watch silent for ${silenceMs} ms (no event, no bookmark)`)), silenceMs);
+      watchdog = setTimeout(
+        () =>
+          ctrl.abort(
+            new SilentWatchError(`${this.name}: watch silent for ${silenceMs} ms (no event, no bookmark)`),
+          ),
+        silenceMs,
+      );
     };
     const started = Date.now();
     let received = 0;
@@ -367,7 +410,11 @@ export class Informer<T extends KubeObjectLike> {
       case 'INVALID':
         this.#stats.events++;
         this.#stats.invalidObjects++;
-        this.log('warn', { object: event.key, problems: event.problems.map((p) => `${p.field}: ${p.message}`) }, 'object does not match its schema; event ignored');
+        this.log(
+          'warn',
+          { object: event.key, problems: event.problems.map((p) => `${p.field}: ${p.message}`) },
+          'object does not match its schema; event ignored',
+        );
         if (event.resourceVersion !== undefined) this.#resourceVersion = event.resourceVersion;
         return;
       case 'ADDED':
@@ -392,6 +439,10 @@ export class Informer<T extends KubeObjectLike> {
 }
 
 /** An informer on a typed client: `createInformer(clients.etcdClusters, { namespace }, { resyncPeriodMs })`. */
-export function createInformer<T extends KubeObjectLike>(client: ResourceClient<T>, scope: InformerScope = {}, opts: InformerOptions<T> = {}): Informer<T> {
+export function createInformer<T extends KubeObjectLike>(
+  client: ResourceClient<T>,
+  scope: InformerScope = {},
+  opts: InformerOptions<T> = {},
+): Informer<T> {
   return new Informer(listerWatcher(client, scope), { name: resourceName(client.resource), ...opts });
 }

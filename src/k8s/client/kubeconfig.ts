@@ -35,7 +35,8 @@ function checkServer(url: string, what: string): string {
   } catch {
     throw new KubeConfigError(`${what} "${url}" is not a URL (want e.g. https://10.0.0.1:6443)`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new KubeConfigError(`${what} "${url}": only https:// (or http://) is supported`);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new KubeConfigError(`${what} "${url}": only https:// (or http://) is supported`);
   return url.replace(/\/+$/, '');
 }
 
@@ -46,7 +47,9 @@ export function inClusterConfig(opts: InClusterEnv = {}): KubeConfig {
   const host = env['KUBERNETES_SERVICE_HOST'];
   const port = env['KUBERNETES_SERVICE_PORT'];
   if (host === undefined || host === '' || port === undefined || port === '') {
-    throw new KubeConfigError('not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST/PORT are not set): pass --kubeconfig or --master');
+    throw new KubeConfigError(
+      'not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST/PORT are not set): pass --kubeconfig or --master',
+    );
   }
   const tokenFile = join(dir, 'token');
   const caFile = join(dir, 'ca.crt');
@@ -54,7 +57,9 @@ export function inClusterConfig(opts: InClusterEnv = {}): KubeConfig {
     try {
       accessSync(file, constants.R_OK);
     } catch {
-      throw new KubeConfigError(`in-cluster configuration: cannot read ${file} (is a ServiceAccount token mounted?)`);
+      throw new KubeConfigError(
+        `in-cluster configuration: cannot read ${file} (is a ServiceAccount token mounted?)`,
+      );
     }
   }
   let namespace: string | undefined;
@@ -69,7 +74,14 @@ export function inClusterConfig(opts: InClusterEnv = {}): KubeConfig {
     clusters: [{ name: 'in-cluster', server, caFile, skipTLSVerify: false }],
     // The token file is re-read every minute: bound tokens rotate.
     users: [{ name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile } } }],
-    contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster', ...(namespace !== undefined && namespace !== '' && { namespace }) }],
+    contexts: [
+      {
+        name: 'in-cluster',
+        cluster: 'in-cluster',
+        user: 'in-cluster',
+        ...(namespace !== undefined && namespace !== '' && { namespace }),
+      },
+    ],
     currentContext: 'in-cluster',
   });
   return kc;
@@ -77,7 +89,8 @@ export function inClusterConfig(opts: InClusterEnv = {}): KubeConfig {
 
 /** Loads the configuration the flags ask for; throws KubeConfigError with what to do. */
 export function loadKubeConfig(flags: KubeConfigFlags, inCluster: InClusterEnv = {}): KubeConfig {
-  const master = flags.master !== undefined && flags.master !== '' ? checkServer(flags.master, '--master') : undefined;
+  const master =
+    flags.master !== undefined && flags.master !== '' ? checkServer(flags.master, '--master') : undefined;
   const file = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? flags.kubeconfig : undefined;
   if (file === undefined && master === undefined) return inClusterConfig(inCluster);
 
@@ -89,7 +102,10 @@ export function loadKubeConfig(flags: KubeConfigFlags, inCluster: InClusterEnv =
       throw new KubeConfigError(`--kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
     }
     const cluster = kc.getCurrentCluster();
-    if (cluster === null) throw new KubeConfigError(`--kubeconfig ${file}: no current context with a cluster (current-context: "${kc.getCurrentContext() ?? ''}")`);
+    if (cluster === null)
+      throw new KubeConfigError(
+        `--kubeconfig ${file}: no current context with a cluster (current-context: "${kc.getCurrentContext() ?? ''}")`,
+      );
     if (master === undefined) {
       checkServer(cluster.server, `--kubeconfig ${file}: server`);
       return kc;

@@ -13,9 +13,18 @@ const cluster = {
 
 describe('resource paths', () => {
   it('builds core and group paths, namespaced and across namespaces', () => {
-    assert.equal(collectionPath(etcdClusterResource, 'ops'), '/apis/etcdmonitor.dev/v1alpha1/namespaces/ops/etcdclusters');
-    assert.equal(collectionPath(etcdClusterResource, undefined), '/apis/etcdmonitor.dev/v1alpha1/etcdclusters');
-    assert.equal(objectPath(etcdClusterResource, 'ops', 'a', 'status'), '/apis/etcdmonitor.dev/v1alpha1/namespaces/ops/etcdclusters/a/status');
+    assert.equal(
+      collectionPath(etcdClusterResource, 'ops'),
+      '/apis/etcdmonitor.dev/v1alpha1/namespaces/ops/etcdclusters',
+    );
+    assert.equal(
+      collectionPath(etcdClusterResource, undefined),
+      '/apis/etcdmonitor.dev/v1alpha1/etcdclusters',
+    );
+    assert.equal(
+      objectPath(etcdClusterResource, 'ops', 'a', 'status'),
+      '/apis/etcdmonitor.dev/v1alpha1/namespaces/ops/etcdclusters/a/status',
+    );
     assert.equal(objectPath(secretResource, 'ops', 's'), '/api/v1/namespaces/ops/secrets/s');
     assert.throws(() => objectPath(secretResource, undefined, 's'), /namespaced/);
   });
@@ -27,7 +36,10 @@ describe('decodeObject', () => {
     assert.equal(decoded.spec.storageBackend, 'v3');
     assert.equal('managedFields' in decoded.metadata, false);
     assert.ok('managedFields' in cluster.metadata, 'the input is left alone');
-    const secret = decodeObject(secretResource, { metadata: { name: 's', namespace: 'ops' }, data: { a: 'Yg==' } });
+    const secret = decodeObject(secretResource, {
+      metadata: { name: 's', namespace: 'ops' },
+      data: { a: 'Yg==' },
+    });
     assert.equal(secret.kind, 'Secret');
     assert.equal(secret.apiVersion, 'v1');
   });
@@ -35,7 +47,9 @@ describe('decodeObject', () => {
   it('names the fields that do not match', () => {
     assert.throws(
       () => decodeObject(etcdClusterResource, { ...cluster, spec: { endpoints: [1] } }),
-      (err: unknown) => err instanceof KubeDecodeError && /EtcdCluster ops\/a does not match its schema: spec\.endpoints\[0\]/.test(err.message),
+      (err: unknown) =>
+        err instanceof KubeDecodeError &&
+        /EtcdCluster ops\/a does not match its schema: spec\.endpoints\[0\]/.test(err.message),
     );
     assert.throws(() => decodeObject(etcdClusterResource, { ...cluster, kind: 'Other' }), KubeDecodeError);
   });
@@ -47,10 +61,25 @@ describe('toWatchEvent', () => {
   it('types objects, bookmarks and errors', () => {
     const added = toWatchEvent({ type: 'ADDED', object: cluster }, decode, 'watch');
     assert.equal(added.type, 'ADDED');
-    assert.deepEqual(toWatchEvent({ type: 'BOOKMARK', object: { kind: 'EtcdCluster', metadata: { resourceVersion: '99' } } }, decode, 'watch'), {
-      type: 'BOOKMARK', resourceVersion: '99',
-    });
-    const error = toWatchEvent({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 5 (9)' } }, decode, 'watch x');
+    assert.deepEqual(
+      toWatchEvent(
+        { type: 'BOOKMARK', object: { kind: 'EtcdCluster', metadata: { resourceVersion: '99' } } },
+        decode,
+        'watch',
+      ),
+      {
+        type: 'BOOKMARK',
+        resourceVersion: '99',
+      },
+    );
+    const error = toWatchEvent(
+      {
+        type: 'ERROR',
+        object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 5 (9)' },
+      },
+      decode,
+      'watch x',
+    );
     assert.ok(error.type === 'ERROR');
     assert.equal(error.error.code, 410);
     assert.equal(error.error.message, 'watch x: 410 Expired: too old resource version: 5 (9)');
@@ -58,6 +87,11 @@ describe('toWatchEvent', () => {
 
   it('marks objects that do not decode as INVALID, keeping their resourceVersion', () => {
     const event = toWatchEvent({ type: 'MODIFIED', object: { ...cluster, spec: {} } }, decode, 'watch');
-    assert.deepEqual(event, { type: 'INVALID', key: 'ops/a', problems: [{ field: 'spec.endpoints', message: 'required field is missing' }], resourceVersion: '7' });
+    assert.deepEqual(event, {
+      type: 'INVALID',
+      key: 'ops/a',
+      problems: [{ field: 'spec.endpoints', message: 'required field is missing' }],
+      resourceVersion: '7',
+    });
   });
 });

@@ -33,20 +33,40 @@ export interface ResourceDescriptor<T extends KubeObjectLike> {
   readonly _type?: T;
 }
 
-export function describeResource<S extends TSchema>(d: Omit<ResourceDescriptor<Static<S> & KubeObjectLike>, 'schema' | '_type'> & { schema: S }): ResourceDescriptor<Static<S> & KubeObjectLike> {
+export function describeResource<S extends TSchema>(
+  d: Omit<ResourceDescriptor<Static<S> & KubeObjectLike>, 'schema' | '_type'> & { schema: S },
+): ResourceDescriptor<Static<S> & KubeObjectLike> {
   return d;
 }
 
 export const etcdClusterResource: ResourceDescriptor<EtcdCluster> = describeResource({
-  group: GROUP, version: VERSION, plural: ETCD_CLUSTER_CRD.plural, kind: ETCD_CLUSTER_CRD.kind, namespaced: true, hasStatus: true, schema: EtcdCluster,
+  group: GROUP,
+  version: VERSION,
+  plural: ETCD_CLUSTER_CRD.plural,
+  kind: ETCD_CLUSTER_CRD.kind,
+  namespaced: true,
+  hasStatus: true,
+  schema: EtcdCluster,
 });
 
 export const etcdInspectionResource: ResourceDescriptor<EtcdInspection> = describeResource({
-  group: GROUP, version: VERSION, plural: ETCD_INSPECTION_CRD.plural, kind: ETCD_INSPECTION_CRD.kind, namespaced: true, hasStatus: true, schema: EtcdInspection,
+  group: GROUP,
+  version: VERSION,
+  plural: ETCD_INSPECTION_CRD.plural,
+  kind: ETCD_INSPECTION_CRD.kind,
+  namespaced: true,
+  hasStatus: true,
+  schema: EtcdInspection,
 });
 
 export const secretResource: ResourceDescriptor<Secret> = describeResource({
-  group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, hasStatus: false, schema: Secret,
+  group: '',
+  version: 'v1',
+  plural: 'secrets',
+  kind: 'Secret',
+  namespaced: true,
+  hasStatus: false,
+  schema: Secret,
 });
 
 export function apiVersionOf(d: ResourceDescriptor<KubeObjectLike>): string {
@@ -65,8 +85,14 @@ export function collectionPath(d: ResourceDescriptor<KubeObjectLike>, namespace:
   return `${base}/namespaces/${encodeURIComponent(namespace)}/${d.plural}`;
 }
 
-export function objectPath(d: ResourceDescriptor<KubeObjectLike>, namespace: string | undefined, name: string, subresource?: 'status'): string {
-  if (d.namespaced && (namespace === undefined || namespace === '')) throw new Error(`${resourceName(d)} is namespaced: a namespace is needed for ${name}`);
+export function objectPath(
+  d: ResourceDescriptor<KubeObjectLike>,
+  namespace: string | undefined,
+  name: string,
+  subresource?: 'status',
+): string {
+  if (d.namespaced && (namespace === undefined || namespace === ''))
+    throw new Error(`${resourceName(d)} is namespaced: a namespace is needed for ${name}`);
   if (name === '') throw new Error(`${resourceName(d)}: an object name is needed`);
   const path = `${collectionPath(d, d.namespaced ? namespace : undefined)}/${encodeURIComponent(name)}`;
   return subresource === undefined ? path : `${path}/${subresource}`;
@@ -90,16 +116,24 @@ export function rawKey(raw: unknown): string {
  * kinds carry neither); managedFields are dropped. Throws KubeDecodeError.
  */
 export function decodeObject<T extends KubeObjectLike>(d: ResourceDescriptor<T>, raw: unknown): T {
-  if (!isRecord(raw)) throw new KubeDecodeError(`a ${d.kind} from the API`, [{ field: '(root)', message: 'not an object' }]);
+  if (!isRecord(raw))
+    throw new KubeDecodeError(`a ${d.kind} from the API`, [{ field: '(root)', message: 'not an object' }]);
   const metadata = isRecord(raw['metadata']) ? { ...raw['metadata'] } : raw['metadata'];
   if (isRecord(metadata)) delete metadata['managedFields'];
-  const candidate = { ...raw, apiVersion: raw['apiVersion'] ?? apiVersionOf(d), kind: raw['kind'] ?? d.kind, metadata };
+  const candidate = {
+    ...raw,
+    apiVersion: raw['apiVersion'] ?? apiVersionOf(d),
+    kind: raw['kind'] ?? d.kind,
+    metadata,
+  };
   const { value, problems } = schemaProblems(d.schema, candidate);
   if (problems.length > 0) throw new KubeDecodeError(`${d.kind} ${rawKey(raw)}`, problems);
   return value as T;
 }
 
 /** The informer/lister key of an object: namespace/name, or name for cluster-scoped ones. */
-export function keyOf(obj: { readonly metadata: { readonly name: string; readonly namespace?: string | undefined } }): string {
+export function keyOf(obj: {
+  readonly metadata: { readonly name: string; readonly namespace?: string | undefined };
+}): string {
   return objectKey(obj.metadata);
 }

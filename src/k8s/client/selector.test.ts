@@ -4,8 +4,13 @@ import { LabelSelectorError, matchesSelector, parseLabelSelector } from './selec
 
 describe('label selectors', () => {
   it('parses every operator and prints a canonical form', () => {
-    const s = parseLabelSelector(' app = etcd, tier==db ,env in (prod, staging), zone notin (a), team!=x, monitored, !legacy, example.com/owner=me');
-    assert.equal(s.text, 'app=etcd,tier=db,env in (prod,staging),zone!=a,team!=x,monitored,!legacy,example.com/owner=me');
+    const s = parseLabelSelector(
+      ' app = etcd, tier==db ,env in (prod, staging), zone notin (a), team!=x, monitored, !legacy, example.com/owner=me',
+    );
+    assert.equal(
+      s.text,
+      'app=etcd,tier=db,env in (prod,staging),zone!=a,team!=x,monitored,!legacy,example.com/owner=me',
+    );
     assert.equal(s.requirements.length, 8);
   });
 
@@ -30,7 +35,11 @@ describe('label selectors', () => {
       ['app=' + 'x'.repeat(64), /is not a valid label value/],
     ];
     for (const [text, message] of bad) {
-      assert.throws(() => parseLabelSelector(text), (err: unknown) => err instanceof LabelSelectorError && message.test(err.message), text);
+      assert.throws(
+        () => parseLabelSelector(text),
+        (err: unknown) => err instanceof LabelSelectorError && message.test(err.message),
+        text,
+      );
     }
     // An empty value is allowed (label present with value "").
     assert.deepEqual(parseLabelSelector('app=').requirements, [{ key: 'app', op: 'in', values: [''] }]);

@@ -26,7 +26,10 @@ function checkKey(key: string, selector: string): string {
   const slash = key.lastIndexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  const ok = NAME.test(name) && name.length <= 63 && (prefix === undefined || (PREFIX.test(prefix) && prefix.length <= 253));
+  const ok =
+    NAME.test(name) &&
+    name.length <= 63 &&
+    (prefix === undefined || (PREFIX.test(prefix) && prefix.length <= 253));
   if (!ok) throw new LabelSelectorError(`label selector "${selector}": "${key}" is not a valid label key`);
   return key;
 }
@@ -73,13 +76,19 @@ export function parseLabelSelector(text: string): LabelSelector {
         }
         requirements.push({ key: checkKey(m[1]!, text), op: m[2] as 'in' | 'notin', values });
       } else if ((m = /^([^=!\s]+)\s*(==|=|!=)\s*([^=!\s]*)$/.exec(part)) !== null) {
-        requirements.push({ key: checkKey(m[1]!, text), op: m[2] === '!=' ? 'notin' : 'in', values: [checkValue(m[3]!, text)] });
+        requirements.push({
+          key: checkKey(m[1]!, text),
+          op: m[2] === '!=' ? 'notin' : 'in',
+          values: [checkValue(m[3]!, text)],
+        });
       } else if ((m = /^!\s*(\S+)$/.exec(part)) !== null) {
         requirements.push({ key: checkKey(m[1]!, text), op: 'doesnotexist' });
       } else if (/^\S+$/.test(part) && !/[=!<>()]/.test(part)) {
         requirements.push({ key: checkKey(part, text), op: 'exists' });
       } else {
-        throw new LabelSelectorError(`label selector "${text}": cannot parse "${part}" (use key=value, key!=value, key in (a,b), key notin (a,b), key or !key)`);
+        throw new LabelSelectorError(
+          `label selector "${text}": cannot parse "${part}" (use key=value, key!=value, key in (a,b), key notin (a,b), key or !key)`,
+        );
       }
     }
   }
@@ -93,7 +102,9 @@ export function parseLabelSelector(text: string): LabelSelector {
         case 'in':
           return r.values.length === 1 ? `${r.key}=${r.values[0]}` : `${r.key} in (${r.values.join(',')})`;
         case 'notin':
-          return r.values.length === 1 ? `${r.key}!=${r.values[0]}` : `${r.key} notin (${r.values.join(',')})`;
+          return r.values.length === 1
+            ? `${r.key}!=${r.values[0]}`
+            : `${r.key} notin (${r.values.join(',')})`;
       }
     })
     .join(',');

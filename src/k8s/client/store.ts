@@ -66,7 +66,10 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
 
   list(namespace?: string, selector?: string | LabelSelector): DeepReadonly<T>[] {
     const parsed = typeof selector === 'string' ? parseLabelSelector(selector) : selector;
-    const keys = namespace === undefined ? this.#items.keys() : (this.#byNamespace.get(namespace) ?? new Set<string>()).values();
+    const keys =
+      namespace === undefined
+        ? this.#items.keys()
+        : (this.#byNamespace.get(namespace) ?? new Set<string>()).values();
     const out: DeepReadonly<T>[] = [];
     for (const key of keys) {
       const obj = this.#items.get(key);
@@ -79,8 +82,11 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
 
   byIndex(index: string, value: string): DeepReadonly<T>[] {
     const values = this.#indexes.get(index);
-    if (values === undefined) throw new Error(`no index "${index}" (known: ${[...this.#indexers.keys()].join(', ') || 'none'})`);
-    return [...(values.get(value) ?? [])].map((k) => this.#items.get(k)).filter((o): o is DeepReadonly<T> => o !== undefined);
+    if (values === undefined)
+      throw new Error(`no index "${index}" (known: ${[...this.#indexers.keys()].join(', ') || 'none'})`);
+    return [...(values.get(value) ?? [])]
+      .map((k) => this.#items.get(k))
+      .filter((o): o is DeepReadonly<T> => o !== undefined);
   }
 
   keys(): string[] {

@@ -83,14 +83,20 @@ export class KubeTransport {
   }
 
   /** Headers (credentials included) for one request, and the transport's dispatcher. */
-  private async prepare(url: string, method: KubeRequest['method']): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher }> {
+  private async prepare(
+    url: string,
+    method: KubeRequest['method'],
+  ): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher }> {
     if (this.#closed) throw new KubeTransportError('the Kubernetes client has been closed');
     const ctx = new RequestContext(url, METHODS[method]);
     await this.#kc.applySecurityAuthentication(ctx);
     // The KubeConfig makes a new dispatcher on every call; the first one is
     // kept for the life of the transport, so connections are reused.
     this.#dispatcher ??= (ctx.getDispatcher() as Dispatcher | undefined) ?? new Agent();
-    return { headers: { ...ctx.getHeaders(), 'user-agent': this.#userAgent, accept: 'application/json' }, dispatcher: this.#dispatcher };
+    return {
+      headers: { ...ctx.getHeaders(), 'user-agent': this.#userAgent, accept: 'application/json' },
+      dispatcher: this.#dispatcher,
+    };
   }
 
   /** One request; resolves to the parsed JSON body of a 2xx answer, throws KubeApiError otherwise. */
@@ -118,7 +124,8 @@ export class KubeTransport {
       text = await res.text();
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason;
-      if (timeout.aborted) throw new KubeTransportError(`${what}: no answer within ${timeoutMs} ms`, { cause: err });
+      if (timeout.aborted)
+        throw new KubeTransportError(`${what}: no answer within ${timeoutMs} ms`, { cause: err });
       throw new KubeTransportError(`${what}: ${errorText(err)}`, { cause: err });
     }
     const body = text === '' ? undefined : parseJson(text);
@@ -132,7 +139,13 @@ export class KubeTransport {
    * server ends the stream, the signal aborts, or the consumer stops
    * iterating (which closes the connection).
    */
-  async stream(req: { path: string; query?: Query; signal: AbortSignal; connectTimeoutMs?: number; what?: string }): Promise<AsyncIterable<unknown>> {
+  async stream(req: {
+    path: string;
+    query?: Query;
+    signal: AbortSignal;
+    connectTimeoutMs?: number;
+    what?: string;
+  }): Promise<AsyncIterable<unknown>> {
     const url = this.url(req.path, req.query);
     const what = req.what ?? `watch ${req.path}`;
     const { headers, dispatcher } = await this.prepare(url, 'GET');
@@ -142,7 +155,10 @@ export class KubeTransport {
     if (req.signal.aborted) throw req.signal.reason;
     req.signal.addEventListener('abort', onAbort, { once: true });
     const connectTimeoutMs = req.connectTimeoutMs ?? this.#timeoutMs;
-    const timer = setTimeout(() => own.abort(new KubeTransportError(`${what}: no answer within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+    const timer = setTimeout(
+      () => own.abort(new KubeTransportError(`${what}: no answer within ${connectTimeoutMs} ms`)),
+      connectTimeoutMs,
+    );
     const release = (): void => {
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);
@@ -162,7 +178,12 @@ export class KubeTransport {
     if (res.status !== 200 || res.body === null) {
       const text = await res.text().catch(() => '');
       release();
-      throw apiErrorFrom(what, res.status, text === '' ? undefined : parseJson(text), res.headers.get('retry-after'));
+      throw apiErrorFrom(
+        what,
+        res.status,
+        text === '' ? undefined : parseJson(text),
+        res.headers.get('retry-after'),
+      );
     }
     const body = res.body;
     return {
@@ -181,7 +202,9 @@ export class KubeTransport {
               try {
                 value = JSON.parse(line);
               } catch {
-                throw new KubeTransportError(`${what}: the server sent a line that is not JSON: ${line.slice(0, 200)}`);
+                throw new KubeTransportError(
+                  `${what}: the server sent a line that is not JSON: ${line.slice(0, 200)}`,
+                );
               }
               yield value;
             }

@@ -6,19 +6,34 @@
 import type { Problem } from '../api/validate.ts';
 import type { ObjectMetaInput } from '../api/meta.ts';
 import { apiErrorFrom, isExpired, KubeDecodeError, type KubeApiError } from './errors.ts';
-import { collectionPath, decodeObject, objectPath, rawKey, resourceName, apiVersionOf, type KubeObjectLike, type ResourceDescriptor } from './resource.ts';
+import {
+  collectionPath,
+  decodeObject,
+  objectPath,
+  rawKey,
+  resourceName,
+  apiVersionOf,
+  type KubeObjectLike,
+  type ResourceDescriptor,
+} from './resource.ts';
 import type { DeepReadonly } from './store.ts';
 import type { KubeTransport } from './transport.ts';
 
 /** An object as sent to create: the server fills in the rest of metadata (and ignores status). */
-export type ObjectInput<T extends KubeObjectLike> = DeepReadonly<Omit<T, 'apiVersion' | 'kind' | 'metadata' | 'status'>> & {
+export type ObjectInput<T extends KubeObjectLike> = DeepReadonly<
+  Omit<T, 'apiVersion' | 'kind' | 'metadata' | 'status'>
+> & {
   readonly apiVersion?: string;
   readonly kind?: string;
   readonly metadata: DeepReadonly<ObjectMetaInput>;
 };
 
 /** RFC 7386 merge patch of T: fields to set, null to remove, arrays replaced whole. */
-export type MergePatch<T> = T extends readonly unknown[] ? T : T extends object ? { readonly [K in keyof T]?: MergePatch<T[K]> | null } : T;
+export type MergePatch<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]?: MergePatch<T[K]> | null }
+    : T;
 
 export interface RequestOptions {
   readonly signal?: AbortSignal;
@@ -70,7 +85,12 @@ export type WatchEvent<T> =
   /** The server ended the watch with a Status, e.g. 410 Expired. */
   | { readonly type: 'ERROR'; readonly error: KubeApiError }
   /** An object that does not match its schema; its resourceVersion still counts. */
-  | { readonly type: 'INVALID'; readonly key: string; readonly problems: readonly Problem[]; readonly resourceVersion: string | undefined };
+  | {
+      readonly type: 'INVALID';
+      readonly key: string;
+      readonly problems: readonly Problem[];
+      readonly resourceVersion: string | undefined;
+    };
 
 export interface DeleteOptions extends RequestOptions {
   /** Delete only if the object still has this uid / resourceVersion. */
@@ -99,7 +119,12 @@ export class ResourceClient<T extends KubeObjectLike> {
   }
 
   private what(verb: string, namespace: string | undefined, name?: string): string {
-    const target = name === undefined ? (namespace === undefined ? ' in all namespaces' : ` in namespace ${namespace}`) : ` ${namespace !== undefined ? `${namespace}/` : ''}${name}`;
+    const target =
+      name === undefined
+        ? namespace === undefined
+          ? ' in all namespaces'
+          : ` in namespace ${namespace}`
+        : ` ${namespace !== undefined ? `${namespace}/` : ''}${name}`;
     return `${verb} ${this.#name}${target}`;
   }
 
@@ -108,7 +133,12 @@ export class ResourceClient<T extends KubeObjectLike> {
   }
 
   async get(namespace: string | undefined, name: string, opts: RequestOptions = {}): Promise<T> {
-    const body = await this.#transport.request({ method: 'GET', path: objectPath(this.resource, namespace, name), what: this.what('get', namespace, name), ...opts });
+    const body = await this.#transport.request({
+      method: 'GET',
+      path: objectPath(this.resource, namespace, name),
+      what: this.what('get', namespace, name),
+      ...opts,
+    });
     return this.decode(body);
   }
 
@@ -127,7 +157,11 @@ export class ResourceClient<T extends KubeObjectLike> {
       let resourceVersion = '';
       do {
         const body = await this.#transport.request({
-          method: 'GET', path, what, signal: opts.signal, timeoutMs: opts.timeoutMs,
+          method: 'GET',
+          path,
+          what,
+          signal: opts.signal,
+          timeoutMs: opts.timeoutMs,
           query: { ...base, limit, continue: cont },
         });
         if (!isRecord(body) || !Array.isArray(body['items']) || !isRecord(body['metadata'])) {
@@ -145,7 +179,10 @@ export class ResourceClient<T extends KubeObjectLike> {
           }
         }
       } while (cont !== undefined);
-      if (resourceVersion === '') throw new KubeDecodeError(`${what}: the answer`, [{ field: 'metadata.resourceVersion', message: 'missing' }]);
+      if (resourceVersion === '')
+        throw new KubeDecodeError(`${what}: the answer`, [
+          { field: 'metadata.resourceVersion', message: 'missing' },
+        ]);
       return { items, resourceVersion, rejected };
     };
     try {
@@ -189,8 +226,16 @@ export class ResourceClient<T extends KubeObjectLike> {
     const name = obj.metadata.name ?? obj.metadata.generateName ?? '';
     const body = { ...obj, apiVersion: apiVersionOf(this.resource), kind: this.resource.kind };
     const result = await this.#transport.request({
-      method: 'POST', path: collectionPath(this.resource, this.resource.namespaced ? this.requireNamespace(namespace, name) : undefined),
-      query: writeQuery(opts), body, what: this.what('create', namespace, name), signal: opts.signal, timeoutMs: opts.timeoutMs,
+      method: 'POST',
+      path: collectionPath(
+        this.resource,
+        this.resource.namespaced ? this.requireNamespace(namespace, name) : undefined,
+      ),
+      query: writeQuery(opts),
+      body,
+      what: this.what('create', namespace, name),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
     });
     return this.decode(result);
   }
@@ -209,28 +254,54 @@ export class ResourceClient<T extends KubeObjectLike> {
   private async put(obj: DeepReadonly<T>, subresource: 'status' | undefined, opts: WriteOptions): Promise<T> {
     const { namespace, name } = obj.metadata;
     const result = await this.#transport.request({
-      method: 'PUT', path: objectPath(this.resource, namespace, name, subresource), query: writeQuery(opts), body: obj,
-      what: this.what(subresource === 'status' ? 'update status of' : 'update', namespace, name), signal: opts.signal, timeoutMs: opts.timeoutMs,
+      method: 'PUT',
+      path: objectPath(this.resource, namespace, name, subresource),
+      query: writeQuery(opts),
+      body: obj,
+      what: this.what(subresource === 'status' ? 'update status of' : 'update', namespace, name),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
     });
     return this.decode(result);
   }
 
   /** JSON merge patch (RFC 7386). Put metadata.resourceVersion in the patch for optimistic concurrency. */
-  async patch(namespace: string | undefined, name: string, patch: MergePatch<T>, opts: WriteOptions = {}): Promise<T> {
+  async patch(
+    namespace: string | undefined,
+    name: string,
+    patch: MergePatch<T>,
+    opts: WriteOptions = {},
+  ): Promise<T> {
     return this.mergePatch(namespace, name, patch, undefined, opts);
   }
 
   /** JSON merge patch of the status subresource. */
-  async patchStatus(namespace: string | undefined, name: string, patch: MergePatch<T>, opts: WriteOptions = {}): Promise<T> {
+  async patchStatus(
+    namespace: string | undefined,
+    name: string,
+    patch: MergePatch<T>,
+    opts: WriteOptions = {},
+  ): Promise<T> {
     this.requireStatus();
     return this.mergePatch(namespace, name, patch, 'status', opts);
   }
 
-  private async mergePatch(namespace: string | undefined, name: string, patch: unknown, subresource: 'status' | undefined, opts: WriteOptions): Promise<T> {
+  private async mergePatch(
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    subresource: 'status' | undefined,
+    opts: WriteOptions,
+  ): Promise<T> {
     const result = await this.#transport.request({
-      method: 'PATCH', path: objectPath(this.resource, namespace, name, subresource), query: writeQuery(opts), body: patch,
-      contentType: 'application/merge-patch+json', what: this.what(subresource === 'status' ? 'patch status of' : 'patch', namespace, name),
-      signal: opts.signal, timeoutMs: opts.timeoutMs,
+      method: 'PATCH',
+      path: objectPath(this.resource, namespace, name, subresource),
+      query: writeQuery(opts),
+      body: patch,
+      contentType: 'application/merge-patch+json',
+      what: this.what(subresource === 'status' ? 'patch status of' : 'patch', namespace, name),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
     });
     return this.decode(result);
   }
@@ -245,12 +316,18 @@ export class ResourceClient<T extends KubeObjectLike> {
       ...(opts.gracePeriodSeconds !== undefined && { gracePeriodSeconds: opts.gracePeriodSeconds }),
     };
     await this.#transport.request({
-      method: 'DELETE', path: objectPath(this.resource, namespace, name), body, what: this.what('delete', namespace, name), signal: opts.signal, timeoutMs: opts.timeoutMs,
+      method: 'DELETE',
+      path: objectPath(this.resource, namespace, name),
+      body,
+      what: this.what('delete', namespace, name),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
     });
   }
 
   private requireNamespace(namespace: string | undefined, name: string): string {
-    if (namespace === undefined || namespace === '') throw new Error(`${this.#name} is namespaced: metadata.namespace is needed to create ${name}`);
+    if (namespace === undefined || namespace === '')
+      throw new Error(`${this.#name} is namespaced: metadata.namespace is needed to create ${name}`);
     return namespace;
   }
 
@@ -278,13 +355,20 @@ export function toWatchEvent<T>(line: unknown, decode: (raw: unknown) => T, what
         return { type: 'INVALID', key: rawKey(object), problems: err.problems, resourceVersion };
       }
     case 'BOOKMARK':
-      if (resourceVersion === undefined) return { type: 'ERROR', error: apiErrorFrom(what, 500, 'the server sent a bookmark without a resourceVersion') };
+      if (resourceVersion === undefined)
+        return {
+          type: 'ERROR',
+          error: apiErrorFrom(what, 500, 'the server sent a bookmark without a resourceVersion'),
+        };
       return { type: 'BOOKMARK', resourceVersion };
     case 'ERROR': {
       const code = isRecord(object) && typeof object['code'] === 'number' ? object['code'] : 500;
       return { type: 'ERROR', error: apiErrorFrom(what, code, object) };
     }
     default:
-      return { type: 'ERROR', error: apiErrorFrom(what, 500, `the server sent a watch event of unknown type ${type}`) };
+      return {
+        type: 'ERROR',
+        error: apiErrorFrom(what, 500, `the server sent a watch event of unknown type ${type}`),
+      };
   }
 }
