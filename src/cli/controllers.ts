@@ -209,7 +209,7 @@ async function runControllers(
   controllers: readonly ControllerName[],
 ): Promise<number> {
   const { election } = checkFlags(flags);
-  let kubeConfig;
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
     kubeConfig = loadKubeConfig({
       ...(flags.kubeconfig !== undefined && { kubeconfig: flags.kubeconfig }),

@@ -42,7 +42,8 @@ describe('Controller', () => {
     await eventually(() => (times.length === 4 ? true : undefined), 'four attempts');
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
     // 10, 20, 40 ms (timers may fire a little late, never early).
-    gaps.forEach((gap, i) => assert.ok(gap >= 10 * 2 ** i - 1, `retry ${i + 1} after ${gap.toFixed(1)} ms`));
+    for (const [i, gap] of gaps.entries())
+      assert.ok(gap >= 10 * 2 ** i - 1, `retry ${i + 1} after ${gap.toFixed(1)} ms`);
     assert.ok(gaps[2]! > gaps[0]!, 'the delay grows');
     await sleep(200);
     assert.equal(times.length, 4, 'a successful sync is not repeated');

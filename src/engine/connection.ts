@@ -260,7 +260,7 @@ export class ClusterConnection implements ClusterHandle {
    * every member for its status in parallel.
    */
   async #discoverWith<T extends { readonly clientURLs: readonly string[] }>(
-    signal: AbortSignal,
+    _signal: AbortSignal,
     list: () => Promise<{ listed: readonly T[]; clusterId?: bigint }>,
     toSnapshot: (info: T, endpoint: Endpoint | undefined) => MemberSnapshot,
     probe: (clients: MemberClients, member: MemberSnapshot) => Promise<MemberSnapshot>,

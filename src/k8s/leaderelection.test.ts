@@ -218,7 +218,7 @@ test('a leader that cannot renew stops leading exactly renewDeadline after its l
   assert.equal(a.elector.isLeader(), false);
   assert.equal(a.stoppedAt, 25_000);
   assert.ok(a.leadingSignal?.reason instanceof LeadershipLostError);
-  assert.match(String((a.leadingSignal?.reason as Error).message), /renewDeadline/);
+  assert.match(String((a.leadingSignal?.reason as Error | undefined)?.message), /renewDeadline/);
   await a.done;
   assert.deepEqual(a.events, ['leader:a', 'started', 'stopped', 'work-ended']);
 });
@@ -249,7 +249,7 @@ test('a leader whose lease is taken out of band stops at its next renewal, not a
   await clock.advance(3_000);
   assert.equal(a.elector.isLeader(), false);
   assert.equal(a.stoppedAt, 10_000);
-  assert.match(String((a.leadingSignal?.reason as Error).message), /taken by intruder/);
+  assert.match(String((a.leadingSignal?.reason as Error | undefined)?.message), /taken by intruder/);
   // The optimistic update conflicted, the read showed the new holder.
   assert.deepEqual(store.calls.slice(0, 2), ['a:update', 'a:get']);
   await a.done;

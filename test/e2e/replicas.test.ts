@@ -95,8 +95,7 @@ describe('etcd-monitor operator as two replicas', () => {
     let buffered = '';
     child.stderr!.on('data', (d: Buffer) => {
       buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         try {

@@ -176,10 +176,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       eventually(
         () => {
           const d = requestDetails(daemon, id);
-          return d !== undefined &&
-            d.ready &&
-            d.state === 'watching' &&
-            d.processedRevision >= model.lastRevision
+          return d?.ready && d.state === 'watching' && d.processedRevision >= model.lastRevision
             ? d
             : undefined;
         },

@@ -204,7 +204,7 @@ subjects:
     assert.equal(a.elector.isLeader(), false);
     assert.equal(a.leadingSignal?.aborted, true);
     assert.ok(a.leadingSignal?.reason instanceof LeadershipLostError);
-    assert.match((a.leadingSignal?.reason as Error).message, /taken by intruder/);
+    assert.match(String((a.leadingSignal?.reason as Error | undefined)?.message), /taken by intruder/);
     await a.done;
     assert.equal((await leaseSpec('stolen'))['holderIdentity'], 'intruder', 'the new holder keeps it');
   });
@@ -227,7 +227,7 @@ subjects:
       after >= RENEW_MS - RETRY_MS - 200,
       `stopped ${Math.round(after)} ms after the apiserver froze: too early`,
     );
-    assert.match((a.leadingSignal?.reason as Error).message, /renewDeadline/);
+    assert.match(String((a.leadingSignal?.reason as Error | undefined)?.message), /renewDeadline/);
     await a.done;
   });
 });

@@ -89,6 +89,7 @@ export function spread(values: readonly bigint[]): bigint | undefined {
 
 /** The smallest value, or undefined for an empty list. */
 export function minimum(values: readonly bigint[]): bigint | undefined {
+  // biome-ignore lint/complexity/useMathMinMax: bigint values; Math.min takes numbers only
   return values.length === 0 ? undefined : values.reduce((a, b) => (b < a ? b : a));
 }
 

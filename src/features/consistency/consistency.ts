@@ -355,7 +355,9 @@ class ConsistencySession implements FeatureSession {
             { key: range.key, rangeEnd: range.rangeEnd, countOnly: true, serializable: true, revision: r },
             { signal },
           )
-          .then((res) => void (w.keys = res.count))
+          .then((res) => {
+            w.keys = res.count;
+          })
           .catch((err: unknown) => void w.errors.push(`count at revision ${r}: ${errorMessage(err)}`));
         const hash =
           plan.target !== undefined && plan.eligible.has(w)

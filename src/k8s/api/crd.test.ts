@@ -61,9 +61,10 @@ describe('buildCrd', () => {
     assert.deepEqual((crd.spec['names'] as { shortNames: string[] }).shortNames, ['etcdc']);
     const [version] = crd.spec.versions;
     assert.deepEqual(version?.['subresources'], { status: {} });
-    const columns = (version?.['additionalPrinterColumns'] as { name: string; jsonPath: string }[]).map(
-      (c) => `${c.name}=${c.jsonPath}`,
-    );
+    const printerColumns = version?.['additionalPrinterColumns'] as
+      | { name: string; jsonPath: string }[]
+      | undefined;
+    const columns = (printerColumns ?? []).map((c) => `${c.name}=${c.jsonPath}`);
     assert.deepEqual(columns.slice(0, 5), [
       'Phase=.status.phase',
       'Members=.status.membersReady',

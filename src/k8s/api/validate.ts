@@ -129,7 +129,7 @@ function describeError(message: string, schema: Record<string, unknown>, value: 
     : 'const' in schema
       ? [schema]
       : undefined;
-  if (options !== undefined && options.every((o) => 'const' in o)) {
+  if (options?.every((o) => 'const' in o)) {
     return `unsupported value ${JSON.stringify(value)}: supported values: ${options.map((o) => JSON.stringify(o['const'])).join(', ')}`;
   }
   return message.replace(/^Expected/, 'expected');

@@ -20,7 +20,10 @@ describe('Backoff', () => {
     assert.equal(low.next(), 100);
     assert.equal(high.next(), 200);
     const real = new Backoff({ initialMs: 800 });
-    const delays = Array.from({ length: 50 }, () => (real.reset(), real.next()));
+    const delays = Array.from({ length: 50 }, () => {
+      real.reset();
+      return real.next();
+    });
     assert.ok(delays.every((d) => d >= 800 && d <= 1600));
     assert.ok(new Set(delays).size > 1, 'jittered delays differ');
   });

@@ -68,21 +68,25 @@ export function parseLabelSelector(text: string): LabelSelector {
     for (const rawPart of splitTopLevel(trimmed)) {
       const part = rawPart.trim();
       if (part === '') throw new LabelSelectorError(`label selector "${text}": empty requirement`);
-      let m: RegExpExecArray | null;
-      if ((m = /^(\S+?)\s+(in|notin)\s*\(([^()]*)\)$/.exec(part)) !== null) {
+      const setMatch = /^(\S+?)\s+(in|notin)\s*\(([^()]*)\)$/.exec(part);
+      const equalityMatch = /^([^=!\s]+)\s*(==|=|!=)\s*([^=!\s]*)$/.exec(part);
+      const absentMatch = /^!\s*(\S+)$/.exec(part);
+      if (setMatch !== null) {
+        const m = setMatch;
         const values = m[3]!.split(',').map((v) => checkValue(v.trim(), text));
         if (values.length === 0 || (values.length === 1 && values[0] === '' && m[3]!.trim() === '')) {
           throw new LabelSelectorError(`label selector "${text}": ${m[2]} needs at least one value`);
         }
         requirements.push({ key: checkKey(m[1]!, text), op: m[2] as 'in' | 'notin', values });
-      } else if ((m = /^([^=!\s]+)\s*(==|=|!=)\s*([^=!\s]*)$/.exec(part)) !== null) {
+      } else if (equalityMatch !== null) {
+        const m = equalityMatch;
         requirements.push({
           key: checkKey(m[1]!, text),
           op: m[2] === '!=' ? 'notin' : 'in',
           values: [checkValue(m[3]!, text)],
         });
-      } else if ((m = /^!\s*(\S+)$/.exec(part)) !== null) {
-        requirements.push({ key: checkKey(m[1]!, text), op: 'doesnotexist' });
+      } else if (absentMatch !== null) {
+        requirements.push({ key: checkKey(absentMatch[1]!, text), op: 'doesnotexist' });
       } else if (/^\S+$/.test(part) && !/[=!<>()]/.test(part)) {
         requirements.push({ key: checkKey(part, text), op: 'exists' });
       } else {

@@ -101,14 +101,14 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
     if (previous !== undefined) this.unindex(key, previous);
     this.#items.set(key, current);
     const ns = current.metadata.namespace ?? '';
-    let set = this.#byNamespace.get(ns);
-    if (set === undefined) this.#byNamespace.set(ns, (set = new Set()));
+    const set = this.#byNamespace.get(ns) ?? new Set<string>();
+    this.#byNamespace.set(ns, set);
     set.add(key);
     for (const [name, fn] of this.#indexers) {
       const values = this.#indexes.get(name)!;
       for (const value of fn(current)) {
-        let keys = values.get(value);
-        if (keys === undefined) values.set(value, (keys = new Set()));
+        const keys = values.get(value) ?? new Set<string>();
+        values.set(value, keys);
         keys.add(key);
       }
     }

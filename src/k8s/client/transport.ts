@@ -193,8 +193,7 @@ export class KubeTransport {
         try {
           for await (const chunk of body) {
             buffered += decoder.decode(chunk, { stream: true });
-            let newline: number;
-            while ((newline = buffered.indexOf('\n')) >= 0) {
+            for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
               const line = buffered.slice(0, newline).trim();
               buffered = buffered.slice(newline + 1);
               if (line === '') continue;
