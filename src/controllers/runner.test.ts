@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../../test/support/fake-etcd.ts';
+import { eventually } from '../testing/wait.ts';
 import { apiErrorFrom } from '../k8s/client/index.ts';
 import { ItemExponentialFailureRateLimiter } from '../k8s/ratelimit.ts';
 import { WorkQueue } from '../k8s/workqueue.ts';
@@ -90,7 +90,7 @@ describe('Controller', () => {
     }, 4);
     c.start();
     c.enqueue('ns/a');
-    await sleep(5);
+    await eventually(() => running === 1, 'the first sync to start');
     c.enqueue('ns/a');
     c.enqueue('ns/a');
     await eventually(() => (calls === 2 && running === 0 ? true : undefined), 'two syncs in a row');

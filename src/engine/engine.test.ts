@@ -8,7 +8,8 @@ import { FeatureRegistry } from '../features/registry.ts';
 import { registerBuiltinFeatures } from '../features/index.ts';
 import { InspectionCollector } from '../metrics/collector.ts';
 import { silentLogger } from '../log.ts';
-import { eventually, FakeCluster, fakeClients } from '../../test/support/fake-etcd.ts';
+import { FakeCluster, fakeClients } from '../testing/fake-etcd.ts';
+import { eventually } from '../testing/wait.ts';
 
 function spec(
   id: string,

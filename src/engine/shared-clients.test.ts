@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseEndpoint } from '../etcd/endpoint.ts';
 import { Secret } from '../etcd/secret.ts';
 import { SharedClients } from './shared-clients.ts';
-import { FakeCluster, fakeClients } from '../../test/support/fake-etcd.ts';
+import { FakeCluster, fakeClients } from '../testing/fake-etcd.ts';
 
 test('clients are shared per member and credentials, and closed when the last user releases them', async () => {
   const cluster = new FakeCluster(3000, 1);

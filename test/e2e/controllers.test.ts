@@ -18,7 +18,7 @@ import { isInvalid } from '../../src/k8s/client/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { ImportedProvider, ProviderRegistry, type HookContext } from '../../src/providers/index.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { hostPort } from '../support/specs.ts';
 import {
   condition,

@@ -1,7 +1,6 @@
 /** Shared helpers of the access-layer integration tests. */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Secret } from '../../src/etcd/secret.ts';
 import { EtcdError, type ClientOptions, type WatchMessage } from '../../src/etcd/types.ts';
 import type { EtcdVersion, TestCluster } from '../../src/testbed/index.ts';
@@ -26,30 +25,6 @@ export function progressNotifyFlag(version: EtcdVersion, interval: string): stri
   return version === '3.6'
     ? `--watch-progress-notify-interval=${interval}`
     : `--experimental-watch-progress-notify-interval=${interval}`;
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`,
-      );
-    await sleep(everyMs);
-  }
 }
 
 /**

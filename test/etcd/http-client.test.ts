@@ -7,7 +7,8 @@ import { Secret } from '../../src/etcd/secret.ts';
 import { EtcdError, type EtcdHttpMemberClient } from '../../src/etcd/types.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
-import { closedPort, optionsFor, rejectsWith, silentServer, waitFor } from './helpers.ts';
+import { eventually } from '../../src/testing/wait.ts';
+import { closedPort, optionsFor, rejectsWith, silentServer } from './helpers.ts';
 
 const VERSIONS = ['3.4', '3.6'] as const;
 
@@ -49,8 +50,9 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
         assert.match(failed.reason.message, /^GET \/health on 127\.0\.0\.1:\d+: connection refused/);
         await cluster.startMember(2);
         // The same client (and its connection pool) works again.
-        await waitFor('the restarted member is healthy', async () =>
-          (await clients[2]!.health()).healthy ? true : undefined,
+        await eventually(
+          async () => ((await clients[2]!.health()).healthy ? true : undefined),
+          'the restarted member is healthy',
         );
       } finally {
         await Promise.all(clients.map((c) => c.close()));
@@ -68,12 +70,12 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
       const v3 = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       try {
         const value = Buffer.alloc(256 * 1024, 'x');
-        await waitFor(
-          'the NOSPACE alarm',
+        await eventually(
           async () => {
             await v3.put(`/big/${Math.floor(Math.random() * 4)}`, value).catch(() => undefined);
             return (await v3.alarmList()).length > 0 ? true : undefined;
           },
+          'the NOSPACE alarm',
           30_000,
           0,
         );

@@ -10,7 +10,8 @@ import { EtcdError, memberIdHex, type EtcdV2MemberClient } from '../../src/etcd/
 import { createV2MemberClient } from '../../src/etcd/v2/client.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { optionsFor, rejectsWith, waitFor } from './helpers.ts';
+import { eventually } from '../../src/testing/wait.ts';
+import { optionsFor, rejectsWith } from './helpers.ts';
 
 describe('etcd v2 member client', { concurrency: true }, () => {
   describe('on etcd 3.4 with --enable-v2', { concurrency: false }, () => {
@@ -76,10 +77,10 @@ describe('etcd v2 member client', { concurrency: true }, () => {
       assert.ok(none.index >= i3);
       assert.ok((await a.index()) >= i3);
       // Reads are served by each member: a follower converges to the same count.
-      await waitFor('the count on another member', async () => {
+      await eventually(async () => {
         const r = await b.countKeys('/v2test');
         return r.keys === 3n && r.index >= i3 ? r : undefined;
-      });
+      }, 'the count on another member');
       const i4 = await a.delete('/v2test/b/c');
       assert.ok(i4 > i3);
       assert.equal((await a.countKeys('/v2test')).keys, 2n);
@@ -99,7 +100,7 @@ describe('etcd v2 member client', { concurrency: true }, () => {
       } finally {
         await cluster.startMember(1);
       }
-      await waitFor('the member is back', () => clients[1]!.index(), 10_000);
+      await eventually(() => clients[1]!.index(), 'the member is back', 10_000);
     });
   });
 

@@ -19,6 +19,7 @@ import {
 } from '../../src/etcd/types.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import {
   closedPort,
   optionsFor,
@@ -26,7 +27,6 @@ import {
   readWatch,
   rejectsWith,
   silentServer,
-  waitFor,
 } from './helpers.ts';
 
 const VERSIONS = ['3.4', '3.6'] as const;
@@ -67,15 +67,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
       it('status, member list and alarms per member, with member IDs as etcdctl prints them', async () => {
         // 3.6 moves its storage version to 3.6 only once the cluster version is settled, shortly after start.
-        const statuses = await waitFor(
-          'every member reporting its status (3.6: with a storage version)',
-          async () => {
-            const all = await Promise.all(clients.map((c) => c.status()));
-            return version !== '3.6' || all.every((st) => /^3\.6\./.test(st.storageVersion))
-              ? all
-              : undefined;
-          },
-        );
+        const statuses = await eventually(async () => {
+          const all = await Promise.all(clients.map((c) => c.status()));
+          return version !== '3.6' || all.every((st) => /^3\.6\./.test(st.storageVersion)) ? all : undefined;
+        }, 'every member reporting its status (3.6: with a storage version)');
         const idByEndpoint = new Map(
           etcdctlColumns(await cluster.etcdctl(['endpoint', 'status'])).map((cols) => [cols[0], cols[1]]),
         );
@@ -150,10 +145,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.equal(limited.count, 3n);
 
         // A serializable read is answered by the member itself: poll until it applied the writes.
-        await waitFor('serializable read on a follower', async () => {
+        await eventually(async () => {
           const r = await c.range({ key: p, rangeEnd: prefixEnd(p), serializable: true, countOnly: true });
           return r.count === 3n ? r : undefined;
-        });
+        }, 'serializable read on a follower');
 
         await a.put(`${p}a`, 'v1-new');
         const old = await a.range({ key: `${p}a`, revision: h1.revision });
@@ -296,7 +291,7 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         for (let i = 0; i < 10; i++) await clients[0]!.put(`${p}${i}`, `v${i}`);
         const rev = (await clients[0]!.put(`${p}last`, 'x')).revision;
         const hashes = await Promise.all(
-          clients.map((c) => waitFor(`hashKV at ${rev}`, () => c.hashKV(rev, { timeoutMs: 30_000 }))),
+          clients.map((c) => eventually(() => c.hashKV(rev, { timeoutMs: 30_000 }), `hashKV at ${rev}`)),
         );
         assert.equal(new Set(hashes.map((h) => h.hash)).size, 1, 'same hash on every member');
         for (const h of hashes) {
@@ -315,10 +310,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         assert.match(compacted.message, /^Range on 127\.0\.0\.1:\d+: .*compacted/);
         await rejectsWith(clients[1]!.hashKV(rev + 1000n), 'future_revision');
         await rejectsWith(clients[1]!.range({ key: p, revision: rev + 1000n }), 'future_revision');
-        const after = await waitFor('hashKV after compaction', async () => {
+        const after = await eventually(async () => {
           const h = await clients[1]!.hashKV(rev);
           return h.compactRevision === compactAt ? h : undefined;
-        });
+        }, 'hashKV after compaction');
         assert.equal(after.compactRevision, compactAt);
 
         const messages = await readWatch(
@@ -342,10 +337,10 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         try {
           assert.deepEqual(raised, [{ memberId: 0n, alarm: 'CORRUPT' }]);
           for (const c of clients) {
-            const listed = await waitFor('the alarm on every member', async () => {
+            const listed = await eventually(async () => {
               const a = await c.alarmList();
               return a.length > 0 ? a : undefined;
-            });
+            }, 'the alarm on every member');
             assert.deepEqual(listed, [{ memberId: 0n, alarm: 'CORRUPT' }]);
           }
         } finally {
@@ -353,7 +348,7 @@ describe('etcd v3 member client', { concurrency: true }, () => {
         }
         assert.deepEqual(await clients[1]!.alarmList(), []);
         // The cluster serves again once the alarm is gone.
-        await waitFor('writes after disarm', () => clients[0]!.put('/after-corrupt', 'ok'));
+        await eventually(() => clients[0]!.put('/after-corrupt', 'ok'), 'writes after disarm');
       });
 
       it('a stopped member fails alone (calls and its watch) and the same client recovers when it is back', async () => {
@@ -400,9 +395,9 @@ describe('etcd v3 member client', { concurrency: true }, () => {
           ac.abort();
           await cluster.startMember(2);
         }
-        const back = await waitFor(
-          'the restarted member answers on the same client',
+        const back = await eventually(
           () => clients[2]!.status(),
+          'the restarted member answers on the same client',
           15_000,
           200,
         );

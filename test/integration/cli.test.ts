@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { parseExposition } from '../support/scrape.ts';
 import { hostPort } from '../support/specs.ts';
 import { BIN, cli } from '../support/cli.ts';

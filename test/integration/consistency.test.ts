@@ -22,7 +22,7 @@ import type { ConsistencyDetails, ConsistencyMember } from '../../src/features/c
 import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
 import { cli } from '../support/cli.ts';

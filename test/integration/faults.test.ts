@@ -12,7 +12,7 @@ import { Secret } from '../../src/etcd/secret.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
 

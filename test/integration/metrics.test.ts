@@ -10,7 +10,7 @@ import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { documentedMetrics, isDocumented } from '../support/docs.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { every, specFor } from '../support/specs.ts';
 
 /** The findings promtool may report, and only on the families kstone named that way. */

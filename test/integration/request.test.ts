@@ -18,7 +18,7 @@ import { featureRegistry } from '../../src/features/index.ts';
 import type { RequestDetails } from '../../src/features/request/request.ts';
 import { silentLogger } from '../../src/log.ts';
 import { freePort, startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
 

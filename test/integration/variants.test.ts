@@ -9,7 +9,7 @@ import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type StartClusterOptions } from '../../src/testbed/index.ts';
 import type { StorageBackend } from '../../src/engine/spec.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
 

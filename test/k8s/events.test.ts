@@ -16,6 +16,7 @@ import {
   type EventSink,
 } from '../../src/k8s/events.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { createNamespace, serviceAccount } from './helpers.ts';
 
 interface CoreEvent {
@@ -50,18 +51,6 @@ class CountingSink implements EventSink {
   patch(namespace: string, name: string, p: EventPatch, signal: AbortSignal): Promise<void> {
     this.patches++;
     return this.#inner.patch(namespace, name, p, signal);
-  }
-}
-
-async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await cond())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -140,7 +129,7 @@ subjects:
   }
 
   async function settled(r: CorrelatingEventRecorder): Promise<void> {
-    await waitFor('the recorder to write everything', () => r.pending() === 0, 10_000);
+    await eventually(() => r.pending() === 0, 'the recorder to write everything', 10_000);
   }
 
   it('100 identical failures become one Event with count 100, in a bounded number of calls', async () => {
@@ -202,14 +191,14 @@ subjects:
     for (let i = 0; i < 100; i++) {
       r.event(obj, 'Warning', 'ConnectFailed', 'refused');
       // The first three wait for their own write (three calls, the whole burst); the rest arrive while the bucket is empty.
-      await waitFor('the write in flight', () => sink.calls >= Math.min(i + 1, 3), 5_000);
+      await eventually(() => sink.calls >= Math.min(i + 1, 3), 'the write in flight', 5_000);
     }
     assert.equal(sink.calls, 3);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(sink.calls, 3, 'no call before a token comes back');
     const before = (await eventsFor(obj.metadata.uid))[0] as CoreEvent;
     assert.equal(before.count, 3);
-    await waitFor('a token and the deferred write', () => r.pending() === 0, 5_000);
+    await eventually(() => r.pending() === 0, 'a token and the deferred write', 5_000);
     assert.equal(sink.calls, 4);
     const e = (await eventsFor(obj.metadata.uid))[0] as CoreEvent;
     assert.equal(e.count, 100);

@@ -26,7 +26,7 @@ import {
   type ListerWatcher,
 } from '../../src/k8s/client/index.ts';
 import type { KubeApiserver } from '../../src/testbed/index.ts';
-import { eventually } from '../support/fake-etcd.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { createNamespace, FIXTURES, serviceAccount, startApiserverWithCrds } from './helpers.ts';
 
 const fastRetry = { backoff: { initialMs: 100, maxMs: 500 } } as const;

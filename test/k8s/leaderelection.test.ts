@@ -15,6 +15,7 @@ import {
   type LeaderElectionOptions,
 } from '../../src/k8s/leaderelection.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { createNamespace, serviceAccount } from './helpers.ts';
 
 const RETRY_MS = 500;
@@ -28,14 +29,6 @@ interface Candidate {
   startedAt: number | undefined;
   stoppedAt: number | undefined;
   leadingSignal: AbortSignal | undefined;
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('leader election on a real kube-apiserver', () => {
@@ -111,7 +104,7 @@ subjects:
 
   it('elects exactly one leader among three, whose Lease has the client-go fields', async () => {
     const cs = ['a', 'b', 'c'].map((id) => candidate('one-leader', id));
-    await waitFor('a leader', () => cs.some((c) => c.elector.isLeader()), 10_000);
+    await eventually(() => cs.some((c) => c.elector.isLeader()), 'a leader', 10_000);
     // Watch for 4 s (8 renewals): never two leaders, never a change of leader.
     const leader = cs.find((c) => c.elector.isLeader()) as Candidate;
     const until = performance.now() + 4_000;
@@ -138,7 +131,7 @@ subjects:
 
   it('a stopped leader that does not release is replaced within the lease duration', async () => {
     const a = candidate('expiry', 'a', { releaseOnCancel: false });
-    await waitFor('a to lead', () => a.elector.isLeader(), 10_000);
+    await eventually(() => a.elector.isLeader(), 'a to lead', 10_000);
     const b = candidate('expiry', 'b');
     await new Promise((r) => setTimeout(r, 1_500));
     assert.equal(b.elector.isLeader(), false);
@@ -146,7 +139,7 @@ subjects:
     await a.done;
     const stoppedAt = performance.now();
     assert.equal((await leaseSpec('expiry'))['holderIdentity'], 'a', 'not released');
-    await waitFor('b to take over', () => b.elector.isLeader(), 3_000 + 2.2 * RETRY_MS + 2_000);
+    await eventually(() => b.elector.isLeader(), 'b to take over', 3_000 + 2.2 * RETRY_MS + 2_000);
     const took = (b.startedAt as number) - stoppedAt;
     // b saw a's last renewal at most one retry period before a stopped; the lease runs 3 s from that sighting.
     assert.ok(
@@ -167,7 +160,7 @@ subjects:
   it('a leader that releases on shutdown is replaced at once, not after the lease duration', async () => {
     const opts = { leaseDurationMs: 10_000 };
     const a = candidate('release', 'a', opts);
-    await waitFor('a to lead', () => a.elector.isLeader(), 10_000);
+    await eventually(() => a.elector.isLeader(), 'a to lead', 10_000);
     const b = candidate('release', 'b', opts);
     await new Promise((r) => setTimeout(r, 1_000));
     a.abort.abort();
@@ -176,7 +169,7 @@ subjects:
     const spec = await leaseSpec('release');
     assert.equal(spec['holderIdentity'], '');
     assert.equal(spec['leaseDurationSeconds'], 1);
-    await waitFor('b to take over', () => b.elector.isLeader(), 10_000);
+    await eventually(() => b.elector.isLeader(), 'b to take over', 10_000);
     const took = (b.startedAt as number) - releasedAt;
     assert.ok(took < 3_000, `took over ${Math.round(took)} ms after the release (lease is 10 s)`);
     b.abort.abort();
@@ -185,7 +178,7 @@ subjects:
 
   it('a leader whose Lease is taken out of band stops leading at its next renewal', async () => {
     const a = candidate('stolen', 'a');
-    await waitFor('a to lead', () => a.elector.isLeader(), 10_000);
+    await eventually(() => a.elector.isLeader(), 'a to lead', 10_000);
     const path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/stolen`;
     const res = await server.request(
       'PATCH',
@@ -195,7 +188,7 @@ subjects:
     );
     assert.equal(res.status, 200);
     const stolenAt = performance.now();
-    await waitFor('a to stop leading', () => a.stoppedAt !== undefined, 5_000);
+    await eventually(() => a.stoppedAt !== undefined, 'a to stop leading', 5_000);
     const reacted = (a.stoppedAt as number) - stolenAt;
     assert.ok(
       reacted < RETRY_MS + 800,
@@ -211,11 +204,11 @@ subjects:
 
   it('a leader that cannot reach the apiserver stops leading at the renew deadline, while its calls hang', async () => {
     const a = candidate('deadline', 'a', { releaseOnCancel: false });
-    await waitFor('a to lead', () => a.elector.isLeader(), 10_000);
+    await eventually(() => a.elector.isLeader(), 'a to lead', 10_000);
     server.pause();
     const pausedAt = performance.now();
     try {
-      await waitFor('a to stop leading', () => a.stoppedAt !== undefined, RENEW_MS + 2_000);
+      await eventually(() => a.stoppedAt !== undefined, 'a to stop leading', RENEW_MS + 2_000);
     } finally {
       server.resume();
     }

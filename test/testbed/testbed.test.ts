@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { httpGet, type HttpTls } from '../../src/testbed/http.ts';
 import {
   CLIENT_CERT_CN,
@@ -21,6 +20,7 @@ import {
   trackedProcessCount,
   type TestCluster,
 } from '../../src/testbed/index.ts';
+import { eventually } from '../../src/testing/wait.ts';
 
 /** Gone, or a zombie waiting for a reaper that PID 1 may never be. */
 function processGone(pid: number): boolean {
@@ -38,13 +38,8 @@ function processGone(pid: number): boolean {
   }
 }
 
-async function waitGone(pids: readonly number[], timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pids.every(processGone)) {
-    if (Date.now() > deadline)
-      assert.fail(`processes still running: ${pids.filter((p) => !processGone(p)).join(', ')}`);
-    await sleep(50);
-  }
+async function waitGone(pids: readonly number[], timeoutMs = 10_000): Promise<void> {
+  await eventually(() => pids.every(processGone), `processes ${pids.join(', ')} to exit`, timeoutMs);
 }
 
 async function health(url: string, tls?: HttpTls): Promise<unknown> {
@@ -318,13 +313,18 @@ describe('etcd test bed', { concurrency: true }, () => {
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const deadline = Date.now() + 30_000;
-      while (!stdout.includes('\n')) {
-        if (child.exitCode !== null || Date.now() > deadline) {
-          child.kill('SIGKILL');
-          assert.fail(`fixture gave no report: ${stderr}`);
-        }
-        await sleep(50);
+      try {
+        await eventually(
+          () => {
+            if (child.exitCode !== null) throw new Error(`fixture exited: ${stderr}`);
+            return stdout.includes('\n');
+          },
+          "the fixture's report",
+          30_000,
+        );
+      } catch (err) {
+        child.kill('SIGKILL');
+        throw err;
       }
       const report = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { pids: number[]; dir: string };
       assert.equal(report.pids.length, 1);

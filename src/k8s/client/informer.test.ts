@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../../../test/support/fake-etcd.ts';
+import { eventually } from '../../testing/wait.ts';
 import { apiErrorFrom, KubeTransportError } from './errors.ts';
 import { Informer, type ListerWatcher } from './informer.ts';
 import type { ListResult, WatchEvent } from './typed.ts';

@@ -3,8 +3,8 @@
  * logic (scheduling, ownership, snapshots). Every feature is also tested on
  * real etcd in test/integration.
  */
-import type { Endpoint } from '../../src/etcd/endpoint.ts';
-import { EtcdError } from '../../src/etcd/types.ts';
+import type { Endpoint } from '../etcd/endpoint.ts';
+import { EtcdError } from '../etcd/types.ts';
 import type {
   AlarmMember,
   CallOptions,
@@ -14,8 +14,8 @@ import type {
   MemberListResult,
   ResponseHeader,
   StatusResult,
-} from '../../src/etcd/types.ts';
-import type { ClientFactory } from '../../src/engine/connection.ts';
+} from '../etcd/types.ts';
+import type { ClientFactory } from '../engine/connection.ts';
 
 export interface FakeMember {
   id: bigint;
@@ -165,29 +165,4 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
       throw new Error(`fake: no v2 client for ${endpoint.url}`);
     },
   };
-}
-
-/** Polls until check() returns a value other than undefined, or fails after the deadline. */
-export async function eventually<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  what: string,
-  timeoutMs = 10_000,
-  everyMs = 20,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
