@@ -16,7 +16,7 @@ import { positiveSeconds, UsageError } from './common.ts';
 import { renderTable } from './table.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
-export const DEFAULT_INSPECT_FEATURES = ['healthy', 'alarm', 'consistency'];
+export const DEFAULT_INSPECT_FEATURES = ['healthy', 'alarm', 'consistency', 'quota'];
 
 interface InspectFlags {
   readonly endpoints: string;

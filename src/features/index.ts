@@ -5,6 +5,7 @@
 import { AlarmFeature } from './alarm/alarm.ts';
 import { ConsistencyFeature } from './consistency/consistency.ts';
 import { HealthyFeature } from './healthy/healthy.ts';
+import { QuotaFeature } from './quota/quota.ts';
 import { featureRegistry, type FeatureRegistry } from './registry.ts';
 import { RequestFeature } from './request/request.ts';
 
@@ -13,6 +14,7 @@ export const BUILTIN_FEATURES = {
   alarm: () => new AlarmFeature(),
   consistency: () => new ConsistencyFeature(),
   request: () => new RequestFeature(),
+  quota: () => new QuotaFeature(),
 } as const;
 
 export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {

@@ -102,6 +102,7 @@ describe('EtcdCluster status', () => {
       Healthy: 'True Healthy: 3/3 members healthy',
       Consistent: 'Unknown InspectionFailed: no member answered',
       AlarmsClear: 'False AlarmsRaised: NOSPACE on 10.0.0.1:2379',
+      WithinQuota: 'Unknown FeatureDisabled: the quota feature is not enabled',
     });
     assert.ok(
       (s.conditions ?? []).every(

@@ -27,7 +27,7 @@ type ConditionBody = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 
 /** How each feature-backed condition reads its inspection. */
 interface ConditionSource {
-  readonly type: 'Healthy' | 'Consistent' | 'AlarmsClear';
+  readonly type: 'Healthy' | 'Consistent' | 'AlarmsClear' | 'WithinQuota';
   readonly feature: string;
   readonly ok: string;
   readonly problems: string;
@@ -37,6 +37,7 @@ const SOURCES: readonly ConditionSource[] = [
   { type: 'Healthy', feature: 'healthy', ok: 'Healthy', problems: 'Unhealthy' },
   { type: 'Consistent', feature: 'consistency', ok: 'Consistent', problems: 'Inconsistent' },
   { type: 'AlarmsClear', feature: 'alarm', ok: 'NoAlarms', problems: 'AlarmsRaised' },
+  { type: 'WithinQuota', feature: 'quota', ok: 'WithinQuota', problems: 'QuotaProblems' },
 ];
 
 const MESSAGE_MAX = 4096;

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assessMember, GrowthHistory, growthRate, type QuotaThresholds } from './assess.ts';
+import { parseQuotaOptions } from './quota.ts';
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+const T: QuotaThresholds = {
+  warningRatio: 0.75,
+  criticalRatio: 0.9,
+  fullWithinSeconds: 6 * 3600,
+  defragFragmentationRatio: 0.45,
+  defragMinReclaimableBytes: 100 * MiB,
+};
+const base = {
+  where: '10.0.0.1:2379 (etcd-0)',
+  reportedQuota: 0,
+  configuredQuota: 2 * GiB,
+  growthRate: undefined,
+  isLeader: false,
+};
+
+test('a critical member names the figure, the quota, the threshold and what to do', () => {
+  const v = assessMember({ ...base, dbSize: 1.9 * GiB, dbSizeInUse: 1.85 * GiB }, T);
+  assert.equal(v.level, 'critical');
+  assert.equal(v.quotaSource, 'configured');
+  assert.equal(v.problems.length, 1);
+  const p = v.problems[0]!;
+  assert.match(p, /10\.0\.0\.1:2379 \(etcd-0\)/);
+  assert.match(p, /db 1\.9 GiB is 95 % of the 2 GiB quota/);
+  assert.match(p, /critical at 90 %/);
+  assert.match(p, /compact.*defragment one member at a time, leader last/);
+  assert.match(p, /docs\/runbooks\.md/);
+});
+
+test('a quota etcd reports wins over the configured one', () => {
+  const v = assessMember({ ...base, dbSize: 700 * MiB, dbSizeInUse: 700 * MiB, reportedQuota: 1 * GiB }, T);
+  assert.equal(v.quotaSource, 'reported');
+  assert.equal(v.quotaBytes, GiB);
+  assert.equal(v.level, 'ok');
+  const w = assessMember({ ...base, dbSize: 800 * MiB, dbSizeInUse: 800 * MiB, reportedQuota: 1 * GiB }, T);
+  assert.equal(w.level, 'warning');
+  assert.match(w.problems[0]!, /warning at 75 %/);
+});
+
+test('time until full: finite when growing, absent when not, a warning when it is soon', () => {
+  const growing = assessMember({ ...base, dbSize: 1 * GiB, dbSizeInUse: GiB, growthRate: MiB }, T);
+  assert.equal(growing.secondsUntilFull, 1024);
+  assert.equal(growing.level, 'warning');
+  assert.match(growing.problems[0]!, /full in 17m/);
+  const flat = assessMember({ ...base, dbSize: GiB, dbSizeInUse: GiB, growthRate: 0 }, T);
+  assert.equal(flat.secondsUntilFull, undefined);
+  assert.equal(flat.level, 'ok');
+  const slow = assessMember({ ...base, dbSize: GiB, dbSizeInUse: GiB, growthRate: 1 }, T);
+  assert.equal(slow.level, 'ok', 'a year away is not a warning');
+});
+
+test('defragmentation is advised only above both the ratio and the reclaimable bytes', () => {
+  const small = assessMember({ ...base, dbSize: 100 * MiB, dbSizeInUse: 10 * MiB }, T);
+  assert.equal(small.defragmentAdvised, false, '90 MiB reclaimable is under 100 MiB');
+  const big = assessMember({ ...base, dbSize: 1000 * MiB, dbSizeInUse: 400 * MiB, isLeader: true }, T);
+  assert.ok(Math.abs(big.fragmentationRatio - 0.6) < 1e-9);
+  assert.equal(big.reclaimableBytes, 600 * MiB);
+  assert.equal(big.defragmentAdvised, true);
+  assert.match(big.problems.at(-1)!, /60 % of the 1000 MiB db is free space \(600 MiB reclaimable/);
+  assert.match(big.problems.at(-1)!, /the leader: do it last/);
+});
+
+test('growth: least-squares slope; a shrink starts a new history', () => {
+  assert.equal(growthRate([{ atMs: 0, bytes: 5 }]), undefined);
+  assert.equal(
+    growthRate([
+      { atMs: 0, bytes: 0 },
+      { atMs: 1000, bytes: 10 },
+      { atMs: 2000, bytes: 20 },
+    ]),
+    10,
+  );
+  const h = new GrowthHistory(60);
+  h.add({ atMs: 0, bytes: 100 });
+  h.add({ atMs: 10_000, bytes: 200 });
+  assert.equal(h.rate(), 10);
+  h.add({ atMs: 20_000, bytes: 50 });
+  assert.equal(h.rate(), undefined, 'defragmented: no rate across the drop');
+  h.add({ atMs: 90_000, bytes: 50 });
+  h.add({ atMs: 200_000, bytes: 160 });
+  assert.equal(h.samples.length, 2, 'samples older than the window go, the last two stay');
+  assert.equal(h.rate(), 1);
+});
+
+test('options: defaults, and thresholds in the wrong order are named', () => {
+  const o = parseQuotaOptions(undefined);
+  assert.equal(o.quotaBytes, 2 * GiB);
+  assert.equal(o.warningRatio, 0.75);
+  assert.throws(
+    () => parseQuotaOptions({ warningRatio: 0.95 }),
+    /warningRatio \(0\.95\) must be below criticalRatio/,
+  );
+  assert.throws(() => parseQuotaOptions({ quotaBytes: 0 }), /quotaBytes/);
+  assert.throws(() => parseQuotaOptions({ quota: 1 }), /unknown field quota/);
+});
