@@ -154,6 +154,37 @@ test('a hanging cluster never delays another, and its round fails at the deadlin
   assert.equal(store.get('slow')?.features.alarm?.failures, 1);
 });
 
+test('failed rounds in a row are counted and reset by a success; the interval is exported', async (t) => {
+  const a = new FakeCluster(2350);
+  const { engine, store, collector } = setup([a]);
+  t.after(() => engine.stop());
+  await engine.upsert(spec('a', a, { alarm: fast(0.05) }));
+  const labels = '{clusterName="a",inspectionType="alarm"}';
+  const gauge = (name: string): number | undefined => {
+    const line = collector
+      .render()
+      .split('\n')
+      .find((l) => l.startsWith(`${name}${labels} `));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  await eventually(() => (store.get('a')?.features.alarm?.last?.ok === true ? true : undefined), 'a success');
+  assert.equal(gauge('inspection_feature_consecutive_failures'), 0);
+  assert.equal(gauge('inspection_feature_interval_seconds'), 0.05);
+  for (const m of a.members) m.up = false;
+  const failing = await eventually(() => {
+    const f = store.get('a')?.features.alarm;
+    return f !== undefined && f.consecutiveFailures >= 3 ? f : undefined;
+  }, 'three failures in a row');
+  assert.ok(failing.failures >= failing.consecutiveFailures);
+  assert.ok((gauge('inspection_feature_consecutive_failures') ?? 0) >= 3);
+  for (const m of a.members) m.up = true;
+  await eventually(
+    () => (gauge('inspection_feature_consecutive_failures') === 0 ? true : undefined),
+    'reset by a success',
+  );
+  assert.ok((store.get('a')?.features.alarm?.failures ?? 0) >= 3, 'the failure counter keeps its count');
+});
+
 test('changing one feature restarts only that feature; an unknown feature is a config error and the others run', async (t) => {
   const a = new FakeCluster(2500);
   const { engine, store, registry } = setup([a]);

@@ -152,13 +152,14 @@ function recordRun(
     intervalSeconds,
     runs: (prior?.runs ?? 0) + 1,
     failures: (prior?.failures ?? 0) + (run.ok ? 0 : 1),
+    consecutiveFailures: run.ok ? 0 : (prior?.consecutiveFailures ?? 0) + 1,
     last: run,
   };
   return { ...snapshot, features: { ...snapshot.features, [name]: feature } };
 }
 
 function emptyFeature(name: string, intervalSeconds: number): FeatureSnapshot {
-  return { name, intervalSeconds, runs: 0, failures: 0 };
+  return { name, intervalSeconds, runs: 0, failures: 0, consecutiveFailures: 0 };
 }
 
 /**

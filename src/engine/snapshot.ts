@@ -49,6 +49,8 @@ export interface FeatureSnapshot {
   readonly runs: number;
   /** Monotonic for the life of this cluster+feature in this process. */
   readonly failures: number;
+  /** Failed rounds in a row up to the last one (0 after a success): "failing repeatedly" whatever the interval. */
+  readonly consecutiveFailures: number;
   readonly last?: FeatureRun;
 }
 

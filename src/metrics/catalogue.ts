@@ -39,6 +39,18 @@ export const ENGINE_METRICS = {
     help: 'Unix time the last round of the inspection started.',
     labels: ['inspectionType'],
   },
+  interval: {
+    name: 'inspection_feature_interval_seconds',
+    type: 'gauge',
+    help: 'Configured interval of the inspection: the staleness alert compares the last run with it.',
+    labels: ['inspectionType'],
+  },
+  consecutiveFailures: {
+    name: 'inspection_feature_consecutive_failures',
+    type: 'gauge',
+    help: 'Rounds of the inspection that failed in a row up to the last one; 0 after a success.',
+    labels: ['inspectionType'],
+  },
   runs: {
     name: 'inspection_feature_runs_total',
     type: 'counter',

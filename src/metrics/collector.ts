@@ -57,6 +57,8 @@ export class InspectionCollector {
       const labels = { ...base, inspectionType: feature.name };
       out.add(m.failed.name, labels, feature.failures);
       out.add(m.runs.name, labels, feature.runs);
+      out.add(m.interval.name, labels, feature.intervalSeconds);
+      out.add(m.consecutiveFailures.name, labels, feature.consecutiveFailures);
       const last = feature.last;
       if (last === undefined) continue;
       out.add(m.success.name, labels, last.ok ? 1 : 0);

@@ -14,6 +14,7 @@ function feature(startedAtS: number, run: Partial<FeatureRun> = {}): FeatureSnap
     intervalSeconds: 10,
     runs: 1,
     failures: 0,
+    consecutiveFailures: 0,
     last: {
       ok: true,
       summary: '3/3 members healthy',
@@ -38,7 +39,7 @@ describe('EtcdInspection status', () => {
     const pending = nextInspectionStatus(
       undefined,
       1,
-      running({ name: 'healthy', intervalSeconds: 10, runs: 0, failures: 0 }),
+      running({ name: 'healthy', intervalSeconds: 10, runs: 0, failures: 0, consecutiveFailures: 0 }),
       T0,
       REFRESH,
     );
@@ -176,7 +177,7 @@ describe('EtcdInspection status', () => {
 });
 
 describe('Pending of a new inspection', () => {
-  const noRound = running({ name: 'healthy', intervalSeconds: 10, runs: 0, failures: 0 });
+  const noRound = running({ name: 'healthy', intervalSeconds: 10, runs: 0, failures: 0, consecutiveFailures: 0 });
   it('is put off for a grace period after creation, then written', () => {
     assert.equal(pendingDeferral(undefined, noRound, '2025-01-01T00:00:00Z', at(3), 10_000), 7_000);
     assert.equal(pendingDeferral(undefined, noRound, '2025-01-01T00:00:00Z', at(10), 10_000), undefined);
