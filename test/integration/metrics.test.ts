@@ -4,13 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Daemon } from '../../src/daemon.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { documentedMetrics, isDocumented } from '../support/docs.ts';
 import { eventually } from '../../src/testing/wait.ts';
+import { promtool } from '../support/prometheus.ts';
 import { every, specFor } from '../support/specs.ts';
 
 /** The findings promtool may report, and only on the families kstone named that way. */
@@ -27,18 +27,6 @@ const LEGACY_FINDINGS: [RegExp, RegExp][] = [
     /^non-counter metrics should not have "_total" suffix$/,
   ],
 ];
-
-function promtool(text: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(text);
-  });
-}
 
 test('a real /metrics passes promtool except for the kstone names, and is fully documented', async (t) => {
   const cluster = await startEtcdCluster({ version: '3.6', members: 3, name: 'metrics' });
@@ -57,7 +45,7 @@ test('a real /metrics passes promtool except for the kstone names, and is fully 
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   const text = await res.text();
 
-  const { output } = await promtool(text);
+  const { output } = await promtool(['check', 'metrics'], text);
   const unexpected = output
     .split('\n')
     .filter((line) => line.trim() !== '')

@@ -177,7 +177,13 @@ describe('EtcdInspection status', () => {
 });
 
 describe('Pending of a new inspection', () => {
-  const noRound = running({ name: 'healthy', intervalSeconds: 10, runs: 0, failures: 0, consecutiveFailures: 0 });
+  const noRound = running({
+    name: 'healthy',
+    intervalSeconds: 10,
+    runs: 0,
+    failures: 0,
+    consecutiveFailures: 0,
+  });
   it('is put off for a grace period after creation, then written', () => {
     assert.equal(pendingDeferral(undefined, noRound, '2025-01-01T00:00:00Z', at(3), 10_000), 7_000);
     assert.equal(pendingDeferral(undefined, noRound, '2025-01-01T00:00:00Z', at(10), 10_000), undefined);
