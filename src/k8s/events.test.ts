@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
-import { FakeClock, settle } from './ratelimit.ts';
+import { FakeClock, settle } from '../testing/fake-clock.ts';
 import {
   CorrelatingEventRecorder,
   FakeEventRecorder,

@@ -34,7 +34,8 @@ import { hostname } from 'node:os';
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import { errorMessage, silentLogger, type Logger } from '../log.ts';
 import { abortOptions, apiStatus } from './leaderelection.ts';
-import { ItemExponentialFailureRateLimiter, TokenBucket, realClock, type Clock } from './ratelimit.ts';
+import { realClock, type Clock } from '../clock.ts';
+import { ItemExponentialFailureRateLimiter, TokenBucket } from './ratelimit.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export type EventType = 'Normal' | 'Warning';

@@ -38,7 +38,7 @@ import {
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
 import { errorMessage, silentLogger, type Logger } from '../log.ts';
-import { realClock, sleep, type Clock, type Timer } from './ratelimit.ts';
+import { realClock, sleep, type Clock, type Timer } from '../clock.ts';
 
 /** The spec fields of a Lease that leader election reads and writes. */
 export interface LeaderElectionRecord {

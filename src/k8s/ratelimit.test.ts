@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sleep } from '../clock.ts';
+import { FakeClock } from '../testing/fake-clock.ts';
 import {
   BucketRateLimiter,
-  FakeClock,
   ItemExponentialFailureRateLimiter,
   MaxOfRateLimiter,
   TokenBucket,
   defaultControllerRateLimiter,
-  sleep,
 } from './ratelimit.ts';
 
 test('exponential backoff doubles from the base per failure, per item, and caps at the maximum', () => {

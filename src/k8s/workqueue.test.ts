@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock, ItemExponentialFailureRateLimiter, settle } from './ratelimit.ts';
+import { FakeClock, settle } from '../testing/fake-clock.ts';
+import { ItemExponentialFailureRateLimiter } from './ratelimit.ts';
 import { WorkQueue, type GetResult } from './workqueue.ts';
 
 function itemOf<T>(r: GetResult<T>): T {

@@ -17,13 +17,8 @@
  *
  * Items are compared like Map keys (SameValueZero): use strings ("ns/name").
  */
-import {
-  defaultControllerRateLimiter,
-  realClock,
-  type Clock,
-  type RateLimiter,
-  type Timer,
-} from './ratelimit.ts';
+import { realClock, type Clock, type Timer } from '../clock.ts';
+import { defaultControllerRateLimiter, type RateLimiter } from './ratelimit.ts';
 
 export type GetResult<T> = { readonly shutdown: false; readonly item: T } | { readonly shutdown: true };
 
