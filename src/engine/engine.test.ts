@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Clock } from '../clock.ts';
 import { Engine } from './engine.ts';
 import { SnapshotStore } from './snapshot.ts';
 import type { ClusterSpec, FeatureSpec } from './spec.ts';
@@ -9,6 +10,7 @@ import { registerBuiltinFeatures } from '../features/index.ts';
 import { InspectionCollector } from '../metrics/collector.ts';
 import { silentLogger } from '../log.ts';
 import { FakeCluster, fakeClients } from '../testing/fake-etcd.ts';
+import { FakeClock } from '../testing/fake-clock.ts';
 import { eventually } from '../testing/wait.ts';
 
 function spec(
@@ -31,7 +33,8 @@ function spec(
 
 const fast = (intervalSeconds = 0.05): FeatureSpec => ({ enabled: true, intervalSeconds });
 
-function setup(clusters: FakeCluster[]) {
+/** An engine on fake clusters; with a FakeClock, time moves only when the test advances it. */
+function setup(clusters: FakeCluster[], clock?: Clock) {
   const registry = registerBuiltinFeatures(new FeatureRegistry());
   const store = new SnapshotStore();
   const engine = new Engine({
@@ -40,6 +43,7 @@ function setup(clusters: FakeCluster[]) {
     clients: fakeClients(clusters),
     logger: silentLogger(),
     jitter: false,
+    clock,
   });
   const collector = new InspectionCollector({
     store,
@@ -51,7 +55,8 @@ function setup(clusters: FakeCluster[]) {
 
 test('a cluster is discovered, inspected and rendered; removing it drops every series and closes every client', async (t) => {
   const a = new FakeCluster(2000);
-  const { engine, store, collector } = setup([a]);
+  const clock = new FakeClock();
+  const { engine, store, collector } = setup([a], clock);
   t.after(() => engine.stop());
   await engine.upsert(spec('a', a, { healthy: fast(), alarm: fast() }));
 
@@ -78,8 +83,9 @@ test('a cluster is discovered, inspected and rendered; removing it drops every s
   assert.equal(store.get('a'), undefined);
   assert.equal(collector.render().includes('clusterName="a"'), false);
   assert.deepEqual([...a.closed].sort(), [...a.opened].sort(), 'every client opened was closed');
+  assert.equal(clock.pendingTimers, 0, 'every loop stopped');
   const callsAfterRemove = a.calls.length;
-  await new Promise((r) => setTimeout(r, 150));
+  await clock.advance(60_000);
   assert.equal(a.calls.length, callsAfterRemove, 'no call after removal');
 });
 
@@ -256,7 +262,8 @@ test('membership falls back to the last known members when no member answers', a
 
 test('specs the engine cannot run report why in the snapshot and run nothing', async (t) => {
   const a = new FakeCluster(2800);
-  const { engine, store } = setup([a]);
+  const clock = new FakeClock();
+  const { engine, store } = setup([a], clock);
   t.after(() => engine.stop());
   await engine.upsert(spec('none', a, { healthy: fast() }, { endpoints: [] }));
   await engine.upsert(
@@ -271,8 +278,9 @@ test('specs the engine cannot run report why in the snapshot and run nothing', a
     'feature healthy: intervalSeconds must be > 0',
   ]);
   assert.deepEqual(store.get('zero')?.features, {});
-  await new Promise((r) => setTimeout(r, 100));
+  await clock.advance(60_000);
   assert.equal(store.get('none')?.members, undefined, 'no discovery without endpoints');
+  assert.ok(store.get('zero')?.members !== undefined, 'membership is still read');
   assert.deepEqual(
     a.calls.filter((c) => !c.startsWith('MemberList') && !c.startsWith('Status')),
     [],
@@ -282,15 +290,27 @@ test('specs the engine cannot run report why in the snapshot and run nothing', a
 
 test('membersIntervalSeconds sets how often a cluster without features reads its membership', async (t) => {
   const a = new FakeCluster(2900);
-  const { engine } = setup([a]);
+  const clock = new FakeClock();
+  const { engine } = setup([a], clock);
   t.after(() => engine.stop());
-  const memberLists = (): number => a.calls.filter((c) => c.startsWith('MemberList@')).length;
+  // Each discovery asks every known member for its status once.
+  const discoveries = (): number => a.calls.filter((c) => c === 'Status@127.0.0.1:2900').length;
   await engine.upsert(spec('a', a, {}, { membersIntervalSeconds: 0.05 }));
-  // Without the field a cluster without features reads its membership every 30 s: several reads mean the field is honoured.
-  await eventually(() => (memberLists() >= 4 ? true : undefined), 'membership read every 50 ms');
+  await eventually(() => discoveries() === 1, 'the first membership read');
+  /** ms until the loop's next round, once the round in flight has finished. */
+  const nextRoundIn = async (): Promise<number> =>
+    (await eventually(() => clock.nextTimerAt(), 'the membership loop to wait')) - clock.now();
+  for (let reads = 2; reads <= 4; reads++) {
+    assert.equal(await nextRoundIn(), 50);
+    await clock.advance(50);
+    await eventually(() => discoveries() === reads, `membership read ${reads}`);
+  }
+  // Without the field a cluster without features reads its membership every 30 s.
   await engine.upsert(spec('a', a, {}));
-  await new Promise((r) => setTimeout(r, 100));
-  const settled = memberLists();
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(memberLists(), settled, 'back to the 30 s default: no read within 300 ms');
+  await eventually(() => discoveries() === 5, 'a read when the interval changes');
+  assert.equal(await nextRoundIn(), 30_000);
+  await clock.advance(29_999);
+  assert.equal(discoveries(), 5, 'no read within 30 s');
+  await clock.advance(1);
+  await eventually(() => discoveries() === 6, 'the read 30 s later');
 });

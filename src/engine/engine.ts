@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
 import type { ClientFactory } from './connection.ts';
@@ -14,6 +15,8 @@ export interface EngineOptions {
   /** Inspection rounds running at once across all clusters (members of one round run in parallel regardless). */
   readonly maxConcurrentRounds?: number;
   readonly jitter?: boolean;
+  /** Paces every loop; default real time (tests pass a FakeClock). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -35,6 +38,7 @@ export class Engine {
       logger: opts.logger,
       limiter: new Limiter(opts.maxConcurrentRounds ?? 64),
       jitter: opts.jitter ?? true,
+      clock: opts.clock ?? realClock,
     };
   }
 

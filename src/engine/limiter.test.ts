@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Limiter } from './limiter.ts';
-import { runEvery } from './loop.ts';
 
 test('the limiter never runs more than its size at once and serves waiters in order', async () => {
   const limiter = new Limiter(2);
@@ -43,23 +42,4 @@ test('a waiter whose signal aborts leaves the queue', async () => {
   release();
   await first;
   assert.equal(limiter.active, 0);
-});
-
-test('runEvery runs at a fixed rate and stops when aborted', async () => {
-  const abort = new AbortController();
-  const starts: number[] = [];
-  const loop = runEvery(
-    20,
-    async () => {
-      starts.push(performance.now());
-      if (starts.length === 5) abort.abort();
-    },
-    abort.signal,
-  );
-  await loop;
-  assert.equal(starts.length, 5);
-  await assert.rejects(
-    runEvery(0, async () => {}, new AbortController().signal),
-    /interval must be positive/,
-  );
 });

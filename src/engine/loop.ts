@@ -1,4 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { realClock, sleep, type Clock } from '../clock.ts';
+
+export interface RunEveryOptions {
+  /** Wait this long before the first round; default 0. */
+  readonly initialDelayMs?: number;
+  /** default: real time */
+  readonly clock?: Clock;
+}
 
 /**
  * Runs fn at a fixed rate until signal aborts: a round that overruns its
@@ -9,26 +16,27 @@ export async function runEvery(
   intervalMs: number,
   fn: () => Promise<void>,
   signal: AbortSignal,
-  initialDelayMs = 0,
+  opts: RunEveryOptions = {},
 ): Promise<void> {
   if (!(intervalMs > 0)) throw new Error(`interval must be positive, got ${intervalMs}`);
-  if (!(await pause(initialDelayMs, signal))) return;
-  let next = performance.now();
+  const clock = opts.clock ?? realClock;
+  if (!(await pause(clock, opts.initialDelayMs ?? 0, signal))) return;
+  let next = clock.now();
   while (!signal.aborted) {
     await fn();
     next += intervalMs;
-    const now = performance.now();
+    const now = clock.now();
     if (next < now) next = now;
-    if (!(await pause(next - now, signal))) return;
+    if (!(await pause(clock, next - now, signal))) return;
   }
 }
 
 /** false when aborted during the pause. */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+async function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return false;
   if (ms <= 0) return true;
   try {
-    await sleep(ms, undefined, { signal });
+    await sleep(clock, ms, signal);
     return true;
   } catch {
     return false;

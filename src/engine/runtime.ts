@@ -5,6 +5,7 @@ import type { FeatureRegistry } from '../features/registry.ts';
 import { ClusterConnection, type ClientFactory } from './connection.ts';
 import type { Limiter } from './limiter.ts';
 import { runEvery, startJitterMs } from './loop.ts';
+import type { Clock } from '../clock.ts';
 import type { ClusterSnapshot, FeatureRun, FeatureSnapshot, SnapshotStore } from './snapshot.ts';
 import {
   connectionFingerprint,
@@ -23,6 +24,8 @@ export interface RuntimeDeps {
   readonly logger: Logger;
   /** Spread first rounds over the interval (daemon); off for one-shot runs and tests. */
   readonly jitter: boolean;
+  /** Paces the loops; tests pass a FakeClock. */
+  readonly clock: Clock;
 }
 
 /** Membership is refreshed as often as the most frequent feature runs, and at least this often. */
@@ -88,7 +91,7 @@ class FeatureRunner {
       intervalMs,
       () => this.runOnce(this.#abort.signal).then(() => undefined),
       this.#abort.signal,
-      delay,
+      { initialDelayMs: delay, clock: this.#deps.clock },
     );
   }
 
@@ -305,6 +308,7 @@ export class ClusterRuntime {
         intervalMs,
         () => this.#discover(AbortSignal.any([abort.signal, AbortSignal.timeout(intervalMs)])),
         abort.signal,
+        { clock: this.#deps.clock },
       ),
     );
   }
