@@ -16,7 +16,7 @@ import {
   parseLabelSelector,
 } from '../k8s/client/index.ts';
 import { KubeLeaseLock, validateLeaderElectionOptions } from '../k8s/leaderelection.ts';
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { DEFAULT_STATUS_REFRESH_MS } from '../controllers/etcdcluster/controller.ts';
 import { Manager, type ControllerName, type LeaderElectionSettings } from '../controllers/manager.ts';
 import { providerRegistry } from '../providers/index.ts';

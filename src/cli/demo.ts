@@ -5,7 +5,7 @@ import { createV3MemberClient } from '../etcd/v3/client.ts';
 import { DEFAULT_CLIENT_OPTIONS, type EtcdV3MemberClient } from '../etcd/types.ts';
 import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
 import { featureRegistry } from '../features/index.ts';
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../testbed/index.ts';
 import { addLogFlags, loggerFrom, positiveInt, type LogFlags } from './common.ts';
 import { onShutdownSignal } from './signals.ts';

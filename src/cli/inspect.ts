@@ -11,7 +11,8 @@ import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
 import type { AlarmDetails } from '../features/alarm/alarm.ts';
 import type { HealthyDetails } from '../features/healthy/healthy.ts';
 import { featureRegistry } from '../features/index.ts';
-import { errorMessage, silentLogger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { positiveSeconds, UsageError } from './common.ts';
 import { renderTable } from './table.ts';
 

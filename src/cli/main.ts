@@ -7,6 +7,7 @@ import { demoCommand } from './demo.ts';
 import { etcdclusterCommand } from './etcdcluster.ts';
 import { inspectionCommand } from './inspection.ts';
 import { operatorCommand } from './operator.ts';
+import { errorMessage } from '../errors.ts';
 
 /** Parses argv, runs one command, and returns the process exit code (2 for usage errors). */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -41,7 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`etcd-monitor: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`etcd-monitor: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`etcd-monitor: ${errorMessage(err)}\n`);
     return 1;
   }
   return code;

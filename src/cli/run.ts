@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/loader.ts';
 import { Daemon } from '../daemon.ts';
 import { featureRegistry } from '../features/index.ts';
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { addLogFlags, loggerFrom, positiveInt, type LogFlags } from './common.ts';
 import { onShutdownSignal } from './signals.ts';
 

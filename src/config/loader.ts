@@ -4,7 +4,7 @@ import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
 import { Secret } from '../etcd/secret.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
 import type { AuthCredentials, ClientOptions, TlsMaterial } from '../etcd/types.ts';
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
 import { validate, ValidationError } from '../schema.ts';
 import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';

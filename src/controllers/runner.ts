@@ -9,7 +9,8 @@
  * hot loop. Stopping aborts the signal every sync gets, so API calls in
  * flight are cancelled, and resolves once the workers are idle.
  */
-import { errorMessage, type Logger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { isConflict } from '../k8s/client/index.ts';
 import { WorkQueue } from '../k8s/workqueue.ts';
 

@@ -21,7 +21,7 @@ import {
   type ValidEtcdCluster,
 } from '../k8s/api/index.ts';
 import type { DeepReadonly } from '../k8s/client/index.ts';
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import type { ProviderRegistry } from '../providers/index.ts';
 
 /** Where Secrets come from: the Secret informer's lister. */

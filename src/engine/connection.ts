@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
 import type {
   ClientOptions,

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import type { Feature, FeatureSession, InspectionOutcome } from '../features/feature.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
 import { ClusterConnection, type ClientFactory } from './connection.ts';

@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Secret } from './secret.ts';
 import type { TlsMaterial } from './types.ts';
+import { errorMessage } from '../errors.ts';
 
 export interface TlsFiles {
   readonly caFile?: string;
@@ -36,7 +37,7 @@ function errnoText(err: unknown): string {
         return String(err.code);
     }
   }
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 async function readPem(kind: string, file: string): Promise<string> {
@@ -59,9 +60,7 @@ export function checkCertificates(kind: string, label: string, pem: string): voi
       new X509Certificate(block);
     } catch (err) {
       const which = blocks.length > 1 ? ` (certificate #${i + 1})` : '';
-      throw new TlsConfigError(
-        `${kind} ${label}${which}: not a valid certificate: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      throw new TlsConfigError(`${kind} ${label}${which}: not a valid certificate: ${errorMessage(err)}`);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { errorMessage } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import type { MemberHandle } from './feature.ts';
 
 export interface PerMember<T> {

@@ -32,7 +32,8 @@
  */
 import { hostname } from 'node:os';
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
-import { errorMessage, silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { abortOptions, apiStatus } from './leaderelection.ts';
 import { realClock, type Clock } from '../clock.ts';
 import { ItemExponentialFailureRateLimiter, TokenBucket } from './ratelimit.ts';

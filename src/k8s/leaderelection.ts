@@ -37,7 +37,8 @@ import {
   type V1Lease,
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
-import { errorMessage, silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 import { realClock, sleep, type Clock, type Timer } from '../clock.ts';
 
 /** The spec fields of a Lease that leader election reads and writes. */

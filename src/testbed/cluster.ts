@@ -15,6 +15,7 @@ import { generateCertificates, type TestClusterTls } from './certs.ts';
 import { httpGet } from './http.ts';
 import { freePort } from './ports.ts';
 import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
+import { errorMessage } from '../errors.ts';
 
 export interface StartClusterOptions {
   /** default '3.6' */
@@ -106,10 +107,6 @@ const HEALTH_POLL_MS = 50;
 const PROBE_TIMEOUT_MS = 5_000;
 const PROBE_OVERLAP_MS = 250;
 const MAX_PROBES_IN_FLIGHT = 8;
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** The process environment without variables etcd or etcdctl would read as flags. */
 function cleanEnv(): Record<string, string> {

@@ -22,6 +22,7 @@ import { generateCertificates } from './certs.ts';
 import { startEtcdCluster, type TestCluster } from './cluster.ts';
 import { freePort } from './ports.ts';
 import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
+import { errorMessage } from '../errors.ts';
 
 export interface StartKubeApiserverOptions {
   /** Store into this etcd (left running by stop()); default: a new 1-member etcd 3.6. */
@@ -123,10 +124,6 @@ export function kubeApiserverBinary(env: BinaryEnv = process.env): { path: strin
     throw new Error(`kube-apiserver ${version} not found at ${path}${source}; ${BUILD_HINT}`);
   }
   return { path, version };
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 class PortInUseError extends Error {}

@@ -8,6 +8,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { errorMessage } from '../errors.ts';
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
@@ -163,6 +164,6 @@ export async function logTail(file: string): Promise<string> {
       await handle.close();
     }
   } catch (err) {
-    return `(no log: ${err instanceof Error ? err.message : String(err)})`;
+    return `(no log: ${errorMessage(err)})`;
   }
 }

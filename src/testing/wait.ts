@@ -5,6 +5,7 @@
  * integration tests under test/ share it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../errors.ts';
 
 /** What a check returns while the awaited state has not come: undefined or false. */
 type NotYet = undefined | false;
@@ -31,10 +32,7 @@ export async function eventually<T>(
       lastError = err;
     }
     if (performance.now() > deadline) {
-      const why =
-        lastError === undefined
-          ? ''
-          : `: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      const why = lastError === undefined ? '' : `: ${errorMessage(lastError)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
     }
     await sleep(everyMs);

@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { freePort } from '../../src/testbed/index.ts';
 import { logTail, spawnTracked, trackDir, untrackDir } from '../../src/testbed/processes.ts';
 import { eventually } from '../../src/testing/wait.ts';
+import { errorMessage } from '../../src/errors.ts';
 
 export const RULES_FILE = new URL('../../deploy/prometheus/etcd-monitor.rules.yaml', import.meta.url)
   .pathname;
@@ -131,7 +132,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
       const data = await api<{ resultType: string; result: PromSeries[] | [number, string] }>(
         `query?query=${encodeURIComponent(expr)}`,
       ).catch((err: unknown) => {
-        throw new Error(`query ${expr}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`query ${expr}: ${errorMessage(err)}`);
       });
       // A scalar (e.g. vector(0) folded) counts as one value.
       if (data.resultType === 'scalar') return [{ metric: {}, value: data.result as [number, string] }];

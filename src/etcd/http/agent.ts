@@ -10,6 +10,7 @@ import { Agent, request } from 'undici';
 import type { Endpoint } from '../endpoint.ts';
 import { cleanGrpcDetails, friendlyNetworkText, isTlsErrorCode, isTlsText, scrub } from '../errors.ts';
 import { EtcdError, type CallOptions, type ClientOptions, type EtcdErrorCode } from '../types.ts';
+import { errorMessage } from '../../errors.ts';
 
 const KEEPALIVE_MS = 30_000;
 /** Limit on a response body read into memory (a whole v2 store listing can be large, but not unbounded). */
@@ -55,7 +56,7 @@ function errorChain(err: unknown): unknown[] {
 export function classifyHttpError(err: unknown): { code: EtcdErrorCode; detail: string } {
   const chain = errorChain(err);
   const codes = chain.map(errorCode).filter((c) => c !== '');
-  const messages = chain.map((e) => (e instanceof Error ? e.message : String(e))).filter((m) => m !== '');
+  const messages = chain.map(errorMessage).filter((m) => m !== '');
   const text = cleanGrpcDetails([...new Set(messages)].join(': '));
   if (codes.some(isTlsErrorCode) || isTlsText(text)) {
     return {

@@ -46,6 +46,7 @@ import {
   type WatchMessage,
   type WatchRequest,
 } from '../types.ts';
+import { errorMessage } from '../../errors.ts';
 
 const DEFAULT_KEEPALIVE_MS = 30_000;
 /** etcd's default --grpc-keepalive-min-time: faster pings get the connection closed with "too_many_pings". */
@@ -158,7 +159,7 @@ class V3MemberClient implements EtcdV3MemberClient {
       );
     } catch (err) {
       // Node's secure-context errors name the problem (e.g. "PEM routines"), never key bytes.
-      const detail = err instanceof Error ? err.message : String(err);
+      const detail = errorMessage(err);
       throw new EtcdError(
         'tls',
         this.endpoint.hostPort,
@@ -233,7 +234,7 @@ class V3MemberClient implements EtcdV3MemberClient {
       }
       return this.#error(code, call, detail, err);
     }
-    return this.#error('unknown', call, err instanceof Error ? err.message : String(err), err);
+    return this.#error('unknown', call, errorMessage(err), err);
   }
 
   /**
@@ -494,7 +495,7 @@ class V3MemberClient implements EtcdV3MemberClient {
     try {
       wire = alarmTypeToWire(alarm.alarm);
     } catch (err) {
-      return Promise.reject(this.#error('protocol', call, err instanceof Error ? err.message : String(err)));
+      return Promise.reject(this.#error('protocol', call, errorMessage(err)));
     }
     return this.#unary(
       call,

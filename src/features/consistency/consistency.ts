@@ -23,7 +23,7 @@
  * are fully known, never an older verdict.
  */
 import { Type } from '@sinclair/typebox';
-import { errorMessage } from '../../log.ts';
+import { errorMessage } from '../../errors.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import {

@@ -4,6 +4,7 @@ import { memberIdHex } from '../../etcd/types.ts';
 import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome, MemberHandle } from '../feature.ts';
 import { forEachMember } from '../members.ts';
 import { NoOptions, parseOptions } from '../options.ts';
+import { errorMessage } from '../../errors.ts';
 
 export const HEALTHY_METRICS = {
   healthy: {
@@ -45,17 +46,13 @@ async function checkMember(
     backend === 'v3' ? member.v3().status({ signal }) : member.v2().selfStats({ signal }),
   ]);
   const reasons: string[] = [];
-  if (health.status === 'rejected') reasons.push(`/health: ${errorText(health.reason)}`);
+  if (health.status === 'rejected') reasons.push(`/health: ${errorMessage(health.reason)}`);
   else if (!health.value.healthy)
     reasons.push(
       `/health: unhealthy${health.value.reason === '' ? ` (HTTP ${health.value.httpStatus})` : `: ${health.value.reason}`}`,
     );
-  if (status.status === 'rejected') reasons.push(errorText(status.reason));
+  if (status.status === 'rejected') reasons.push(errorMessage(status.reason));
   return { healthy: reasons.length === 0, reason: reasons.join('; ') };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 class HealthySession implements FeatureSession {

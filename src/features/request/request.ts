@@ -15,7 +15,7 @@
  * events in the gap are unknowable: logged and counted).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../../log.ts';
+import { errorMessage } from '../../errors.ts';
 import { EtcdError, type EtcdV3MemberClient, type WatchMessage } from '../../etcd/types.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';

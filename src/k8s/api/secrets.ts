@@ -12,6 +12,7 @@ import type { AuthCredentials, TlsMaterial } from '../../etcd/types.ts';
 import { secretValue, type Secret } from './core.ts';
 import { TLS_DEFAULT_KEYS } from './etcdcluster.ts';
 import type { AuthRef, Problem, TlsRef, Validated } from './validate.ts';
+import { errorMessage } from '../../errors.ts';
 
 type SecretLike = Pick<Secret, 'data'> & {
   readonly metadata: { readonly name: string; readonly namespace?: string | undefined };
@@ -91,7 +92,7 @@ export function tlsFromSecret(ref: TlsRef, secret: SecretLike | undefined): Vali
   } catch (err) {
     return {
       ok: false,
-      problems: [{ field: ref.field, message: err instanceof Error ? err.message : String(err) }],
+      problems: [{ field: ref.field, message: errorMessage(err) }],
     };
   }
   return { ok: true, value: material };

@@ -21,6 +21,7 @@ import {
 } from './etcdcluster.ts';
 import { DEFAULT_INSPECTION_PROVIDER, EtcdInspection } from './etcdinspection.ts';
 import { parseCertName, parseFeatureGates } from './kstone.ts';
+import { errorMessage } from '../../errors.ts';
 
 /** One thing wrong with an object: the field (e.g. spec.endpoints[1]) and why. */
 export interface Problem {
@@ -182,7 +183,7 @@ export function validateEtcdCluster(
     } catch (err) {
       problems.push({
         field: `spec.endpoints[${i}]`,
-        message: err instanceof Error ? err.message : String(err),
+        message: errorMessage(err),
       });
     }
   });

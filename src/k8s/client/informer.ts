@@ -23,6 +23,7 @@ import { keyOf, resourceName, type KubeObjectLike } from './resource.ts';
 import { parseLabelSelector } from './selector.ts';
 import { deepFreeze, Store, type DeepReadonly, type IndexFunc, type Lister } from './store.ts';
 import type { ListResult, ResourceClient, WatchEvent } from './typed.ts';
+import { errorMessage } from '../../errors.ts';
 
 /** Where an informer gets its objects; the typed client in production, a fake in unit tests. */
 export interface ListerWatcher<T> {
@@ -120,10 +121,6 @@ const QUICK_CLOSE_MS = 1_000;
 
 function randomWatchTimeout(): number {
   return Math.floor(300 + Math.random() * 300);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -232,7 +229,7 @@ export class Informer<T extends KubeObjectLike> {
       fn();
     } catch (err) {
       // One broken handler must not stop the informer or the other handlers.
-      this.log('warn', { err: errorText(err), handler: what }, 'event handler threw');
+      this.log('warn', { err: errorMessage(err), handler: what }, 'event handler threw');
     }
   }
 
@@ -280,18 +277,18 @@ export class Informer<T extends KubeObjectLike> {
           this.#stats.relists++;
           this.log(
             'info',
-            { resourceVersion: this.#resourceVersion, err: errorText(err) },
+            { resourceVersion: this.#resourceVersion, err: errorMessage(err) },
             'resource version expired, listing again',
           );
           if (expiredWithoutProgress++ > 0) await this.pause(signal);
           continue;
         }
         this.#stats.errors++;
-        this.#stats.lastError = errorText(err);
+        this.#stats.lastError = errorMessage(err);
         if (err instanceof SilentWatchError) this.#stats.silentRestarts++;
         this.log(
           err instanceof SilentWatchError ? 'info' : 'warn',
-          { err: errorText(err), resourceVersion: this.#resourceVersion, needList },
+          { err: errorMessage(err), resourceVersion: this.#resourceVersion, needList },
           needList ? 'list failed' : 'watch failed',
         );
         await this.pause(signal);

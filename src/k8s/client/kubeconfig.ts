@@ -9,6 +9,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig, type Cluster } from '@kubernetes/client-node';
+import { errorMessage } from '../../errors.ts';
 
 export interface KubeConfigFlags {
   readonly kubeconfig?: string;
@@ -99,7 +100,7 @@ export function loadKubeConfig(flags: KubeConfigFlags, inCluster: InClusterEnv =
     try {
       kc.loadFromFile(file);
     } catch (err) {
-      throw new KubeConfigError(`--kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new KubeConfigError(`--kubeconfig ${file}: ${errorMessage(err)}`);
     }
     const cluster = kc.getCurrentCluster();
     if (cluster === null)
