@@ -1,0 +1,711 @@
+/**
+ * The Grafana dashboard deploy/grafana/etcd-monitor.json, as code: panels
+ * are listed once here with their PromQL, and `npm run gen:dashboard` writes
+ * the JSON (the chart ships the same file as a ConfigMap).
+ * test/prometheus/dashboard.test.ts fails when the JSON is out of date, and
+ * evaluates every query below on a real Prometheus scraping etcd-monitor.
+ */
+
+/** Series of the clusters selected by the template variables. */
+const SEL = 'clusterName=~"$cluster", namespace=~"$namespace"';
+/** Series of every cluster in the selected namespaces (the fleet row). */
+const NS = 'namespace=~"$namespace"';
+const BY = 'by (clusterName, namespace)';
+
+/** Voting members: learners do not count towards quorum. */
+function voters(selector: string): string {
+  return `inspection_etcd_endpoint_healthy{${selector}} unless on (clusterName, namespace, endpoint) inspection_etcd_member_info{${selector}, role="learner"}`;
+}
+
+/**
+ * Each cluster's state: 2 critical, 1 warning, 0 ok. The `or` chain takes
+ * the first term present for a cluster, so the terms go from worst to best;
+ * every term but the last is present only when its condition holds.
+ */
+export function clusterState(selector: string): string {
+  const critical = [
+    `inspection_etcd_alarms{${selector}} > 0`,
+    `inspection_etcd_node_diff_total{${selector}} > 0`,
+    `inspection_etcd_consistency_hash_mismatch{${selector}} == 1`,
+    `inspection_etcd_quota_level{${selector}} == 2`,
+    `count ${BY} ((${voters(selector)}) == 0) >= on (clusterName, namespace) count ${BY} (${voters(selector)}) / 2`,
+  ];
+  const warning = [
+    `inspection_etcd_endpoint_healthy{${selector}} == 0`,
+    `inspection_etcd_quota_level{${selector}} == 1`,
+    `inspection_feature_success{${selector}} == 0`,
+    `inspection_etcd_member_discovery_success{${selector}} == 0`,
+  ];
+  return [
+    ...critical.map((c) => `2 * group ${BY} (${c})`),
+    ...warning.map((c) => `group ${BY} (${c})`),
+    `0 * group ${BY} (inspection_feature_runs_total{${selector}})`,
+  ].join('\nor ');
+}
+
+interface Target {
+  readonly expr: string;
+  readonly legend?: string;
+  /** Tables show the latest value, one row per series. */
+  readonly instant?: boolean;
+}
+
+type PanelType = 'stat' | 'table' | 'timeseries' | 'state-timeline' | 'bargauge';
+
+interface PanelSpec {
+  readonly title: string;
+  readonly type: PanelType;
+  readonly description: string;
+  readonly targets: readonly Target[];
+  readonly unit?: string;
+  readonly w: number;
+  readonly h: number;
+  /** Value to text, for states. */
+  readonly mappings?: Readonly<Record<string, { text: string; color: string }>>;
+  /** Ascending thresholds after the base (green): value and colour. */
+  readonly thresholds?: readonly [number, string][];
+  readonly min?: number;
+  readonly max?: number;
+  /** Table columns to hide. */
+  readonly hide?: readonly string[];
+  /** Tables: the one column `mappings` apply to (named by its target's legend). */
+  readonly mappingColumn?: string;
+}
+
+interface RowSpec {
+  readonly title: string;
+  readonly panels: readonly PanelSpec[];
+}
+
+const HEALTH = { '0': { text: 'unhealthy', color: 'red' }, '1': { text: 'healthy', color: 'green' } };
+const STATE = {
+  '0': { text: 'OK', color: 'green' },
+  '1': { text: 'Warning', color: 'orange' },
+  '2': { text: 'Critical', color: 'red' },
+};
+
+export const ROWS: readonly RowSpec[] = [
+  {
+    title: 'Fleet',
+    panels: [
+      {
+        title: 'Clusters by state',
+        type: 'stat',
+        description:
+          'Clusters in the selected namespaces by their worst finding. Critical: an alarm, divergent data, no quorum, a member above the critical quota share. Warning: an unhealthy member, quota warning, a failing inspection or member discovery.',
+        targets: [
+          { expr: `count((${clusterState(NS)}) == 0) or vector(0)`, legend: 'OK' },
+          { expr: `count((${clusterState(NS)}) == 1) or vector(0)`, legend: 'Warning' },
+          { expr: `count((${clusterState(NS)}) == 2) or vector(0)`, legend: 'Critical' },
+        ],
+        w: 8,
+        h: 6,
+      },
+      {
+        title: 'Current problems',
+        type: 'table',
+        description:
+          'etcd-monitor alerts pending or firing (the ALERTS series of the Prometheus that evaluates deploy/prometheus/etcd-monitor.rules.yaml). Each links its runbook in docs/runbooks.md.',
+        targets: [{ expr: `ALERTS{component=~"etcd|etcd-monitor", ${NS}}`, instant: true }],
+        hide: ['Time', 'Value', '__name__', 'job', 'instance'],
+        w: 16,
+        h: 6,
+      },
+      {
+        title: 'Clusters',
+        type: 'table',
+        description:
+          'One row per cluster: state, members and how many are healthy, raised alarms, distinct etcd versions (more than 1: an upgrade in progress or version skew), highest quota use of a member.',
+        targets: [
+          { expr: clusterState(NS), legend: 'state', instant: true },
+          { expr: `count ${BY} (inspection_etcd_endpoint_healthy{${NS}})`, legend: 'members', instant: true },
+          { expr: `sum ${BY} (inspection_etcd_endpoint_healthy{${NS}})`, legend: 'healthy', instant: true },
+          { expr: `sum ${BY} (inspection_etcd_alarms{${NS}})`, legend: 'alarms', instant: true },
+          {
+            expr: `count ${BY} (count by (clusterName, namespace, version) (inspection_etcd_member_info{${NS}, version!=""}))`,
+            legend: 'versions',
+            instant: true,
+          },
+          {
+            expr: `max ${BY} (inspection_etcd_quota_usage_ratio{${NS}})`,
+            legend: 'quota used',
+            instant: true,
+          },
+        ],
+        mappings: STATE,
+        mappingColumn: 'state',
+        hide: ['Time'],
+        w: 24,
+        h: 7,
+      },
+    ],
+  },
+  {
+    title: 'Members',
+    panels: [
+      {
+        title: 'Members, roles and versions',
+        type: 'table',
+        description:
+          'Every member of the membership: ID (hex, as etcdctl prints it), name, version, raft role, health.',
+        targets: [
+          { expr: `inspection_etcd_member_info{${SEL}}`, instant: true },
+          { expr: `inspection_etcd_endpoint_healthy{${SEL}}`, legend: 'healthy', instant: true },
+        ],
+        mappings: HEALTH,
+        mappingColumn: 'healthy',
+        hide: ['Time', '__name__', 'job', 'instance', 'Value #A'],
+        w: 24,
+        h: 7,
+      },
+      {
+        title: 'Member health',
+        type: 'state-timeline',
+        description: '/health and Status of each member (1 healthy).',
+        targets: [
+          { expr: `inspection_etcd_endpoint_healthy{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+        ],
+        mappings: HEALTH,
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Leader',
+        type: 'state-timeline',
+        description: 'Which member is the raft leader over time.',
+        targets: [
+          { expr: `inspection_etcd_member_is_leader{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+        ],
+        mappings: {
+          '0': { text: 'follower', color: 'transparent' },
+          '1': { text: 'leader', color: 'blue' },
+        },
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Leader elections (1h)',
+        type: 'stat',
+        description:
+          'Raft term changes in the last hour: each is an election. More than a few an hour means unstable members or network.',
+        targets: [
+          {
+            expr: `max ${BY} (changes(inspection_etcd_member_raft_term{${SEL}}[1h]))`,
+            legend: '{{clusterName}}',
+          },
+        ],
+        thresholds: [
+          [1, 'orange'],
+          [4, 'red'],
+        ],
+        w: 6,
+        h: 5,
+      },
+      {
+        title: 'Members per version',
+        type: 'bargauge',
+        description: 'More than one version in a cluster: an upgrade in progress, or skew left behind.',
+        targets: [
+          {
+            expr: `count by (clusterName, namespace, version) (inspection_etcd_member_info{${SEL}, version!=""})`,
+            legend: '{{clusterName}} {{version}}',
+          },
+        ],
+        w: 6,
+        h: 5,
+      },
+      {
+        title: 'Alarms raised',
+        type: 'stat',
+        description:
+          'Raised alarms per cluster (NOSPACE, CORRUPT). Any alarm makes /health fail on every member.',
+        targets: [{ expr: `sum ${BY} (inspection_etcd_alarms{${SEL}})`, legend: '{{clusterName}}' }],
+        thresholds: [[1, 'red']],
+        w: 6,
+        h: 5,
+      },
+      {
+        title: 'Alarms',
+        type: 'table',
+        description: 'Each raised alarm and where: endpoint "cluster" is a cluster-wide alarm (member ID 0).',
+        targets: [{ expr: `inspection_etcd_endpoint_alarm{${SEL}}`, instant: true }],
+        hide: ['Time', 'Value', '__name__', 'job', 'instance'],
+        w: 6,
+        h: 5,
+      },
+    ],
+  },
+  {
+    title: 'Consistency',
+    panels: [
+      {
+        title: 'Consistency verdict',
+        type: 'stat',
+        description:
+          'Divergence, not lag: key-count spread between members at one pinned revision, and whether HashKV at a common revision disagrees (1). No value means no verdict this round (unknown, never "consistent").',
+        targets: [
+          { expr: `inspection_etcd_node_diff_total{${SEL}}`, legend: '{{clusterName}} key count spread' },
+          {
+            expr: `inspection_etcd_consistency_hash_mismatch{${SEL}}`,
+            legend: '{{clusterName}} hash mismatch',
+          },
+        ],
+        thresholds: [[1, 'red']],
+        w: 8,
+        h: 6,
+      },
+      {
+        title: 'Keys per member at the pinned revision',
+        type: 'timeseries',
+        description:
+          'Every member counted at the same revision: lines that part mean a member holds different keys.',
+        targets: [
+          { expr: `inspection_etcd_consistency_member_keys{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+        ],
+        w: 8,
+        h: 6,
+      },
+      {
+        title: 'Hash mismatch per member',
+        type: 'state-timeline',
+        description: 'Members whose HashKV differs from the largest group of equal hashes.',
+        targets: [
+          { expr: `inspection_etcd_endpoint_hash_mismatch{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+        ],
+        mappings: {
+          '0': { text: 'agrees', color: 'green' },
+          '1': { text: 'differs', color: 'red' },
+        },
+        w: 8,
+        h: 6,
+      },
+      {
+        title: 'Lag between members',
+        type: 'timeseries',
+        description:
+          'Lag, not divergence: largest minus smallest revision and raft indexes over the members in one round. Non-zero under writes; only a gap that keeps growing matters.',
+        targets: [
+          { expr: `inspection_etcd_node_revision_diff_total{${SEL}}`, legend: '{{clusterName}} revision' },
+          {
+            expr: `inspection_etcd_node_raft_index_diff_total{${SEL}}`,
+            legend: '{{clusterName}} raft index',
+          },
+          {
+            expr: `inspection_etcd_node_raft_applied_index_diff_total{${SEL}}`,
+            legend: '{{clusterName}} raft applied index',
+          },
+        ],
+        w: 24,
+        h: 6,
+      },
+    ],
+  },
+  {
+    title: 'Capacity',
+    panels: [
+      {
+        title: 'Database size',
+        type: 'timeseries',
+        description:
+          'Backend file size and the part in use per member; the quota in effect. The gap is what defragmentation gives back.',
+        targets: [
+          {
+            expr: `inspection_etcd_member_db_size_bytes{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}} size',
+          },
+          {
+            expr: `inspection_etcd_member_db_size_in_use_bytes{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}} in use',
+          },
+          { expr: `max ${BY} (inspection_etcd_quota_bytes{${SEL}})`, legend: '{{clusterName}} quota' },
+        ],
+        unit: 'bytes',
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Quota used',
+        type: 'bargauge',
+        description: 'Database size / quota per member. etcd raises NOSPACE at 100 %.',
+        targets: [
+          { expr: `inspection_etcd_quota_usage_ratio{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+        ],
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        thresholds: [
+          [0.75, 'orange'],
+          [0.9, 'red'],
+        ],
+        w: 6,
+        h: 7,
+      },
+      {
+        title: 'Fragmentation',
+        type: 'bargauge',
+        description: '1 - in use / size: the share of the file defragmentation would give back.',
+        targets: [
+          { expr: `inspection_etcd_db_fragmentation_ratio{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+        ],
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        thresholds: [[0.45, 'orange']],
+        w: 6,
+        h: 7,
+      },
+    ],
+  },
+  {
+    title: 'Keys and writes',
+    panels: [
+      {
+        title: 'Keys per resource',
+        type: 'timeseries',
+        description:
+          'Keys under the watched prefixes per Kubernetes resource, exact at the processed revision.',
+        targets: [
+          {
+            expr: `sum by (clusterName, namespace, resourceName) (inspection_etcd_key_total{${SEL}})`,
+            legend: '{{clusterName}} {{resourceName}}',
+          },
+        ],
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Writes per resource',
+        type: 'timeseries',
+        description:
+          'PUT and DELETE events per second per resource, from the watch (each event counted once).',
+        targets: [
+          {
+            expr: `sum by (clusterName, namespace, resourceName, grpcMethod) (rate(inspection_etcd_request_total{${SEL}}[$__rate_interval]))`,
+            legend: '{{clusterName}} {{resourceName}} {{grpcMethod}}',
+          },
+        ],
+        unit: 'ops',
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Request watch',
+        type: 'timeseries',
+        description: 'How far the watch trails the cluster (seconds), and whether it is established (1).',
+        targets: [
+          { expr: `inspection_etcd_request_watch_lag_seconds{${SEL}}`, legend: '{{clusterName}} lag' },
+          { expr: `inspection_etcd_request_watch_up{${SEL}}`, legend: '{{clusterName}} up' },
+        ],
+        w: 24,
+        h: 6,
+      },
+    ],
+  },
+  {
+    title: 'Inspections',
+    panels: [
+      {
+        title: 'Inspection success',
+        type: 'state-timeline',
+        description:
+          'Whether each inspection reached a verdict (an unhealthy member is a verdict; no answer is not).',
+        targets: [
+          { expr: `inspection_feature_success{${SEL}}`, legend: '{{clusterName}} {{inspectionType}}' },
+          {
+            expr: `inspection_etcd_member_discovery_success{${SEL}}`,
+            legend: '{{clusterName}} member discovery',
+          },
+        ],
+        mappings: {
+          '0': { text: 'failed', color: 'red' },
+          '1': { text: 'ok', color: 'green' },
+        },
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Inspection duration',
+        type: 'timeseries',
+        description: 'How long the last round of each inspection took.',
+        targets: [
+          {
+            expr: `inspection_feature_duration_seconds{${SEL}}`,
+            legend: '{{clusterName}} {{inspectionType}}',
+          },
+        ],
+        unit: 's',
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Time since the last round',
+        type: 'timeseries',
+        description:
+          'Staleness: seconds since each inspection last started, against its interval. Far above the interval: the monitor is stuck (alert EtcdMonitorInspectionStale).',
+        targets: [
+          {
+            expr: `time() - inspection_feature_last_run_timestamp_seconds{${SEL}}`,
+            legend: '{{clusterName}} {{inspectionType}}',
+          },
+          {
+            expr: `max ${BY} (inspection_feature_interval_seconds{${SEL}})`,
+            legend: '{{clusterName}} longest interval',
+          },
+        ],
+        unit: 's',
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Failed rounds',
+        type: 'timeseries',
+        description:
+          'Rounds that failed in a row (3 or more: alert EtcdMonitorInspectionFailing), and failures per hour.',
+        targets: [
+          {
+            expr: `inspection_feature_consecutive_failures{${SEL}}`,
+            legend: '{{clusterName}} {{inspectionType}} in a row',
+          },
+          {
+            expr: `increase(inspection_failed_num{${SEL}}[1h])`,
+            legend: '{{clusterName}} {{inspectionType}} per hour',
+          },
+        ],
+        w: 12,
+        h: 7,
+      },
+    ],
+  },
+  {
+    title: 'etcd-monitor',
+    panels: [
+      {
+        title: 'Monitor CPU',
+        type: 'timeseries',
+        description:
+          'CPU of each etcd-monitor process (1 = one core saturated: inspections will fall behind).',
+        targets: [
+          {
+            expr: 'rate(etcd_monitor_process_cpu_seconds_total[$__rate_interval])',
+            legend: '{{instance}}',
+          },
+        ],
+        unit: 'percentunit',
+        w: 12,
+        h: 6,
+      },
+      {
+        title: 'Monitor event-loop lag',
+        type: 'timeseries',
+        description: 'Event-loop lag of each etcd-monitor process: high values delay every round and scrape.',
+        targets: [{ expr: 'etcd_monitor_nodejs_eventloop_lag_seconds', legend: '{{instance}}' }],
+        unit: 's',
+        w: 12,
+        h: 6,
+      },
+    ],
+  },
+];
+
+/** The template variables, with the query Grafana runs for each. */
+export const VARIABLES = [
+  {
+    name: 'namespace',
+    label: 'namespace',
+    query: 'label_values(inspection_feature_runs_total, namespace)',
+  },
+  {
+    name: 'cluster',
+    label: 'cluster',
+    query: 'label_values(inspection_feature_runs_total{namespace=~"$namespace"}, clusterName)',
+  },
+] as const;
+
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+
+function refId(index: number): string {
+  return String.fromCharCode(65 + index);
+}
+
+function panelJson(spec: PanelSpec, id: number, x: number, y: number): Record<string, unknown> {
+  const steps = [
+    { color: 'green', value: null },
+    ...(spec.thresholds ?? []).map(([value, color]) => ({ color, value })),
+  ];
+  const mappings =
+    spec.mappings === undefined
+      ? []
+      : [
+          {
+            type: 'value',
+            options: Object.fromEntries(
+              Object.entries(spec.mappings).map(([value, m], index) => [value, { ...m, index }]),
+            ),
+          },
+        ];
+  const table = spec.type === 'table';
+  const panel: Record<string, unknown> = {
+    id,
+    type: spec.type,
+    title: spec.title,
+    description: spec.description,
+    datasource: DATASOURCE,
+    gridPos: { x, y, w: spec.w, h: spec.h },
+    fieldConfig: {
+      defaults: {
+        ...(spec.unit !== undefined ? { unit: spec.unit } : {}),
+        ...(spec.min !== undefined ? { min: spec.min } : {}),
+        ...(spec.max !== undefined ? { max: spec.max } : {}),
+        mappings: spec.mappingColumn === undefined ? mappings : [],
+        thresholds: { mode: 'absolute', steps },
+        color: { mode: spec.type === 'timeseries' ? 'palette-classic' : 'thresholds' },
+      },
+      overrides:
+        spec.mappingColumn === undefined
+          ? []
+          : [
+              {
+                matcher: { id: 'byName', options: spec.mappingColumn },
+                properties: [
+                  { id: 'mappings', value: mappings },
+                  { id: 'custom.cellOptions', value: { type: 'color-background' } },
+                ],
+              },
+            ],
+    },
+    options:
+      spec.type === 'stat'
+        ? {
+            reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+            colorMode: 'background',
+            textMode: 'auto',
+          }
+        : spec.type === 'bargauge'
+          ? {
+              reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+              orientation: 'horizontal',
+              displayMode: 'gradient',
+            }
+          : spec.type === 'timeseries'
+            ? {
+                legend: { displayMode: 'list', placement: 'bottom', showLegend: true },
+                tooltip: { mode: 'multi', sort: 'desc' },
+              }
+            : spec.type === 'state-timeline'
+              ? { showValue: 'never', mergeValues: true, legend: { showLegend: false } }
+              : { showHeader: true, cellHeight: 'sm' },
+    targets: spec.targets.map((t, i) => ({
+      datasource: DATASOURCE,
+      refId: refId(i),
+      expr: t.expr,
+      legendFormat: t.legend ?? '__auto',
+      ...(table || t.instant === true ? { instant: true, range: false, format: 'table' } : { range: true }),
+    })),
+  };
+  if (table) {
+    panel.transformations = [
+      // Several queries join on their labels into one row per cluster/member.
+      ...(spec.targets.length > 1 ? [{ id: 'merge', options: {} }] : []),
+      {
+        id: 'organize',
+        options: {
+          excludeByName: Object.fromEntries((spec.hide ?? []).map((c) => [c, true])),
+          // A table's value columns are "Value #<refId>": name them after their target.
+          renameByName: Object.fromEntries(
+            spec.targets.flatMap((t, i) =>
+              t.legend === undefined
+                ? []
+                : [[spec.targets.length > 1 ? `Value #${refId(i)}` : 'Value', t.legend]],
+            ),
+          ),
+        },
+      },
+    ];
+  }
+  return panel;
+}
+
+/** The whole dashboard JSON model. */
+export function buildDashboard(): Record<string, unknown> {
+  const panels: Record<string, unknown>[] = [];
+  let id = 1;
+  let y = 0;
+  for (const row of ROWS) {
+    panels.push({
+      id: id++,
+      type: 'row',
+      title: row.title,
+      collapsed: false,
+      gridPos: { x: 0, y, w: 24, h: 1 },
+      panels: [],
+    });
+    y += 1;
+    let x = 0;
+    let rowHeight = 0;
+    for (const spec of row.panels) {
+      if (x + spec.w > 24) {
+        x = 0;
+        y += rowHeight;
+        rowHeight = 0;
+      }
+      panels.push(panelJson(spec, id++, x, y));
+      x += spec.w;
+      rowHeight = Math.max(rowHeight, spec.h);
+    }
+    y += rowHeight;
+  }
+  return {
+    __inputs: [],
+    title: 'etcd-monitor',
+    uid: 'etcd-monitor',
+    description:
+      'etcd clusters as etcd-monitor inspects them: health, roles and versions, alarms, consistency, capacity, keys and writes per resource, and the inspections themselves. Alerts and runbooks: deploy/prometheus/etcd-monitor.rules.yaml, docs/runbooks.md.',
+    tags: ['etcd', 'etcd-monitor'],
+    editable: true,
+    graphTooltip: 1,
+    refresh: '30s',
+    schemaVersion: 39,
+    time: { from: 'now-6h', to: 'now' },
+    timepicker: {},
+    timezone: '',
+    version: 1,
+    links: [],
+    annotations: { list: [] },
+    templating: {
+      list: [
+        {
+          name: 'datasource',
+          label: 'Prometheus',
+          type: 'datasource',
+          query: 'prometheus',
+          current: {},
+          hide: 0,
+          refresh: 1,
+          options: [],
+        },
+        ...VARIABLES.map((v) => ({
+          name: v.name,
+          label: v.label,
+          type: 'query',
+          datasource: DATASOURCE,
+          query: { query: v.query, refId: `${v.name}-query` },
+          definition: v.query,
+          refresh: 2,
+          includeAll: true,
+          allValue: '.*',
+          multi: true,
+          current: { selected: true, text: ['All'], value: ['$__all'] },
+          options: [],
+          sort: 1,
+          hide: 0,
+        })),
+      ],
+    },
+    panels,
+  };
+}
+
+/** The file as written to deploy/grafana/etcd-monitor.json. */
+export function dashboardJson(): string {
+  return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
+}

@@ -1,0 +1,297 @@
+/**
+ * The Grafana dashboard and the alert rules on a real Prometheus (Debian's
+ * /usr/bin/prometheus) scraping a real `etcd-monitor run` that inspects
+ * test-bed clusters: a healthy 3-member cluster under writes with every
+ * inspection on, a 1-member cluster filled to NOSPACE, and an endpoint
+ * nobody listens on. A second target, the daemon with the namespace label
+ * the operator adds, gives the namespace variable its values.
+ *
+ * Every panel query and variable query, with the variables substituted as
+ * Grafana does, must parse and return data; every alert expression must
+ * parse and every metric it reads must exist; the server loads the rule file
+ * and evaluates every rule without error, and the expected alerts go pending.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterState, dashboardJson, ROWS, VARIABLES } from '../../hack/dashboard.ts';
+import { Daemon } from '../../src/daemon.ts';
+import { parseEndpoint } from '../../src/etcd/endpoint.ts';
+import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
+import { featureRegistry } from '../../src/features/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { freePort, startEtcdCluster } from '../../src/testbed/index.ts';
+import { logTail, spawnTracked } from '../../src/testbed/processes.ts';
+import { eventually } from '../../src/testing/wait.ts';
+import { BIN } from '../support/cli.ts';
+import { type PrometheusServer, RULES_FILE, readAlertRules, startPrometheus } from '../support/prometheus.ts';
+import { clientOptionsFor, every, specFor } from '../support/specs.ts';
+
+const DASHBOARD_FILE = new URL('../../deploy/grafana/etcd-monitor.json', import.meta.url).pathname;
+
+test('deploy/grafana/etcd-monitor.json is what hack/dashboard.ts generates', async () => {
+  const have = await readFile(DASHBOARD_FILE, 'utf8');
+  assert.equal(have, dashboardJson(), 'out of date: run `npm run gen:dashboard`');
+  const model = JSON.parse(have) as { templating: { list: { name: string }[] }; panels: unknown[] };
+  assert.deepEqual(
+    model.templating.list.map((v) => v.name),
+    ['datasource', 'namespace', 'cluster'],
+  );
+});
+
+/** What Grafana sends for a query: variables replaced by the selected values. */
+function substitute(expr: string, vars: { namespace: string; cluster: string }): string {
+  return expr
+    .replaceAll('$namespace', vars.namespace)
+    .replaceAll('$cluster', vars.cluster)
+    .replaceAll('$__rate_interval', '15s');
+}
+
+/** label_values(selector, label) as Grafana runs it: the label values API. */
+async function labelValues(prom: PrometheusServer, query: string): Promise<string[]> {
+  const m = /^label_values\((.+), (\w+)\)$/.exec(query);
+  assert.ok(m !== null, `not a label_values query: ${query}`);
+  return prom.api<string[]>(`label/${m[2]}/values?match[]=${encodeURIComponent(m[1]!)}`);
+}
+
+function metricNames(expr: string): string[] {
+  return [...new Set(expr.match(/\b(?:inspection|etcd_monitor)_[a-z_]+\b|\bup\b/g) ?? [])];
+}
+
+test('every dashboard query and alert expression works on a real Prometheus scraping etcd-monitor', async (t) => {
+  // --- the clusters ---------------------------------------------------------
+  const dash = await startEtcdCluster({ version: '3.6', members: 3, name: 'dash' });
+  t.after(() => dash.stop());
+  const full = await startEtcdCluster({
+    version: '3.6',
+    members: 1,
+    name: 'full',
+    quotaBackendBytes: 2 * 1024 * 1024,
+  });
+  t.after(() => full.stop());
+  const deadPort = await freePort();
+
+  const writer = createV3MemberClient(parseEndpoint(dash.endpoints[0]!), clientOptionsFor(dash));
+  t.after(() => writer.close());
+  for (let i = 0; i < 20; i++) await writer.put(`/registry/pods/default/pod-${i}`, Buffer.from('x'));
+  for (let i = 0; i < 5; i++) await writer.put(`/registry/configmaps/kube-system/cm-${i}`, Buffer.from('y'));
+
+  const filler = createV3MemberClient(parseEndpoint(full.endpoints[0]!), clientOptionsFor(full));
+  t.after(() => filler.close());
+  const value = Buffer.alloc(256 * 1024, 'x');
+  let filled = false;
+  for (let i = 0; i < 64 && !filled; i++) {
+    await filler.put(`/fill/${i}`, value).catch((err: unknown) => {
+      assert.match(String(err), /database space exceeded/);
+      filled = true;
+    });
+  }
+  assert.ok(filled, 'cluster "full" reached its quota');
+
+  // --- etcd-monitor run, as users run it ------------------------------------
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-dashboard-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const fast = '{intervalSeconds: 1, timeoutSeconds: 10}';
+  const config = `clusters:
+  - name: dash
+    endpoints: [${dash.endpoints.join(', ')}]
+    features:
+      healthy: ${fast}
+      alarm: ${fast}
+      quota: ${fast}
+      consistency: {intervalSeconds: 2, timeoutSeconds: 10, options: {hashRevision: current}}
+      request: ${fast}
+  - name: full
+    endpoints: [${full.endpoints[0]}]
+    features: {healthy: ${fast}, alarm: ${fast}, quota: ${fast}}
+  - name: down
+    endpoints: [http://127.0.0.1:${deadPort}]
+    features: {healthy: ${fast}, alarm: ${fast}}
+`;
+  await writeFile(join(dir, 'monitor.yaml'), config);
+  const runPort = await freePort();
+  const logFile = join(dir, 'monitor.log');
+  const log = openSync(logFile, 'a');
+  const run = spawnTracked(
+    process.execPath,
+    [
+      BIN,
+      'run',
+      '--config',
+      join(dir, 'monitor.yaml'),
+      '--listen',
+      `127.0.0.1:${runPort}`,
+      '--log-format',
+      'json',
+    ],
+    { stdio: ['ignore', log, log], killWithParent: true },
+  );
+  closeSync(log);
+  t.after(async () => {
+    run.child.kill('SIGTERM');
+    await run.exited;
+  });
+
+  // --- the namespaced target (the label set the operator exports) -----------
+  const namespaced = new Daemon({
+    logger: silentLogger(),
+    registry: featureRegistry,
+    jitter: false,
+    withNamespace: true,
+  });
+  t.after(() => namespaced.close());
+  const namespacedAddress = await namespaced.listen('127.0.0.1:0');
+  await namespaced.engine.upsert(
+    specFor(
+      'team-a/dash',
+      dash,
+      { healthy: every(1), alarm: every(1) },
+      { name: 'dash', namespace: 'team-a' },
+    ),
+  );
+
+  // --- Prometheus -----------------------------------------------------------
+  const prom = await startPrometheus({
+    targets: [`127.0.0.1:${runPort}`, namespacedAddress],
+    ruleFiles: [RULES_FILE],
+    scrapeIntervalSeconds: 1,
+  });
+  t.after(() => prom.stop());
+
+  // Writes while the test waits, so write rates have something to show.
+  const writing = new AbortController();
+  const writes = (async () => {
+    for (let i = 0; !writing.signal.aborted; i++) {
+      await writer.put(`/registry/pods/default/pod-${i % 40}`, Buffer.from(String(i))).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  t.after(async () => {
+    writing.abort();
+    await writes;
+  });
+
+  await eventually(
+    async () => {
+      if (run.child.exitCode !== null) throw new Error(`etcd-monitor run exited: ${await logTail(logFile)}`);
+      const up = await prom.query('up{job="etcd-monitor"} == 1');
+      return up.length === 2 ? true : undefined;
+    },
+    'both targets scraped',
+    60_000,
+  );
+
+  // --- variables ------------------------------------------------------------
+  const namespaceQuery = VARIABLES.find((v) => v.name === 'namespace')!.query;
+  const clusterQuery = VARIABLES.find((v) => v.name === 'cluster')!.query;
+  assert.deepEqual(await labelValues(prom, namespaceQuery), ['team-a']);
+  const allClusters = await eventually(async () => {
+    const values = await labelValues(prom, substitute(clusterQuery, { namespace: '.*', cluster: '' }));
+    return ['dash', 'down', 'full'].every((c) => values.includes(c)) ? values : undefined;
+  }, 'every cluster in the cluster variable');
+  assert.deepEqual(allClusters.sort(), ['dash', 'down', 'full']);
+  assert.deepEqual(await labelValues(prom, substitute(clusterQuery, { namespace: 'team-a', cluster: '' })), [
+    'dash',
+  ]);
+
+  // --- every panel query: parses and returns data ---------------------------
+  const panelQueries = ROWS.flatMap((row) =>
+    row.panels.flatMap((panel) => panel.targets.map((target) => ({ panel: panel.title, expr: target.expr }))),
+  );
+  assert.ok(panelQueries.length >= 30, `${panelQueries.length} panel queries`);
+  const all = { namespace: '.*', cluster: '.*' };
+  let empty: string[] = [];
+  try {
+    await eventually(
+      async () => {
+        empty = [];
+        for (const q of panelQueries) {
+          if ((await prom.query(substitute(q.expr, all))).length === 0) empty.push(`${q.panel}: ${q.expr}`);
+        }
+        return empty.length === 0 ? true : undefined;
+      },
+      'data for every panel query',
+      120_000,
+      1000,
+    );
+  } catch {
+    assert.fail(`panel queries without data:\n${empty.join('\n')}\nmonitor log:\n${await logTail(logFile)}`);
+  }
+  // One cluster, and one namespace: the queries Grafana sends for a single selection parse too
+  // (a query that does not parse throws) and find that cluster.
+  for (const vars of [
+    { namespace: '.*', cluster: 'dash' },
+    { namespace: 'team-a', cluster: 'dash' },
+  ]) {
+    for (const q of panelQueries) await prom.query(substitute(q.expr, vars));
+    const healthy = await prom.query(
+      substitute('inspection_etcd_endpoint_healthy{clusterName=~"$cluster", namespace=~"$namespace"}', vars),
+    );
+    assert.equal(
+      healthy.length,
+      vars.namespace === '.*' ? 6 : 3,
+      `members of dash for ${JSON.stringify(vars)}`,
+    );
+  }
+  // Every metric a panel reads exists.
+  for (const name of new Set(panelQueries.flatMap((q) => metricNames(q.expr))))
+    assert.ok((await prom.query(`group(${name})`)).length > 0, `panel metric ${name} is not exported`);
+
+  // The fleet state: the cluster at NOSPACE is critical, the unreachable one not OK.
+  const states = new Map(
+    (await prom.query(substitute(clusterState('namespace=~"$namespace"'), all))).map((s) => [
+      `${s.metric.namespace ?? ''}/${s.metric.clusterName}`,
+      Number(s.value[1]),
+    ]),
+  );
+  assert.equal(states.get('/full'), 2, `states ${JSON.stringify([...states])}`);
+  assert.ok((states.get('/down') ?? 0) >= 1, `states ${JSON.stringify([...states])}`);
+  assert.ok(states.has('/dash') && states.has('team-a/dash'), `states ${JSON.stringify([...states])}`);
+
+  // --- the alert rules on the same server -----------------------------------
+  const rules = await readAlertRules();
+  for (const rule of rules) {
+    await prom.query(rule.expr); // throws on a parse or evaluation error
+    for (const name of metricNames(rule.expr))
+      assert.ok(
+        (await prom.query(`group(${name})`)).length > 0,
+        `${rule.alert}: metric ${name} is not exported`,
+      );
+  }
+  interface RuleGroups {
+    groups: { rules: { name: string; health: string; lastError?: string; type: string }[] }[];
+  }
+  await eventually(
+    async () => {
+      const loaded = (await prom.api<RuleGroups>('rules')).groups.flatMap((g) => g.rules);
+      assert.deepEqual(loaded.map((r) => r.name).sort(), rules.map((r) => r.alert).sort());
+      const bad = loaded.filter((r) => r.health !== 'ok');
+      return bad.length === 0 ? true : undefined;
+    },
+    'every rule evaluated without error',
+    30_000,
+  );
+  // Real problems put their alerts in ALERTS (pending: their for: has not passed).
+  const expected = [
+    ['EtcdNoSpaceAlarm', 'full'],
+    ['EtcdMemberUnhealthy', 'full'],
+    ['EtcdClusterNoQuorum', 'full'],
+    ['EtcdMemberDiscoveryFailing', 'down'],
+  ];
+  await eventually(
+    async () => {
+      const alerts = await prom.query('ALERTS');
+      const have = new Set(alerts.map((a) => `${a.metric.alertname}/${a.metric.clusterName}`));
+      return expected.every(([alert, cluster]) => have.has(`${alert}/${cluster}`)) ? true : undefined;
+    },
+    `alerts ${expected.map((e) => e.join('/')).join(', ')} pending`,
+    30_000,
+  );
+  const healthyClusterAlerts = (await prom.query('ALERTS{clusterName="dash"}')).map(
+    (a) => a.metric.alertname,
+  );
+  assert.deepEqual(healthyClusterAlerts, [], 'the healthy cluster raises no alert');
+});
