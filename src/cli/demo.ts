@@ -6,7 +6,8 @@ import { DEFAULT_CLIENT_OPTIONS, type EtcdV3MemberClient } from '../etcd/types.t
 import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
-import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../testbed/index.ts';
+import type { EtcdVersion } from '../testbed/binaries.ts';
+import type { TestCluster } from '../testbed/cluster.ts';
 import { addLogFlags, loggerFrom, positiveInt, type LogFlags } from './common.ts';
 import { onShutdownSignal } from './signals.ts';
 import { KubeKeyspace } from './demo-keyspace.ts';
@@ -46,12 +47,28 @@ export function demoCommand(done: (code: number) => void): Command {
   return cmd;
 }
 
+/**
+ * The test bed (etcd built by `npm run setup`) is part of the checkout, not of
+ * the published package: there the demo says where to run it instead.
+ */
+async function loadTestbed(): Promise<typeof import('../testbed/cluster.ts')> {
+  try {
+    return await import('../testbed/cluster.ts');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      'the demo runs from a checkout of etcd-monitor, which builds the etcd it starts: git clone the repository, then `npm run demo`',
+    );
+  }
+}
+
 async function demo(flags: DemoFlags): Promise<number> {
   const logger = loggerFrom(flags);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   out(`starting a ${flags.members}-member etcd ${flags.etcdVersion} cluster on 127.0.0.1 ...`);
   let cluster: TestCluster;
   try {
+    const { startEtcdCluster } = await loadTestbed();
     cluster = await startEtcdCluster({ version: flags.etcdVersion, members: flags.members, name: 'demo' });
   } catch (err) {
     process.stderr.write(`etcd-monitor demo: cannot start etcd: ${errorMessage(err)}\n`);

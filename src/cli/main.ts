@@ -1,13 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';
+import { COMMANDS } from './commands.ts';
 import { UsageError } from './common.ts';
-import { inspectCommand } from './inspect.ts';
-import { runCommand } from './run.ts';
-import { demoCommand } from './demo.ts';
-import { etcdclusterCommand } from './etcdcluster.ts';
-import { inspectionCommand } from './inspection.ts';
-import { operatorCommand } from './operator.ts';
 import { errorMessage } from '../errors.ts';
+
+/** The command argv names (`etcd-monitor NAME …` or `etcd-monitor help NAME`), if any. */
+function requestedCommand(argv: readonly string[]): string | undefined {
+  const first = argv[2];
+  return first === 'help' ? argv[3] : first;
+}
 
 /** Parses argv, runs one command, and returns the process exit code (2 for usage errors). */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -21,14 +22,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const cmd of [
-    runCommand(done),
-    inspectCommand(done),
-    demoCommand(done),
-    operatorCommand(done),
-    etcdclusterCommand(done),
-    inspectionCommand(done),
-  ]) {
+  const wanted = requestedCommand(argv);
+  for (const entry of COMMANDS) {
+    // The requested command is loaded for real; the others are listed by
+    // name and summary only, so that the help costs no import.
+    const cmd = entry.name === wanted ? (await entry.load())(done) : new Command(entry.name);
+    cmd.summary(entry.summary);
     program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   try {

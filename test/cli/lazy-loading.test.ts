@@ -1,0 +1,61 @@
+/**
+ * Start-up cost: each command loads only what it uses (issue 8 point 3).
+ * The modules are recorded by a resolve hook in the real binary.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BIN } from '../support/cli.ts';
+
+const RECORDER = new URL('../support/record-modules.ts', import.meta.url).pathname;
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-modules-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function modulesLoadedBy(args: readonly string[]): Promise<string[]> {
+  const file = join(dir, `modules-${n++}.txt`);
+  await promisify(execFile)(process.execPath, ['--import', RECORDER, BIN, ...args], {
+    env: { ...process.env, RECORD_MODULES_FILE: file },
+  });
+  return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '');
+}
+
+const kubernetes = (urls: readonly string[]): string[] =>
+  urls.filter((u) => /\/src\/k8s\/|\/src\/controllers\/|@kubernetes\/client-node/.test(u));
+const commandModules = (urls: readonly string[]): string[] =>
+  urls.filter((u) => /\/src\/cli\//.test(u) && !/\/cli\/(main|commands|common)\.ts$/.test(u));
+
+test('inspect, run and demo never load the Kubernetes client', async () => {
+  for (const command of ['inspect', 'run', 'demo']) {
+    const loaded = await modulesLoadedBy([command, '--help']);
+    assert.ok(
+      loaded.some((u) => u.endsWith(`/src/cli/${command}.ts`)),
+      `${command}: its own module is loaded`,
+    );
+    assert.deepEqual(kubernetes(loaded), [], `${command} loads no Kubernetes module`);
+  }
+});
+
+test('the controllers do load it (the check above can see it)', async () => {
+  assert.notDeepEqual(kubernetes(await modulesLoadedBy(['operator', '--help'])), []);
+});
+
+test('--help lists every command and --version prints it without importing any command', async () => {
+  for (const args of [['--help'], ['--version'], ['help']]) {
+    const loaded = await modulesLoadedBy(args);
+    assert.deepEqual(commandModules(loaded), [], `${args.join(' ')} imports no command module`);
+    assert.ok(loaded.some((u) => u.endsWith('/src/cli/main.ts')));
+  }
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, '--help']);
+  for (const command of ['run', 'inspect', 'demo', 'operator', 'etcdcluster', 'inspection'])
+    assert.match(stdout, new RegExp(`^  ${command} +\\S`, 'm'), `${command} listed with its summary`);
+});
