@@ -23,14 +23,19 @@ source hack/versions.env
 # --- Debian packages -------------------------------------------------------
 # etcd-server/etcd-client give etcd 3.4 (/usr/bin/etcd, etcdctl) for the
 # 3.4 test bed; prometheus brings promtool; openssl generates test certs.
+# zsh and fish (tests only) load the scripts of `etcd-monitor completion`.
 declare -A pkg_binary=(
   [etcd-server]=/usr/bin/etcd
   [etcd-client]=/usr/bin/etcdctl
   [prometheus]=/usr/bin/promtool
   [openssl]=/usr/bin/openssl
+  [zsh]=/usr/bin/zsh
+  [fish]=/usr/bin/fish
 )
+packages=(etcd-server etcd-client prometheus openssl)
+if [[ $with_test == true ]]; then packages+=(zsh fish); fi
 missing=()
-for pkg in etcd-server etcd-client prometheus openssl; do
+for pkg in "${packages[@]}"; do
   # Checking the binary is much faster than asking dpkg.
   [[ -x ${pkg_binary[$pkg]} ]] || missing+=("$pkg")
 done

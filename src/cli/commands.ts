@@ -39,4 +39,9 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     summary: 'run the EtcdInspection controller',
     load: async () => (await import('./inspection.ts')).inspectionCommand,
   },
+  {
+    name: 'completion',
+    summary: 'print a shell completion script (bash, zsh or fish)',
+    load: async () => (await import('./completion.ts')).completionCommand,
+  },
 ];

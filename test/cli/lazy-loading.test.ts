@@ -56,6 +56,6 @@ test('--help lists every command and --version prints it without importing any c
     assert.ok(loaded.some((u) => u.endsWith('/src/cli/main.ts')));
   }
   const { stdout } = await promisify(execFile)(process.execPath, [BIN, '--help']);
-  for (const command of ['run', 'inspect', 'demo', 'operator', 'etcdcluster', 'inspection'])
+  for (const command of ['run', 'inspect', 'demo', 'operator', 'etcdcluster', 'inspection', 'completion'])
     assert.match(stdout, new RegExp(`^  ${command} +\\S`, 'm'), `${command} listed with its summary`);
 });
