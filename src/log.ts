@@ -44,11 +44,28 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       ...base,
       transport: {
         target: 'pino-pretty',
-        options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' },
+        options: {
+          destination: 2,
+          colorize: useColor(process.stderr),
+          translateTime: 'SYS:HH:MM:ss',
+          ignore: 'pid,hostname',
+        },
       },
     });
   }
   return pino(base, pino.destination({ dest: 2, sync: false }));
+}
+
+/**
+ * Colour on a terminal, off when NO_COLOR is set to anything but "" (no-color.org);
+ * FORCE_COLOR (as Node and most tools read it) turns it on elsewhere.
+ */
+export function useColor(stream: { readonly isTTY?: boolean }): boolean {
+  const noColor = process.env['NO_COLOR'];
+  if (noColor !== undefined && noColor !== '') return false;
+  const force = process.env['FORCE_COLOR'];
+  if (force !== undefined) return force !== '0' && force !== 'false';
+  return stream.isTTY === true;
 }
 
 /** A logger that drops everything, for tests and one-shot commands. */

@@ -38,11 +38,34 @@ export function positiveInt(name: string): (value: string) => number {
   };
 }
 
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration ("60s", "1m30s", "500ms") or a number of seconds, in ms. */
+export function parseDuration(text: string): number | undefined {
+  const value = text.trim();
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) return undefined;
+  let total = 0;
+  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(n) * (UNITS[unit ?? 's'] ?? 1000);
+  return total;
+}
+
+/** Seconds, or a Go duration as etcdctl takes them (--dial-timeout=2s). */
 export function positiveSeconds(name: string): (value: string) => number {
   return (value: string) => {
-    const n = Number(value.replace(/s$/, ''));
-    if (!Number.isFinite(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
-    return n;
+    const ms = parseDuration(value);
+    if (ms === undefined || !(ms > 0))
+      throw new InvalidArgumentError(`${name} must be a positive duration such as 5, 5s, 500ms or 1m.`);
+    return ms / 1000;
+  };
+}
+
+/** true/false (also 1/0, yes/no), as Go's flag package and etcdctl's environment variables take them. */
+export function parseBool(name: string): (value: string) => boolean {
+  return (value) => {
+    if (/^(true|1|yes)$/i.test(value)) return true;
+    if (/^(false|0|no)$/i.test(value)) return false;
+    throw new InvalidArgumentError(`${name} takes true or false.`);
   };
 }

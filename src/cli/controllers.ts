@@ -21,7 +21,15 @@ import { DEFAULT_STATUS_REFRESH_MS } from '../controllers/etcdcluster/controller
 import { Manager, type ControllerName, type LeaderElectionSettings } from '../controllers/manager.ts';
 import { providerRegistry } from '../providers/index.ts';
 import { parseListen } from '../server/app.ts';
-import { addLogFlags, loggerFrom, positiveInt, UsageError, type LogFlags } from './common.ts';
+import {
+  addLogFlags,
+  loggerFrom,
+  parseBool,
+  parseDuration,
+  positiveInt,
+  UsageError,
+  type LogFlags,
+} from './common.ts';
 import { onShutdownSignal } from './signals.ts';
 
 export const DEFAULT_METRICS_ADDR = '0.0.0.0:8080';
@@ -37,22 +45,11 @@ interface ControllerFlags extends LogFlags {
   readonly leaderElectLeaseDuration: number;
   readonly leaderElectRenewDeadline: number;
   readonly leaderElectRetryPeriod: number;
-  readonly metricsAddr: string;
+  readonly listen: string;
+  /** The former name of --listen, still accepted. */
+  readonly metricsAddr?: string;
   readonly workers: number;
   readonly statusRefreshPeriod: number;
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go-style duration ("60s", "1m30s", "500ms") or a number of seconds, in ms. */
-export function parseDuration(text: string): number | undefined {
-  const value = text.trim();
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) return undefined;
-  let total = 0;
-  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
-    total += Number(n) * (UNITS[unit ?? 's'] ?? 1000);
-  return total;
 }
 
 function duration(flag: string): (value: string) => number {
@@ -61,14 +58,6 @@ function duration(flag: string): (value: string) => number {
     if (ms === undefined || !(ms > 0))
       throw new InvalidArgumentError(`${flag} must be a positive duration such as 15s, 1m or 500ms.`);
     return ms;
-  };
-}
-
-function bool(flag: string): (value: string) => boolean {
-  return (value) => {
-    if (/^(true|1|yes)$/i.test(value)) return true;
-    if (/^(false|0|no)$/i.test(value)) return false;
-    throw new InvalidArgumentError(`${flag} takes true or false.`);
   };
 }
 
@@ -105,7 +94,7 @@ export function controllerCommand(
         '--leader-elect [bool]',
         'campaign for a Lease and act only while holding it (--leader-elect=false: act at once)',
       )
-        .argParser(bool('--leader-elect'))
+        .argParser(parseBool('--leader-elect'))
         .default(true)
         .preset(true),
     )
@@ -136,10 +125,11 @@ export function controllerCommand(
         .default(5_000, '5s'),
     )
     .option(
-      '--metrics-addr <host:port>',
+      '--listen <host:port>',
       'address of /metrics, /healthz, /readyz and /api/v1',
       DEFAULT_METRICS_ADDR,
     )
+    .addOption(new Option('--metrics-addr <host:port>', 'former name of --listen').hideHelp())
     .addOption(
       new Option('--workers <n>', 'objects synced in parallel per controller')
         .argParser(positiveInt('--workers'))
@@ -157,6 +147,11 @@ export function controllerCommand(
   return cmd;
 }
 
+/** --listen, named as on `run` and `demo`; --metrics-addr (its former name) wins when given. */
+function listenAddress(flags: ControllerFlags): string {
+  return flags.metricsAddr ?? flags.listen;
+}
+
 /** Every check that needs no API server; throws UsageError. */
 export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSettings | undefined } {
   if (flags.labelSelector !== undefined) {
@@ -168,9 +163,10 @@ export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSe
     }
   }
   try {
-    parseListen(flags.metricsAddr);
+    parseListen(listenAddress(flags));
   } catch (err) {
-    throw new UsageError(errorMessage(err).replace('--listen', '--metrics-addr'));
+    const flag = flags.metricsAddr !== undefined ? '--metrics-addr' : '--listen';
+    throw new UsageError(errorMessage(err).replace('--listen', flag));
   }
   if (!flags.leaderElect) return { election: undefined };
   const settings = {
@@ -232,9 +228,9 @@ async function runControllers(
     ...(flags.labelSelector !== undefined && { labelSelector: flags.labelSelector }),
   });
   try {
-    await manager.start(flags.metricsAddr);
+    await manager.start(listenAddress(flags));
   } catch (err) {
-    logger.error({ err: errorMessage(err), address: flags.metricsAddr }, 'cannot listen');
+    logger.error({ err: errorMessage(err), address: listenAddress(flags) }, 'cannot listen');
     await manager.stop();
     return 1;
   }

@@ -4,16 +4,17 @@ import { etcdClients } from '../engine/clients.ts';
 import { Engine } from '../engine/engine.ts';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
-import type { ClientOptions } from '../etcd/types.ts';
+import { Secret } from '../etcd/secret.ts';
+import type { AuthCredentials, ClientOptions } from '../etcd/types.ts';
 import { clusterToJson, memberToJson } from '../engine/json.ts';
 import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
 import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
 import type { AlarmDetails } from '../features/alarm/alarm.ts';
 import type { HealthyDetails } from '../features/healthy/healthy.ts';
 import { featureRegistry } from '../features/index.ts';
-import { silentLogger } from '../log.ts';
+import { silentLogger, useColor } from '../log.ts';
 import { errorMessage } from '../errors.ts';
-import { positiveSeconds, UsageError } from './common.ts';
+import { parseBool, positiveSeconds, UsageError } from './common.ts';
 import { renderTable } from './table.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
@@ -35,24 +36,47 @@ interface InspectFlags {
   readonly commandTimeout: number;
   readonly timeout: number;
   readonly output: 'table' | 'json';
+  readonly writeOut?: 'table' | 'json';
   readonly name: string;
+  /** --user came from $ETCDCTL_USER (where etcdctl's user:password form is allowed). */
+  readonly userFromEnv?: boolean;
 }
+
+/** etcdctl's default: the member on this machine. */
+export const DEFAULT_ENDPOINTS = '127.0.0.1:2379';
 
 export function inspectCommand(done: (code: number) => void): Command {
   return new Command('inspect')
     .description(
-      'Inspect one cluster once and print the result. Exit 0: all passed; 1: a member unhealthy, an alarm raised or a check failed; 2: usage error.',
+      "Inspect one cluster once and print the result. Exit 0: all passed; 1: a member unhealthy, an alarm raised or a check failed; 2: usage error. Flags and ETCDCTL_* variables as etcdctl's (a flag wins over its variable); the password comes from --password-file or $ETCDCTL_PASSWORD, never from the command line.",
     )
-    .requiredOption(
-      '--endpoints <urls>',
-      'comma-separated client URLs, e.g. https://10.0.0.1:2379,https://10.0.0.2:2379',
+    .addOption(
+      new Option(
+        '--endpoints <urls>',
+        'comma-separated client URLs, e.g. https://10.0.0.1:2379,https://10.0.0.2:2379; without a scheme (10.0.0.1:2379), https when a TLS flag is given, else http',
+      )
+        .env('ETCDCTL_ENDPOINTS')
+        .default(DEFAULT_ENDPOINTS),
     )
-    .option('--cacert <file>', 'CA bundle to verify the members with')
-    .option('--cert <file>', 'client certificate')
-    .option('--key <file>', 'client private key')
+    .addOption(new Option('--cacert <file>', 'CA bundle to verify the members with').env('ETCDCTL_CACERT'))
+    .addOption(new Option('--cert <file>', 'client certificate').env('ETCDCTL_CERT'))
+    .addOption(new Option('--key <file>', 'client private key').env('ETCDCTL_KEY'))
     .option('--server-name <name>', 'name to verify the server certificate against')
-    .option('--insecure-skip-tls-verify', 'do not verify server certificates (never in production)', false)
-    .option('--user <name>', 'username (password from --password-file)')
+    .addOption(
+      new Option(
+        '--insecure-skip-tls-verify [bool]',
+        'do not verify server certificates (never in production)',
+      )
+        .argParser(parseBool('--insecure-skip-tls-verify'))
+        .preset(true)
+        .default(false)
+        .env('ETCDCTL_INSECURE_SKIP_TLS_VERIFY'),
+    )
+    .addOption(
+      new Option('--user <name>', 'username (password from --password-file or $ETCDCTL_PASSWORD)').env(
+        'ETCDCTL_USER',
+      ),
+    )
     .option('--password-file <file>', 'file holding the password')
     .option(
       '--features <names>',
@@ -68,35 +92,49 @@ export function inspectCommand(done: (code: number) => void): Command {
       'inspect only the given endpoints instead of every member of the member list',
     )
     .addOption(
-      new Option('--dial-timeout <seconds>', 'connection timeout per member')
+      new Option('--dial-timeout <duration>', 'connection timeout per member (seconds, or 2s, 500ms, 1m)')
         .argParser(positiveSeconds('--dial-timeout'))
-        .default(5),
+        .default(5, '5s')
+        .env('ETCDCTL_DIAL_TIMEOUT'),
     )
     .addOption(
-      new Option('--command-timeout <seconds>', 'deadline of each call')
+      new Option('--command-timeout <duration>', 'deadline of each call (seconds, or 5s, 1m)')
         .argParser(positiveSeconds('--command-timeout'))
-        .default(5),
+        .default(5, '5s')
+        .env('ETCDCTL_COMMAND_TIMEOUT'),
     )
     .addOption(
-      new Option('--timeout <seconds>', 'deadline of the whole inspection')
+      new Option('--timeout <duration>', 'deadline of the whole inspection (seconds, or 30s, 1m)')
         .argParser(positiveSeconds('--timeout'))
-        .default(30),
+        .default(30, '30s'),
     )
     .option('--name <name>', 'cluster name shown in the output', 'default')
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
-    .action(async (flags: InspectFlags) => done(await inspect(flags)));
+    .addOption(
+      new Option('-w, --write-out <format>', "output format (etcdctl's name for -o)")
+        .choices(['table', 'json'])
+        .conflicts('output'),
+    )
+    .action(async (flags: InspectFlags, cmd: Command) =>
+      done(await inspect({ ...flags, userFromEnv: cmd.getOptionValueSource('user') === 'env' })),
+    );
 }
 
 async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
+  const tlsWanted =
+    flags.cacert !== undefined ||
+    flags.cert !== undefined ||
+    flags.serverName !== undefined ||
+    flags.insecureSkipTlsVerify;
   const endpoints: Endpoint[] = [];
   for (const raw of flags.endpoints
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')) {
     try {
-      endpoints.push(parseEndpoint(raw));
+      endpoints.push(parseEndpoint(withScheme(raw, tlsWanted)));
     } catch (err) {
       throw new UsageError(`--endpoints: ${errorMessage(err)}`);
     }
@@ -118,8 +156,7 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
       );
     features[name] = { enabled: true, intervalSeconds: flags.timeout, timeoutSeconds: flags.timeout };
   }
-  if ((flags.user === undefined) !== (flags.passwordFile === undefined))
-    throw new UsageError('--user and --password-file go together');
+  const auth = await credentials(flags);
   if ((flags.cert === undefined) !== (flags.key === undefined))
     throw new UsageError('--cert and --key go together');
 
@@ -127,11 +164,6 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
     dialTimeoutMs: flags.dialTimeout * 1000,
     requestTimeoutMs: flags.commandTimeout * 1000,
   };
-  const tlsWanted =
-    flags.cacert !== undefined ||
-    flags.cert !== undefined ||
-    flags.serverName !== undefined ||
-    flags.insecureSkipTlsVerify;
   const tls = tlsWanted
     ? await loadTlsMaterial({
         ...(flags.cacert !== undefined ? { caFile: flags.cacert } : {}),
@@ -141,10 +173,6 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
         insecureSkipVerify: flags.insecureSkipTlsVerify,
       })
     : undefined;
-  const auth =
-    flags.user !== undefined && flags.passwordFile !== undefined
-      ? { username: flags.user, password: await readPasswordFile(flags.passwordFile) }
-      : undefined;
   return {
     id: flags.name,
     name: flags.name,
@@ -154,6 +182,43 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
     client: { ...client, ...(tls !== undefined ? { tls } : {}), ...(auth !== undefined ? { auth } : {}) },
     features,
   };
+}
+
+/** etcdctl accepts host:port: https when TLS is configured, http otherwise. */
+export function withScheme(endpoint: string, tls: boolean): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `${tls ? 'https' : 'http'}://${endpoint}`;
+}
+
+/**
+ * --user (or $ETCDCTL_USER) with the password from --password-file or
+ * $ETCDCTL_PASSWORD. etcdctl's `user:password` form is taken from the
+ * environment only: a password on the command line is visible to every user
+ * of the machine (ps, shell history).
+ */
+async function credentials(flags: InspectFlags): Promise<AuthCredentials | undefined> {
+  const fromEnv = process.env['ETCDCTL_PASSWORD'];
+  const envPassword = fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+  let username = flags.user;
+  let inlinePassword: string | undefined;
+  if (username?.includes(':')) {
+    const colon = username.indexOf(':');
+    inlinePassword = username.slice(colon + 1);
+    username = username.slice(0, colon);
+    if (!flags.userFromEnv)
+      throw new UsageError(
+        '--user: a password on the command line is visible to every user of this machine; give it with --password-file or $ETCDCTL_PASSWORD',
+      );
+  }
+  if (username === undefined || username === '') {
+    if (flags.passwordFile !== undefined) throw new UsageError('--password-file needs --user');
+    return undefined;
+  }
+  if (flags.passwordFile !== undefined)
+    return { username, password: await readPasswordFile(flags.passwordFile) };
+  const password = inlinePassword ?? envPassword;
+  if (password === undefined)
+    throw new UsageError(`--user ${username}: no password; give --password-file or $ETCDCTL_PASSWORD`);
+  return { username, password: new Secret(password) };
 }
 
 async function inspect(flags: InspectFlags): Promise<number> {
@@ -178,7 +243,9 @@ async function inspect(flags: InspectFlags): Promise<number> {
   }
   const report = buildReport(snapshot);
   process.stdout.write(
-    flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(snapshot, report),
+    (flags.writeOut ?? flags.output) === 'json'
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : renderReport(snapshot, report, useColor(process.stdout)),
   );
   return report.ok ? 0 : 1;
 }
@@ -223,7 +290,7 @@ export function buildReport(snapshot: ClusterSnapshot): InspectReport {
   return { ok, cluster: { ...cluster, inspections: features }, members, alarms, problems, errors };
 }
 
-function renderReport(snapshot: ClusterSnapshot, report: InspectReport): string {
+function renderReport(snapshot: ClusterSnapshot, report: InspectReport, color: boolean): string {
   const lines: string[] = [];
   const leader = snapshot.members?.leaderId;
   lines.push(
@@ -267,10 +334,10 @@ function renderReport(snapshot: ClusterSnapshot, report: InspectReport): string 
   const cluster = report.alarms.filter((a) => a.endpoint === 'cluster');
   if (cluster.length > 0) lines.push('', `cluster-wide alarms: ${cluster.map((a) => a.type).join(', ')}`);
   for (const e of report.errors) lines.push(`error: ${e}`);
-  lines.push(
-    '',
-    report.ok ? 'RESULT: OK' : `RESULT: PROBLEMS FOUND (${report.problems.length + report.errors.length})`,
-  );
+  const verdict = report.ok
+    ? 'RESULT: OK'
+    : `RESULT: PROBLEMS FOUND (${report.problems.length + report.errors.length})`;
+  lines.push('', color ? `\x1b[${report.ok ? 32 : 31}m${verdict}\x1b[0m` : verdict);
   return `${lines.join('\n')}\n`;
 }
 

@@ -9,12 +9,17 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `etcd-monitor ARGS` to completion (killed after timeoutMs). */
-export function cli(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
+/** Runs `etcd-monitor ARGS` to completion (killed after timeoutMs), with `env` added to the environment. */
+export function cli(
+  args: readonly string[],
+  timeoutMs = 60_000,
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
+      env: { ...process.env, ...env },
     });
     let stdout = '';
     let stderr = '';
