@@ -18,7 +18,7 @@ import { parseBool, positiveSeconds, UsageError } from './common.ts';
 import { renderTable } from './table.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
-export const DEFAULT_INSPECT_FEATURES = ['healthy', 'alarm', 'consistency', 'quota'];
+export const DEFAULT_INSPECT_FEATURES = ['healthy', 'alarm', 'consistency', 'quota', 'topology'];
 
 interface InspectFlags {
   readonly endpoints: string;

@@ -8,6 +8,7 @@ import { HealthyFeature } from './healthy/healthy.ts';
 import { QuotaFeature } from './quota/quota.ts';
 import { featureRegistry, type FeatureRegistry } from './registry.ts';
 import { RequestFeature } from './request/request.ts';
+import { TopologyFeature } from './topology/topology.ts';
 
 export const BUILTIN_FEATURES = {
   healthy: () => new HealthyFeature(),
@@ -15,6 +16,7 @@ export const BUILTIN_FEATURES = {
   consistency: () => new ConsistencyFeature(),
   request: () => new RequestFeature(),
   quota: () => new QuotaFeature(),
+  topology: () => new TopologyFeature(),
 } as const;
 
 export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {

@@ -85,8 +85,18 @@ export interface TestCluster extends AsyncDisposable {
   stopMember(i: number): Promise<void>;
   /** SIGKILL, wait for exit */
   killMember(i: number): Promise<void>;
-  /** restart a stopped member with the same data dir/ports, wait until it serves */
-  startMember(i: number): Promise<void>;
+  /**
+   * restart a stopped member with the same data dir/ports, wait until it
+   * serves; `version` restarts it with another minor version's binary (a
+   * step of a rolling upgrade or downgrade)
+   */
+  startMember(i: number, opts?: { version?: EtcdVersion }): Promise<void>;
+  /**
+   * `etcdctl member add` (as a learner when asked) with fresh ports, then
+   * starts the new member (unless start is false: an added member that never
+   * started). Resolves to the new member's index in `members`.
+   */
+  addMember(opts?: { learner?: boolean; start?: boolean }): Promise<number>;
   /** every running member answers /health {"health":"true"} */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /**
@@ -129,6 +139,8 @@ class Member implements TestMember {
   readonly logFile: string;
   args: readonly string[] = [];
   proc: TrackedProcess | undefined;
+  /** This member's binaries when they differ from the cluster's (mixed versions). */
+  binaries: EtcdBinaries | undefined;
 
   constructor(name: string, clientURL: string, peerURL: string, dataDir: string, logFile: string) {
     this.name = name;
@@ -158,8 +170,9 @@ class EtcdTestCluster implements TestCluster {
   readonly version: EtcdVersion;
   readonly binaries: EtcdBinaries;
   readonly dir: string;
-  readonly members: readonly Member[];
+  readonly members: Member[];
   readonly tls: TestClusterTls | undefined;
+  #token = '';
   auth: { readonly username: string; readonly password: string } | undefined;
   private readonly opts: StartClusterOptions;
   private stopping: Promise<void> | undefined;
@@ -199,49 +212,52 @@ class EtcdTestCluster implements TestCluster {
   }
 
   buildArgs(token: string): void {
-    const o = this.opts;
+    this.#token = token;
     const initialCluster = this.members.map((m) => `${m.name}=${m.peerURL}`).join(',');
-    for (const m of this.members) {
-      const args = [
-        `--name=${m.name}`,
-        `--data-dir=${m.dataDir}`,
-        `--listen-client-urls=${m.clientURL}`,
-        `--advertise-client-urls=${m.clientURL}`,
-        `--listen-peer-urls=${m.peerURL}`,
-        `--initial-advertise-peer-urls=${m.peerURL}`,
-        `--initial-cluster=${initialCluster}`,
-        '--initial-cluster-state=new',
-        `--initial-cluster-token=${token}`,
-        `--heartbeat-interval=${o.heartbeatIntervalMs ?? 100}`,
-        `--election-timeout=${o.electionTimeoutMs ?? 1000}`,
-        // 3.4 defaults to the deprecated capnslog; zap (JSON lines) everywhere.
-        '--logger=zap',
-        '--log-outputs=stderr',
-      ];
-      if (this.tls) {
-        args.push(
-          `--cert-file=${this.tls.serverCertFile}`,
-          `--key-file=${this.tls.serverKeyFile}`,
-          `--trusted-ca-file=${this.tls.caFile}`,
-          '--client-cert-auth',
-          `--peer-cert-file=${this.tls.serverCertFile}`,
-          `--peer-key-file=${this.tls.serverKeyFile}`,
-          `--peer-trusted-ca-file=${this.tls.caFile}`,
-          '--peer-client-cert-auth',
-        );
-      }
-      if (o.enableV2) args.push('--enable-v2');
-      if (o.quotaBackendBytes !== undefined) args.push(`--quota-backend-bytes=${o.quotaBackendBytes}`);
-      if (o.authTokenTtlSeconds !== undefined) args.push(`--auth-token-ttl=${o.authTokenTtlSeconds}`);
-      if (o.extraArgs) args.push(...o.extraArgs);
-      m.args = args;
+    for (const m of this.members) m.args = this.memberArgs(m, initialCluster, 'new');
+  }
+
+  private memberArgs(m: Member, initialCluster: string, state: 'new' | 'existing'): string[] {
+    const o = this.opts;
+    const args = [
+      `--name=${m.name}`,
+      `--data-dir=${m.dataDir}`,
+      `--listen-client-urls=${m.clientURL}`,
+      `--advertise-client-urls=${m.clientURL}`,
+      `--listen-peer-urls=${m.peerURL}`,
+      `--initial-advertise-peer-urls=${m.peerURL}`,
+      `--initial-cluster=${initialCluster}`,
+      `--initial-cluster-state=${state}`,
+      `--initial-cluster-token=${this.#token}`,
+      `--heartbeat-interval=${o.heartbeatIntervalMs ?? 100}`,
+      `--election-timeout=${o.electionTimeoutMs ?? 1000}`,
+      // 3.4 defaults to the deprecated capnslog; zap (JSON lines) everywhere.
+      '--logger=zap',
+      '--log-outputs=stderr',
+    ];
+    if (this.tls) {
+      args.push(
+        `--cert-file=${this.tls.serverCertFile}`,
+        `--key-file=${this.tls.serverKeyFile}`,
+        `--trusted-ca-file=${this.tls.caFile}`,
+        '--client-cert-auth',
+        `--peer-cert-file=${this.tls.serverCertFile}`,
+        `--peer-key-file=${this.tls.serverKeyFile}`,
+        `--peer-trusted-ca-file=${this.tls.caFile}`,
+        '--peer-client-cert-auth',
+      );
     }
+    if (o.enableV2) args.push('--enable-v2');
+    if (o.quotaBackendBytes !== undefined) args.push(`--quota-backend-bytes=${o.quotaBackendBytes}`);
+    if (o.authTokenTtlSeconds !== undefined) args.push(`--auth-token-ttl=${o.authTokenTtlSeconds}`);
+    if (o.extraArgs) args.push(...o.extraArgs);
+    return args;
   }
 
   private spawnMember(m: Member): void {
     const fd = openSync(m.logFile, 'a');
     try {
-      m.proc = spawnTracked(this.binaries.etcd, m.args, {
+      m.proc = spawnTracked((m.binaries ?? this.binaries).etcd, m.args, {
         stdio: ['ignore', fd, fd],
         env: cleanEnv(),
         killWithParent: true,
@@ -489,12 +505,58 @@ class EtcdTestCluster implements TestCluster {
     await this.terminate(this.member(i), 'SIGKILL', STOP_GRACE_MS);
   }
 
-  async startMember(i: number): Promise<void> {
+  async startMember(i: number, opts: { version?: EtcdVersion } = {}): Promise<void> {
     this.assertNotStopped();
     const m = this.member(i);
     if (m.running) return;
+    if (opts.version !== undefined) {
+      if (!isEtcdVersion(opts.version)) throw new Error(`unsupported etcd version ${String(opts.version)}`);
+      m.binaries = opts.version === this.version ? undefined : etcdBinaries(opts.version);
+    }
     this.spawnMember(m);
     await this.waitMembersHealthy([m], this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+  }
+
+  async addMember(opts: { learner?: boolean; start?: boolean } = {}): Promise<number> {
+    this.assertNotStopped();
+    const index = this.members.length;
+    const first = this.members[0];
+    if (first === undefined) throw new Error('the cluster has no members');
+    const prefix = first.name.slice(0, first.name.lastIndexOf('-'));
+    const name = `${prefix}-${index}`;
+    const scheme = this.tls ? 'https' : 'http';
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const logDir = this.opts.logDir;
+    const m = new Member(
+      name,
+      `${scheme}://127.0.0.1:${clientPort}`,
+      `${scheme}://127.0.0.1:${peerPort}`,
+      join(this.dir, `${name}.etcd`),
+      logDir !== undefined
+        ? join(logDir, `${basename(this.dir)}-${name}.log`)
+        : join(this.dir, 'logs', `${name}.log`),
+    );
+    const running = this.members.filter((x) => x.running).map((x) => x.clientURL);
+    // etcd refuses a member change while the leader has not heard from a
+    // quorum recently ("unhealthy cluster"), e.g. right after an election.
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    for (;;) {
+      try {
+        await this.etcdctl(
+          ['member', 'add', name, `--peer-urls=${m.peerURL}`, ...(opts.learner ? ['--learner'] : [])],
+          { endpoints: running },
+        );
+        break;
+      } catch (err) {
+        if (!/unhealthy cluster/.test(errorMessage(err)) || Date.now() > deadline) throw err;
+        await sleep(250);
+      }
+    }
+    this.members.push(m);
+    const initialCluster = this.members.map((x) => `${x.name}=${x.peerURL}`).join(',');
+    m.args = this.memberArgs(m, initialCluster, 'existing');
+    if (opts.start !== false) await this.startMember(index);
+    return index;
   }
 
   stop(): Promise<void> {

@@ -27,7 +27,7 @@ type ConditionBody = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 
 /** How each feature-backed condition reads its inspection. */
 interface ConditionSource {
-  readonly type: 'Healthy' | 'Consistent' | 'AlarmsClear' | 'WithinQuota';
+  readonly type: 'Healthy' | 'Consistent' | 'AlarmsClear' | 'WithinQuota' | 'TopologyOk';
   readonly feature: string;
   readonly ok: string;
   readonly problems: string;
@@ -38,6 +38,7 @@ const SOURCES: readonly ConditionSource[] = [
   { type: 'Consistent', feature: 'consistency', ok: 'Consistent', problems: 'Inconsistent' },
   { type: 'AlarmsClear', feature: 'alarm', ok: 'NoAlarms', problems: 'AlarmsRaised' },
   { type: 'WithinQuota', feature: 'quota', ok: 'WithinQuota', problems: 'QuotaProblems' },
+  { type: 'TopologyOk', feature: 'topology', ok: 'TopologyOk', problems: 'TopologyProblems' },
 ];
 
 const MESSAGE_MAX = 4096;

@@ -14,7 +14,7 @@ export const CLUSTER_TYPES = ['imported'] as const;
 export type ClusterType = (typeof CLUSTER_TYPES)[number];
 
 /** The built-in features (src/features/index.ts); the default set of the validation. */
-export const KNOWN_FEATURES = ['healthy', 'alarm', 'consistency', 'request', 'quota'] as const;
+export const KNOWN_FEATURES = ['healthy', 'alarm', 'consistency', 'request', 'quota', 'topology'] as const;
 
 /** Enabled when an object names no features at all (neither spec.features nor the featureGates annotation). */
 export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm'];
@@ -165,7 +165,14 @@ export const CLUSTER_PHASES = [
 export type ClusterPhase = (typeof CLUSTER_PHASES)[number];
 
 /** Condition types the EtcdCluster controller maintains. */
-export const CLUSTER_CONDITIONS = ['Ready', 'Healthy', 'Consistent', 'AlarmsClear', 'WithinQuota'] as const;
+export const CLUSTER_CONDITIONS = [
+  'Ready',
+  'Healthy',
+  'Consistent',
+  'AlarmsClear',
+  'WithinQuota',
+  'TopologyOk',
+] as const;
 export type ClusterConditionType = (typeof CLUSTER_CONDITIONS)[number];
 
 export const MemberStatus = Type.Object({
@@ -208,7 +215,9 @@ export const EtcdClusterStatus = Type.Object(
         { description: 'Pending, Running, Degraded, Unavailable, Invalid or Terminating.' },
       ),
     ),
-    conditions: Type.Optional(Conditions('Ready, Healthy, Consistent, AlarmsClear, WithinQuota.')),
+    conditions: Type.Optional(
+      Conditions('Ready, Healthy, Consistent, AlarmsClear, WithinQuota, TopologyOk.'),
+    ),
     observedGeneration: Type.Optional(
       Int64({ minimum: 0, description: 'The .metadata.generation this status describes.' }),
     ),

@@ -193,11 +193,11 @@ describe('validateEtcdCluster', () => {
       { field: 'metadata.annotations.featureGates', message: 'entry "alarm" is not name=true or name=false' },
       {
         field: 'metadata.annotations.featureGates',
-        message: 'unknown feature "backup" (known: healthy, alarm, consistency, request, quota)',
+        message: 'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology)',
       },
       {
         field: 'spec.features.healty',
-        message: 'unknown feature "healty" (known: healthy, alarm, consistency, request, quota)',
+        message: 'unknown feature "healty" (known: healthy, alarm, consistency, request, quota, topology)',
       },
     ]);
   });
@@ -320,7 +320,7 @@ describe('validateEtcdInspection', () => {
       [
         {
           field: 'spec.inspectionType',
-          message: 'unknown feature "backup" (known: healthy, alarm, consistency, request, quota)',
+          message: 'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology)',
         },
         { field: 'spec.inspectionProvider', message: 'unknown provider "cron" (known: etcd-monitor)' },
       ],
