@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { FakeClock, settle } from '../../testing/fake-clock.ts';
 import { eventually } from '../../testing/wait.ts';
 import { apiErrorFrom, KubeTransportError } from './errors.ts';
 import { Informer, type ListerWatcher } from './informer.ts';
@@ -127,6 +127,13 @@ function record(informer: Informer<Thing>): string[] {
   return log;
 }
 
+/** Waits for failure number `errors` and returns the backoff that follows it, in ms. */
+async function backoffAfter(informer: Informer<Thing>, clock: FakeClock, errors: number): Promise<number> {
+  await eventually(() => informer.stats().errors === errors, `failure ${errors}`);
+  const at = await eventually(() => clock.nextTimerAt(), `the backoff after failure ${errors}`);
+  return at - clock.now();
+}
+
 const fast = { backoff: { initialMs: 5, maxMs: 20, jitter: 0 }, watchTimeoutSeconds: () => 300 } as const;
 
 async function started(
@@ -235,22 +242,23 @@ describe('Informer', () => {
 
   it('retries failed watches with growing backoff from the same resourceVersion, without relisting', async () => {
     const lw = new FakeLW();
-    const { informer } = await started(lw, { backoff: { initialMs: 40, maxMs: 1000, factor: 2, jitter: 0 } });
+    const clock = new FakeClock();
+    const { informer } = await started(lw, {
+      clock,
+      backoff: { initialMs: 40, maxMs: 1000, factor: 2, jitter: 0 },
+    });
     try {
       lw.watchErrors.push(
         new KubeTransportError('connection refused'),
         new KubeTransportError('connection refused'),
         apiErrorFrom('watch', 503, undefined),
       );
-      const t0 = Date.now();
       lw.current().fail(new KubeTransportError('the stream broke'));
-      await eventually(
-        () => (lw.watches.length === 2 ? true : undefined),
-        'a watch after four failures',
-        5_000,
-      );
-      // 40 + 80 + 160 + 320 ms of backoff.
-      assert.ok(Date.now() - t0 >= 550, `retried after ${Date.now() - t0} ms`);
+      for (const [i, delay] of [40, 80, 160, 320].entries()) {
+        assert.equal(await backoffAfter(informer, clock, i + 1), delay, `backoff after failure ${i + 1}`);
+        await clock.advance(delay);
+      }
+      await eventually(() => lw.watches.length === 2, 'a watch after four failures');
       assert.equal(lw.current().resourceVersion, '10');
       assert.equal(lw.lists, 1);
       assert.equal(informer.stats().errors, 4);
@@ -262,25 +270,27 @@ describe('Informer', () => {
 
   it('starts the backoff over once a watch delivers again', async () => {
     const lw = new FakeLW();
+    const clock = new FakeClock();
     const { informer } = await started(lw, {
+      clock,
       backoff: { initialMs: 200, maxMs: 10_000, factor: 4, jitter: 0 },
     });
     try {
-      // Two failures: the next delay would be 200 × 4² = 3.2 s...
       lw.watchErrors.push(new KubeTransportError('refused'));
       lw.current().fail(new KubeTransportError('broke'));
-      await eventually(
-        () => (lw.watches.length === 2 ? true : undefined),
-        'the watch after two failures',
-        3_000,
-      );
-      // ...but this watch delivers an event, so after it breaks the retry comes after 200 ms.
+      assert.equal(await backoffAfter(informer, clock, 1), 200);
+      await clock.advance(200);
+      assert.equal(await backoffAfter(informer, clock, 2), 800);
+      await clock.advance(800);
+      await eventually(() => lw.watches.length === 2, 'the watch after two failures');
+      // The next delay would be 200 × 4² = 3.2 s, but this watch delivers an event...
       lw.current().push({ type: 'BOOKMARK', resourceVersion: '11' });
-      await eventually(() => (informer.resourceVersion === '11' ? true : undefined), 'the bookmark');
-      const t0 = Date.now();
+      await eventually(() => informer.resourceVersion === '11', 'the bookmark');
+      // ...so after it breaks the retry comes after 200 ms again.
       lw.current().fail(new KubeTransportError('broke again'));
-      await eventually(() => (lw.watches.length === 3 ? true : undefined), 'the next watch', 3_000);
-      assert.ok(Date.now() - t0 < 1_500, `retried after ${Date.now() - t0} ms`);
+      assert.equal(await backoffAfter(informer, clock, 3), 200);
+      await clock.advance(200);
+      await eventually(() => lw.watches.length === 3, 'the next watch');
     } finally {
       await informer.stop();
     }
@@ -309,22 +319,25 @@ describe('Informer', () => {
 
   it('abandons a silent watch and resumes it from the same resourceVersion; bookmarks keep a quiet watch alive', async () => {
     const lw = new FakeLW();
-    const { informer } = await started(lw, { silentWatchTimeoutMs: 150 });
+    const clock = new FakeClock();
+    const { informer } = await started(lw, { clock, silentWatchTimeoutMs: 150 });
     try {
       // Bookmarks every 50 ms for 500 ms: no restart.
       for (let i = 0; i < 10; i++) {
         lw.current().push({ type: 'BOOKMARK', resourceVersion: String(11 + i) });
-        await sleep(50);
+        await eventually(() => informer.resourceVersion === String(11 + i), `bookmark ${i + 1}`);
+        await clock.advance(50);
       }
       assert.equal(lw.watches.length, 1);
       assert.equal(informer.stats().silentRestarts, 0);
-      // Then nothing: the watch is abandoned (its signal aborted) and a new one starts.
+      // Then nothing for 150 ms: the watch is abandoned (its signal aborted) and a new one starts after the backoff.
       const first = lw.current();
-      await eventually(
-        () => (lw.watches.length === 2 ? true : undefined),
-        'a new watch after the silence',
-        3_000,
-      );
+      await clock.advance(99);
+      assert.equal(first.signal.aborted, false, 'not before 150 ms of silence');
+      await clock.advance(1);
+      assert.equal(await backoffAfter(informer, clock, 1), 5);
+      await clock.advance(5);
+      await eventually(() => lw.watches.length === 2, 'a new watch after the silence');
       assert.ok(first.signal.aborted, 'the silent watch was closed');
       assert.equal(lw.current().resourceVersion, '20');
       assert.equal(informer.stats().silentRestarts, 1);
@@ -495,20 +508,24 @@ describe('Informer', () => {
     await informer.stop();
     assert.ok(w.signal.aborted);
     w.push({ type: 'ADDED', object: thing('x', 99) });
-    await sleep(20);
+    await settle();
     assert.deepEqual(log, []);
     await informer.stop();
 
     // Stopped while backing off after a failed list, before any sync.
     const failing = new FakeLW();
     failing.listError = new KubeTransportError('down');
-    const slow = new Informer<Thing>(failing, { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    // Time never moves: stop() can only return by cancelling the backoff.
+    const clock = new FakeClock();
+    const slow = new Informer<Thing>(failing, { clock, backoff: { initialMs: 60_000, maxMs: 60_000 } });
     slow.start();
     const synced = slow.waitForSync();
-    await eventually(() => (failing.lists === 1 ? true : undefined), 'the failed list');
-    const t0 = Date.now();
+    await eventually(
+      () => failing.lists === 1 && clock.pendingTimers === 1,
+      'the backoff after the failed list',
+    );
     await slow.stop();
-    assert.ok(Date.now() - t0 < 1_000, 'stop() did not wait for the backoff');
+    assert.equal(clock.pendingTimers, 0, 'the backoff was cancelled');
     assert.equal(await synced, false);
     assert.throws(() => slow.start(), /already stopped/);
   });

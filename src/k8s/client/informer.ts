@@ -15,7 +15,7 @@
  *   - stop() aborts everything and resolves when nothing is left running.
  * Handlers run synchronously in event order and should only enqueue keys.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { realClock, sleep, type Clock, type Timer } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { isExpired } from './errors.ts';
@@ -90,6 +90,8 @@ export interface InformerOptions<T> {
   readonly backoff?: BackoffOptions;
   readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
   readonly logger?: InformerLogger;
+  /** Paces backoff, silent-watch detection and resync; default real time (tests pass a FakeClock). */
+  readonly clock?: Clock;
 }
 
 export interface InformerStats {
@@ -149,7 +151,8 @@ export class Informer<T extends KubeObjectLike> {
   #synced = false;
   #syncWaiters: (() => void)[] = [];
   #running: Promise<void> | undefined;
-  #resyncTimer: NodeJS.Timeout | undefined;
+  #resyncTimer: Timer | undefined;
+  readonly #clock: Clock;
 
   constructor(lw: ListerWatcher<T>, opts: InformerOptions<T> = {}) {
     this.#lw = lw;
@@ -157,6 +160,7 @@ export class Informer<T extends KubeObjectLike> {
     this.name = opts.name ?? 'informer';
     this.#store = new Store(opts.indexers ?? {});
     this.#backoff = new Backoff(opts.backoff);
+    this.#clock = opts.clock ?? realClock;
   }
 
   /** The cache, read-only. */
@@ -208,14 +212,22 @@ export class Informer<T extends KubeObjectLike> {
     if (this.#abort.signal.aborted) throw new Error(`${this.name}: informer already stopped`);
     if (this.#running !== undefined) return;
     const resync = this.#opts.resyncPeriodMs ?? 0;
-    if (resync > 0) this.#resyncTimer = setInterval(() => this.resync(), resync);
+    if (resync > 0) {
+      const every = (): void => {
+        this.#resyncTimer = this.#clock.after(resync, () => {
+          this.resync();
+          every();
+        });
+      };
+      every();
+    }
     this.#running = this.run();
   }
 
   /** Stops everything (watch, backoff sleeps, resync); resolves when the loop has ended. Idempotent. */
   async stop(): Promise<void> {
     this.#abort.abort();
-    clearInterval(this.#resyncTimer);
+    this.#resyncTimer?.cancel();
     this.#resyncTimer = undefined;
     await this.#running;
   }
@@ -299,7 +311,7 @@ export class Informer<T extends KubeObjectLike> {
   }
 
   private async pause(signal: AbortSignal): Promise<void> {
-    await sleep(this.#backoff.next(), undefined, { signal }).catch(() => undefined);
+    await sleep(this.#clock, this.#backoff.next(), signal).catch(() => undefined);
   }
 
   private async list(signal: AbortSignal): Promise<void> {
@@ -354,19 +366,17 @@ export class Informer<T extends KubeObjectLike> {
     const onAbort = (): void => ctrl.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const silenceMs = this.#opts.silentWatchTimeoutMs ?? 150_000;
-    let watchdog: NodeJS.Timeout | undefined;
+    let watchdog: Timer | undefined;
     const kick = (): void => {
       if (silenceMs <= 0) return;
-      clearTimeout(watchdog);
-      watchdog = setTimeout(
-        () =>
-          ctrl.abort(
-            new SilentWatchError(`${this.name}: watch silent for ${silenceMs} ms (no event, no bookmark)`),
-          ),
-        silenceMs,
+      watchdog?.cancel();
+      watchdog = this.#clock.after(silenceMs, () =>
+        ctrl.abort(
+          new SilentWatchError(`${this.name}: watch silent for ${silenceMs} ms (no event, no bookmark)`),
+        ),
       );
     };
-    const started = Date.now();
+    const started = this.#clock.now();
     let received = 0;
     try {
       const events = await this.#lw.watch({
@@ -384,13 +394,13 @@ export class Informer<T extends KubeObjectLike> {
         if (received++ === 0) this.#backoff.reset();
         this.handle(event);
       }
-      return received > 0 || Date.now() - started >= QUICK_CLOSE_MS;
+      return received > 0 || this.#clock.now() - started >= QUICK_CLOSE_MS;
     } catch (err) {
       // The transport rethrows the abort reason: silence, or stop().
       if (ctrl.signal.aborted && ctrl.signal.reason instanceof SilentWatchError) throw ctrl.signal.reason;
       throw err;
     } finally {
-      clearTimeout(watchdog);
+      watchdog?.cancel();
       signal.removeEventListener('abort', onAbort);
       if (!ctrl.signal.aborted) ctrl.abort();
     }
