@@ -95,3 +95,19 @@ export async function rejectsWith(p: Promise<unknown>, code: EtcdError['code']):
   }
   assert.fail(`expected an EtcdError ${code}, but the call succeeded`);
 }
+
+/**
+ * Fails when p has not settled within ms. Only a guard against a hang, set
+ * far above what the call should take (tens of times): never a measurement.
+ */
+export async function settlesWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -36,9 +36,7 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
           assert.equal(v.etcdcluster, `${version}.0`);
         }
         await cluster.stopMember(2);
-        const started = Date.now();
         const results = await Promise.allSettled(clients.map((c) => c.health()));
-        assert.ok(Date.now() - started < 2_000);
         assert.deepEqual(results[0], {
           status: 'fulfilled',
           value: { healthy: true, reason: '', httpStatus: 200 },
@@ -152,23 +150,21 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
       requestTimeoutMs: 5_000,
     });
     try {
-      let t = Date.now();
+      // Refused at once: unavailable (a wait for the deadline would be a timeout).
       await rejectsWith(refused.health(), 'unavailable');
-      assert.ok(Date.now() - t < 1_000);
       // TCP connects but nothing answers: the request deadline.
-      t = Date.now();
       const e = await rejectsWith(hanging.health(), 'timeout');
       assert.match(e.message, /no answer within 1500 ms/);
-      assert.ok(Date.now() - t >= 1_400 && Date.now() - t < 2_500, `took ${Date.now() - t} ms`);
-      // The TLS handshake never completes: the dial timeout (undici's timers are coarse above 1 s: up to +500 ms).
-      t = Date.now();
-      await rejectsWith(hangingTls.health(), 'unavailable');
-      assert.ok(Date.now() - t >= 900 && Date.now() - t < 2_000, `took ${Date.now() - t} ms`);
+      // The TLS handshake never completes: the dial timeout (1 s), not the request deadline (5 s), ends it.
+      const tls = await rejectsWith(hangingTls.health(), 'unavailable');
+      assert.doesNotMatch(tls.message, /no answer within/);
       await rejectsWith(hanging.version({ timeoutMs: 200 }), 'timeout');
       await rejectsWith(hanging.health({ signal: AbortSignal.abort() }), 'canceled');
+      // Aborted while waiting, long before its own deadline.
       const ac = new AbortController();
+      const waiting = hanging.health({ signal: ac.signal, timeoutMs: 60_000 });
       setTimeout(() => ac.abort(), 100);
-      await rejectsWith(hanging.health({ signal: ac.signal }), 'canceled');
+      await rejectsWith(waiting, 'canceled');
     } finally {
       await Promise.all([refused.close(), hanging.close(), hangingTls.close()]);
       await silent.close();
