@@ -14,6 +14,8 @@ export interface DaemonOptions {
   readonly clients?: ClientFactory;
   /** Kubernetes: add the namespace label to every series. */
   readonly withNamespace?: boolean;
+  /** Put in front of every inspection family name (`kstone_`: kstone's names). */
+  readonly metricPrefix?: string;
   readonly maxConcurrentRounds?: number;
   readonly jitter?: boolean;
 }
@@ -42,6 +44,7 @@ export class Daemon {
       store: this.store,
       featureMetrics: opts.registry.names().flatMap((n) => opts.registry.get(n).metrics),
       withNamespace: opts.withNamespace ?? false,
+      ...(opts.metricPrefix !== undefined && { metricPrefix: opts.metricPrefix }),
     });
     this.server = buildServer({
       store: this.store,

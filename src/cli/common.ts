@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogger, type Logger, type LogFormat } from '../log.ts';
+import { metricPrefixProblem } from '../metrics/catalogue.ts';
 
 export interface LogFlags {
   readonly logLevel: string;
@@ -68,4 +69,16 @@ export function parseBool(name: string): (value: string) => boolean {
     if (/^(false|0|no)$/i.test(value)) return false;
     throw new InvalidArgumentError(`${name} takes true or false.`);
   };
+}
+
+/** --metric-prefix, shared by `run` and the controller commands. */
+export function metricPrefixOption(): Option {
+  return new Option(
+    '--metric-prefix <prefix>',
+    "put in front of every inspection metric name; kstone_ exports kstone's names (kstone_inspection_...)",
+  ).argParser((value: string) => {
+    const problem = metricPrefixProblem(value);
+    if (problem !== undefined) throw new InvalidArgumentError(problem);
+    return value;
+  });
 }

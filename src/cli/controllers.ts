@@ -24,6 +24,7 @@ import { parseListen } from '../server/app.ts';
 import {
   addLogFlags,
   loggerFrom,
+  metricPrefixOption,
   parseBool,
   parseDuration,
   positiveInt,
@@ -50,6 +51,7 @@ interface ControllerFlags extends LogFlags {
   readonly metricsAddr?: string;
   readonly workers: number;
   readonly statusRefreshPeriod: number;
+  readonly metricPrefix?: string;
 }
 
 function duration(flag: string): (value: string) => number {
@@ -142,7 +144,8 @@ export function controllerCommand(
       )
         .argParser(duration('--status-refresh-period'))
         .default(DEFAULT_STATUS_REFRESH_MS, '5m'),
-    );
+    )
+    .addOption(metricPrefixOption());
   addLogFlags(cmd).action(async (flags: ControllerFlags) => done(await runControllers(flags, controllers)));
   return cmd;
 }
@@ -224,6 +227,7 @@ async function runControllers(
     logger,
     workers: flags.workers,
     statusRefreshMs: flags.statusRefreshPeriod,
+    ...(flags.metricPrefix !== undefined && { metricPrefix: flags.metricPrefix }),
     ...(election !== undefined && { leaderElection: election }),
     ...(flags.labelSelector !== undefined && { labelSelector: flags.labelSelector }),
   });

@@ -3,7 +3,7 @@ import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/loader
 import { Daemon } from '../daemon.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
-import { addLogFlags, loggerFrom, positiveInt, type LogFlags } from './common.ts';
+import { addLogFlags, loggerFrom, metricPrefixOption, positiveInt, type LogFlags } from './common.ts';
 import { onShutdownSignal } from './signals.ts';
 
 export const DEFAULT_LISTEN = '0.0.0.0:9379';
@@ -13,6 +13,7 @@ interface RunFlags extends LogFlags {
   readonly listen?: string;
   readonly checkConfig: boolean;
   readonly maxConcurrentRounds: number;
+  readonly metricPrefix?: string;
 }
 
 export function runCommand(done: (code: number) => void): Command {
@@ -34,7 +35,8 @@ export function runCommand(done: (code: number) => void): Command {
       new Option('--max-concurrent-rounds <n>', 'inspection rounds running at once across all clusters')
         .argParser(positiveInt('--max-concurrent-rounds'))
         .default(64),
-    );
+    )
+    .addOption(metricPrefixOption());
   addLogFlags(cmd).action(async (flags: RunFlags) => done(await run(flags)));
   return cmd;
 }
@@ -53,10 +55,12 @@ async function run(flags: RunFlags): Promise<number> {
     return 0;
   }
 
+  const metricPrefix = flags.metricPrefix ?? config.metricPrefix;
   const daemon = new Daemon({
     logger,
     registry: featureRegistry,
     maxConcurrentRounds: flags.maxConcurrentRounds,
+    ...(metricPrefix !== undefined && { metricPrefix }),
   });
   await daemon.engine.apply(config.clusters);
   let address: string;
@@ -78,6 +82,11 @@ async function run(flags: RunFlags): Promise<number> {
         const next = await loadConfigFile(flags.config, featureRegistry);
         await daemon.engine.apply(next.clusters);
         logger.info({ clusters: next.clusters.length }, 'config reloaded');
+        if (flags.metricPrefix === undefined && (next.metricPrefix ?? '') !== (metricPrefix ?? ''))
+          logger.warn(
+            { metricPrefix: metricPrefix ?? '', inFile: next.metricPrefix ?? '' },
+            'metricPrefix changed in the file: restart to rename the series (a reload keeps the names)',
+          );
       } catch (err) {
         const message = err instanceof ConfigError ? err.message : errorMessage(err);
         logger.error({ error: message }, 'config reload failed; keeping the running config');

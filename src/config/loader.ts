@@ -6,6 +6,7 @@ import { loadTlsMaterial } from '../etcd/tls.ts';
 import type { AuthCredentials, ClientOptions, TlsMaterial } from '../etcd/types.ts';
 import { errorMessage } from '../errors.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
+import { metricPrefixProblem } from '../metrics/catalogue.ts';
 import { validate, ValidationError } from '../schema.ts';
 import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
 import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './schema.ts';
@@ -20,6 +21,7 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   readonly file: string;
   readonly listen?: string;
+  readonly metricPrefix?: string;
   readonly clusters: readonly ClusterSpec[];
 }
 
@@ -60,6 +62,8 @@ export async function parseConfig(
   }
 
   const problems: string[] = [];
+  const prefixProblem = metricPrefixProblem(config.metricPrefix ?? '');
+  if (prefixProblem !== undefined) problems.push(`metricPrefix: ${prefixProblem}`);
   const names = new Set<string>();
   const clusters: ClusterSpec[] = [];
   for (const [i, cluster] of config.clusters.entries()) {
@@ -73,7 +77,12 @@ export async function parseConfig(
     }
   }
   if (problems.length > 0) throw new ConfigError(`config ${file}: ${problems.join('; ')}`);
-  return { file, ...(config.listen !== undefined ? { listen: config.listen } : {}), clusters };
+  return {
+    file,
+    ...(config.listen !== undefined && { listen: config.listen }),
+    ...(config.metricPrefix !== undefined && { metricPrefix: config.metricPrefix }),
+    clusters,
+  };
 }
 
 async function resolveCluster(

@@ -76,6 +76,12 @@ export const MonitorConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    metricPrefix: Type.Optional(
+      Type.String({
+        description:
+          "Put in front of every inspection metric name; kstone_ exports kstone's names (kstone_inspection_…). --metric-prefix overrides.",
+      }),
+    ),
     clusters: Type.Array(ClusterConfig),
   },
   { additionalProperties: false },

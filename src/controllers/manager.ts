@@ -66,6 +66,8 @@ export interface ManagerOptions {
   /** etcd clients (tests may pass fakes); default the real access layer. */
   readonly etcdClients?: ClientFactory;
   readonly statusRefreshMs?: number;
+  /** Put in front of every inspection metric name (`kstone_`: kstone's names). */
+  readonly metricPrefix?: string;
 }
 
 /** stopped: by stop(); lost: the lease was lost; failed: the controllers could not run (without leader election). */
@@ -107,6 +109,7 @@ export class Manager {
       registry: opts.features,
       clients: this.#etcd,
       withNamespace: true,
+      ...(opts.metricPrefix !== undefined && { metricPrefix: opts.metricPrefix }),
       jitter: opts.jitter ?? true,
     });
   }

@@ -135,3 +135,18 @@ export const ENGINE_METRICS = {
 export function clusterLabelNames(withNamespace: boolean): string[] {
   return withNamespace ? ['clusterName', 'namespace'] : ['clusterName'];
 }
+
+/**
+ * A metric prefix: a Prometheus name start ending in `_`, put in front of
+ * every inspection family. `kstone_` gives kstone's own names
+ * (`kstone_inspection_etcd_endpoint_healthy`: namespace kstone, subsystem
+ * inspection), so kstone's dashboards and alerts work unchanged.
+ */
+export const METRIC_PREFIX_PATTERN = '^[a-zA-Z_:][a-zA-Z0-9_:]*_$';
+export const KSTONE_METRIC_PREFIX = 'kstone_';
+
+/** Why `prefix` cannot be a metric prefix, or undefined when it can ('' is none). */
+export function metricPrefixProblem(prefix: string): string | undefined {
+  if (prefix === '' || new RegExp(METRIC_PREFIX_PATTERN).test(prefix)) return undefined;
+  return `"${prefix}" is not a metric prefix: use letters, digits, _ and :, not starting with a digit, and end it with _ (e.g. ${KSTONE_METRIC_PREFIX})`;
+}

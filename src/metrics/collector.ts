@@ -1,7 +1,7 @@
 import type { ClusterSnapshot, MemberSnapshot } from '../engine/snapshot.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
 import { memberIdHex } from '../etcd/types.ts';
-import { ENGINE_METRICS, type MetricDefinition } from './catalogue.ts';
+import { ENGINE_METRICS, metricPrefixProblem, type MetricDefinition } from './catalogue.ts';
 import { renderFamilies, SampleBuffer } from './exposition.ts';
 
 export interface CollectorOptions {
@@ -10,6 +10,8 @@ export interface CollectorOptions {
   readonly featureMetrics: readonly MetricDefinition[];
   /** Adds the namespace label (Kubernetes), so same-named clusters never collide. */
   readonly withNamespace: boolean;
+  /** Put in front of every family name (`kstone_` for kstone's names); checked with metricPrefixProblem. */
+  readonly metricPrefix?: string;
 }
 
 /**
@@ -22,6 +24,8 @@ export class InspectionCollector {
   readonly #definitions: readonly MetricDefinition[];
 
   constructor(opts: CollectorOptions) {
+    const problem = metricPrefixProblem(opts.metricPrefix ?? '');
+    if (problem !== undefined) throw new Error(problem);
     this.#opts = opts;
     const seen = new Map<string, MetricDefinition>();
     for (const def of [...Object.values(ENGINE_METRICS), ...opts.featureMetrics]) {
@@ -39,7 +43,7 @@ export class InspectionCollector {
   render(): string {
     const buffer = new SampleBuffer();
     for (const cluster of this.#opts.store.list()) this.#collectCluster(cluster, buffer);
-    return renderFamilies(this.#definitions, buffer.lines);
+    return renderFamilies(this.#definitions, buffer.lines, this.#opts.metricPrefix);
   }
 
   #collectCluster(cluster: ClusterSnapshot, out: SampleBuffer): void {

@@ -27,20 +27,24 @@ export function formatLabels(labels: Readonly<Record<string, string>>): string {
 
 /**
  * Renders the Prometheus text format (0.0.4): families in the order given,
- * each with HELP and TYPE, only when it has samples. Samples of one family
+ * each with HELP and TYPE, only when it has samples, every name preceded by
+ * `prefix` (see METRIC_PREFIX_PATTERN). Samples of one family
  * must not repeat a label set; callers own that (series are keyed by
  * cluster identity and member endpoint).
  */
 export function renderFamilies(
   definitions: Iterable<MetricDefinition>,
   samples: ReadonlyMap<string, readonly string[]>,
+  prefix = '',
 ): string {
   const out: string[] = [];
   for (const def of definitions) {
     const lines = samples.get(def.name);
     if (lines === undefined || lines.length === 0) continue;
-    out.push(`# HELP ${def.name} ${escapeHelp(def.help)}`, `# TYPE ${def.name} ${def.type}`);
-    for (const line of lines) out.push(line);
+    const name = prefix + def.name;
+    out.push(`# HELP ${name} ${escapeHelp(def.help)}`, `# TYPE ${name} ${def.type}`);
+    // Each line starts with the family's name: the prefix goes in front.
+    for (const line of lines) out.push(prefix + line);
   }
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
