@@ -29,12 +29,17 @@ export function clusterState(selector: string): string {
     `inspection_etcd_consistency_hash_mismatch{${selector}} == 1`,
     `inspection_etcd_quota_level{${selector}} == 2`,
     `count ${BY} ((${voters(selector)}) == 0) >= on (clusterName, namespace) count ${BY} (${voters(selector)}) / 2`,
+    `inspection_etcd_topology_has_leader{${selector}} == 0`,
+    `inspection_etcd_topology_cluster_id_mismatch{${selector}} == 1`,
   ];
   const warning = [
     `inspection_etcd_endpoint_healthy{${selector}} == 0`,
     `inspection_etcd_quota_level{${selector}} == 1`,
     `inspection_feature_success{${selector}} == 0`,
     `inspection_etcd_member_discovery_success{${selector}} == 0`,
+    `inspection_etcd_topology_server_minor_versions{${selector}} > 1`,
+    `inspection_etcd_topology_unstarted_members{${selector}} > 0`,
+    `inspection_etcd_topology_member_lists_disagree{${selector}} == 1`,
   ];
   return [
     ...critical.map((c) => `2 * group ${BY} (${c})`),
@@ -212,6 +217,61 @@ export const ROWS: readonly RowSpec[] = [
           },
         ],
         w: 6,
+        h: 5,
+      },
+      {
+        title: 'Server, cluster and storage versions',
+        type: 'table',
+        description:
+          "What each member reports: server version (Status), cluster version (/version: the lowest member's until an upgrade completes) and storage version (3.6+).",
+        targets: [{ expr: `inspection_etcd_topology_version_info{${SEL}}`, instant: true }],
+        hide: ['Time', 'Value', '__name__', 'job', 'instance'],
+        w: 12,
+        h: 6,
+      },
+      {
+        title: 'Topology',
+        type: 'stat',
+        description:
+          'Leader changes in the last hour, learners, members added but never started, distinct minor versions (more than 1: skew), members whose member lists disagree (1).',
+        targets: [
+          {
+            expr: `increase(inspection_etcd_topology_leader_changes_total{${SEL}}[1h])`,
+            legend: '{{clusterName}} leader changes (1h)',
+          },
+          { expr: `inspection_etcd_topology_learners{${SEL}}`, legend: '{{clusterName}} learners' },
+          {
+            expr: `inspection_etcd_topology_unstarted_members{${SEL}}`,
+            legend: '{{clusterName}} not started',
+          },
+          {
+            expr: `inspection_etcd_topology_server_minor_versions{${SEL}}`,
+            legend: '{{clusterName}} minor versions',
+          },
+          {
+            expr: `inspection_etcd_topology_member_lists_disagree{${SEL}}`,
+            legend: '{{clusterName}} member lists disagree',
+          },
+        ],
+        w: 12,
+        h: 6,
+      },
+      {
+        title: 'Cluster identity',
+        type: 'state-timeline',
+        description:
+          'Endpoints that answer with another cluster ID than most: they belong to another cluster (critical).',
+        targets: [
+          {
+            expr: `inspection_etcd_topology_cluster_id_mismatch{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}}',
+          },
+        ],
+        mappings: {
+          '0': { text: 'this cluster', color: 'green' },
+          '1': { text: 'another cluster', color: 'red' },
+        },
+        w: 12,
         h: 5,
       },
       {

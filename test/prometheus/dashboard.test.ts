@@ -104,9 +104,10 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       quota: ${fast}
       consistency: {intervalSeconds: 2, timeoutSeconds: 10, options: {hashRevision: current}}
       request: ${fast}
+      topology: ${fast}
   - name: full
     endpoints: [${full.endpoints[0]}]
-    features: {healthy: ${fast}, alarm: ${fast}, quota: ${fast}}
+    features: {healthy: ${fast}, alarm: ${fast}, quota: ${fast}, topology: ${fast}}
   - name: down
     endpoints: [http://127.0.0.1:${deadPort}]
     features: {healthy: ${fast}, alarm: ${fast}}
