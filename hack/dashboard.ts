@@ -275,6 +275,20 @@ export const ROWS: readonly RowSpec[] = [
         h: 5,
       },
       {
+        title: 'Learner lag',
+        type: 'timeseries',
+        description:
+          "Raft entries each learner trails the leader's applied index by; etcd promotes a learner only once it is in sync.",
+        targets: [
+          {
+            expr: `inspection_etcd_topology_learner_lag_entries{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}}',
+          },
+        ],
+        w: 12,
+        h: 5,
+      },
+      {
         title: 'Alarms raised',
         type: 'stat',
         description:
