@@ -31,6 +31,7 @@ import {
   etcdMethods,
   type MethodDef,
 } from './codec.ts';
+import { DialGuard } from './dial.ts';
 import {
   EtcdError,
   type AlarmMember,
@@ -106,6 +107,8 @@ class V3MemberClient implements EtcdV3MemberClient {
   readonly endpoint: Endpoint;
   readonly #options: ClientOptions;
   readonly #client: grpc.Client;
+  /** Owns the channel's sockets: bounds each attempt, destroys them all on close(). */
+  readonly #dial: DialGuard;
   readonly #methods = etcdMethods();
   /** Calls and streams in flight, cancelled by close(). */
   readonly #inflight = new Set<grpc.ClientUnaryCall | grpc.ClientDuplexStream<object, unknown>>();
@@ -139,7 +142,12 @@ class V3MemberClient implements EtcdV3MemberClient {
       channelOptions['grpc.ssl_target_name_override'] = tls.serverName;
       channelOptions['grpc.default_authority'] = tls.serverName;
     }
-    this.#client = new grpc.Client(endpoint.hostPort, this.#credentials(), channelOptions);
+    this.#dial = new DialGuard(options.dialTimeoutMs);
+    const credentials = this.#dial.wrap(
+      this.#credentials(),
+      () => this.#client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
+    );
+    this.#client = new grpc.Client(endpoint.hostPort, credentials, channelOptions);
   }
 
   #credentials(): grpc.ChannelCredentials {
@@ -692,6 +700,7 @@ class V3MemberClient implements EtcdV3MemberClient {
     for (const call of this.#inflight) call.cancel();
     this.#inflight.clear();
     this.#client.close();
+    this.#dial.close();
   }
 }
 
