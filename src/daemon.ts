@@ -30,6 +30,7 @@ export class Daemon {
   readonly collector: InspectionCollector;
   readonly server: ReturnType<typeof buildServer>;
   #ready = false;
+  #closing = '';
 
   constructor(opts: DaemonOptions) {
     this.engine = new Engine({
@@ -69,9 +70,17 @@ export class Daemon {
       : `${address.address}:${address.port}`;
   }
 
+  /** The step close() is in, for a shutdown that overruns its grace period. */
+  get closing(): string {
+    return this.#closing;
+  }
+
   async close(): Promise<void> {
     this.#ready = false;
+    this.#closing = 'closing the HTTP server (requests in flight)';
     await this.server.close();
+    this.#closing = `stopping the inspections of ${this.engine.ids().length} cluster(s) (connections closing)`;
     await this.engine.stop();
+    this.#closing = '';
   }
 }

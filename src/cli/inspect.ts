@@ -15,6 +15,7 @@ import { featureRegistry } from '../features/index.ts';
 import { silentLogger, useColor } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import { parseBool, positiveSeconds, UsageError } from './common.ts';
+import { exitAfter } from './signals.ts';
 import { renderTable } from './table.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
@@ -247,7 +248,10 @@ async function inspect(flags: InspectFlags): Promise<number> {
       ? `${JSON.stringify(report, null, 2)}\n`
       : renderReport(snapshot, report, useColor(process.stdout)),
   );
-  return report.ok ? 0 : 1;
+  const code = report.ok ? 0 : 1;
+  // Everything was closed; anything the OS still holds open gets a moment, not forever.
+  exitAfter(2000, code);
+  return code;
 }
 
 export interface InspectReport {

@@ -1,10 +1,18 @@
+import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/loader.ts';
 import { Daemon } from '../daemon.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
-import { addLogFlags, loggerFrom, metricPrefixOption, positiveInt, type LogFlags } from './common.ts';
-import { onShutdownSignal } from './signals.ts';
+import {
+  addLogFlags,
+  loggerFrom,
+  metricPrefixOption,
+  positiveInt,
+  positiveSeconds,
+  type LogFlags,
+} from './common.ts';
+import { closeWithin, exitAfter, exitFlushed, onShutdownSignal } from './signals.ts';
 
 export const DEFAULT_LISTEN = '0.0.0.0:9379';
 
@@ -14,6 +22,7 @@ interface RunFlags extends LogFlags {
   readonly checkConfig: boolean;
   readonly maxConcurrentRounds: number;
   readonly metricPrefix?: string;
+  readonly shutdownTimeout: number;
 }
 
 export function runCommand(done: (code: number) => void): Command {
@@ -36,22 +45,54 @@ export function runCommand(done: (code: number) => void): Command {
         .argParser(positiveInt('--max-concurrent-rounds'))
         .default(64),
     )
-    .addOption(metricPrefixOption());
+    .addOption(metricPrefixOption())
+    .addOption(
+      new Option(
+        '--shutdown-timeout <seconds>',
+        'on SIGTERM/SIGINT, how long to wait for rounds and connections to close before exiting anyway',
+      )
+        .argParser(positiveSeconds('--shutdown-timeout'))
+        .default(10),
+    );
   addLogFlags(cmd).action(async (flags: RunFlags) => done(await run(flags)));
   return cmd;
 }
 
 async function run(flags: RunFlags): Promise<number> {
+  if (flags.checkConfig) return checkConfig(flags);
   const logger = loggerFrom(flags);
+  // Handlers go in before anything else: a signal during start-up must not
+  // kill the daemon silently (Node's default for SIGHUP is exit 129).
+  const stop = new AbortController();
+  let stopSignal: NodeJS.Signals | undefined;
+  const removeShutdown = onShutdownSignal(async (signal) => {
+    stopSignal = signal;
+    stop.abort();
+  });
+  let reloadRequested = false;
+  let onHup = (): void => {
+    reloadRequested = true;
+    logger.info('reload requested during start-up: applied once started');
+  };
+  const hup = (): void => onHup();
+  process.on('SIGHUP', hup);
+  const removeHandlers = (): void => {
+    process.off('SIGHUP', hup);
+    removeShutdown();
+  };
+
+  logger.info({ config: flags.config }, 'starting');
   let config: LoadedConfig;
   try {
     config = await loadConfigFile(flags.config, featureRegistry);
   } catch (err) {
+    removeHandlers();
     process.stderr.write(`etcd-monitor: ${errorMessage(err)}\n`);
     return 2;
   }
-  if (flags.checkConfig) {
-    process.stdout.write(`config ${flags.config} is valid: ${config.clusters.length} cluster(s)\n`);
+  if (stop.signal.aborted) {
+    removeHandlers();
+    logger.info({ signal: stopSignal }, 'terminated during start-up; nothing was started');
     return 0;
   }
 
@@ -63,23 +104,30 @@ async function run(flags: RunFlags): Promise<number> {
     ...(metricPrefix !== undefined && { metricPrefix }),
   });
   await daemon.engine.apply(config.clusters);
-  let address: string;
-  try {
-    address = await daemon.listen(flags.listen ?? config.listen ?? DEFAULT_LISTEN);
-  } catch (err) {
-    logger.error({ error: errorMessage(err) }, 'cannot listen');
-    await daemon.close();
-    return 1;
+  let code = 0;
+  if (!stop.signal.aborted) {
+    try {
+      const address = await daemon.listen(flags.listen ?? config.listen ?? DEFAULT_LISTEN);
+      daemon.setReady(true);
+      logger.info(
+        { address, clusters: config.clusters.length, config: flags.config },
+        'etcd-monitor running',
+      );
+    } catch (err) {
+      logger.error({ error: errorMessage(err) }, 'cannot listen');
+      code = 1;
+      stop.abort();
+    }
   }
-  daemon.setReady(true);
-  logger.info({ address, clusters: config.clusters.length, config: flags.config }, 'etcd-monitor running');
 
   // SIGHUP: a good file replaces the clusters (only what changed restarts); a bad one changes nothing.
   let reloading = Promise.resolve();
-  const onHup = (): void => {
+  onHup = (): void => {
     reloading = reloading.then(async () => {
+      if (stop.signal.aborted) return;
       try {
         const next = await loadConfigFile(flags.config, featureRegistry);
+        if (stop.signal.aborted) return;
         await daemon.engine.apply(next.clusters);
         logger.info({ clusters: next.clusters.length }, 'config reloaded');
         if (flags.metricPrefix === undefined && (next.metricPrefix ?? '') !== (metricPrefix ?? ''))
@@ -93,17 +141,37 @@ async function run(flags: RunFlags): Promise<number> {
       }
     });
   };
-  process.on('SIGHUP', onHup);
+  if (reloadRequested) onHup();
 
-  return new Promise<number>((resolve) => {
-    const removeSignals = onShutdownSignal(async (signal) => {
-      logger.info({ signal }, 'shutting down');
-      process.off('SIGHUP', onHup);
+  if (!stop.signal.aborted) await once(stop.signal, 'abort');
+  if (stopSignal !== undefined) logger.info({ signal: stopSignal }, 'shutting down');
+  process.off('SIGHUP', hup);
+  const clean = await closeWithin(
+    flags.shutdownTimeout * 1000,
+    async () => {
       await reloading;
       await daemon.close();
-      removeSignals();
-      logger.info('stopped');
-      resolve(0);
-    });
-  });
+    },
+    () => daemon.closing,
+    logger,
+  );
+  removeShutdown();
+  if (!clean) {
+    exitFlushed(1, logger);
+    return 1;
+  }
+  logger.info('stopped');
+  exitAfter(flags.shutdownTimeout * 1000, code, logger);
+  return code;
+}
+
+async function checkConfig(flags: RunFlags): Promise<number> {
+  try {
+    const config = await loadConfigFile(flags.config, featureRegistry);
+    process.stdout.write(`config ${flags.config} is valid: ${config.clusters.length} cluster(s)\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`etcd-monitor: ${errorMessage(err)}\n`);
+    return 2;
+  }
 }

@@ -1,3 +1,5 @@
+import type { Logger } from '../log.ts';
+
 /**
  * First SIGINT/SIGTERM: graceful shutdown (handler runs once). A second
  * signal while that is under way exits at once. Returns a function that
@@ -19,4 +21,69 @@ export function onShutdownSignal(handler: (signal: NodeJS.Signals) => Promise<vo
     process.off('SIGINT', listener);
     process.off('SIGTERM', listener);
   };
+}
+
+/** What keeps the event loop alive, counted by kind ("2 TCPSocketWrap, 1 Timeout"); '' when nothing does. */
+export function openResources(): string {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return [...counts].map(([kind, n]) => `${n} ${kind}`).join(', ');
+}
+
+/**
+ * Runs a graceful close, but never waits longer than graceMs: a peer that
+ * never answers must not hold the process. Returns true when the close
+ * finished in time; otherwise logs what was still open (`pending()` names
+ * the step, e.g. "stopping cluster prod-a") and returns false.
+ */
+export async function closeWithin(
+  graceMs: number,
+  close: () => Promise<void>,
+  pending: () => string,
+  logger: Logger,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  const finished = close().then(
+    () => true as const,
+    (err: unknown) => {
+      logger.error({ error: err instanceof Error ? err.message : String(err) }, 'shutdown step failed');
+      return true as const;
+    },
+  );
+  const inTime = await Promise.race([finished, expired]);
+  clearTimeout(timer);
+  if (!inTime) {
+    logger.error(
+      { graceSeconds: graceMs / 1000, stillOpen: pending(), resources: openResources() },
+      `shutdown did not finish within ${graceMs / 1000} s; exiting anyway`,
+    );
+  }
+  return inTime;
+}
+
+/**
+ * Once a command has finished, the process must end: anything still open
+ * (a socket stuck in a handshake the OS has not given up on yet) gets
+ * graceMs, then the process exits anyway, saying what was left. The timer
+ * is unref'd, so a process that drains normally exits at once.
+ */
+export function exitAfter(graceMs: number, code: number, logger?: Logger): void {
+  const timer = setTimeout(() => {
+    const message = `still open ${graceMs / 1000} s after the command finished (${openResources()}); exiting`;
+    if (logger !== undefined) logger.warn({ resources: openResources() }, message);
+    else process.stderr.write(`etcd-monitor: ${message}\n`);
+    exitFlushed(code, logger);
+  }, graceMs);
+  timer.unref();
+}
+
+/** process.exit after the logger has written what it buffered (bounded: a stuck stderr does not hold it). */
+export function exitFlushed(code: number, logger?: Logger): void {
+  const exit = (): never => process.exit(code);
+  setTimeout(exit, 1000).unref();
+  if (logger === undefined) exit();
+  else logger.flush(() => exit());
 }
