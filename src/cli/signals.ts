@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /**
@@ -49,7 +50,7 @@ export async function closeWithin(
   const finished = close().then(
     () => true as const,
     (err: unknown) => {
-      logger.error({ error: err instanceof Error ? err.message : String(err) }, 'shutdown step failed');
+      logger.error({ error: errorMessage(err) }, 'shutdown step failed');
       return true as const;
     },
   );
