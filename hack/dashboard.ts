@@ -428,6 +428,41 @@ export const ROWS: readonly RowSpec[] = [
         w: 6,
         h: 7,
       },
+      {
+        title: 'Database growth',
+        type: 'timeseries',
+        description:
+          "Growth of each member's database file (least-squares slope over the quota inspection's window); negative while it shrinks.",
+        targets: [
+          {
+            expr: `inspection_etcd_db_growth_bytes_per_second{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}}',
+          },
+        ],
+        unit: 'Bps',
+        w: 12,
+        h: 6,
+      },
+      {
+        title: 'Time until the quota is full',
+        type: 'bargauge',
+        description:
+          'At the current growth, when each member reaches its quota (NOSPACE). Only growing members appear; 0: already there.',
+        targets: [
+          {
+            expr: `inspection_etcd_quota_seconds_until_full{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}}',
+          },
+        ],
+        unit: 's',
+        thresholds: [
+          [0, 'red'],
+          [21600, 'orange'],
+          [86400, 'green'],
+        ],
+        w: 12,
+        h: 6,
+      },
     ],
   },
   {
