@@ -215,7 +215,7 @@ async function benchVersion(version: EtcdVersion): Promise<(string | number)[][]
         await connection.discover(AbortSignal.timeout(10_000));
         const feature = featureRegistry.get('consistency');
         const session = feature.open(
-          connection,
+          connection.handle,
           feature.parseOptions({ hashRevision: mode, hashTimeoutSeconds: 120 }),
         );
         // Warm-up: connections open, compaction hashes cached.

@@ -98,7 +98,7 @@ async function roundCost(cluster: TestCluster): Promise<void> {
     ];
     for (const name of ['healthy', 'alarm']) {
       const feature = featureRegistry.get(name);
-      const session = feature.open(connection, feature.parseOptions(undefined));
+      const session = feature.open(connection.handle, feature.parseOptions(undefined));
       for (let i = 0; i < 5; i++) await session.inspect(signal());
       counts.clear();
       const before = await connectionsTo(ports);

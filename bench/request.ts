@@ -257,7 +257,7 @@ try {
   const feature = featureRegistry.get('request');
   const rss0 = process.memoryUsage().rss;
   const countStart = performance.now();
-  const session = feature.open(connection, feature.parseOptions(undefined));
+  const session = feature.open(connection.handle, feature.parseOptions(undefined));
   const inspect = async (): Promise<RequestDetails> =>
     (await session.inspect(AbortSignal.timeout(10_000))).details as RequestDetails;
   let details = await inspect();

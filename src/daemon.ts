@@ -12,8 +12,6 @@ export interface DaemonOptions {
   readonly logger: Logger;
   readonly registry: FeatureRegistry;
   readonly clients?: ClientFactory;
-  /** Kubernetes: add the namespace label to every series. */
-  readonly withNamespace?: boolean;
   /** Put in front of every inspection family name (`kstone_`: kstone's names). */
   readonly metricPrefix?: string;
   readonly maxConcurrentRounds?: number;
@@ -44,7 +42,6 @@ export class Daemon {
     this.collector = new InspectionCollector({
       store: this.store,
       featureMetrics: opts.registry.names().flatMap((n) => opts.registry.get(n).metrics),
-      withNamespace: opts.withNamespace ?? false,
       ...(opts.metricPrefix !== undefined && { metricPrefix: opts.metricPrefix }),
     });
     this.server = buildServer({

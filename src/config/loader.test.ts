@@ -45,6 +45,23 @@ clusters:
   assert.equal(config.clusters[0]?.client.requestTimeoutMs, 3000);
 });
 
+test('cluster labels: the defaults, overridden per cluster; none when not set', async () => {
+  const config = await parse(`
+defaults:
+  labels: {env: prod, region: eu-1}
+clusters:
+  - name: a
+    endpoints: [http://127.0.0.1:2379]
+    labels: {region: us-2, team: storage}
+  - name: b
+    endpoints: [http://127.0.0.1:2379]
+`);
+  assert.deepEqual(config.clusters[0]?.labels, { env: 'prod', region: 'us-2', team: 'storage' });
+  assert.deepEqual(config.clusters[1]?.labels, { env: 'prod', region: 'eu-1' });
+  const bare = await parse('clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n');
+  assert.deepEqual(bare.clusters[0]?.labels, {});
+});
+
 /** Bad input -> the exact message a user sees (blackbox_exporter style). */
 const BAD: [string, string][] = [
   [
@@ -83,6 +100,14 @@ const BAD: [string, string][] = [
   [
     'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {options: {x: 1}}}\n',
     'config monitor.yaml: clusters[0].features.healthy.options: options of feature healthy: unknown field x',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    labels: {endpoint: x, 9lives: y}\n',
+    'config monitor.yaml: clusters[0].labels.endpoint: "endpoint" is a label of inspection_etcd_member_info: choose another name; clusters[0].labels.9lives: "9lives" is not a Prometheus label name (letters, digits and "_", not starting with a digit)',
+  ],
+  [
+    'defaults:\n  labels: {clusterName: x, __name: y}\nclusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n',
+    'config monitor.yaml: clusters[0].labels.clusterName: "clusterName" is set from the cluster\'s name; clusters[0].labels.__name: "__name" starts with "__", which Prometheus reserves',
   ],
   [
     'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n',

@@ -5,6 +5,7 @@ import { Secret } from '../etcd/secret.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
 import type { AuthCredentials, ClientOptions, TlsMaterial } from '../etcd/types.ts';
 import { errorMessage } from '../errors.ts';
+import { clusterLabelProblem, ENGINE_METRICS, type MetricDefinition } from '../metrics/catalogue.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
 import { metricPrefixProblem } from '../metrics/catalogue.ts';
 import { validate, ValidationError } from '../schema.ts';
@@ -100,6 +101,11 @@ async function resolveCluster(
       problems.push(`${at}.endpoints[${j}]: ${errorMessage(err)}`);
     }
   }
+  const labels = { ...config.defaults?.labels, ...cluster.labels };
+  for (const name of Object.keys(labels)) {
+    const problem = clusterLabelProblem(name, metricDefinitions(registry));
+    if (problem !== undefined) problems.push(`${at}.labels.${name}: ${problem}`);
+  }
   const features = resolveFeatureSpecs(
     cluster.features,
     config.defaults?.features,
@@ -135,6 +141,7 @@ async function resolveCluster(
   return {
     id: cluster.name,
     name: cluster.name,
+    labels,
     endpoints,
     storageBackend: cluster.storageBackend,
     discoverMembers: cluster.discoverMembers,
@@ -180,6 +187,11 @@ export function resolveFeatureSpecs(
     };
   }
   return specs;
+}
+
+/** Every metric family this process exports: the engine's and the features'. */
+function metricDefinitions(registry: FeatureRegistry): MetricDefinition[] {
+  return [...Object.values(ENGINE_METRICS), ...registry.list().flatMap((f) => f.metrics)];
 }
 
 /** A password file holds the password and maybe a trailing newline, nothing else. */

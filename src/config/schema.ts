@@ -22,6 +22,15 @@ export const FeatureConfig = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Labels every series of a cluster carries (e.g. env, region). The loader
+ * checks the names (Prometheus label names, none the metrics use themselves).
+ */
+export const LabelsConfig = Type.Record(Type.String(), Type.String({ maxLength: 1024 }), {
+  maxProperties: 16,
+  description: 'Extra labels on every series of the cluster, e.g. {env: prod, region: eu-1}.',
+});
+
 export const TlsConfig = Type.Object(
   {
     caFile: Type.Optional(Type.String({ minLength: 1 })),
@@ -49,6 +58,7 @@ export const AuthConfig = Type.Object(
 export const ClusterConfig = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    labels: Type.Optional(LabelsConfig),
     endpoints: Type.Array(Type.String(), { minItems: 1 }),
     storageBackend: Type.Union([Type.Literal('v3'), Type.Literal('v2')], { default: 'v3' }),
     discoverMembers: Type.Boolean({ default: true }),
@@ -71,6 +81,7 @@ export const MonitorConfig = Type.Object(
         {
           dialTimeoutSeconds: Seconds('Connection timeout per member.', 5),
           requestTimeoutSeconds: Seconds('Deadline of each call to a member.', 5),
+          labels: Type.Optional(LabelsConfig),
           features: Type.Optional(Type.Record(Type.String(), FeatureConfig)),
         },
         { additionalProperties: false },

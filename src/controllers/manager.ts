@@ -108,7 +108,6 @@ export class Manager {
       logger: opts.logger,
       registry: opts.features,
       clients: this.#etcd,
-      withNamespace: true,
       ...(opts.metricPrefix !== undefined && { metricPrefix: opts.metricPrefix }),
       jitter: opts.jitter ?? true,
     });

@@ -155,7 +155,7 @@ describe('clusterSpecFrom', () => {
     const spec = built.value;
     assert.equal(spec.id, 'ops/prod');
     assert.equal(spec.name, 'prod');
-    assert.equal(spec.namespace, 'ops');
+    assert.deepEqual(spec.labels, { namespace: 'ops' });
     assert.deepEqual(
       spec.endpoints.map((e) => e.url),
       ['https://10.0.0.1:2379'],

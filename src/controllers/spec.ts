@@ -122,7 +122,7 @@ export function clusterSpecFrom(
     value: {
       id: clusterId(cluster),
       name: cluster.name,
-      namespace: cluster.namespace,
+      labels: { namespace: cluster.namespace },
       endpoints: cluster.endpoints,
       storageBackend: cluster.storageBackend,
       client,

@@ -10,8 +10,20 @@ import type {
   StatusResult,
   V2Member,
 } from '../etcd/types.ts';
-import type { ClusterHandle, MemberHandle, OwnedV3Client } from '../features/feature.ts';
-import type { MemberRole, MemberSnapshot, MembersSnapshot } from './snapshot.ts';
+import {
+  httpView,
+  v2ReadView,
+  v3ReadView,
+  type ClusterHandle,
+  type EtcdHttpView,
+  type EtcdV2ReadView,
+  type EtcdV3ReadView,
+  type MemberHandle,
+  type MemberRole,
+  type MemberSnapshot,
+  type OwnedV3ReadClient,
+} from './contract.ts';
+import type { MembersSnapshot } from './snapshot.ts';
 import type { ClusterSpec } from './spec.ts';
 
 /** Builds the access-layer clients; swapped for fakes in unit tests. */
@@ -23,11 +35,17 @@ export interface ClientFactory {
   dedicatedV3?(endpoint: Endpoint, options: ClientOptions): EtcdV3MemberClient;
 }
 
-/** The clients of one member endpoint, created on first use and kept across rounds. */
+/**
+ * The clients of one member endpoint, created on first use and kept across
+ * rounds, with the read-only views features get of them.
+ */
 class MemberClients {
   #v3: EtcdV3MemberClient | undefined;
   #http: EtcdHttpMemberClient | undefined;
   #v2: EtcdV2MemberClient | undefined;
+  #v3View: EtcdV3ReadView | undefined;
+  #httpView: EtcdHttpView | undefined;
+  #v2View: EtcdV2ReadView | undefined;
   readonly endpoint: Endpoint;
   readonly #factory: ClientFactory;
   readonly #options: ClientOptions;
@@ -53,6 +71,21 @@ class MemberClients {
     return this.#v2;
   }
 
+  v3View(): EtcdV3ReadView {
+    this.#v3View ??= v3ReadView(this.v3());
+    return this.#v3View;
+  }
+
+  httpView(): EtcdHttpView {
+    this.#httpView ??= httpView(this.http());
+    return this.#httpView;
+  }
+
+  v2View(): EtcdV2ReadView {
+    this.#v2View ??= v2ReadView(this.v2());
+    return this.#v2View;
+  }
+
   async close(): Promise<void> {
     this.#v3?.close();
     await Promise.allSettled([this.#http?.close(), this.#v2?.close()]);
@@ -72,11 +105,14 @@ interface Discovery {
 /**
  * Owns every connection to one cluster: one set of clients per member
  * endpoint, reused across rounds, closed when the member leaves or the
- * cluster is removed. Also keeps the membership that features iterate over.
+ * cluster is removed. Also keeps the membership that features iterate over,
+ * and the handle they get (read-only views, no credentials).
  */
-export class ClusterConnection implements ClusterHandle {
+export class ClusterConnection {
   readonly spec: ClusterSpec;
   readonly logger: Logger;
+  /** What features get of this cluster. */
+  readonly handle: ClusterHandle;
   readonly #factory: ClientFactory;
   readonly #clients = new Map<string, MemberClients>();
   readonly #ownStreams = new Set<EtcdV3MemberClient>();
@@ -93,6 +129,15 @@ export class ClusterConnection implements ClusterHandle {
     this.#firstDiscovery = new Promise((resolve) => {
       this.#markDiscovered = resolve;
     });
+    const { id, name, storageBackend, endpoints } = spec;
+    this.handle = {
+      identity: { id, name, labels: spec.labels ?? {}, storageBackend, endpoints },
+      logger,
+      requestTimeoutMs: spec.client.requestTimeoutMs,
+      ready: (signal) => this.ready(signal),
+      members: () => this.members(),
+      openV3Client: (endpoint) => this.openV3Client(endpoint),
+    };
   }
 
   async ready(signal: AbortSignal): Promise<void> {
@@ -111,7 +156,7 @@ export class ClusterConnection implements ClusterHandle {
     return this.#members.map((member) => this.#handle(member));
   }
 
-  openV3Client(endpoint: Endpoint): OwnedV3Client {
+  openV3Client(endpoint: Endpoint): OwnedV3ReadClient {
     this.#assertOpen();
     const client = (this.#factory.dedicatedV3 ?? this.#factory.v3).call(
       this.#factory,
@@ -120,7 +165,7 @@ export class ClusterConnection implements ClusterHandle {
     );
     this.#ownStreams.add(client);
     return {
-      client,
+      client: v3ReadView(client),
       // The caller owns the client, but a removed cluster closes any it forgot.
       close: () => {
         this.#ownStreams.delete(client);
@@ -178,9 +223,9 @@ export class ClusterConnection implements ClusterHandle {
     return {
       snapshot: member.snapshot,
       endpoint,
-      v3: () => clients().v3(),
-      http: () => clients().http(),
-      v2: () => clients().v2(),
+      v3: () => clients().v3View(),
+      http: () => clients().httpView(),
+      v2: () => clients().v2View(),
     };
   }
 

@@ -48,7 +48,6 @@ function setup(clusters: FakeCluster[], clock?: Clock) {
   const collector = new InspectionCollector({
     store,
     featureMetrics: registry.names().flatMap((n) => registry.get(n).metrics),
-    withNamespace: false,
   });
   return { engine, store, collector, registry };
 }
@@ -313,4 +312,25 @@ test('membersIntervalSeconds sets how often a cluster without features reads its
   assert.equal(discoveries(), 5, 'no read within 30 s');
   await clock.advance(1);
   await eventually(() => discoveries() === 6, 'the read 30 s later');
+});
+
+test("a cluster's labels are on every series: same-named clusters with different labels never collide", async (t) => {
+  const a = new FakeCluster(2900);
+  const b = new FakeCluster(2950);
+  const { engine, collector, store } = setup([a, b]);
+  t.after(() => engine.stop());
+  await engine.upsert(spec('ops/prod', a, { alarm: fast() }, { name: 'prod', labels: { namespace: 'ops' } }));
+  await engine.upsert(spec('dev/prod', b, { alarm: fast() }, { name: 'prod', labels: { namespace: 'dev' } }));
+  const text = await eventually(() => {
+    const rendered = collector.render();
+    return rendered.includes('inspection_etcd_alarms{clusterName="prod",namespace="ops"} 0\n') &&
+      rendered.includes('inspection_etcd_alarms{clusterName="prod",namespace="dev"} 0\n')
+      ? rendered
+      : undefined;
+  }, 'both clusters rendered');
+  assert.match(
+    text,
+    /inspection_feature_runs_total\{clusterName="prod",namespace="ops",inspectionType="alarm"\} \d+\n/,
+  );
+  assert.deepEqual(store.get('ops/prod')?.labels, { namespace: 'ops' });
 });

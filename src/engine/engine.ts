@@ -1,6 +1,6 @@
 import { realClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { FeatureRegistry } from '../features/registry.ts';
+import type { FeatureCatalog } from './contract.ts';
 import type { ClientFactory } from './connection.ts';
 import { Limiter } from './limiter.ts';
 import { ClusterRuntime, type RuntimeDeps } from './runtime.ts';
@@ -8,7 +8,7 @@ import type { ClusterSnapshot, SnapshotStore } from './snapshot.ts';
 import type { ClusterSpec } from './spec.ts';
 
 export interface EngineOptions {
-  readonly registry: FeatureRegistry;
+  readonly registry: FeatureCatalog;
   readonly store: SnapshotStore;
   readonly clients: ClientFactory;
   readonly logger: Logger;

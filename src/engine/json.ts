@@ -28,7 +28,7 @@ export function clusterToJson(c: ClusterSnapshot): Record<string, unknown> {
   return {
     id: c.id,
     name: c.name,
-    ...(c.namespace !== undefined ? { namespace: c.namespace } : {}),
+    labels: c.labels,
     endpoints: c.endpoints,
     storageBackend: c.storageBackend,
     configErrors: c.configErrors,

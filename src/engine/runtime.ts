@@ -1,7 +1,12 @@
 import type { Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
-import type { Feature, FeatureSession, InspectionOutcome } from '../features/feature.ts';
-import type { FeatureRegistry } from '../features/registry.ts';
+import {
+  failedOutcome,
+  type Feature,
+  type FeatureCatalog,
+  type FeatureSession,
+  type InspectionOutcome,
+} from './contract.ts';
 import { ClusterConnection, type ClientFactory } from './connection.ts';
 import type { Limiter } from './limiter.ts';
 import { runEvery, startJitterMs } from './loop.ts';
@@ -17,7 +22,7 @@ import {
 } from './spec.ts';
 
 export interface RuntimeDeps {
-  readonly registry: FeatureRegistry;
+  readonly registry: FeatureCatalog;
   readonly store: SnapshotStore;
   readonly clients: ClientFactory;
   readonly limiter: Limiter;
@@ -41,7 +46,7 @@ interface ResolvedFeature {
 /** Checks a spec's features against the registry: runnable ones, and errors for the rest. */
 export function resolveFeatures(
   spec: ClusterSpec,
-  registry: FeatureRegistry,
+  registry: FeatureCatalog,
 ): { features: ResolvedFeature[]; errors: string[] } {
   const features: ResolvedFeature[] = [];
   const errors: string[] = [];
@@ -81,7 +86,7 @@ class FeatureRunner {
     this.#cluster = cluster;
     this.#deps = deps;
     this.fingerprint = featureFingerprint(resolved.spec);
-    this.#session = resolved.feature.open(cluster, resolved.options);
+    this.#session = resolved.feature.open(cluster.handle, resolved.options);
   }
 
   start(): void {
@@ -112,14 +117,7 @@ class FeatureRunner {
         signal.aborted && !parent.aborted
           ? `round timed out after ${roundTimeoutMs(this.#resolved.spec)} ms`
           : errorMessage(err);
-      outcome = {
-        ok: false,
-        error: reason,
-        summary: `failed: ${reason}`,
-        problems: [],
-        details: null,
-        metrics: [],
-      };
+      outcome = failedOutcome(reason);
     }
     const run: FeatureRun = { startedAt, durationMs: performance.now() - t0, ...outcome };
     // A round cut short by stop() is not a result: the cluster or feature is going away.
@@ -264,7 +262,7 @@ export class ClusterRuntime {
     return {
       id: spec.id,
       name: spec.name,
-      ...(spec.namespace !== undefined ? { namespace: spec.namespace } : {}),
+      labels: spec.labels ?? {},
       endpoints: spec.endpoints.map((e) => e.url),
       storageBackend: spec.storageBackend,
       configErrors: errors,

@@ -1,32 +1,6 @@
-import type { InspectionOutcome } from '../features/feature.ts';
-import type { StorageBackend } from './spec.ts';
+import type { InspectionOutcome, MemberSnapshot, StorageBackend } from './contract.ts';
 
-export type MemberRole = 'leader' | 'follower' | 'learner' | 'unknown';
-
-/** What the monitor knows about one member, from MemberList and Status. */
-export interface MemberSnapshot {
-  /** undefined when the member is only known as a configured endpoint. */
-  readonly id: bigint | undefined;
-  readonly name: string;
-  /** host:port of the client URL the monitor talks to ('' if it has none yet). */
-  readonly endpoint: string;
-  readonly clientURLs: readonly string[];
-  readonly peerURLs: readonly string[];
-  readonly role: MemberRole;
-  readonly version?: string;
-  readonly dbSize?: bigint;
-  readonly dbSizeInUse?: bigint;
-  readonly dbSizeQuota?: bigint;
-  readonly raftTerm?: bigint;
-  readonly raftIndex?: bigint;
-  readonly raftAppliedIndex?: bigint;
-  readonly revision?: bigint;
-  readonly leaderId?: bigint;
-  /** Errors the member itself reports in Status (e.g. "NOSPACE alarm"). */
-  readonly memberErrors: readonly string[];
-  /** Why the monitor could not get this member's status, if it could not. */
-  readonly error?: string;
-}
+export type { MemberRole, MemberSnapshot } from './contract.ts';
 
 export interface MembersSnapshot {
   readonly checkedAt: Date;
@@ -57,7 +31,8 @@ export interface FeatureSnapshot {
 export interface ClusterSnapshot {
   readonly id: string;
   readonly name: string;
-  readonly namespace?: string;
+  /** The cluster's labels (ClusterIdentity.labels). */
+  readonly labels: Readonly<Record<string, string>>;
   readonly endpoints: readonly string[];
   readonly storageBackend: StorageBackend;
   /** A spec the engine cannot run as given (e.g. an unknown feature). */

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Endpoint } from '../etcd/endpoint.ts';
 import { Secret } from '../etcd/secret.ts';
 import type { ClientOptions } from '../etcd/types.ts';
+import type { ClusterIdentity } from './contract.ts';
 
-export type StorageBackend = 'v3' | 'v2';
+export type { StorageBackend } from './contract.ts';
 
 export interface FeatureSpec {
   readonly enabled: boolean;
@@ -19,15 +20,9 @@ export interface FeatureSpec {
  * `inspect` flags, Kubernetes objects) build it; the engine never reads files
  * or Kubernetes objects itself.
  */
-export interface ClusterSpec {
-  /** Unique key: the name for standalone clusters, "namespace/name" in Kubernetes. */
-  readonly id: string;
-  /** The clusterName label. */
-  readonly name: string;
-  /** Set by the Kubernetes adapter; becomes the namespace label. */
-  readonly namespace?: string;
-  readonly endpoints: readonly Endpoint[];
-  readonly storageBackend: StorageBackend;
+export interface ClusterSpec extends Omit<ClusterIdentity, 'labels'> {
+  /** ClusterIdentity.labels; none when absent. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly client: ClientOptions;
   /**
    * true: inspect every member that MemberList reports (at its first client
@@ -45,13 +40,15 @@ export interface ClusterSpec {
 }
 
 /**
- * A digest of everything that needs new connections when it changes. Secrets
+ * A digest of everything that needs new connections (or new feature
+ * sessions: the labels are part of what they see) when it changes. Secrets
  * enter the digest (a changed password must reconnect) but never leave it.
  */
 export function connectionFingerprint(spec: ClusterSpec): string {
   return digest({
     endpoints: spec.endpoints.map((e) => e.url),
     backend: spec.storageBackend,
+    labels: spec.labels ?? {},
     discover: spec.discoverMembers,
     client: spec.client,
   });

@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.ts';
-import type { MemberHandle } from './feature.ts';
+import type { MemberHandle } from '../engine/contract.ts';
 
 export interface PerMember<T> {
   readonly member: MemberHandle;

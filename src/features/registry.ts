@@ -1,5 +1,5 @@
 import { Registry } from '../registry.ts';
-import type { Feature } from './feature.ts';
+import type { Feature } from '../engine/contract.ts';
 
 /**
  * Features register a factory by name; the registry builds each feature at

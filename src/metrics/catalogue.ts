@@ -9,7 +9,7 @@ export interface MetricDefinition {
   readonly name: string;
   readonly type: MetricType;
   readonly help: string;
-  /** Labels besides the cluster labels (clusterName, and namespace in Kubernetes). */
+  /** Labels besides the cluster's (clusterName and the cluster's own labels, e.g. namespace). */
   readonly labels: readonly string[];
 }
 
@@ -131,9 +131,25 @@ export const ENGINE_METRICS = {
   },
 } as const satisfies Record<string, MetricDefinition>;
 
-/** The labels every inspection series carries. */
-export function clusterLabelNames(withNamespace: boolean): string[] {
-  return withNamespace ? ['clusterName', 'namespace'] : ['clusterName'];
+/** The label every inspection series carries; a cluster's own labels come beside it. */
+export const CLUSTER_NAME_LABEL = 'clusterName';
+
+/**
+ * Why a cluster label name cannot be used, or undefined when it can: it must
+ * be a Prometheus label name, not reserved (`__`), and not a label the
+ * metrics set themselves (a series would carry it twice).
+ */
+export function clusterLabelProblem(
+  name: string,
+  definitions: readonly MetricDefinition[],
+): string | undefined {
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name))
+    return `"${name}" is not a Prometheus label name (letters, digits and "_", not starting with a digit)`;
+  if (name.startsWith('__')) return `"${name}" starts with "__", which Prometheus reserves`;
+  if (name === CLUSTER_NAME_LABEL) return `"${name}" is set from the cluster's name`;
+  const user = definitions.find((d) => d.labels.includes(name));
+  if (user !== undefined) return `"${name}" is a label of ${user.name}: choose another name`;
+  return undefined;
 }
 
 /**

@@ -1,15 +1,18 @@
 import type { ClusterSnapshot, MemberSnapshot } from '../engine/snapshot.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
 import { memberIdHex } from '../etcd/types.ts';
-import { ENGINE_METRICS, metricPrefixProblem, type MetricDefinition } from './catalogue.ts';
+import {
+  CLUSTER_NAME_LABEL,
+  ENGINE_METRICS,
+  metricPrefixProblem,
+  type MetricDefinition,
+} from './catalogue.ts';
 import { renderFamilies, SampleBuffer } from './exposition.ts';
 
 export interface CollectorOptions {
   readonly store: SnapshotStore;
   /** Families the registered features export. */
   readonly featureMetrics: readonly MetricDefinition[];
-  /** Adds the namespace label (Kubernetes), so same-named clusters never collide. */
-  readonly withNamespace: boolean;
   /** Put in front of every family name (`kstone_` for kstone's names); checked with metricPrefixProblem. */
   readonly metricPrefix?: string;
 }
@@ -47,8 +50,10 @@ export class InspectionCollector {
   }
 
   #collectCluster(cluster: ClusterSnapshot, out: SampleBuffer): void {
-    const base: Record<string, string> = { clusterName: cluster.name };
-    if (this.#opts.withNamespace) base.namespace = cluster.namespace ?? '';
+    // clusterName first (dashboards and tests read the series in this order), then
+    // the cluster's own labels, which never replace it.
+    const base: Record<string, string> = { [CLUSTER_NAME_LABEL]: cluster.name };
+    for (const [label, value] of Object.entries(cluster.labels)) if (!(label in base)) base[label] = value;
     const m = ENGINE_METRICS;
 
     if (cluster.members !== undefined) {

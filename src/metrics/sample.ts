@@ -1,7 +1,7 @@
 /**
  * One value a feature contributes to /metrics. The renderer adds the
- * cluster labels (clusterName, and namespace in Kubernetes) itself, so a
- * feature only names its own labels (endpoint, alarmType, ...).
+ * cluster's labels (clusterName and the cluster's own, e.g. namespace)
+ * itself, so a feature only names its own labels (endpoint, alarmType, ...).
  */
 export interface MetricSample {
   readonly name: string;

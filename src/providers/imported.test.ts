@@ -29,7 +29,7 @@ function snapshot(
   return {
     id: 'ns/a',
     name: 'a',
-    namespace: 'ns',
+    labels: { namespace: 'ns' },
     endpoints: ['https://10.0.0.0:2379'],
     storageBackend: 'v3',
     configErrors: [],

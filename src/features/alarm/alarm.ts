@@ -1,7 +1,13 @@
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { memberIdHex, type AlarmMember } from '../../etcd/types.ts';
-import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome, MemberHandle } from '../feature.ts';
+import type {
+  ClusterHandle,
+  Feature,
+  FeatureSession,
+  InspectionOutcome,
+  MemberHandle,
+} from '../../engine/contract.ts';
 import { firstMemberAnswer } from '../members.ts';
 import { NoOptions, parseOptions } from '../options.ts';
 

@@ -26,22 +26,17 @@ import { Type } from '@sinclair/typebox';
 import { errorMessage } from '../../errors.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
+import { EtcdError, memberIdHex, prefixEnd, type HashKVResult, type StatusResult } from '../../etcd/types.ts';
 import {
-  EtcdError,
-  memberIdHex,
-  prefixEnd,
-  type EtcdV3MemberClient,
-  type HashKVResult,
-  type StatusResult,
-} from '../../etcd/types.ts';
-import {
+  failedOutcome,
   OptionsError,
   type ClusterHandle,
   type Feature,
   type FeatureSession,
   type InspectionOutcome,
   type MemberHandle,
-} from '../feature.ts';
+  type EtcdV3ReadView,
+} from '../../engine/contract.ts';
 import { forEachMember } from '../members.ts';
 import { parseOptions } from '../options.ts';
 import { compareHashes, keepsCompactionHashes, minimum, spread } from './compare.ts';
@@ -216,7 +211,7 @@ export function keyRange(prefix: string): { key: Buffer; rangeEnd: Buffer } {
  * checks the start revision before reading any history).
  */
 export async function compactRevisionOf(
-  client: EtcdV3MemberClient,
+  client: EtcdV3ReadView,
   key: Buffer,
   signal: AbortSignal,
   timeoutMs: number,
@@ -270,16 +265,9 @@ class ConsistencySession implements FeatureSession {
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
     const members = this.#cluster.members();
     if (members.length === 0) {
-      return {
-        ok: false,
-        error: 'no members known',
-        summary: 'no members known',
-        problems: [],
-        details: null,
-        metrics: [],
-      };
+      return failedOutcome('no members known', { summary: 'no members known' });
     }
-    return this.#cluster.spec.storageBackend === 'v2'
+    return this.#cluster.identity.storageBackend === 'v2'
       ? this.#inspectV2(members, signal)
       : this.#inspectV3(members, signal);
   }
@@ -293,7 +281,7 @@ class ConsistencySession implements FeatureSession {
   async #inspectV3(members: readonly MemberHandle[], signal: AbortSignal): Promise<InspectionOutcome> {
     const opts = this.#options;
     const range = keyRange(opts.prefix);
-    const requestTimeoutMs = this.#cluster.spec.client.requestTimeoutMs;
+    const requestTimeoutMs = this.#cluster.requestTimeoutMs;
     const works: Work[] = members.map((member) => ({
       member,
       label: labelOf(member),
@@ -332,14 +320,10 @@ class ConsistencySession implements FeatureSession {
     const r = minimum(answered.map((w) => w.status!.header.revision));
     if (r === undefined) {
       const error = `no member answered Status: ${works.map((w) => `${w.label}: ${w.errors.join('; ')}`).join(', ')}`;
-      return {
-        ok: false,
-        error,
+      return failedOutcome(error, {
         summary: `no verdict: ${error}`,
-        problems: [],
         details: this.#details('v3', works, {}),
-        metrics: [],
-      };
+      });
     }
 
     // 2. Which revision to hash, and on which members.
@@ -520,7 +504,7 @@ class ConsistencySession implements FeatureSession {
         metrics,
       };
     }
-    return { ok, error: unknowns.join('; '), summary, problems: [], details, metrics };
+    return failedOutcome(unknowns.join('; '), { summary, details, metrics });
   }
 
   /** The revision to hash and who hashes it; target undefined when the hash is not checked this round. */
@@ -560,7 +544,7 @@ class ConsistencySession implements FeatureSession {
     return { target: c, eligible: new Set(positive), note: learnerNote };
   }
 
-  async #hash(w: Work, client: EtcdV3MemberClient, target: bigint, signal: AbortSignal): Promise<void> {
+  async #hash(w: Work, client: EtcdV3ReadView, target: bigint, signal: AbortSignal): Promise<void> {
     const skipped = this.#notCached.get(w.member.endpoint!.url);
     if (
       this.#options.hashRevision === 'compacted' &&
@@ -693,7 +677,7 @@ class ConsistencySession implements FeatureSession {
     if (indexDiff !== undefined) parts.push(`lag: v2 index ${indexDiff}`);
     if (ok) return { ok, summary: parts.join('; '), problems: findings, details, metrics };
     const error = unknowns.join('; ');
-    return { ok, error, summary: `no verdict: ${error}`, problems: [], details, metrics };
+    return failedOutcome(error, { summary: `no verdict: ${error}`, details, metrics });
   }
 
   #details(

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OptionsError } from '../feature.ts';
+import { OptionsError } from '../../engine/contract.ts';
 import { ConsistencyFeature, keyRange } from './consistency.ts';
 
 const feature = new ConsistencyFeature();

@@ -1,7 +1,14 @@
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { memberIdHex } from '../../etcd/types.ts';
-import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome, MemberHandle } from '../feature.ts';
+import {
+  failedOutcome,
+  type ClusterHandle,
+  type Feature,
+  type FeatureSession,
+  type InspectionOutcome,
+  type MemberHandle,
+} from '../../engine/contract.ts';
 import { forEachMember } from '../members.ts';
 import { NoOptions, parseOptions } from '../options.ts';
 import { errorMessage } from '../../errors.ts';
@@ -65,16 +72,9 @@ class HealthySession implements FeatureSession {
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
     const members = this.#cluster.members();
     if (members.length === 0) {
-      return {
-        ok: false,
-        error: 'no members known',
-        summary: 'no members known',
-        problems: [],
-        details: { members: [] },
-        metrics: [],
-      };
+      return failedOutcome('no members known', { summary: 'no members known', details: { members: [] } });
     }
-    const backend = this.#cluster.spec.storageBackend;
+    const backend = this.#cluster.identity.storageBackend;
     const results = await forEachMember(members, (m) => checkMember(m, backend, signal));
     const health: MemberHealth[] = results.map((r) => ({
       endpoint: r.member.snapshot.endpoint,

@@ -7,10 +7,16 @@ import { Type, type Static } from '@sinclair/typebox';
 import { memberIdHex } from '../../etcd/types.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome } from '../feature.ts';
+import {
+  failedOutcome,
+  OptionsError,
+  type ClusterHandle,
+  type Feature,
+  type FeatureSession,
+  type InspectionOutcome,
+} from '../../engine/contract.ts';
 import { forEachMember } from '../members.ts';
 import { parseOptions } from '../options.ts';
-import { OptionsError } from '../feature.ts';
 import { humanBytes, memberLabel, percent } from '../units.ts';
 import { assessMember, GrowthHistory, LEVEL_VALUE, type MemberQuota } from './assess.ts';
 
@@ -206,7 +212,7 @@ class QuotaSession implements FeatureSession {
     for (const key of this.#histories.keys()) if (!seen.has(key)) this.#histories.delete(key);
     if (worst === undefined) {
       const error = `no member answered Status: ${unknown.join('; ') || 'no members known'}`;
-      return { ok: false, error, summary: error, problems: [], details: { members: details }, metrics: [] };
+      return failedOutcome(error, { summary: error, details: { members: details } });
     }
     const summary = [
       `largest: ${worst.text}`,

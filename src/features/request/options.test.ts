@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OptionsError } from '../feature.ts';
+import { OptionsError } from '../../engine/contract.ts';
 import { parseRequestOptions } from './options.ts';
 
 test('defaults: /registry, 200 resource names, pages of 1000 keys', () => {

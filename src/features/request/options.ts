@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { OptionsError } from '../feature.ts';
+import { OptionsError } from '../../engine/contract.ts';
 import { parseOptions } from '../options.ts';
 import { DEFAULT_MAX_RESOURCE_NAMES } from './labels.ts';
 

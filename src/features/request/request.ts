@@ -16,17 +16,19 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.ts';
-import { EtcdError, type EtcdV3MemberClient, type WatchMessage } from '../../etcd/types.ts';
+import { EtcdError, type WatchMessage } from '../../etcd/types.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import type {
-  ClusterHandle,
-  Feature,
-  FeatureSession,
-  InspectionOutcome,
-  MemberHandle,
-  OwnedV3Client,
-} from '../feature.ts';
+import {
+  failedOutcome,
+  type ClusterHandle,
+  type EtcdV3ReadView,
+  type Feature,
+  type FeatureSession,
+  type InspectionOutcome,
+  type MemberHandle,
+  type OwnedV3ReadClient,
+} from '../../engine/contract.ts';
 import { LagEstimator } from './lag.ts';
 import { ResourceLabeler, type LabelSlot } from './labels.ts';
 import { parseRequestOptions, type RequestOptions } from './options.ts';
@@ -242,7 +244,7 @@ class RequestSession implements FeatureSession {
     this.#memberUrl = endpoint.url;
     this.#member = member.snapshot.endpoint !== '' ? member.snapshot.endpoint : endpoint.hostPort;
     this.#establishedAt = undefined;
-    let owned: OwnedV3Client;
+    let owned: OwnedV3ReadClient;
     try {
       owned = this.#cluster.openV3Client(endpoint);
     } catch (err) {
@@ -285,7 +287,7 @@ class RequestSession implements FeatureSession {
     );
   }
 
-  async #track(tracker: PrefixTracker, client: EtcdV3MemberClient, signal: AbortSignal): Promise<void> {
+  async #track(tracker: PrefixTracker, client: EtcdV3ReadView, signal: AbortSignal): Promise<void> {
     for (;;) {
       if (tracker.needsCount) await this.#count(tracker, client, signal);
       if (signal.aborted) return;
@@ -361,7 +363,7 @@ class RequestSession implements FeatureSession {
     );
   }
 
-  async #count(tracker: PrefixTracker, client: EtcdV3MemberClient, signal: AbortSignal): Promise<void> {
+  async #count(tracker: PrefixTracker, client: EtcdV3ReadView, signal: AbortSignal): Promise<void> {
     this.#state = 'counting';
     const t0 = performance.now();
     for (let attempt = 1; ; attempt++) {
@@ -472,7 +474,7 @@ class RequestSession implements FeatureSession {
     }
     if (failing) {
       const error = `watch down: ${this.#lastError ?? 'unknown error'}`;
-      return { ok: false, error, summary: `${summary}; ${error}`, problems: [], details, metrics };
+      return failedOutcome(error, { summary: `${summary}; ${error}`, details, metrics });
     }
     return { ok: true, summary, problems: [], details, metrics };
   }

@@ -7,11 +7,19 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { Endpoint } from '../../etcd/endpoint.ts';
-import type { EtcdHttpMemberClient, EtcdV3MemberClient } from '../../etcd/types.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { errorMessage } from '../../errors.ts';
-import type { ClusterHandle, Feature, FeatureSession, InspectionOutcome, OwnedV3Client } from '../feature.ts';
+import {
+  failedOutcome,
+  type ClusterHandle,
+  type EtcdHttpView,
+  type EtcdV3ReadView,
+  type Feature,
+  type FeatureSession,
+  type InspectionOutcome,
+  type OwnedV3ReadClient,
+} from '../../engine/contract.ts';
 import { parseOptions } from '../options.ts';
 import {
   assessTopology,
@@ -111,8 +119,8 @@ export type TopologyDetails = Omit<TopologyVerdict, 'problems' | 'summary'> & {
 interface Target {
   readonly endpoint: string;
   readonly name: string;
-  readonly v3: EtcdV3MemberClient;
-  readonly http: EtcdHttpMemberClient | undefined;
+  readonly v3: EtcdV3ReadView;
+  readonly http: EtcdHttpView | undefined;
 }
 
 class TopologySession implements FeatureSession {
@@ -120,7 +128,7 @@ class TopologySession implements FeatureSession {
   readonly #options: TopologyOptions;
   readonly #memory: TopologyMemory = newMemory();
   /** Channels of our own to configured endpoints that are not in the membership (by URL). */
-  readonly #strangers = new Map<string, OwnedV3Client>();
+  readonly #strangers = new Map<string, OwnedV3ReadClient>();
 
   constructor(cluster: ClusterHandle, options: TopologyOptions) {
     this.#cluster = cluster;
@@ -137,7 +145,7 @@ class TopologySession implements FeatureSession {
       targets.push({ endpoint: m.snapshot.endpoint, name: m.snapshot.name, v3: m.v3(), http: m.http() });
     }
     const wanted = new Map<string, Endpoint>();
-    for (const e of this.#cluster.spec.endpoints) if (!urls.has(e.url)) wanted.set(e.url, e);
+    for (const e of this.#cluster.identity.endpoints) if (!urls.has(e.url)) wanted.set(e.url, e);
     for (const [url, owned] of this.#strangers) {
       if (wanted.has(url)) continue;
       owned.close();
@@ -166,7 +174,7 @@ class TopologySession implements FeatureSession {
     const details: TopologyDetails = { ...rest, endpoints };
     if (verdict.clusterId === undefined) {
       const error = `no endpoint answered Status: ${observations.map((o) => `${o.endpoint}: ${o.error ?? '?'}`).join('; ') || 'no endpoints'}`;
-      return { ok: false, error, summary: error, problems: [], details, metrics: [] };
+      return failedOutcome(error, { summary: error, details });
     }
     return { ok: true, summary, problems, details, metrics: topologyMetrics(verdict) };
   }

@@ -1,0 +1,241 @@
+/**
+ * The plugin contract: everything the engine and the features share, and
+ * nothing else. The engine implements the handles and runs the sessions;
+ * a feature (src/features/<name>/) implements Feature and imports only this
+ * module from the engine. Imports run one way: features -> contract <- engine,
+ * and the engine imports nothing from src/features.
+ *
+ * A feature sees a cluster through a ClusterHandle: its identity and labels
+ * (never its credentials or client settings), its members, and read-only
+ * views of each member's clients (read, hash, watch, status, member list,
+ * alarm list). Writes, compaction, defragmentation and alarm disarm are not
+ * on the handle: an inspection never changes the cluster it inspects.
+ */
+import type { Endpoint } from '../etcd/endpoint.ts';
+import type { EtcdHttpMemberClient, EtcdV2MemberClient, EtcdV3MemberClient } from '../etcd/types.ts';
+import type { Logger } from '../log.ts';
+import type { MetricDefinition } from '../metrics/catalogue.ts';
+import type { MetricSample } from '../metrics/sample.ts';
+import type { Registry } from '../registry.ts';
+
+export type StorageBackend = 'v3' | 'v2';
+
+// ---- what a cluster is, as features see it -------------------------------------------
+
+/**
+ * Who the cluster is: enough to name it in messages and metrics, nothing to
+ * connect with.
+ */
+export interface ClusterIdentity {
+  /** Unique key in this process: the name for standalone clusters, "namespace/name" in Kubernetes. */
+  readonly id: string;
+  /** The clusterName label. */
+  readonly name: string;
+  /**
+   * Labels every series of the cluster carries besides clusterName, set by the
+   * adapter: the operator sets `namespace` (same-named clusters of two
+   * namespaces never collide); a standalone config may set its own (`env`, `region`).
+   */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly storageBackend: StorageBackend;
+  /** The endpoints the cluster was configured with (its members may advertise others). */
+  readonly endpoints: readonly Endpoint[];
+}
+
+export type MemberRole = 'leader' | 'follower' | 'learner' | 'unknown';
+
+/** What the monitor knows about one member, from MemberList and Status. */
+export interface MemberSnapshot {
+  /** undefined when the member is only known as a configured endpoint. */
+  readonly id: bigint | undefined;
+  readonly name: string;
+  /** host:port of the client URL the monitor talks to ('' if it has none yet). */
+  readonly endpoint: string;
+  readonly clientURLs: readonly string[];
+  readonly peerURLs: readonly string[];
+  readonly role: MemberRole;
+  readonly version?: string;
+  readonly dbSize?: bigint;
+  readonly dbSizeInUse?: bigint;
+  readonly dbSizeQuota?: bigint;
+  readonly raftTerm?: bigint;
+  readonly raftIndex?: bigint;
+  readonly raftAppliedIndex?: bigint;
+  readonly revision?: bigint;
+  readonly leaderId?: bigint;
+  /** Errors the member itself reports in Status (e.g. "NOSPACE alarm"). */
+  readonly memberErrors: readonly string[];
+  /** Why the monitor could not get this member's status, if it could not. */
+  readonly error?: string;
+}
+
+// ---- read-only views of the access layer -------------------------------------------
+
+/** The v3 calls an inspection may make: reads, hashes, watches, status, member and alarm lists. */
+export type EtcdV3ReadView = Pick<
+  EtcdV3MemberClient,
+  'endpoint' | 'memberList' | 'status' | 'alarmList' | 'range' | 'rangePages' | 'hashKV' | 'watch'
+>;
+
+/** The v2 calls an inspection may make (no set, no delete). */
+export type EtcdV2ReadView = Pick<
+  EtcdV2MemberClient,
+  'endpoint' | 'members' | 'selfStats' | 'index' | 'countKeys'
+>;
+
+/** /health and /version. */
+export type EtcdHttpView = Pick<EtcdHttpMemberClient, 'endpoint' | 'health' | 'version'>;
+
+const V3_READ_CALLS = [
+  'memberList',
+  'status',
+  'alarmList',
+  'range',
+  'rangePages',
+  'hashKV',
+  'watch',
+] as const satisfies readonly (keyof EtcdV3ReadView)[];
+const V2_READ_CALLS = [
+  'members',
+  'selfStats',
+  'index',
+  'countKeys',
+] as const satisfies readonly (keyof EtcdV2ReadView)[];
+const HTTP_CALLS = ['health', 'version'] as const satisfies readonly (keyof EtcdHttpView)[];
+
+/**
+ * An object with only the read calls of a client: a feature that casts its
+ * handle still finds no put, deleteRange, compact, defragment or alarmDisarm.
+ */
+function pick<T extends { readonly endpoint: Endpoint }, K extends keyof T>(
+  client: T,
+  calls: readonly K[],
+): Pick<T, 'endpoint' | K> {
+  const view: Record<string, unknown> = { endpoint: client.endpoint };
+  for (const call of calls) {
+    const fn = client[call];
+    if (typeof fn === 'function') view[call as string] = fn.bind(client);
+  }
+  return Object.freeze(view) as Pick<T, 'endpoint' | K>;
+}
+
+export function v3ReadView(client: EtcdV3MemberClient): EtcdV3ReadView {
+  return pick(client, V3_READ_CALLS);
+}
+
+export function v2ReadView(client: EtcdV2MemberClient): EtcdV2ReadView {
+  return pick(client, V2_READ_CALLS);
+}
+
+export function httpView(client: EtcdHttpMemberClient): EtcdHttpView {
+  return pick(client, HTTP_CALLS);
+}
+
+// ---- handles ------------------------------------------------------------------------
+
+/** One member as a feature sees it: what is known of it, and read-only views of its reused clients. */
+export interface MemberHandle {
+  readonly snapshot: MemberSnapshot;
+  /** undefined when the member has no usable client URL (e.g. an unstarted learner). */
+  readonly endpoint: Endpoint | undefined;
+  /** Shared per-member clients, owned by the cluster: a feature never closes them. */
+  v3(): EtcdV3ReadView;
+  http(): EtcdHttpView;
+  v2(): EtcdV2ReadView;
+}
+
+/** A read-only v3 client on a channel of its own; the feature that opened it closes it. */
+export interface OwnedV3ReadClient {
+  readonly client: EtcdV3ReadView;
+  close(): void;
+}
+
+/** What a feature may use of the cluster it inspects. */
+export interface ClusterHandle {
+  readonly identity: ClusterIdentity;
+  readonly logger: Logger;
+  /** The deadline the clients put on each call (a feature's own waits can be derived from it). */
+  readonly requestTimeoutMs: number;
+  /** Resolves once membership has been read at least once (or failed), or rejects when signal aborts. */
+  ready(signal: AbortSignal): Promise<void>;
+  /** The members of the latest discovery (configured endpoints until then). */
+  members(): readonly MemberHandle[];
+  /**
+   * A v3 client with a channel of its own, for long-lived streams (watches)
+   * that must not share fate with the round-based calls. The caller owns it
+   * and must close it (a removed cluster closes any it forgot).
+   */
+  openV3Client(endpoint: Endpoint): OwnedV3ReadClient;
+}
+
+// ---- outcomes -----------------------------------------------------------------------
+
+export interface InspectionOutcome {
+  /** false: no verdict could be reached this round; counted as a failed inspection. */
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly summary: string;
+  /**
+   * What the inspection found wrong (an unhealthy member, a raised alarm, a
+   * hash mismatch). Empty when everything passed; a failed round (ok false)
+   * has its error instead.
+   */
+  readonly problems: readonly string[];
+  readonly details: unknown;
+  readonly metrics: readonly MetricSample[];
+}
+
+/**
+ * A round that reached no verdict: counted as a failure, its error shown as
+ * the summary ("no verdict: ..." or "failed: ..."). details and metrics are
+ * what the round could still say (e.g. the groups of series fully known).
+ */
+export function failedOutcome(
+  error: string,
+  opts: {
+    readonly summary?: string;
+    readonly details?: unknown;
+    readonly metrics?: readonly MetricSample[];
+  } = {},
+): InspectionOutcome {
+  return {
+    ok: false,
+    error,
+    summary: opts.summary ?? `failed: ${error}`,
+    problems: [],
+    details: opts.details ?? null,
+    metrics: opts.metrics ?? [],
+  };
+}
+
+// ---- features -----------------------------------------------------------------------
+
+/** The per-cluster state of a feature: opened when enabled, closed when disabled or the cluster goes. */
+export interface FeatureSession {
+  inspect(signal: AbortSignal): Promise<InspectionOutcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * An inspection plugin. One instance per process (built by the registry);
+ * everything per cluster lives in the sessions it opens.
+ */
+export interface Feature<Options = unknown> {
+  readonly name: string;
+  readonly description: string;
+  readonly backends: readonly StorageBackend[];
+  readonly defaultIntervalSeconds: number;
+  /** The metric families this feature exports (documented, linted). */
+  readonly metrics: readonly MetricDefinition[];
+  /** Validates and defaults the options; throws OptionsError naming the field. */
+  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): Options;
+  open(cluster: ClusterHandle, options: Options): FeatureSession;
+}
+
+/** Options a feature rejects; the message names the field. */
+export class OptionsError extends Error {
+  override name = 'OptionsError';
+}
+
+/** What the engine needs of the feature registry (src/features/registry.ts implements it). */
+export type FeatureCatalog = Pick<Registry<Feature>, 'has' | 'get' | 'names' | 'unknown'>;
