@@ -86,9 +86,9 @@ describe('validateCluster with the features and providers of this process', () =
     );
     assert.equal(v.ok, false);
     const text = v.ok ? '' : formatProblems(v.problems);
-    assert.match(
+    assert.ok(
+      text.includes(`spec.features.bogus: unknown feature "bogus" (known: ${features.names().join(', ')})`),
       text,
-      /spec\.features\.bogus: unknown feature "bogus" \(known: alarm, consistency, healthy, request\)/,
     );
     assert.match(
       text,
