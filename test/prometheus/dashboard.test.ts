@@ -143,7 +143,6 @@ test('every dashboard query and alert expression works on a real Prometheus scra
     logger: silentLogger(),
     registry: featureRegistry,
     jitter: false,
-    withNamespace: true,
   });
   t.after(() => namespaced.close());
   const namespacedAddress = await namespaced.listen('127.0.0.1:0');
@@ -152,7 +151,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       'team-a/dash',
       dash,
       { healthy: every(1), alarm: every(1) },
-      { name: 'dash', namespace: 'team-a' },
+      { name: 'dash', labels: { namespace: 'team-a' } },
     ),
   );
 
