@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Endpoint } from '../etcd/endpoint.ts';
 import { Secret } from '../etcd/secret.ts';
 import type { ClientOptions } from '../etcd/types.ts';
 import type { ClusterIdentity } from './contract.ts';
