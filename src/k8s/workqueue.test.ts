@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock, settle } from '../testing/fake-clock.ts';
+import { eventually } from '../testing/wait.ts';
 import { ItemExponentialFailureRateLimiter } from './ratelimit.ts';
 import { WorkQueue, type GetResult } from './workqueue.ts';
 
@@ -107,8 +108,7 @@ test('concurrent workers never process the same key at once and every add after 
     q.add(key);
     if (i % 5 === 0) await settle(1);
   }
-  const deadline = Date.now() + 5000;
-  while ((q.len() > 0 || q.processingCount() > 0) && Date.now() < deadline) await settle(1);
+  await eventually(() => q.len() === 0 && q.processingCount() === 0, 'the queue to drain', 10_000, 0);
   q.shutDown();
   await Promise.all(workers);
   assert.equal(overlaps, 0);

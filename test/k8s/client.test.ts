@@ -180,14 +180,18 @@ describe('typed clients on a real kube-apiserver', () => {
     await clients.etcdClusters.patchStatus(ns, 'watched', { status: { phase: 'Running' } });
     await clients.etcdClusters.delete(ns, 'watched');
     const seen: string[] = [];
-    const t0 = Date.now();
+    // Only a guard against a hang: the server ends the watch after 3 s.
+    const guard = setTimeout(
+      () => abort.abort(new Error('the server did not end the watch within 30 s')),
+      30_000,
+    );
     for await (const event of events as AsyncIterable<WatchEvent<EtcdCluster>>) {
       if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED')
         seen.push(`${event.type} ${event.object.metadata.name} ${event.object.status?.phase ?? '-'}`);
       else if (event.type !== 'BOOKMARK') assert.fail(`unexpected ${event.type}`);
     }
+    clearTimeout(guard);
     assert.deepEqual(seen, ['ADDED watched -', 'MODIFIED watched Running', 'DELETED watched Running']);
-    assert.ok(Date.now() - t0 < 10_000, 'the server ended the watch after timeoutSeconds');
     abort.abort();
   });
 
