@@ -17,6 +17,7 @@ import { errorMessage } from '../errors.ts';
 import { parseBool, positiveSeconds, UsageError } from './common.ts';
 import { exitAfter } from './signals.ts';
 import { renderTable } from './table.ts';
+import { humanBytes } from '../units.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
 export const DEFAULT_INSPECT_FEATURES = ['healthy', 'alarm', 'consistency', 'quota', 'topology'];
@@ -343,15 +344,4 @@ function renderReport(snapshot: ClusterSnapshot, report: InspectReport, color: b
     : `RESULT: PROBLEMS FOUND (${report.problems.length + report.errors.length})`;
   lines.push('', color ? `\x1b[${report.ok ? 32 : 31}m${verdict}\x1b[0m` : verdict);
   return `${lines.join('\n')}\n`;
-}
-
-export function humanBytes(n: bigint): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = Number(n);
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

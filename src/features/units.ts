@@ -1,19 +1,7 @@
 /** How findings print figures: binary byte units, short durations, whole percentages. */
 
-const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-export function humanBytes(n: number | bigint): string {
-  let value = Number(n);
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  if (unit === 0) return `${value} B`;
-  // "2 GiB" rather than "2.0 GiB" for the round figures quotas are set to.
-  const text = Number.isInteger(value) ? String(value) : value.toFixed(1);
-  return `${text} ${BYTE_UNITS[unit]}`;
-}
+// Byte sizes print the same everywhere (findings, `inspect`, the status page).
+export { humanBytes } from '../units.ts';
 
 export function humanDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'never';

@@ -1,14 +1,13 @@
 import type { ClusterSnapshot } from '../engine/snapshot.ts';
 import { memberIdHex } from '../etcd/types.ts';
+import { humanBytes } from '../units.ts';
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function bytes(v: bigint | undefined): string {
-  if (v === undefined) return '';
-  const n = Number(v);
-  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+  return v === undefined ? '' : humanBytes(v);
 }
 
 /** A page a person can read at a glance; everything on it comes from the snapshot store. */
