@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { etcdBinaries, isEtcdVersion, type EtcdBinaries, type EtcdVersion } from './binaries.ts';
 import { generateCertificates, type TestClusterTls } from './certs.ts';
 import { httpGet } from './http.ts';
-import { freePort } from './ports.ts';
+import { exitError, freePort, retryPortRace } from './ports.ts';
 import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -112,7 +112,6 @@ export interface TestCluster extends AsyncDisposable {
 
 const DEFAULT_START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
-const PORT_RACE_ATTEMPTS = 3;
 const HEALTH_POLL_MS = 50;
 const PROBE_TIMEOUT_MS = 5_000;
 const PROBE_OVERLAP_MS = 250;
@@ -158,8 +157,6 @@ class Member implements TestMember {
     return this.running ? this.proc?.child.pid : undefined;
   }
 }
-
-class PortInUseError extends Error {}
 
 /** Whether args set --flag (as `--flag`, `--flag value` or `--flag=value`). */
 function flagGiven(args: readonly string[], flag: string): boolean {
@@ -313,7 +310,7 @@ class EtcdTestCluster implements TestCluster {
               : `exited (code ${exit?.code ?? 'none'}, signal ${exit?.signal ?? 'none'})`;
             const tail = await logTail(m.logFile);
             const message = `etcd member ${m.name} ${how}; log ${m.logFile}:\n${tail}`;
-            throw /address already in use/i.test(tail) ? new PortInUseError(message) : new Error(message);
+            throw exitError(message, tail);
           }
           const now = Date.now();
           if (
@@ -645,20 +642,14 @@ async function createCluster(
 export async function startEtcdCluster(opts: StartClusterOptions = {}): Promise<TestCluster> {
   const { version, members } = validate(opts);
   const binaries = etcdBinaries(version);
-  for (let attempt = 1; ; attempt++) {
+  return retryPortRace('etcd', async () => {
     const cluster = await createCluster(opts, version, binaries, members);
     try {
       await cluster.boot();
       return cluster;
     } catch (err) {
       await cluster.stop();
-      if (!(err instanceof PortInUseError)) throw err;
-      if (attempt >= PORT_RACE_ATTEMPTS) {
-        throw new Error(
-          `etcd could not bind its ports in ${attempt} attempts; last failure: ${err.message}`,
-          { cause: err },
-        );
-      }
+      throw err;
     }
-  }
+  });
 }

@@ -20,7 +20,7 @@ import { parseAllDocuments } from 'yaml';
 import { cacheDir, readVersionsEnv, REPO_ROOT, type BinaryEnv } from './binaries.ts';
 import { generateCertificates } from './certs.ts';
 import { startEtcdCluster, type TestCluster } from './cluster.ts';
-import { freePort } from './ports.ts';
+import { exitError, freePort, retryPortRace } from './ports.ts';
 import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -103,7 +103,6 @@ export interface KubeApiserver extends AsyncDisposable {
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 const READY_POLL_MS = 100;
 const PROBE_TIMEOUT_MS = 5_000;
-const PORT_RACE_ATTEMPTS = 3;
 const FIELD_MANAGER = 'etcd-monitor-testbed';
 const BUILD_HINT = 'build it with `bash hack/build-kube-apiserver.sh` (or `bash hack/setup.sh --test`)';
 
@@ -125,8 +124,6 @@ export function kubeApiserverBinary(env: BinaryEnv = process.env): { path: strin
   }
   return { path, version };
 }
-
-class PortInUseError extends Error {}
 
 /** Order in which kinds are applied; everything else comes after, in input order. */
 const APPLY_ORDER = [
@@ -301,7 +298,7 @@ class KubeApiserverImpl implements KubeApiserver {
           ? `failed to start: ${exit.error.message}`
           : `exited (code ${exit?.code ?? 'none'}, signal ${exit?.signal ?? 'none'})`;
         const message = `kube-apiserver ${how}; log ${this.logFile}:\n${tail}`;
-        throw /address already in use/i.test(tail) ? new PortInUseError(message) : new Error(message);
+        throw exitError(message, tail);
       }
       try {
         const res = await fetch(`${this.url}/readyz`, {
@@ -576,6 +573,7 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
       name: 'kube-etcd',
       startTimeoutMs: timeoutMs,
     });
+    const backend = etcd;
     const certs = await generateCertificates(join(dir, 'certs'), { hosts: ['127.0.0.1', 'localhost'] });
     // The service-account signing key: EC P-256 is fast to make and accepted (ES256).
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -590,19 +588,19 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
     });
     if (opts.logDir !== undefined) await mkdir(opts.logDir, { recursive: true });
 
-    for (let attempt = 1; ; attempt++) {
+    return await retryPortRace('kube-apiserver', async (attempt) => {
       const port = await freePort();
       const logFile =
         opts.logDir !== undefined
           ? join(opts.logDir, `kube-apiserver-${port}.log`)
           : join(dir, `kube-apiserver-${attempt}.log`);
       const args = [
-        `--etcd-servers=${etcd.endpoints.join(',')}`,
-        ...(etcd.tls
+        `--etcd-servers=${backend.endpoints.join(',')}`,
+        ...(backend.tls
           ? [
-              `--etcd-cafile=${etcd.tls.caFile}`,
-              `--etcd-certfile=${etcd.tls.certFile}`,
-              `--etcd-keyfile=${etcd.tls.keyFile}`,
+              `--etcd-cafile=${backend.tls.caFile}`,
+              `--etcd-certfile=${backend.tls.certFile}`,
+              `--etcd-keyfile=${backend.tls.keyFile}`,
             ]
           : []),
         '--bind-address=127.0.0.1',
@@ -625,7 +623,7 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
         caFile: certs.caFile,
         ca: certs.ca,
         adminToken,
-        etcd,
+        etcd: backend,
         ownsEtcd,
         version,
         dir,
@@ -640,9 +638,9 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
       } catch (err) {
         // Only this attempt's process; the dir and etcd are handled below.
         await server.stopProcessOnly();
-        if (!(err instanceof PortInUseError) || attempt >= PORT_RACE_ATTEMPTS) throw err;
+        throw err;
       }
-    }
+    });
   } catch (err) {
     if (ownsEtcd && etcd !== undefined) await etcd.stop();
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });

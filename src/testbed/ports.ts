@@ -32,3 +32,36 @@ export async function freePort(): Promise<number> {
   }
   throw new Error('no free port found on 127.0.0.1');
 }
+
+/** A server exited because a port it was given was taken by someone else since freePort(). */
+export class PortInUseError extends Error {}
+
+/** The error for a server that exited with this log tail: PortInUseError when it could not bind. */
+export function exitError(message: string, logTail: string): Error {
+  return /address already in use/i.test(logTail) ? new PortInUseError(message) : new Error(message);
+}
+
+const PORT_RACE_ATTEMPTS = 3;
+
+/**
+ * Runs start (which picks fresh ports each time and cleans up after itself
+ * when it fails) until it does not lose the race for its ports: freePort()
+ * can only say a port was free. A failure other than PortInUseError, or the
+ * third lost race, is thrown.
+ */
+export async function retryPortRace<T>(what: string, start: (attempt: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(attempt);
+    } catch (err) {
+      if (!(err instanceof PortInUseError)) throw err;
+      if (attempt >= PORT_RACE_ATTEMPTS)
+        throw new Error(
+          `${what} could not bind its ports in ${attempt} attempts; last failure: ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+    }
+  }
+}
