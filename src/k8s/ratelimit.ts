@@ -6,6 +6,7 @@
  * Every time-dependent piece takes a Clock (src/clock.ts), so its logic is
  * tested with a FakeClock instead of sleeping.
  */
+import { exponentialDelayMs } from '../backoff.ts';
 import { realClock, type Clock } from '../clock.ts';
 
 /**
@@ -98,10 +99,9 @@ export class ItemExponentialFailureRateLimiter<T> implements RateLimiter<T> {
   }
 
   when(item: T): number {
-    const exp = this.#failures.get(item) ?? 0;
-    this.#failures.set(item, exp + 1);
-    const backoff = this.#baseMs * 2 ** exp;
-    return backoff > this.#maxMs || !Number.isFinite(backoff) ? this.#maxMs : backoff;
+    const failures = this.#failures.get(item) ?? 0;
+    this.#failures.set(item, failures + 1);
+    return exponentialDelayMs(failures, this.#baseMs, this.#maxMs);
   }
 
   forget(item: T): void {

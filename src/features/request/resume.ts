@@ -2,6 +2,7 @@
  * Where and when the watch resumes after a failure, free of I/O: a bounded
  * exponential backoff, and rotation to the next member that has a client URL.
  */
+import { exponentialDelayMs } from '../../backoff.ts';
 
 export const INITIAL_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 5_000;
@@ -12,8 +13,7 @@ export const MAX_BACKOFF_MS = 5_000;
  * reconnect in step.
  */
 export function backoffMs(failures: number, random: () => number = Math.random): number {
-  const exp = Math.min(Math.max(failures, 1) - 1, 16);
-  const base = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** exp);
+  const base = exponentialDelayMs(Math.max(failures, 1) - 1, INITIAL_BACKOFF_MS, MAX_BACKOFF_MS);
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 

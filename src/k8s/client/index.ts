@@ -63,7 +63,7 @@ export {
   type LabelSelector,
   type Requirement,
 } from './selector.ts';
-export { Backoff, type BackoffOptions } from './backoff.ts';
+export { Backoff, type BackoffOptions } from '../../backoff.ts';
 export {
   createInformer,
   Informer,

@@ -17,7 +17,7 @@
  */
 import { realClock, sleep, type Clock, type Timer } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
-import { Backoff, type BackoffOptions } from './backoff.ts';
+import { Backoff, type BackoffOptions } from '../../backoff.ts';
 import { isExpired } from './errors.ts';
 import { keyOf, resourceName, type KubeObjectLike } from './resource.ts';
 import { parseLabelSelector } from './selector.ts';

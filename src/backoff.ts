@@ -1,8 +1,18 @@
 /**
- * Exponential backoff with jitter, as client-go's reflector uses it:
- * delay n = min(max, initial × factor^n), stretched by up to `jitter` × itself
- * at random so that many clients that failed together do not retry together.
+ * Exponential backoff: one formula for every retry in the project (the
+ * informer, the work queue's per-item limiter, the request watcher, the
+ * event recorder), each with its own jitter policy.
  */
+
+/**
+ * The delay after `failures` failures before this one: min(max, initial ×
+ * factor^failures), without jitter. Never Infinity or NaN, however many
+ * failures.
+ */
+export function exponentialDelayMs(failures: number, initialMs: number, maxMs: number, factor = 2): number {
+  const delay = initialMs * factor ** failures;
+  return delay > maxMs || !Number.isFinite(delay) ? maxMs : delay;
+}
 
 export interface BackoffOptions {
   /** First delay; default 800 ms. */
@@ -17,6 +27,11 @@ export interface BackoffOptions {
   readonly random?: () => number;
 }
 
+/**
+ * A failure counter with client-go's reflector backoff: the exponential
+ * delay stretched by up to `jitter` × itself at random, so that many
+ * clients that failed together do not retry together.
+ */
 export class Backoff {
   readonly #initial: number;
   readonly #max: number;
@@ -48,7 +63,7 @@ export class Backoff {
 
   /** The delay before the next attempt; counts one more failure. */
   next(): number {
-    const base = Math.min(this.#max, this.#initial * this.#factor ** this.#failures);
+    const base = exponentialDelayMs(this.#failures, this.#initial, this.#max, this.#factor);
     this.#failures++;
     return Math.round(base * (1 + this.#jitter * this.#random()));
   }

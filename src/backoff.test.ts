@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff } from './backoff.ts';
+import { Backoff, exponentialDelayMs } from './backoff.ts';
 
 describe('Backoff', () => {
   it('doubles up to the cap, then stays; reset starts over', () => {
@@ -32,5 +32,14 @@ describe('Backoff', () => {
     assert.throws(() => new Backoff({ initialMs: 0 }));
     assert.throws(() => new Backoff({ initialMs: 100, maxMs: 10 }));
     assert.throws(() => new Backoff({ factor: 0.5 }));
+  });
+
+  it('exponentialDelayMs: capped, and finite however many failures', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((n) => exponentialDelayMs(n, 5, 40)),
+      [5, 10, 20, 40, 40],
+    );
+    assert.equal(exponentialDelayMs(100_000, 5, 1_000_000), 1_000_000);
+    assert.equal(exponentialDelayMs(2, 100, 10_000, 4), 1_600);
   });
 });
