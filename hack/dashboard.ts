@@ -5,6 +5,18 @@
  * test/prometheus/dashboard.test.ts fails when the JSON is out of date, and
  * evaluates every query below on a real Prometheus scraping etcd-monitor.
  */
+import {
+  type Dashboard,
+  FieldColorModeId,
+  MappingType,
+  type Panel,
+  type RowPanel,
+  ThresholdsMode,
+  type ValueMapping,
+  type VariableModel,
+  VariableHide,
+  VariableRefresh,
+} from '@grafana/schema';
 
 /** Series of the clusters selected by the template variables. */
 const SEL = 'clusterName=~"$cluster", namespace=~"$namespace"';
@@ -636,24 +648,24 @@ function refId(index: number): string {
   return String.fromCharCode(65 + index);
 }
 
-function panelJson(spec: PanelSpec, id: number, x: number, y: number): Record<string, unknown> {
+function panelJson(spec: PanelSpec, id: number, x: number, y: number): Panel {
   const steps = [
     { color: 'green', value: null },
     ...(spec.thresholds ?? []).map(([value, color]) => ({ color, value })),
   ];
-  const mappings =
+  const mappings: ValueMapping[] =
     spec.mappings === undefined
       ? []
       : [
           {
-            type: 'value',
+            type: MappingType.ValueToText,
             options: Object.fromEntries(
               Object.entries(spec.mappings).map(([value, m], index) => [value, { ...m, index }]),
             ),
           },
         ];
   const table = spec.type === 'table';
-  const panel: Record<string, unknown> = {
+  const panel: Panel = {
     id,
     type: spec.type,
     title: spec.title,
@@ -666,8 +678,10 @@ function panelJson(spec: PanelSpec, id: number, x: number, y: number): Record<st
         ...(spec.min !== undefined ? { min: spec.min } : {}),
         ...(spec.max !== undefined ? { max: spec.max } : {}),
         mappings: spec.mappingColumn === undefined ? mappings : [],
-        thresholds: { mode: 'absolute', steps },
-        color: { mode: spec.type === 'timeseries' ? 'palette-classic' : 'thresholds' },
+        thresholds: { mode: ThresholdsMode.Absolute, steps },
+        color: {
+          mode: spec.type === 'timeseries' ? FieldColorModeId.PaletteClassic : FieldColorModeId.Thresholds,
+        },
       },
       overrides:
         spec.mappingColumn === undefined
@@ -734,9 +748,39 @@ function panelJson(spec: PanelSpec, id: number, x: number, y: number): Record<st
   return panel;
 }
 
+/** Picks the Prometheus data source: the dashboard works with any name. */
+const DATASOURCE_VARIABLE: VariableModel = {
+  name: 'datasource',
+  label: 'Prometheus',
+  type: 'datasource',
+  query: 'prometheus',
+  hide: VariableHide.dontHide,
+  refresh: VariableRefresh.onDashboardLoad,
+  options: [],
+};
+
+/** A multi-value variable whose "All" matches every value, and series without the label. */
+function queryVariable(v: (typeof VARIABLES)[number]): VariableModel {
+  return {
+    name: v.name,
+    label: v.label,
+    type: 'query',
+    datasource: DATASOURCE,
+    query: { query: v.query, refId: `${v.name}-query` },
+    refresh: VariableRefresh.onTimeRangeChanged,
+    includeAll: true,
+    allValue: '.*',
+    multi: true,
+    current: { selected: true, text: ['All'], value: ['$__all'] },
+    options: [],
+    sort: 1,
+    hide: VariableHide.dontHide,
+  };
+}
+
 /** The whole dashboard JSON model. */
-export function buildDashboard(): Record<string, unknown> {
-  const panels: Record<string, unknown>[] = [];
+export function buildDashboard(): Dashboard {
+  const panels: (Panel | RowPanel)[] = [];
   let id = 1;
   let y = 0;
   for (const row of ROWS) {
@@ -764,7 +808,6 @@ export function buildDashboard(): Record<string, unknown> {
     y += rowHeight;
   }
   return {
-    __inputs: [],
     title: 'etcd-monitor',
     uid: 'etcd-monitor',
     description:
@@ -780,36 +823,7 @@ export function buildDashboard(): Record<string, unknown> {
     version: 1,
     links: [],
     annotations: { list: [] },
-    templating: {
-      list: [
-        {
-          name: 'datasource',
-          label: 'Prometheus',
-          type: 'datasource',
-          query: 'prometheus',
-          current: {},
-          hide: 0,
-          refresh: 1,
-          options: [],
-        },
-        ...VARIABLES.map((v) => ({
-          name: v.name,
-          label: v.label,
-          type: 'query',
-          datasource: DATASOURCE,
-          query: { query: v.query, refId: `${v.name}-query` },
-          definition: v.query,
-          refresh: 2,
-          includeAll: true,
-          allValue: '.*',
-          multi: true,
-          current: { selected: true, text: ['All'], value: ['$__all'] },
-          options: [],
-          sort: 1,
-          hide: 0,
-        })),
-      ],
-    },
+    templating: { list: [DATASOURCE_VARIABLE, ...VARIABLES.map(queryVariable)] },
     panels,
   };
 }
