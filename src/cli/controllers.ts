@@ -15,7 +15,7 @@ import {
   loadKubeConfig,
   parseLabelSelector,
 } from '../k8s/client/index.ts';
-import { KubeLeaseLock, validateLeaderElectionOptions } from '../k8s/leaderelection.ts';
+import { validateLeaderElectionOptions, validateLeaseName } from '../k8s/leaderelection.ts';
 import { errorMessage } from '../errors.ts';
 import { DEFAULT_STATUS_REFRESH_MS } from '../controllers/etcdcluster/controller.ts';
 import { Manager, type ControllerName, type LeaderElectionSettings } from '../controllers/manager.ts';
@@ -191,8 +191,7 @@ export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSe
     );
   }
   try {
-    // Checks the names only; the API client is never used.
-    new KubeLeaseLock({} as never, settings.leaseNamespace, settings.leaseName);
+    validateLeaseName(settings.leaseNamespace, settings.leaseName);
   } catch (err) {
     throw new UsageError(
       errorMessage(err)

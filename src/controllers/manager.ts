@@ -18,7 +18,7 @@
  * engine each: the EtcdCluster controller's reads membership only and is
  * never exported; the EtcdInspection controller's is the one /metrics shows.
  */
-import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Daemon } from '../daemon.ts';
 import { etcdClients } from '../engine/clients.ts';
 import type { ClientFactory } from '../engine/connection.ts';
@@ -163,12 +163,13 @@ export class Manager {
       }
     }
     let led = false;
+    // The Lease has connections of its own for the whole process: renewals
+    // never queue behind a term's lists and watches, and outlive its teardown.
+    const kube = createClients(this.#o.kubeConfig, {
+      userAgent: `etcd-monitor/${VERSION} (leader-election)`,
+    });
     const elector = new LeaderElector({
-      lock: new KubeLeaseLock(
-        this.#o.kubeConfig.makeApiClient(CoordinationV1Api),
-        election.leaseNamespace,
-        election.leaseName,
-      ),
+      lock: new KubeLeaseLock(kube.leases, election.leaseNamespace, election.leaseName),
       identity: this.identity,
       leaseDurationMs: election.leaseDurationMs,
       renewDeadlineMs: election.renewDeadlineMs,
@@ -185,7 +186,11 @@ export class Manager {
         this.daemon.setReady(false);
       },
     });
-    await elector.run(this.#abort.signal);
+    try {
+      await elector.run(this.#abort.signal);
+    } finally {
+      await kube.close();
+    }
     return led && !this.#abort.signal.aborted ? 'lost' : 'stopped';
   }
 
@@ -201,10 +206,9 @@ export class Manager {
       resyncPeriodMs: o.resyncPeriodMs ?? DEFAULT_RESYNC_MS,
       logger: o.logger,
     });
-    const core = o.kubeConfig.makeApiClient(CoreV1Api);
     const recorder = (component: string) =>
       new CorrelatingEventRecorder({
-        sink: new KubeEventSink(core),
+        sink: new KubeEventSink(clients.events),
         component,
         instance: this.identity,
         logger: o.logger,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException } from '@kubernetes/client-node';
+import { apiErrorFrom } from './client/errors.ts';
 import { FakeClock, settle } from '../testing/fake-clock.ts';
 import {
   CorrelatingEventRecorder,
@@ -61,13 +61,13 @@ class FakeSink implements EventSink {
     await Promise.resolve();
     const failure = this.failures.shift();
     if (failure === 'transport') throw new Error('connect ECONNREFUSED');
-    if (failure !== undefined) throw new ApiException<unknown>(failure, `HTTP ${failure}`, {}, {});
+    if (failure !== undefined) throw apiErrorFrom('event', failure, `HTTP ${failure}`);
   }
 
   async create(event: EventBody, signal: AbortSignal): Promise<void> {
     await this.#enter(`create ${event.reason} ${event.count}`, signal);
     const key = `${event.metadata.namespace}/${event.metadata.name}`;
-    if (this.events.has(key)) throw new ApiException<unknown>(409, 'AlreadyExists', {}, {});
+    if (this.events.has(key)) throw apiErrorFrom('event', 409, 'AlreadyExists');
     this.events.set(key, {
       body: event,
       count: event.count,
@@ -79,7 +79,7 @@ class FakeSink implements EventSink {
   async patch(namespace: string, name: string, p: EventPatch, signal: AbortSignal): Promise<void> {
     await this.#enter(`patch ${p.count}`, signal);
     const stored = this.events.get(`${namespace}/${name}`);
-    if (stored === undefined) throw new ApiException<unknown>(404, 'NotFound', {}, {});
+    if (stored === undefined) throw apiErrorFrom('event', 404, 'NotFound');
     stored.count = p.count;
     stored.lastTimestamp = p.lastTimestamp;
     stored.message = p.message;

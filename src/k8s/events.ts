@@ -31,10 +31,11 @@
  * wait to be written; beyond that new ones are dropped (and counted).
  */
 import { hostname } from 'node:os';
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import type { CoreEvent } from './api/core.ts';
+import { KubeApiError } from './client/errors.ts';
+import type { ResourceClient } from './client/typed.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
-import { abortOptions, apiStatus } from './leaderelection.ts';
 import { realClock, type Clock } from '../clock.ts';
 import { ItemExponentialFailureRateLimiter, TokenBucket } from './ratelimit.ts';
 import { WorkQueue } from './workqueue.ts';
@@ -94,7 +95,7 @@ export interface EventPatch {
   readonly message: string;
 }
 
-/** Where Events are written; errors carry the HTTP status through apiStatus() (client-node's ApiException). */
+/** Where Events are written; API errors are KubeApiErrors (their code says whether to retry). */
 export interface EventSink {
   create(event: EventBody, signal: AbortSignal): Promise<void>;
   patch(namespace: string, name: string, patch: EventPatch, signal: AbortSignal): Promise<void>;
@@ -169,6 +170,11 @@ interface Entry {
 interface Similar {
   readonly messages: Set<string>;
   lastAt: number;
+}
+
+/** HTTP status of an API error (undefined for transport errors). */
+function apiStatus(err: unknown): number | undefined {
+  return err instanceof KubeApiError ? err.code : undefined;
 }
 
 function isRef(s: EventSubject): s is ObjectReference {
@@ -576,41 +582,23 @@ export class CorrelatingEventRecorder implements EventRecorder {
   }
 }
 
-/** Records events to the Kubernetes API through client-node's CoreV1Api (needs create and patch on events). */
+/** Records events to the Kubernetes API through the typed client (needs create and patch on events). */
 export class KubeEventSink implements EventSink {
-  readonly #api: CoreV1Api;
+  readonly #events: ResourceClient<CoreEvent>;
 
-  constructor(api: CoreV1Api) {
-    this.#api = api;
+  constructor(events: ResourceClient<CoreEvent>) {
+    this.#events = events;
   }
 
   async create(e: EventBody, signal: AbortSignal): Promise<void> {
-    const body: CoreV1Event = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name: e.metadata.name, namespace: e.metadata.namespace },
-      involvedObject: { ...e.involvedObject },
-      reason: e.reason,
-      message: e.message,
-      type: e.type,
-      source: { ...e.source },
-      reportingComponent: e.reportingComponent,
-      reportingInstance: e.reportingInstance,
-      firstTimestamp: new Date(e.firstTimestamp),
-      lastTimestamp: new Date(e.lastTimestamp),
-      count: e.count,
-    };
-    await this.#api.createNamespacedEvent({ namespace: e.metadata.namespace, body }, abortOptions(signal));
+    await this.#events.create(
+      { ...e, involvedObject: { ...e.involvedObject }, source: { ...e.source } },
+      { signal },
+    );
   }
 
   async patch(namespace: string, name: string, p: EventPatch, signal: AbortSignal): Promise<void> {
-    // A JSON patch (client-node's default patch type for this call).
-    const body = [
-      { op: 'add', path: '/count', value: p.count },
-      { op: 'add', path: '/lastTimestamp', value: p.lastTimestamp },
-      { op: 'add', path: '/message', value: p.message },
-    ];
-    await this.#api.patchNamespacedEvent({ name, namespace, body }, abortOptions(signal));
+    await this.#events.patch(namespace, name, p, { signal });
   }
 }
 

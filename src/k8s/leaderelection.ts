@@ -25,18 +25,9 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import {
-  ApiException,
-  Observable,
-  V1MicroTime,
-  type ConfigurationOptions,
-  type CoordinationV1Api,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-  type V1Lease,
-  type V1LeaseSpec,
-} from '@kubernetes/client-node';
+import type { Lease, LeaseSpec } from './api/core.ts';
+import { isNotFound } from './client/errors.ts';
+import type { ResourceClient } from './client/typed.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import { realClock, sleep, type Clock, type Timer } from '../clock.ts';
@@ -165,8 +156,7 @@ export function validateLeaderElectionOptions(
 
 /** MicroTime as the API server writes it: RFC 3339 with six fractional digits. */
 export function microTime(date: Date): string {
-  // Date's own method: a V1MicroTime overrides toISOString with the micro format already.
-  return Date.prototype.toISOString.call(date).replace(/Z$/, '000Z');
+  return date.toISOString().replace(/Z$/, '000Z');
 }
 
 function rawRecord(r: LeaderElectionRecord): string {
@@ -520,45 +510,41 @@ export class LeaderElector {
 
 // --- The Lease lock on the Kubernetes API.
 
-/** HTTP status of an API error (undefined for transport errors). */
-export function apiStatus(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  return undefined;
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Throws when the Lease's namespace or name is not a valid Kubernetes name. */
+export function validateLeaseName(namespace: string, name: string): void {
+  if (!NAMESPACE_NAME.test(namespace) || namespace.length > 63)
+    throw new Error(`leader election: lease namespace "${namespace}" is not a valid namespace name`);
+  if (!OBJECT_NAME.test(name) || name.length > 253) {
+    throw new Error(
+      `leader election: lease name "${name}" is not a valid object name (lowercase DNS subdomain)`,
+    );
+  }
 }
 
-/** Per-call options that cancel the request when the signal aborts. */
-export function abortOptions(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
-  const middleware: ObservableMiddleware = {
-    pre: (ctx: RequestContext) => {
-      ctx.setSignal(signal);
-      return new Observable(Promise.resolve(ctx));
-    },
-    post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
-
-function timeString(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
-  if (v instanceof Date && !Number.isNaN(v.getTime())) return microTime(v);
-  return undefined;
-}
-
-function microTimeValue(s: string | undefined): V1MicroTime | undefined {
-  if (s === undefined) return undefined;
-  const ms = Date.parse(s);
-  return Number.isNaN(ms) ? undefined : new V1MicroTime(ms);
-}
-
-/** Reads the election record from a Lease (client-node leaves MicroTime fields as strings). */
-export function recordFromLease(lease: V1Lease): LeaderElectionRecord {
-  const spec: V1LeaseSpec = lease.spec ?? {};
+/** Reads the election record from a Lease, defaulting missing fields. */
+export function recordFromLease(lease: Pick<Lease, 'spec'>): LeaderElectionRecord {
+  const spec: LeaseSpec = lease.spec ?? {};
   return {
     holderIdentity: spec.holderIdentity ?? '',
     leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
-    acquireTime: timeString(spec.acquireTime as unknown),
-    renewTime: timeString(spec.renewTime as unknown),
+    acquireTime: spec.acquireTime,
+    renewTime: spec.renewTime,
     leaseTransitions: spec.leaseTransitions ?? 0,
+  };
+}
+
+function leaseSpec(prev: LeaseSpec | undefined, r: LeaderElectionRecord): LeaseSpec {
+  const { acquireTime: _a, renewTime: _r, ...rest } = prev ?? {};
+  return {
+    ...rest,
+    holderIdentity: r.holderIdentity,
+    leaseDurationSeconds: r.leaseDurationSeconds,
+    leaseTransitions: r.leaseTransitions,
+    ...(r.acquireTime !== undefined && { acquireTime: r.acquireTime }),
+    ...(r.renewTime !== undefined && { renewTime: r.renewTime }),
   };
 }
 
@@ -570,24 +556,14 @@ export function recordFromLease(lease: V1Lease): LeaderElectionRecord {
  */
 export class KubeLeaseLock implements LeaseLock {
   readonly description: string;
-  readonly #api: CoordinationV1Api;
+  readonly #leases: ResourceClient<Lease>;
   readonly #namespace: string;
   readonly #name: string;
-  #lease: V1Lease | undefined;
+  #lease: Lease | undefined;
 
-  constructor(api: CoordinationV1Api, namespace: string, name: string) {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
-      throw new Error(`leader election: lease namespace "${namespace}" is not a valid namespace name`);
-    }
-    if (
-      !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name) ||
-      name.length > 253
-    ) {
-      throw new Error(
-        `leader election: lease name "${name}" is not a valid object name (lowercase DNS subdomain)`,
-      );
-    }
-    this.#api = api;
+  constructor(leases: ResourceClient<Lease>, namespace: string, name: string) {
+    validateLeaseName(namespace, name);
+    this.#leases = leases;
     this.#namespace = namespace;
     this.#name = name;
     this.description = `${namespace}/${name}`;
@@ -595,12 +571,9 @@ export class KubeLeaseLock implements LeaseLock {
 
   async get(signal: AbortSignal): Promise<LeaderElectionRecord | null> {
     try {
-      this.#lease = await this.#api.readNamespacedLease(
-        { name: this.#name, namespace: this.#namespace },
-        abortOptions(signal),
-      );
+      this.#lease = await this.#leases.get(this.#namespace, this.#name, { signal });
     } catch (err) {
-      if (apiStatus(err) === 404) {
+      if (isNotFound(err)) {
         this.#lease = undefined;
         return null;
       }
@@ -610,15 +583,9 @@ export class KubeLeaseLock implements LeaseLock {
   }
 
   async create(record: LeaderElectionRecord, signal: AbortSignal): Promise<void> {
-    const body: V1Lease = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name: this.#name, namespace: this.#namespace },
-      spec: this.#spec(undefined, record),
-    };
-    this.#lease = await this.#api.createNamespacedLease(
-      { namespace: this.#namespace, body },
-      abortOptions(signal),
+    this.#lease = await this.#leases.create(
+      { metadata: { name: this.#name, namespace: this.#namespace }, spec: leaseSpec(undefined, record) },
+      { signal },
     );
   }
 
@@ -626,31 +593,6 @@ export class KubeLeaseLock implements LeaseLock {
     const prev = this.#lease;
     if (prev === undefined)
       throw new Error(`lease ${this.description} must be read or created before it is updated`);
-    const body: V1Lease = {
-      ...prev,
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      spec: this.#spec(prev.spec, record),
-    };
-    this.#lease = await this.#api.replaceNamespacedLease(
-      { name: this.#name, namespace: this.#namespace, body },
-      abortOptions(signal),
-    );
-  }
-
-  #spec(prev: V1LeaseSpec | undefined, r: LeaderElectionRecord): V1LeaseSpec {
-    const spec: V1LeaseSpec = {
-      ...prev,
-      holderIdentity: r.holderIdentity,
-      leaseDurationSeconds: r.leaseDurationSeconds,
-      leaseTransitions: r.leaseTransitions,
-    };
-    const acquire = microTimeValue(r.acquireTime);
-    const renew = microTimeValue(r.renewTime);
-    if (acquire !== undefined) spec.acquireTime = acquire;
-    else delete spec.acquireTime;
-    if (renew !== undefined) spec.renewTime = renew;
-    else delete spec.renewTime;
-    return spec;
+    this.#lease = await this.#leases.update({ ...prev, spec: leaseSpec(prev.spec, record) }, { signal });
   }
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import {
   CorrelatingEventRecorder,
   KubeEventSink,
@@ -57,7 +57,7 @@ class CountingSink implements EventSink {
 describe('event recorder on a real kube-apiserver', () => {
   let server: KubeApiserver;
   let ns: string;
-  let api: CoreV1Api;
+  let kube: Clients;
   const recorders: CorrelatingEventRecorder[] = [];
 
   before(async () => {
@@ -80,11 +80,12 @@ subjects:
 - {kind: ServiceAccount, name: operator, namespace: ${ns}}
 `);
     const token = await serviceAccount(server, ns, 'operator');
-    api = server.kubeConfigFor(token).makeApiClient(CoreV1Api);
+    kube = createClients(server.kubeConfigFor(token));
   });
 
   after(async () => {
     await Promise.allSettled(recorders.map((r) => r.stop()));
+    await kube?.close();
     await server?.stop();
   });
 
@@ -92,7 +93,7 @@ subjects:
     recorder: CorrelatingEventRecorder;
     sink: CountingSink;
   } {
-    const sink = new CountingSink(new KubeEventSink(api));
+    const sink = new CountingSink(new KubeEventSink(kube.events));
     const r = new CorrelatingEventRecorder({
       sink,
       component: 'etcdcluster-controller',

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import {
   KubeLeaseLock,
   LeaderElector,
@@ -34,7 +34,7 @@ interface Candidate {
 describe('leader election on a real kube-apiserver', () => {
   let server: KubeApiserver;
   let ns: string;
-  let api: CoordinationV1Api;
+  let kube: Clients;
   const running: Candidate[] = [];
 
   before(async () => {
@@ -57,12 +57,13 @@ subjects:
 - {kind: ServiceAccount, name: operator, namespace: ${ns}}
 `);
     const token = await serviceAccount(server, ns, 'operator');
-    api = server.kubeConfigFor(token).makeApiClient(CoordinationV1Api);
+    kube = createClients(server.kubeConfigFor(token));
   });
 
   after(async () => {
     for (const c of running) c.abort.abort();
     await Promise.allSettled(running.map((c) => c.done));
+    await kube?.close();
     await server?.stop();
   });
 
@@ -76,7 +77,7 @@ subjects:
       leadingSignal: undefined,
     } as Partial<Candidate> as Candidate;
     const elector = new LeaderElector({
-      lock: new KubeLeaseLock(api, ns, lease),
+      lock: new KubeLeaseLock(kube.leases, ns, lease),
       identity: id,
       leaseDurationMs: 3_000,
       renewDeadlineMs: RENEW_MS,

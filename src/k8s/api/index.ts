@@ -52,7 +52,7 @@ export {
   inspectionName,
   type InspectionPhase,
 } from './etcdinspection.ts';
-export { Secret, secretValue } from './core.ts';
+export { CoreEvent, Lease, LeaseSpec, ObjectReference, Secret, secretValue } from './core.ts';
 export { parseCertName, parseFeatureGates, type CertNameRef, type FeatureGates } from './kstone.ts';
 export {
   formatProblems,

@@ -1,9 +1,15 @@
 /** The typed clients the controllers use, on one transport (one connection pool). */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Secret } from '../api/core.ts';
+import type { CoreEvent, Lease, Secret } from '../api/core.ts';
 import type { EtcdCluster } from '../api/etcdcluster.ts';
 import type { EtcdInspection } from '../api/etcdinspection.ts';
-import { etcdClusterResource, etcdInspectionResource, secretResource } from './resource.ts';
+import {
+  etcdClusterResource,
+  etcdInspectionResource,
+  eventResource,
+  leaseResource,
+  secretResource,
+} from './resource.ts';
 import { KubeTransport, type TransportOptions } from './transport.ts';
 import { ResourceClient } from './typed.ts';
 
@@ -12,6 +18,8 @@ export interface Clients {
   readonly etcdClusters: ResourceClient<EtcdCluster>;
   readonly etcdInspections: ResourceClient<EtcdInspection>;
   readonly secrets: ResourceClient<Secret>;
+  readonly leases: ResourceClient<Lease>;
+  readonly events: ResourceClient<CoreEvent>;
   /** Closes the connections (after the informers are stopped). */
   close(): Promise<void>;
 }
@@ -23,6 +31,8 @@ export function createClients(kc: KubeConfig, opts: TransportOptions = {}): Clie
     etcdClusters: new ResourceClient(transport, etcdClusterResource),
     etcdInspections: new ResourceClient(transport, etcdInspectionResource),
     secrets: new ResourceClient(transport, secretResource),
+    leases: new ResourceClient(transport, leaseResource),
+    events: new ResourceClient(transport, eventResource),
     close: () => transport.close(),
   };
 }

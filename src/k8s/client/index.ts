@@ -33,6 +33,8 @@ export {
   describeResource,
   etcdClusterResource,
   etcdInspectionResource,
+  eventResource,
+  leaseResource,
   keyOf,
   objectPath,
   resourceName,

@@ -4,7 +4,7 @@
  * the informer are generic over them.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Secret } from '../api/core.ts';
+import { CoreEvent, Lease, Secret } from '../api/core.ts';
 import { ETCD_CLUSTER_CRD, EtcdCluster } from '../api/etcdcluster.ts';
 import { ETCD_INSPECTION_CRD, EtcdInspection } from '../api/etcdinspection.ts';
 import { GROUP, VERSION, objectKey, type ObjectMeta } from '../api/meta.ts';
@@ -67,6 +67,26 @@ export const secretResource: ResourceDescriptor<Secret> = describeResource({
   namespaced: true,
   hasStatus: false,
   schema: Secret,
+});
+
+export const leaseResource: ResourceDescriptor<Lease> = describeResource({
+  group: 'coordination.k8s.io',
+  version: 'v1',
+  plural: 'leases',
+  kind: 'Lease',
+  namespaced: true,
+  hasStatus: false,
+  schema: Lease,
+});
+
+export const eventResource: ResourceDescriptor<CoreEvent> = describeResource({
+  group: '',
+  version: 'v1',
+  plural: 'events',
+  kind: 'Event',
+  namespaced: true,
+  hasStatus: false,
+  schema: CoreEvent,
 });
 
 export function apiVersionOf(d: ResourceDescriptor<KubeObjectLike>): string {
