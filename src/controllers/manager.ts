@@ -27,7 +27,7 @@ import { SharedClients } from '../engine/shared-clients.ts';
 import { SnapshotStore } from '../engine/snapshot.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
 import { createClients, type Clients } from '../k8s/client/index.ts';
-import { CorrelatingEventRecorder, KubeEventSink } from '../k8s/events.ts';
+import { CountingEventRecorder, KubeEventSink } from '../k8s/events.ts';
 import { defaultIdentity, KubeLeaseLock, LeaderElector } from '../k8s/leaderelection.ts';
 import type { Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
@@ -79,7 +79,7 @@ const DEFAULT_RESYNC_MS = 10 * 60_000;
 interface Term {
   readonly clients: Clients;
   readonly informers: SharedInformers;
-  readonly recorders: CorrelatingEventRecorder[];
+  readonly recorders: CountingEventRecorder[];
   readonly membership: Engine | undefined;
   readonly etcdclusters: EtcdClusterController | undefined;
   readonly inspections: EtcdInspectionController | undefined;
@@ -207,13 +207,13 @@ export class Manager {
       logger: o.logger,
     });
     const recorder = (component: string) =>
-      new CorrelatingEventRecorder({
+      new CountingEventRecorder({
         sink: new KubeEventSink(clients.events),
         component,
         instance: this.identity,
         logger: o.logger,
       });
-    const recorders: CorrelatingEventRecorder[] = [];
+    const recorders: CountingEventRecorder[] = [];
     const common = {
       informers,
       features: o.features,

@@ -1,44 +1,31 @@
 /**
- * An event recorder with client-go's EventCorrelator semantics
- * (k8s.io/client-go/tools/record/events_cache.go), writing core/v1 Events.
+ * The event recorder of the controllers, writing core/v1 Events (why core
+ * and not events.k8s.io: see CoreEvent in src/k8s/api/core.ts). It keeps
+ * what protects the API server and nothing else:
  *
- * Why core/v1 and not events.k8s.io/v1: the aggregation client-go's recorder
- * does (count, firstTimestamp/lastTimestamp, patching the existing Event) is
- * expressed in core/v1 fields, which `kubectl describe` and `kubectl get
- * events` show as they are (COUNT, LAST SEEN); both APIs store the same
- * objects, so nothing is lost. RBAC: create and patch on core `events`.
+ * - Deduplication with counts: the same (object, type, reason, message)
+ *   bumps count and lastTimestamp of the Event already written (a merge
+ *   patch) instead of creating another; a patch that finds the Event gone
+ *   (Events have a TTL) creates it anew with the running count.
+ * - A rate limit per object (client-go's spam filter: a token bucket of
+ *   25, one token back every 5 minutes). Occurrences that cannot be sent
+ *   yet are counted, not dropped: the next call carries the true count.
  *
  * recorder.event(obj, type, reason, message) is synchronous, O(1), never
- * throws and never waits for the API. It feeds three stages:
- *
- * 1. Aggregation of similar events: per (object, type, reason) the first
- *    maxSimilarMessages-1 distinct messages within similarWindowMs each get
- *    their own Event; further ones go into one Event whose message is
- *    "(combined from similar events): <latest message>".
- * 2. Correlation: the same (object, type, reason, message) bumps count and
- *    lastTimestamp of the existing Event (a JSON patch) instead of creating
- *    another. A patch that finds the Event gone (TTL) creates a new one.
- * 3. Spam filter: a token bucket per object (default burst 25, one token per
- *    5 minutes) bounds the API calls made for it. Unlike client-go, which
- *    drops the occurrences it cannot send, occurrences are counted locally
- *    and coalesced: the next call carries the true count. Occurrences
- *    recorded while a call for the same Event is in flight (or waits for a
- *    token) are likewise sent in one call.
- *
- * Calls run on a few workers over a WorkQueue (one Event is never written
- * twice at once), each with a timeout; transient failures are retried with
- * backoff a few times, then dropped and logged. At most maxPending Events
- * wait to be written; beyond that new ones are dropped (and counted).
+ * throws and never waits for the API. One writer sends one call at a time,
+ * each with a deadline; a transient failure is retried with backoff a few
+ * times, then dropped and logged. Memory is bounded: at most maxPending
+ * Events wait to be written (beyond, new ones are dropped and counted) and
+ * at most cacheSize are remembered for deduplication.
  */
 import { hostname } from 'node:os';
 import type { CoreEvent } from './api/core.ts';
-import { KubeApiError } from './client/errors.ts';
+import { isTransient, KubeApiError } from './client/errors.ts';
 import type { ResourceClient } from './client/typed.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
-import { realClock, type Clock } from '../clock.ts';
-import { ItemExponentialFailureRateLimiter, TokenBucket } from './ratelimit.ts';
-import { WorkQueue } from './workqueue.ts';
+import { realClock, type Clock, type Timer } from '../clock.ts';
+import { TokenBucket } from './ratelimit.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -92,7 +79,6 @@ export interface EventBody {
 export interface EventPatch {
   readonly count: number;
   readonly lastTimestamp: string;
-  readonly message: string;
 }
 
 /** Where Events are written; API errors are KubeApiErrors (their code says whether to retry). */
@@ -109,24 +95,18 @@ export interface EventRecorderOptions {
   readonly instance?: string;
   readonly logger?: Logger;
   readonly clock?: Clock;
-  /** Spam filter per object: bucket size (default 25) and time to regain one token (default 300 000 ms). */
-  readonly spamBurst?: number;
-  readonly spamRefillMs?: number;
-  /** Distinct messages per (object, type, reason) before they are combined (default 10, as client-go). */
-  readonly maxSimilarMessages?: number;
-  /** Window of that count (default 600 000 ms). */
-  readonly similarWindowMs?: number;
-  /** Events remembered for correlation, and objects for the spam filter (LRU, default 4096 each). */
+  /** Rate limit per object: bucket size (default 25) and time to regain one token (default 300 000 ms). */
+  readonly perObjectBurst?: number;
+  readonly perObjectRefillMs?: number;
+  /** Events remembered for deduplication, and objects for the rate limit (least recently used go first; default 4096). */
   readonly cacheSize?: number;
   /** Events with occurrences not yet written, at most (default 1000); beyond, new Events are dropped. */
   readonly maxPending?: number;
-  /** Concurrent API calls (default 2). */
-  readonly workers?: number;
   /** Deadline of each API call (default 10 000 ms). */
   readonly callTimeoutMs?: number;
   /** Attempts for a transient failure before the occurrences are dropped (default 4). */
   readonly maxAttempts?: number;
-  /** Backoff between attempts: base and cap (default 1 s, 60 s). */
+  /** Backoff between attempts: doubles from base up to max (default 1 s, 60 s). */
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
 }
@@ -136,7 +116,7 @@ export interface EventRecorderStats {
   readonly recorded: number;
   readonly creates: number;
   readonly patches: number;
-  /** Times an Event waited for a spam-filter token. */
+  /** Times an Event waited for a rate-limit token. */
   readonly deferred: number;
   /** Occurrences dropped: queue full, invalid input, permanent errors, retries exhausted, or stop(). */
   readonly dropped: number;
@@ -145,16 +125,15 @@ export interface EventRecorderStats {
 
 /** Longest message written (client-go's events.k8s.io limit for `note`); longer ones are cut. */
 export const MAX_MESSAGE_LENGTH = 1024;
-const COMBINED_PREFIX = '(combined from similar events): ';
 
 interface Entry {
   readonly key: string;
-  readonly spamKey: string;
+  readonly objectKey: string;
   readonly namespace: string;
   readonly involvedObject: ObjectReference;
   readonly type: EventType;
   readonly reason: string;
-  message: string;
+  readonly message: string;
   /** Occurrences recorded, and how many of them the API has. */
   count: number;
   sentCount: number;
@@ -162,19 +141,8 @@ interface Entry {
   lastTimestamp: Date;
   /** The Event's name once created. */
   name: string | undefined;
-  /** Monotonic time until which the entry waits for a spam token. */
-  deferredUntil: number;
+  /** Failed attempts of the current write. */
   attempts: number;
-}
-
-interface Similar {
-  readonly messages: Set<string>;
-  lastAt: number;
-}
-
-/** HTTP status of an API error (undefined for transport errors). */
-function apiStatus(err: unknown): number | undefined {
-  return err instanceof KubeApiError ? err.code : undefined;
 }
 
 function isRef(s: EventSubject): s is ObjectReference {
@@ -186,38 +154,45 @@ function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-/** Reads a key and moves it to the most-recent end of an insertion-ordered Map. */
+/** Moves a key to the most-recent end of an insertion-ordered Map. */
 function touch<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.delete(key);
   map.set(key, value);
 }
 
-export class CorrelatingEventRecorder implements EventRecorder {
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`event recorder: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+export class CountingEventRecorder implements EventRecorder {
   readonly #sink: EventSink;
   readonly #component: string;
   readonly #instance: string;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #spamBurst: number;
-  readonly #spamQps: number;
-  readonly #maxSimilar: number;
-  readonly #similarWindowMs: number;
+  readonly #burst: number;
+  readonly #tokensPerSecond: number;
   readonly #cacheSize: number;
   readonly #maxPending: number;
   readonly #callTimeoutMs: number;
   readonly #maxAttempts: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
 
+  /** Every remembered Event, least recently recorded first. */
   readonly #entries = new Map<string, Entry>();
-  readonly #similar = new Map<string, Similar>();
   readonly #buckets = new Map<string, TokenBucket>();
-  /** Keys of entries with occurrences not yet written. */
+  /** Keys of Events with occurrences not yet written: ready, waiting (for a token or a retry) or in flight. */
   readonly #unsent = new Set<string>();
-  readonly #queue: WorkQueue<string>;
-  readonly #workers: Promise<void>[];
+  readonly #ready = new Set<string>();
+  readonly #waiting = new Map<string, Timer>();
   readonly #abort = new AbortController();
+  readonly #writer: Promise<void>;
+  #wake: (() => void) | undefined;
   #stopping = false;
   #stopped: Promise<void> | undefined;
-  #idleWaiters: (() => void)[] = [];
   #nameSeq = 0;
   #lastDropLog = -Infinity;
   #stats = { recorded: 0, creates: 0, patches: 0, deferred: 0, dropped: 0, failedCalls: 0 };
@@ -229,42 +204,23 @@ export class CorrelatingEventRecorder implements EventRecorder {
     this.#instance = opts.instance ?? hostname();
     this.#log = (opts.logger ?? silentLogger()).child({ component: 'event-recorder' });
     this.#clock = opts.clock ?? realClock;
-    this.#spamBurst = opts.spamBurst ?? 25;
-    this.#spamQps = 1000 / (opts.spamRefillMs ?? 300_000);
-    this.#maxSimilar = opts.maxSimilarMessages ?? 10;
-    this.#similarWindowMs = opts.similarWindowMs ?? 600_000;
+    this.#burst = positiveInteger('perObjectBurst', opts.perObjectBurst ?? 25);
+    const refillMs = opts.perObjectRefillMs ?? 300_000;
+    if (!(refillMs > 0) || !Number.isFinite(refillMs))
+      throw new Error(`event recorder: perObjectRefillMs must be a positive duration, got ${refillMs}`);
+    this.#tokensPerSecond = 1000 / refillMs;
+    this.#maxPending = positiveInteger('maxPending', opts.maxPending ?? 1000);
     this.#cacheSize = opts.cacheSize ?? 4096;
-    this.#maxPending = opts.maxPending ?? 1000;
-    this.#callTimeoutMs = opts.callTimeoutMs ?? 10_000;
-    this.#maxAttempts = opts.maxAttempts ?? 4;
-    const workers = opts.workers ?? 2;
-    if (!Number.isInteger(this.#spamBurst) || this.#spamBurst < 1)
-      throw new Error(`event recorder: spamBurst must be a positive integer, got ${this.#spamBurst}`);
-    if (!(this.#spamQps > 0) || !Number.isFinite(this.#spamQps))
-      throw new Error(`event recorder: spamRefillMs must be a positive duration, got ${opts.spamRefillMs}`);
-    if (!Number.isInteger(this.#maxSimilar) || this.#maxSimilar < 1)
-      throw new Error(
-        `event recorder: maxSimilarMessages must be a positive integer, got ${this.#maxSimilar}`,
-      );
-    if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1)
-      throw new Error(`event recorder: maxPending must be a positive integer, got ${this.#maxPending}`);
     if (!Number.isInteger(this.#cacheSize) || this.#cacheSize < this.#maxPending) {
       throw new Error(
         `event recorder: cacheSize (${this.#cacheSize}) must be an integer at least maxPending (${this.#maxPending})`,
       );
     }
-    if (!Number.isInteger(workers) || workers < 1)
-      throw new Error(`event recorder: workers must be a positive integer, got ${workers}`);
-    if (!(this.#maxAttempts >= 1))
-      throw new Error(`event recorder: maxAttempts must be at least 1, got ${this.#maxAttempts}`);
-    this.#queue = new WorkQueue<string>({
-      clock: this.#clock,
-      rateLimiter: new ItemExponentialFailureRateLimiter<string>(
-        opts.retryBaseMs ?? 1000,
-        opts.retryMaxMs ?? 60_000,
-      ),
-    });
-    this.#workers = Array.from({ length: workers }, () => this.#work());
+    this.#callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.#maxAttempts = positiveInteger('maxAttempts', opts.maxAttempts ?? 4);
+    this.#retryBaseMs = opts.retryBaseMs ?? 1000;
+    this.#retryMaxMs = opts.retryMaxMs ?? 60_000;
+    this.#writer = this.#run();
   }
 
   event(subject: EventSubject, type: EventType, reason: string, message: string): void {
@@ -287,8 +243,8 @@ export class CorrelatingEventRecorder implements EventRecorder {
 
   /**
    * Stops accepting events, writes those ready to be written (not those
-   * waiting for a spam token or a retry) within timeoutMs, then cancels what
-   * is left. Idempotent.
+   * waiting for a token or a retry) within timeoutMs, then cancels what is
+   * left. Idempotent.
    */
   stop(timeoutMs = 5_000): Promise<void> {
     this.#stopped ??= this.#stop(timeoutMs);
@@ -297,16 +253,14 @@ export class CorrelatingEventRecorder implements EventRecorder {
 
   async #stop(timeoutMs: number): Promise<void> {
     this.#stopping = true;
-    const timer = this.#clock.after(timeoutMs, () => this.#abort.abort(new Error('event recorder stopped')));
-    await new Promise<void>((resolve) => {
-      if (this.#idle() || this.#abort.signal.aborted) return resolve();
-      this.#idleWaiters.push(resolve);
-      this.#abort.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    timer.cancel();
-    this.#abort.abort(new Error('event recorder stopped'));
-    this.#queue.shutDown();
-    await Promise.all(this.#workers);
+    for (const timer of this.#waiting.values()) timer.cancel();
+    this.#waiting.clear();
+    const deadline = this.#clock.after(timeoutMs, () =>
+      this.#abort.abort(new Error('event recorder stopped')),
+    );
+    this.#wake?.();
+    await this.#writer;
+    deadline.cancel();
     if (this.#unsent.size > 0) {
       let lost = 0;
       for (const key of this.#unsent) {
@@ -321,10 +275,6 @@ export class CorrelatingEventRecorder implements EventRecorder {
     }
   }
 
-  #idle(): boolean {
-    return this.#queue.len() === 0 && this.#queue.processingCount() === 0;
-  }
-
   #record(subject: EventSubject, type: EventType, reason: string, message: string): void {
     if (this.#stopping) {
       this.#stats.dropped++;
@@ -334,9 +284,7 @@ export class CorrelatingEventRecorder implements EventRecorder {
     if (type !== 'Normal' && type !== 'Warning') throw new Error(`unsupported event type "${String(type)}"`);
     if (reason === '') throw new Error('event reason must not be empty');
     if (message.length > MAX_MESSAGE_LENGTH) message = `${message.slice(0, MAX_MESSAGE_LENGTH - 3)}...`;
-    const now = this.#clock.now();
     const date = this.#clock.date();
-
     const objectKey = [
       ref.apiVersion,
       ref.kind,
@@ -345,61 +293,49 @@ export class CorrelatingEventRecorder implements EventRecorder {
       ref.uid ?? '',
       ref.fieldPath ?? '',
     ].join('\u0000');
-    const spamKey = [this.#component, this.#instance, objectKey].join('\u0000');
-    const similarKey = [spamKey, type, reason].join('\u0000');
+    const key = [objectKey, type, reason, message].join('\u0000');
 
-    // 1. Aggregation of similar events (client-go's EventAggregator).
-    let similar = this.#similar.get(similarKey);
-    if (similar === undefined || now - similar.lastAt > this.#similarWindowMs)
-      similar = { messages: new Set(), lastAt: now };
-    if (similar.messages.size < this.#maxSimilar) similar.messages.add(message);
-    similar.lastAt = now;
-    touch(this.#similar, similarKey, similar);
-    this.#evict(this.#similar);
-    const combined = similar.messages.size >= this.#maxSimilar;
-    const key = combined ? similarKey : `${similarKey}\u0000${message}`;
-    const text = combined ? `${COMBINED_PREFIX}${message}`.slice(0, MAX_MESSAGE_LENGTH) : message;
-
-    // 2. Correlation with the Event already written for the same key.
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       if (this.#unsent.size >= this.#maxPending) {
-        this.#stats.dropped++;
-        if (now - this.#lastDropLog > 60_000) {
-          this.#lastDropLog = now;
-          this.#log.warn(
-            { pending: this.#unsent.size, reason, object: `${ref.kind} ${ref.namespace ?? ''}/${ref.name}` },
-            'event queue full; dropping events',
-          );
-        }
+        this.#dropForFullQueue(ref, reason);
         return;
       }
       entry = {
         key,
-        spamKey,
+        objectKey,
         namespace: ref.namespace !== undefined && ref.namespace !== '' ? ref.namespace : 'default',
         involvedObject: ref,
         type,
         reason,
-        message: text,
+        message,
         count: 0,
         sentCount: 0,
         firstTimestamp: date,
         lastTimestamp: date,
         name: undefined,
-        deferredUntil: -Infinity,
         attempts: 0,
       };
     }
     entry.count++;
-    entry.message = text;
     entry.lastTimestamp = date;
     touch(this.#entries, key, entry);
     this.#unsent.add(key);
-    this.#evictEntries();
+    this.#forgetOldEntries();
     this.#stats.recorded++;
-    // 3. Written by a worker; an entry waiting for a spam token or a retry is written when that time comes.
-    if (entry.deferredUntil <= now && entry.attempts === 0) this.#queue.add(key);
+    // One waiting for a token or a retry is written when that time comes, with this occurrence.
+    if (!this.#waiting.has(key)) this.#markReady(key);
+  }
+
+  #dropForFullQueue(ref: ObjectReference, reason: string): void {
+    this.#stats.dropped++;
+    const now = this.#clock.now();
+    if (now - this.#lastDropLog < 60_000) return;
+    this.#lastDropLog = now;
+    this.#log.warn(
+      { pending: this.#unsent.size, reason, object: `${ref.kind} ${ref.namespace ?? ''}/${ref.name}` },
+      'event queue full; dropping events',
+    );
   }
 
   #reference(subject: EventSubject): ObjectReference {
@@ -410,14 +346,7 @@ export class CorrelatingEventRecorder implements EventRecorder {
     }
     const meta = subject.metadata;
     const { apiVersion, kind } = subject;
-    if (
-      apiVersion === undefined ||
-      apiVersion === '' ||
-      kind === undefined ||
-      kind === '' ||
-      meta?.name === undefined ||
-      meta.name === ''
-    ) {
+    if (!apiVersion || !kind || !meta?.name) {
       throw new Error(
         'the object needs apiVersion, kind and metadata.name (objects from lists lack apiVersion and kind: set them or pass a reference)',
       );
@@ -432,44 +361,60 @@ export class CorrelatingEventRecorder implements EventRecorder {
     };
   }
 
-  #evict<V>(map: Map<string, V>): void {
-    while (map.size > this.#cacheSize) {
-      const oldest = map.keys().next();
-      if (oldest.done === true) return;
-      map.delete(oldest.value);
-    }
-  }
-
-  /** Forgets the least recently used Events, never one with occurrences still to write. */
-  #evictEntries(): void {
+  /** Forgets the least recently recorded Events, never one with occurrences still to write. */
+  #forgetOldEntries(): void {
     if (this.#entries.size <= this.#cacheSize) return;
     for (const key of this.#entries.keys()) {
       if (this.#entries.size <= this.#cacheSize) return;
-      if (this.#unsent.has(key)) continue;
-      this.#entries.delete(key);
+      if (!this.#unsent.has(key)) this.#entries.delete(key);
     }
   }
 
-  #bucket(spamKey: string): TokenBucket {
-    let bucket = this.#buckets.get(spamKey);
-    if (bucket === undefined) bucket = new TokenBucket(this.#spamQps, this.#spamBurst, this.#clock);
-    touch(this.#buckets, spamKey, bucket);
-    this.#evict(this.#buckets);
+  #bucket(objectKey: string): TokenBucket {
+    let bucket = this.#buckets.get(objectKey);
+    bucket ??= new TokenBucket(this.#tokensPerSecond, this.#burst, this.#clock);
+    touch(this.#buckets, objectKey, bucket);
+    if (this.#buckets.size > this.#cacheSize) {
+      const oldest = this.#buckets.keys().next();
+      if (oldest.done !== true) this.#buckets.delete(oldest.value);
+    }
     return bucket;
   }
 
-  async #work(): Promise<void> {
-    for (;;) {
-      const next = await this.#queue.get();
-      if (next.shutdown) return;
+  #markReady(key: string): void {
+    this.#ready.add(key);
+    this.#wake?.();
+  }
+
+  /** Writes the key again after ms (a token or a backoff), unless stopping. */
+  #retryAfter(key: string, ms: number): void {
+    if (this.#stopping) return;
+    this.#waiting.set(
+      key,
+      this.#clock.after(ms, () => {
+        this.#waiting.delete(key);
+        this.#markReady(key);
+      }),
+    );
+  }
+
+  /** The writer: one call at a time, so one Event is never written twice at once. */
+  async #run(): Promise<void> {
+    while (!this.#abort.signal.aborted) {
+      const next = this.#ready.values().next();
+      if (next.done === true) {
+        if (this.#stopping) return;
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        this.#wake = undefined;
+        continue;
+      }
+      this.#ready.delete(next.value);
       try {
-        await this.#write(next.item);
+        await this.#write(next.value);
       } catch (err) {
         this.#log.error({ err: errorMessage(err) }, 'event writer failed');
-      } finally {
-        this.#queue.done(next.item);
-        if (this.#idleWaiters.length > 0 && this.#idle())
-          for (const resolve of this.#idleWaiters.splice(0)) resolve();
       }
     }
   }
@@ -480,89 +425,72 @@ export class CorrelatingEventRecorder implements EventRecorder {
       this.#unsent.delete(key);
       return;
     }
-    const bucket = this.#bucket(entry.spamKey);
+    const bucket = this.#bucket(entry.objectKey);
     if (!bucket.tryTake()) {
-      const delay = bucket.delayUntilToken();
-      entry.deferredUntil = this.#clock.now() + delay;
       this.#stats.deferred++;
-      this.#queue.addAfter(key, delay);
+      this.#retryAfter(key, bucket.delayUntilToken());
       return;
     }
-    entry.deferredUntil = -Infinity;
     const count = entry.count;
-    const message = entry.message;
     const lastTimestamp = rfc3339(entry.lastTimestamp);
-    const ctl = new AbortController();
-    const onStop = (): void => ctl.abort(this.#abort.signal.reason);
+    const call = new AbortController();
+    const onStop = (): void => call.abort(this.#abort.signal.reason);
     this.#abort.signal.addEventListener('abort', onStop, { once: true });
     const timer = this.#clock.after(this.#callTimeoutMs, () =>
-      ctl.abort(new Error(`event write timed out after ${this.#callTimeoutMs} ms`)),
+      call.abort(new Error(`event write timed out after ${this.#callTimeoutMs} ms`)),
     );
     try {
       if (entry.name !== undefined) {
         try {
-          await this.#sink.patch(entry.namespace, entry.name, { count, lastTimestamp, message }, ctl.signal);
+          await this.#sink.patch(entry.namespace, entry.name, { count, lastTimestamp }, call.signal);
           this.#stats.patches++;
         } catch (err) {
-          if (apiStatus(err) !== 404) throw err;
+          if (!(err instanceof KubeApiError && err.code === 404)) throw err;
           // The Event expired (events have a TTL): write it anew with the full count.
           entry.name = undefined;
         }
       }
       if (entry.name === undefined) {
         const name = this.#eventName(entry.involvedObject.name);
-        await this.#sink.create(this.#body(entry, name, count, message, lastTimestamp), ctl.signal);
+        await this.#sink.create(this.#body(entry, name, count, lastTimestamp), call.signal);
         entry.name = name;
         this.#stats.creates++;
       }
       entry.sentCount = count;
       entry.attempts = 0;
-      this.#queue.forget(key);
       // Occurrences recorded during the call go out in the next one.
-      if (entry.count <= entry.sentCount) this.#unsent.delete(key);
-      else this.#queue.add(key);
+      if (entry.count > entry.sentCount) this.#markReady(key);
+      else this.#unsent.delete(key);
     } catch (err) {
       this.#stats.failedCalls++;
-      const status = apiStatus(err);
-      const permanent =
-        status !== undefined &&
-        status >= 400 &&
-        status < 500 &&
-        status !== 408 &&
-        status !== 429 &&
-        status !== 409;
+      if (this.#abort.signal.aborted) return;
       entry.attempts++;
       const object = `${entry.involvedObject.kind} ${entry.namespace}/${entry.involvedObject.name}`;
-      if (this.#abort.signal.aborted) return;
-      if (permanent || entry.attempts >= this.#maxAttempts) {
-        this.#stats.dropped += entry.count - entry.sentCount;
-        this.#log.warn(
-          { err: errorMessage(err), status, reason: entry.reason, object, attempts: entry.attempts },
-          'cannot write event; dropping it',
-        );
-        entry.sentCount = entry.count;
-        entry.attempts = 0;
-        this.#queue.forget(key);
-        this.#unsent.delete(key);
-      } else {
-        this.#log.info(
-          { err: errorMessage(err), status, reason: entry.reason, object },
-          'cannot write event; will retry',
-        );
-        this.#queue.addRateLimited(key);
+      const fields = { err: errorMessage(err), reason: entry.reason, object, attempts: entry.attempts };
+      if (isTransient(err) || !(err instanceof KubeApiError) || err.code === 409 || err.code === 408) {
+        if (entry.attempts < this.#maxAttempts) {
+          this.#log.info(fields, 'cannot write event; will retry');
+          this.#retryAfter(key, Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (entry.attempts - 1)));
+          return;
+        }
       }
+      this.#log.warn(fields, 'cannot write event; dropping it');
+      this.#stats.dropped += entry.count - entry.sentCount;
+      entry.sentCount = entry.count;
+      entry.attempts = 0;
+      this.#unsent.delete(key);
     } finally {
       timer.cancel();
       this.#abort.signal.removeEventListener('abort', onStop);
     }
   }
 
-  #body(e: Entry, name: string, count: number, message: string, lastTimestamp: string): EventBody {
+  #body(e: Entry, name: string, count: number, lastTimestamp: string): EventBody {
     return {
       metadata: { name, namespace: e.namespace },
       involvedObject: e.involvedObject,
       reason: e.reason,
-      message,
+      message: e.message,
       type: e.type,
       source: { component: this.#component, host: this.#instance },
       reportingComponent: this.#component,

@@ -1,14 +1,14 @@
 /**
  * The event recorder on a real kube-apiserver, as a ServiceAccount whose
- * Role grants only create and patch on events: aggregation into one Event
- * with the true count, separate Events for different messages, the spam
- * filter bounding API calls, and an Event deleted under the recorder.
+ * Role grants only create and patch on events: deduplication into one Event
+ * with the true count, separate Events for different messages, the rate
+ * limit bounding API calls, and an Event deleted under the recorder.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import {
-  CorrelatingEventRecorder,
+  CountingEventRecorder,
   KubeEventSink,
   type EventBody,
   type EventPatch,
@@ -58,7 +58,7 @@ describe('event recorder on a real kube-apiserver', () => {
   let server: KubeApiserver;
   let ns: string;
   let kube: Clients;
-  const recorders: CorrelatingEventRecorder[] = [];
+  const recorders: CountingEventRecorder[] = [];
 
   before(async () => {
     server = await startKubeApiserver();
@@ -90,11 +90,11 @@ subjects:
   });
 
   function recorder(opts: Partial<EventRecorderOptions> = {}): {
-    recorder: CorrelatingEventRecorder;
+    recorder: CountingEventRecorder;
     sink: CountingSink;
   } {
     const sink = new CountingSink(new KubeEventSink(kube.events));
-    const r = new CorrelatingEventRecorder({
+    const r = new CountingEventRecorder({
       sink,
       component: 'etcdcluster-controller',
       instance: 'operator-0',
@@ -129,7 +129,7 @@ subjects:
     return (res.body as { items: CoreEvent[] }).items;
   }
 
-  async function settled(r: CorrelatingEventRecorder): Promise<void> {
+  async function settled(r: CountingEventRecorder): Promise<void> {
     await eventually(() => r.pending() === 0, 'the recorder to write everything', 10_000);
   }
 
@@ -186,9 +186,9 @@ subjects:
     ]);
   });
 
-  it('the spam filter holds back calls for a flooding object, then writes the true count', async () => {
+  it('the rate limit holds back calls for a flooding object, then writes the true count', async () => {
     const obj = await subject('flood');
-    const { recorder: r, sink } = recorder({ spamBurst: 3, spamRefillMs: 2_000 });
+    const { recorder: r, sink } = recorder({ perObjectBurst: 3, perObjectRefillMs: 2_000 });
     for (let i = 0; i < 100; i++) {
       r.event(obj, 'Warning', 'ConnectFailed', 'refused');
       // The first three wait for their own write (three calls, the whole burst); the rest arrive while the bucket is empty.
