@@ -38,6 +38,7 @@ export const DEFAULT_WORKERS = 4;
 
 interface ControllerFlags extends LogFlags {
   readonly kubeconfig?: string;
+  readonly context?: string;
   readonly master?: string;
   readonly labelSelector?: string;
   readonly leaderElect: boolean;
@@ -85,7 +86,11 @@ export function controllerCommand(
 ): Command {
   const cmd = new Command(name)
     .description(description)
-    .option('--kubeconfig <file>', 'kubeconfig file (default: the in-cluster configuration of the pod)')
+    .option(
+      '--kubeconfig <file>',
+      "kubeconfig file (default: as kubectl: $KUBECONFIG, else ~/.kube/config, else the pod's in-cluster configuration)",
+    )
+    .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
     .option('--master <url>', "address of the Kubernetes API server (overrides the kubeconfig's)")
     .option(
       '--label-selector <selector>',
@@ -211,6 +216,7 @@ async function runControllers(
   try {
     kubeConfig = loadKubeConfig({
       ...(flags.kubeconfig !== undefined && { kubeconfig: flags.kubeconfig }),
+      ...(flags.context !== undefined && { context: flags.context }),
       ...(flags.master !== undefined && { master: flags.master }),
     });
   } catch (err) {

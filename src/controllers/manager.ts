@@ -18,7 +18,6 @@
  * engine each: the EtcdCluster controller's reads membership only and is
  * never exported; the EtcdInspection controller's is the one /metrics shows.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Daemon } from '../daemon.ts';
 import { etcdClients } from '../engine/clients.ts';
 import type { ClientFactory } from '../engine/connection.ts';
@@ -26,7 +25,7 @@ import { Engine } from '../engine/engine.ts';
 import { SharedClients } from '../engine/shared-clients.ts';
 import { SnapshotStore } from '../engine/snapshot.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
-import { createClients, type Clients } from '../k8s/client/index.ts';
+import { createClients, type Clients, type RestConfig } from '../k8s/client/index.ts';
 import { CountingEventRecorder, KubeEventSink } from '../k8s/events.ts';
 import { defaultIdentity, KubeLeaseLock, LeaderElector } from '../k8s/leaderelection.ts';
 import type { Logger } from '../log.ts';
@@ -50,7 +49,7 @@ export interface LeaderElectionSettings {
 }
 
 export interface ManagerOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: RestConfig;
   readonly controllers: readonly ControllerName[];
   readonly features: FeatureRegistry;
   readonly providers: ProviderRegistry;

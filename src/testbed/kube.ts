@@ -14,9 +14,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify as toYaml } from 'yaml';
+import type { RestConfig } from '../k8s/client/kubeconfig.ts';
 import { cacheDir, readVersionsEnv, REPO_ROOT, type BinaryEnv } from './binaries.ts';
 import { generateCertificates } from './certs.ts';
 import { startEtcdCluster, type TestCluster } from './cluster.ts';
@@ -66,10 +66,10 @@ export interface KubeApiserver extends AsyncDisposable {
   readonly logFile: string;
   /** undefined while stopped. */
   readonly pid: number | undefined;
-  /** A KubeConfig with the admin token. */
-  adminKubeConfig(): KubeConfig;
-  /** A KubeConfig that authenticates with this bearer token (e.g. a ServiceAccount token). */
-  kubeConfigFor(token: string): KubeConfig;
+  /** A client configuration with the admin token. */
+  adminKubeConfig(): RestConfig;
+  /** A client configuration that authenticates with this bearer token (e.g. a ServiceAccount token). */
+  kubeConfigFor(token: string): RestConfig;
   /** Writes a kubeconfig file for that token (mode 0600), for `--kubeconfig` tests. */
   writeKubeconfig(token: string, file: string): Promise<void>;
   /**
@@ -326,28 +326,33 @@ class KubeApiserverImpl implements KubeApiserver {
     }
   }
 
-  private kubeConfig(userName: string, token: string): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'etcd-monitor-test', server: this.url, caFile: this.caFile, skipTLSVerify: false }],
-      users: [{ name: userName, token }],
-      contexts: [{ name: 'etcd-monitor-test', cluster: 'etcd-monitor-test', user: userName }],
-      currentContext: 'etcd-monitor-test',
-    });
-    return kc;
+  adminKubeConfig(): RestConfig {
+    return this.kubeConfigFor(this.adminToken);
   }
 
-  adminKubeConfig(): KubeConfig {
-    return this.kubeConfig('etcd-monitor-admin', this.adminToken);
-  }
-
-  kubeConfigFor(token: string): KubeConfig {
-    return this.kubeConfig('token-user', token);
+  kubeConfigFor(token: string): RestConfig {
+    return {
+      server: this.url,
+      tls: { ca: this.ca },
+      credentials: { type: 'token', token },
+      source: 'test bed',
+    };
   }
 
   async writeKubeconfig(token: string, file: string): Promise<void> {
-    // exportConfig() gives JSON, which is valid YAML.
-    await writeFile(file, this.kubeConfigFor(token).exportConfig(), { mode: 0o600 });
+    const kubeconfig = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        { name: 'etcd-monitor-test', cluster: { server: this.url, 'certificate-authority': this.caFile } },
+      ],
+      users: [{ name: 'token-user', user: { token } }],
+      contexts: [
+        { name: 'etcd-monitor-test', context: { cluster: 'etcd-monitor-test', user: 'token-user' } },
+      ],
+      'current-context': 'etcd-monitor-test',
+    };
+    await writeFile(file, toYaml(kubeconfig), { mode: 0o600 });
   }
 
   async serviceAccountToken(

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
@@ -62,15 +62,16 @@ describe('etcd-monitor operator as two replicas', () => {
   let ns: string;
   const replicas: Replica[] = [];
 
+  /** The second replica finds its kubeconfig through $KUBECONFIG (a list whose first file is missing), as kubectl would. */
   async function replica(name: string, lease: string): Promise<Replica> {
     const port = await freePort();
+    const viaEnv = name === 'second';
     const child = spawn(
       process.execPath,
       [
         BIN,
         'operator',
-        '--kubeconfig',
-        kubeconfig,
+        ...(viaEnv ? [] : ['--kubeconfig', kubeconfig]),
         '--leader-elect',
         '--lease-lock-name',
         lease,
@@ -89,7 +90,12 @@ describe('etcd-monitor operator as two replicas', () => {
         '--log-level',
         'debug',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        ...(viaEnv && {
+          env: { ...process.env, KUBECONFIG: [join(dir, 'missing'), kubeconfig].join(delimiter) },
+        }),
+      },
     );
     const logs: Record<string, unknown>[] = [];
     let buffered = '';
@@ -325,8 +331,11 @@ describe('usage errors of the controller commands', { concurrency: true }, () =>
   }
 
   it('no kubeconfig outside a pod: exit 2 with what to do', async () => {
-    const env = { ...process.env };
+    // A home without ~/.kube/config.
+    const home = await mkdtemp(join(tmpdir(), 'etcd-monitor-home-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
     delete env['KUBERNETES_SERVICE_HOST'];
+    delete env['KUBECONFIG'];
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [BIN, 'operator', '--leader-elect=false'], {
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -337,6 +346,7 @@ describe('usage errors of the controller commands', { concurrency: true }, () =>
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code, stderr }));
     });
+    await rm(home, { recursive: true, force: true });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /not running in a Kubernetes pod .*pass --kubeconfig or --master/);
   });

@@ -1,12 +1,12 @@
 /**
  * The typed clients on a real kube-apiserver: CRUD, the status subresource,
  * merge patches, optimistic concurrency, label selectors, watches, Secrets,
- * kubeconfig files, and RBAC errors surfaced as clear KubeApiErrors.
+ * kubeconfig files ($KUBECONFIG, ~/.kube/config, exec plugins), and RBAC errors surfaced as clear KubeApiErrors.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EtcdCluster } from '../../src/k8s/api/index.ts';
 import {
@@ -225,6 +225,69 @@ describe('typed clients on a real kube-apiserver', () => {
       'kind filled in for list items',
     );
     await assert.rejects(clients.secrets.updateStatus(secret), /has no status subresource/);
+  });
+
+  it('finds the kubeconfig as kubectl does: $KUBECONFIG (a merged list), then ~/.kube/config', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-kc-'));
+    try {
+      const file = join(dir, 'config');
+      await server.writeKubeconfig(server.adminToken, file);
+      const list = [join(dir, 'missing'), file].join(delimiter);
+      const fromEnv = createClients(
+        loadKubeConfig({}, { env: { KUBECONFIG: list }, home: join(dir, 'home') }),
+      );
+      try {
+        assert.ok((await fromEnv.etcdClusters.list(ns)).items.length > 0);
+      } finally {
+        await fromEnv.close();
+      }
+      await mkdir(join(dir, 'home', '.kube'), { recursive: true });
+      await server.writeKubeconfig(server.adminToken, join(dir, 'home', '.kube', 'config'));
+      const fromHome = createClients(loadKubeConfig({}, { env: {}, home: join(dir, 'home') }));
+      try {
+        assert.ok((await fromHome.etcdClusters.list(ns)).items.length > 0);
+      } finally {
+        await fromHome.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('authenticates with an exec plugin, and runs it again after a 401', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-kc-'));
+    try {
+      // The plugin hands out the token in token.txt: a wrong one first, then the admin's.
+      await writeFile(join(dir, 'token.txt'), 'not-a-token');
+      const plugin = join(dir, 'plugin');
+      await writeFile(
+        plugin,
+        `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat '${join(dir, 'token.txt')}')"\n`,
+      );
+      await chmod(plugin, 0o755);
+      const file = join(dir, 'config');
+      await server.writeKubeconfig('unused', file);
+      await writeFile(
+        file,
+        (await readFile(file, 'utf8')).replace(
+          /token: unused/,
+          `exec: {apiVersion: client.authentication.k8s.io/v1, command: ${plugin}}`,
+        ),
+      );
+      const viaExec = createClients(loadKubeConfig({ kubeconfig: file }));
+      try {
+        await assert.rejects(viaExec.etcdClusters.list(ns), (err) => isUnauthorized(err));
+        await writeFile(join(dir, 'token.txt'), server.adminToken);
+        assert.ok(
+          (await viaExec.etcdClusters.list(ns)).items.length > 0,
+          'the 401 made it run the plugin again',
+        );
+      } finally {
+        await viaExec.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('works from a kubeconfig file, with --master overriding its server', async () => {

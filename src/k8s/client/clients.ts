@@ -1,5 +1,4 @@
 /** The typed clients the controllers use, on one transport (one connection pool). */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { CoreEvent, Lease, Secret } from '../api/core.ts';
 import type { EtcdCluster } from '../api/etcdcluster.ts';
 import type { EtcdInspection } from '../api/etcdinspection.ts';
@@ -10,6 +9,7 @@ import {
   leaseResource,
   secretResource,
 } from './resource.ts';
+import type { RestConfig } from './kubeconfig.ts';
 import { KubeTransport, type TransportOptions } from './transport.ts';
 import { ResourceClient } from './typed.ts';
 
@@ -24,8 +24,8 @@ export interface Clients {
   close(): Promise<void>;
 }
 
-export function createClients(kc: KubeConfig, opts: TransportOptions = {}): Clients {
-  const transport = new KubeTransport(kc, opts);
+export function createClients(config: RestConfig, opts: TransportOptions = {}): Clients {
+  const transport = new KubeTransport(config, opts);
   return {
     transport,
     etcdClusters: new ResourceClient(transport, etcdClusterResource),

@@ -1,15 +1,18 @@
 /**
  * The client layer (client-gen, lister-gen and informer-gen's equivalents):
- * KubeConfig loading, a transport on @kubernetes/client-node's auth, typed
- * clients per resource, informers and listers.
+ * kubeconfig loading as kubectl does it, a transport with the credentials,
+ * typed clients per resource, informers and listers.
  */
 export {
   loadKubeConfig,
   inClusterConfig,
   KubeConfigError,
+  type Credentials,
+  type KubeConfigEnv,
   type KubeConfigFlags,
-  type InClusterEnv,
+  type RestConfig,
 } from './kubeconfig.ts';
+export { CredentialError } from './credentials.ts';
 export { KubeTransport, type KubeRequest, type Query, type TransportOptions } from './transport.ts';
 export {
   KubeApiError,

@@ -1,15 +1,15 @@
 /**
- * HTTP to the apiserver on @kubernetes/client-node's machinery: its
- * KubeConfig authenticates every request (bearer tokens, token files that
- * rotate, exec plugins, client certificates) and builds the undici
- * dispatcher for the cluster's TLS settings. On top: one dispatcher per
- * transport (kept-alive connections, closed by close()), a deadline per
+ * HTTP to the apiserver: credentials on every request (RequestCredentials),
+ * one undici dispatcher per transport for the cluster's TLS settings
+ * (kept-alive connections, closed by close(); dialled anew only when an
+ * exec plugin hands out another client certificate), a deadline per
  * request, Status bodies turned into KubeApiError, and watch streams read
  * line by line as JSON. Nothing else is shared between transports.
  */
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch, type Dispatcher } from 'undici';
+import { CredentialError, RequestCredentials, type RequestAuth } from './credentials.ts';
 import { apiErrorFrom, KubeTransportError } from './errors.ts';
+import type { RestConfig } from './kubeconfig.ts';
 
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
@@ -34,14 +34,6 @@ export interface TransportOptions {
   readonly userAgent?: string;
 }
 
-const METHODS: Record<KubeRequest['method'], HttpMethod> = {
-  GET: HttpMethod.GET,
-  POST: HttpMethod.POST,
-  PUT: HttpMethod.PUT,
-  PATCH: HttpMethod.PATCH,
-  DELETE: HttpMethod.DELETE,
-};
-
 function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   // undici wraps socket errors: "fetch failed" ← cause.
@@ -59,22 +51,24 @@ function parseJson(text: string): unknown {
 
 export class KubeTransport {
   readonly server: string;
-  readonly #kc: KubeConfig;
+  readonly #config: RestConfig;
+  readonly #credentials: RequestCredentials;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
   #dispatcher: Dispatcher | undefined;
+  /** The client certificate the dispatcher dials with (an exec plugin's may change). */
+  #dispatcherCert: string | undefined;
   #closed = false;
 
-  constructor(kc: KubeConfig, opts: TransportOptions = {}) {
-    const cluster = kc.getCurrentCluster();
-    if (cluster === null) throw new Error('the kubeconfig has no current cluster (check current-context)');
-    this.server = cluster.server.replace(/\/+$/, '');
-    this.#kc = kc;
+  constructor(config: RestConfig, opts: TransportOptions = {}) {
+    this.server = config.server.replace(/\/+$/, '');
+    this.#config = config;
+    this.#credentials = new RequestCredentials(config);
     this.#timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.#userAgent = opts.userAgent ?? 'etcd-monitor';
   }
 
-  private url(path: string, query: Query | undefined): string {
+  #url(path: string, query: Query | undefined): string {
     const url = new URL(this.server + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -83,27 +77,51 @@ export class KubeTransport {
   }
 
   /** Headers (credentials included) for one request, and the transport's dispatcher. */
-  private async prepare(
-    url: string,
-    method: KubeRequest['method'],
-  ): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher }> {
+  async #prepare(): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher }> {
     if (this.#closed) throw new KubeTransportError('the Kubernetes client has been closed');
-    const ctx = new RequestContext(url, METHODS[method]);
-    await this.#kc.applySecurityAuthentication(ctx);
-    // The KubeConfig makes a new dispatcher on every call; the first one is
-    // kept for the life of the transport, so connections are reused.
-    this.#dispatcher ??= (ctx.getDispatcher() as Dispatcher | undefined) ?? new Agent();
-    return {
-      headers: { ...ctx.getHeaders(), 'user-agent': this.#userAgent, accept: 'application/json' },
-      dispatcher: this.#dispatcher,
-    };
+    let auth: RequestAuth;
+    try {
+      auth = await this.#credentials.get();
+    } catch (err) {
+      if (err instanceof CredentialError) throw new KubeTransportError(err.message, { cause: err });
+      throw err;
+    }
+    const headers: Record<string, string> = { 'user-agent': this.#userAgent, accept: 'application/json' };
+    if (auth.authorization !== undefined) headers['authorization'] = auth.authorization;
+    return { headers, dispatcher: this.#dispatcherFor(auth.clientCert) };
+  }
+
+  #dispatcherFor(execCert: RequestAuth['clientCert']): Dispatcher {
+    const certKey = execCert?.cert;
+    if (this.#dispatcher !== undefined && this.#dispatcherCert === certKey) return this.#dispatcher;
+    const old = this.#dispatcher;
+    // Requests in flight on the old one finish; it closes once idle.
+    if (old !== undefined) void old.close().catch(() => undefined);
+    const tls = this.#config.tls;
+    const cert = execCert?.cert ?? tls.cert;
+    const key = execCert?.key ?? tls.key;
+    this.#dispatcher = new Agent({
+      connect: {
+        ...(tls.ca !== undefined && { ca: tls.ca }),
+        ...(cert !== undefined && key !== undefined && { cert, key }),
+        ...(tls.serverName !== undefined && { servername: tls.serverName }),
+        rejectUnauthorized: tls.insecureSkipTLSVerify !== true,
+      },
+    });
+    this.#dispatcherCert = certKey;
+    return this.#dispatcher;
+  }
+
+  /** A 401 means the credentials were refused: fetch them anew for the next request. */
+  #refused(status: number): void {
+    if (status === 401) this.#credentials.invalidate();
   }
 
   /** One request; resolves to the parsed JSON body of a 2xx answer, throws KubeApiError otherwise. */
   async request(req: KubeRequest): Promise<unknown> {
-    const url = this.url(req.path, req.query);
+    const url = this.#url(req.path, req.query);
     const what = req.what ?? `${req.method} ${req.path}`;
-    const { headers, dispatcher } = await this.prepare(url, req.method);
+    const { headers, dispatcher } = await this.#prepare();
     if (req.body !== undefined) headers['content-type'] = req.contentType ?? 'application/json';
     const timeoutMs = req.timeoutMs ?? this.#timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -130,6 +148,7 @@ export class KubeTransport {
     }
     const body = text === '' ? undefined : parseJson(text);
     if (status >= 200 && status < 300) return body;
+    this.#refused(status);
     throw apiErrorFrom(what, status, body, retryAfter);
   }
 
@@ -146,9 +165,9 @@ export class KubeTransport {
     connectTimeoutMs?: number;
     what?: string;
   }): Promise<AsyncIterable<unknown>> {
-    const url = this.url(req.path, req.query);
+    const url = this.#url(req.path, req.query);
     const what = req.what ?? `watch ${req.path}`;
-    const { headers, dispatcher } = await this.prepare(url, 'GET');
+    const { headers, dispatcher } = await this.#prepare();
     // Aborting this controller ends the stream whoever asked for it.
     const own = new AbortController();
     const onAbort = (): void => own.abort(req.signal.reason);
@@ -178,6 +197,7 @@ export class KubeTransport {
     if (res.status !== 200 || res.body === null) {
       const text = await res.text().catch(() => '');
       release();
+      this.#refused(res.status);
       throw apiErrorFrom(
         what,
         res.status,

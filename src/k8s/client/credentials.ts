@@ -1,0 +1,157 @@
+/**
+ * The credentials of each request, from a RestConfig: a static token or
+ * basic auth, a token file re-read every minute (bound ServiceAccount
+ * tokens rotate), or an exec plugin run on demand and cached until its
+ * expirationTimestamp (or until the server answers 401). An exec plugin may
+ * also return a client certificate, which the transport dials with.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import type { Credentials, ExecPlugin, RestConfig } from './kubeconfig.ts';
+import { errorMessage } from '../../errors.ts';
+
+/** What a request carries: an Authorization header and, from an exec plugin, a client certificate. */
+export interface RequestAuth {
+  readonly authorization: string | undefined;
+  readonly clientCert: { readonly cert: string; readonly key: string } | undefined;
+}
+
+const TOKEN_FILE_TTL_MS = 60_000;
+/** A credential that expires within this margin is renewed before use. */
+const EXPIRY_MARGIN_MS = 10_000;
+const EXEC_TIMEOUT_MS = 60_000;
+const MAX_EXEC_OUTPUT = 1 << 20;
+
+export class CredentialError extends Error {
+  override name = 'CredentialError';
+}
+
+interface Cached {
+  readonly auth: RequestAuth;
+  /** Date.now() after which it is fetched again. */
+  readonly until: number;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Runs the plugin (client.authentication.k8s.io ExecCredential protocol) and reads its answer. */
+async function runExec(exec: ExecPlugin, config: RestConfig): Promise<Cached> {
+  const cluster = {
+    server: config.server,
+    ...(config.tls.ca !== undefined && {
+      'certificate-authority-data': Buffer.from(config.tls.ca).toString('base64'),
+    }),
+    ...(config.tls.insecureSkipTLSVerify === true && { 'insecure-skip-tls-verify': true }),
+    ...(config.tls.serverName !== undefined && { 'tls-server-name': config.tls.serverName }),
+  };
+  const info = {
+    apiVersion: exec.apiVersion,
+    kind: 'ExecCredential',
+    spec: { interactive: false, ...(exec.provideClusterInfo && { cluster }) },
+  };
+  const what = `exec credential plugin ${exec.command}`;
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(
+      exec.command,
+      [...exec.args],
+      {
+        env: { ...process.env, ...exec.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) },
+        timeout: EXEC_TIMEOUT_MS,
+        maxBuffer: MAX_EXEC_OUTPUT,
+      },
+      (err, out, stderr) => {
+        if (err === null) return resolve(out);
+        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+        const hint = missing && exec.installHint !== undefined ? `\n${exec.installHint}` : '';
+        const detail = stderr.trim().slice(0, 500);
+        reject(new CredentialError(`${what}: ${err.message}${detail !== '' ? `: ${detail}` : ''}${hint}`));
+      },
+    );
+  });
+  let answer: unknown;
+  try {
+    answer = JSON.parse(stdout);
+  } catch {
+    throw new CredentialError(`${what}: its output is not JSON (an ExecCredential is expected)`);
+  }
+  const status = isRecord(answer) ? answer['status'] : undefined;
+  if (!isRecord(answer) || answer['kind'] !== 'ExecCredential' || !isRecord(status))
+    throw new CredentialError(`${what}: its output is not an ExecCredential with a status`);
+  const token = typeof status['token'] === 'string' && status['token'] !== '' ? status['token'] : undefined;
+  const cert = status['clientCertificateData'];
+  const key = status['clientKeyData'];
+  const hasCert = typeof cert === 'string' && cert !== '' && typeof key === 'string' && key !== '';
+  if (token === undefined && !hasCert)
+    throw new CredentialError(
+      `${what}: the ExecCredential has neither a token nor a client certificate and key`,
+    );
+  const expires =
+    typeof status['expirationTimestamp'] === 'string' ? Date.parse(status['expirationTimestamp']) : NaN;
+  return {
+    auth: {
+      authorization: token !== undefined ? `Bearer ${token}` : undefined,
+      clientCert: hasCert ? { cert, key } : undefined,
+    },
+    until: Number.isNaN(expires) ? Infinity : expires - EXPIRY_MARGIN_MS,
+  };
+}
+
+export class RequestCredentials {
+  readonly #credentials: Credentials;
+  readonly #config: RestConfig;
+  #cached: Cached | undefined;
+  /** One exec run or token file read at a time; concurrent requests wait for it. */
+  #pending: Promise<Cached> | undefined;
+
+  constructor(config: RestConfig) {
+    this.#config = config;
+    this.#credentials = config.credentials;
+  }
+
+  async get(): Promise<RequestAuth> {
+    const c = this.#credentials;
+    switch (c.type) {
+      case 'none':
+        return { authorization: undefined, clientCert: undefined };
+      case 'token':
+        return { authorization: `Bearer ${c.token}`, clientCert: undefined };
+      case 'basic':
+        return {
+          authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`,
+          clientCert: undefined,
+        };
+      case 'tokenFile':
+      case 'exec': {
+        const cached = this.#cached;
+        if (cached !== undefined && Date.now() < cached.until) return cached.auth;
+        this.#pending ??= this.#fetch(c).finally(() => {
+          this.#pending = undefined;
+        });
+        this.#cached = await this.#pending;
+        return this.#cached.auth;
+      }
+    }
+  }
+
+  /** The server refused the credentials: fetch them again next time (a rotated token, an expired plugin answer). */
+  invalidate(): void {
+    this.#cached = undefined;
+  }
+
+  async #fetch(c: Extract<Credentials, { type: 'tokenFile' | 'exec' }>): Promise<Cached> {
+    if (c.type === 'exec') return runExec(c.exec, this.#config);
+    let token: string;
+    try {
+      token = (await readFile(c.file, 'utf8')).trim();
+    } catch (err) {
+      throw new CredentialError(`cannot read the token file ${c.file}: ${errorMessage(err)}`);
+    }
+    if (token === '') throw new CredentialError(`the token file ${c.file} is empty`);
+    return {
+      auth: { authorization: `Bearer ${token}`, clientCert: undefined },
+      until: Date.now() + TOKEN_FILE_TTL_MS,
+    };
+  }
+}
