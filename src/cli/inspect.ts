@@ -20,7 +20,14 @@ import { renderTable } from './table.ts';
 import { humanBytes } from '../units.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
-export const DEFAULT_INSPECT_FEATURES = ['healthy', 'alarm', 'consistency', 'quota', 'topology'];
+export const DEFAULT_INSPECT_FEATURES = [
+  'healthy',
+  'alarm',
+  'consistency',
+  'quota',
+  'topology',
+  'certificates',
+];
 
 interface InspectFlags {
   readonly endpoints: string;

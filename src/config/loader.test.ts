@@ -10,7 +10,7 @@ import { registerBuiltinFeatures } from '../features/index.ts';
 const registry = registerBuiltinFeatures(new FeatureRegistry());
 const parse = (yaml: string) => parseConfig(yaml, 'monitor.yaml', registry);
 
-test('a minimal config gets defaults: v3, member discovery, healthy and alarm every 30 s, quota every 60 s, topology every 30 s', async () => {
+test('a minimal config gets defaults: v3, member discovery, healthy and alarm every 30 s, quota every 60 s, topology every 30 s, certificates hourly', async () => {
   const config = await parse('clusters:\n  - name: prod-a\n    endpoints: [http://127.0.0.1:2379]\n');
   const [c] = config.clusters;
   assert.equal(c?.id, 'prod-a');
@@ -22,6 +22,7 @@ test('a minimal config gets defaults: v3, member discovery, healthy and alarm ev
     alarm: { enabled: true, intervalSeconds: 30 },
     quota: { enabled: true, intervalSeconds: 60 },
     topology: { enabled: true, intervalSeconds: 30 },
+    certificates: { enabled: true, intervalSeconds: 3600 },
   });
 });
 

@@ -13,7 +13,7 @@ import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
 import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './schema.ts';
 
 /** Features a cluster gets when neither it nor `defaults` lists any: cheap, and what every SRE wants. */
-export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm', 'quota', 'topology'];
+export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm', 'quota', 'topology', 'certificates'];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -15,6 +15,7 @@ import {
   v2ReadView,
   v3ReadView,
   type ClusterHandle,
+  type ClusterTlsView,
   type EtcdHttpView,
   type EtcdV2ReadView,
   type EtcdV3ReadView,
@@ -23,6 +24,7 @@ import {
   type MemberSnapshot,
   type OwnedV3ReadClient,
 } from './contract.ts';
+import { fetchPeerChain } from '../etcd/peer-certificates.ts';
 import type { MembersSnapshot } from './snapshot.ts';
 import type { ClusterSpec } from './spec.ts';
 
@@ -134,6 +136,7 @@ export class ClusterConnection {
       identity: { id, name, labels: spec.labels ?? {}, storageBackend, endpoints },
       logger,
       requestTimeoutMs: spec.client.requestTimeoutMs,
+      tls: tlsView(spec),
       ready: (signal) => this.ready(signal),
       members: () => this.members(),
       openV3Client: (endpoint) => this.openV3Client(endpoint),
@@ -481,4 +484,17 @@ function withoutStatus(member: MemberSnapshot, error: string): MemberSnapshot {
     memberErrors: [],
     error,
   };
+}
+
+/** The public side of the cluster's TLS settings, and handshakes made with them (the key stays here). */
+function tlsView(spec: ClusterSpec): ClusterTlsView | undefined {
+  const tls = spec.client.tls;
+  if (tls === undefined && !spec.endpoints.some((e) => e.scheme === 'https')) return undefined;
+  return Object.freeze({
+    ca: tls?.ca,
+    clientCert: tls?.cert,
+    serverName: tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : undefined,
+    peerCertificates: (endpoint: Endpoint, signal: AbortSignal) =>
+      fetchPeerChain(endpoint, tls, spec.client.dialTimeoutMs, signal),
+  });
 }

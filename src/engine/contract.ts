@@ -12,6 +12,7 @@
  * on the handle: an inspection never changes the cluster it inspects.
  */
 import type { Endpoint } from '../etcd/endpoint.ts';
+import type { PresentedChain } from '../etcd/peer-certificates.ts';
 import type { EtcdHttpMemberClient, EtcdV2MemberClient, EtcdV3MemberClient } from '../etcd/types.ts';
 import type { Logger } from '../log.ts';
 import type { MetricDefinition } from '../metrics/catalogue.ts';
@@ -150,12 +151,32 @@ export interface OwnedV3ReadClient {
   close(): void;
 }
 
+export type { PresentedChain } from '../etcd/peer-certificates.ts';
+
+/**
+ * The TLS side of a cluster that a feature may see: the public certificates
+ * it is configured with (never the key) and a handshake made with its
+ * settings, for the certificates inspection.
+ */
+export interface ClusterTlsView {
+  /** The configured CA bundle (PEM); undefined: the system roots. */
+  readonly ca: string | undefined;
+  /** The configured client certificate (PEM, public part only). */
+  readonly clientCert: string | undefined;
+  /** The name server certificates are checked against, when configured instead of each endpoint's host. */
+  readonly serverName: string | undefined;
+  /** One short TLS connection to the endpoint, closed after the handshake: the chain it presented, verified or not. */
+  peerCertificates(endpoint: Endpoint, signal: AbortSignal): Promise<PresentedChain>;
+}
+
 /** What a feature may use of the cluster it inspects. */
 export interface ClusterHandle {
   readonly identity: ClusterIdentity;
   readonly logger: Logger;
   /** The deadline the clients put on each call (a feature's own waits can be derived from it). */
   readonly requestTimeoutMs: number;
+  /** undefined when the cluster uses neither https endpoints nor TLS material. */
+  readonly tls: ClusterTlsView | undefined;
   /** Resolves once membership has been read at least once (or failed), or rejects when signal aborts. */
   ready(signal: AbortSignal): Promise<void>;
   /** The members of the latest discovery (configured endpoints until then). */

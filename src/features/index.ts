@@ -3,6 +3,7 @@
  * A new feature adds one line here.
  */
 import { AlarmFeature } from './alarm/alarm.ts';
+import { CertificatesFeature } from './certificates/certificates.ts';
 import { ConsistencyFeature } from './consistency/consistency.ts';
 import { HealthyFeature } from './healthy/healthy.ts';
 import { QuotaFeature } from './quota/quota.ts';
@@ -17,6 +18,7 @@ export const BUILTIN_FEATURES = {
   request: () => new RequestFeature(),
   quota: () => new QuotaFeature(),
   topology: () => new TopologyFeature(),
+  certificates: () => new CertificatesFeature(),
 } as const;
 
 export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {

@@ -30,6 +30,19 @@ export interface TestClusterTls {
   readonly otherKeyFile: string;
   readonly otherCert: string;
   readonly otherKey: string;
+  /**
+   * Per member index, a serving certificate for client traffic only (peers
+   * keep serverCertFile), when asked for with `serving`.
+   */
+  readonly serving: readonly { readonly certFile: string; readonly keyFile: string }[];
+}
+
+/** A serving certificate of its own for one member's client URL (certificate inspection tests). */
+export interface ServingCertOptions {
+  /** Validity in days from now; negative: already expired (notAfter before now). Default 365. */
+  readonly days?: number;
+  /** SANs; default the cluster's hosts. */
+  readonly hosts?: readonly string[];
 }
 
 /**
@@ -76,7 +89,7 @@ function serial(): string {
   return `0x${bytes.toString('hex')}`;
 }
 
-async function makeCa(dir: string, base: string, cn: string): Promise<void> {
+async function makeCa(dir: string, base: string, cn: string, days = DAYS): Promise<void> {
   await openssl(
     [
       'req',
@@ -90,7 +103,7 @@ async function makeCa(dir: string, base: string, cn: string): Promise<void> {
       '-subj',
       `/CN=${cn}`,
       '-days',
-      DAYS,
+      days,
       '-sha256',
       '-keyout',
       `${base}-key.pem`,
@@ -107,6 +120,7 @@ async function makeLeaf(
   ca: string,
   cn: string,
   extensions: string,
+  days = DAYS,
 ): Promise<void> {
   await writeFile(join(dir, `${base}.ext`), extensions);
   await openssl(
@@ -138,7 +152,7 @@ async function makeLeaf(
       '-set_serial',
       serial(),
       '-days',
-      DAYS,
+      days,
       '-sha256',
       '-extfile',
       `${base}.ext`,
@@ -160,14 +174,27 @@ async function makeLeaf(
  */
 export async function generateCertificates(
   dir: string,
-  opts: { hosts?: string[] } = {},
+  opts: {
+    hosts?: string[];
+    /** Validity of the CA in days (default 365): shorter than a leaf's to test a CA expiring first. */
+    caDays?: number;
+    serving?: readonly ServingCertOptions[];
+  } = {},
 ): Promise<TestClusterTls> {
   const hosts = opts.hosts && opts.hosts.length > 0 ? opts.hosts : ['127.0.0.1', 'localhost'];
-  for (const host of hosts) {
-    if (!/^[A-Za-z0-9.:*-]+$/.test(host))
-      throw new Error(`invalid host for a certificate: ${JSON.stringify(host)}`);
-  }
-  const san = hosts.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  const sanOf = (list: readonly string[]): string => {
+    for (const host of list) {
+      if (!/^[A-Za-z0-9.:*-]+$/.test(host))
+        throw new Error(`invalid host for a certificate: ${JSON.stringify(host)}`);
+    }
+    return list.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  };
+  const san = sanOf(hosts);
+  const serving = (opts.serving ?? []).map((o, i) => {
+    if (o.days !== undefined && !Number.isInteger(o.days))
+      throw new Error(`serving[${i}].days must be an integer, got ${o.days}`);
+    return { base: `serving-${i}`, days: String(o.days ?? DAYS), san: sanOf(o.hosts ?? hosts) };
+  });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(join(dir, 'openssl.cnf'), REQ_CONFIG);
 
@@ -180,7 +207,7 @@ authorityKeyIdentifier = keyid
 ${extra}`;
 
   await Promise.all([
-    makeCa(dir, 'ca', 'etcd-monitor-test-ca'),
+    makeCa(dir, 'ca', 'etcd-monitor-test-ca', opts.caDays === undefined ? DAYS : String(opts.caDays)),
     makeCa(dir, 'other-ca', 'etcd-monitor-test-other-ca'),
   ]);
   await Promise.all([
@@ -195,9 +222,19 @@ ${extra}`;
     ),
     makeLeaf(dir, 'client', 'ca', CLIENT_CERT_CN, leaf('clientAuth')),
     makeLeaf(dir, 'other-client', 'other-ca', CLIENT_CERT_CN, leaf('clientAuth')),
+    ...serving.map((s) =>
+      makeLeaf(
+        dir,
+        s.base,
+        'ca',
+        `etcd-monitor-test-${s.base}`,
+        leaf('serverAuth,clientAuth', `subjectAltName = ${s.san}\n`),
+        s.days,
+      ),
+    ),
   ]);
 
-  const names = ['ca', 'other-ca', 'server', 'client', 'other-client'];
+  const names = ['ca', 'other-ca', 'server', 'client', 'other-client', ...serving.map((s) => s.base)];
   await Promise.all(names.map((n) => chmod(join(dir, `${n}-key.pem`), 0o600)));
   const read = (file: string): Promise<string> => readFile(join(dir, file), 'utf8');
   const [ca, cert, key, otherCa, otherCert, otherKey] = await Promise.all([
@@ -224,5 +261,9 @@ ${extra}`;
     otherKeyFile: join(dir, 'other-client-key.pem'),
     otherCert,
     otherKey,
+    serving: serving.map((s) => ({
+      certFile: join(dir, `${s.base}.pem`),
+      keyFile: join(dir, `${s.base}-key.pem`),
+    })),
   };
 }

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { etcdBinaries, isEtcdVersion, type EtcdBinaries, type EtcdVersion } from './binaries.ts';
-import { generateCertificates, type TestClusterTls } from './certs.ts';
+import { generateCertificates, type ServingCertOptions, type TestClusterTls } from './certs.ts';
 import { httpGet } from './http.ts';
 import { exitError, freePort, retryPortRace } from './ports.ts';
 import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
@@ -24,6 +24,12 @@ export interface StartClusterOptions {
   members?: number;
   /** client AND peer TLS with client-cert auth (--client-cert-auth), certs generated per cluster */
   tls?: boolean;
+  /**
+   * With tls: certificate variations for the certificates inspection's
+   * tests: the CA's validity, and per member a serving certificate of its
+   * own for the client URL (short-lived, expired, other SANs).
+   */
+  tlsCerts?: { caDays?: number; serving?: readonly ServingCertOptions[] };
   /** creates user root with a random password, enables auth (via etcdctl) */
   auth?: boolean;
   /** --enable-v2 (3.4/3.5 only) */
@@ -233,9 +239,10 @@ class EtcdTestCluster implements TestCluster {
       '--log-outputs=stderr',
     ];
     if (this.tls) {
+      const serving = this.tls.serving[this.members.indexOf(m)];
       args.push(
-        `--cert-file=${this.tls.serverCertFile}`,
-        `--key-file=${this.tls.serverKeyFile}`,
+        `--cert-file=${serving?.certFile ?? this.tls.serverCertFile}`,
+        `--key-file=${serving?.keyFile ?? this.tls.serverKeyFile}`,
         `--trusted-ca-file=${this.tls.caFile}`,
         '--client-cert-auth',
         `--peer-cert-file=${this.tls.serverCertFile}`,
@@ -267,7 +274,15 @@ class EtcdTestCluster implements TestCluster {
 
   /** One health probe; resolves to undefined when healthy, else the reason. */
   private async probe(m: Member, timeoutMs: number, signal: AbortSignal): Promise<string | undefined> {
-    const tls = this.tls ? { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key } : undefined;
+    const tls = this.tls
+      ? {
+          ca: this.tls.ca,
+          cert: this.tls.cert,
+          key: this.tls.key,
+          // A member serving a deliberately bad certificate is still probed.
+          insecureSkipVerify: this.tls.serving[this.members.indexOf(m)] !== undefined,
+        }
+      : undefined;
     try {
       const res = await httpGet(`${m.clientURL}/health`, { tls, timeoutMs, signal });
       if (res.status === 200) {
@@ -602,7 +617,7 @@ async function createCluster(
   const dir = await mkdtemp(join(tmpdir(), `etcd-monitor-${prefix}-`));
   trackDir(dir);
   try {
-    const tls = opts.tls ? await generateCertificates(join(dir, 'certs')) : undefined;
+    const tls = opts.tls ? await generateCertificates(join(dir, 'certs'), opts.tlsCerts ?? {}) : undefined;
     const scheme = tls ? 'https' : 'http';
     const members: Member[] = [];
     for (let i = 0; i < count; i++) {

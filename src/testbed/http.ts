@@ -6,6 +6,11 @@ export interface HttpTls {
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;
+  /**
+   * Skip verifying the server certificate: only for test-bed members that
+   * serve a deliberately expired or mismatched certificate.
+   */
+  readonly insecureSkipVerify?: boolean;
 }
 
 export interface HttpResponse {
@@ -22,7 +27,13 @@ export function httpGet(
     const common = { method: 'GET', agent: false as const, timeout: opts.timeoutMs, signal: opts.signal };
     const req =
       target.protocol === 'https:'
-        ? httpsRequest(target, { ...common, ca: opts.tls?.ca, cert: opts.tls?.cert, key: opts.tls?.key })
+        ? httpsRequest(target, {
+            ...common,
+            ca: opts.tls?.ca,
+            cert: opts.tls?.cert,
+            key: opts.tls?.key,
+            rejectUnauthorized: opts.tls?.insecureSkipVerify !== true,
+          })
         : httpRequest(target, common);
     req.once('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${opts.timeoutMs} ms`)));
     req.once('error', reject);

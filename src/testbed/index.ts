@@ -13,7 +13,12 @@ export {
   type EtcdBinaries,
   type BinaryEnv,
 } from './binaries.ts';
-export { generateCertificates, CLIENT_CERT_CN, type TestClusterTls } from './certs.ts';
+export {
+  generateCertificates,
+  CLIENT_CERT_CN,
+  type ServingCertOptions,
+  type TestClusterTls,
+} from './certs.ts';
 export {
   startEtcdCluster,
   type StartClusterOptions,

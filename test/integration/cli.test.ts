@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_INSPECT_FEATURES } from '../../src/cli/inspect.ts';
 import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { parseExposition } from '../support/scrape.ts';
@@ -75,6 +76,10 @@ describe('etcd-monitor inspect', () => {
     assert.equal(r.code, 0, r.stderr);
     for (const url of cluster.endpoints)
       assert.match(r.stdout, new RegExp(`^${hostPort(url).replace(/\./g, '\\.')} .* yes `, 'm'));
+    // One table shows every default inspection of a healthy TLS cluster, all passed.
+    for (const feature of DEFAULT_INSPECT_FEATURES)
+      assert.match(r.stdout, new RegExp(`^${feature} +ok `, 'm'));
+    assert.match(r.stdout, /^certificates +ok +\d+ certificate\(s\) of 3 member\(s\)/m);
     assert.match(r.stdout, /RESULT: OK/);
   });
 

@@ -104,6 +104,7 @@ describe('EtcdCluster status', () => {
       AlarmsClear: 'False AlarmsRaised: NOSPACE on 10.0.0.1:2379',
       WithinQuota: 'Unknown FeatureDisabled: the quota feature is not enabled',
       TopologyOk: 'Unknown FeatureDisabled: the topology feature is not enabled',
+      CertificatesValid: 'Unknown FeatureDisabled: the certificates feature is not enabled',
     });
     assert.ok(
       (s.conditions ?? []).every(

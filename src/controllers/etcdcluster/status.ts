@@ -6,6 +6,7 @@
  * an Event.
  */
 import {
+  type ClusterConditionType,
   findCondition,
   setCondition,
   type Condition,
@@ -27,7 +28,7 @@ type ConditionBody = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 
 /** How each feature-backed condition reads its inspection. */
 interface ConditionSource {
-  readonly type: 'Healthy' | 'Consistent' | 'AlarmsClear' | 'WithinQuota' | 'TopologyOk';
+  readonly type: Exclude<ClusterConditionType, 'Ready'>;
   readonly feature: string;
   readonly ok: string;
   readonly problems: string;
@@ -39,6 +40,12 @@ const SOURCES: readonly ConditionSource[] = [
   { type: 'AlarmsClear', feature: 'alarm', ok: 'NoAlarms', problems: 'AlarmsRaised' },
   { type: 'WithinQuota', feature: 'quota', ok: 'WithinQuota', problems: 'QuotaProblems' },
   { type: 'TopologyOk', feature: 'topology', ok: 'TopologyOk', problems: 'TopologyProblems' },
+  {
+    type: 'CertificatesValid',
+    feature: 'certificates',
+    ok: 'CertificatesValid',
+    problems: 'CertificateProblems',
+  },
 ];
 
 const MESSAGE_MAX = 4096;

@@ -14,7 +14,15 @@ export const CLUSTER_TYPES = ['imported'] as const;
 export type ClusterType = (typeof CLUSTER_TYPES)[number];
 
 /** The built-in features (src/features/index.ts); the default set of the validation. */
-export const KNOWN_FEATURES = ['healthy', 'alarm', 'consistency', 'request', 'quota', 'topology'] as const;
+export const KNOWN_FEATURES = [
+  'healthy',
+  'alarm',
+  'consistency',
+  'request',
+  'quota',
+  'topology',
+  'certificates',
+] as const;
 
 /** Enabled when an object names no features at all (neither spec.features nor the featureGates annotation). */
 export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm'];
@@ -172,6 +180,7 @@ export const CLUSTER_CONDITIONS = [
   'AlarmsClear',
   'WithinQuota',
   'TopologyOk',
+  'CertificatesValid',
 ] as const;
 export type ClusterConditionType = (typeof CLUSTER_CONDITIONS)[number];
 
@@ -216,7 +225,7 @@ export const EtcdClusterStatus = Type.Object(
       ),
     ),
     conditions: Type.Optional(
-      Conditions('Ready, Healthy, Consistent, AlarmsClear, WithinQuota, TopologyOk.'),
+      Conditions('Ready, Healthy, Consistent, AlarmsClear, WithinQuota, TopologyOk, CertificatesValid.'),
     ),
     observedGeneration: Type.Optional(
       Int64({ minimum: 0, description: 'The .metadata.generation this status describes.' }),

@@ -193,11 +193,13 @@ describe('validateEtcdCluster', () => {
       { field: 'metadata.annotations.featureGates', message: 'entry "alarm" is not name=true or name=false' },
       {
         field: 'metadata.annotations.featureGates',
-        message: 'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology)',
+        message:
+          'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology, certificates)',
       },
       {
         field: 'spec.features.healty',
-        message: 'unknown feature "healty" (known: healthy, alarm, consistency, request, quota, topology)',
+        message:
+          'unknown feature "healty" (known: healthy, alarm, consistency, request, quota, topology, certificates)',
       },
     ]);
   });
@@ -320,7 +322,8 @@ describe('validateEtcdInspection', () => {
       [
         {
           field: 'spec.inspectionType',
-          message: 'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology)',
+          message:
+            'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology, certificates)',
         },
         { field: 'spec.inspectionProvider', message: 'unknown provider "cron" (known: etcd-monitor)' },
       ],

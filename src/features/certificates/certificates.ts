@@ -1,0 +1,203 @@
+/**
+ * certificates: will a certificate expire or stop matching? Per member, one
+ * short TLS connection per round reads the serving chain as presented in the
+ * handshake; the configured client certificate and CA are read from the
+ * cluster's tls settings. A long default interval (1 h) keeps the extra
+ * connections near zero.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { errorMessage } from '../../errors.ts';
+import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import type { MetricSample } from '../../metrics/sample.ts';
+import {
+  failedOutcome,
+  OptionsError,
+  type ClusterHandle,
+  type Feature,
+  type FeatureSession,
+  type InspectionOutcome,
+} from '../../engine/contract.ts';
+import { forEachMember } from '../members.ts';
+import { parseOptions } from '../options.ts';
+import { humanDuration } from '../units.ts';
+import { assessCertificates, type CertificatesVerdict, type MemberChain } from './assess.ts';
+import { parsePemBundle } from './x509.ts';
+
+const DAY = 86_400;
+
+export const CERTIFICATE_METRICS = {
+  expiry: {
+    name: 'inspection_etcd_certificate_expiry_seconds',
+    type: 'gauge',
+    help: 'Seconds until the certificate expires (negative once expired). source: the member host:port that presented it, "client" or "ca" for the configured ones.',
+    labels: ['source', 'kind', 'subject', 'serial'],
+  },
+  hostMismatch: {
+    name: 'inspection_etcd_certificate_host_mismatch',
+    type: 'gauge',
+    help: "1 when the member's serving certificate does not cover the host it is reached at (or the configured serverName), else 0.",
+    labels: ['endpoint'],
+  },
+  verified: {
+    name: 'inspection_etcd_certificate_chain_verified',
+    type: 'gauge',
+    help: "1 when the member's serving chain verifies against the configured CA (host name and dates included), else 0.",
+    labels: ['endpoint'],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+export const CertificatesOptionsSchema = Type.Object(
+  {
+    warningDays: Type.Number({
+      minimum: 0,
+      default: 30,
+      description: 'Warn this many days before a certificate expires.',
+    }),
+    criticalDays: Type.Number({ minimum: 0, default: 7, description: 'Critical this many days before.' }),
+  },
+  { additionalProperties: false },
+);
+
+export type CertificatesOptions = Static<typeof CertificatesOptionsSchema>;
+
+export function parseCertificatesOptions(raw: unknown): CertificatesOptions {
+  const o = parseOptions('certificates', CertificatesOptionsSchema, raw);
+  if (o.criticalDays > o.warningDays) {
+    throw new OptionsError(
+      `options of feature certificates: criticalDays (${o.criticalDays}) must not exceed warningDays (${o.warningDays})`,
+    );
+  }
+  return o;
+}
+
+export type CertificatesDetails = Omit<CertificatesVerdict, 'problems' | 'certificates'> & {
+  readonly certificates: readonly (Omit<
+    CertificatesVerdict['certificates'][number],
+    'notAfter' | 'notBefore'
+  > & {
+    notAfter: string;
+    notBefore: string;
+  })[];
+};
+
+class CertificatesSession implements FeatureSession {
+  readonly #cluster: ClusterHandle;
+  readonly #options: CertificatesOptions;
+  readonly #configured: { client: X509Certificate[]; ca: X509Certificate[] };
+  readonly #configError: string | undefined;
+
+  constructor(cluster: ClusterHandle, options: CertificatesOptions) {
+    this.#cluster = cluster;
+    this.#options = options;
+    // The configured material does not change during a session (a new spec
+    // opens a new one). It was checked when loaded; should it not parse, the
+    // rounds say so rather than the session failing to open.
+    const tls = cluster.tls;
+    try {
+      this.#configured = {
+        client: tls?.clientCert !== undefined ? parsePemBundle(tls.clientCert, 'the client certificate') : [],
+        ca: tls?.ca !== undefined ? parsePemBundle(tls.ca, 'the CA bundle') : [],
+      };
+    } catch (err) {
+      this.#configured = { client: [], ca: [] };
+      this.#configError = errorMessage(err);
+    }
+  }
+
+  async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
+    if (this.#configError !== undefined) {
+      return failedOutcome(`the cluster's tls settings: ${this.#configError}`);
+    }
+    const tls = this.#cluster.tls;
+    if (tls === undefined) {
+      return {
+        ok: true,
+        summary: 'no TLS: no certificate to inspect',
+        problems: [],
+        details: null,
+        metrics: [],
+      };
+    }
+    const members = this.#cluster.members().filter((m) => m.endpoint?.scheme === 'https');
+    const results = await forEachMember(members, (m) => tls.peerCertificates(m.endpoint!, signal));
+    const chains: MemberChain[] = results.map((r) => ({
+      endpoint: r.member.snapshot.endpoint,
+      name: r.member.snapshot.name,
+      expectedHost:
+        tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : r.member.endpoint!.host,
+      ...(r.result !== undefined
+        ? { chain: r.result.chain, verified: r.result.verified, verifyError: r.result.verifyError }
+        : { error: r.error ?? 'no answer' }),
+    }));
+    const t = {
+      warningSeconds: this.#options.warningDays * DAY,
+      criticalSeconds: this.#options.criticalDays * DAY,
+    };
+    const verdict = assessCertificates(chains, this.#configured, Date.now(), t);
+    const details: CertificatesDetails = {
+      members: verdict.members,
+      soonest: verdict.soonest,
+      certificates: verdict.certificates.map((c) => ({
+        ...c,
+        notAfter: c.notAfter.toISOString(),
+        notBefore: c.notBefore.toISOString(),
+      })),
+    };
+    const failed = verdict.members.filter((m) => m.error !== undefined);
+    if (members.length > 0 && failed.length === members.length && verdict.certificates.length === 0) {
+      return failedOutcome(
+        `no member completed a TLS handshake: ${failed.map((m) => `${m.endpoint}: ${m.error}`).join('; ')}`,
+        { details },
+      );
+    }
+    if (verdict.certificates.length === 0) {
+      return { ok: true, summary: 'no TLS: no certificate to inspect', problems: [], details, metrics: [] };
+    }
+    const metrics: MetricSample[] = verdict.certificates.map((c) => ({
+      name: CERTIFICATE_METRICS.expiry.name,
+      labels: { source: c.source, kind: c.kind, subject: c.subject, serial: c.serial },
+      value: c.secondsUntilExpiry,
+    }));
+    for (const m of verdict.members) {
+      if (m.hostCovered !== undefined)
+        metrics.push({
+          name: CERTIFICATE_METRICS.hostMismatch.name,
+          labels: { endpoint: m.endpoint },
+          value: m.hostCovered ? 0 : 1,
+        });
+      if (m.verified !== undefined)
+        metrics.push({
+          name: CERTIFICATE_METRICS.verified.name,
+          labels: { endpoint: m.endpoint },
+          value: m.verified ? 1 : 0,
+        });
+    }
+    const soonest = verdict.soonest!;
+    const summary = [
+      `${verdict.certificates.length} certificate(s) of ${verdict.members.length - failed.length} member(s)${this.#configured.client.length + this.#configured.ca.length > 0 ? ' and the configured ones' : ''}`,
+      `soonest expiry: ${soonest.subject} (${soonest.source}) ${soonest.secondsUntilExpiry <= 0 ? 'EXPIRED' : `in ${humanDuration(soonest.secondsUntilExpiry)}`}`,
+      ...(failed.length > 0 ? [`unknown: ${failed.map((m) => `${m.endpoint}: ${m.error}`).join('; ')}`] : []),
+    ].join('; ');
+    return { ok: true, summary, problems: verdict.problems, details, metrics };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class CertificatesFeature implements Feature<CertificatesOptions> {
+  readonly name = 'certificates';
+  readonly description =
+    "TLS clusters: each member's serving chain from the handshake, the client certificate and CA: expiry, host names, CAs expiring first.";
+  readonly backends = ['v3', 'v2'] as const;
+  readonly defaultIntervalSeconds = 3600;
+  readonly metrics = Object.values(CERTIFICATE_METRICS);
+
+  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): CertificatesOptions {
+    return parseCertificatesOptions(raw);
+  }
+
+  open(cluster: ClusterHandle, options: CertificatesOptions): FeatureSession {
+    return new CertificatesSession(cluster, options);
+  }
+}
