@@ -72,7 +72,7 @@ export function validateCluster(
   const backend: StorageBackend = spec?.storageBackend === 'v2' ? 'v2' : 'v3';
   return validateEtcdCluster(obj, {
     knownFeatures: features.names(),
-    clusterTypes: providers.types(),
+    clusterTypes: providers.names(),
     checkFeatureOptions: (name, options) => {
       const problem = featureProblem(features, name, backend, options);
       return problem === undefined ? [] : [problem];

@@ -156,13 +156,17 @@ describe('provider registry', () => {
       built++;
       return new ImportedProvider();
     });
-    assert.deepEqual(r.types(), ['imported']);
+    assert.deepEqual(r.names(), ['imported']);
     assert.equal(r.get('imported'), r.get('imported'));
     assert.equal(built, 1);
-    assert.equal(r.get('kubeadm'), undefined);
+    assert.equal(r.find('kubeadm'), undefined);
+    assert.throws(() => r.get('kubeadm'), /unknown cluster provider "kubeadm" \(known: imported\)/);
     assert.throws(() => r.register('imported', () => new ImportedProvider()), /already registered/);
-    assert.throws(() => r.register('Bad Name', () => new ImportedProvider()), /invalid cluster type/);
+    assert.throws(
+      () => r.register('Bad Name', () => new ImportedProvider()),
+      /invalid cluster provider name/,
+    );
     r.register('other', () => new ImportedProvider());
-    assert.throws(() => r.get('other'), /factory "other" built "imported"/);
+    assert.throws(() => r.get('other'), /cluster provider factory "other" built "imported"/);
   });
 });

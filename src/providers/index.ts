@@ -19,9 +19,7 @@ export const providerRegistry = registerBuiltinProviders(new ProviderRegistry())
 
 export {
   ProviderRegistry,
-  ProviderSpecError,
   type ClusterProvider,
-  type HookContext,
   type ProviderCluster,
   type ProviderStatus,
 } from './provider.ts';

@@ -28,12 +28,7 @@ import { formatProblems } from '../../k8s/api/index.ts';
 import { isAlreadyExists, isNotFound, type Clients, type DeepReadonly } from '../../k8s/client/index.ts';
 import type { EventRecorder } from '../../k8s/events.ts';
 import type { Logger } from '../../log.ts';
-import {
-  ProviderSpecError,
-  type ClusterProvider,
-  type ProviderCluster,
-  type ProviderRegistry,
-} from '../../providers/index.ts';
+import { type ClusterProvider, type ProviderCluster, type ProviderRegistry } from '../../providers/index.ts';
 import { CLUSTERS_BY_SECRET, INSPECTIONS_BY_OWNER, ownerKey, type SharedInformers } from '../informers.ts';
 import { Controller } from '../runner.ts';
 import { featureInterval, SpecCache, type ClientTimeouts } from '../spec.ts';
@@ -214,7 +209,8 @@ export class EtcdClusterController {
     const validated = this.#specs.validate(cluster);
     if (!validated.ok) return this.#invalid(key, cluster, validated.problems, signal);
     const valid = validated.value;
-    const provider = this.#o.providers.get(valid.clusterType) as ClusterProvider;
+    // Validation admits registered cluster types only.
+    const provider = this.#o.providers.get(valid.clusterType);
     const enabled = Object.entries(valid.features)
       .filter(([, f]) => f.enabled)
       .map(([f]) => f);
@@ -233,13 +229,7 @@ export class EtcdClusterController {
     if (!built.ok) return this.#invalid(key, cluster, built.problems, signal);
 
     const desired: ProviderCluster = { cluster: valid, spec: built.value };
-    try {
-      await this.#setUp(key, cluster, provider, desired, signal);
-    } catch (err) {
-      if (err instanceof ProviderSpecError)
-        return this.#invalid(key, cluster, [{ field: 'spec', message: err.message }], signal);
-      throw err;
-    }
+    await this.#monitor(key, cluster, provider, desired);
 
     const wanted = desiredInspections(valid, interval);
     const featureMessages = await this.#reconcileInspections(cluster, wanted, signal);
@@ -264,21 +254,17 @@ export class EtcdClusterController {
     await this.#writeStatus(cluster, next, signal);
   }
 
-  /** Provider hooks around giving the engine the cluster (first time in this process) or a changed spec. */
-  async #setUp(
+  /** Gives the engine the cluster (the first time in this process) or a spec the provider calls changed. */
+  async #monitor(
     key: string,
     cluster: DeepReadonly<EtcdCluster>,
     provider: ClusterProvider,
     desired: ProviderCluster,
-    signal: AbortSignal,
   ): Promise<void> {
-    const ctx = { ...desired, signal, logger: this.#log.child({ cluster: key }) };
     const applied = this.#applied.get(key);
     if (applied === undefined) {
-      await provider.beforeCreate?.(ctx);
       await this.#o.engine.upsert(desired.spec);
       this.#applied.set(key, desired);
-      await provider.afterCreate?.(ctx);
       // Once per object, not once per process start: only before the first status was written.
       if (cluster.status?.observedGeneration === undefined) {
         this.#o.recorder.event(
@@ -290,10 +276,8 @@ export class EtcdClusterController {
       }
       this.#log.info({ cluster: key, type: provider.type }, 'cluster set up');
     } else if (applied.spec !== desired.spec && !provider.equal(applied, desired)) {
-      await provider.beforeUpdate?.(ctx, applied);
       await this.#o.engine.upsert(desired.spec);
       this.#applied.set(key, desired);
-      await provider.afterUpdate?.(ctx, applied);
     }
   }
 
@@ -429,7 +413,7 @@ export class EtcdClusterController {
     await this.#o.engine.remove(key);
   }
 
-  /** Deletion: provider hooks, the inspections, the engine's state, then the finalizer. */
+  /** Deletion: the inspections, the engine's state, then the finalizer. */
   async #finalize(key: string, cluster: DeepReadonly<EtcdCluster>, signal: AbortSignal): Promise<void> {
     if (!(cluster.metadata.finalizers ?? []).includes(FINALIZER)) {
       await this.#release(key);
@@ -457,25 +441,11 @@ export class EtcdClusterController {
     this.#log.info({ cluster: key }, 'cluster released and finalizer removed');
   }
 
-  /** Provider hooks, the inspections and the engine's state; once per deleted object. */
+  /** The inspections and the engine's state; once per deleted object. */
   async #cleanUp(key: string, cluster: DeepReadonly<EtcdCluster>, signal: AbortSignal): Promise<void> {
-    const validated = this.#specs.validate(cluster);
-    const valid = this.#applied.get(key)?.cluster ?? (validated.ok ? validated.value : undefined);
-    const provider = valid !== undefined ? this.#o.providers.get(valid.clusterType) : undefined;
-    const ctx =
-      valid !== undefined
-        ? {
-            cluster: valid,
-            spec: this.#applied.get(key)?.spec,
-            signal,
-            logger: this.#log.child({ cluster: key }),
-          }
-        : undefined;
-    if (ctx !== undefined) await provider?.beforeDelete?.(ctx);
     for (const i of this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_OWNER, key)) {
       if (controlledBy(i, cluster.metadata.uid)) await this.#deleteInspection(i, signal);
     }
     await this.#release(key);
-    if (ctx !== undefined) await provider?.afterDelete?.(ctx);
   }
 }

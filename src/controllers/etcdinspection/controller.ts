@@ -295,7 +295,7 @@ export class EtcdInspectionController {
     if (this.#inspectionChecks.has(i)) return this.#inspectionChecks.get(i);
     const checked = validateEtcdInspection(i, {
       knownFeatures: this.#o.features.names(),
-      providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#o.providers.types()],
+      providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#o.providers.names()],
     });
     const problem = checked.ok ? undefined : formatProblems(checked.problems);
     this.#inspectionChecks.set(i, problem);
