@@ -124,6 +124,10 @@ for version in "${etcd_versions[@]}"; do
 done
 if [[ $with_test == true ]]; then bash hack/build-tools.sh >/dev/null; fi # bbolt-edit for the consistency tests
 if [[ $with_test == true ]]; then bash hack/build-kube-apiserver.sh; fi # kube-apiserver for test/k8s (a no-op when cached)
+if [[ $with_test == true ]]; then # Helm 3 and 4 for test/chart (no-ops when cached)
+  bash hack/build-helm.sh 3 >/dev/null
+  bash hack/build-helm.sh 4 >/dev/null
+fi
 
 # --- no stray system etcd --------------------------------------------------
 # Cheap check each run: a system etcd listening on the default client port
