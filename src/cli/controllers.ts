@@ -41,6 +41,7 @@ interface ControllerFlags extends LogFlags {
   readonly context?: string;
   readonly master?: string;
   readonly labelSelector?: string;
+  readonly secretNamespaces?: readonly string[];
   readonly leaderElect: boolean;
   readonly leaseLockName: string;
   readonly leaseLockNamespace?: string;
@@ -150,9 +151,31 @@ export function controllerCommand(
         .argParser(duration('--status-refresh-period'))
         .default(DEFAULT_STATUS_REFRESH_MS, '5m'),
     )
-    .addOption(metricPrefixOption());
+    .addOption(metricPrefixOption())
+    .addOption(
+      new Option(
+        '--secret-namespaces <namespaces>',
+        'watch Secrets only in these namespaces (comma-separated), so RBAC can grant Secret reads there alone; default all',
+      ).argParser(namespaceList('--secret-namespaces')),
+    );
   addLogFlags(cmd).action(async (flags: ControllerFlags) => done(await runControllers(flags, controllers)));
   return cmd;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** A comma-separated list of namespace names, at least one. */
+function namespaceList(flag: string): (value: string) => string[] {
+  return (value) => {
+    const names = value
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    if (names.length === 0) throw new InvalidArgumentError(`${flag} needs at least one namespace.`);
+    const bad = names.find((n) => !DNS_LABEL.test(n));
+    if (bad !== undefined) throw new InvalidArgumentError(`${flag}: "${bad}" is not a namespace name.`);
+    return [...new Set(names)];
+  };
 }
 
 /** --listen, named as on `run` and `demo`; --metrics-addr (its former name) wins when given. */
@@ -235,6 +258,7 @@ async function runControllers(
     ...(flags.metricPrefix !== undefined && { metricPrefix: flags.metricPrefix }),
     ...(election !== undefined && { leaderElection: election }),
     ...(flags.labelSelector !== undefined && { labelSelector: flags.labelSelector }),
+    ...(flags.secretNamespaces !== undefined && { secretNamespaces: flags.secretNamespaces }),
   });
   try {
     await manager.start(listenAddress(flags));

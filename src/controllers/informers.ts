@@ -13,7 +13,14 @@ import {
   type EtcdInspection,
   type Secret,
 } from '../k8s/api/index.ts';
-import { createInformer, type Clients, type DeepReadonly, type Informer } from '../k8s/client/index.ts';
+import {
+  createInformer,
+  type Clients,
+  type DeepReadonly,
+  type EventHandler,
+  type Informer,
+  type Lister,
+} from '../k8s/client/index.ts';
 import type { Logger } from '../log.ts';
 
 /** EtcdClusters by the Secrets they reference ("namespace/secret"): a Secret event → the clusters to sync. */
@@ -56,12 +63,77 @@ export interface SharedInformersOptions {
   /** Every cached EtcdCluster and EtcdInspection is handed to the controllers again this often. */
   readonly resyncPeriodMs: number;
   readonly logger: Logger;
+  /**
+   * Watch Secrets only in these namespaces (--secret-namespaces), one
+   * informer each, so that RBAC can grant Secret reads there alone (Roles)
+   * instead of cluster-wide. Default: every namespace.
+   */
+  readonly secretNamespaces?: readonly string[];
+}
+
+/** What the controllers use of the Secret cache: one informer, or one per namespace. */
+export type SecretSource = Pick<
+  Informer<Secret>,
+  'lister' | 'addEventHandler' | 'start' | 'stop' | 'waitForSync'
+>;
+
+/** Secrets of a few namespaces, one informer each, seen as one cache. */
+class NamespacedSecrets implements SecretSource {
+  readonly #byNamespace: ReadonlyMap<string, Informer<Secret>>;
+
+  constructor(clients: Clients, namespaces: readonly string[], logger: Logger) {
+    this.#byNamespace = new Map(
+      [...new Set(namespaces)].map((namespace) => [
+        namespace,
+        createInformer(clients.secrets, { namespace }, { logger }),
+      ]),
+    );
+  }
+
+  get lister(): Lister<Secret> {
+    const all = [...this.#byNamespace.values()];
+    // A Secret in a namespace that is not watched is simply not there: the
+    // cluster that names it gets the same condition as for a missing Secret.
+    return {
+      get: (namespace, name) =>
+        namespace === undefined ? undefined : this.#byNamespace.get(namespace)?.lister.get(namespace, name),
+      list: (namespace, selector) =>
+        namespace === undefined
+          ? all.flatMap((i) => i.lister.list(undefined, selector))
+          : (this.#byNamespace.get(namespace)?.lister.list(namespace, selector) ?? []),
+      byIndex: (index, value) => all.flatMap((i) => i.lister.byIndex(index, value)),
+      keys: () => all.flatMap((i) => i.lister.keys()),
+      get size() {
+        return all.reduce((n, i) => n + i.lister.size, 0);
+      },
+    };
+  }
+
+  addEventHandler(handler: EventHandler<Secret>): () => void {
+    const removers = [...this.#byNamespace.values()].map((i) => i.addEventHandler(handler));
+    return () => {
+      for (const remove of removers) remove();
+    };
+  }
+
+  start(): void {
+    for (const i of this.#byNamespace.values()) i.start();
+  }
+
+  async waitForSync(signal?: AbortSignal): Promise<boolean> {
+    const synced = await Promise.all([...this.#byNamespace.values()].map((i) => i.waitForSync(signal)));
+    return synced.every(Boolean);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.#byNamespace.values()].map((i) => i.stop()));
+  }
 }
 
 export class SharedInformers {
   readonly clusters: Informer<EtcdCluster>;
   readonly inspections: Informer<EtcdInspection>;
-  readonly secrets: Informer<Secret>;
+  readonly secrets: SecretSource;
 
   constructor(clients: Clients, opts: SharedInformersOptions) {
     const logger = opts.logger.child({ component: 'informer' });
@@ -85,7 +157,10 @@ export class SharedInformers {
         },
       },
     );
-    this.secrets = createInformer(clients.secrets, {}, { logger });
+    this.secrets =
+      opts.secretNamespaces === undefined
+        ? createInformer(clients.secrets, {}, { logger })
+        : new NamespacedSecrets(clients, opts.secretNamespaces, logger);
   }
 
   start(): void {

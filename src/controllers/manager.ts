@@ -58,6 +58,8 @@ export interface ManagerOptions {
   /** undefined: no election, this process leads from the start. */
   readonly leaderElection?: LeaderElectionSettings;
   readonly labelSelector?: string;
+  /** Watch Secrets only in these namespaces (default: all). */
+  readonly secretNamespaces?: readonly string[];
   readonly resyncPeriodMs?: number;
   /** Spread first inspection rounds over their interval (default true; tests turn it off). */
   readonly jitter?: boolean;
@@ -202,6 +204,7 @@ export class Manager {
     });
     const informers = new SharedInformers(clients, {
       ...(o.labelSelector !== undefined && { labelSelector: o.labelSelector }),
+      ...(o.secretNamespaces !== undefined && { secretNamespaces: o.secretNamespaces }),
       resyncPeriodMs: o.resyncPeriodMs ?? DEFAULT_RESYNC_MS,
       logger: o.logger,
     });
