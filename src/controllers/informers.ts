@@ -72,13 +72,13 @@ export interface SharedInformersOptions {
 }
 
 /** What the controllers use of the Secret cache: one informer, or one per namespace. */
-export type SecretSource = Pick<
+export type SecretCache = Pick<
   Informer<Secret>,
   'lister' | 'addEventHandler' | 'start' | 'stop' | 'waitForSync'
 >;
 
 /** Secrets of a few namespaces, one informer each, seen as one cache. */
-class NamespacedSecrets implements SecretSource {
+class NamespacedSecrets implements SecretCache {
   readonly #byNamespace: ReadonlyMap<string, Informer<Secret>>;
 
   constructor(clients: Clients, namespaces: readonly string[], logger: Logger) {
@@ -133,7 +133,7 @@ class NamespacedSecrets implements SecretSource {
 export class SharedInformers {
   readonly clusters: Informer<EtcdCluster>;
   readonly inspections: Informer<EtcdInspection>;
-  readonly secrets: SecretSource;
+  readonly secrets: SecretCache;
 
   constructor(clients: Clients, opts: SharedInformersOptions) {
     const logger = opts.logger.child({ component: 'informer' });
