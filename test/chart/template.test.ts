@@ -202,11 +202,13 @@ for (const major of HELM_MAJORS) {
       assert.deepEqual(selectorOf(podMonitor), spec.selector.matchLabels);
       for (const [k, v] of Object.entries(spec.selector.matchLabels))
         assert.equal(spec.template.metadata.labels[k], v);
-      const endpoints = (podMonitor['spec'] as { podMetricsEndpoints: { port: string; path: string }[] })
-        .podMetricsEndpoints;
+      const endpoints = (
+        podMonitor['spec'] as { podMetricsEndpoints: { port: string; path: string; honorLabels: boolean }[] }
+      ).podMetricsEndpoints;
+      // honorLabels: the series' own namespace label (the EtcdCluster's) must not become exported_namespace.
       assert.deepEqual(
-        endpoints.map((e) => [e.port, e.path]),
-        [['metrics', '/metrics']],
+        endpoints.map((e) => [e.port, e.path, e.honorLabels]),
+        [['metrics', '/metrics', true]],
       );
       assert.ok(spec.template.spec.containers[0]!.ports.some((p) => p.name === 'metrics'));
       assert.equal(podMonitor.metadata.labels?.['release'], 'prometheus');
