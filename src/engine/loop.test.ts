@@ -3,18 +3,25 @@ import { test } from 'node:test';
 import { FakeClock } from '../testing/fake-clock.ts';
 import { runEvery } from './loop.ts';
 
-test('runEvery runs at a fixed rate after the initial delay and stops when aborted', async () => {
+/** A 20 ms loop on a FakeClock that records when each round started, then runs `round`. */
+function everyTwentyMs(round: (n: number, clock: FakeClock) => Promise<void>, initialDelayMs = 0) {
   const clock = new FakeClock();
   const abort = new AbortController();
   const starts: number[] = [];
   const loop = runEvery(
     20,
-    async () => {
+    () => {
       starts.push(clock.now());
+      return round(starts.length, clock);
     },
     abort.signal,
-    { initialDelayMs: 5, clock },
+    { initialDelayMs, clock },
   );
+  return { clock, abort, starts, loop };
+}
+
+test('runEvery runs at a fixed rate after the initial delay and stops when aborted', async () => {
+  const { clock, abort, starts, loop } = everyTwentyMs(async () => {}, 5);
   await clock.advance(4);
   assert.deepEqual(starts, [], 'nothing before the initial delay');
   await clock.advance(1 + 20 * 4);
@@ -27,18 +34,9 @@ test('runEvery runs at a fixed rate after the initial delay and stops when abort
 });
 
 test('a round that overruns its slot is followed at once; missed slots are skipped, not queued', async () => {
-  const clock = new FakeClock();
-  const abort = new AbortController();
-  const starts: number[] = [];
-  const loop = runEvery(
-    20,
-    async () => {
-      starts.push(clock.now());
-      // The second round takes 50 ms: two and a half slots.
-      if (starts.length === 2) await new Promise<void>((r) => clock.after(50, r));
-    },
-    abort.signal,
-    { clock },
+  // The second round takes 50 ms: two and a half slots.
+  const { clock, abort, starts, loop } = everyTwentyMs((round, clock) =>
+    round === 2 ? new Promise<void>((r) => clock.after(50, r)) : Promise.resolve(),
   );
   await clock.advance(200);
   abort.abort();

@@ -4,7 +4,6 @@
  * ServiceAccounts of deploy/rbac.yaml (the controllers never run as admin),
  * and small helpers to create objects and read what the controllers did.
  */
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { EtcdCluster, EtcdInspection } from '../../src/k8s/api/index.ts';
 import { createClients, type Clients } from '../../src/k8s/client/index.ts';
@@ -56,12 +55,8 @@ export async function startBed(): Promise<Bed> {
   };
 }
 
-/** A fresh namespace (never finalized without a controller-manager, so one per test). */
-export async function namespace(server: KubeApiserver, prefix: string): Promise<string> {
-  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-  await server.applyManifests(`apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`);
-  return name;
-}
+/** A fresh namespace, one per test: the same helper as the Kubernetes tests'. */
+export { createNamespace as namespace } from '../k8s/helpers.ts';
 
 /** A Secret with a test-bed cluster's CA and client certificate, under the standard keys. */
 export async function createTlsSecret(

@@ -14,7 +14,7 @@ import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/
 import { eventually } from '../../src/testing/wait.ts';
 import { parseExposition } from '../support/scrape.ts';
 import { hostPort } from '../support/specs.ts';
-import { BIN, cli } from '../support/cli.ts';
+import { BIN, cli, tlsFlags } from '../support/cli.ts';
 
 describe('etcd-monitor inspect', () => {
   let cluster: TestCluster;
@@ -36,18 +36,8 @@ describe('etcd-monitor inspect', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  const auth = () => [
-    '--cacert',
-    cluster.tls!.caFile,
-    '--cert',
-    cluster.tls!.certFile,
-    '--key',
-    cluster.tls!.keyFile,
-    '--user',
-    'root',
-    '--password-file',
-    join(dir, 'pw'),
-  ];
+  const credentials = (passwordFile = 'pw') => ['--user', 'root', '--password-file', join(dir, passwordFile)];
+  const auth = () => [...tlsFlags(cluster.tls!), ...credentials()];
 
   test('a healthy cluster: exit 0 and the JSON contract', async () => {
     const r = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, ...auth(), '-o', 'json']);
@@ -116,16 +106,8 @@ describe('etcd-monitor inspect', () => {
       'inspect',
       '--endpoints',
       cluster.endpoints[0]!,
-      '--cacert',
-      cluster.tls!.caFile,
-      '--cert',
-      cluster.tls!.certFile,
-      '--key',
-      cluster.tls!.keyFile,
-      '--user',
-      'root',
-      '--password-file',
-      join(dir, 'wrong'),
+      ...tlsFlags(cluster.tls!),
+      ...credentials('wrong'),
       '-o',
       'json',
     ]);
@@ -136,13 +118,8 @@ describe('etcd-monitor inspect', () => {
       'inspect',
       '--endpoints',
       cluster.endpoints[0]!,
-      '--cacert',
-      cluster.tls!.otherCaFile,
-      '--cert',
-      cluster.tls!.certFile,
-      '--key',
-      cluster.tls!.keyFile,
-      ...auth().slice(6),
+      ...tlsFlags(cluster.tls!, cluster.tls!.otherCaFile),
+      ...credentials(),
       '-o',
       'json',
     ]);

@@ -25,7 +25,7 @@ import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
-import { cli } from '../support/cli.ts';
+import { cli, tlsFlags } from '../support/cli.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -593,14 +593,7 @@ describe('etcd-monitor inspect --features consistency on a healthy cluster', () 
   test('exit 0; the table shows the inspection and the verdict', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.6', members: 3, tls: true, name: 'consinspect' });
     t.after(() => cluster.stop());
-    const tls = [
-      '--cacert',
-      cluster.tls!.caFile,
-      '--cert',
-      cluster.tls!.certFile,
-      '--key',
-      cluster.tls!.keyFile,
-    ];
+    const tls = tlsFlags(cluster.tls!);
     const json = await cli([
       'inspect',
       '--endpoints',

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { TestClusterTls } from '../../src/testbed/index.ts';
 
 /** The project's binary, as users run it. */
 export const BIN = new URL('../../bin/etcd-monitor.js', import.meta.url).pathname;
@@ -28,4 +29,9 @@ export function cli(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** etcdctl's TLS flags for a test-bed cluster's client certificate; `caFile` replaces its CA. */
+export function tlsFlags(tls: TestClusterTls, caFile = tls.caFile): string[] {
+  return ['--cacert', caFile, '--cert', tls.certFile, '--key', tls.keyFile];
 }

@@ -4,13 +4,13 @@
  * in-process gRPC server speaking our minimal etcd proto.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as protoLoader from '@grpc/proto-loader';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { parseEndpoint } from '../endpoint.ts';
 import { Secret } from '../secret.ts';
 import { EtcdError, type EtcdV3MemberClient } from '../types.ts';
-import { PROTO_DIR } from './codec.ts';
+import { loadEtcdProto } from './codec.ts';
 import { eventually } from '../../testing/wait.ts';
 import { createV3MemberClient } from './client.ts';
 
@@ -41,8 +41,8 @@ function serviceOf(def: protoLoader.PackageDefinition, name: string): grpc.Servi
   return svc as grpc.ServiceDefinition;
 }
 
-describe('v3 client against a fake etcd', () => {
-  const state: FakeState = {
+function freshState(): FakeState {
+  return {
     authenticateCalls: 0,
     validToken: '',
     rejectAllTokens: false,
@@ -52,6 +52,10 @@ describe('v3 client against a fake etcd', () => {
     rangeHeld: 0,
     rangeCancelled: 0,
   };
+}
+
+describe('v3 client against a fake etcd', () => {
+  const state: FakeState = freshState();
   const server = new grpc.Server();
   let port = 0;
   const clients: EtcdV3MemberClient[] = [];
@@ -66,15 +70,7 @@ describe('v3 client against a fake etcd', () => {
   };
 
   before(async () => {
-    const def = protoLoader.loadSync('etcd.proto', {
-      includeDirs: [PROTO_DIR],
-      keepCase: true,
-      longs: String,
-      enums: String,
-      bytes: Buffer,
-      defaults: true,
-      oneofs: true,
-    });
+    const def = loadEtcdProto();
     server.addService(serviceOf(def, 'Auth'), {
       Authenticate: (
         call: grpc.ServerUnaryCall<{ name: string; password: string }, object>,
@@ -131,16 +127,7 @@ describe('v3 client against a fake etcd', () => {
   });
 
   beforeEach(() => {
-    Object.assign(state, {
-      authenticateCalls: 0,
-      validToken: '',
-      rejectAllTokens: false,
-      rangeTokens: [],
-      watchMetadata: [],
-      hangRange: false,
-      rangeHeld: 0,
-      rangeCancelled: 0,
-    });
+    Object.assign(state, freshState());
   });
 
   after(() => {

@@ -53,8 +53,9 @@ export function etcdMethods(): EtcdMethods {
   return methods;
 }
 
-function loadMethods(): EtcdMethods {
-  const def = protoLoader.loadSync('etcd.proto', {
+/** The project's etcd protos as grpc-js loads them: 64-bit numbers as strings (never rounded), bytes as Buffers. */
+export function loadEtcdProto(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync('etcd.proto', {
     includeDirs: [PROTO_DIR],
     keepCase: true,
     longs: String,
@@ -63,6 +64,10 @@ function loadMethods(): EtcdMethods {
     defaults: true,
     oneofs: true,
   });
+}
+
+function loadMethods(): EtcdMethods {
+  const def = loadEtcdProto();
   const method = (service: string, name: string): MethodDef => {
     const svc = def[`etcdserverpb.${service}`];
     if (svc === undefined || !(name in svc)) throw new Error(`etcd.proto: missing ${service}.${name}`);
