@@ -28,7 +28,7 @@ import { formatProblems } from '../../k8s/api/index.ts';
 import { isAlreadyExists, isNotFound, type Clients, type DeepReadonly } from '../../k8s/client/index.ts';
 import type { EventRecorder } from '../../k8s/events.ts';
 import type { Logger } from '../../log.ts';
-import { type ClusterProvider, type ProviderCluster, type ProviderRegistry } from '../../providers/index.ts';
+import type { ClusterProvider, ProviderCluster, ProviderRegistry } from '../../providers/index.ts';
 import { CLUSTERS_BY_SECRET, INSPECTIONS_BY_OWNER, ownerKey, type SharedInformers } from '../informers.ts';
 import { Controller } from '../runner.ts';
 import { featureInterval, SpecCache, type ClientTimeouts } from '../spec.ts';
