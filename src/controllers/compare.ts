@@ -28,11 +28,6 @@ export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
-/** metav1.Time: RFC 3339 in seconds, as the apiserver would write it. */
-export function kubeTime(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 /** How long ago an RFC 3339 time was, in ms (Infinity when absent or unreadable). */
 export function ageMs(time: string | undefined, now: Date): number {
   if (time === undefined) return Infinity;

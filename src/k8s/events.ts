@@ -19,7 +19,9 @@
  * at most cacheSize are remembered for deduplication.
  */
 import { hostname } from 'node:os';
+import { exponentialDelayMs } from '../backoff.ts';
 import type { CoreEvent } from './api/core.ts';
+import { kubeTime } from './api/meta.ts';
 import { isTransient, KubeApiError } from './client/errors.ts';
 import type { ResourceClient } from './client/typed.ts';
 import { silentLogger, type Logger } from '../log.ts';
@@ -147,11 +149,6 @@ interface Entry {
 
 function isRef(s: EventSubject): s is ObjectReference {
   return typeof (s as { name?: unknown }).name === 'string';
-}
-
-/** RFC 3339 at second precision, as metav1.Time is stored. */
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 /** Moves a key to the most-recent end of an insertion-ordered Map. */
@@ -432,7 +429,7 @@ export class CountingEventRecorder implements EventRecorder {
       return;
     }
     const count = entry.count;
-    const lastTimestamp = rfc3339(entry.lastTimestamp);
+    const lastTimestamp = kubeTime(entry.lastTimestamp);
     const call = new AbortController();
     const onStop = (): void => call.abort(this.#abort.signal.reason);
     this.#abort.signal.addEventListener('abort', onStop, { once: true });
@@ -470,7 +467,7 @@ export class CountingEventRecorder implements EventRecorder {
       if (isTransient(err) || !(err instanceof KubeApiError) || err.code === 409 || err.code === 408) {
         if (entry.attempts < this.#maxAttempts) {
           this.#log.info(fields, 'cannot write event; will retry');
-          this.#retryAfter(key, Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (entry.attempts - 1)));
+          this.#retryAfter(key, exponentialDelayMs(entry.attempts - 1, this.#retryBaseMs, this.#retryMaxMs));
           return;
         }
       }
@@ -495,7 +492,7 @@ export class CountingEventRecorder implements EventRecorder {
       source: { component: this.#component, host: this.#instance },
       reportingComponent: this.#component,
       reportingInstance: this.#instance,
-      firstTimestamp: rfc3339(e.firstTimestamp),
+      firstTimestamp: kubeTime(e.firstTimestamp),
       lastTimestamp,
       count,
     };

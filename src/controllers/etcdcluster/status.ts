@@ -18,11 +18,11 @@ import {
   type Problem,
   type ResolvedFeature,
 } from '../../k8s/api/index.ts';
-import { formatProblems } from '../../k8s/api/index.ts';
+import { formatProblems, kubeTime } from '../../k8s/api/index.ts';
 import type { DeepReadonly } from '../../k8s/client/index.ts';
 import type { EventType } from '../../k8s/events.ts';
 import type { ProviderStatus } from '../../providers/index.ts';
-import { ageMs, canonical, clip, kubeTime } from '../compare.ts';
+import { ageMs, canonical, clip } from '../compare.ts';
 
 type ConditionBody = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 

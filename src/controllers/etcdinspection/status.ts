@@ -7,9 +7,14 @@
  * costs no writes.
  */
 import type { FeatureSnapshot } from '../../engine/snapshot.ts';
-import type { EtcdInspectionStatus, InspectionPhase, InspectionResult } from '../../k8s/api/index.ts';
+import {
+  kubeTime,
+  type EtcdInspectionStatus,
+  type InspectionPhase,
+  type InspectionResult,
+} from '../../k8s/api/index.ts';
 import type { DeepReadonly } from '../../k8s/client/index.ts';
-import { ageMs, canonical, clip, kubeTime } from '../compare.ts';
+import { ageMs, canonical, clip } from '../compare.ts';
 
 export type InspectionState =
   /** The cluster is missing or cannot run: nothing runs. */

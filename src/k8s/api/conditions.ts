@@ -3,7 +3,7 @@
  * lastTransitionTime moves only when the status changes. Never mutates its
  * input (cached objects are frozen); returns a new list.
  */
-import type { Condition, ConditionStatus } from './meta.ts';
+import { kubeTime, type Condition, type ConditionStatus } from './meta.ts';
 
 export interface ConditionInput {
   readonly type: string;
@@ -30,9 +30,7 @@ export function setCondition(
   const i = list.findIndex((c) => c.type === next.type);
   const previous = i >= 0 ? list[i] : undefined;
   const lastTransitionTime =
-    previous !== undefined && previous.status === next.status
-      ? previous.lastTransitionTime
-      : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    previous !== undefined && previous.status === next.status ? previous.lastTransitionTime : kubeTime(now);
   const condition: Condition = {
     type: next.type,
     status: next.status,

@@ -9,6 +9,7 @@ export {
   Condition,
   ConditionStatus,
   controllerRef,
+  kubeTime,
   ObjectMeta,
   OwnerReference,
   objectKey,
