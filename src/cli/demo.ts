@@ -18,6 +18,8 @@ interface DemoFlags extends LogFlags {
   readonly etcdVersion: EtcdVersion;
   readonly interval: number;
   readonly writesPerSecond: number;
+  readonly quotaMib: number;
+  readonly compactEvery: number;
 }
 
 export function demoCommand(done: (code: number) => void): Command {
@@ -41,6 +43,22 @@ export function demoCommand(done: (code: number) => void): Command {
       new Option('--writes-per-second <n>', 'background write load')
         .argParser(positiveInt('--writes-per-second'))
         .default(20),
+    )
+    .addOption(
+      new Option(
+        '--quota-mib <n>',
+        "the members' --quota-backend-bytes in MiB: small, so that the quota inspection shows a usage percentage",
+      )
+        .argParser(positiveInt('--quota-mib'))
+        .default(64),
+    )
+    .addOption(
+      new Option(
+        '--compact-every <seconds>',
+        'compact like kube-apiserver does (to the revision seen one period earlier), so that the hash verdict and fragmentation show',
+      )
+        .argParser(positiveInt('--compact-every'))
+        .default(120),
     );
   addLogFlags(cmd, 'pretty').action(async (flags: DemoFlags) => done(await demo(flags)));
   cmd.setOptionValueWithSource('logLevel', 'warn', 'default');
@@ -69,7 +87,12 @@ async function demo(flags: DemoFlags): Promise<number> {
   let cluster: TestCluster;
   try {
     const { startEtcdCluster } = await loadTestbed();
-    cluster = await startEtcdCluster({ version: flags.etcdVersion, members: flags.members, name: 'demo' });
+    cluster = await startEtcdCluster({
+      version: flags.etcdVersion,
+      members: flags.members,
+      name: 'demo',
+      quotaBackendBytes: flags.quotaMib * MIB,
+    });
   } catch (err) {
     process.stderr.write(`etcd-monitor demo: cannot start etcd: ${errorMessage(err)}\n`);
     return 1;
@@ -81,10 +104,12 @@ async function demo(flags: DemoFlags): Promise<number> {
   const daemon = new Daemon({ logger, registry: featureRegistry, jitter: false });
   const load = new AbortController();
   let summaryTimer: NodeJS.Timeout | undefined;
+  let compactTimer: NodeJS.Timeout | undefined;
 
   const stopAll = async (): Promise<void> => {
     load.abort();
     clearInterval(summaryTimer);
+    clearInterval(compactTimer);
     await daemon.close().catch(() => undefined);
     writer.close();
     await cluster.stop();
@@ -99,6 +124,8 @@ async function demo(flags: DemoFlags): Promise<number> {
     const features: Record<string, FeatureSpec> = {};
     for (const name of featureRegistry.names())
       features[name] = { enabled: true, intervalSeconds: flags.interval };
+    // 3.4 and 3.5 do not report their quota: tell the quota inspection.
+    features['quota'] = { ...features['quota']!, options: { quotaBytes: flags.quotaMib * MIB } };
     const spec: ClusterSpec = {
       id: 'demo',
       name: 'demo',
@@ -112,6 +139,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     const address = await daemon.listen(flags.listen);
     daemon.setReady(true);
     void keyspace.churn(flags.writesPerSecond, load.signal);
+    compactTimer = compactLikeKubeApiserver(writer, flags.compactEvery, logger);
 
     out('');
     out(`etcd endpoints:  ${cluster.endpoints.join(',')}`);
@@ -119,6 +147,9 @@ async function demo(flags: DemoFlags): Promise<number> {
     out(`metrics:         http://${address}/metrics`);
     out(`JSON API:        http://${address}/api/v1/clusters`);
     out(`try:             npx etcd-monitor inspect --endpoints ${cluster.endpoints[0]}`);
+    out(
+      `quota ${flags.quotaMib} MiB per member; compaction every ${flags.compactEvery} s to the revision of the previous one (as kube-apiserver does)`,
+    );
     out('Ctrl-C stops the cluster and removes its data.');
     out('');
     summaryTimer = setInterval(() => {
@@ -142,4 +173,31 @@ async function demo(flags: DemoFlags): Promise<number> {
       resolve(0);
     });
   });
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * kube-apiserver's compaction loop: every period, compact to the revision it
+ * saw at the previous tick, so one period of history is always kept.
+ */
+function compactLikeKubeApiserver(
+  client: EtcdV3MemberClient,
+  everySeconds: number,
+  logger: ReturnType<typeof loggerFrom>,
+): NodeJS.Timeout {
+  let previous: bigint | undefined;
+  const timer = setInterval(() => {
+    void (async () => {
+      try {
+        const { header } = await client.range({ key: '/', countOnly: true });
+        if (previous !== undefined && previous > 0n) await client.compact(previous);
+        previous = header.revision;
+      } catch (err) {
+        logger.warn({ error: errorMessage(err) }, 'demo compaction failed');
+      }
+    })();
+  }, everySeconds * 1000);
+  timer.unref();
+  return timer;
 }

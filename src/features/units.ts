@@ -1,4 +1,4 @@
-/** How findings print figures: binary byte units, short durations, whole percentages. */
+/** How findings print figures: binary byte units, short durations, percentages. */
 
 // Byte sizes print the same everywhere (findings, `inspect`, the status page).
 export { humanBytes } from '../units.ts';
@@ -12,8 +12,10 @@ export function humanDuration(seconds: number): string {
   return `${(s / 86_400).toFixed(1)}d`;
 }
 
+/** Whole percentages, with one decimal below 10 % so that a small share still shows ("0.3 %"). */
 export function percent(ratio: number): string {
-  return `${Math.round(ratio * 100)} %`;
+  const p = ratio * 100;
+  return p > 0 && p < 10 ? `${p.toFixed(1)} %` : `${Math.round(p)} %`;
 }
 
 /** "127.0.0.1:2379 (etcd-0)": where a finding is, as people name members. */

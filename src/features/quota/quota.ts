@@ -17,7 +17,7 @@ import {
 } from '../../engine/contract.ts';
 import { forEachMember } from '../members.ts';
 import { parseOptions } from '../options.ts';
-import { humanBytes, memberLabel, percent } from '../units.ts';
+import { humanBytes, humanDuration, memberLabel, percent } from '../units.ts';
 import { assessMember, GrowthHistory, LEVEL_VALUE, type MemberQuota } from './assess.ts';
 
 /** etcd's default --quota-backend-bytes. */
@@ -193,7 +193,11 @@ class QuotaSession implements FeatureSession {
       if (worst === undefined || verdict.usageRatio > worst.ratio) {
         worst = {
           ratio: verdict.usageRatio,
-          text: `${humanBytes(dbSize)} of ${humanBytes(verdict.quotaBytes)} (${percent(verdict.usageRatio)}) on ${where}`,
+          text: `${humanBytes(dbSize)} of ${humanBytes(verdict.quotaBytes)} (${percent(verdict.usageRatio)}) on ${where}${
+            verdict.secondsUntilFull !== undefined && verdict.growthBytesPerSecond !== undefined
+              ? `, growing ${humanBytes(Math.round(verdict.growthBytesPerSecond))}/s, full in ${humanDuration(verdict.secondsUntilFull)}`
+              : ''
+          }`,
         };
       }
       const labels = { endpoint: snap.endpoint };
