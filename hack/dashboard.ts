@@ -79,7 +79,9 @@ interface PanelSpec {
   readonly h: number;
   /** Value to text, for states. */
   readonly mappings?: Readonly<Record<string, { text: string; color: string }>>;
-  /** Ascending thresholds after the base (green): value and colour. */
+  /** Colour below the first threshold; default green. */
+  readonly baseColor?: string;
+  /** Ascending thresholds after the base: value and colour. */
   readonly thresholds?: readonly [number, string][];
   readonly min?: number;
   readonly max?: number;
@@ -478,6 +480,52 @@ export const ROWS: readonly RowSpec[] = [
     ],
   },
   {
+    title: 'Certificates',
+    panels: [
+      {
+        title: 'Certificate expiry',
+        type: 'table',
+        description:
+          "Every certificate the certificates inspection saw (TLS clusters): each member's serving chain (source = the member), the configured client certificate and CA. Time left until expiry; warning below 30 days, critical below 7.",
+        targets: [
+          { expr: `inspection_etcd_certificate_expiry_seconds{${SEL}}`, legend: 'expires in', instant: true },
+        ],
+        unit: 's',
+        baseColor: 'red',
+        thresholds: [
+          [604800, 'orange'],
+          [2592000, 'green'],
+        ],
+        mappingColumn: 'expires in',
+        hide: ['Time', '__name__', 'job', 'instance'],
+        w: 16,
+        h: 7,
+      },
+      {
+        title: 'Serving certificates',
+        type: 'state-timeline',
+        description:
+          'Per member: whether its chain verifies against the configured CA, and whether it covers the host the member is reached at.',
+        targets: [
+          {
+            expr: `inspection_etcd_certificate_chain_verified{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}} verified',
+          },
+          {
+            expr: `1 - inspection_etcd_certificate_host_mismatch{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}} host covered',
+          },
+        ],
+        mappings: {
+          '0': { text: 'no', color: 'red' },
+          '1': { text: 'yes', color: 'green' },
+        },
+        w: 8,
+        h: 7,
+      },
+    ],
+  },
+  {
     title: 'Keys and writes',
     panels: [
       {
@@ -650,7 +698,7 @@ function refId(index: number): string {
 
 function panelJson(spec: PanelSpec, id: number, x: number, y: number): Panel {
   const steps = [
-    { color: 'green', value: null },
+    { color: spec.baseColor ?? 'green', value: null },
     ...(spec.thresholds ?? []).map(([value, color]) => ({ color, value })),
   ];
   const mappings: ValueMapping[] =

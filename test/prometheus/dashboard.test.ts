@@ -2,7 +2,7 @@
  * The Grafana dashboard and the alert rules on a real Prometheus (Debian's
  * /usr/bin/prometheus) scraping a real `etcd-monitor run` that inspects
  * test-bed clusters: a healthy 3-member cluster (and a learner) under writes
- * with every inspection on, a 1-member cluster filled to NOSPACE, and an endpoint
+ * with every inspection on, a 1-member TLS cluster filled to NOSPACE, and an endpoint
  * nobody listens on. A second target, the daemon with the namespace label
  * the operator adds, gives the namespace variable its values.
  *
@@ -70,7 +70,9 @@ test('every dashboard query and alert expression works on a real Prometheus scra
     members: 1,
     name: 'full',
     quotaBackendBytes: 2 * 1024 * 1024,
+    tls: true,
   });
+  const fullTls = full.tls!;
   t.after(() => full.stop());
   const deadPort = await freePort();
   // A learner, so that the learner panels and alerts have a series to read.
@@ -109,7 +111,8 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       topology: ${fast}
   - name: full
     endpoints: [${full.endpoints[0]}]
-    features: {healthy: ${fast}, alarm: ${fast}, quota: ${fast}, topology: ${fast}}
+    tls: {caFile: ${fullTls.caFile}, certFile: ${fullTls.certFile}, keyFile: ${fullTls.keyFile}}
+    features: {healthy: ${fast}, alarm: ${fast}, quota: ${fast}, topology: ${fast}, certificates: ${fast}}
   - name: down
     endpoints: [http://127.0.0.1:${deadPort}]
     features: {healthy: ${fast}, alarm: ${fast}}
