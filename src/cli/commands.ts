@@ -40,6 +40,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./inspection.ts')).inspectionCommand,
   },
   {
+    name: 'migrate',
+    summary: "convert kstone's EtcdCluster objects into etcd-monitor's",
+    load: async () => (await import('./migrate.ts')).migrateCommand,
+  },
+  {
     name: 'completion',
     summary: 'print a shell completion script (bash, zsh or fish)',
     load: async () => (await import('./completion.ts')).completionCommand,
