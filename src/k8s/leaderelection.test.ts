@@ -4,13 +4,13 @@ import { FakeClock, settle } from '../testing/fake-clock.ts';
 import {
   LeaderElector,
   LeadershipLostError,
-  microTime,
   recordFromLease,
   validateLeaderElectionOptions,
   type LeaderElectionOptions,
   type LeaderElectionRecord,
   type LeaseLock,
 } from './leaderelection.ts';
+import { kubeMicroTime } from './api/meta.ts';
 
 class ConflictError extends Error {}
 
@@ -131,7 +131,7 @@ test('a lone candidate creates the lease and leads', async () => {
   assert.equal(store.record?.holderIdentity, 'a');
   assert.equal(store.record?.leaseDurationSeconds, 60);
   assert.equal(store.record?.leaseTransitions, 0);
-  assert.equal(store.record?.acquireTime, microTime(clock.date()));
+  assert.equal(store.record?.acquireTime, kubeMicroTime(clock.date()));
   assert.match(store.record?.renewTime ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   a.abort.abort();
   await a.done;
@@ -146,7 +146,7 @@ test('the leader renews every retryPeriod with one optimistic update, keeping ac
   store.calls.length = 0;
   await clock.advance(5_000);
   assert.deepEqual(store.calls, ['a:update']);
-  assert.equal(store.record?.renewTime, microTime(clock.date()));
+  assert.equal(store.record?.renewTime, kubeMicroTime(clock.date()));
   assert.equal(store.record?.acquireTime, acquired);
   await clock.advance(60_000);
   assert.equal(store.calls.length, 13);
@@ -197,7 +197,7 @@ test('a standby takes over an expired lease leaseDuration after it last saw it c
   assert.ok(takeover >= 60_000 && takeover <= 65_000, `took over ${takeover} ms after the last renewal`);
   assert.equal(store.record?.holderIdentity, 'b');
   assert.equal(store.record?.leaseTransitions, 1);
-  assert.equal(store.record?.acquireTime, microTime(clock.date()));
+  assert.equal(store.record?.acquireTime, kubeMicroTime(clock.date()));
   assert.deepEqual(b.events, ['leader:a', 'leader:b', 'started']);
   b.abort.abort();
   await b.done;
@@ -445,7 +445,7 @@ test('records read from Leases keep MicroTime strings and default missing fields
       holderIdentity: 'x',
       leaseDurationSeconds: 15,
       renewTime: '2025-01-01T00:00:01.123456Z',
-      acquireTime: microTime(new Date(Date.UTC(2025, 0, 1, 0, 0, 0, 5))),
+      acquireTime: kubeMicroTime(new Date(Date.UTC(2025, 0, 1, 0, 0, 0, 5))),
     },
   });
   assert.deepEqual(r, {

@@ -26,6 +26,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Lease, LeaseSpec } from './api/core.ts';
+import { kubeMicroTime } from './api/meta.ts';
 import { isNotFound } from './client/errors.ts';
 import type { ResourceClient } from './client/typed.ts';
 import { silentLogger, type Logger } from '../log.ts';
@@ -152,11 +153,6 @@ export function validateLeaderElectionOptions(
     retryPeriodMs: retry,
     releaseOnCancel: opts.releaseOnCancel ?? true,
   };
-}
-
-/** MicroTime as the API server writes it: RFC 3339 with six fractional digits. */
-export function microTime(date: Date): string {
-  return date.toISOString().replace(/Z$/, '000Z');
 }
 
 function rawRecord(r: LeaderElectionRecord): string {
@@ -373,7 +369,7 @@ export class LeaderElector {
 
   /** client-go's tryAcquireOrRenew. */
   async #tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
-    const now = microTime(this.#clock.date());
+    const now = kubeMicroTime(this.#clock.date());
     const base = {
       holderIdentity: this.identity,
       leaseDurationSeconds: this.#o.leaseDurationMs / 1000,
@@ -442,7 +438,7 @@ export class LeaderElector {
     try {
       const current = await this.#lock.get(call.signal);
       if (current === null || current.holderIdentity !== this.identity) return;
-      const now = microTime(this.#clock.date());
+      const now = kubeMicroTime(this.#clock.date());
       const record = {
         holderIdentity: '',
         leaseDurationSeconds: 1,

@@ -6,16 +6,12 @@
 import { digest } from '../engine/spec.ts';
 import type { ClusterSnapshot, MemberSnapshot } from '../engine/snapshot.ts';
 import { memberIdHex } from '../etcd/types.ts';
-import type { MemberStatus } from '../k8s/api/index.ts';
+import { clip, type MemberStatus } from '../k8s/api/index.ts';
 import type { ClusterProvider, ProviderCluster, ProviderStatus } from './provider.ts';
 
 const MAX_MEMBERS = 64;
 const MAX_ERRORS = 16;
 const MAX_TEXT = 1024;
-
-function clip(text: string, max = MAX_TEXT): string {
-  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
-}
 
 /** Answered its Status call and reports no errors of its own (e.g. a NOSPACE alarm). */
 export function memberHealthy(m: MemberSnapshot): boolean {
@@ -25,7 +21,7 @@ export function memberHealthy(m: MemberSnapshot): boolean {
 export function memberStatus(m: MemberSnapshot & { readonly id: bigint }): MemberStatus {
   const errors = [...(m.error !== undefined ? [m.error] : []), ...m.memberErrors]
     .slice(0, MAX_ERRORS)
-    .map((e) => clip(e));
+    .map((e) => clip(e, MAX_TEXT));
   return {
     id: memberIdHex(m.id),
     name: m.name,

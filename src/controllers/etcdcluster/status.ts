@@ -22,7 +22,8 @@ import { formatProblems, kubeTime } from '../../k8s/api/index.ts';
 import type { DeepReadonly } from '../../k8s/client/index.ts';
 import type { EventType } from '../../k8s/events.ts';
 import type { ProviderStatus } from '../../providers/index.ts';
-import { ageMs, canonical, clip } from '../compare.ts';
+import { clip } from '../../k8s/api/index.ts';
+import { ageMs, canonical } from '../status-writes.ts';
 
 type ConditionBody = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 

@@ -14,7 +14,8 @@ import {
   type InspectionResult,
 } from '../../k8s/api/index.ts';
 import type { DeepReadonly } from '../../k8s/client/index.ts';
-import { ageMs, canonical, clip } from '../compare.ts';
+import { clip } from '../../k8s/api/index.ts';
+import { ageMs, canonical } from '../status-writes.ts';
 
 export type InspectionState =
   /** The cluster is missing or cannot run: nothing runs. */

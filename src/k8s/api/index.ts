@@ -4,6 +4,8 @@
  */
 export {
   API_VERSION,
+  clip,
+  kubeMicroTime,
   GROUP,
   VERSION,
   Condition,

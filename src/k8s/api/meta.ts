@@ -24,6 +24,16 @@ export function kubeTime(date: Date): string {
 export const Time = (description?: string) =>
   Type.String({ format: 'date-time', ...(description !== undefined && { description }) });
 
+/** A Date as the API writes a metav1.MicroTime (Lease times): six fractional digits. */
+export function kubeMicroTime(date: Date): string {
+  return date.toISOString().replace(/Z$/, '000Z');
+}
+
+/** Text cut to an API field's limit, with an ellipsis. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
 /** A 64-bit integer that fits a JS number (generation, sizes). */
 export const Int64 = (options: { description?: string; minimum?: number } = {}) =>
   Type.Integer({ format: 'int64', ...options });

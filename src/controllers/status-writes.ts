@@ -1,4 +1,8 @@
-/** Small helpers the controllers share to decide whether a status write is needed. */
+/**
+ * What the controllers use to decide whether a status write is needed: a
+ * status compared by content (not key order), and the age of a timestamp
+ * that is refreshed at most every so often.
+ */
 
 /**
  * JSON with object keys sorted at every level, for comparing a status we
@@ -21,11 +25,6 @@ function sortKeys(value: unknown): unknown {
     );
   }
   return value;
-}
-
-/** Text cut to the API's limit, with an ellipsis. */
-export function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
 /** How long ago an RFC 3339 time was, in ms (Infinity when absent or unreadable). */
