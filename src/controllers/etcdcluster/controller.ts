@@ -58,8 +58,8 @@ function key(cluster: DeepReadonly<EtcdCluster>): string {
   return objectKey(cluster.metadata);
 }
 
-/** Optimistic concurrency for a merge patch: it applies only to the version we read. */
-function lock(obj: DeepReadonly<EtcdCluster>): { resourceVersion?: string } {
+/** The resourceVersion precondition of a merge patch: it applies only to the version we read, else 409. */
+function unchangedSince(obj: DeepReadonly<EtcdCluster>): { resourceVersion?: string } {
   return obj.metadata.resourceVersion !== undefined ? { resourceVersion: obj.metadata.resourceVersion } : {};
 }
 
@@ -201,7 +201,12 @@ export class EtcdClusterController {
       cluster = await this.#o.clients.etcdClusters.patch(
         namespace,
         name,
-        { metadata: { finalizers: [...(cached.metadata.finalizers ?? []), FINALIZER], ...lock(cached) } },
+        {
+          metadata: {
+            finalizers: [...(cached.metadata.finalizers ?? []), FINALIZER],
+            ...unchangedSince(cached),
+          },
+        },
         { signal },
       );
     }
@@ -430,7 +435,7 @@ export class EtcdClusterController {
         {
           metadata: {
             finalizers: (cluster.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
-            ...lock(cluster),
+            ...unchangedSince(cluster),
           },
         },
         { signal },
