@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { controllerCommand } from './controllers.ts';
+import { controllerCommand } from './run-controllers.ts';
 
 export function etcdclusterCommand(done: (code: number) => void): Command {
   return controllerCommand(
