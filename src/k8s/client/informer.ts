@@ -202,7 +202,7 @@ export class Informer<T extends KubeObjectLike> {
   addEventHandler(handler: EventHandler<T>): () => void {
     this.#handlers.add(handler);
     if (this.#synced) {
-      for (const obj of this.#store.list()) this.call('onAdd', () => handler.onAdd?.(obj, true));
+      for (const obj of this.#store.list()) this.#call('onAdd', () => handler.onAdd?.(obj, true));
     }
     return () => this.#handlers.delete(handler);
   }
@@ -215,13 +215,13 @@ export class Informer<T extends KubeObjectLike> {
     if (resync > 0) {
       const every = (): void => {
         this.#resyncTimer = this.#clock.after(resync, () => {
-          this.resync();
+          this.#resync();
           every();
         });
       };
       every();
     }
-    this.#running = this.run();
+    this.#running = this.#run();
   }
 
   /** Stops everything (watch, backoff sleeps, resync); resolves when the loop has ended. Idempotent. */
@@ -232,38 +232,38 @@ export class Informer<T extends KubeObjectLike> {
     await this.#running;
   }
 
-  private log(level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, msg: string): void {
+  #log(level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, msg: string): void {
     this.#opts.logger?.[level]({ informer: this.name, ...fields }, msg);
   }
 
-  private call(what: string, fn: () => void): void {
+  #call(what: string, fn: () => void): void {
     try {
       fn();
     } catch (err) {
       // One broken handler must not stop the informer or the other handlers.
-      this.log('warn', { err: errorMessage(err), handler: what }, 'event handler threw');
+      this.#log('warn', { err: errorMessage(err), handler: what }, 'event handler threw');
     }
   }
 
-  private emitAdd(obj: DeepReadonly<T>, initial: boolean): void {
-    for (const h of this.#handlers) this.call('onAdd', () => h.onAdd?.(obj, initial));
+  #emitAdd(obj: DeepReadonly<T>, initial: boolean): void {
+    for (const h of this.#handlers) this.#call('onAdd', () => h.onAdd?.(obj, initial));
   }
 
-  private emitUpdate(oldObj: DeepReadonly<T>, newObj: DeepReadonly<T>): void {
-    for (const h of this.#handlers) this.call('onUpdate', () => h.onUpdate?.(oldObj, newObj));
+  #emitUpdate(oldObj: DeepReadonly<T>, newObj: DeepReadonly<T>): void {
+    for (const h of this.#handlers) this.#call('onUpdate', () => h.onUpdate?.(oldObj, newObj));
   }
 
-  private emitDelete(obj: DeepReadonly<T>, finalStateUnknown: boolean): void {
-    for (const h of this.#handlers) this.call('onDelete', () => h.onDelete?.(obj, { finalStateUnknown }));
+  #emitDelete(obj: DeepReadonly<T>, finalStateUnknown: boolean): void {
+    for (const h of this.#handlers) this.#call('onDelete', () => h.onDelete?.(obj, { finalStateUnknown }));
   }
 
-  private resync(): void {
+  #resync(): void {
     if (!this.#synced || this.#abort.signal.aborted) return;
     this.#stats.resyncs++;
-    for (const obj of this.#store.list()) this.emitUpdate(obj, obj);
+    for (const obj of this.#store.list()) this.#emitUpdate(obj, obj);
   }
 
-  private async run(): Promise<void> {
+  async #run(): Promise<void> {
     const signal = this.#abort.signal;
     let needList = true;
     // A 410 right after a list would relist in a loop without a pause.
@@ -271,62 +271,62 @@ export class Informer<T extends KubeObjectLike> {
     while (!signal.aborted) {
       try {
         if (needList) {
-          await this.list(signal);
+          await this.#list(signal);
           needList = false;
         }
-        const progressed = await this.watch(signal);
+        const progressed = await this.#watch(signal);
         if (progressed) {
           expiredWithoutProgress = 0;
           this.#backoff.reset();
         } else {
           // Closed at once with nothing in it: not healthy, pause before the next.
-          await this.pause(signal);
+          await this.#pause(signal);
         }
       } catch (err) {
         if (signal.aborted) break;
         if (isExpired(err)) {
           needList = true;
           this.#stats.relists++;
-          this.log(
+          this.#log(
             'info',
             { resourceVersion: this.#resourceVersion, err: errorMessage(err) },
             'resource version expired, listing again',
           );
-          if (expiredWithoutProgress++ > 0) await this.pause(signal);
+          if (expiredWithoutProgress++ > 0) await this.#pause(signal);
           continue;
         }
         this.#stats.errors++;
         this.#stats.lastError = errorMessage(err);
         if (err instanceof SilentWatchError) this.#stats.silentRestarts++;
-        this.log(
+        this.#log(
           err instanceof SilentWatchError ? 'info' : 'warn',
           { err: errorMessage(err), resourceVersion: this.#resourceVersion, needList },
           needList ? 'list failed' : 'watch failed',
         );
-        await this.pause(signal);
+        await this.#pause(signal);
       }
     }
     // Waiters were told (false) by the abort.
     this.#syncWaiters = [];
   }
 
-  private async pause(signal: AbortSignal): Promise<void> {
+  async #pause(signal: AbortSignal): Promise<void> {
     await sleep(this.#clock, this.#backoff.next(), signal).catch(() => undefined);
   }
 
-  private async list(signal: AbortSignal): Promise<void> {
+  async #list(signal: AbortSignal): Promise<void> {
     const result = await this.#lw.list({ signal });
     if (signal.aborted) return;
     this.#stats.lists++;
     for (const r of result.rejected) {
       this.#stats.invalidObjects++;
-      this.log(
+      this.#log(
         'warn',
         { object: r.key, problems: r.problems.map((p) => `${p.field}: ${p.message}`) },
         'object does not match its schema; left out of the cache',
       );
     }
-    this.replace(result.items);
+    this.#replace(result.items);
     this.#resourceVersion = result.resourceVersion;
     if (!this.#synced) {
       this.#synced = true;
@@ -335,7 +335,7 @@ export class Informer<T extends KubeObjectLike> {
   }
 
   /** The cache becomes exactly `items`; the differences become events. */
-  private replace(items: readonly T[]): void {
+  #replace(items: readonly T[]): void {
     const initial = !this.#synced;
     const seen = new Set<string>();
     for (const item of items) {
@@ -345,13 +345,13 @@ export class Informer<T extends KubeObjectLike> {
       if (previous !== undefined && previous.metadata.resourceVersion === item.metadata.resourceVersion)
         continue;
       const { current } = this.#store.put(item);
-      if (previous === undefined) this.emitAdd(current, initial);
-      else this.emitUpdate(previous, current);
+      if (previous === undefined) this.#emitAdd(current, initial);
+      else this.#emitUpdate(previous, current);
     }
     for (const key of this.#store.keys()) {
       if (seen.has(key)) continue;
       const gone = this.#store.delete(key);
-      if (gone !== undefined) this.emitDelete(gone, true);
+      if (gone !== undefined) this.#emitDelete(gone, true);
     }
   }
 
@@ -360,7 +360,7 @@ export class Informer<T extends KubeObjectLike> {
    * Resolves whether it made progress (an event, or it lasted); throws on
    * errors, ERROR events and silence.
    */
-  private async watch(signal: AbortSignal): Promise<boolean> {
+  async #watch(signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return false;
     const ctrl = new AbortController();
     const onAbort = (): void => ctrl.abort(signal.reason);
@@ -392,7 +392,7 @@ export class Informer<T extends KubeObjectLike> {
         kick();
         // The server is answering: the next failure starts from the initial delay.
         if (received++ === 0) this.#backoff.reset();
-        this.handle(event);
+        this.#handle(event);
       }
       return received > 0 || this.#clock.now() - started >= QUICK_CLOSE_MS;
     } catch (err) {
@@ -406,7 +406,7 @@ export class Informer<T extends KubeObjectLike> {
     }
   }
 
-  private handle(event: WatchEvent<T>): void {
+  #handle(event: WatchEvent<T>): void {
     switch (event.type) {
       case 'BOOKMARK':
         this.#stats.bookmarks++;
@@ -417,7 +417,7 @@ export class Informer<T extends KubeObjectLike> {
       case 'INVALID':
         this.#stats.events++;
         this.#stats.invalidObjects++;
-        this.log(
+        this.#log(
           'warn',
           { object: event.key, problems: event.problems.map((p) => `${p.field}: ${p.message}`) },
           'object does not match its schema; event ignored',
@@ -428,15 +428,15 @@ export class Informer<T extends KubeObjectLike> {
       case 'MODIFIED': {
         this.#stats.events++;
         const { previous, current } = this.#store.put(event.object);
-        if (previous === undefined) this.emitAdd(current, false);
-        else this.emitUpdate(previous, current);
+        if (previous === undefined) this.#emitAdd(current, false);
+        else this.#emitUpdate(previous, current);
         break;
       }
       case 'DELETED': {
         this.#stats.events++;
         const known = this.#store.delete(keyOf(event.object));
         // The event carries the final state; unknown objects were never announced.
-        if (known !== undefined) this.emitDelete(deepFreeze(event.object), false);
+        if (known !== undefined) this.#emitDelete(deepFreeze(event.object), false);
         break;
       }
     }

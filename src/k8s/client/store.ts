@@ -98,7 +98,7 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
     const current = deepFreeze(obj);
     const key = keyOf(current);
     const previous = this.#items.get(key);
-    if (previous !== undefined) this.unindex(key, previous);
+    if (previous !== undefined) this.#unindex(key, previous);
     this.#items.set(key, current);
     const ns = current.metadata.namespace ?? '';
     const set = this.#byNamespace.get(ns) ?? new Set<string>();
@@ -118,12 +118,12 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
   delete(key: string): DeepReadonly<T> | undefined {
     const previous = this.#items.get(key);
     if (previous === undefined) return undefined;
-    this.unindex(key, previous);
+    this.#unindex(key, previous);
     this.#items.delete(key);
     return previous;
   }
 
-  private unindex(key: string, obj: DeepReadonly<T>): void {
+  #unindex(key: string, obj: DeepReadonly<T>): void {
     const ns = obj.metadata.namespace ?? '';
     const set = this.#byNamespace.get(ns);
     set?.delete(key);

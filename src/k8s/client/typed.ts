@@ -118,7 +118,7 @@ export class ResourceClient<T extends KubeObjectLike> {
     this.#name = resourceName(resource);
   }
 
-  private what(verb: string, namespace: string | undefined, name?: string): string {
+  #what(verb: string, namespace: string | undefined, name?: string): string {
     const target =
       name === undefined
         ? namespace === undefined
@@ -128,7 +128,7 @@ export class ResourceClient<T extends KubeObjectLike> {
     return `${verb} ${this.#name}${target}`;
   }
 
-  private decode(raw: unknown): T {
+  #decode(raw: unknown): T {
     return decodeObject(this.resource, raw);
   }
 
@@ -136,10 +136,10 @@ export class ResourceClient<T extends KubeObjectLike> {
     const body = await this.#transport.request({
       method: 'GET',
       path: objectPath(this.resource, namespace, name),
-      what: this.what('get', namespace, name),
+      what: this.#what('get', namespace, name),
       ...opts,
     });
-    return this.decode(body);
+    return this.#decode(body);
   }
 
   /**
@@ -148,7 +148,7 @@ export class ResourceClient<T extends KubeObjectLike> {
    */
   async list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult<T>> {
     const path = collectionPath(this.resource, namespace);
-    const what = this.what('list', namespace);
+    const what = this.#what('list', namespace);
     const base = { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector };
     const fetchAll = async (limit: number | undefined): Promise<ListResult<T>> => {
       const items: T[] = [];
@@ -172,7 +172,7 @@ export class ResourceClient<T extends KubeObjectLike> {
         cont = typeof meta['continue'] === 'string' && meta['continue'] !== '' ? meta['continue'] : undefined;
         for (const raw of body['items']) {
           try {
-            items.push(this.decode(raw));
+            items.push(this.#decode(raw));
           } catch (err) {
             if (!(err instanceof KubeDecodeError)) throw err;
             rejected.push({ key: rawKey(raw), problems: err.problems });
@@ -196,7 +196,7 @@ export class ResourceClient<T extends KubeObjectLike> {
 
   /** Starts a watch; resolves once the server accepted it. Iterate the result for events. */
   async watch(namespace: string | undefined, opts: WatchOptions): Promise<AsyncIterable<WatchEvent<T>>> {
-    const what = this.what('watch', namespace);
+    const what = this.#what('watch', namespace);
     const lines = await this.#transport.stream({
       path: collectionPath(this.resource, namespace),
       query: {
@@ -211,7 +211,7 @@ export class ResourceClient<T extends KubeObjectLike> {
       ...(opts.connectTimeoutMs !== undefined && { connectTimeoutMs: opts.connectTimeoutMs }),
       what,
     });
-    const decode = (raw: unknown): T => this.decode(raw);
+    const decode = (raw: unknown): T => this.#decode(raw);
     return {
       async *[Symbol.asyncIterator]() {
         for await (const line of lines) {
@@ -229,40 +229,40 @@ export class ResourceClient<T extends KubeObjectLike> {
       method: 'POST',
       path: collectionPath(
         this.resource,
-        this.resource.namespaced ? this.requireNamespace(namespace, name) : undefined,
+        this.resource.namespaced ? this.#requireNamespace(namespace, name) : undefined,
       ),
       query: writeQuery(opts),
       body,
-      what: this.what('create', namespace, name),
+      what: this.#what('create', namespace, name),
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
     });
-    return this.decode(result);
+    return this.#decode(result);
   }
 
   /** PUT of the whole object; metadata.resourceVersion makes it fail with 409 Conflict when stale. Status is ignored by the server. */
   async update(obj: DeepReadonly<T>, opts: WriteOptions = {}): Promise<T> {
-    return this.put(obj, undefined, opts);
+    return this.#put(obj, undefined, opts);
   }
 
   /** PUT of the status subresource: only .status changes (and the generation does not move). */
   async updateStatus(obj: DeepReadonly<T>, opts: WriteOptions = {}): Promise<T> {
-    this.requireStatus();
-    return this.put(obj, 'status', opts);
+    this.#requireStatus();
+    return this.#put(obj, 'status', opts);
   }
 
-  private async put(obj: DeepReadonly<T>, subresource: 'status' | undefined, opts: WriteOptions): Promise<T> {
+  async #put(obj: DeepReadonly<T>, subresource: 'status' | undefined, opts: WriteOptions): Promise<T> {
     const { namespace, name } = obj.metadata;
     const result = await this.#transport.request({
       method: 'PUT',
       path: objectPath(this.resource, namespace, name, subresource),
       query: writeQuery(opts),
       body: obj,
-      what: this.what(subresource === 'status' ? 'update status of' : 'update', namespace, name),
+      what: this.#what(subresource === 'status' ? 'update status of' : 'update', namespace, name),
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
     });
-    return this.decode(result);
+    return this.#decode(result);
   }
 
   /** JSON merge patch (RFC 7386). Put metadata.resourceVersion in the patch for optimistic concurrency. */
@@ -272,7 +272,7 @@ export class ResourceClient<T extends KubeObjectLike> {
     patch: MergePatch<T>,
     opts: WriteOptions = {},
   ): Promise<T> {
-    return this.mergePatch(namespace, name, patch, undefined, opts);
+    return this.#mergePatch(namespace, name, patch, undefined, opts);
   }
 
   /** JSON merge patch of the status subresource. */
@@ -282,11 +282,11 @@ export class ResourceClient<T extends KubeObjectLike> {
     patch: MergePatch<T>,
     opts: WriteOptions = {},
   ): Promise<T> {
-    this.requireStatus();
-    return this.mergePatch(namespace, name, patch, 'status', opts);
+    this.#requireStatus();
+    return this.#mergePatch(namespace, name, patch, 'status', opts);
   }
 
-  private async mergePatch(
+  async #mergePatch(
     namespace: string | undefined,
     name: string,
     patch: unknown,
@@ -299,11 +299,11 @@ export class ResourceClient<T extends KubeObjectLike> {
       query: writeQuery(opts),
       body: patch,
       contentType: 'application/merge-patch+json',
-      what: this.what(subresource === 'status' ? 'patch status of' : 'patch', namespace, name),
+      what: this.#what(subresource === 'status' ? 'patch status of' : 'patch', namespace, name),
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
     });
-    return this.decode(result);
+    return this.#decode(result);
   }
 
   /** Deletes; resolves when the server accepted it (finalizers may keep the object around with a deletionTimestamp). */
@@ -319,19 +319,19 @@ export class ResourceClient<T extends KubeObjectLike> {
       method: 'DELETE',
       path: objectPath(this.resource, namespace, name),
       body,
-      what: this.what('delete', namespace, name),
+      what: this.#what('delete', namespace, name),
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
     });
   }
 
-  private requireNamespace(namespace: string | undefined, name: string): string {
+  #requireNamespace(namespace: string | undefined, name: string): string {
     if (namespace === undefined || namespace === '')
       throw new Error(`${this.#name} is namespaced: metadata.namespace is needed to create ${name}`);
     return namespace;
   }
 
-  private requireStatus(): void {
+  #requireStatus(): void {
     if (!this.resource.hasStatus) throw new Error(`${this.#name} has no status subresource`);
   }
 }
