@@ -114,7 +114,7 @@ async function run(flags: RunFlags): Promise<number> {
         'etcd-monitor running',
       );
     } catch (err) {
-      logger.error({ error: errorMessage(err) }, 'cannot listen');
+      logger.error({ err: errorMessage(err) }, 'cannot listen');
       code = 1;
       stop.abort();
     }
@@ -137,7 +137,7 @@ async function run(flags: RunFlags): Promise<number> {
           );
       } catch (err) {
         const message = err instanceof ConfigError ? err.message : errorMessage(err);
-        logger.error({ error: message }, 'config reload failed; keeping the running config');
+        logger.error({ err: message }, 'config reload failed; keeping the running config');
       }
     });
   };

@@ -44,7 +44,7 @@ test('closeWithin: a close that finishes (or fails) in time reports true', async
     ),
     true,
   );
-  assert.match(text(), /"error":"boom"/);
+  assert.match(text(), /"err":"boom"/);
 });
 
 test('openResources counts what keeps the loop alive', () => {

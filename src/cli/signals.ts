@@ -50,7 +50,7 @@ export async function closeWithin(
   const finished = close().then(
     () => true as const,
     (err: unknown) => {
-      logger.error({ error: errorMessage(err) }, 'shutdown step failed');
+      logger.error({ err: errorMessage(err) }, 'shutdown step failed');
       return true as const;
     },
   );

@@ -122,7 +122,7 @@ class FeatureRunner {
     const run: FeatureRun = { startedAt, durationMs: performance.now() - t0, ...outcome };
     // A round cut short by stop() is not a result: the cluster or feature is going away.
     if (parent.aborted) return run;
-    if (!run.ok) this.#cluster.logger.warn({ feature: name, error: run.error }, 'inspection failed');
+    if (!run.ok) this.#cluster.logger.warn({ feature: name, err: run.error }, 'inspection failed');
     this.#deps.store.update(this.#cluster.spec.id, (s) =>
       recordRun(s, name, this.#resolved.spec.intervalSeconds, run),
     );
@@ -316,12 +316,12 @@ export class ClusterRuntime {
     try {
       const members = await this.#deps.limiter.run(() => connection.discover(signal), signal);
       if (this.#membersAbort.signal.aborted) return;
-      if (members.error !== undefined) this.#logger.warn({ error: members.error }, 'member discovery failed');
+      if (members.error !== undefined) this.#logger.warn({ err: members.error }, 'member discovery failed');
       if (connection === this.#connection && !signal.aborted)
         this.#deps.store.update(this.#spec.id, (s) => ({ ...s, members }));
     } catch (err) {
       if (signal.aborted && this.#membersAbort.signal.aborted) return;
-      this.#logger.warn({ error: errorMessage(err) }, 'member discovery failed');
+      this.#logger.warn({ err: errorMessage(err) }, 'member discovery failed');
     }
   }
 
