@@ -10,6 +10,11 @@ function bytes(v: bigint | undefined): string {
   return v === undefined ? '' : humanBytes(v);
 }
 
+/** Each problem of a round in words (what, where, what to do), under its summary. */
+function problemList(problems: readonly string[]): string {
+  return problems.length === 0 ? '' : `<ul>${problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>`;
+}
+
 /** A page a person can read at a glance; everything on it comes from the snapshot store. */
 export function statusPage(clusters: readonly ClusterSnapshot[]): string {
   const sections = [...clusters]
@@ -24,7 +29,7 @@ export function statusPage(clusters: readonly ClusterSnapshot[]): string {
       const features = Object.values(c.features)
         .map(
           (f) =>
-            `<tr><td>${esc(f.name)}</td><td class="${f.last !== undefined && (!f.last.ok || f.last.problems.length > 0) ? 'err' : ''}">${esc(f.last?.summary ?? 'pending')}</td><td>${f.runs}</td><td>${f.failures}</td></tr>`,
+            `<tr><td>${esc(f.name)}</td><td class="${f.last !== undefined && (!f.last.ok || f.last.problems.length > 0) ? 'err' : ''}">${esc(f.last?.summary ?? 'pending')}${problemList(f.last?.ok === true ? f.last.problems : [])}</td><td>${f.runs}</td><td>${f.failures}</td></tr>`,
         )
         .join('');
       const errors = [...c.configErrors, ...(c.members?.error !== undefined ? [c.members.error] : [])];

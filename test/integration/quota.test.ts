@@ -65,6 +65,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
       const seen = new Set<number>();
       let untilFullAtCritical: number | undefined;
       let problemAtCritical = '';
+      let statusPageAtCritical = '';
       let nospace = false;
       for (let i = 0; i < 80 && !nospace; i++) {
         const runsBefore = daemon.store.get('q')!.features['quota']!.runs;
@@ -85,6 +86,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
         if (level === 2 && untilFullAtCritical === undefined) {
           untilFullAtCritical = m.get(series('inspection_etcd_quota_seconds_until_full'));
           problemAtCritical = quotaRun()!.problems.join('\n');
+          statusPageAtCritical = await (await fetch(`http://${address}/`)).text();
         }
       }
       assert.ok(nospace, 'the quota was reached');
@@ -98,6 +100,11 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
       assert.match(problemAtCritical, /of the 8 MiB quota \(.*critical at 90 %\)/);
       assert.match(problemAtCritical, /full in/);
       assert.match(problemAtCritical, /defragment/);
+      // The status page lists the problem in words under the quota summary.
+      assert.match(
+        statusPageAtCritical,
+        new RegExp(`<li>critical: ${endpoint.replaceAll('.', '\\.')}[^<]*quota`),
+      );
       await eventually(async () => {
         const alarms = daemon.store.get('q')?.features['alarm']?.last?.problems ?? [];
         return alarms.some((p) => p.includes('NOSPACE')) ? true : undefined;
