@@ -29,7 +29,17 @@ import { eventually } from '../../src/testing/wait.ts';
 import { BIN, condition, getCluster } from '../e2e/helpers.ts';
 import { parseExposition } from '../support/scrape.ts';
 import { hostPort } from '../support/specs.ts';
-import { CHART, CI_VALUES, find, type KubeObject, only, render, renderText } from './helm.ts';
+import {
+  CHART,
+  CI_VALUES,
+  find,
+  HELM_MAJORS,
+  type KubeObject,
+  only,
+  render,
+  renderText,
+  runHelm,
+} from './helm.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -124,6 +134,44 @@ describe('the chart on a real kube-apiserver and real etcd', () => {
         const res = await server.request('GET', path);
         assert.equal(res.status, 200, `${release}: ${o.kind} ${o.metadata.name} (${path})`);
       }
+    }
+  });
+
+  it('helm install and helm uninstall work with Helm 3 and Helm 4 against the real apiserver', async () => {
+    const kubeconfig = join(dir, 'admin-helm.kubeconfig');
+    await server.writeKubeconfig(server.adminToken, kubeconfig);
+    for (const major of HELM_MAJORS) {
+      const release = `em-helm${major}`;
+      const common = ['--kubeconfig', kubeconfig, '--namespace', release];
+      const install = await runHelm(major, [
+        'install',
+        release,
+        CHART,
+        ...common,
+        '--create-namespace',
+        '--values',
+        join(CI_VALUES, 'operator-ha-values.yaml'),
+      ]);
+      assert.equal(install.code, 0, `helm ${major} install: ${install.stderr}`);
+      const status = await runHelm(major, ['status', release, ...common, '--output', 'json']);
+      assert.equal((JSON.parse(status.stdout) as { info: { status: string } }).info.status, 'deployed');
+      const deployment = await server.request(
+        'GET',
+        `/apis/apps/v1/namespaces/${release}/deployments/${release}-etcd-monitor-operator`,
+      );
+      assert.equal(deployment.status, 200, `helm ${major}: the Deployment exists`);
+      const rule = await server.request(
+        'GET',
+        `/apis/monitoring.coreos.com/v1/namespaces/${release}/prometheusrules/${release}-etcd-monitor`,
+      );
+      assert.equal(rule.status, 200, `helm ${major}: the PrometheusRule exists`);
+      const uninstall = await runHelm(major, ['uninstall', release, ...common]);
+      assert.equal(uninstall.code, 0, `helm ${major} uninstall: ${uninstall.stderr}`);
+      const gone = await server.request(
+        'GET',
+        `/apis/rbac.authorization.k8s.io/v1/clusterroles/${release}-etcd-monitor-etcdcluster-controller`,
+      );
+      assert.equal(gone.status, 404, `helm ${major}: uninstall removes the cluster-wide objects`);
     }
   });
 

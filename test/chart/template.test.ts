@@ -346,6 +346,7 @@ for (const major of HELM_MAJORS) {
         [{ replicas: 2 }, /replicas/],
         [{ mode: 'daemon' }, /mode/],
         [{ metricPrefix: 'kstone' }, /metricPrefix/],
+        [{ operator: { leaderElection: { leaseDuration: '4500ms' } } }, /leaseDuration/],
         [{ rbac: { secretNamespaces: ['Not_A_Namespace'] } }, /secretNamespaces/],
         [
           { replicaCount: 2, operator: { leaderElection: { enabled: false } } },
