@@ -1,14 +1,27 @@
 #!/usr/bin/env node
-// Entry point. Node 24 runs the TypeScript sources directly (type stripping),
-// so the checkout needs no build step. The pinned Node 24 is the `node`
-// dev dependency: `npx etcd-monitor` and npm scripts put it first on PATH.
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 24) {
+// Entry point, plain JavaScript so that any Node runs it far enough to say
+// what is wrong. Two layouts:
+// - the published package and the image ship dist/ (compiled by `npm run
+//   build`) and no src/: that is what runs, on Node 22.19+ or 24;
+// - a checkout runs the TypeScript sources directly (type stripping, no
+//   build step) on the pinned Node 24, the `node` dev dependency that
+//   `npx etcd-monitor` and npm scripts put first on PATH.
+// One launcher for both keeps `npx etcd-monitor` working in a checkout
+// without a build; the pack test checks the installed package runs dist/.
+import { existsSync } from 'node:fs';
+
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+const checkout = existsSync(new URL('../src/cli/main.ts', import.meta.url));
+if (checkout ? major < 24 : major < 22 || (major === 22 && minor < 19) || major === 23) {
   process.stderr.write(
-    `etcd-monitor needs Node.js 24 or newer (this is ${process.version}): run it as \`npx etcd-monitor\` from the checkout after \`npm run setup\`.\n`,
+    checkout
+      ? `etcd-monitor needs Node.js 24 or newer (this is ${process.version}): run it as \`npx etcd-monitor\` from the checkout after \`npm run setup\`.\n`
+      : `etcd-monitor needs Node.js 22.19 or newer 22.x, or 24 or newer (this is ${process.version}).\n`,
   );
   process.exit(2);
 }
-await import('../src/quiet-warnings.ts');
-const { main } = await import('../src/cli/main.ts');
+const src = checkout ? '../src' : '../dist';
+const ext = checkout ? 'ts' : 'js';
+await import(`${src}/quiet-warnings.${ext}`);
+const { main } = await import(`${src}/cli/main.${ext}`);
 process.exitCode = await main(process.argv);

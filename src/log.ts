@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -39,7 +40,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (opts.destination !== undefined) return pino(base, opts.destination);
-  if (pretty) {
+  if (pretty && !prettyInstalled()) {
+    // The image leaves the optional pino-pretty out: JSON, said once.
+    if (format === 'pretty')
+      process.stderr.write(
+        'etcd-monitor: --log-format pretty needs pino-pretty (not installed): logging JSON\n',
+      );
+  } else if (pretty) {
     return pino({
       ...base,
       transport: {
@@ -54,6 +61,16 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     });
   }
   return pino(base, pino.destination({ dest: 2, sync: false }));
+}
+
+/** pino-pretty is an optional dependency (the image does without it). */
+function prettyInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

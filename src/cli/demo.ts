@@ -83,10 +83,16 @@ async function loadTestbed(): Promise<typeof import('../testbed/cluster.ts')> {
 async function demo(flags: DemoFlags): Promise<number> {
   const logger = loggerFrom(flags);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  let startEtcdCluster: typeof import('../testbed/cluster.ts')['startEtcdCluster'];
+  try {
+    ({ startEtcdCluster } = await loadTestbed());
+  } catch (err) {
+    process.stderr.write(`etcd-monitor demo: ${errorMessage(err)}\n`);
+    return 1;
+  }
   out(`starting a ${flags.members}-member etcd ${flags.etcdVersion} cluster on 127.0.0.1 ...`);
   let cluster: TestCluster;
   try {
-    const { startEtcdCluster } = await loadTestbed();
     cluster = await startEtcdCluster({
       version: flags.etcdVersion,
       members: flags.members,
