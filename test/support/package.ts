@@ -1,0 +1,115 @@
+/**
+ * The package as users get it: `npm pack` of the checkout, installed into a
+ * fresh prefix outside it, run on each Node.js version of package.json's
+ * "engines" (binaries from the `node@VERSION` npm packages, pinned in
+ * hack/versions.env and cached like the etcd builds). Shared by the
+ * pack-and-install test, the image test and the start-up benchmark.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { cacheDir, readVersionsEnv, REPO_ROOT } from '../../src/testbed/binaries.ts';
+
+const run = promisify(execFile);
+
+export interface NodeRuntime {
+  readonly major: number;
+  readonly version: string;
+  /** Absolute path of the `node` binary. */
+  readonly node: string;
+  /** PATH with this node first (for `#!/usr/bin/env node` and npm's scripts). */
+  readonly path: string;
+}
+
+/** The majors package.json's "engines" admits, e.g. "^22.19.0 || ^24.0.0" -> [22, 24]. */
+export function engineMajors(): number[] {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    engines?: { node?: string };
+  };
+  const range = pkg.engines?.node;
+  if (range === undefined) throw new Error('package.json has no engines.node');
+  return range.split('||').map((part) => {
+    const m = /^\s*\^(\d+)\.\d+\.\d+\s*$/.exec(part);
+    if (m === null) throw new Error(`engines.node: "${part.trim()}" is not ^MAJOR.MINOR.PATCH`);
+    return Number(m[1]);
+  });
+}
+
+/** Node `major`, installed from npm (`node@VERSION`) into the cache once. */
+export async function nodeRuntime(major: number): Promise<NodeRuntime> {
+  const version = readVersionsEnv()[`NODE_${major}_VERSION`];
+  if (version === undefined) throw new Error(`hack/versions.env has no NODE_${major}_VERSION`);
+  const dir = join(cacheDir(), 'node', `v${version}`);
+  const node = join(dir, 'node_modules', 'node', 'bin', 'node');
+  if (!existsSync(node)) {
+    // Installed beside the final directory, then renamed: a half-installed
+    // runtime is never taken for a cached one.
+    mkdirSync(dirname(dir), { recursive: true });
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    await run(
+      'npm',
+      ['install', '--prefix', tmp, '--no-save', '--no-audit', '--no-fund', `node@${version}`],
+      {
+        timeout: 300_000,
+      },
+    );
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  return { major, version, node, path: `${dirname(node)}:${process.env['PATH'] ?? '/usr/bin:/bin'}` };
+}
+
+/** `npm pack` of the checkout (its prepack builds dist/); returns the tarball's path. */
+export async function packTarball(destination: string): Promise<string> {
+  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', destination], {
+    cwd: REPO_ROOT,
+    timeout: 600_000,
+  });
+  const name = stdout.trim().split('\n').pop() ?? '';
+  if (!name.endsWith('.tgz')) throw new Error(`npm pack printed no tarball name: ${stdout}`);
+  return join(destination, name);
+}
+
+/** The files in a tarball, without the leading "package/". */
+export async function tarballFiles(tarball: string): Promise<string[]> {
+  const { stdout } = await run('tar', ['-tzf', tarball], { maxBuffer: 16 * 1024 * 1024 });
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.replace(/^package\//, ''));
+}
+
+const NPM_FLAGS = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
+
+/** `npm install -g --prefix PREFIX TARBALL` on `runtime`; returns the bin path. */
+export async function installGlobal(runtime: NodeRuntime, tarball: string, prefix: string): Promise<string> {
+  await run('npm', ['install', '-g', '--prefix', prefix, ...NPM_FLAGS, tarball], {
+    env: { ...process.env, PATH: runtime.path },
+    timeout: 600_000,
+  });
+  return join(prefix, 'bin', 'etcd-monitor');
+}
+
+/** A fresh project that depends on the tarball; returns node_modules/.bin/etcd-monitor. */
+export async function installAsDependency(
+  runtime: NodeRuntime,
+  tarball: string,
+  project: string,
+): Promise<string> {
+  mkdirSync(project, { recursive: true });
+  await run('npm', ['init', '-y'], { cwd: project, env: { ...process.env, PATH: runtime.path } });
+  await run('npm', ['install', ...NPM_FLAGS, tarball], {
+    cwd: project,
+    env: { ...process.env, PATH: runtime.path },
+    timeout: 600_000,
+  });
+  return join(project, 'node_modules', '.bin', 'etcd-monitor');
+}
+
+export function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join('/tmp', prefix));
+}
