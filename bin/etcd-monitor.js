@@ -8,7 +8,8 @@
 //   `npx etcd-monitor` and npm scripts put first on PATH.
 // One launcher for both keeps `npx etcd-monitor` working in a checkout
 // without a build; the pack test checks the installed package runs dist/.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
 
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const checkout = existsSync(new URL('../src/cli/main.ts', import.meta.url));
@@ -20,6 +21,16 @@ if (checkout ? major < 24 : major < 22 || (major === 22 && minor < 19) || major 
   );
   process.exit(2);
 }
+// The version needs no command: printed before anything is loaded.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${pkg.version}\n`);
+  process.exit(0);
+}
+// V8's code cache on disk (in the OS temp directory): later starts skip
+// compiling the modules they load. Start-up figures: docs/performance.md.
+enableCompileCache?.();
 const src = checkout ? '../src' : '../dist';
 const ext = checkout ? 'ts' : 'js';
 await import(`${src}/quiet-warnings.${ext}`);

@@ -26,10 +26,7 @@ export function loggerFrom(flags: LogFlags): Logger {
   return createLogger({ level: flags.logLevel, format: flags.logFormat });
 }
 
-/** Usage errors exit 2, like every well-behaved CLI. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError } from './usage.ts';
 
 export function positiveInt(name: string): (value: string) => number {
   return (value: string) => {

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';
 import { COMMANDS } from './commands.ts';
-import { UsageError } from './common.ts';
+import { UsageError } from './usage.ts';
 import { errorMessage } from '../errors.ts';
 
 /** The command argv names (`etcd-monitor NAME …` or `etcd-monitor help NAME`), if any. */
