@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { readPasswordFile } from '../config/loader.ts';
+import { readPasswordFile } from '../config/password-file.ts';
 import { etcdClients } from '../engine/clients.ts';
 import { Engine } from '../engine/engine.ts';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';

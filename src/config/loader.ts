@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
-import { Secret } from '../etcd/secret.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
 import type { AuthCredentials, ClientOptions, TlsMaterial } from '../etcd/types.ts';
 import { errorMessage } from '../errors.ts';
@@ -10,7 +9,10 @@ import type { FeatureRegistry } from '../features/registry.ts';
 import { metricPrefixProblem } from '../metrics/catalogue.ts';
 import { validate, ValidationError } from '../schema.ts';
 import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
+import { readPasswordFile } from './password-file.ts';
 import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './schema.ts';
+
+export { readPasswordFile };
 
 /** Features a cluster gets when neither it nor `defaults` lists any: cheap, and what every SRE wants. */
 export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm', 'quota', 'topology', 'certificates'];
@@ -192,17 +194,4 @@ export function resolveFeatureSpecs(
 /** Every metric family this process exports: the engine's and the features'. */
 function metricDefinitions(registry: FeatureRegistry): MetricDefinition[] {
   return [...Object.values(ENGINE_METRICS), ...registry.list().flatMap((f) => f.metrics)];
-}
-
-/** A password file holds the password and maybe a trailing newline, nothing else. */
-export async function readPasswordFile(file: string): Promise<Secret> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read password file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const password = text.replace(/\r?\n$/, '');
-  if (password === '') throw new Error(`password file ${file} is empty`);
-  return new Secret(password);
 }
