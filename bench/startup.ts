@@ -159,6 +159,16 @@ try {
       [
         { name: 'etcdctl version (3.6)', steps: [[etcdctl36, ['version']]], env: plainEnv },
         { name: 'etcdctl version (Debian 3.4)', steps: [['/usr/bin/etcdctl', ['version']]], env: plainEnv },
+        {
+          name: 'node -e 0 (Node 24: the floor)',
+          steps: [[node24.runtime.node, ['-e', '0']]],
+          env: plainEnv,
+        },
+        {
+          name: 'node -e 0 (Node 24: the floor)',
+          steps: [[node24.runtime.node, ['-e', '0']]],
+          env: plainEnv,
+        },
         ...monitorTools(['--version']),
       ],
       dir,
@@ -208,7 +218,13 @@ try {
     ].join('\n'),
   );
   const probe = new URL('./memory-probe.ts', import.meta.url).pathname;
-  const daemonVariants: { name: string; runtime: NodeRuntime; bin: string; nodeOptions: string }[] = [
+  const daemonVariants: {
+    name: string;
+    runtime: NodeRuntime;
+    bin: string;
+    nodeOptions: string;
+    env?: Record<string, string>;
+  }[] = [
     ...installed.map((i) => ({ name: `Node ${i.runtime.version}, defaults`, ...i, nodeOptions: '' })),
     {
       name: `Node ${node24.runtime.version}, --max-semi-space-size=2`,
@@ -219,6 +235,12 @@ try {
       name: `Node ${node24.runtime.version}, --max-semi-space-size=1`,
       ...node24,
       nodeOptions: '--max-semi-space-size=1',
+    },
+    {
+      name: `Node ${node24.runtime.version}, the image's defaults (--max-semi-space-size=1, MALLOC_ARENA_MAX=2)`,
+      ...node24,
+      nodeOptions: '--max-semi-space-size=1',
+      env: { MALLOC_ARENA_MAX: '2' },
     },
   ];
   console.log(
@@ -239,6 +261,7 @@ try {
           NODE_OPTIONS: `--import ${probe} ${v.nodeOptions}`.trim(),
           MEMORY_PROBE_FILE: probeFile,
           MEMORY_PROBE_SNAPSHOT: v === daemonVariants[0] ? '1' : '0',
+          ...v.env,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       },
