@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 bash hack/setup.sh --test
-for bench in bench/foundation.ts bench/consistency.ts bench/request.ts bench/operator-scale.ts; do
+for bench in bench/foundation.ts bench/consistency.ts bench/request.ts bench/operator-scale.ts bench/startup.ts; do
   [[ -f $bench ]] || continue
   echo "=== $bench"
   node "$bench"
