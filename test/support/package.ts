@@ -65,9 +65,13 @@ export async function nodeRuntime(major: number): Promise<NodeRuntime> {
 
 /** `npm pack` of the checkout (its prepack builds dist/); returns the tarball's path. */
 export async function packTarball(destination: string): Promise<string> {
-  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', destination], {
+  const { stdout } = await run('npm', ['pack', '--loglevel=warn', '--pack-destination', destination], {
     cwd: REPO_ROOT,
     timeout: 600_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
+    // The build's own output (tsc errors) is what explains a failure.
+    throw new Error(`npm pack failed: ${err.stdout ?? ''}${err.stderr ?? ''}`.trim());
   });
   const name = stdout.trim().split('\n').pop() ?? '';
   if (!name.endsWith('.tgz')) throw new Error(`npm pack printed no tarball name: ${stdout}`);
