@@ -237,7 +237,7 @@ try {
       nodeOptions: '--max-semi-space-size=1',
     },
     {
-      name: `Node ${node24.runtime.version}, the image's defaults (--max-semi-space-size=1, MALLOC_ARENA_MAX=2)`,
+      name: `Node ${node24.runtime.version}, --max-semi-space-size=1 and MALLOC_ARENA_MAX=2`,
       ...node24,
       nodeOptions: '--max-semi-space-size=1',
       env: { MALLOC_ARENA_MAX: '2' },
