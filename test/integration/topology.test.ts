@@ -61,6 +61,26 @@ describe('topology on etcd 3.6', () => {
     assert.ok(BigInt(moved.term!) > BigInt(first.term!), 'a higher term');
     assert.ok((await metric('inspection_etcd_topology_leader_changes_total'))! >= 1);
 
+    // The leader stops and comes back: a new election, counted; the member
+    // rejoins as a follower and the count does not go back.
+    const leaderIndex = cluster.endpoints.findIndex((u) => hostPort(u) === moved.leaderEndpoint);
+    await cluster.stopMember(leaderIndex);
+    const reelected = await eventually(() => {
+      const d = details(daemon, 'topo');
+      return d?.leader !== undefined && d.leader !== moved.leader && d.leaderChanges > moved.leaderChanges
+        ? d
+        : undefined;
+    }, 'a new leader after the leader stopped');
+    await cluster.startMember(leaderIndex);
+    await eventually(
+      () => (details(daemon, 'topo')?.versions.length === 3 ? true : undefined),
+      'the stopped member answers again',
+    );
+    assert.ok(
+      details(daemon, 'topo')!.leaderChanges >= reelected.leaderChanges,
+      'the counter never goes back',
+    );
+
     // A learner, added and started, then promoted.
     const learnerIndex = await cluster.addMember({ learner: true });
     const learnerEndpoint = hostPort(cluster.endpoints[learnerIndex]!);
