@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { Daemon } from '../daemon.ts';
+import { InspectionServer } from '../inspection-server.ts';
 import { parseEndpoint } from '../etcd/endpoint.ts';
 import { createV3MemberClient } from '../etcd/v3/client.ts';
 import { DEFAULT_CLIENT_OPTIONS, type EtcdV3MemberClient } from '../etcd/types.ts';
@@ -107,7 +107,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     parseEndpoint(cluster.endpoints[0]!),
     DEFAULT_CLIENT_OPTIONS,
   );
-  const daemon = new Daemon({ logger, registry: featureRegistry, jitter: false });
+  const daemon = new InspectionServer({ logger, registry: featureRegistry, jitter: false });
   const load = new AbortController();
   let summaryTimer: NodeJS.Timeout | undefined;
   let compactTimer: NodeJS.Timeout | undefined;

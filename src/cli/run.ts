@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/loader.ts';
-import { Daemon } from '../daemon.ts';
+import { InspectionServer } from '../inspection-server.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
 import {
@@ -97,7 +97,7 @@ async function run(flags: RunFlags): Promise<number> {
   }
 
   const metricPrefix = flags.metricPrefix ?? config.metricPrefix;
-  const daemon = new Daemon({
+  const daemon = new InspectionServer({
     logger,
     registry: featureRegistry,
     maxConcurrentRounds: flags.maxConcurrentRounds,

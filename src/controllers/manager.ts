@@ -18,7 +18,7 @@
  * engine each: the EtcdCluster controller's reads membership only and is
  * never exported; the EtcdInspection controller's is the one /metrics shows.
  */
-import { Daemon } from '../daemon.ts';
+import { InspectionServer } from '../inspection-server.ts';
 import { etcdClients } from '../engine/clients.ts';
 import type { ClientFactory } from '../engine/connection.ts';
 import { Engine } from '../engine/engine.ts';
@@ -88,7 +88,7 @@ interface Term {
 
 export class Manager {
   /** The HTTP server and the engine whose results /metrics shows (the inspection controller's). */
-  readonly daemon: Daemon;
+  readonly server: InspectionServer;
   readonly identity: string;
   readonly #o: ManagerOptions;
   readonly #log: Logger;
@@ -105,7 +105,7 @@ export class Manager {
     this.#log = opts.logger.child({ identity: this.identity });
     // One client per etcd member for the whole process, shared by both engines.
     this.#etcd = new SharedClients(opts.etcdClients ?? etcdClients);
-    this.daemon = new Daemon({
+    this.server = new InspectionServer({
       logger: opts.logger,
       registry: opts.features,
       clients: this.#etcd,
@@ -130,7 +130,7 @@ export class Manager {
   /** Serves HTTP on HOST:PORT (port 0: any) and starts campaigning; returns the bound address. */
   async start(metricsAddr: string): Promise<string> {
     if (this.#running !== undefined) throw new Error('manager already started');
-    const address = await this.daemon.listen(metricsAddr);
+    const address = await this.server.listen(metricsAddr);
     this.#log.info(
       { address, controllers: this.#o.controllers, leaderElection: this.#o.leaderElection !== undefined },
       'etcd-monitor operator serving',
@@ -149,7 +149,7 @@ export class Manager {
   async stop(): Promise<void> {
     this.#abort.abort(new Error('shutting down'));
     await this.#running;
-    await this.daemon.close();
+    await this.server.close();
   }
 
   async #run(): Promise<ManagerExit> {
@@ -184,7 +184,7 @@ export class Manager {
       // At the moment of the loss, before the teardown: stop looking ready.
       onStoppedLeading: () => {
         this.#leading = false;
-        this.daemon.setReady(false);
+        this.server.setReady(false);
       },
     });
     try {
@@ -248,8 +248,8 @@ export class Manager {
       inspections = new EtcdInspectionController({
         ...common,
         clients,
-        engine: this.daemon.engine,
-        store: this.daemon.store,
+        engine: this.server.engine,
+        store: this.server.store,
         recorder: r,
         ...(o.labelSelector !== undefined && { labelSelector: o.labelSelector }),
         ...(o.statusRefreshMs !== undefined && { resultRefreshMs: o.statusRefreshMs }),
@@ -264,7 +264,7 @@ export class Manager {
         etcdclusters?.start();
         inspections?.start();
         this.#leading = true;
-        this.daemon.setReady(true);
+        this.server.setReady(true);
         log.info('caches synced: controllers running');
       }
       await new Promise<void>((resolve) => {
@@ -273,12 +273,12 @@ export class Manager {
       });
     } finally {
       this.#leading = false;
-      this.daemon.setReady(false);
+      this.server.setReady(false);
       log.info({ reason: errorMessage(signal.reason) }, 'stopping controllers');
       await Promise.all([etcdclusters?.stop(), inspections?.stop()]);
       await informers.stop();
       // Stopping the engines drops every cluster from their stores: the series leave /metrics now.
-      await Promise.all([membership?.stop(), this.daemon.engine.stop()]);
+      await Promise.all([membership?.stop(), this.server.engine.stop()]);
       await Promise.all(recorders.map((r) => r.stop(2_000)));
       await clients.close();
       this.#term = undefined;

@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createHttpMemberClient } from '../../src/etcd/http/client.ts';
 import { createV2MemberClient } from '../../src/etcd/v2/client.ts';
@@ -67,7 +67,11 @@ describe('a member that accepts TCP and never answers', () => {
     });
 
     test(`${scheme}: a removed cluster leaves no socket; inspect exits`, async () => {
-      const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      const daemon = new InspectionServer({
+        logger: silentLogger(),
+        registry: featureRegistry,
+        jitter: false,
+      });
       try {
         await daemon.engine.apply([
           {

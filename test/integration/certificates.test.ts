@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import type { CertificatesDetails } from '../../src/features/certificates/certificates.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -30,7 +30,7 @@ describe('certificates on etcd 3.6 with TLS', () => {
       name: 'certs',
     });
     t.after(() => cluster.stop());
-    const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
     t.after(() => daemon.close());
     const address = await daemon.listen('127.0.0.1:0');
     await daemon.engine.upsert(specFor('c', cluster, { certificates: every(3600) }));
@@ -110,7 +110,7 @@ describe('certificates on etcd 3.6 with TLS', () => {
   test('a healthy TLS cluster: no problems, one expiry series per certificate', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.6', members: 1, tls: true, name: 'certsok' });
     t.after(() => cluster.stop());
-    const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
     t.after(() => daemon.close());
     const address = await daemon.listen('127.0.0.1:0');
     await daemon.engine.upsert(specFor('ok', cluster, { certificates: every(3600) }));

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV2MemberClient } from '../../src/etcd/v2/client.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
@@ -50,7 +50,7 @@ class Rounds {
   readonly runs: FeatureRun[] = [];
   readonly #stop: () => void;
 
-  constructor(daemon: Daemon, id: string) {
+  constructor(daemon: InspectionServer, id: string) {
     let seen = 0;
     this.#stop = daemon.store.subscribe((cid, snap) => {
       const f = cid === id ? snap?.features.consistency : undefined;
@@ -186,7 +186,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
   describe(`consistency on etcd ${version}: healthy, a stopped member, a rewritten value`, () => {
     let cluster: TestCluster;
-    let daemon: Daemon;
+    let daemon: InspectionServer;
     let address: string;
     let client: EtcdV3MemberClient;
     let writer: Writer;
@@ -197,7 +197,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       cluster = await startEtcdCluster({ version, members: 3, name: `cons${version.replace('.', '')}` });
       client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
       await preload(client, 200);
-      daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
       address = await daemon.listen('127.0.0.1:0');
       cur = new Rounds(daemon, 'cur');
       cmp = new Rounds(daemon, 'cmp');
@@ -447,7 +447,11 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
       t.after(() => client.close());
       await preload(client, 50);
-      const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      const daemon = new InspectionServer({
+        logger: silentLogger(),
+        registry: featureRegistry,
+        jitter: false,
+      });
       t.after(() => daemon.close());
       const address = await daemon.listen('127.0.0.1:0');
       const cur = new Rounds(daemon, 'cur');
@@ -567,7 +571,11 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       } finally {
         await cluster.startMember(1);
       }
-      const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      const daemon = new InspectionServer({
+        logger: silentLogger(),
+        registry: featureRegistry,
+        jitter: false,
+      });
       t.after(() => daemon.close());
       const address = await daemon.listen('127.0.0.1:0');
       const rounds = new Rounds(daemon, 'tie');
@@ -638,7 +646,7 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
     t.after(() => v2.close());
     let seedIndex = 0n;
     for (let i = 0; i < 20; i++) seedIndex = await v2.set(`/app/seed/${i}`, `v${i}`);
-    const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
     t.after(() => daemon.close());
     const address = await daemon.listen('127.0.0.1:0');
     const rounds = new Rounds(daemon, 'v2');

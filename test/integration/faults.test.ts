@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { Secret } from '../../src/etcd/secret.ts';
 import { featureRegistry } from '../../src/features/index.ts';
@@ -19,7 +19,7 @@ import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts'
 describe('faults', () => {
   let plain: TestCluster;
   let secure: TestCluster;
-  let daemon: Daemon;
+  let daemon: InspectionServer;
   let address: string;
   const logs: string[] = [];
   const WRONG_PASSWORD = 'not-the-password-9f3c';
@@ -31,7 +31,7 @@ describe('faults', () => {
     ]);
     const sink = new PassThrough();
     sink.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    daemon = new Daemon({
+    daemon = new InspectionServer({
       logger: createLogger({ level: 'debug', destination: sink }),
       registry: featureRegistry,
       jitter: false,

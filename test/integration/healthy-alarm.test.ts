@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import type { EtcdV3MemberClient } from '../../src/etcd/types.ts';
@@ -19,12 +19,12 @@ import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts'
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
   describe(`healthy and alarm on etcd ${version}`, () => {
     let cluster: TestCluster;
-    let daemon: Daemon;
+    let daemon: InspectionServer;
     let address: string;
 
     before(async () => {
       cluster = await startEtcdCluster({ version, members: 3, name: `ha${version.replace('.', '')}` });
-      daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
       address = await daemon.listen('127.0.0.1:0');
       await daemon.engine.upsert(specFor('main', cluster, { healthy: every(1), alarm: every(1) }));
     });
@@ -123,7 +123,7 @@ describe('a real NOSPACE alarm', () => {
       name: 'nospace',
     });
     t.after(() => cluster.stop());
-    const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
     t.after(() => daemon.close());
     const address = await daemon.listen('127.0.0.1:0');
     await daemon.engine.upsert(specFor('full', cluster, { healthy: every(1), alarm: every(1) }));

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
@@ -31,7 +31,7 @@ const LEGACY_FINDINGS: [RegExp, RegExp][] = [
 test('a real /metrics passes promtool except for the kstone names, and is fully documented', async (t) => {
   const cluster = await startEtcdCluster({ version: '3.6', members: 3, name: 'metrics' });
   t.after(() => cluster.stop());
-  const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+  const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
   t.after(() => daemon.close());
   const address = await daemon.listen('127.0.0.1:0');
   const features = Object.fromEntries(featureRegistry.names().map((n) => [n, every(1)]));

@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { featureRegistry } from '../../src/features/index.ts';
@@ -31,7 +31,11 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
         name: `quota${version.replace('.', '')}`,
       });
       t.after(() => cluster.stop());
-      const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      const daemon = new InspectionServer({
+        logger: silentLogger(),
+        registry: featureRegistry,
+        jitter: false,
+      });
       t.after(() => daemon.close());
       const address = await daemon.listen('127.0.0.1:0');
       const options = {

@@ -10,7 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import type { EtcdV3MemberClient } from '../../src/etcd/types.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
@@ -112,7 +112,7 @@ async function step(model: Model, i: number, prefix = '/registry'): Promise<void
   else await model.delete(mine[0]!);
 }
 
-function requestDetails(daemon: Daemon, id: string): RequestDetails | undefined {
+function requestDetails(daemon: InspectionServer, id: string): RequestDetails | undefined {
   const details = daemon.store.get(id)?.features['request']?.last?.details;
   return typeof details === 'object' && details !== null && 'processedRevision' in details
     ? (details as RequestDetails)
@@ -150,7 +150,7 @@ async function leaderIndex(cluster: TestCluster, clients: readonly EtcdV3MemberC
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
   describe(`request on etcd ${version}`, () => {
     let cluster: TestCluster;
-    let daemon: Daemon;
+    let daemon: InspectionServer;
     let address: string;
     let clients: EtcdV3MemberClient[];
 
@@ -159,7 +159,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       clients = cluster.endpoints.map((e) =>
         createV3MemberClient(parseEndpoint(e), clientOptionsFor(cluster)),
       );
-      daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
       address = await daemon.listen('127.0.0.1:0');
     });
     after(async () => {
@@ -459,7 +459,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
 describe('request without a reachable member', () => {
   test('exports only "not ready", and a watch that stays down fails the rounds', async (t) => {
-    const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
     t.after(() => daemon.close());
     const address = await daemon.listen('127.0.0.1:0');
     const port = await freePort();

@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import type { TopologyDetails } from '../../src/features/topology/topology.ts';
@@ -16,14 +16,15 @@ import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
 
-function startDaemon(t: { after: (fn: () => Promise<void>) => void }): Daemon {
-  const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+function startServer(t: { after: (fn: () => Promise<void>) => void }): InspectionServer {
+  const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
   t.after(() => daemon.close());
   return daemon;
 }
 
-const run = (daemon: Daemon, id: string) => daemon.store.get(id)?.features['topology']?.last;
-const details = (daemon: Daemon, id: string) => run(daemon, id)?.details as TopologyDetails | undefined;
+const run = (daemon: InspectionServer, id: string) => daemon.store.get(id)?.features['topology']?.last;
+const details = (daemon: InspectionServer, id: string) =>
+  run(daemon, id)?.details as TopologyDetails | undefined;
 
 describe('topology on etcd 3.6', () => {
   test('leader change, learner added and promoted, a member never started, an endpoint of another cluster', async (t) => {
@@ -31,7 +32,7 @@ describe('topology on etcd 3.6', () => {
     t.after(() => cluster.stop());
     const other = await startEtcdCluster({ version: '3.6', members: 1, name: 'topoother' });
     t.after(() => other.stop());
-    const daemon = startDaemon(t);
+    const daemon = startServer(t);
     const address = await daemon.listen('127.0.0.1:0');
     const spec = specFor('topo', cluster, { topology: every(1) });
     await daemon.engine.upsert(spec);
@@ -171,7 +172,7 @@ describe('topology in a rolling upgrade', () => {
   test('one 3.6 member in a 3.5 cluster is version skew naming who runs what', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.5', members: 3, name: 'skew' });
     t.after(() => cluster.stop());
-    const daemon = startDaemon(t);
+    const daemon = startServer(t);
     const address = await daemon.listen('127.0.0.1:0');
     await daemon.engine.upsert(specFor('skew', cluster, { topology: every(1) }));
     await eventually(

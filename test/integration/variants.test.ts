@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type StartClusterOptions } from '../../src/testbed/index.ts';
@@ -29,7 +29,11 @@ for (const [title, options, backend] of variants) {
     test('every member is discovered and healthy, alarms are read, rounds keep succeeding', async (t) => {
       const cluster = await startEtcdCluster({ members: 3, name: 'variant', ...options });
       t.after(() => cluster.stop());
-      const daemon = new Daemon({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+      const daemon = new InspectionServer({
+        logger: silentLogger(),
+        registry: featureRegistry,
+        jitter: false,
+      });
       t.after(() => daemon.close());
       const address = await daemon.listen('127.0.0.1:0');
       await daemon.engine.upsert(

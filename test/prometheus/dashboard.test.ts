@@ -18,7 +18,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterState, dashboardJson, ROWS, VARIABLES } from '../../hack/dashboard.ts';
-import { Daemon } from '../../src/daemon.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { featureRegistry } from '../../src/features/index.ts';
@@ -142,7 +142,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
   });
 
   // --- the namespaced target (the label set the operator exports) -----------
-  const namespaced = new Daemon({
+  const namespaced = new InspectionServer({
     logger: silentLogger(),
     registry: featureRegistry,
     jitter: false,

@@ -8,7 +8,7 @@ import type { FeatureRegistry } from './features/registry.ts';
 import { InspectionCollector } from './metrics/collector.ts';
 import { buildServer, parseListen } from './server/app.ts';
 
-export interface DaemonOptions {
+export interface InspectionServerOptions {
   readonly logger: Logger;
   readonly registry: FeatureRegistry;
   readonly clients?: ClientFactory;
@@ -22,7 +22,7 @@ export interface DaemonOptions {
  * The engine, its snapshot store and the HTTP server wired together: what
  * `run`, `demo` and the inspection controller all serve.
  */
-export class Daemon {
+export class InspectionServer {
   readonly store = new SnapshotStore();
   readonly engine: Engine;
   readonly collector: InspectionCollector;
@@ -30,7 +30,7 @@ export class Daemon {
   #ready = false;
   #closing = '';
 
-  constructor(opts: DaemonOptions) {
+  constructor(opts: InspectionServerOptions) {
     this.engine = new Engine({
       registry: opts.registry,
       store: this.store,
