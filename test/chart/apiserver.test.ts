@@ -256,6 +256,29 @@ describe('the chart on a real kube-apiserver and real etcd', () => {
       ![...(await metrics(port)).keys()].some((k) => k.includes('namespace="other"')),
       'nothing inspected with Secrets the operator may not read',
     );
+
+    // A second replica with the same arguments and identity: the chart's Lease Role lets it
+    // campaign; it stays a standby (healthy, not ready, no inspection series) while the first leads.
+    const port2 = await freePort();
+    const standby = start(
+      [...localArgs(containerOf(deployment).args, 'etcd-monitor', port2), `--kubeconfig=${kubeconfig}`],
+      children,
+    );
+    const status = async (p: number, path: string) =>
+      (await fetch(`http://127.0.0.1:${p}${path}`, { signal: AbortSignal.timeout(5_000) })).status;
+    await eventually(
+      async () => (await status(port2, '/healthz')) === 200,
+      `the second replica serves (logs: ${standby.logs().slice(-2000)})`,
+      30_000,
+      100,
+    );
+    assert.deepEqual([await status(port, '/readyz'), await status(port2, '/readyz')], [200, 503]);
+    assert.ok(![...(await metrics(port2)).keys()].some((k) => k.startsWith('kstone_inspection_')));
+    const lease = await server.request(
+      'GET',
+      '/apis/coordination.k8s.io/v1/namespaces/etcd-monitor/leases/etcd-monitor-operator',
+    );
+    assert.equal(lease.status, 200, 'the Lease the rendered --lease-lock-name names');
   });
 
   it("the standalone daemon runs with the chart's config, its TLS and password Secrets laid out as mounted", async () => {
