@@ -90,7 +90,7 @@ export class Manager {
   /** The HTTP server and the engine whose results /metrics shows (the inspection controller's). */
   readonly server: InspectionServer;
   readonly identity: string;
-  readonly #o: ManagerOptions;
+  readonly #options: ManagerOptions;
   readonly #log: Logger;
   readonly #etcd: SharedClients;
   readonly #abort = new AbortController();
@@ -100,7 +100,7 @@ export class Manager {
 
   constructor(opts: ManagerOptions) {
     if (opts.controllers.length === 0) throw new Error('no controller to run');
-    this.#o = opts;
+    this.#options = opts;
     this.identity = opts.leaderElection?.identity ?? defaultIdentity();
     this.#log = opts.logger.child({ identity: this.identity });
     // One client per etcd member for the whole process, shared by both engines.
@@ -132,7 +132,11 @@ export class Manager {
     if (this.#running !== undefined) throw new Error('manager already started');
     const address = await this.server.listen(metricsAddr);
     this.#log.info(
-      { address, controllers: this.#o.controllers, leaderElection: this.#o.leaderElection !== undefined },
+      {
+        address,
+        controllers: this.#options.controllers,
+        leaderElection: this.#options.leaderElection !== undefined,
+      },
       'etcd-monitor operator serving',
     );
     this.#running = this.#run();
@@ -153,7 +157,7 @@ export class Manager {
   }
 
   async #run(): Promise<ManagerExit> {
-    const election = this.#o.leaderElection;
+    const election = this.#options.leaderElection;
     if (election === undefined) {
       try {
         await this.#lead(this.#abort.signal);
@@ -166,7 +170,7 @@ export class Manager {
     let led = false;
     // The Lease has connections of its own for the whole process: renewals
     // never queue behind a term's lists and watches, and outlive its teardown.
-    const kube = createClients(this.#o.kubeConfig, {
+    const kube = createClients(this.#options.kubeConfig, {
       userAgent: `etcd-monitor/${VERSION} (leader-election)`,
     });
     const elector = new LeaderElector({
@@ -176,7 +180,7 @@ export class Manager {
       renewDeadlineMs: election.renewDeadlineMs,
       retryPeriodMs: election.retryPeriodMs,
       releaseOnCancel: true,
-      logger: this.#o.logger,
+      logger: this.#options.logger,
       onStartedLeading: (signal) => {
         led = true;
         return this.#lead(signal);
@@ -197,7 +201,7 @@ export class Manager {
 
   /** One term: build, sync caches, run until the signal aborts, tear down. */
   async #lead(signal: AbortSignal): Promise<void> {
-    const o = this.#o;
+    const o = this.#options;
     const log = this.#log;
     const clients = createClients(o.kubeConfig, {
       userAgent: `etcd-monitor/${VERSION} (${o.controllers.join('+')})`,

@@ -167,7 +167,7 @@ function rawRecord(r: LeaderElectionRecord): string {
 
 export class LeaderElector {
   readonly identity: string;
-  readonly #o: ResolvedOptions;
+  readonly #options: ResolvedOptions;
   readonly #lock: LeaseLock;
   readonly #clock: Clock;
   readonly #random: () => number;
@@ -184,8 +184,8 @@ export class LeaderElector {
   #running = false;
 
   constructor(opts: LeaderElectionOptions) {
-    this.#o = validateLeaderElectionOptions(opts);
-    this.identity = this.#o.identity;
+    this.#options = validateLeaderElectionOptions(opts);
+    this.identity = this.#options.identity;
     this.#lock = opts.lock;
     this.#clock = opts.clock ?? realClock;
     this.#random = opts.random ?? Math.random;
@@ -216,7 +216,7 @@ export class LeaderElector {
    */
   check(toleranceMs = 0): string | undefined {
     if (!this.isLeader()) return undefined;
-    const expiredFor = this.#clock.now() - (this.#observedAt + this.#o.leaseDurationMs);
+    const expiredFor = this.#clock.now() - (this.#observedAt + this.#options.leaseDurationMs);
     if (expiredFor > toleranceMs)
       return `leader election lease ${this.#lock.description} expired ${Math.round(expiredFor)} ms ago`;
     return undefined;
@@ -246,7 +246,7 @@ export class LeaderElector {
     for (;;) {
       if (signal.aborted) return undefined;
       const start = this.#clock.now();
-      const call = this.#callSignal(signal, this.#o.renewDeadlineMs);
+      const call = this.#callSignal(signal, this.#options.renewDeadlineMs);
       const result = await this.#tryAcquireOrRenew(call.signal).finally(call.dispose);
       this.#reportTransition();
       if (result === 'ok') {
@@ -255,10 +255,10 @@ export class LeaderElector {
           return start;
         }
         // Acquired as we were told to stop: give it back rather than hold it idle.
-        if (this.#o.releaseOnCancel) await this.#release();
+        if (this.#options.releaseOnCancel) await this.#release();
         return undefined;
       }
-      const wait = this.#o.retryPeriodMs * (1 + JITTER_FACTOR * this.#random());
+      const wait = this.#options.retryPeriodMs * (1 + JITTER_FACTOR * this.#random());
       try {
         await sleep(this.#clock, wait, signal);
       } catch {
@@ -270,7 +270,7 @@ export class LeaderElector {
   async #lead(signal: AbortSignal, acquiredAt: number): Promise<void> {
     if (signal.aborted) {
       // Told to stop between acquiring and leading: never start the work.
-      if (this.#o.releaseOnCancel) await this.#release();
+      if (this.#options.releaseOnCancel) await this.#release();
       return;
     }
     const leading = new AbortController();
@@ -291,9 +291,9 @@ export class LeaderElector {
     };
     const armDeadline = (attemptStart: number): void => {
       deadlineTimer?.cancel();
-      const deadlineAt = attemptStart + this.#o.renewDeadlineMs;
+      const deadlineAt = attemptStart + this.#options.renewDeadlineMs;
       deadlineTimer = this.#clock.after(deadlineAt - this.#clock.now(), () =>
-        stop(`no successful renewal within renewDeadline (${this.#o.renewDeadlineMs} ms)`),
+        stop(`no successful renewal within renewDeadline (${this.#options.renewDeadlineMs} ms)`),
       );
     };
     const onAbort = (): void => stop('shutting down');
@@ -327,7 +327,7 @@ export class LeaderElector {
 
     while (!leading.signal.aborted) {
       try {
-        await sleep(this.#clock, this.#o.retryPeriodMs, leading.signal);
+        await sleep(this.#clock, this.#options.retryPeriodMs, leading.signal);
       } catch {
         break;
       }
@@ -350,7 +350,7 @@ export class LeaderElector {
     // Never release before the work has stopped: the next leader would act alongside it.
     if (!workSettled) {
       const limit = new AbortController();
-      const timeout = this.#clock.after(this.#o.renewDeadlineMs, () => limit.abort());
+      const timeout = this.#clock.after(this.#options.renewDeadlineMs, () => limit.abort());
       await Promise.race([
         work,
         new Promise<void>((r) => limit.signal.addEventListener('abort', () => r(), { once: true })),
@@ -359,9 +359,9 @@ export class LeaderElector {
     }
     if (!workSettled) {
       this.#log.warn(
-        `leading work did not return within ${this.#o.renewDeadlineMs} ms of losing leadership; not releasing the lease (it expires on its own)`,
+        `leading work did not return within ${this.#options.renewDeadlineMs} ms of losing leadership; not releasing the lease (it expires on its own)`,
       );
-    } else if (this.#o.releaseOnCancel) {
+    } else if (this.#options.releaseOnCancel) {
       await this.#release();
     }
     await (workSettled ? Promise.resolve() : work);
@@ -372,7 +372,7 @@ export class LeaderElector {
     const now = kubeMicroTime(this.#clock.date());
     const base = {
       holderIdentity: this.identity,
-      leaseDurationSeconds: this.#o.leaseDurationMs / 1000,
+      leaseDurationSeconds: this.#options.leaseDurationMs / 1000,
       acquireTime: now,
       renewTime: now,
       leaseTransitions: 0,
@@ -434,7 +434,7 @@ export class LeaderElector {
   }
 
   async #release(): Promise<void> {
-    const call = this.#callSignal(undefined, this.#o.renewDeadlineMs);
+    const call = this.#callSignal(undefined, this.#options.renewDeadlineMs);
     try {
       const current = await this.#lock.get(call.signal);
       if (current === null || current.holderIdentity !== this.identity) return;

@@ -100,7 +100,7 @@ function specOrMetaChanged(a: DeepReadonly<EtcdCluster>, b: DeepReadonly<EtcdClu
 }
 
 export class EtcdClusterController {
-  readonly #o: EtcdClusterControllerOptions;
+  readonly #options: EtcdClusterControllerOptions;
   readonly #log: Logger;
   readonly #controller: Controller;
   readonly #removers: (() => void)[] = [];
@@ -113,7 +113,7 @@ export class EtcdClusterController {
   readonly #specs: SpecCache;
 
   constructor(opts: EtcdClusterControllerOptions) {
-    this.#o = opts;
+    this.#options = opts;
     this.#log = opts.logger.child({ controller: 'etcdcluster' });
     this.#specs = new SpecCache(opts.features, opts.providers);
     this.#controller = new Controller({
@@ -160,7 +160,7 @@ export class EtcdClusterController {
   }
 
   #secretChanged(secretKey: string): void {
-    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
+    for (const c of this.#options.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
       this.#controller.enqueue(objectKey(c.metadata));
   }
 
@@ -179,12 +179,12 @@ export class EtcdClusterController {
   }
 
   #now(): Date {
-    return this.#o.now?.() ?? new Date();
+    return this.#options.now?.() ?? new Date();
   }
 
   async sync(key: string, signal: AbortSignal): Promise<void> {
     const { namespace, name } = splitObjectKey(key);
-    const cached = this.#o.informers.clusters.lister.get(namespace, name);
+    const cached = this.#options.informers.clusters.lister.get(namespace, name);
     if (cached === undefined) {
       // Deleted (the finalizer cleaned up), or no longer matches --label-selector: release what this process holds.
       this.#cleanedUp.delete(key);
@@ -198,7 +198,7 @@ export class EtcdClusterController {
     let cluster = cached;
     if (!(cached.metadata.finalizers ?? []).includes(FINALIZER)) {
       // Carry on with what the server returned (its resourceVersion is the one the status write needs).
-      cluster = await this.#o.clients.etcdClusters.patch(
+      cluster = await this.#options.clients.etcdClusters.patch(
         namespace,
         name,
         {
@@ -215,19 +215,19 @@ export class EtcdClusterController {
     if (!validated.ok) return this.#invalid(key, cluster, validated.problems, signal);
     const valid = validated.value;
     // Validation admits registered cluster types only.
-    const provider = this.#o.providers.get(valid.clusterType);
+    const provider = this.#options.providers.get(valid.clusterType);
     const enabled = Object.entries(valid.features)
       .filter(([, f]) => f.enabled)
       .map(([f]) => f);
-    const interval = (feature: string): number => featureInterval(this.#o.features, valid, feature);
+    const interval = (feature: string): number => featureInterval(this.#options.features, valid, feature);
     const membersIntervalSeconds = Math.min(MAX_MEMBERS_INTERVAL_SECONDS, ...enabled.map(interval));
     const built = this.#specs.build(
       cluster,
       valid,
-      this.#o.informers.secrets.lister,
+      this.#options.informers.secrets.lister,
       {},
       {
-        ...(this.#o.timeouts !== undefined && { timeouts: this.#o.timeouts }),
+        ...(this.#options.timeouts !== undefined && { timeouts: this.#options.timeouts }),
         membersIntervalSeconds,
       },
     );
@@ -240,13 +240,13 @@ export class EtcdClusterController {
     const featureMessages = await this.#reconcileInspections(cluster, wanted, signal);
     const owned = new Map<string, DeepReadonly<EtcdInspection>>();
     for (const d of wanted) {
-      const i = this.#o.informers.inspections.lister.get(namespace, d.name);
+      const i = this.#options.informers.inspections.lister.get(namespace, d.name);
       if (i !== undefined && controlledBy(i, cluster.metadata.uid)) owned.set(d.feature, i);
     }
     const next = runningStatus({
       previous: cluster.status,
       generation: cluster.metadata.generation,
-      provider: provider.status(desired, this.#o.store.get(key)),
+      provider: provider.status(desired, this.#options.store.get(key)),
       features: valid.features,
       inspections: owned,
       inspectionNames: new Map(wanted.map((d) => [d.feature, d.name])),
@@ -268,11 +268,11 @@ export class EtcdClusterController {
   ): Promise<void> {
     const applied = this.#applied.get(key);
     if (applied === undefined) {
-      await this.#o.engine.upsert(desired.spec);
+      await this.#options.engine.upsert(desired.spec);
       this.#applied.set(key, desired);
       // Once per object, not once per process start: only before the first status was written.
       if (cluster.status?.observedGeneration === undefined) {
-        this.#o.recorder.event(
+        this.#options.recorder.event(
           cluster,
           'Normal',
           provider.createdReason,
@@ -281,7 +281,7 @@ export class EtcdClusterController {
       }
       this.#log.info({ cluster: key, type: provider.type }, 'cluster set up');
     } else if (applied.spec !== desired.spec && !provider.equal(applied, desired)) {
-      await this.#o.engine.upsert(desired.spec);
+      await this.#options.engine.upsert(desired.spec);
       this.#applied.set(key, desired);
     }
   }
@@ -293,7 +293,7 @@ export class EtcdClusterController {
     signal: AbortSignal,
   ): Promise<Map<string, string>> {
     const ns = cluster.metadata.namespace ?? '';
-    const lister = this.#o.informers.inspections.lister;
+    const lister = this.#options.informers.inspections.lister;
     const actions = planInspections(
       cluster.metadata.uid,
       wanted,
@@ -316,7 +316,7 @@ export class EtcdClusterController {
     messages: Map<string, string>,
     signal: AbortSignal,
   ): Promise<void> {
-    const api = this.#o.clients.etcdInspections;
+    const api = this.#options.clients.etcdInspections;
     const ns = cluster.metadata.namespace;
     const log = this.#log.child({ cluster: objectKey(cluster.metadata) });
     switch (action.kind) {
@@ -351,7 +351,8 @@ export class EtcdClusterController {
         const message = `EtcdInspection ${ns}/${action.desired.name} exists and is not controlled by this EtcdCluster: remove it, or give it an owner reference (controller) to this cluster`;
         messages.set(action.desired.feature, message);
         const previous = cluster.status?.featureGatesStatus?.[action.desired.feature]?.message;
-        if (previous !== message) this.#o.recorder.event(cluster, 'Warning', 'InspectionConflict', message);
+        if (previous !== message)
+          this.#options.recorder.event(cluster, 'Warning', 'InspectionConflict', message);
         return;
       }
     }
@@ -359,10 +360,14 @@ export class EtcdClusterController {
 
   async #deleteInspection(inspection: DeepReadonly<EtcdInspection>, signal: AbortSignal): Promise<void> {
     try {
-      await this.#o.clients.etcdInspections.delete(inspection.metadata.namespace, inspection.metadata.name, {
-        signal,
-        ...(inspection.metadata.uid !== undefined && { preconditions: { uid: inspection.metadata.uid } }),
-      });
+      await this.#options.clients.etcdInspections.delete(
+        inspection.metadata.namespace,
+        inspection.metadata.name,
+        {
+          signal,
+          ...(inspection.metadata.uid !== undefined && { preconditions: { uid: inspection.metadata.uid } }),
+        },
+      );
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -380,21 +385,21 @@ export class EtcdClusterController {
         next,
         now,
         spreadPeriod(
-          this.#o.statusRefreshMs ?? DEFAULT_STATUS_REFRESH_MS,
+          this.#options.statusRefreshMs ?? DEFAULT_STATUS_REFRESH_MS,
           cluster.metadata.uid ?? key(cluster),
         ),
       )
     )
       return;
     try {
-      await this.#o.clients.etcdClusters.updateStatus({ ...cluster, status: next }, { signal });
+      await this.#options.clients.etcdClusters.updateStatus({ ...cluster, status: next }, { signal });
     } catch (err) {
       if (isNotFound(err)) return; // deleted meanwhile
       throw err; // a conflict too: our cache is behind; the queue retries shortly
     }
     this.#log.debug({ cluster: objectKey(cluster.metadata), phase: next.phase }, 'status written');
     for (const e of transitionEvents(cluster.status?.conditions, next.conditions ?? []))
-      this.#o.recorder.event(cluster, e.type, e.reason, e.message);
+      this.#options.recorder.event(cluster, e.type, e.reason, e.message);
   }
 
   async #invalid(
@@ -415,7 +420,7 @@ export class EtcdClusterController {
 
   async #release(key: string): Promise<void> {
     this.#applied.delete(key);
-    await this.#o.engine.remove(key);
+    await this.#options.engine.remove(key);
   }
 
   /** Deletion: the inspections, the engine's state, then the finalizer. */
@@ -429,7 +434,7 @@ export class EtcdClusterController {
       this.#cleanedUp.set(key, cluster.metadata.uid ?? '');
     }
     try {
-      await this.#o.clients.etcdClusters.patch(
+      await this.#options.clients.etcdClusters.patch(
         cluster.metadata.namespace,
         cluster.metadata.name,
         {
@@ -448,7 +453,7 @@ export class EtcdClusterController {
 
   /** The inspections and the engine's state; once per deleted object. */
   async #cleanUp(key: string, cluster: DeepReadonly<EtcdCluster>, signal: AbortSignal): Promise<void> {
-    for (const i of this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_OWNER, key)) {
+    for (const i of this.#options.informers.inspections.lister.byIndex(INSPECTIONS_BY_OWNER, key)) {
       if (controlledBy(i, cluster.metadata.uid)) await this.#deleteInspection(i, signal);
     }
     await this.#release(key);

@@ -94,7 +94,7 @@ function resultsOf(
 }
 
 export class EtcdInspectionController {
-  readonly #o: EtcdInspectionControllerOptions;
+  readonly #options: EtcdInspectionControllerOptions;
   readonly #log: Logger;
   readonly #controller: Controller;
   readonly #removers: (() => void)[] = [];
@@ -105,7 +105,7 @@ export class EtcdInspectionController {
   readonly #inspectionChecks = new WeakMap<object, string | undefined>();
 
   constructor(opts: EtcdInspectionControllerOptions) {
-    this.#o = opts;
+    this.#options = opts;
     this.#log = opts.logger.child({ controller: 'etcdinspection' });
     this.#specs = new SpecCache(opts.features, opts.providers);
     this.#controller = new Controller({
@@ -162,13 +162,13 @@ export class EtcdInspectionController {
   #clusterChanged(key: string): void {
     if (
       this.#applied.has(key) ||
-      this.#o.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0
+      this.#options.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0
     )
       this.#controller.enqueue(key);
   }
 
   #secretChanged(secretKey: string): void {
-    for (const c of this.#o.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
+    for (const c of this.#options.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
       this.#clusterChanged(objectKey(c.metadata));
   }
 
@@ -186,12 +186,12 @@ export class EtcdInspectionController {
   }
 
   #now(): Date {
-    return this.#o.now?.() ?? new Date();
+    return this.#options.now?.() ?? new Date();
   }
 
   async sync(key: string, signal: AbortSignal): Promise<SyncResult | void> {
     const { namespace, name } = splitObjectKey(key);
-    const inspections = this.#o.informers.inspections.lister
+    const inspections = this.#options.informers.inspections.lister
       .byIndex(INSPECTIONS_BY_CLUSTER, key)
       .filter((i) => i.metadata.deletionTimestamp === undefined)
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
@@ -199,10 +199,10 @@ export class EtcdInspectionController {
       await this.#remove(key);
       return;
     }
-    const cluster = this.#o.informers.clusters.lister.get(namespace, name);
+    const cluster = this.#options.informers.clusters.lister.get(namespace, name);
     if (cluster === undefined) {
       await this.#remove(key);
-      if (this.#o.labelSelector !== undefined) return;
+      if (this.#options.labelSelector !== undefined) return;
       return this.#writeAll(
         inspections,
         () => ({ kind: 'blocked', message: `EtcdCluster ${key} not found` }),
@@ -230,7 +230,8 @@ export class EtcdInspectionController {
       const type = i.spec.inspectionType;
       const options = valid.features[type]?.options;
       const problem =
-        this.#checkInspection(i) ?? featureProblem(this.#o.features, type, valid.storageBackend, options);
+        this.#checkInspection(i) ??
+        featureProblem(this.#options.features, type, valid.storageBackend, options);
       if (problem !== undefined) {
         invalid.set(i.metadata.name, problem);
         continue;
@@ -238,7 +239,7 @@ export class EtcdInspectionController {
       const interval =
         i.spec.intervalInSecond ??
         valid.features[type]?.intervalSeconds ??
-        this.#o.features.get(type).defaultIntervalSeconds;
+        this.#options.features.get(type).defaultIntervalSeconds;
       const prior = features[type];
       // Two inspections of one type (made by hand): one run, at the shorter interval.
       features[type] = {
@@ -254,9 +255,9 @@ export class EtcdInspectionController {
       const built = this.#specs.build(
         cluster,
         valid,
-        this.#o.informers.secrets.lister,
+        this.#options.informers.secrets.lister,
         features,
-        this.#o.timeouts !== undefined ? { timeouts: this.#o.timeouts } : {},
+        this.#options.timeouts !== undefined ? { timeouts: this.#options.timeouts } : {},
       );
       if (!built.ok) {
         await this.#remove(key);
@@ -269,12 +270,12 @@ export class EtcdInspectionController {
       const applied = this.#applied.get(key);
       if (applied?.spec !== built.value) {
         const fingerprint = digest(built.value);
-        if (applied?.digest !== fingerprint) await this.#o.engine.upsert(built.value);
+        if (applied?.digest !== fingerprint) await this.#options.engine.upsert(built.value);
         this.#applied.set(key, { spec: built.value, digest: fingerprint });
       }
     }
 
-    const snapshot = this.#o.store.get(key);
+    const snapshot = this.#options.store.get(key);
     return this.#writeAll(
       inspections,
       (i) => {
@@ -294,8 +295,8 @@ export class EtcdInspectionController {
   #checkInspection(i: DeepReadonly<EtcdInspection>): string | undefined {
     if (this.#inspectionChecks.has(i)) return this.#inspectionChecks.get(i);
     const checked = validateEtcdInspection(i, {
-      knownFeatures: this.#o.features.names(),
-      providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#o.providers.names()],
+      knownFeatures: this.#options.features.names(),
+      providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#options.providers.names()],
     });
     const problem = checked.ok ? undefined : formatProblems(checked.problems);
     this.#inspectionChecks.set(i, problem);
@@ -304,7 +305,7 @@ export class EtcdInspectionController {
 
   async #remove(key: string): Promise<void> {
     if (!this.#applied.delete(key)) return;
-    await this.#o.engine.remove(key);
+    await this.#options.engine.remove(key);
     this.#log.info({ cluster: key }, 'no runnable inspection left: cluster removed from the engine');
   }
 
@@ -338,7 +339,7 @@ export class EtcdInspectionController {
         i.metadata.generation,
         state,
         this.#now(),
-        this.#o.resultRefreshMs ?? DEFAULT_RESULT_REFRESH_MS,
+        this.#options.resultRefreshMs ?? DEFAULT_RESULT_REFRESH_MS,
       );
       if (next === undefined) continue;
       try {
@@ -360,7 +361,7 @@ export class EtcdInspectionController {
     signal: AbortSignal,
   ): Promise<void> {
     try {
-      await this.#o.clients.etcdInspections.updateStatus({ ...i, status: next }, { signal });
+      await this.#options.clients.etcdInspections.updateStatus({ ...i, status: next }, { signal });
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;
@@ -371,7 +372,7 @@ export class EtcdInspectionController {
       next.phase !== before &&
       (next.phase === 'Blocked' || (next.phase === 'Error' && next.message?.startsWith('invalid: ')))
     ) {
-      this.#o.recorder.event(
+      this.#options.recorder.event(
         i,
         'Warning',
         next.phase === 'Blocked' ? 'Blocked' : 'InvalidInspection',
