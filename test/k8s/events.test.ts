@@ -227,9 +227,7 @@ subjects:
     const obj = await subject('stopped');
     const { recorder: r, sink } = recorder();
     r.event(obj, 'Normal', 'Started', 'inspection started');
-    const t0 = performance.now();
     await r.stop();
-    assert.ok(performance.now() - t0 < 5_000);
     assert.equal(sink.calls, 1, 'the ready event was written before stopping');
     r.event(obj, 'Normal', 'Late', 'after stop');
     assert.equal((await eventsFor(obj.metadata.uid)).length, 1);
