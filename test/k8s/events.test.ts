@@ -188,18 +188,17 @@ subjects:
 
   it('the rate limit holds back calls for a flooding object, then writes the true count', async () => {
     const obj = await subject('flood');
-    const { recorder: r, sink } = recorder({ perObjectBurst: 3, perObjectRefillMs: 2_000 });
+    const { recorder: r, sink } = recorder({ perObjectBurst: 3, perObjectRefillMs: 5_000 });
     for (let i = 0; i < 100; i++) {
       r.event(obj, 'Warning', 'ConnectFailed', 'refused');
       // The first three wait for their own write (three calls, the whole burst); the rest arrive while the bucket is empty.
       await eventually(() => sink.calls >= Math.min(i + 1, 3), 'the write in flight', 5_000);
     }
-    assert.equal(sink.calls, 3);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A token comes back only 5 s after the burst: room for a loaded machine, no sleep needed.
     assert.equal(sink.calls, 3, 'no call before a token comes back');
     const before = (await eventsFor(obj.metadata.uid))[0] as CoreEvent;
     assert.equal(before.count, 3);
-    await eventually(() => r.pending() === 0, 'a token and the deferred write', 5_000);
+    await eventually(() => r.pending() === 0, 'a token and the deferred write', 30_000);
     assert.equal(sink.calls, 4);
     const e = (await eventsFor(obj.metadata.uid))[0] as CoreEvent;
     assert.equal(e.count, 100);
