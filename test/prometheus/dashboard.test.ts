@@ -8,7 +8,9 @@
  *
  * Every panel query and variable query, with the variables substituted as
  * Grafana does, must parse and return data; every alert expression must
- * parse and every metric it reads must exist; the server loads the rule file
+ * parse and every metric it reads must exist; the same with every name
+ * prefixed kstone_ as the chart renders them for metricPrefix (a third
+ * target exports that way); the server loads the rule file
  * and evaluates every rule without error, and the expected alerts go pending.
  */
 import { test } from 'node:test';
@@ -58,7 +60,12 @@ async function labelValues(prom: PrometheusServer, query: string): Promise<strin
 }
 
 function metricNames(expr: string): string[] {
-  return [...new Set(expr.match(/\b(?:inspection|etcd_monitor)_[a-z_]+\b|\bup\b/g) ?? [])];
+  return [...new Set(expr.match(/\b(?:kstone_inspection|inspection|etcd_monitor)_[a-z_]+\b|\bup\b/g) ?? [])];
+}
+
+/** What the chart's "etcd-monitor.prefixed" helper does to the rules and the dashboard. */
+function kstonePrefixed(text: string): string {
+  return text.replace(/(^|[^a-zA-Z0-9_:])inspection_/g, '$1kstone_inspection_');
 }
 
 test('every dashboard query and alert expression works on a real Prometheus scraping etcd-monitor', async (t) => {
@@ -158,9 +165,34 @@ test('every dashboard query and alert expression works on a real Prometheus scra
     ),
   );
 
+  // --- the kstone prefix (metricPrefix kstone_): the chart renders the rules and the dashboard
+  // with it, so they must work on those names too.
+  const kstone = new Daemon({
+    logger: silentLogger(),
+    registry: featureRegistry,
+    jitter: false,
+    metricPrefix: 'kstone_',
+  });
+  t.after(() => kstone.close());
+  const kstoneAddress = await kstone.listen('127.0.0.1:0');
+  const slow = { ...every(2), timeoutSeconds: 10 };
+  await kstone.engine.upsert(
+    specFor('kdash', dash, {
+      healthy: slow,
+      alarm: slow,
+      quota: slow,
+      consistency: { ...slow, options: { hashRevision: 'current' } },
+      request: slow,
+      topology: slow,
+    }),
+  );
+  await kstone.engine.upsert(
+    specFor('kfull', full, { healthy: slow, alarm: slow, quota: slow, topology: slow, certificates: slow }),
+  );
+
   // --- Prometheus -----------------------------------------------------------
   const prom = await startPrometheus({
-    targets: [`127.0.0.1:${runPort}`, namespacedAddress],
+    targets: [`127.0.0.1:${runPort}`, namespacedAddress, kstoneAddress],
     ruleFiles: [RULES_FILE],
     scrapeIntervalSeconds: 1,
   });
@@ -183,9 +215,9 @@ test('every dashboard query and alert expression works on a real Prometheus scra
     async () => {
       if (run.child.exitCode !== null) throw new Error(`etcd-monitor run exited: ${await logTail(logFile)}`);
       const up = await prom.query('up{job="etcd-monitor"} == 1');
-      return up.length === 2 ? true : undefined;
+      return up.length === 3 ? true : undefined;
     },
-    'both targets scraped',
+    'every target scraped',
     60_000,
   );
 
@@ -255,6 +287,35 @@ test('every dashboard query and alert expression works on a real Prometheus scra
   assert.equal(states.get('/full'), 2, `states ${JSON.stringify([...states])}`);
   assert.ok((states.get('/down') ?? 0) >= 1, `states ${JSON.stringify([...states])}`);
   assert.ok(states.has('/dash') && states.has('team-a/dash'), `states ${JSON.stringify([...states])}`);
+
+  // --- with the kstone prefix, as the chart renders them ---------------------
+  let emptyPrefixed: string[] = [];
+  try {
+    await eventually(
+      async () => {
+        emptyPrefixed = [];
+        for (const q of panelQueries) {
+          const expr = substitute(kstonePrefixed(q.expr), all);
+          if ((await prom.query(expr)).length === 0) emptyPrefixed.push(`${q.panel}: ${expr}`);
+        }
+        return emptyPrefixed.length === 0 ? true : undefined;
+      },
+      'data for every panel query with the kstone prefix',
+      120_000,
+      1000,
+    );
+  } catch {
+    assert.fail(`prefixed panel queries without data:\n${emptyPrefixed.join('\n')}`);
+  }
+  for (const rule of await readAlertRules()) {
+    const expr = kstonePrefixed(rule.expr);
+    await prom.query(expr);
+    for (const name of metricNames(expr))
+      assert.ok(
+        (await prom.query(`group(${name})`)).length > 0,
+        `${rule.alert} with the kstone prefix: metric ${name} is not exported`,
+      );
+  }
 
   // --- the alert rules on the same server -----------------------------------
   const rules = await readAlertRules();
