@@ -167,7 +167,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
 
   // --- the kstone prefix (metricPrefix kstone_): the chart renders the rules and the dashboard
   // with it, so they must work on those names too.
-  const kstone = new Daemon({
+  const kstone = new InspectionServer({
     logger: silentLogger(),
     registry: featureRegistry,
     jitter: false,
