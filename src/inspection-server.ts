@@ -32,7 +32,6 @@ export class InspectionServer {
 
   constructor(opts: InspectionServerOptions) {
     this.engine = new Engine({
-      registry: opts.registry,
       store: this.store,
       clients: new SharedClients(opts.clients ?? etcdClients),
       logger: opts.logger,

@@ -128,10 +128,15 @@ async function demo(flags: DemoFlags): Promise<number> {
       `wrote ${seeded} keys under /registry (pods, configmaps, secrets, leases, events, a custom resource)`,
     );
     const features: Record<string, FeatureSpec> = {};
-    for (const name of featureRegistry.names())
-      features[name] = { enabled: true, intervalSeconds: flags.interval };
-    // 3.4 and 3.5 do not report their quota: tell the quota inspection.
-    features['quota'] = { ...features['quota']!, options: { quotaBytes: flags.quotaMib * MIB } };
+    for (const name of featureRegistry.names()) {
+      // 3.4 and 3.5 do not report their quota: tell the quota inspection.
+      const options = name === 'quota' ? { quotaBytes: flags.quotaMib * MIB } : undefined;
+      features[name] = featureRegistry.enable(
+        name,
+        { intervalSeconds: flags.interval, ...(options !== undefined && { options }) },
+        'v3',
+      );
+    }
     const spec: ClusterSpec = {
       id: 'demo',
       name: 'demo',

@@ -8,7 +8,8 @@ import { Secret } from '../etcd/secret.ts';
 import type { AuthCredentials, ClientOptions } from '../etcd/types.ts';
 import { clusterToJson, memberToJson } from '../engine/json.ts';
 import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
-import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
+import { formatFeatureProblems, type FeatureSpec } from '../engine/contract.ts';
+import type { ClusterSpec } from '../engine/spec.ts';
 import type { AlarmDetails } from '../features/alarm/alarm.ts';
 import type { HealthyDetails } from '../features/healthy/healthy.ts';
 import { featureRegistry } from '../features/index.ts';
@@ -159,11 +160,12 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
   if (names.length === 0) throw new UsageError('--features: no feature given');
   const features: Record<string, FeatureSpec> = {};
   for (const name of names) {
-    if (!featureRegistry.has(name))
-      throw new UsageError(
-        `--features: unknown feature "${name}" (known: ${featureRegistry.names().join(', ')})`,
-      );
-    features[name] = { enabled: true, intervalSeconds: flags.timeout, timeoutSeconds: flags.timeout };
+    // One round, with the whole --timeout as its deadline.
+    const request = { intervalSeconds: flags.timeout, timeoutSeconds: flags.timeout };
+    const checked = featureRegistry.check(name, request, flags.storageBackend);
+    if (!checked.ok)
+      throw new UsageError(formatFeatureProblems(`--features ${name}`, checked.problems).join('; '));
+    if (checked.spec !== undefined) features[name] = checked.spec;
   }
   const auth = await credentials(flags);
   if ((flags.cert === undefined) !== (flags.key === undefined))
@@ -239,7 +241,6 @@ async function inspect(flags: InspectFlags): Promise<number> {
     return 2;
   }
   const engine = new Engine({
-    registry: featureRegistry,
     store: new SnapshotStore(),
     clients: etcdClients,
     logger: silentLogger(),

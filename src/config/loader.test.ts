@@ -4,11 +4,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, parseConfig } from './loader.ts';
+import type { FeatureSpec } from '../engine/contract.ts';
 import { FeatureRegistry } from '../features/registry.ts';
 import { registerBuiltinFeatures } from '../features/index.ts';
 
 const registry = registerBuiltinFeatures(new FeatureRegistry());
 const parse = (yaml: string) => parseConfig(yaml, 'monitor.yaml', registry);
+
+/** A cluster's enabled features by name, with their intervals. */
+function intervals(features: Readonly<Record<string, FeatureSpec>> | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(features ?? {}).map(([n, f]) => [n, f.intervalSeconds]));
+}
 
 test('a minimal config gets defaults: v3, member discovery, healthy and alarm every 30 s, quota every 60 s, topology every 30 s, certificates hourly', async () => {
   const config = await parse('clusters:\n  - name: prod-a\n    endpoints: [http://127.0.0.1:2379]\n');
@@ -17,13 +23,14 @@ test('a minimal config gets defaults: v3, member discovery, healthy and alarm ev
   assert.equal(c?.storageBackend, 'v3');
   assert.equal(c?.discoverMembers, true);
   assert.deepEqual(c?.client, { dialTimeoutMs: 5000, requestTimeoutMs: 5000 });
-  assert.deepEqual(c?.features, {
-    healthy: { enabled: true, intervalSeconds: 30 },
-    alarm: { enabled: true, intervalSeconds: 30 },
-    quota: { enabled: true, intervalSeconds: 60 },
-    topology: { enabled: true, intervalSeconds: 30 },
-    certificates: { enabled: true, intervalSeconds: 3600 },
+  assert.deepEqual(intervals(c?.features), {
+    healthy: 30,
+    alarm: 30,
+    quota: 60,
+    topology: 30,
+    certificates: 3600,
   });
+  assert.equal(c?.features.alarm?.feature, registry.get('alarm'));
 });
 
 test('cluster features override the defaults field by field', async () => {
@@ -39,10 +46,8 @@ clusters:
     features:
       alarm: {enabled: false}
 `);
-  assert.deepEqual(config.clusters[0]?.features, {
-    healthy: { enabled: true, intervalSeconds: 10 },
-    alarm: { enabled: false, intervalSeconds: 60 },
-  });
+  // alarm disabled: not in the spec at all.
+  assert.deepEqual(intervals(config.clusters[0]?.features), { healthy: 10 });
   assert.equal(config.clusters[0]?.client.requestTimeoutMs, 3000);
 });
 
@@ -61,6 +66,22 @@ clusters:
   assert.deepEqual(config.clusters[1]?.labels, { env: 'prod', region: 'eu-1' });
   const bare = await parse('clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n');
   assert.deepEqual(bare.clusters[0]?.labels, {});
+});
+
+test("a feature's options are parsed once, at load time: the spec holds the parsed options", async () => {
+  const config = await parse(`
+clusters:
+  - name: a
+    endpoints: [http://127.0.0.1:2379]
+    features:
+      request: {options: {prefixes: [/registry]}}
+`);
+  const request = config.clusters[0]?.features.request;
+  assert.ok(request !== undefined);
+  assert.equal(request.feature, registry.get('request'));
+  // Defaults applied and the prefix normalised by the feature's parseOptions.
+  assert.deepEqual(request.options, registry.get('request').parseOptions({ prefixes: ['/registry'] }));
+  assert.deepEqual((request.options as { prefixes: string[] }).prefixes, ['/registry/']);
 });
 
 /** Bad input -> the exact message a user sees (blackbox_exporter style). */
@@ -109,6 +130,14 @@ const BAD: [string, string][] = [
   [
     'defaults:\n  labels: {clusterName: x, __name: y}\nclusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n',
     'config monitor.yaml: clusters[0].labels.clusterName: "clusterName" is set from the cluster\'s name; clusters[0].labels.__name: "__name" starts with "__", which Prometheus reserves',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    storageBackend: v2\n    features: {request: {}}\n',
+    'config monitor.yaml: clusters[0].features.request: feature request does not support the v2 storage backend (supported: v3)',
+  ],
+  [
+    'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    features: {healthy: {enabled: false, options: {x: 1}}}\n',
+    'config monitor.yaml: clusters[0].features.healthy.options: options of feature healthy: unknown field x',
   ],
   [
     'clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n',

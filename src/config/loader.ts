@@ -8,7 +8,8 @@ import { clusterLabelProblem, ENGINE_METRICS, type MetricDefinition } from '../m
 import type { FeatureRegistry } from '../features/registry.ts';
 import { metricPrefixProblem } from '../metrics/catalogue.ts';
 import { validate, ValidationError } from '../schema.ts';
-import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
+import { formatFeatureProblems, type FeatureSpec, type StorageBackend } from '../engine/contract.ts';
+import type { ClusterSpec } from '../engine/spec.ts';
 import { readPasswordFile } from './password-file.ts';
 import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './schema.ts';
 
@@ -112,6 +113,7 @@ async function resolveCluster(
     cluster.features,
     config.defaults?.features,
     registry,
+    cluster.storageBackend,
     `${at}.features`,
     problems,
   );
@@ -153,13 +155,15 @@ async function resolveCluster(
 }
 
 /**
- * The cluster's features over the defaults: a cluster lists only what it
- * changes. Unknown names and invalid options are reported with their path.
+ * The cluster's enabled features over the defaults (a cluster lists only
+ * what it changes), each checked by the registry for the cluster's backend;
+ * problems are reported with their path.
  */
 export function resolveFeatureSpecs(
   configured: Readonly<Record<string, FeatureConfig>> | undefined,
   defaults: Readonly<Record<string, FeatureConfig>> | undefined,
   registry: FeatureRegistry,
+  backend: StorageBackend,
   at: string,
   problems: string[],
 ): Record<string, FeatureSpec> {
@@ -170,23 +174,9 @@ export function resolveFeatureSpecs(
     merged[name] = { ...base[name], ...feature };
   const specs: Record<string, FeatureSpec> = {};
   for (const [name, feature] of Object.entries(merged)) {
-    if (!registry.has(name)) {
-      problems.push(`${at}.${name}: unknown feature "${name}" (known: ${registry.names().join(', ')})`);
-      continue;
-    }
-    const impl = registry.get(name);
-    try {
-      impl.parseOptions(feature.options);
-    } catch (err) {
-      problems.push(`${at}.${name}.options: ${errorMessage(err)}`);
-      continue;
-    }
-    specs[name] = {
-      enabled: feature.enabled ?? true,
-      intervalSeconds: feature.intervalSeconds ?? impl.defaultIntervalSeconds,
-      ...(feature.timeoutSeconds !== undefined ? { timeoutSeconds: feature.timeoutSeconds } : {}),
-      ...(feature.options !== undefined ? { options: feature.options } : {}),
-    };
+    const checked = registry.check(name, feature, backend);
+    if (!checked.ok) problems.push(...formatFeatureProblems(`${at}.${name}`, checked.problems));
+    else if (checked.spec !== undefined) specs[name] = checked.spec;
   }
   return specs;
 }

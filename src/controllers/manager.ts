@@ -233,7 +233,7 @@ export class Manager {
     let etcdclusters: EtcdClusterController | undefined;
     if (o.controllers.includes('etcdcluster')) {
       const store = new SnapshotStore();
-      membership = new Engine({ registry: o.features, store, clients: this.#etcd, logger: o.logger });
+      membership = new Engine({ store, clients: this.#etcd, logger: o.logger });
       const r = recorder('etcdcluster-controller');
       recorders.push(r);
       etcdclusters = new EtcdClusterController({

@@ -10,14 +10,7 @@ import { deepFreeze, type DeepReadonly } from '../k8s/client/index.ts';
 import { registerBuiltinProviders } from '../providers/index.ts';
 import { ProviderRegistry } from '../providers/provider.ts';
 import { generateCertificates, type TestClusterTls } from '../testbed/certs.ts';
-import {
-  clusterSpecFrom,
-  featureInterval,
-  featureProblem,
-  SpecCache,
-  validateCluster,
-  type SecretSource,
-} from './spec.ts';
+import { clusterSpecFrom, featureInterval, SpecCache, validateCluster, type SecretSource } from './spec.ts';
 
 const features = registerBuiltinFeatures(new FeatureRegistry());
 const providers = registerBuiltinProviders(new ProviderRegistry());
@@ -96,16 +89,16 @@ describe('validateCluster with the features and providers of this process', () =
     );
     assert.match(
       text,
-      /spec\.features\.request\.options: feature request does not support the v2 storage backend \(supported: v3\)/,
+      /spec\.features\.request: feature request does not support the v2 storage backend \(supported: v3\)/,
     );
     assert.deepEqual(
       v.ok ? [] : v.problems.map((p) => p.field),
-      ['spec.features.bogus', 'spec.features.consistency.options', 'spec.features.request.options'],
+      ['spec.features.bogus', 'spec.features.consistency.options', 'spec.features.request'],
       'healthy is fine',
     );
   });
 
-  it('a disabled feature is not checked', () => {
+  it('a disabled feature need not support the backend', () => {
     valid(
       etcdCluster({
         endpoints: ['http://10.0.0.1:2379'],
@@ -113,11 +106,6 @@ describe('validateCluster with the features and providers of this process', () =
         features: { request: { enabled: false } },
       }),
     );
-  });
-
-  it('featureProblem says why a feature cannot run, or nothing', () => {
-    assert.equal(featureProblem(features, 'healthy', 'v3', undefined), undefined);
-    assert.match(featureProblem(features, 'nope', 'v3', undefined) ?? '', /unknown feature "nope"/);
   });
 });
 
@@ -148,7 +136,7 @@ describe('clusterSpecFrom', () => {
         'ops/tls': { 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key },
         'ops/pw': { username: 'monitor', password: 'hunter2\n' },
       }),
-      { healthy: { enabled: true, intervalSeconds: 7 } },
+      { healthy: features.enable('healthy', { intervalSeconds: 7 }, 'v3') },
       { timeouts: { dialTimeoutMs: 1_000, requestTimeoutMs: 2_000 }, membersIntervalSeconds: 7 },
     );
     assert.ok(built.ok);
@@ -162,7 +150,8 @@ describe('clusterSpecFrom', () => {
     );
     assert.equal(spec.discoverMembers, true);
     assert.equal(spec.membersIntervalSeconds, 7);
-    assert.deepEqual(spec.features, { healthy: { enabled: true, intervalSeconds: 7 } });
+    assert.equal(spec.features.healthy?.intervalSeconds, 7);
+    assert.equal(spec.features.healthy?.feature, features.get('healthy'));
     assert.equal(spec.client.dialTimeoutMs, 1_000);
     assert.equal(spec.client.requestTimeoutMs, 2_000);
     assert.equal(spec.client.tls?.ca, certs.ca);
@@ -222,7 +211,9 @@ describe('SpecCache', () => {
       'the same spec object: callers compare by identity',
     );
     assert.notEqual(
-      cache.build(obj, v.value, source, { healthy: { enabled: true, intervalSeconds: 5 } }),
+      cache.build(obj, v.value, source, {
+        healthy: features.enable('healthy', { intervalSeconds: 5 }, 'v3'),
+      }),
       first,
       'other features, another spec',
     );

@@ -1,12 +1,12 @@
 /**
  * The adapter both controllers share: an EtcdCluster (validated) and the
- * Secrets it names → the engine's ClusterSpec. What the engine would refuse
- * (an unknown feature, options the feature rejects, a feature that does not
- * support the storage backend, a missing Secret, bad PEM) is found here and
- * returned as problems naming the field, so the controllers can say so in a
+ * Secrets it names → the engine's ClusterSpec. Features are checked by the
+ * feature registry (an unknown feature, options the feature rejects, a
+ * feature that does not support the storage backend), Secrets here (missing,
+ * bad PEM); problems name the field, so the controllers can say so in a
  * condition instead of the engine failing later.
  */
-import type { ClusterSpec, FeatureSpec, StorageBackend } from '../engine/spec.ts';
+import { featureFingerprint, type ClusterSpec, type FeatureSpec } from '../engine/spec.ts';
 import type { ClientOptions } from '../etcd/types.ts';
 import { DEFAULT_CLIENT_OPTIONS } from '../etcd/types.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
@@ -21,7 +21,6 @@ import {
   type ValidEtcdCluster,
 } from '../k8s/api/index.ts';
 import type { DeepReadonly } from '../k8s/client/index.ts';
-import { errorMessage } from '../errors.ts';
 import type { ProviderRegistry } from '../providers/index.ts';
 
 /** Where Secrets come from: the Secret informer's lister. */
@@ -40,44 +39,13 @@ export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = {
   requestTimeoutMs: DEFAULT_CLIENT_OPTIONS.requestTimeoutMs,
 };
 
-/** Why the feature cannot run on this cluster as configured, or undefined when it can. */
-export function featureProblem(
-  registry: FeatureRegistry,
-  name: string,
-  backend: StorageBackend,
-  options: Readonly<Record<string, unknown>> | undefined,
-): string | undefined {
-  if (!registry.has(name)) return `unknown feature "${name}" (known: ${registry.names().join(', ')})`;
-  const feature = registry.get(name);
-  if (!feature.backends.includes(backend))
-    return `feature ${name} does not support the ${backend} storage backend (supported: ${feature.backends.join(', ')})`;
-  try {
-    feature.parseOptions(options);
-  } catch (err) {
-    return errorMessage(err);
-  }
-  return undefined;
-}
-
-/** validateEtcdCluster with the features and providers this process has. */
+/** validateEtcdCluster with the features (the registry checks each one) and providers this process has. */
 export function validateCluster(
   obj: unknown,
   features: FeatureRegistry,
   providers: ProviderRegistry,
 ): Validated<ValidEtcdCluster> {
-  const spec =
-    typeof obj === 'object' && obj !== null
-      ? (obj as { spec?: { storageBackend?: unknown } }).spec
-      : undefined;
-  const backend: StorageBackend = spec?.storageBackend === 'v2' ? 'v2' : 'v3';
-  return validateEtcdCluster(obj, {
-    knownFeatures: features.names(),
-    clusterTypes: providers.names(),
-    checkFeatureOptions: (name, options) => {
-      const problem = featureProblem(features, name, backend, options);
-      return problem === undefined ? [] : [problem];
-    },
-  });
+  return validateEtcdCluster(obj, { features, clusterTypes: providers.names() });
 }
 
 /** The interval of a feature: the EtcdCluster's, else the feature's default. */
@@ -175,7 +143,10 @@ export class SpecCache {
     const used = [valid.tls, valid.auth].map((ref) =>
       ref === undefined ? undefined : secrets.get(ref.secretNamespace, ref.secretName),
     );
-    const key = JSON.stringify([features, opts]);
+    const key = JSON.stringify([
+      Object.entries(features).map(([name, feature]) => [name, featureFingerprint(feature)]),
+      opts,
+    ]);
     const cached = this.#built.get(cluster);
     if (cached !== undefined && cached.key === key && cached.secrets.every((s, i) => s === used[i]))
       return cached.result;

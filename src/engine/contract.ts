@@ -17,7 +17,6 @@ import type { EtcdHttpMemberClient, EtcdV2MemberClient, EtcdV3MemberClient } fro
 import type { Logger } from '../log.ts';
 import type { MetricDefinition } from '../metrics/catalogue.ts';
 import type { MetricSample } from '../metrics/sample.ts';
-import type { Registry } from '../registry.ts';
 
 export type StorageBackend = 'v3' | 'v2';
 
@@ -258,5 +257,44 @@ export class OptionsError extends Error {
   override name = 'OptionsError';
 }
 
-/** What the engine needs of the feature registry (src/features/registry.ts implements it). */
-export type FeatureCatalog = Pick<Registry<Feature>, 'has' | 'get' | 'names' | 'unknown'>;
+// ---- feature specs ------------------------------------------------------------------
+
+/** A feature of a cluster as an adapter reads it (config file, flags, EtcdCluster); nothing checked yet. */
+export interface FeatureRequest {
+  /** Default true. */
+  readonly enabled?: boolean;
+  /** Default: the feature's defaultIntervalSeconds. */
+  readonly intervalSeconds?: number;
+  /** Deadline of one round; default: the interval, at most 60 s. */
+  readonly timeoutSeconds?: number;
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * An enabled feature of a cluster as the registry accepted it
+ * (FeatureRegistry.check): known, supported on the cluster's backend, its
+ * interval settled and its options parsed, once. What the engine runs.
+ */
+export interface FeatureSpec {
+  readonly feature: Feature;
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds?: number;
+  /** The output of feature.parseOptions, handed to open() as it is. */
+  readonly options: unknown;
+}
+
+/** What is wrong with a feature request; field is relative to the feature ('' for the feature itself). */
+export interface FeatureProblem {
+  readonly field: '' | 'enabled' | 'intervalSeconds' | 'timeoutSeconds' | 'options';
+  readonly message: string;
+}
+
+export type FeatureCheck =
+  /** spec undefined: a valid request of a disabled feature. */
+  | { readonly ok: true; readonly spec: FeatureSpec | undefined }
+  | { readonly ok: false; readonly problems: readonly FeatureProblem[] };
+
+/** "features.consistency.options: ..." for each problem of the feature at `at` (e.g. "clusters[0].features.consistency"). */
+export function formatFeatureProblems(at: string, problems: readonly FeatureProblem[]): string[] {
+  return problems.map((p) => `${at}${p.field === '' ? '' : `.${p.field}`}: ${p.message}`);
+}

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { Clock } from '../clock.ts';
 import { Engine } from './engine.ts';
 import { SnapshotStore } from './snapshot.ts';
-import type { ClusterSpec, FeatureSpec } from './spec.ts';
+import type { FeatureRequest } from './contract.ts';
+import type { ClusterSpec } from './spec.ts';
 import { parseEndpoint } from '../etcd/endpoint.ts';
 import { FeatureRegistry } from '../features/registry.ts';
 import { registerBuiltinFeatures } from '../features/index.ts';
@@ -13,11 +14,14 @@ import { FakeCluster, fakeClients } from '../testing/fake-etcd.ts';
 import { FakeClock } from '../testing/fake-clock.ts';
 import { eventually } from '../testing/wait.ts';
 
+const registry = registerBuiltinFeatures(new FeatureRegistry());
+
+/** A spec as an adapter builds it: the feature requests checked by the registry. */
 function spec(
   id: string,
   cluster: FakeCluster,
-  features: Record<string, FeatureSpec>,
-  extra: Partial<ClusterSpec> = {},
+  features: Record<string, FeatureRequest>,
+  extra: Partial<Omit<ClusterSpec, 'features'>> = {},
 ): ClusterSpec {
   return {
     id,
@@ -26,19 +30,19 @@ function spec(
     storageBackend: 'v3',
     discoverMembers: true,
     client: { dialTimeoutMs: 1000, requestTimeoutMs: 1000 },
-    features,
     ...extra,
+    features: Object.fromEntries(
+      Object.entries(features).map(([name, request]) => [name, registry.enable(name, request, 'v3')]),
+    ),
   };
 }
 
-const fast = (intervalSeconds = 0.05): FeatureSpec => ({ enabled: true, intervalSeconds });
+const fast = (intervalSeconds = 0.05): FeatureRequest => ({ intervalSeconds });
 
 /** An engine on fake clusters; with a FakeClock, time moves only when the test advances it. */
 function setup(clusters: FakeCluster[], clock?: Clock) {
-  const registry = registerBuiltinFeatures(new FeatureRegistry());
   const store = new SnapshotStore();
   const engine = new Engine({
-    registry,
     store,
     clients: fakeClients(clusters),
     logger: silentLogger(),
@@ -49,7 +53,7 @@ function setup(clusters: FakeCluster[], clock?: Clock) {
     store,
     featureMetrics: registry.names().flatMap((n) => registry.get(n).metrics),
   });
-  return { engine, store, collector, registry };
+  return { engine, store, collector };
 }
 
 test('a cluster is discovered, inspected and rendered; removing it drops every series and closes every client', async (t) => {
@@ -140,9 +144,7 @@ test('a hanging cluster never delays another, and its round fails at the deadlin
   const { engine, store } = setup([slow, quick]);
   t.after(() => engine.stop());
   for (const m of slow.members) m.hang = true;
-  await engine.upsert(
-    spec('slow', slow, { alarm: { enabled: true, intervalSeconds: 1, timeoutSeconds: 1 } }),
-  );
+  await engine.upsert(spec('slow', slow, { alarm: { intervalSeconds: 1, timeoutSeconds: 1 } }));
   await engine.upsert(spec('quick', quick, { alarm: fast() }));
   const quickRuns = await eventually(() => {
     const runs = store.get('quick')?.features.alarm?.runs ?? 0;
@@ -190,9 +192,9 @@ test('failed rounds in a row are counted and reset by a success; the interval is
   assert.ok((store.get('a')?.features.alarm?.failures ?? 0) >= 3, 'the failure counter keeps its count');
 });
 
-test('changing one feature restarts only that feature; an unknown feature is a config error and the others run', async (t) => {
+test('changing one feature restarts only that feature; a disabled one leaves the snapshot', async (t) => {
   const a = new FakeCluster(2500);
-  const { engine, store, registry } = setup([a]);
+  const { engine, store } = setup([a]);
   t.after(() => engine.stop());
   await engine.upsert(spec('a', a, { healthy: fast(), alarm: fast() }));
   await eventually(
@@ -201,18 +203,17 @@ test('changing one feature restarts only that feature; an unknown feature is a c
   );
   const openedBefore = a.opened.length;
 
-  await engine.upsert(spec('a', a, { healthy: fast(0.1), alarm: fast(), bogus: fast() }));
+  await engine.upsert(spec('a', a, { healthy: fast(0.1), alarm: fast() }));
   const snap = store.get('a')!;
   assert.ok((snap.features.alarm?.runs ?? 0) >= 3, 'alarm kept its history');
   assert.equal(snap.features.healthy?.runs, 0, 'healthy restarted');
-  assert.deepEqual(snap.configErrors, [`unknown feature "bogus" (known: ${registry.names().join(', ')})`]);
   assert.equal(a.opened.length, openedBefore, 'no new connections for a feature change');
   await eventually(
     () => ((store.get('a')?.features.healthy?.runs ?? 0) >= 1 ? true : undefined),
     'healthy runs again',
   );
 
-  await engine.upsert(spec('a', a, { healthy: fast(0.1), alarm: { enabled: false, intervalSeconds: 1 } }));
+  await engine.upsert(spec('a', a, { healthy: fast(0.1) }));
   assert.equal(store.get('a')?.features.alarm, undefined, 'disabled feature leaves the snapshot');
   assert.deepEqual(store.get('a')?.configErrors, []);
 });
@@ -259,27 +260,18 @@ test('membership falls back to the last known members when no member answers', a
   assert.match(collector.render(), /inspection_etcd_member_discovery_success\{clusterName="a"\} 0/);
 });
 
-test('specs the engine cannot run report why in the snapshot and run nothing', async (t) => {
+test('a spec without endpoints says why and runs nothing; one without features reads membership only', async (t) => {
   const a = new FakeCluster(2800);
   const clock = new FakeClock();
   const { engine, store } = setup([a], clock);
   t.after(() => engine.stop());
   await engine.upsert(spec('none', a, { healthy: fast() }, { endpoints: [] }));
-  await engine.upsert(
-    spec('zero', a, {
-      healthy: { enabled: true, intervalSeconds: 0 },
-      alarm: { enabled: true, intervalSeconds: -5 },
-    }),
-  );
+  await engine.upsert(spec('idle', a, {}));
   assert.deepEqual(store.get('none')?.configErrors, ['no endpoints configured: nothing to inspect']);
-  assert.deepEqual(store.get('zero')?.configErrors, [
-    'feature alarm: intervalSeconds must be > 0',
-    'feature healthy: intervalSeconds must be > 0',
-  ]);
-  assert.deepEqual(store.get('zero')?.features, {});
+  assert.deepEqual(store.get('idle')?.features, {});
   await clock.advance(60_000);
   assert.equal(store.get('none')?.members, undefined, 'no discovery without endpoints');
-  assert.ok(store.get('zero')?.members !== undefined, 'membership is still read');
+  assert.ok(store.get('idle')?.members !== undefined, 'membership is still read');
   assert.deepEqual(
     a.calls.filter((c) => !c.startsWith('MemberList') && !c.startsWith('Status')),
     [],

@@ -1,6 +1,5 @@
 import { realClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { FeatureCatalog } from './contract.ts';
 import type { ClientFactory } from './connection.ts';
 import { Limiter } from './limiter.ts';
 import { ClusterRuntime, type RuntimeDeps } from './runtime.ts';
@@ -8,7 +7,6 @@ import type { ClusterSnapshot, SnapshotStore } from './snapshot.ts';
 import type { ClusterSpec } from './spec.ts';
 
 export interface EngineOptions {
-  readonly registry: FeatureCatalog;
   readonly store: SnapshotStore;
   readonly clients: ClientFactory;
   readonly logger: Logger;
@@ -32,7 +30,6 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.#deps = {
-      registry: opts.registry,
       store: opts.store,
       clients: opts.clients,
       logger: opts.logger,

@@ -1,12 +1,6 @@
 import type { Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
-import {
-  failedOutcome,
-  type Feature,
-  type FeatureCatalog,
-  type FeatureSession,
-  type InspectionOutcome,
-} from './contract.ts';
+import { failedOutcome, type FeatureSession, type InspectionOutcome } from './contract.ts';
 import { ClusterConnection, type ClientFactory } from './connection.ts';
 import type { Limiter } from './limiter.ts';
 import { runEvery, startJitterMs } from './loop.ts';
@@ -14,15 +8,15 @@ import type { Clock } from '../clock.ts';
 import type { ClusterSnapshot, FeatureRun, FeatureSnapshot, SnapshotStore } from './snapshot.ts';
 import {
   connectionFingerprint,
-  enabledFeatures,
   featureFingerprint,
+  membersIntervalSeconds,
   roundTimeoutMs,
+  sortedFeatures,
   type ClusterSpec,
   type FeatureSpec,
 } from './spec.ts';
 
 export interface RuntimeDeps {
-  readonly registry: FeatureCatalog;
   readonly store: SnapshotStore;
   readonly clients: ClientFactory;
   readonly limiter: Limiter;
@@ -33,60 +27,38 @@ export interface RuntimeDeps {
   readonly clock: Clock;
 }
 
-/** Membership is refreshed as often as the most frequent feature runs, and at least this often. */
-const DEFAULT_MEMBERS_INTERVAL_SECONDS = 30;
-
-interface ResolvedFeature {
+/** A feature of the cluster under its name. */
+interface NamedFeature {
   readonly name: string;
-  readonly feature: Feature;
   readonly spec: FeatureSpec;
-  readonly options: unknown;
 }
 
-/** Checks a spec's features against the registry: runnable ones, and errors for the rest. */
-export function resolveFeatures(
-  spec: ClusterSpec,
-  registry: FeatureCatalog,
-): { features: ResolvedFeature[]; errors: string[] } {
-  const features: ResolvedFeature[] = [];
-  const errors: string[] = [];
+/**
+ * The features to run, in a stable order, and why none run. The adapters
+ * checked them (FeatureRegistry.check): nothing is parsed again here.
+ */
+function runnableFeatures(spec: ClusterSpec): { features: NamedFeature[]; errors: string[] } {
   if (spec.endpoints.length === 0)
-    return { features, errors: ['no endpoints configured: nothing to inspect'] };
-  for (const [name, featureSpec] of enabledFeatures(spec)) {
-    try {
-      if (!registry.has(name)) {
-        throw new Error(`unknown feature "${name}" (known: ${registry.names().join(', ')})`);
-      }
-      if (!(featureSpec.intervalSeconds > 0)) throw new Error(`feature ${name}: intervalSeconds must be > 0`);
-      const feature = registry.get(name);
-      if (!feature.backends.includes(spec.storageBackend)) {
-        throw new Error(`feature ${name} does not support the ${spec.storageBackend} storage backend`);
-      }
-      const options = feature.parseOptions(featureSpec.options);
-      features.push({ name, feature, spec: featureSpec, options });
-    } catch (err) {
-      errors.push(errorMessage(err));
-    }
-  }
-  return { features, errors };
+    return { features: [], errors: ['no endpoints configured: nothing to inspect'] };
+  return { features: sortedFeatures(spec).map(([name, feature]) => ({ name, spec: feature })), errors: [] };
 }
 
 /** One feature of one cluster: its session and its loop. */
 class FeatureRunner {
   readonly fingerprint: string;
-  readonly #resolved: ResolvedFeature;
+  readonly #resolved: NamedFeature;
   readonly #cluster: ClusterConnection;
   readonly #deps: RuntimeDeps;
   readonly #abort = new AbortController();
   readonly #session: FeatureSession;
   #loop: Promise<void> = Promise.resolve();
 
-  constructor(resolved: ResolvedFeature, cluster: ClusterConnection, deps: RuntimeDeps) {
+  constructor(resolved: NamedFeature, cluster: ClusterConnection, deps: RuntimeDeps) {
     this.#resolved = resolved;
     this.#cluster = cluster;
     this.#deps = deps;
     this.fingerprint = featureFingerprint(resolved.spec);
-    this.#session = resolved.feature.open(cluster.handle, resolved.options);
+    this.#session = resolved.spec.feature.open(cluster.handle, resolved.spec.options);
   }
 
   start(): void {
@@ -192,7 +164,7 @@ export class ClusterRuntime {
 
   /** Starts the membership loop and every valid feature. */
   start(): void {
-    const { features, errors } = resolveFeatures(this.#spec, this.#deps.registry);
+    const { features, errors } = runnableFeatures(this.#spec);
     this.#deps.store.set(this.#initialSnapshot(errors, features));
     for (const error of errors) this.#logger.error({ error }, 'invalid cluster configuration');
     this.#restartMembersLoop();
@@ -215,7 +187,7 @@ export class ClusterRuntime {
     }
     this.#spec = spec;
     // The connection keeps its spec for everything connection-related, which is unchanged.
-    const { features, errors } = resolveFeatures(spec, this.#deps.registry);
+    const { features, errors } = runnableFeatures(spec);
     const wanted = new Map(features.map((f) => [f.name, f]));
     for (const [name, runner] of [...this.#runners]) {
       const next = wanted.get(name);
@@ -244,7 +216,7 @@ export class ClusterRuntime {
 
   /** One discovery and one round of every feature, in parallel; for `inspect`. */
   async runOnce(signal: AbortSignal): Promise<ClusterSnapshot | undefined> {
-    const { features, errors } = resolveFeatures(this.#spec, this.#deps.registry);
+    const { features, errors } = runnableFeatures(this.#spec);
     this.#deps.store.set(this.#initialSnapshot(errors, features));
     await this.#discover(signal);
     const runners = features.map((f) => new FeatureRunner(f, this.#connection, this.#deps));
@@ -257,7 +229,7 @@ export class ClusterRuntime {
     return this.#deps.store.get(this.#spec.id);
   }
 
-  #initialSnapshot(errors: string[], features: ResolvedFeature[]): ClusterSnapshot {
+  #initialSnapshot(errors: string[], features: NamedFeature[]): ClusterSnapshot {
     const spec = this.#spec;
     return {
       id: spec.id,
@@ -272,7 +244,7 @@ export class ClusterRuntime {
     };
   }
 
-  #startRunner(resolved: ResolvedFeature): void {
+  #startRunner(resolved: NamedFeature): void {
     try {
       const runner = new FeatureRunner(resolved, this.#connection, this.#deps);
       this.#runners.set(resolved.name, runner);
@@ -287,10 +259,7 @@ export class ClusterRuntime {
   #membersInterval(): number {
     const explicit = this.#spec.membersIntervalSeconds;
     if (explicit !== undefined && explicit > 0) return explicit;
-    const intervals = enabledFeatures(this.#spec)
-      .map(([, f]) => f.intervalSeconds)
-      .filter((s) => s > 0);
-    return Math.min(DEFAULT_MEMBERS_INTERVAL_SECONDS, ...intervals);
+    return membersIntervalSeconds(Object.values(this.#spec.features).map((f) => f.intervalSeconds));
   }
 
   #restartMembersLoop(): void {

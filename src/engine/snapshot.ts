@@ -35,7 +35,7 @@ export interface ClusterSnapshot {
   readonly labels: Readonly<Record<string, string>>;
   readonly endpoints: readonly string[];
   readonly storageBackend: StorageBackend;
-  /** A spec the engine cannot run as given (e.g. an unknown feature). */
+  /** Why the engine runs nothing for this spec (e.g. no endpoints), or a feature that could not start. */
   readonly configErrors: readonly string[];
   readonly members?: MembersSnapshot;
   readonly features: Readonly<Record<string, FeatureSnapshot>>;

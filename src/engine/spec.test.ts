@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEndpoint } from '../etcd/endpoint.ts';
 import { Secret } from '../etcd/secret.ts';
-import { connectionFingerprint, featureFingerprint, type ClusterSpec } from './spec.ts';
+import { AlarmFeature } from '../features/alarm/alarm.ts';
+import { HealthyFeature } from '../features/healthy/healthy.ts';
+import {
+  connectionFingerprint,
+  featureFingerprint,
+  membersIntervalSeconds,
+  type ClusterSpec,
+} from './spec.ts';
 
 const base = (password: string, endpoint = 'http://127.0.0.1:2379'): ClusterSpec => ({
   id: 'a',
@@ -22,9 +29,22 @@ test('a changed password or endpoint changes the connection fingerprint, and the
   assert.equal(a.includes('one'), false);
 });
 
-test('feature fingerprints follow interval and options', () => {
-  const f = featureFingerprint({ enabled: true, intervalSeconds: 30 });
-  assert.equal(featureFingerprint({ enabled: true, intervalSeconds: 30 }), f);
-  assert.notEqual(featureFingerprint({ enabled: true, intervalSeconds: 31 }), f);
-  assert.notEqual(featureFingerprint({ enabled: true, intervalSeconds: 30, options: { x: 1 } }), f);
+test('feature fingerprints follow the feature, interval, timeout and parsed options', () => {
+  const healthy = new HealthyFeature();
+  const f = featureFingerprint({ feature: healthy, intervalSeconds: 30, options: {} });
+  assert.equal(featureFingerprint({ feature: healthy, intervalSeconds: 30, options: {} }), f);
+  assert.notEqual(featureFingerprint({ feature: healthy, intervalSeconds: 31, options: {} }), f);
+  assert.notEqual(
+    featureFingerprint({ feature: healthy, intervalSeconds: 30, timeoutSeconds: 5, options: {} }),
+    f,
+  );
+  assert.notEqual(featureFingerprint({ feature: healthy, intervalSeconds: 30, options: { x: 1 } }), f);
+  assert.notEqual(featureFingerprint({ feature: new AlarmFeature(), intervalSeconds: 30, options: {} }), f);
+});
+
+test('membership is read as often as the most frequent feature, at least every 30 s', () => {
+  assert.equal(membersIntervalSeconds([]), 30);
+  assert.equal(membersIntervalSeconds([60, 120]), 30);
+  assert.equal(membersIntervalSeconds([60, 10, 15]), 10);
+  assert.equal(membersIntervalSeconds([0.5]), 0.5);
 });

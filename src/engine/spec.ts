@@ -1,18 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Secret } from '../etcd/secret.ts';
 import type { ClientOptions } from '../etcd/types.ts';
-import type { ClusterIdentity } from './contract.ts';
+import type { ClusterIdentity, FeatureSpec } from './contract.ts';
 
-export type { StorageBackend } from './contract.ts';
-
-export interface FeatureSpec {
-  readonly enabled: boolean;
-  readonly intervalSeconds: number;
-  /** Deadline of one round; defaults to the interval (capped at 60 s). */
-  readonly timeoutSeconds?: number;
-  /** Feature-specific; validated by the feature's parseOptions. */
-  readonly options?: Readonly<Record<string, unknown>>;
-}
+export type { FeatureSpec, StorageBackend } from './contract.ts';
 
 /**
  * What the engine needs to inspect one cluster. Adapters (standalone config,
@@ -29,13 +20,25 @@ export interface ClusterSpec extends Omit<ClusterIdentity, 'labels'> {
    * advertised URLs are not reachable from the monitor).
    */
   readonly discoverMembers: boolean;
+  /** The enabled features, by name, as FeatureRegistry.check accepted them. */
   readonly features: Readonly<Record<string, FeatureSpec>>;
   /**
-   * How often membership is read; default: as often as the most frequent
-   * enabled feature, at most every 30 s. The EtcdCluster controller runs
-   * membership only (no features) and sets it from the cluster's features.
+   * How often membership is read; default: membersIntervalSeconds() of the
+   * features. The EtcdCluster controller runs membership only (no features)
+   * and sets it from the cluster's features with the same rule.
    */
   readonly membersIntervalSeconds?: number;
+}
+
+/** Membership is read at least this often. */
+export const MAX_MEMBERS_INTERVAL_SECONDS = 30;
+
+/**
+ * The one rule for how often a cluster's membership is read: as often as
+ * its most frequent feature runs, and at least every 30 s.
+ */
+export function membersIntervalSeconds(featureIntervals: readonly number[]): number {
+  return Math.min(MAX_MEMBERS_INTERVAL_SECONDS, ...featureIntervals.filter((s) => s > 0));
 }
 
 /**
@@ -53,8 +56,14 @@ export function connectionFingerprint(spec: ClusterSpec): string {
   });
 }
 
-export function featureFingerprint(feature: FeatureSpec): string {
-  return digest(feature);
+/** What restarts a feature's session when it changes: its settings and parsed options. */
+export function featureFingerprint(spec: FeatureSpec): string {
+  return digest({
+    feature: spec.feature.name,
+    intervalSeconds: spec.intervalSeconds,
+    timeoutSeconds: spec.timeoutSeconds,
+    options: spec.options,
+  });
 }
 
 /** A stable digest of JSON-able settings; Secrets enter as their hash (never as text). */
@@ -74,11 +83,9 @@ function comparable(value: unknown): unknown {
   }
   return value;
 }
-/** Enabled features only, in a stable order. */
-export function enabledFeatures(spec: ClusterSpec): [string, FeatureSpec][] {
-  return Object.entries(spec.features)
-    .filter(([, f]) => f.enabled)
-    .sort(([a], [b]) => a.localeCompare(b));
+/** The features in a stable order. */
+export function sortedFeatures(spec: ClusterSpec): [string, FeatureSpec][] {
+  return Object.entries(spec.features).sort(([a], [b]) => a.localeCompare(b));
 }
 
 /** The deadline of one round of a feature. */

@@ -26,7 +26,12 @@ import {
 } from '../k8s/api/etcdcluster.ts';
 import { parseCertName, parseFeatureGates } from '../k8s/api/kstone.ts';
 import { API_VERSION } from '../k8s/api/meta.ts';
-import { formatProblems, schemaProblems, validateEtcdCluster } from '../k8s/api/validate.ts';
+import {
+  formatProblems,
+  knownFeaturesOnly,
+  schemaProblems,
+  validateEtcdCluster,
+} from '../k8s/api/validate.ts';
 
 export const KSTONE_GROUP = 'kstone.tkestack.io';
 export const KSTONE_API_VERSION = `${KSTONE_GROUP}/v1alpha2`;
@@ -329,7 +334,7 @@ export function convertKstoneCluster(input: unknown, opts: ConvertOptions): Conv
     spec: newSpec,
   };
   // What the operator will check: the result must pass it.
-  const valid = validateEtcdCluster(cluster, { knownFeatures: opts.knownFeatures });
+  const valid = validateEtcdCluster(cluster, { features: knownFeaturesOnly(opts.knownFeatures) });
   if (!valid.ok)
     return { ok: false, problems: [`the converted object is invalid: ${formatProblems(valid.problems)}`] };
   return { ok: true, cluster, warnings };

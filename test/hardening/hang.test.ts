@@ -25,7 +25,7 @@ import { eventually } from '../../src/testing/wait.ts';
 import { Blackhole } from '../support/blackhole.ts';
 import { cli } from '../support/cli.ts';
 import { DaemonProcess } from '../support/daemon-process.ts';
-import { every } from '../support/specs.ts';
+import { every, featureSpecs } from '../support/specs.ts';
 
 const FAST = { dialTimeoutMs: 300, requestTimeoutMs: 1000 };
 
@@ -81,7 +81,7 @@ describe('a member that accepts TCP and never answers', () => {
             storageBackend: 'v3',
             discoverMembers: true,
             client: FAST,
-            features: { healthy: every(1), alarm: every(1) },
+            features: featureSpecs({ healthy: every(1), alarm: every(1) }),
           },
         ]);
         await eventually(

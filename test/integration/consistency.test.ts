@@ -17,7 +17,7 @@ import { createV2MemberClient } from '../../src/etcd/v2/client.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import type { EtcdV2MemberClient, EtcdV3MemberClient } from '../../src/etcd/types.ts';
 import type { FeatureRun } from '../../src/engine/snapshot.ts';
-import type { FeatureSpec } from '../../src/engine/spec.ts';
+import type { FeatureRequest } from '../../src/engine/contract.ts';
 import type { ConsistencyDetails, ConsistencyMember } from '../../src/features/consistency/consistency.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -41,8 +41,8 @@ async function bboltEdit(args: readonly string[]): Promise<Record<string, unknow
 }
 
 /** A consistency feature spec: every second, with room in the round for a dead member's deadlines. */
-function consistency(options: Record<string, unknown> = {}): FeatureSpec {
-  return { enabled: true, intervalSeconds: 1, timeoutSeconds: 8, options };
+function consistency(options: Record<string, unknown> = {}): FeatureRequest {
+  return { intervalSeconds: 1, timeoutSeconds: 8, options };
 }
 
 /** Every round of the consistency feature of one cluster, as the store records them. */

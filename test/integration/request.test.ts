@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/log.ts';
 import { freePort, startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
-import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
+import { clientOptionsFor, every, featureSpecs, hostPort, specFor } from '../support/specs.ts';
 
 /** What the test wrote, and so what the feature must report. */
 class Model {
@@ -435,7 +435,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         );
       await eventually(async () => ((await hasSeries()) ? true : undefined), 'series exported');
 
-      await daemon.engine.upsert({ ...spec, features: { request: { ...every(1), enabled: false } } });
+      await daemon.engine.upsert({ ...spec, features: {} });
       await eventually(
         async () => ((await etcdWatchers(cluster)) === 0 ? true : undefined),
         'the watch gone from etcd after disable',
@@ -470,7 +470,7 @@ describe('request without a reachable member', () => {
       storageBackend: 'v3',
       discoverMembers: true,
       client: { dialTimeoutMs: 500, requestTimeoutMs: 500 },
-      features: { request: every(1) },
+      features: featureSpecs({ request: every(1) }),
     });
     const failed = await eventually(
       () => {

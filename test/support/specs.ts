@@ -1,7 +1,9 @@
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { Secret } from '../../src/etcd/secret.ts';
 import type { ClientOptions } from '../../src/etcd/types.ts';
-import type { ClusterSpec, FeatureSpec } from '../../src/engine/spec.ts';
+import type { FeatureRequest, FeatureSpec, StorageBackend } from '../../src/engine/contract.ts';
+import type { ClusterSpec } from '../../src/engine/spec.ts';
+import { featureRegistry } from '../../src/features/index.ts';
 import type { TestCluster } from '../../src/testbed/index.ts';
 
 /** Client settings for a test-bed cluster: its CA, client certificate and root credentials. */
@@ -22,15 +24,25 @@ export function clientOptionsFor(
   };
 }
 
-export function every(intervalSeconds: number, options?: Record<string, unknown>): FeatureSpec {
-  return { enabled: true, intervalSeconds, ...(options !== undefined ? { options } : {}) };
+export function every(intervalSeconds: number, options?: Record<string, unknown>): FeatureRequest {
+  return { intervalSeconds, ...(options !== undefined ? { options } : {}) };
+}
+
+/** The requests checked by the process's registry, as an adapter would: a bad request throws. */
+export function featureSpecs(
+  requests: Readonly<Record<string, FeatureRequest>>,
+  backend: StorageBackend = 'v3',
+): Record<string, FeatureSpec> {
+  return Object.fromEntries(
+    Object.entries(requests).map(([name, request]) => [name, featureRegistry.enable(name, request, backend)]),
+  );
 }
 
 export function specFor(
   id: string,
   cluster: TestCluster,
-  features: Record<string, FeatureSpec>,
-  extra: Partial<ClusterSpec> = {},
+  features: Record<string, FeatureRequest>,
+  extra: Partial<Omit<ClusterSpec, 'features'>> = {},
 ): ClusterSpec {
   return {
     id,
@@ -39,8 +51,8 @@ export function specFor(
     storageBackend: 'v3',
     discoverMembers: true,
     client: clientOptionsFor(cluster),
-    features,
     ...extra,
+    features: featureSpecs(features, extra.storageBackend ?? 'v3'),
   };
 }
 

@@ -16,6 +16,7 @@
  */
 import type { Engine } from '../../engine/engine.ts';
 import type { MembersSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
+import { membersIntervalSeconds } from '../../engine/spec.ts';
 import type { FeatureRegistry } from '../../features/registry.ts';
 import {
   objectKey,
@@ -63,8 +64,6 @@ function unchangedSince(obj: DeepReadonly<EtcdCluster>): { resourceVersion?: str
   return obj.metadata.resourceVersion !== undefined ? { resourceVersion: obj.metadata.resourceVersion } : {};
 }
 
-/** Membership is read at least this often, and as often as the cluster's fastest feature. */
-const MAX_MEMBERS_INTERVAL_SECONDS = 30;
 /** A status that only differs by lastInspectionTime is written at most this often. */
 export const DEFAULT_STATUS_REFRESH_MS = 5 * 60_000;
 
@@ -220,7 +219,8 @@ export class EtcdClusterController {
       .filter(([, f]) => f.enabled)
       .map(([f]) => f);
     const interval = (feature: string): number => featureInterval(this.#options.features, valid, feature);
-    const membersIntervalSeconds = Math.min(MAX_MEMBERS_INTERVAL_SECONDS, ...enabled.map(interval));
+    // The engine's rule, so the membership this controller reads is as fresh as the inspections'.
+    const membersInterval = membersIntervalSeconds(enabled.map(interval));
     const built = this.#specs.build(
       cluster,
       valid,
@@ -228,7 +228,7 @@ export class EtcdClusterController {
       {},
       {
         ...(this.#options.timeouts !== undefined && { timeouts: this.#options.timeouts }),
-        membersIntervalSeconds,
+        membersIntervalSeconds: membersInterval,
       },
     );
     if (!built.ok) return this.#invalid(key, cluster, built.problems, signal);

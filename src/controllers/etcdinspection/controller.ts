@@ -36,7 +36,7 @@ import {
   type SharedInformers,
 } from '../informers.ts';
 import { Controller, type SyncResult } from '../runner.ts';
-import { featureProblem, SpecCache, type ClientTimeouts } from '../spec.ts';
+import { SpecCache, type ClientTimeouts } from '../spec.ts';
 import { nextInspectionStatus, pendingDeferral, type InspectionState } from './status.ts';
 
 /** A result whose summary alone moved is written at most this often. */
@@ -228,10 +228,7 @@ export class EtcdInspectionController {
     const features: Record<string, FeatureSpec> = {};
     for (const i of inspections) {
       const type = i.spec.inspectionType;
-      const options = valid.features[type]?.options;
-      const problem =
-        this.#checkInspection(i) ??
-        featureProblem(this.#options.features, type, valid.storageBackend, options);
+      const problem = this.#checkInspection(i);
       if (problem !== undefined) {
         invalid.set(i.metadata.name, problem);
         continue;
@@ -240,13 +237,21 @@ export class EtcdInspectionController {
         i.spec.intervalInSecond ??
         valid.features[type]?.intervalSeconds ??
         this.#options.features.get(type).defaultIntervalSeconds;
-      const prior = features[type];
       // Two inspections of one type (made by hand): one run, at the shorter interval.
-      features[type] = {
-        enabled: true,
-        intervalSeconds: Math.min(interval, prior?.intervalSeconds ?? Infinity),
-        ...(options !== undefined && { options }),
-      };
+      const prior = features[type];
+      if (prior !== undefined && prior.intervalSeconds <= interval) continue;
+      const options = valid.features[type]?.options;
+      const checked = this.#options.features.check(
+        type,
+        { intervalSeconds: interval, ...(options !== undefined && { options }) },
+        valid.storageBackend,
+      );
+      if (!checked.ok)
+        invalid.set(
+          i.metadata.name,
+          checked.problems.map((p) => (p.field === '' ? p.message : `${p.field}: ${p.message}`)).join('; '),
+        );
+      else if (checked.spec !== undefined) features[type] = checked.spec;
     }
 
     if (Object.keys(features).length === 0) {
@@ -295,7 +300,7 @@ export class EtcdInspectionController {
   #checkInspection(i: DeepReadonly<EtcdInspection>): string | undefined {
     if (this.#inspectionChecks.has(i)) return this.#inspectionChecks.get(i);
     const checked = validateEtcdInspection(i, {
-      knownFeatures: this.#options.features.names(),
+      features: this.#options.features,
       providers: [DEFAULT_INSPECTION_PROVIDER, ...this.#options.providers.names()],
     });
     const problem = checked.ok ? undefined : formatProblems(checked.problems);

@@ -59,10 +59,12 @@ export { CoreEvent, Lease, LeaseSpec, ObjectReference, Secret, secretValue } fro
 export { parseCertName, parseFeatureGates, type CertNameRef, type FeatureGates } from './kstone.ts';
 export {
   formatProblems,
+  knownFeaturesOnly,
   schemaProblems,
   validateEtcdCluster,
   validateEtcdInspection,
   type AuthRef,
+  type FeatureValidator,
   type Problem,
   type ResolvedFeature,
   type TlsRef,

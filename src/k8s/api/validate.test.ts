@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   formatProblems,
+  knownFeaturesOnly,
   validateEtcdCluster,
   validateEtcdInspection,
+  type FeatureValidator,
   type Problem,
   type Validated,
 } from './validate.ts';
@@ -204,11 +206,17 @@ describe('validateEtcdCluster', () => {
     ]);
   });
 
-  it('asks the features to check their options (enabled ones only)', () => {
+  it('asks the feature validator to check every feature of the spec, enabled or not, for its backend', () => {
     const seen: string[] = [];
-    const check = (feature: string, options: Readonly<Record<string, unknown>> | undefined): string[] => {
-      seen.push(feature);
-      return options?.['bad'] === true ? ['unknown field bad'] : [];
+    const known = knownFeaturesOnly();
+    const features: FeatureValidator = {
+      ...known,
+      check: (feature, request, backend) => {
+        seen.push(`${feature} ${backend}`);
+        return request.options?.['bad'] === true
+          ? { ok: false, problems: [{ field: 'options', message: 'unknown field bad' }] }
+          : known.check(feature, request, backend);
+      },
     };
     const obj = cluster({
       endpoints: ['http://e:2379'],
@@ -218,10 +226,11 @@ describe('validateEtcdCluster', () => {
         request: {},
       },
     });
-    assert.deepEqual(problems(validateEtcdCluster(obj, { checkFeatureOptions: check })), [
+    assert.deepEqual(problems(validateEtcdCluster(obj, { features })), [
       { field: 'spec.features.healthy.options', message: 'unknown field bad' },
+      { field: 'spec.features.alarm.options', message: 'unknown field bad' },
     ]);
-    assert.deepEqual(seen.sort(), ['healthy', 'request']);
+    assert.deepEqual(seen.sort(), ['alarm v3', 'healthy v3', 'request v3']);
   });
 
   it('knows only the cluster types it is told of', () => {

@@ -84,16 +84,42 @@ export interface ValidEtcdCluster {
   readonly secretNames: readonly string[];
 }
 
+/**
+ * The feature validator, as validation needs it: the operator passes its
+ * feature registry (FeatureRegistry), so every adapter checks features the
+ * same way. Problems name fields relative to the feature ('' for the feature itself).
+ */
+export interface FeatureValidator {
+  has(name: string): boolean;
+  /** The message for a feature that does not exist: `unknown feature "x" (known: ...)`. */
+  unknown(name: string): string;
+  check(
+    name: string,
+    request: {
+      readonly enabled?: boolean;
+      readonly intervalSeconds?: number;
+      readonly options?: Readonly<Record<string, unknown>>;
+    },
+    backend: 'v3' | 'v2',
+  ): { readonly ok: true } | { readonly ok: false; readonly problems: readonly Problem[] };
+}
+
+/** Names only (KNOWN_FEATURES), for validation without the features of a process (CRD tests). */
+export function knownFeaturesOnly(known: readonly string[] = KNOWN_FEATURES): FeatureValidator {
+  const unknown = (name: string): string => `unknown feature "${name}" (known: ${known.join(', ')})`;
+  return {
+    has: (name) => known.includes(name),
+    unknown,
+    check: (name) =>
+      known.includes(name) ? { ok: true } : { ok: false, problems: [{ field: '', message: unknown(name) }] },
+  };
+}
+
 export interface ValidateClusterOptions {
-  /** Features the operator runs; default KNOWN_FEATURES. */
-  readonly knownFeatures?: readonly string[];
+  /** Checks each feature; default knownFeaturesOnly(). */
+  readonly features?: FeatureValidator;
   /** Cluster types with a provider; default CLUSTER_TYPES. */
   readonly clusterTypes?: readonly string[];
-  /** Checks a feature's options (e.g. the feature's parseOptions); returns what is wrong. */
-  readonly checkFeatureOptions?: (
-    feature: string,
-    options: Readonly<Record<string, unknown>> | undefined,
-  ) => readonly string[];
   /**
    * kstone's certName may name a Secret in another namespace. Off by default:
    * whoever may create an EtcdCluster could otherwise make the operator use
@@ -189,7 +215,8 @@ export function validateEtcdCluster(
   });
 
   // Features: the annotation first, then spec entries replace whole features.
-  const known = opts.knownFeatures ?? KNOWN_FEATURES;
+  const known = opts.features ?? knownFeaturesOnly();
+  const backend = spec.storageBackend ?? 'v3';
   const features = new Map<string, ResolvedFeature>();
   const gatesText = annotations[ANNOTATION_FEATURE_GATES];
   const gatesField = `metadata.annotations.${ANNOTATION_FEATURE_GATES}`;
@@ -198,13 +225,9 @@ export function validateEtcdCluster(
     for (const problem of gates.problems) problems.push({ field: gatesField, message: problem });
     for (const [name, enabled] of gates.gates) {
       if (spec.features?.[name] !== undefined) continue;
-      if (!known.includes(name)) {
+      if (!known.has(name)) {
         // A gate switched off for a feature we do not have harms nobody.
-        if (enabled)
-          problems.push({
-            field: gatesField,
-            message: `unknown feature "${name}" (known: ${known.join(', ')})`,
-          });
+        if (enabled) problems.push({ field: gatesField, message: known.unknown(name) });
         continue;
       }
       features.set(name, { enabled, source: 'annotation' });
@@ -212,15 +235,13 @@ export function validateEtcdCluster(
   }
   for (const [name, settings] of Object.entries(spec.features ?? {})) {
     const field = `spec.features.${name}`;
-    if (!known.includes(name)) {
-      problems.push({ field, message: `unknown feature "${name}" (known: ${known.join(', ')})` });
-      continue;
+    const checked = known.check(name, settings, backend);
+    if (!checked.ok) {
+      for (const p of checked.problems)
+        problems.push({ field: p.field === '' ? field : `${field}.${p.field}`, message: p.message });
+      if (!known.has(name)) continue;
     }
     const enabled = settings.enabled ?? true;
-    if (enabled && opts.checkFeatureOptions !== undefined) {
-      for (const message of opts.checkFeatureOptions(name, settings.options))
-        problems.push({ field: `${field}.options`, message });
-    }
     features.set(name, {
       enabled,
       ...(settings.intervalSeconds !== undefined && { intervalSeconds: settings.intervalSeconds }),
@@ -230,7 +251,7 @@ export function validateEtcdCluster(
   }
   if (spec.features === undefined && gatesText === undefined) {
     for (const name of DEFAULT_FEATURES)
-      if (known.includes(name)) features.set(name, { enabled: true, source: 'default' });
+      if (known.has(name)) features.set(name, { enabled: true, source: 'default' });
   }
 
   let tls: TlsRef | undefined;
@@ -311,7 +332,7 @@ export interface ValidEtcdInspection {
 /** Validates an EtcdInspection: schema, a namespace, a known feature and provider. */
 export function validateEtcdInspection(
   obj: unknown,
-  opts: { readonly knownFeatures?: readonly string[]; readonly providers?: readonly string[] } = {},
+  opts: { readonly features?: FeatureValidator; readonly providers?: readonly string[] } = {},
 ): Validated<ValidEtcdInspection> {
   const checked = schemaProblems(EtcdInspection, obj);
   if (checked.problems.length > 0) return { ok: false, problems: checked.problems };
@@ -323,13 +344,10 @@ export function validateEtcdInspection(
       field: 'metadata.namespace',
       message: 'EtcdInspection is namespaced; the namespace is missing',
     });
-  const known = opts.knownFeatures ?? KNOWN_FEATURES;
+  const known = opts.features ?? knownFeaturesOnly();
   const { inspectionType, clusterName } = inspection.spec;
-  if (!known.includes(inspectionType))
-    problems.push({
-      field: 'spec.inspectionType',
-      message: `unknown feature "${inspectionType}" (known: ${known.join(', ')})`,
-    });
+  if (!known.has(inspectionType))
+    problems.push({ field: 'spec.inspectionType', message: known.unknown(inspectionType) });
   const provider = inspection.spec.inspectionProvider ?? DEFAULT_INSPECTION_PROVIDER;
   const providers = opts.providers ?? [DEFAULT_INSPECTION_PROVIDER];
   if (!providers.includes(provider))
