@@ -26,7 +26,8 @@ export class InspectionServer {
   readonly store = new SnapshotStore();
   readonly engine: Engine;
   readonly collector: InspectionCollector;
-  readonly server: ReturnType<typeof buildServer>;
+  /** The HTTP app (fastify). */
+  readonly #http: ReturnType<typeof buildServer>;
   #ready = false;
   #closing = '';
 
@@ -43,7 +44,7 @@ export class InspectionServer {
       featureMetrics: opts.registry.names().flatMap((n) => opts.registry.get(n).metrics),
       ...(opts.metricPrefix !== undefined && { metricPrefix: opts.metricPrefix }),
     });
-    this.server = buildServer({
+    this.#http = buildServer({
       store: this.store,
       collector: this.collector,
       logger: opts.logger,
@@ -58,8 +59,8 @@ export class InspectionServer {
   /** Listens on HOST:PORT; returns the address actually bound (port 0 picks a free one). */
   async listen(listen: string): Promise<string> {
     const { host, port } = parseListen(listen);
-    await this.server.listen({ host, port });
-    const address = this.server.server.address();
+    await this.#http.listen({ host, port });
+    const address = this.#http.server.address();
     if (address === null || typeof address === 'string') return listen;
     return address.family === 'IPv6'
       ? `[${address.address}]:${address.port}`
@@ -74,7 +75,7 @@ export class InspectionServer {
   async close(): Promise<void> {
     this.#ready = false;
     this.#closing = 'closing the HTTP server (requests in flight)';
-    await this.server.close();
+    await this.#http.close();
     this.#closing = `stopping the inspections of ${this.engine.ids().length} cluster(s) (connections closing)`;
     await this.engine.stop();
     this.#closing = '';
