@@ -70,6 +70,11 @@ let cluster: TestCluster;
 let runtime: NodeRuntime;
 
 before(async () => {
+  assert.equal(
+    process.getuid?.(),
+    0,
+    'this test runs the image as its non-root user with setpriv, which needs root (like hack/setup.sh)',
+  );
   dir = await tempDir('etcd-monitor-image-');
   chmodSync(dir, 0o755); // the non-root user walks into it
   const startCluster = startEtcdCluster({ version: '3.6', members: 1, name: 'image' });

@@ -57,8 +57,14 @@ export async function nodeRuntime(major: number): Promise<NodeRuntime> {
         timeout: 300_000,
       },
     );
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    if (!existsSync(node)) rmSync(dir, { recursive: true, force: true }); // a stale, incomplete one
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      // Another test process installed the same version meanwhile: use that one.
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(node)) throw err;
+    }
   }
   return { major, version, node, path: `${dirname(node)}:${process.env['PATH'] ?? '/usr/bin:/bin'}` };
 }
