@@ -6,7 +6,7 @@ import { Engine } from './engine/engine.ts';
 import { SnapshotStore } from './engine/snapshot.ts';
 import type { FeatureRegistry } from './features/registry.ts';
 import { InspectionCollector } from './metrics/collector.ts';
-import { buildServer, parseListen } from './server/app.ts';
+import { buildServer, parseListen, type ServerLimits } from './server/app.ts';
 
 export interface InspectionServerOptions {
   readonly logger: Logger;
@@ -16,6 +16,8 @@ export interface InspectionServerOptions {
   readonly metricPrefix?: string;
   readonly maxConcurrentRounds?: number;
   readonly jitter?: boolean;
+  /** Bounds on concurrent requests, connections and idle time of the HTTP server. */
+  readonly serverLimits?: Partial<ServerLimits>;
 }
 
 /**
@@ -49,6 +51,7 @@ export class InspectionServer {
       collector: this.collector,
       logger: opts.logger,
       ready: () => this.#ready,
+      ...(opts.serverLimits !== undefined && { limits: opts.serverLimits }),
     });
   }
 

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/loader.ts';
 import { InspectionServer } from '../inspection-server.ts';
+import { DEFAULT_SERVER_LIMITS } from '../server/app.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
 import {
@@ -23,6 +24,8 @@ interface RunFlags extends LogFlags {
   readonly maxConcurrentRounds: number;
   readonly metricPrefix?: string;
   readonly shutdownTimeout: number;
+  readonly maxRequests: number;
+  readonly maxConnections: number;
 }
 
 export function runCommand(done: (code: number) => void): Command {
@@ -53,6 +56,19 @@ export function runCommand(done: (code: number) => void): Command {
       )
         .argParser(positiveSeconds('--shutdown-timeout'))
         .default(10),
+    )
+    .addOption(
+      new Option(
+        '--max-requests <n>',
+        '/metrics, /api and status-page requests served at once; more are answered 503 at once',
+      )
+        .argParser(positiveInt('--max-requests'))
+        .default(DEFAULT_SERVER_LIMITS.maxRequests),
+    )
+    .addOption(
+      new Option('--max-connections <n>', 'open HTTP connections; more are closed on accept')
+        .argParser(positiveInt('--max-connections'))
+        .default(DEFAULT_SERVER_LIMITS.maxConnections),
     );
   addLogFlags(cmd).action(async (flags: RunFlags) => done(await run(flags)));
   return cmd;
@@ -101,6 +117,7 @@ async function run(flags: RunFlags): Promise<number> {
     logger,
     registry: featureRegistry,
     maxConcurrentRounds: flags.maxConcurrentRounds,
+    serverLimits: { maxRequests: flags.maxRequests, maxConnections: flags.maxConnections },
     ...(metricPrefix !== undefined && { metricPrefix }),
   });
   await daemon.engine.apply(config.clusters);

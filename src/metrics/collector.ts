@@ -7,7 +7,7 @@ import {
   metricPrefixProblem,
   type MetricDefinition,
 } from './catalogue.ts';
-import { renderFamilies, SampleBuffer } from './exposition.ts';
+import { familyHeader, renderFamilies, SampleBuffer } from './exposition.ts';
 
 export interface CollectorOptions {
   readonly store: SnapshotStore;
@@ -25,6 +25,7 @@ export interface CollectorOptions {
 export class InspectionCollector {
   readonly #opts: CollectorOptions;
   readonly #definitions: readonly MetricDefinition[];
+  #families: { readonly name: string; readonly header: string }[] | undefined;
 
   constructor(opts: CollectorOptions) {
     const problem = metricPrefixProblem(opts.metricPrefix ?? '');
@@ -47,6 +48,30 @@ export class InspectionCollector {
     const buffer = new SampleBuffer();
     for (const cluster of this.#opts.store.list()) this.#collectCluster(cluster, buffer);
     return renderFamilies(this.#definitions, buffer.lines, this.#opts.metricPrefix);
+  }
+
+  /**
+   * One cluster's samples as text, per family name (each ending in a
+   * newline, prefix applied). A snapshot is immutable, so callers may keep
+   * this for as long as they hold the same snapshot object.
+   */
+  clusterText(cluster: ClusterSnapshot): ReadonlyMap<string, string> {
+    const buffer = new SampleBuffer();
+    this.#collectCluster(cluster, buffer);
+    const prefix = this.#opts.metricPrefix ?? '';
+    const text = new Map<string, string>();
+    for (const [name, lines] of buffer.lines)
+      if (lines.length > 0) text.set(name, `${lines.map((l) => prefix + l).join('\n')}\n`);
+    return text;
+  }
+
+  /** Every family in exposition order, with its HELP and TYPE lines: what joins clusterText() pieces into one exposition. */
+  get families(): readonly { readonly name: string; readonly header: string }[] {
+    this.#families ??= this.#definitions.map((def) => ({
+      name: def.name,
+      header: `${familyHeader(def, this.#opts.metricPrefix)}\n`,
+    }));
+    return this.#families;
   }
 
   #collectCluster(cluster: ClusterSnapshot, out: SampleBuffer): void {

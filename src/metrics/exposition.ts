@@ -25,6 +25,12 @@ export function formatLabels(labels: Readonly<Record<string, string>>): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
+/** A family's HELP and TYPE lines (no trailing newline). */
+export function familyHeader(def: MetricDefinition, prefix = ''): string {
+  const name = prefix + def.name;
+  return `# HELP ${name} ${escapeHelp(def.help)}\n# TYPE ${name} ${def.type}`;
+}
+
 /**
  * Renders the Prometheus text format (0.0.4): families in the order given,
  * each with HELP and TYPE, only when it has samples, every name preceded by
@@ -41,8 +47,7 @@ export function renderFamilies(
   for (const def of definitions) {
     const lines = samples.get(def.name);
     if (lines === undefined || lines.length === 0) continue;
-    const name = prefix + def.name;
-    out.push(`# HELP ${name} ${escapeHelp(def.help)}`, `# TYPE ${name} ${def.type}`);
+    out.push(familyHeader(def, prefix));
     // Each line starts with the family's name: the prefix goes in front.
     for (const line of lines) out.push(prefix + line);
   }

@@ -1,11 +1,12 @@
-import Fastify from 'fastify';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import Fastify, { type FastifyRequest } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
 import { clusterToJson } from '../engine/json.ts';
 import type { InspectionCollector } from '../metrics/collector.ts';
 import { CONTENT_TYPE } from '../metrics/exposition.ts';
 import { VERSION } from '../version.ts';
+import { ScrapeCache, ScrapeAbandoned } from './scrape-cache.ts';
 import { statusPage } from './status-page.ts';
 
 export interface ServerOptions {
@@ -14,16 +15,57 @@ export interface ServerOptions {
   readonly logger: Logger;
   /** Ready to serve meaningful results (config loaded, engine started, leader elected...). */
   readonly ready: () => boolean;
+  readonly limits?: Partial<ServerLimits>;
 }
 
+/** What one monitor serves at once; anything beyond is refused at once, never queued. */
+export interface ServerLimits {
+  /** /metrics, /api and the status page in flight at once; more get 503 (like node_exporter's --web.max-requests). */
+  readonly maxRequests: number;
+  /** Open client connections; more are closed on accept. */
+  readonly maxConnections: number;
+  /** A kept-alive connection with no request closes after this long. */
+  readonly keepAliveTimeoutMs: number;
+  /** A request must arrive whole (headers and body) within this long. */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxRequests: 40,
+  maxConnections: 1024,
+  keepAliveTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
+
+/** Routes whose work grows with the number of clusters: bounded by maxRequests. */
+const BOUNDED_ROUTES = new Set(['/metrics', '/api/v1/clusters', '/api/v1/clusters/:id', '/']);
+
+/** Process metrics (prom-client reads /proc) are shared by scrapes within this window. */
+const PROCESS_METRICS_TTL_MS = 1_000;
+
 /**
- * The HTTP face: /metrics rendered from the snapshot store at scrape time,
- * probes, and the JSON API. Process metrics live in a registry this app
- * owns (never prom-client's global one).
+ * The HTTP face: /metrics rendered from the snapshot store (once per change,
+ * shared by concurrent scrapes: see ScrapeCache), probes that never wait
+ * behind a scrape, and the JSON API. Process metrics live in a registry this
+ * app owns (never prom-client's global one).
  */
 export function buildServer(opts: ServerOptions) {
-  // Request logs would drown the inspection logs (Prometheus scrapes every few seconds): warnings and errors only.
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'http' }, { level: 'warn' }) });
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...opts.limits };
+  const app = Fastify({
+    // Request logs would drown the inspection logs (Prometheus scrapes every few seconds): warnings and errors only.
+    loggerInstance: opts.logger.child({ component: 'http' }, { level: 'warn' }),
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.requestTimeoutMs * 2,
+    // Shutdown must not wait for clients: in-flight scrapes are cut, Prometheus retries.
+    forceCloseConnections: true,
+  });
+  app.server.maxConnections = limits.maxConnections;
+  app.server.headersTimeout = Math.min(10_000, limits.requestTimeoutMs);
+
+  const scrapes = new ScrapeCache(opts.store, opts.collector);
+  app.addHook('onClose', async () => scrapes.close());
+
   const processMetrics = new Registry();
   collectDefaultMetrics({ register: processMetrics, prefix: 'etcd_monitor_' });
   new Gauge({
@@ -40,11 +82,71 @@ export function buildServer(opts: ServerOptions) {
       this.set(opts.store.size);
     },
   });
+  const rejected = new Counter({
+    name: 'etcd_monitor_http_requests_rejected_total',
+    help: 'Requests answered 503 at once because the maximum of concurrent requests was reached (the monitor is being scraped too hard).',
+    registers: [processMetrics],
+  });
+  new Counter({
+    name: 'etcd_monitor_metrics_renders_total',
+    help: 'Renderings of the inspection metrics; fewer than scrapes when concurrent scrapes share one.',
+    registers: [processMetrics],
+    collect() {
+      this.reset();
+      this.inc(scrapes.renders);
+    },
+  });
+  new Gauge({
+    name: 'etcd_monitor_http_requests_in_flight',
+    help: 'Requests to /metrics, /api and the status page being served now.',
+    registers: [processMetrics],
+    collect() {
+      this.set(inFlight);
+    },
+  });
+  let own: { at: number; text: Promise<string> } | undefined;
+  const processText = (): Promise<string> => {
+    const now = performance.now();
+    if (own === undefined || now - own.at > PROCESS_METRICS_TTL_MS)
+      own = { at: now, text: processMetrics.metrics() };
+    return own.text;
+  };
 
-  app.get('/metrics', async (_req, reply) => {
-    const inspection = opts.collector.render();
-    const own = await processMetrics.metrics();
-    return reply.type(CONTENT_TYPE).send(inspection + own);
+  // Heavy routes share one bound; probes are outside it and answer at once.
+  let inFlight = 0;
+  const clientGone = new WeakMap<FastifyRequest['raw'], AbortSignal>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (!BOUNDED_ROUTES.has(req.routeOptions.url ?? '')) return;
+    if (inFlight >= limits.maxRequests) {
+      rejected.inc();
+      await reply
+        .code(503)
+        .header('retry-after', '1')
+        .type('text/plain')
+        .send(`too many concurrent requests (limit ${limits.maxRequests}); try again\n`);
+      return reply;
+    }
+    inFlight++;
+    // A client that hangs up stops its share of the work.
+    const gone = new AbortController();
+    clientGone.set(req.raw, gone.signal);
+    reply.raw.once('close', () => {
+      inFlight--;
+      if (!reply.raw.writableFinished) gone.abort();
+    });
+  });
+  const signalOf = (req: FastifyRequest): AbortSignal =>
+    clientGone.get(req.raw) ?? new AbortController().signal;
+
+  app.get('/metrics', async (req, reply) => {
+    try {
+      const [inspection, process] = await Promise.all([scrapes.get(signalOf(req)), processText()]);
+      return reply.type(CONTENT_TYPE).send(Buffer.concat([inspection, Buffer.from(process)]));
+    } catch (err) {
+      // Nobody to answer: the connection is gone.
+      if (err instanceof ScrapeAbandoned) return reply;
+      throw err;
+    }
   });
 
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok\n'));

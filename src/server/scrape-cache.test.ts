@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
+import { InspectionCollector } from '../metrics/collector.ts';
+import { ScrapeAbandoned, ScrapeCache } from './scrape-cache.ts';
+
+function cluster(name: string, runs = 1): ClusterSnapshot {
+  return {
+    id: name,
+    name,
+    endpoints: ['http://127.0.0.1:2379'],
+    storageBackend: 'v3',
+    configErrors: [],
+    labels: {},
+    features: {
+      healthy: { name: 'healthy', intervalSeconds: 10, runs, failures: 0, consecutiveFailures: 0 },
+    },
+  };
+}
+
+function setup(clusters: number): {
+  store: SnapshotStore;
+  cache: ScrapeCache;
+  collector: InspectionCollector;
+} {
+  const store = new SnapshotStore();
+  for (let i = 0; i < clusters; i++) store.set(cluster(`c${i}`));
+  const collector = new InspectionCollector({ store, featureMetrics: [] });
+  return { store, cache: new ScrapeCache(store, collector), collector };
+}
+
+const never = (): AbortSignal => new AbortController().signal;
+
+test('concurrent scrapes share one render; the text is what the collector renders', async () => {
+  const { cache, collector } = setup(300);
+  const bodies = await Promise.all(Array.from({ length: 100 }, () => cache.get(never())));
+  assert.equal(cache.renders, 1);
+  for (const body of bodies) assert.equal(body, bodies[0]);
+  assert.equal(bodies[0]!.toString(), collector.render());
+  // Nothing changed: the next scrape renders nothing.
+  await cache.get(never());
+  assert.equal(cache.renders, 1);
+});
+
+test('a scrape sees every change made before it arrived, removals included', async () => {
+  const { store, cache, collector } = setup(50);
+  const first = cache.get(never());
+  store.update('c1', (s) => ({ ...s, features: { healthy: { ...s.features.healthy!, runs: 7 } } }));
+  store.delete('c2');
+  const second = cache.get(never());
+  await first;
+  const text = (await second).toString();
+  assert.match(text, /inspection_feature_runs_total\{clusterName="c1",inspectionType="healthy"\} 7\n/);
+  assert.doesNotMatch(text, /clusterName="c2"/);
+  assert.equal(text, collector.render());
+});
+
+test('a scrape whose client went away stops waiting; a render nobody waits for stops', async () => {
+  const { cache } = setup(3000);
+  const gone = new AbortController();
+  const pending = cache.get(gone.signal);
+  gone.abort();
+  await assert.rejects(pending, ScrapeAbandoned);
+  // A later scrape still gets a complete answer.
+  const body = (await cache.get(never())).toString();
+  assert.match(body, /clusterName="c2999"/);
+});

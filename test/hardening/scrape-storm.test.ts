@@ -1,0 +1,214 @@
+/**
+ * Scrape storms against the daemon on a real etcd (issue 13, point 1): a
+ * burst of concurrent scrapes is answered (200 with every cluster, or 503 at
+ * once beyond --max-requests), probes are answered throughout, no inspection
+ * round fails, connections and idle clients are bounded. Outcomes only:
+ * durations are the benchmark's business (bench/scrape-storm.ts).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InspectionServer } from '../../src/inspection-server.ts';
+import { featureRegistry } from '../../src/features/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
+import { eventually } from '../../src/testing/wait.ts';
+import { DaemonProcess } from '../support/daemon-process.ts';
+import { parseExposition } from '../support/scrape.ts';
+
+const CLUSTERS = 10;
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 60_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve({ status: -1, body }));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ status: -1, body: '' }));
+  });
+}
+
+async function sum(port: number, family: string): Promise<number> {
+  const r = await get(port, '/metrics');
+  assert.equal(r.status, 200);
+  let total = 0;
+  for (const [series, value] of parseExposition(r.body))
+    if (series === family || series.startsWith(`${family}{`)) total += value;
+  return total;
+}
+
+const fds = async (pid: number): Promise<number> => (await readdir(`/proc/${pid}/fd`)).length;
+
+describe('scrape storms', () => {
+  let etcd: TestCluster;
+  let dir: string;
+  let daemon: DaemonProcess;
+  let port: number;
+
+  before(async () => {
+    etcd = await startEtcdCluster({ version: '3.6', members: 1, name: 'storm' });
+    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-storm-'));
+    const file = join(dir, 'monitor.yaml');
+    const lines = [
+      'defaults: {features: {healthy: {intervalSeconds: 5}, alarm: {intervalSeconds: 5}}}',
+      'clusters:',
+    ];
+    for (let i = 0; i < CLUSTERS; i++) lines.push(`  - {name: c${i}, endpoints: [${etcd.endpoints[0]}]}`);
+    await writeFile(file, `${lines.join('\n')}\n`);
+    daemon = new DaemonProcess([
+      '--config',
+      file,
+      '--listen',
+      '127.0.0.1:0',
+      '--max-requests',
+      '4',
+      '--max-connections',
+      '1500',
+    ]);
+    const running = await daemon.waitLog(/"msg":"etcd-monitor running"/, 'daemon running');
+    assert.ok(running);
+    port = Number(/"address":"127\.0\.0\.1:(\d+)"/.exec(daemon.logs)![1]);
+    await eventually(
+      async () => (await sum(port, 'inspection_feature_runs_total')) >= CLUSTERS * 2,
+      'every cluster inspected once',
+      60_000,
+    );
+  });
+  after(async () => {
+    await daemon?.stop();
+    await etcd?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a burst of 1,000 scrapes: complete answers or 503, probes answered, no failed round', async () => {
+    const failedBefore = await sum(port, 'inspection_failed_num');
+    const runsBefore = await sum(port, 'inspection_feature_runs_total');
+    const rendersBefore = await sum(port, 'etcd_monitor_metrics_renders_total');
+    let probing = true;
+    const probes: number[] = [];
+    const prober = (async () => {
+      while (probing) probes.push((await get(port, '/healthz')).status);
+    })();
+
+    const results = await Promise.all(Array.from({ length: 1000 }, () => get(port, '/metrics')));
+    probing = false;
+    await prober;
+
+    const ok = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 503);
+    assert.equal(ok.length + refused.length, results.length, 'every request answered 200 or 503');
+    assert.ok(ok.length > 0, `200: ${ok.length}, 503: ${refused.length}`);
+    for (const r of ok) assert.match(r.body, new RegExp(`clusterName="c${CLUSTERS - 1}"`));
+    for (const r of refused) assert.match(r.body, /too many concurrent requests \(limit 4\)/);
+    assert.ok(probes.length > 0 && probes.every((s) => s === 200), `probes: ${probes.join(',')}`);
+    // Concurrent scrapes shared renders (at most one per scrape, fewer when they overlap).
+    const renders = (await sum(port, 'etcd_monitor_metrics_renders_total')) - rendersBefore;
+    assert.ok(renders <= ok.length, `${renders} renders for ${ok.length} scrapes`);
+    assert.ok((await sum(port, 'etcd_monitor_http_requests_rejected_total')) >= refused.length);
+
+    // Rounds went on, and none failed.
+    await eventually(
+      async () => (await sum(port, 'inspection_feature_runs_total')) >= runsBefore + CLUSTERS * 2,
+      'a further round of every cluster',
+      30_000,
+    );
+    assert.equal(await sum(port, 'inspection_failed_num'), failedBefore);
+  });
+
+  test('connections beyond --max-connections are closed: open descriptors stay bounded', async () => {
+    const pid = daemon.child.pid!;
+    const baseline = await fds(pid);
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 1600; i++) {
+        const s = connect(port, '127.0.0.1');
+        s.on('error', () => {});
+        sockets.push(s);
+      }
+      await eventually(() => sockets.every((s) => s.readyState !== 'opening'), 'every connect settled');
+      assert.ok((await fds(pid)) <= baseline + 1500, `${await fds(pid)} descriptors, baseline ${baseline}`);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    await eventually(async () => (await get(port, '/healthz')).status === 200, 'probes answered again');
+  });
+});
+
+describe('request bound', () => {
+  test('requests beyond --max-requests get 503 at once while a long render is under way; probes never wait', async () => {
+    const daemon = new InspectionServer({
+      logger: silentLogger(),
+      registry: featureRegistry,
+      serverLimits: { maxRequests: 1 },
+    });
+    // Enough clusters that one render spans many event-loop turns.
+    for (let i = 0; i < 5000; i++)
+      daemon.store.set({
+        id: `c${i}`,
+        name: `c${i}`,
+        endpoints: ['http://127.0.0.1:2379'],
+        storageBackend: 'v3',
+        configErrors: [],
+        labels: {},
+        features: {
+          healthy: { name: 'healthy', intervalSeconds: 10, runs: i, failures: 0, consecutiveFailures: 0 },
+        },
+      });
+    const address = await daemon.listen('127.0.0.1:0');
+    const port = Number(address.split(':').at(-1));
+    try {
+      const first = get(port, '/metrics');
+      // Wait until the first scrape holds the only slot, then try more.
+      await eventually(
+        async () => (await get(port, '/api/v1/clusters/c1')).status === 503,
+        'a second heavy request refused',
+      );
+      assert.equal((await get(port, '/healthz')).status, 200);
+      const r = await first;
+      assert.equal(r.status, 200);
+      assert.match(r.body, /clusterName="c4999"/);
+    } finally {
+      await daemon.close();
+    }
+  });
+});
+
+describe('idle and slow clients', () => {
+  test('an idle kept-alive connection and a request that never completes are closed by the server', async () => {
+    const daemon = new InspectionServer({
+      logger: silentLogger(),
+      registry: featureRegistry,
+      serverLimits: { keepAliveTimeoutMs: 200, requestTimeoutMs: 500 },
+    });
+    const address = await daemon.listen('127.0.0.1:0');
+    const port = Number(address.split(':').at(-1));
+    try {
+      const closed = (s: Socket): Promise<void> => {
+        // Only a flowing socket sees the server's FIN.
+        s.resume();
+        return new Promise((resolve) => s.once('close', () => resolve()));
+      };
+      // Kept alive after one answer, then idle.
+      const idle = connect(port, '127.0.0.1');
+      idle.on('error', () => {});
+      const idleClosed = closed(idle);
+      idle.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+      // Headers that never end (slowloris).
+      const slow = connect(port, '127.0.0.1');
+      slow.on('error', () => {});
+      const slowClosed = closed(slow);
+      slow.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+      await Promise.all([idleClosed, slowClosed]);
+    } finally {
+      await daemon.close();
+    }
+  });
+});
