@@ -14,15 +14,46 @@ export class EndpointError extends Error {
   override name = 'EndpointError';
 }
 
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * A URL-like text with any user info ("user:password@") replaced by
+ * [REDACTED]: what every message that quotes an endpoint or URL shows.
+ * Everything up to the last "@" counts as user info, so a password holding
+ * "@", ":" or "/" is hidden whole.
+ */
+export function redactUserinfo(text: string): string {
+  const scheme = SCHEME.exec(text)?.[0] ?? '';
+  const rest = text.slice(scheme.length);
+  // The last "@" anywhere: a password may hold "/" too, and an endpoint has no use for "@" elsewhere.
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return text;
+  return `${scheme}[REDACTED]@${rest.slice(at + 1)}`;
+}
+
+/** The same text without its user info (for a suggested fix). */
+function withoutUserinfo(text: string): string {
+  return redactUserinfo(text).replace('[REDACTED]@', '');
+}
+
 /**
  * Parses an etcd client URL. A scheme and a port are required: guessing them
  * hides configuration mistakes (etcd listens on 2379 by convention only).
- * `unix://` and `unixs://` endpoints are not supported.
+ * `unix://` and `unixs://` endpoints are not supported. User info is
+ * refused, and redacted before any other check: no message repeats it.
  */
 export function parseEndpoint(raw: string): Endpoint {
-  const text = raw.trim();
-  if (text === '') throw new EndpointError('endpoint is empty');
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+  const input = raw.trim();
+  if (input === '') throw new EndpointError('endpoint is empty');
+  const text = redactUserinfo(input);
+  if (text !== input) {
+    const bare = withoutUserinfo(input);
+    const fix = SCHEME.test(bare) ? bare : `http://${bare} or https://${bare}`;
+    throw new EndpointError(
+      `endpoint "${text}" carries credentials in the URL: write ${fix} and give the user and password in the auth settings`,
+    );
+  }
+  if (!SCHEME.test(text)) {
     throw new EndpointError(`endpoint "${text}" has no scheme: write http://${text} or https://${text}`);
   }
   let url: URL;
@@ -37,12 +68,15 @@ export function parseEndpoint(raw: string): Endpoint {
   }
   if (url.username !== '' || url.password !== '') {
     throw new EndpointError(
-      `endpoint "${url.host}" carries credentials in the URL: use the auth settings instead`,
+      `endpoint "${url.host}" carries credentials in the URL: give the user and password in the auth settings`,
     );
   }
   if (url.hostname === '') throw new EndpointError(`endpoint "${text}" has no host`);
   if (url.port === '') {
     throw new EndpointError(`endpoint "${text}" has no port: write ${scheme}://${url.hostname}:2379`);
+  }
+  if (url.port === '0') {
+    throw new EndpointError(`endpoint "${text}" has port 0: give the member's client port (2379 by default)`);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
     throw new EndpointError(`endpoint "${text}" has a path or query: give only scheme://host:port`);
