@@ -15,6 +15,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
+import { cli } from '../support/cli.ts';
 import { hostPort } from '../support/specs.ts';
 import {
   BIN,
@@ -39,19 +40,6 @@ interface Replica {
   readonly exited: Promise<number | null>;
   identity(): string | undefined;
   said(msg: string): number;
-}
-
-function cli(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 30_000,
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
 }
 
 describe('etcd-monitor operator as two replicas', () => {
@@ -330,7 +318,8 @@ describe('usage errors of the controller commands', { concurrency: true }, () =>
     [['operator', '--kubeconfig', '/nonexistent/kubeconfig'], /--kubeconfig \/nonexistent\/kubeconfig: /],
   ] as const) {
     it(`${args.join(' ')}: exit 2`, async () => {
-      const r = await cli(args);
+      // Ten CLIs start at once: the bound only guards against a hang, generously on a loaded machine.
+      const r = await cli(args, 180_000);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);
     });
@@ -339,18 +328,11 @@ describe('usage errors of the controller commands', { concurrency: true }, () =>
   it('no kubeconfig outside a pod: exit 2 with what to do', async () => {
     // A home without ~/.kube/config.
     const home = await mkdtemp(join(tmpdir(), 'etcd-monitor-home-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-    delete env['KUBERNETES_SERVICE_HOST'];
-    delete env['KUBECONFIG'];
-    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'operator', '--leader-elect=false'], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env,
-        timeout: 30_000,
-      });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stderr }));
+    // Empty values count as unset, as in kubectl.
+    const r = await cli(['operator', '--leader-elect=false'], 180_000, {
+      HOME: home,
+      KUBECONFIG: '',
+      KUBERNETES_SERVICE_HOST: '',
     });
     await rm(home, { recursive: true, force: true });
     assert.equal(r.code, 2);
