@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
 import { parseAllDocuments, stringify as toYaml } from 'yaml';
+import { isRecord } from '../k8s/api/json.ts';
 import type { RestConfig } from '../k8s/client/kubeconfig.ts';
 import { cacheDir, readVersionsEnv, REPO_ROOT, type BinaryEnv } from './binaries.ts';
 import { generateCertificates } from './certs.ts';
@@ -142,10 +143,6 @@ interface Manifest {
   readonly metadata: { readonly name: string; readonly namespace?: string };
   readonly raw: Record<string, unknown>;
   readonly source: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function toManifests(docs: readonly unknown[], source: string): Manifest[] {

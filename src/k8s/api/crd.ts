@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { ETCD_CLUSTER_CRD } from './etcdcluster.ts';
 import { ETCD_INSPECTION_CRD } from './etcdinspection.ts';
 import { GROUP, VERSION } from './meta.ts';
+import { isRecord } from './json.ts';
 
 export type JsonSchemaProps = { [key: string]: unknown };
 
@@ -51,10 +52,6 @@ const PASS_THROUGH = new Set([
 // Keys TypeBox adds for itself (the Kind and Optional markers are symbols and never seen here).
 const DROPPED = new Set(['$id', '$schema', 'title', 'examples', 'readOnly', 'writeOnly']);
 const SCALAR_TYPES = new Set(['string', 'integer', 'number', 'boolean']);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 const KEY_ORDER = ['type', 'description', 'enum', 'format', 'default'];
 const TRAILING_KEYS = ['properties', 'required', 'additionalProperties', 'items'];

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Credentials, ExecPlugin, RestConfig } from './kubeconfig.ts';
 import { errorMessage } from '../../errors.ts';
+import { isRecord } from '../api/json.ts';
 
 /** What a request carries: an Authorization header and, from an exec plugin, a client certificate. */
 export interface RequestAuth {
@@ -30,10 +31,6 @@ interface Cached {
   readonly auth: RequestAuth;
   /** Date.now() after which it is fetched again. */
   readonly until: number;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Runs the plugin (client.authentication.k8s.io ExecCredential protocol) and reads its answer. */

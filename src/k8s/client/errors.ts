@@ -6,6 +6,7 @@
  *   etcdclusters.etcdmonitor.dev is forbidden: User "system:serviceaccount:..." cannot list ...
  */
 import type { Problem } from '../api/validate.ts';
+import { isRecord } from '../api/json.ts';
 
 export interface StatusCause {
   readonly reason?: string;
@@ -74,10 +75,6 @@ const REASONS: Record<number, string> = {
   503: 'ServiceUnavailable',
   504: 'Timeout',
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A KubeApiError from an HTTP status and the body (a metav1.Status when the server wrote one). */
 export function apiErrorFrom(

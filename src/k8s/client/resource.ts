@@ -10,6 +10,7 @@ import { ETCD_INSPECTION_CRD, EtcdInspection } from '../api/etcdinspection.ts';
 import { GROUP, VERSION, objectKey, type ObjectMeta } from '../api/meta.ts';
 import { schemaProblems } from '../api/validate.ts';
 import { KubeDecodeError } from './errors.ts';
+import { isRecord } from '../api/json.ts';
 
 /** Every object the client handles has at least this. */
 export interface KubeObjectLike {
@@ -116,10 +117,6 @@ export function objectPath(
   if (name === '') throw new Error(`${resourceName(d)}: an object name is needed`);
   const path = `${collectionPath(d, d.namespaced ? namespace : undefined)}/${encodeURIComponent(name)}`;
   return subresource === undefined ? path : `${path}/${subresource}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** "ops/a" of a raw object, for messages; "?" parts when absent. */

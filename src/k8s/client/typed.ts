@@ -18,6 +18,7 @@ import {
 } from './resource.ts';
 import type { DeepReadonly } from './store.ts';
 import type { KubeTransport } from './transport.ts';
+import { isRecord } from '../api/json.ts';
 
 /** An object as sent to create: the server fills in the rest of metadata (and ignores status). */
 export type ObjectInput<T extends KubeObjectLike> = DeepReadonly<
@@ -97,10 +98,6 @@ export interface DeleteOptions extends RequestOptions {
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
   readonly propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
   readonly gracePeriodSeconds?: number;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function writeQuery(opts: WriteOptions | undefined): Record<string, string | undefined> {
