@@ -10,6 +10,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { etcdClients } from '../../src/engine/clients.ts';
+import { ClusterConnection } from '../../src/engine/connection.ts';
 import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import type { EtcdV3MemberClient } from '../../src/etcd/types.ts';
@@ -489,5 +491,67 @@ describe('request without a reachable member', () => {
       /^inspection_etcd_(request_total|key_total|request_processed_revision|request_watch_lag)/.test(k),
     );
     assert.deepEqual(counts, [], 'no counts before the initial count');
+  });
+});
+
+describe('request with two prefixes', () => {
+  let cluster: TestCluster;
+  before(async () => {
+    cluster = await startEtcdCluster({ version: '3.6', members: 1, name: 'reqtwo' });
+  });
+  after(() => cluster?.stop());
+
+  // The session state once was one field every prefix wrote: with a prefix
+  // still counting and the other already watching, it read "connecting" (or
+  // flipped, whichever prefix moved last). It is derived from the prefixes now.
+  test('one prefix still counting while the other watches: the state is counting, then watching', async (t) => {
+    const writer = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
+    t.after(() => writer.close());
+    // A slow count (one key per page) on /big, a quick one on /small.
+    const BIG = 3000;
+    for (let i = 0; i < BIG; i += 100)
+      await Promise.all(
+        Array.from({ length: Math.min(100, BIG - i) }, (_, j) => writer.put(`/big/pods/ns/p${i + j}`, 'x')),
+      );
+    for (let i = 0; i < 5; i++) await writer.put(`/small/configmaps/ns/c${i}`, 'x');
+
+    const spec = specFor('two', cluster, {});
+    const connection = new ClusterConnection(spec, etcdClients, silentLogger());
+    t.after(() => connection.close());
+    await connection.discover(AbortSignal.timeout(10_000));
+    const feature = featureRegistry.get('request');
+    const session = feature.open(
+      connection.handle,
+      feature.parseOptions({ prefixes: ['/big', '/small'], countPageSize: 1 }),
+    );
+    t.after(() => session.close());
+    const inspect = async (): Promise<RequestDetails> =>
+      (await session.inspect(AbortSignal.timeout(10_000))).details as RequestDetails;
+
+    // The first round waits a little for the first count; the rounds after it do not.
+    const first = inspect();
+    const samples: RequestDetails[] = [];
+    const done = await eventually(
+      async () => {
+        const d = await inspect();
+        samples.push(d);
+        return d.ready && d.state === 'watching' ? d : undefined;
+      },
+      'both prefixes counted and watched',
+      60_000,
+      10,
+    );
+    await first;
+    const [big, small] = done.prefixes;
+    assert.equal(big?.keys, BIG);
+    assert.equal(small?.keys, 5);
+    const mixed = samples.filter((d) => d.countingKeys > 0 && d.prefixes[1]?.watching === true);
+    assert.ok(mixed.length > 0, `a round saw /big counting while /small watched (${samples.length} rounds)`);
+    for (const d of samples) {
+      const prefixes = d.prefixes.map((p) => `${p.prefix} ${p.phase} watching=${p.watching}`).join(', ');
+      // A count in progress (keys counted so far) means the state is counting, whatever the other prefix does.
+      if (d.countingKeys > 0) assert.equal(d.state, 'counting', prefixes);
+      if (d.prefixes.every((p) => p.watching)) assert.equal(d.state, 'watching', prefixes);
+    }
   });
 });

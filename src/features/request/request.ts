@@ -33,7 +33,10 @@ import { LagEstimator } from './lag.ts';
 import { ResourceLabeler, type LabelSlot } from './labels.ts';
 import { parseRequestOptions, type RequestOptions } from './options.ts';
 import { backoffMs, failuresAfter, pickWatchMember } from './resume.ts';
+import { PrefixStream, watchState, type LoopState, type StreamState, type WatchState } from './state.ts';
 import { PrefixTracker, RequestCounters, type KeyCount } from './tracker.ts';
+
+export type { WatchState } from './state.ts';
 
 export const REQUEST_METRICS = {
   requests: {
@@ -110,12 +113,12 @@ const FIRST_ROUND_WAIT_MS = 3_000;
 const CLUSTER_SAMPLE_MS = 1_000;
 const CLUSTER_SAMPLE_TIMEOUT_MS = 2_000;
 
-export type WatchState = 'starting' | 'counting' | 'connecting' | 'watching' | 'backoff' | 'closed';
-
 export interface PrefixDetails {
   readonly prefix: string;
   readonly etcdPrefix: string;
   readonly phase: string;
+  /** This prefix's stream: idle, counting, connecting, watching. */
+  readonly stream: StreamState;
   readonly watching: boolean;
   readonly keys: number;
   readonly countRevision: bigint;
@@ -146,7 +149,7 @@ export interface RequestDetails {
   readonly recounts: number;
   /** Revisions skipped by re-counts (their events are unknowable). */
   readonly recountGapRevisions: bigint;
-  /** Keys counted so far by the count in progress (0 when none runs). */
+  /** Keys counted so far by the counts in progress (0 when none runs). */
   readonly countingKeys: number;
   readonly resourceNames: number;
   readonly maxResourceNames: number;
@@ -162,17 +165,20 @@ class RequestSession implements FeatureSession {
   readonly #labeler: ResourceLabeler;
   readonly #counters = new RequestCounters();
   readonly #trackers: readonly PrefixTracker[];
+  /** The stream of each tracker (same index): the session's state is derived from them. */
+  readonly #streams: readonly PrefixStream[];
   readonly #lag = new LagEstimator();
   readonly #abort = new AbortController();
   readonly #loop: Promise<void>;
 
-  #state: WatchState = 'starting';
+  #loopState: LoopState = 'starting';
   #member = '';
   #memberUrl: string | undefined;
   #watchRestarts = 0;
   #recounts = 0;
   #recountGap = 0n;
-  #counting: KeyCount | undefined;
+  /** The counts in progress, per prefix (several prefixes count at once). */
+  readonly #counting = new Map<PrefixTracker, KeyCount>();
   #failures = 0;
   #lastError: string | undefined;
   /** When the current run of failures began (performance.now()); undefined while healthy. */
@@ -188,6 +194,7 @@ class RequestSession implements FeatureSession {
     this.#options = options;
     this.#labeler = new ResourceLabeler(options.maxResourceNames);
     this.#trackers = options.prefixes.map((p) => new PrefixTracker(p, this.#labeler));
+    this.#streams = this.#trackers.map(() => new PrefixStream());
     this.#previousInspect = { at: performance.now(), events: 0 };
     this.#loop = this.#run().catch((err: unknown) => {
       // Not expected: #run handles its errors. Logged so that it is never silent.
@@ -225,17 +232,26 @@ class RequestSession implements FeatureSession {
       if (member === undefined) {
         this.#fail(new Error('no member has a client URL'), undefined);
       } else {
+        this.#loopState = 'attempting';
         await this.#attempt(member, signal);
       }
       if (signal.aborted) break;
-      this.#state = 'backoff';
+      this.#loopState = 'backoff';
       try {
         await sleep(backoffMs(this.#failures), undefined, { signal });
       } catch {
         break;
       }
     }
-    this.#state = 'closed';
+    this.#loopState = 'closed';
+  }
+
+  /** The session's state: never stored, derived from the loop and every prefix's stream. */
+  get #state(): WatchState {
+    return watchState(
+      this.#loopState,
+      this.#streams.map((s) => s.state),
+    );
   }
 
   /** Counts (if needed) and watches every prefix on one member until a stream fails or the session closes. */
@@ -256,8 +272,8 @@ class RequestSession implements FeatureSession {
     let firstError: unknown;
     try {
       await Promise.all(
-        this.#trackers.map((tracker) =>
-          this.#track(tracker, owned.client, attemptSignal).catch((err: unknown) => {
+        this.#trackers.map((tracker, i) =>
+          this.#track(tracker, this.#streams[i]!, owned.client, attemptSignal).catch((err: unknown) => {
             // One prefix failing ends the attempt: all resume together elsewhere.
             firstError ??= err;
             attempt.abort();
@@ -266,8 +282,8 @@ class RequestSession implements FeatureSession {
       );
     } finally {
       attempt.abort();
-      for (const t of this.#trackers) t.watching = false;
-      this.#counting = undefined;
+      for (const s of this.#streams) s.to('idle');
+      this.#counting.clear();
       owned.close();
     }
     if (signal.aborted) return;
@@ -287,13 +303,21 @@ class RequestSession implements FeatureSession {
     );
   }
 
-  async #track(tracker: PrefixTracker, client: EtcdV3ReadView, signal: AbortSignal): Promise<void> {
+  async #track(
+    tracker: PrefixTracker,
+    stream: PrefixStream,
+    client: EtcdV3ReadView,
+    signal: AbortSignal,
+  ): Promise<void> {
     for (;;) {
-      if (tracker.needsCount) await this.#count(tracker, client, signal);
+      if (tracker.needsCount) {
+        stream.to('counting');
+        await this.#count(tracker, client, signal);
+      }
       if (signal.aborted) return;
       const startRevision = tracker.resumeRevision();
-      if (this.#state !== 'watching') this.#state = 'connecting';
-      const stream = client.watch(
+      stream.to('connecting');
+      const watch = client.watch(
         {
           key: tracker.key,
           rangeEnd: tracker.rangeEnd,
@@ -304,23 +328,22 @@ class RequestSession implements FeatureSession {
         signal,
       );
       let compacted = false;
-      for await (const msg of stream) {
-        if (this.#handle(tracker, msg, startRevision)) compacted = true;
+      for await (const msg of watch) {
+        if (this.#handle(tracker, stream, msg, startRevision)) compacted = true;
       }
-      tracker.watching = false;
       if (signal.aborted) return;
       if (!compacted) throw new Error(`watch of ${tracker.prefix} on ${this.#member} ended`);
     }
   }
 
   /** Applies one watch message; true when the watch ended because its start revision was compacted. */
-  #handle(tracker: PrefixTracker, msg: WatchMessage, startRevision: bigint): boolean {
+  #handle(tracker: PrefixTracker, stream: PrefixStream, msg: WatchMessage, startRevision: bigint): boolean {
     const now = performance.now();
     switch (msg.kind) {
       case 'created':
-        tracker.watching = true;
+        stream.to('watching');
         this.#lag.observe(msg.header.revision, now);
-        if (this.#trackers.every((t) => t.watching)) this.#established(startRevision);
+        if (this.#streams.every((s) => s.watching)) this.#established(startRevision);
         return false;
       case 'events':
         this.#lag.observe(msg.header.revision, now);
@@ -353,7 +376,6 @@ class RequestSession implements FeatureSession {
   }
 
   #established(startRevision: bigint): void {
-    this.#state = 'watching';
     this.#establishedAt = performance.now();
     this.#failingSince = undefined;
     this.#lastError = undefined;
@@ -364,11 +386,10 @@ class RequestSession implements FeatureSession {
   }
 
   async #count(tracker: PrefixTracker, client: EtcdV3ReadView, signal: AbortSignal): Promise<void> {
-    this.#state = 'counting';
     const t0 = performance.now();
     for (let attempt = 1; ; attempt++) {
       const count = tracker.beginCount();
-      this.#counting = count;
+      this.#counting.set(tracker, count);
       try {
         const pages = client.rangePages(
           {
@@ -389,7 +410,7 @@ class RequestSession implements FeatureSession {
         if (err instanceof EtcdError && err.code === 'compacted' && attempt < 5 && !signal.aborted) continue;
         throw err;
       } finally {
-        this.#counting = undefined;
+        this.#counting.delete(tracker);
       }
       if (signal.aborted) return;
       const result = tracker.finishCount(count);
@@ -440,7 +461,7 @@ class RequestSession implements FeatureSession {
     for (const m of this.#cluster.members())
       if (m.snapshot.revision !== undefined) this.#lag.observe(m.snapshot.revision, now);
     const ready = this.#trackers.every((t) => t.counted);
-    const watchUp = this.#trackers.every((t) => t.watching);
+    const watchUp = this.#streams.every((s) => s.watching);
     const processed = this.#processedRevision();
     const lag = this.#lag.lag(processed, now);
     const elapsed = (now - this.#previousInspect.at) / 1000;
@@ -585,16 +606,17 @@ class RequestSession implements FeatureSession {
       watchRestarts: this.#watchRestarts,
       recounts: this.#recounts,
       recountGapRevisions: this.#recountGap,
-      countingKeys: this.#counting?.keys ?? 0,
+      countingKeys: [...this.#counting.values()].reduce((n, c) => n + c.keys, 0),
       resourceNames: this.#labeler.admitted,
       maxResourceNames: this.#labeler.maxResourceNames,
       overflowed: this.#labeler.overflowed,
       lastError: this.#lastError ?? null,
-      prefixes: this.#trackers.map((t) => ({
+      prefixes: this.#trackers.map((t, i) => ({
         prefix: t.prefix,
         etcdPrefix: t.etcdPrefix,
         phase: t.phase,
-        watching: t.watching,
+        stream: this.#streams[i]!.state,
+        watching: this.#streams[i]!.watching,
         keys: t.totalKeys(),
         countRevision: t.countRevision,
         processedRevision: t.processedRevision,

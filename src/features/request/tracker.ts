@@ -68,8 +68,6 @@ export class PrefixTracker {
   #requestRevision = 0n;
   #countRevision = 0n;
   #compactRevision = 0n;
-  /** Set while a watch stream of this prefix is established. */
-  watching = false;
 
   constructor(prefix: string, labeler: ResourceLabeler) {
     this.prefix = prefix.endsWith('/') ? prefix : `${prefix}/`;
