@@ -66,3 +66,17 @@ test('--help lists every command and --version prints it without importing any c
   for (const command of ['run', 'inspect', 'demo', 'operator', 'etcdcluster', 'inspection', 'completion'])
     assert.match(stdout, new RegExp(`^  ${command} +\\S`, 'm'), `${command} listed with its summary`);
 });
+
+test("inspect loads undici's agent and request, not its index (fetch, WebSocket, caches, mocks)", async () => {
+  const undici = (await modulesLoadedBy(['inspect', '--help'])).filter((u) =>
+    /\/node_modules\/undici\//.test(u),
+  );
+  assert.ok(
+    undici.some((u) => u.endsWith('/undici/lib/dispatcher/agent.js')),
+    'the HTTP client is loaded (the check can see undici)',
+  );
+  assert.deepEqual(
+    undici.filter((u) => u.endsWith('/undici/index.js') || /\/undici\/lib\/(web|mock|cache)\//.test(u)),
+    [],
+  );
+});
