@@ -285,8 +285,13 @@ export function buildReport(snapshot: ClusterSnapshot): InspectReport {
     const health = healthy?.members.find((h) => h.endpoint === m.endpoint);
     return {
       ...memberToJson(m),
-      healthy: health?.healthy ?? (m.error === undefined && m.version !== undefined),
+      // null: unknown, the monitor's credentials were refused (its problem, not the member's).
+      healthy:
+        health?.accessError !== undefined
+          ? null
+          : (health?.healthy ?? (m.error === undefined && m.version !== undefined)),
       ...(health !== undefined && health.reason !== '' ? { unhealthyReason: health.reason } : {}),
+      ...(health?.accessError !== undefined ? { accessError: health.accessError } : {}),
       alarms: alarms.filter((a) => a.endpoint === m.endpoint),
     };
   });
@@ -321,9 +326,9 @@ function renderReport(snapshot: ClusterSnapshot, report: InspectReport, color: b
         String(m.version ?? ''),
         m.dbSize === null ? '' : humanBytes(BigInt(String(m.dbSize))),
         String(m.raftIndex ?? ''),
-        m.healthy ? 'yes' : 'NO',
+        m.healthy === null ? 'unknown' : m.healthy ? 'yes' : 'NO',
         (m.alarms as { type: string }[]).map((a) => a.type).join(',') || '-',
-        String(m.unhealthyReason ?? m.error ?? ''),
+        String(m.unhealthyReason ?? m.accessError ?? m.error ?? ''),
       ]),
     ),
   );

@@ -1,6 +1,6 @@
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import { memberIdHex } from '../../etcd/types.ts';
+import { EtcdError, memberIdHex } from '../../etcd/types.ts';
 import {
   failedOutcome,
   type ClusterHandle,
@@ -20,6 +20,12 @@ export const HEALTHY_METRICS = {
     help: '1 when the member answers /health as healthy and answers a Status call, else 0.',
     labels: ['endpoint'],
   },
+  accessError: {
+    name: 'inspection_monitor_access_error',
+    type: 'gauge',
+    help: "1 when the monitor's own credentials are refused by the member (wrong user or password): the member's health is then unknown and inspection_etcd_endpoint_healthy has no series for it. The monitor's problem, not etcd's.",
+    labels: ['endpoint', 'reason'],
+  },
   checkDuration: {
     name: 'inspection_etcd_endpoint_health_check_duration_seconds',
     type: 'gauge',
@@ -35,6 +41,8 @@ export interface MemberHealth {
   readonly healthy: boolean;
   /** Why it is not healthy ('' when healthy). */
   readonly reason: string;
+  /** The monitor could not authenticate: health unknown, and this says why. */
+  readonly accessError?: string;
   readonly durationMs: number;
 }
 
@@ -42,12 +50,27 @@ export interface HealthyDetails {
   readonly members: readonly MemberHealth[];
 }
 
+/**
+ * The monitor's own credentials refused ("cannot authenticate as user
+ * monitor: wrong user name or password"), or undefined for any other failure.
+ * Such a member's health is unknown: paging etcd's on-call for the monitor's
+ * password would be wrong.
+ */
+export function accessError(err: unknown): string | undefined {
+  if (!(err instanceof EtcdError) || err.code !== 'auth') return undefined;
+  const user = /\(user "([^"]*)"\)/.exec(err.message)?.[1];
+  const what = /authentication failed|invalid user ID or password|wrong password|401/i.test(err.message)
+    ? 'wrong user name or password'
+    : 'access refused';
+  return `cannot authenticate as user ${user ?? '(the configured user)'}: ${what}`;
+}
+
 /** A member is healthy when /health says so and it answers the status call of its API. */
 async function checkMember(
   member: MemberHandle,
   backend: 'v3' | 'v2',
   signal: AbortSignal,
-): Promise<{ healthy: boolean; reason: string }> {
+): Promise<{ healthy: boolean; reason: string; accessError?: string }> {
   const [health, status] = await Promise.allSettled([
     member.http().health({ signal }),
     backend === 'v3' ? member.v3().status({ signal }) : member.v2().selfStats({ signal }),
@@ -58,7 +81,13 @@ async function checkMember(
     reasons.push(
       `/health: unhealthy${health.value.reason === '' ? ` (HTTP ${health.value.httpStatus})` : `: ${health.value.reason}`}`,
     );
-  if (status.status === 'rejected') reasons.push(errorMessage(status.reason));
+  if (status.status === 'rejected') {
+    const denied = accessError(status.reason);
+    // Refused credentials say nothing about the member: unless /health already failed, its health is unknown.
+    if (denied !== undefined && reasons.length === 0)
+      return { healthy: false, reason: '', accessError: denied };
+    reasons.push(errorMessage(status.reason));
+  }
   return { healthy: reasons.length === 0, reason: reasons.join('; ') };
 }
 
@@ -82,11 +111,20 @@ class HealthySession implements FeatureSession {
       name: r.member.snapshot.name,
       healthy: r.result?.healthy ?? false,
       reason: r.result?.reason ?? r.error ?? '',
+      ...(r.result?.accessError !== undefined && { accessError: r.result.accessError }),
       durationMs: r.durationMs,
     }));
     const metrics: MetricSample[] = [];
     for (const h of health) {
       if (h.endpoint === '') continue;
+      if (h.accessError !== undefined) {
+        metrics.push({
+          name: HEALTHY_METRICS.accessError.name,
+          labels: { endpoint: h.endpoint, reason: 'auth' },
+          value: 1,
+        });
+        continue;
+      }
       metrics.push({
         name: HEALTHY_METRICS.healthy.name,
         labels: { endpoint: h.endpoint },
@@ -100,11 +138,23 @@ class HealthySession implements FeatureSession {
     }
     const healthyCount = health.filter((h) => h.healthy).length;
     const unhealthy = health
-      .filter((h) => !h.healthy)
+      .filter((h) => !h.healthy && h.accessError === undefined)
       .map((h) => `${h.endpoint || h.name || '?'} (${h.reason})`);
-    const summary = `${healthyCount}/${health.length} members healthy${unhealthy.length > 0 ? `; unhealthy: ${unhealthy.join(', ')}` : ''}`;
+    const denied = health.filter((h) => h.accessError !== undefined);
+    const summary =
+      `${healthyCount}/${health.length} members healthy` +
+      (unhealthy.length > 0 ? `; unhealthy: ${unhealthy.join(', ')}` : '') +
+      (denied.length > 0
+        ? `; unknown (the monitor cannot authenticate): ${denied.map((h) => h.endpoint).join(', ')}`
+        : '');
     const details: HealthyDetails = { members: health };
-    const problems = unhealthy.map((u) => `member ${u} is unhealthy`);
+    const problems = [
+      ...unhealthy.map((u) => `member ${u} is unhealthy`),
+      ...denied.map(
+        (h) =>
+          `${h.accessError} on ${h.endpoint}: the monitor's credentials are refused, so this member's health is unknown (etcd itself may be fine); fix the monitor's user or password file`,
+      ),
+    ];
     return { ok: true, summary, problems, details, metrics };
   }
 

@@ -1,0 +1,118 @@
+/**
+ * The monitor's own credential trouble is not an etcd outage (issue 13,
+ * point 7): a member that refuses the monitor's user or password has no
+ * inspection_etcd_endpoint_healthy series (unknown, not 0), and the
+ * monitor's access error is its own metric and problem.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Secret } from '../../src/etcd/secret.ts';
+import { featureRegistry } from '../../src/features/index.ts';
+import { InspectionServer } from '../../src/inspection-server.ts';
+import { silentLogger } from '../../src/log.ts';
+import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
+import { eventually } from '../../src/testing/wait.ts';
+import { cli } from '../support/cli.ts';
+import { family, scrape } from '../support/scrape.ts';
+import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
+
+describe('credentials the member refuses', () => {
+  let etcd: TestCluster;
+  let server: InspectionServer;
+  let address: string;
+  let dir: string;
+
+  before(async () => {
+    etcd = await startEtcdCluster({ version: '3.6', members: 1, auth: true, name: 'access' });
+    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-access-'));
+    server = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+    address = await server.listen('127.0.0.1:0');
+    const features = { healthy: every(1) };
+    await server.engine.apply([
+      specFor('good', etcd, features),
+      specFor('wrongpw', etcd, features, {
+        client: clientOptionsFor(etcd, { auth: { username: 'root', password: new Secret('wrong-9f3c') } }),
+      }),
+      specFor('nouser', etcd, features, {
+        client: clientOptionsFor(etcd, { auth: { username: 'monitor', password: new Secret('x') } }),
+      }),
+    ]);
+  });
+  after(async () => {
+    await server?.close();
+    await etcd?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const [id, user] of [
+    ['wrongpw', 'root'],
+    ['nouser', 'monitor'],
+  ] as const) {
+    test(`${id}: health unknown (no series), the monitor's access error exported and explained`, async () => {
+      const endpoint = hostPort(etcd.endpoints[0]!);
+      const snap = await eventually(() => {
+        const s = server.store.get(id);
+        return s?.features.healthy?.last?.ok === true && s.features.healthy.last.problems.length > 0
+          ? s
+          : undefined;
+      }, `${id} inspected`);
+      const problems = snap.features.healthy!.last!.problems.join('\n');
+      assert.match(
+        problems,
+        new RegExp(`cannot authenticate as user ${user}: wrong user name or password on ${endpoint}`),
+      );
+      assert.doesNotMatch(problems, /is unhealthy/);
+      const metrics = await scrape(address);
+      assert.deepEqual(
+        [...family(metrics, 'inspection_etcd_endpoint_healthy').keys()].filter((k) => k.includes(`"${id}"`)),
+        [],
+      );
+      assert.equal(
+        family(metrics, 'inspection_monitor_access_error').get(
+          `{clusterName="${id}",endpoint="${endpoint}",reason="auth"}`,
+        ),
+        1,
+      );
+    });
+  }
+
+  test('the cluster with good credentials is healthy 1 and has no access error', async () => {
+    const endpoint = hostPort(etcd.endpoints[0]!);
+    const metrics = await eventually(async () => {
+      const m = await scrape(address);
+      return m.get(`inspection_etcd_endpoint_healthy{clusterName="good",endpoint="${endpoint}"}`) === 1
+        ? m
+        : undefined;
+    }, 'good healthy');
+    assert.deepEqual(
+      [...family(metrics, 'inspection_monitor_access_error').keys()].filter((k) => k.includes('"good"')),
+      [],
+    );
+  });
+
+  test('inspect: the member is "unknown", not unhealthy, and the reason is the monitor\'s', async () => {
+    const pw = join(dir, 'pw');
+    await writeFile(pw, 'wrong-9f3c\n');
+    const r = await cli([
+      'inspect',
+      '--endpoints',
+      etcd.endpoints[0]!,
+      '--user',
+      'root',
+      '--password-file',
+      pw,
+      '--features',
+      'healthy',
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as { members: { healthy: boolean | null }[]; problems: string[] };
+    assert.equal(report.members[0]!.healthy, null);
+    assert.match(report.problems.join('\n'), /cannot authenticate as user root: wrong user name or password/);
+    assert.doesNotMatch(r.stdout + r.stderr, /wrong-9f3c/);
+  });
+});
