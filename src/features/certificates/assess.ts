@@ -51,7 +51,8 @@ export interface CertificatesVerdict {
   readonly soonest: CertificateRecord | undefined;
 }
 
-const RUNBOOK = 'see docs/runbooks.md (EtcdCertificateExpiry)';
+/** The section of docs/runbooks.md (named after its alert) for each kind of finding. */
+const runbook = (alert: string): string => `see docs/runbooks.md (${alert})`;
 const CA_GAP_MS = 86_400_000;
 
 function levelOf(seconds: number, t: CertificateThresholds): CertificateRecord['level'] {
@@ -123,7 +124,7 @@ export function assessCertificates(
     // seconds: only a real gap is worth saying (the CA's own expiry is reported anyway).
     if (ca.notAfter.getTime() < leafRecord.notAfter.getTime() - CA_GAP_MS) {
       problems.push(
-        `the CA ${ca.subject} expires ${ca.notAfter.toISOString()}, before ${what(leafRecord)} it signed (${leafRecord.notAfter.toISOString()}): the certificate stops verifying on the CA's date, not its own; renew the CA first and re-issue what it signs; ${RUNBOOK}`,
+        `the CA ${ca.subject} expires ${ca.notAfter.toISOString()}, before ${what(leafRecord)} it signed (${leafRecord.notAfter.toISOString()}): the certificate stops verifying on the CA's date, not its own; renew the CA first and re-issue what it signs; ${runbook('EtcdCertificateExpiryWarning')}`,
       );
     }
   };
@@ -146,7 +147,7 @@ export function assessCertificates(
     const hostCovered = coversHost(leaf, m.expectedHost);
     if (!hostCovered) {
       problems.push(
-        `${what(leafRecord)} does not cover ${m.expectedHost} (names: ${leafRecord.sans.join(', ') || 'none'}): clients that verify host names cannot connect to this address; re-issue it with ${m.expectedHost} in subjectAltName (or set serverName in the monitor's tls settings if the members are reached through another name); ${RUNBOOK}`,
+        `${what(leafRecord)} does not cover ${m.expectedHost} (names: ${leafRecord.sans.join(', ') || 'none'}): clients that verify host names cannot connect to this address; re-issue it with ${m.expectedHost} in subjectAltName (or set serverName in the monitor's tls settings if the members are reached through another name); ${runbook('EtcdCertificateHostMismatch')}`,
       );
     }
     caBeforeLeaf(leaf, leafRecord, rest);
@@ -154,7 +155,7 @@ export function assessCertificates(
     const explained = leafRecord.secondsUntilExpiry <= 0 || !hostCovered;
     if (m.verified === false && !explained) {
       problems.push(
-        `the serving chain of member ${m.endpoint} does not verify against the configured CA (${verifyError}): the monitor and other clients refuse it; check that the member's certificate was issued by the CA in the monitor's tls settings; ${RUNBOOK}`,
+        `the serving chain of member ${m.endpoint} does not verify against the configured CA (${verifyError}): the monitor and other clients refuse it; check that the member's certificate was issued by the CA in the monitor's tls settings; ${runbook('EtcdCertificateNotVerified')}`,
       );
     }
     states.push({ endpoint: m.endpoint, name: m.name, hostCovered, verified: m.verified, verifyError });
@@ -181,7 +182,7 @@ export function assessCertificates(
         ? `expired ${r.notAfter.toISOString()} (${humanDuration(-r.secondsUntilExpiry)} ago)`
         : `expires ${r.notAfter.toISOString()}, in ${humanDuration(r.secondsUntilExpiry)} (${r.level} at ${humanDuration(r.level === 'critical' ? t.criticalSeconds : t.warningSeconds)})`;
     problems.push(
-      `${r.level}: ${what(r)}${elsewhere.length > 0 ? ` (also presented by ${elsewhere.join(', ')})` : ''} ${when}: ${remedy(r.kind)}; ${RUNBOOK}`,
+      `${r.level}: ${what(r)}${elsewhere.length > 0 ? ` (also presented by ${elsewhere.join(', ')})` : ''} ${when}: ${remedy(r.kind)}; ${runbook(r.level === 'critical' ? 'EtcdCertificateExpiryCritical' : 'EtcdCertificateExpiryWarning')}`,
     );
   }
   const soonest = records.reduce<CertificateRecord | undefined>(

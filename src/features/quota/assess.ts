@@ -104,8 +104,6 @@ export interface MemberQuota {
   readonly problems: readonly string[];
 }
 
-const RUNBOOK = 'see docs/runbooks.md (EtcdDatabaseQuota)';
-
 export function assessMember(input: MemberQuotaInput, t: QuotaThresholds): MemberQuota {
   const quotaSource = input.reportedQuota > 0 ? 'reported' : 'configured';
   const quotaBytes = input.reportedQuota > 0 ? input.reportedQuota : input.configuredQuota;
@@ -147,12 +145,12 @@ export function assessMember(input: MemberQuotaInput, t: QuotaThresholds): Membe
         ? `defragment to reclaim ${humanBytes(reclaimableBytes)} (one member at a time, leader last)`
         : 'compact to a recent revision, then defragment one member at a time, leader last; if little is reclaimed, delete data or raise --quota-backend-bytes';
     problems.push(
-      `${level}: ${input.where}: db ${humanBytes(input.dbSize)} is ${percent(usageRatio)} of ${quotaText} (${crossed})${growth}; at the quota etcd raises NOSPACE and refuses writes: ${fix}; ${RUNBOOK}`,
+      `${level}: ${input.where}: db ${humanBytes(input.dbSize)} is ${percent(usageRatio)} of ${quotaText} (${crossed})${growth}; at the quota etcd raises NOSPACE and refuses writes: ${fix}; see docs/runbooks.md (${level === 'critical' ? 'EtcdDatabaseQuotaCritical' : 'EtcdDatabaseQuotaWarning'})`,
     );
   }
   if (defragmentAdvised) {
     problems.push(
-      `${input.where}: ${percent(fragmentationRatio)} of the ${humanBytes(input.dbSize)} db is free space (${humanBytes(reclaimableBytes)} reclaimable, advised above ${percent(t.defragFragmentationRatio)} and ${humanBytes(t.defragMinReclaimableBytes)}): defragment this member${input.isLeader ? ' (the leader: do it last, after the followers)' : ''}, one member at a time; it blocks the member's reads and writes while it runs; see docs/runbooks.md (EtcdDatabaseFragmented)`,
+      `${input.where}: ${percent(fragmentationRatio)} of the ${humanBytes(input.dbSize)} db is free space (${humanBytes(reclaimableBytes)} reclaimable, advised above ${percent(t.defragFragmentationRatio)} and ${humanBytes(t.defragMinReclaimableBytes)}): defragment this member${input.isLeader ? ' (the leader: do it last, after the followers)' : ''}, one member at a time; it blocks the member's reads and writes while it runs; see docs/runbooks.md (EtcdDatabaseDefragmentAdvised)`,
     );
   }
   return {

@@ -158,12 +158,12 @@ export function assessTopology(
   const foreign = answered.filter((o) => o.status!.clusterId !== clusterId);
   for (const o of foreign) {
     problems.push(
-      `critical: endpoint ${where(o)} answers as member ${memberIdHex(o.status!.memberId)} of cluster ${memberIdHex(o.status!.clusterId)}, while ${ours.length} other endpoint(s) answer as cluster ${memberIdHex(clusterId!)}: it belongs to another etcd cluster (a wrong address in the endpoints, or a member re-bootstrapped into a new cluster: split brain); fix the endpoints or the member; its answers are left out of every other check of this inspection; ${RUNBOOK} (EtcdClusterIdentityMismatch)`,
+      `critical: endpoint ${where(o)} answers as member ${memberIdHex(o.status!.memberId)} of cluster ${memberIdHex(o.status!.clusterId)}, while ${ours.length} other endpoint(s) answer as cluster ${memberIdHex(clusterId!)}: it belongs to another etcd cluster (a wrong address in the endpoints, or a member re-bootstrapped into a new cluster: split brain); fix the endpoints or the member; its answers are left out of every other check of this inspection; ${RUNBOOK} (EtcdEndpointOfAnotherCluster)`,
     );
   }
   if (clusterId !== undefined && memory.clusterId !== undefined && clusterId !== memory.clusterId) {
     problems.push(
-      `critical: the cluster ID changed from ${memberIdHex(memory.clusterId)} to ${memberIdHex(clusterId)}: the endpoints now reach a different etcd cluster (re-created or restored from a snapshot into a new cluster); make sure that was intended; ${RUNBOOK} (EtcdClusterIdentityMismatch)`,
+      `critical: the cluster ID changed from ${memberIdHex(memory.clusterId)} to ${memberIdHex(clusterId)}: the endpoints now reach a different etcd cluster (re-created or restored from a snapshot into a new cluster); make sure that was intended; ${RUNBOOK} (EtcdEndpointOfAnotherCluster)`,
     );
   }
   if (clusterId !== undefined) memory.clusterId = clusterId;
@@ -184,7 +184,7 @@ export function assessTopology(
   if (memberListsDisagree) {
     persisting(
       'lists',
-      `the members disagree about the membership: ${lists.map((o) => `${where(o)} lists [${signature(o.members!)}]`).join('; ')}; a member that keeps an old list missed a membership change (check its log, and that it is connected to the leader); ${RUNBOOK} (EtcdMemberListMismatch)`,
+      `the members disagree about the membership: ${lists.map((o) => `${where(o)} lists [${signature(o.members!)}]`).join('; ')}; a member that keeps an old list missed a membership change (check its log, and that it is connected to the leader); ${RUNBOOK} (EtcdMemberListsDisagree)`,
     );
   }
 
@@ -223,7 +223,7 @@ export function assessTopology(
   const inWindow = memory.changeTimes.length;
   if (inWindow > t.maxLeaderChanges) {
     problems.push(
-      `the leader changed ${inWindow} times in the last ${humanDuration(t.leaderChangeWindowSeconds)} (now ${leader === undefined ? 'none' : memberIdHex(leader)}, term ${term ?? '?'}; more than ${t.maxLeaderChanges}): elections stall writes; look for slow disks (fsync), CPU starvation or a flaky network between members, and an election timeout too short for them; ${RUNBOOK} (EtcdLeaderChanges)`,
+      `the leader changed ${inWindow} times in the last ${humanDuration(t.leaderChangeWindowSeconds)} (now ${leader === undefined ? 'none' : memberIdHex(leader)}, term ${term ?? '?'}; more than ${t.maxLeaderChanges}): elections stall writes; look for slow disks (fsync), CPU starvation or a flaky network between members, and an election timeout too short for them; ${RUNBOOK} (EtcdFrequentLeaderChanges)`,
     );
   }
   const leaderObs = ours.find((o) => o.status!.memberId === leader);
