@@ -13,179 +13,49 @@
  *     cannot hash it (compacted, future revision, timeout, no answer) is
  *     unknown, never "consistent".
  *
- * v2 (storageBackend v2): every member counts the keys under the prefix with
- * a recursive GET; the counts are compared only when every member answered at
- * the same v2 index (the read is repeated a few times under writes). The
- * spread of the members' indexes is lag.
+ * v2 (storageBackend v2): see v2.ts.
  *
  * A round with an unknown part and no finding reaches no verdict: it returns
  * ok false (counted as a failure) and exports only the groups of series that
  * are fully known, never an older verdict.
  */
-import { Type } from '@sinclair/typebox';
 import { errorMessage } from '../../errors.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import { EtcdError, memberIdHex, prefixEnd, type HashKVResult, type StatusResult } from '../../etcd/types.ts';
+import { EtcdError, prefixEnd } from '../../etcd/types.ts';
 import {
   failedOutcome,
   OptionsError,
   type ClusterHandle,
+  type EtcdV3ReadView,
   type Feature,
   type FeatureSession,
   type InspectionOutcome,
   type MemberHandle,
-  type EtcdV3ReadView,
 } from '../../engine/contract.ts';
-import { forEachMember } from '../members.ts';
 import { parseOptions } from '../options.ts';
 import { compareHashes, keepsCompactionHashes, minimum, spread } from './compare.ts';
+import {
+  CONSISTENCY_METRICS,
+  ConsistencyOptionsSchema,
+  HASH_MODES,
+  labelOf,
+  roundDetails,
+  type ConsistencyOptions,
+  type MemberRound,
+} from './model.ts';
+import { inspectV2 } from './v2.ts';
+import { hashVerdict, reachedVerdict } from './verdict.ts';
 
-export const CONSISTENCY_METRICS = {
-  keyDiff: {
-    name: 'inspection_etcd_node_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest key count of the checked range over the members, all counted at the same revision (v2: at the same index). 0 when the members agree; any other value is divergence, not lag.',
-    labels: [],
-  },
-  revisionDiff: {
-    name: 'inspection_etcd_node_revision_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest store revision the members reported in this round: replication lag, not divergence.',
-    labels: [],
-  },
-  raftIndexDiff: {
-    name: 'inspection_etcd_node_raft_index_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest raft committed index over the members: lag, not divergence.',
-    labels: [],
-  },
-  appliedIndexDiff: {
-    name: 'inspection_etcd_node_raft_applied_index_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest raft applied index over the members: lag, not divergence.',
-    labels: [],
-  },
-  v2IndexDiff: {
-    name: 'inspection_etcd_node_index_diff_total',
-    type: 'gauge',
-    help: 'v2 clusters: largest minus smallest v2 store index (X-Etcd-Index) in one parallel read of every member: lag, not divergence.',
-    labels: [],
-  },
-  hashMismatch: {
-    name: 'inspection_etcd_consistency_hash_mismatch',
-    type: 'gauge',
-    help: '1 when members that hashed the same revision range disagree, 0 when every member was compared and all agree. Absent when the hash was not compared this round.',
-    labels: [],
-  },
-  endpointHashMismatch: {
-    name: 'inspection_etcd_endpoint_hash_mismatch',
-    type: 'gauge',
-    help: '1 for a member whose hash differs from the largest group of equal hashes (every compared member when there is no single largest group), 0 for a member that agrees. Only compared members have a series.',
-    labels: ['endpoint'],
-  },
-  checkedRevision: {
-    name: 'inspection_etcd_consistency_checked_revision',
-    type: 'gauge',
-    help: 'The revision every member counted its keys at (v2: the common v2 index). Present when every member was counted.',
-    labels: [],
-  },
-  hashRevision: {
-    name: 'inspection_etcd_consistency_hash_revision',
-    type: 'gauge',
-    help: 'The revision the compared hashes cover (the latest compaction revision, or the checked revision with hashRevision: current). Present with inspection_etcd_consistency_hash_mismatch.',
-    labels: [],
-  },
-  memberKeys: {
-    name: 'inspection_etcd_consistency_member_keys',
-    type: 'gauge',
-    help: 'Keys of the checked range on this member at the checked revision. Present when every member was counted.',
-    labels: ['endpoint'],
-  },
-} as const satisfies Record<string, MetricDefinition>;
-
-export const HASH_MODES = ['compacted', 'current', 'none'] as const;
-export type HashMode = (typeof HASH_MODES)[number];
-
-export const ConsistencyOptionsSchema = Type.Object(
-  {
-    /** Key prefix whose keys are counted; '' = the whole keyspace (v2: '/'). */
-    prefix: Type.String({ default: '' }),
-    hashRevision: Type.Union(
-      HASH_MODES.map((m) => Type.Literal(m)),
-      { default: 'compacted' },
-    ),
-    /** Deadline of one HashKV call (a scan of a large backend takes seconds). */
-    hashTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
-    /** v2: how many parallel reads until every member answers at the same index. */
-    v2CountAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
-  },
-  { additionalProperties: false },
-);
-
-export interface ConsistencyOptions {
-  readonly prefix: string;
-  readonly hashRevision: HashMode;
-  readonly hashTimeoutSeconds: number;
-  readonly v2CountAttempts: number;
-}
-
-export type HashVerdict = 'consistent' | 'mismatch' | 'unknown' | 'not-checked';
-
-export interface ConsistencyMember {
-  readonly endpoint: string;
-  readonly id: string | null;
-  readonly name: string;
-  readonly version: string | null;
-  readonly learner: boolean;
-  readonly revision: bigint | null;
-  readonly raftIndex: bigint | null;
-  readonly raftAppliedIndex: bigint | null;
-  /** The member's compact revision (hashRevision compacted only); -1 when never compacted. */
-  readonly compactRevision: bigint | null;
-  /** Keys of the range at the checked revision (v2: at the common index). */
-  readonly keys: bigint | null;
-  /** v2: the member's index in the first parallel read. */
-  readonly v2Index: bigint | null;
-  readonly hash: number | null;
-  /** The compact revision the member reported with its hash. */
-  readonly hashCompactRevision: bigint | null;
-  /** match / mismatch when compared; unknown when it should have been and was not; not-checked otherwise. */
-  readonly hashState: 'match' | 'mismatch' | 'unknown' | 'not-checked';
-  /** Why a part is unknown for this member. */
-  readonly errors: readonly string[];
-}
-
-export interface ConsistencyDetails {
-  readonly backend: 'v3' | 'v2';
-  readonly prefix: string;
-  readonly hashMode: HashMode;
-  /** R: where the keys were counted (v2: the common index); null when not every member was counted. */
-  readonly checkedRevision: bigint | null;
-  readonly hashRevision: bigint | null;
-  readonly hash: HashVerdict;
-  /** Why the hash was not checked or is unknown ('' otherwise). */
-  readonly hashNote: string;
-  readonly keyDiff: bigint | null;
-  readonly revisionDiff: bigint | null;
-  readonly raftIndexDiff: bigint | null;
-  readonly raftAppliedIndexDiff: bigint | null;
-  readonly v2IndexDiff: bigint | null;
-  readonly members: readonly ConsistencyMember[];
-}
-
-/** Per-member state while a round runs. */
-interface Work {
-  readonly member: MemberHandle;
-  readonly label: string;
-  errors: string[];
-  status?: StatusResult;
-  compactRevision?: bigint;
-  keys?: bigint;
-  v2Index?: bigint;
-  hash?: HashKVResult;
-  hashState: ConsistencyMember['hashState'];
-}
+export {
+  CONSISTENCY_METRICS,
+  ConsistencyOptionsSchema,
+  HASH_MODES,
+  type ConsistencyDetails,
+  type ConsistencyMember,
+  type ConsistencyOptions,
+  type HashMode,
+  type HashVerdict,
+} from './model.ts';
 
 /**
  * A member that could only answer the hash of a compaction with a scan (its
@@ -242,16 +112,6 @@ function hashHint(err: unknown): string {
   return '';
 }
 
-function num(v: bigint | null | undefined): bigint | null {
-  return v ?? null;
-}
-
-function labelOf(member: MemberHandle): string {
-  return member.snapshot.endpoint !== ''
-    ? member.snapshot.endpoint
-    : member.snapshot.name || '(member without client URL)';
-}
-
 class ConsistencySession implements FeatureSession {
   readonly #cluster: ClusterHandle;
   readonly #options: ConsistencyOptions;
@@ -268,7 +128,7 @@ class ConsistencySession implements FeatureSession {
       return failedOutcome('no members known', { summary: 'no members known' });
     }
     return this.#cluster.identity.storageBackend === 'v2'
-      ? this.#inspectV2(members, signal)
+      ? inspectV2(members, this.#options, signal)
       : this.#inspectV3(members, signal);
   }
 
@@ -282,7 +142,7 @@ class ConsistencySession implements FeatureSession {
     const opts = this.#options;
     const range = keyRange(opts.prefix);
     const requestTimeoutMs = this.#cluster.requestTimeoutMs;
-    const works: Work[] = members.map((member) => ({
+    const works: MemberRound[] = members.map((member) => ({
       member,
       label: labelOf(member),
       errors: [],
@@ -322,7 +182,7 @@ class ConsistencySession implements FeatureSession {
       const error = `no member answered Status: ${works.map((w) => `${w.label}: ${w.errors.join('; ')}`).join(', ')}`;
       return failedOutcome(error, {
         summary: `no verdict: ${error}`,
-        details: this.#details('v3', works, {}),
+        details: roundDetails('v3', this.#options, works, {}),
       });
     }
 
@@ -372,22 +232,14 @@ class ConsistencySession implements FeatureSession {
     }
     this.#rememberNotCached(works, comparison.incomparable, plan.target);
 
-    let hash: HashVerdict;
-    let hashNote = plan.note;
-    const hashTargets = works.filter((w) => w.hashState !== 'not-checked');
-    if (plan.unknown === true) hash = 'unknown';
-    else if (plan.target === undefined) hash = 'not-checked';
-    else if (comparison.mismatch) hash = 'mismatch';
-    else if (
-      hashTargets.length > 0 &&
-      hashTargets.every((w) => w.hashState === 'match') &&
-      works.every((w) => w.status !== undefined)
-    )
-      hash = 'consistent';
-    else {
-      hash = 'unknown';
-      if (hashNote === '') hashNote = 'not every member could be compared';
-    }
+    const { hash, note: hashNote } = hashVerdict({
+      target: plan.target,
+      planUnknown: plan.unknown === true,
+      note: plan.note,
+      mismatch: comparison.mismatch,
+      hashStates: works.map((w) => w.hashState),
+      everyMemberAnswered: works.every((w) => w.status !== undefined),
+    });
 
     const counted = works.filter((w) => w.keys !== undefined);
     const allCounted = counted.length === works.length;
@@ -427,29 +279,29 @@ class ConsistencySession implements FeatureSession {
       .filter((w) => w.errors.length > 0)
       .map((w) => `${w.label}: ${w.errors.join('; ')}`);
     if (hash === 'unknown' && unknowns.length === 0) unknowns.push(`hash: ${hashNote}`);
-    const ok = findings.length > 0 || unknowns.length === 0;
+    const ok = reachedVerdict(findings, unknowns);
 
     const metrics: MetricSample[] = [];
-    const M = CONSISTENCY_METRICS;
+    const metric = CONSISTENCY_METRICS;
     if (lag !== undefined) {
-      metrics.push({ name: M.revisionDiff.name, labels: {}, value: lag.revision });
-      metrics.push({ name: M.raftIndexDiff.name, labels: {}, value: lag.raftIndex });
-      metrics.push({ name: M.appliedIndexDiff.name, labels: {}, value: lag.applied });
+      metrics.push({ name: metric.revisionDiff.name, labels: {}, value: lag.revision });
+      metrics.push({ name: metric.raftIndexDiff.name, labels: {}, value: lag.raftIndex });
+      metrics.push({ name: metric.appliedIndexDiff.name, labels: {}, value: lag.applied });
     }
     if (allCounted && keyDiff !== undefined) {
-      metrics.push({ name: M.keyDiff.name, labels: {}, value: keyDiff });
-      metrics.push({ name: M.checkedRevision.name, labels: {}, value: r });
+      metrics.push({ name: metric.keyDiff.name, labels: {}, value: keyDiff });
+      metrics.push({ name: metric.checkedRevision.name, labels: {}, value: r });
       for (const w of works)
         if (w.member.snapshot.endpoint !== '')
-          metrics.push({ name: M.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
+          metrics.push({ name: metric.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
     }
     if ((hash === 'consistent' || hash === 'mismatch') && plan.target !== undefined) {
-      metrics.push({ name: M.hashMismatch.name, labels: {}, value: hash === 'mismatch' ? 1 : 0 });
-      metrics.push({ name: M.hashRevision.name, labels: {}, value: plan.target });
+      metrics.push({ name: metric.hashMismatch.name, labels: {}, value: hash === 'mismatch' ? 1 : 0 });
+      metrics.push({ name: metric.hashRevision.name, labels: {}, value: plan.target });
       for (const w of works) {
         if (w.hashState === 'match' || w.hashState === 'mismatch') {
           metrics.push({
-            name: M.endpointHashMismatch.name,
+            name: metric.endpointHashMismatch.name,
             labels: { endpoint: w.label },
             value: w.hashState === 'mismatch' ? 1 : 0,
           });
@@ -457,7 +309,7 @@ class ConsistencySession implements FeatureSession {
       }
     }
 
-    const details = this.#details('v3', works, {
+    const details = roundDetails('v3', this.#options, works, {
       checkedRevision: allCounted ? r : null,
       hashRevision: plan.target ?? null,
       hash,
@@ -509,9 +361,9 @@ class ConsistencySession implements FeatureSession {
 
   /** The revision to hash and who hashes it; target undefined when the hash is not checked this round. */
   #hashPlan(
-    answered: readonly Work[],
+    answered: readonly MemberRound[],
     r: bigint,
-  ): { target?: bigint; eligible: Set<Work>; note: string; unknown?: boolean } {
+  ): { target?: bigint; eligible: Set<MemberRound>; note: string; unknown?: boolean } {
     const mode = this.#options.hashRevision;
     const voters = answered.filter((w) => !w.status!.isLearner);
     const learnerNote =
@@ -544,7 +396,7 @@ class ConsistencySession implements FeatureSession {
     return { target: c, eligible: new Set(positive), note: learnerNote };
   }
 
-  async #hash(w: Work, client: EtcdV3ReadView, target: bigint, signal: AbortSignal): Promise<void> {
+  async #hash(w: MemberRound, client: EtcdV3ReadView, target: bigint, signal: AbortSignal): Promise<void> {
     const skipped = this.#notCached.get(w.member.endpoint!.url);
     if (
       this.#options.hashRevision === 'compacted' &&
@@ -572,7 +424,7 @@ class ConsistencySession implements FeatureSession {
    * one per round.
    */
   #rememberNotCached(
-    works: readonly Work[],
+    works: readonly MemberRound[],
     incomparable: readonly string[],
     target: bigint | undefined,
   ): void {
@@ -583,145 +435,6 @@ class ConsistencySession implements FeatureSession {
         continue;
       this.#notCached.set(w.member.endpoint!.url, { memberId: w.status!.header.memberId, revision: target });
     }
-  }
-
-  // ---- v2 --------------------------------------------------------------------------
-
-  async #inspectV2(members: readonly MemberHandle[], signal: AbortSignal): Promise<InspectionOutcome> {
-    const opts = this.#options;
-    const prefix = opts.prefix === '' ? '/' : opts.prefix;
-    const works: Work[] = members.map((member) => ({
-      member,
-      label: labelOf(member),
-      errors: [],
-      hashState: 'not-checked',
-    }));
-
-    let first: Map<Work, bigint> | undefined;
-    let aligned: bigint | undefined;
-    let attempts = 0;
-    while (attempts < opts.v2CountAttempts) {
-      attempts++;
-      const reads = await forEachMember(members, (m) => m.v2().countKeys(prefix, { signal }));
-      const indexes = new Map<Work, bigint>();
-      let failed = false;
-      reads.forEach((read, i) => {
-        const w = works[i]!;
-        if (read.result === undefined) {
-          w.errors.push(`count under ${prefix}: ${read.error ?? 'no answer'}`);
-          failed = true;
-          return;
-        }
-        indexes.set(w, read.result.index);
-        w.keys = read.result.keys;
-      });
-      first ??= indexes;
-      if (failed) break;
-      const distinct = new Set([...indexes.values()].map(String));
-      if (distinct.size === 1) {
-        aligned = [...indexes.values()][0]!;
-        break;
-      }
-    }
-    for (const [w, index] of first ?? []) w.v2Index = index;
-    if (aligned === undefined) {
-      for (const w of works) delete w.keys;
-      if (works.every((w) => w.errors.length === 0)) {
-        works[0]!.errors.push(
-          `the members answered at different v2 indexes in all ${attempts} attempt(s) (writes in flight): counts not compared`,
-        );
-      }
-    }
-
-    const indexDiff =
-      first !== undefined && first.size === works.length ? spread([...first.values()]) : undefined;
-    const counted = works.filter((w) => w.keys !== undefined);
-    const keyDiff = aligned !== undefined ? spread(counted.map((w) => w.keys!)) : undefined;
-
-    const findings: string[] = [];
-    if (keyDiff !== undefined && keyDiff > 0n) {
-      findings.push(
-        `v2 key counts under ${prefix} differ at index ${aligned}: ${counted.map((w) => `${w.label}=${w.keys}`).join(', ')}`,
-      );
-    }
-    const unknowns = works
-      .filter((w) => w.errors.length > 0)
-      .map((w) => `${w.label}: ${w.errors.join('; ')}`);
-    const ok = findings.length > 0 || unknowns.length === 0;
-
-    const M = CONSISTENCY_METRICS;
-    const metrics: MetricSample[] = [];
-    if (indexDiff !== undefined) metrics.push({ name: M.v2IndexDiff.name, labels: {}, value: indexDiff });
-    if (keyDiff !== undefined && aligned !== undefined) {
-      metrics.push({ name: M.keyDiff.name, labels: {}, value: keyDiff });
-      metrics.push({ name: M.checkedRevision.name, labels: {}, value: aligned });
-      for (const w of works)
-        if (w.member.snapshot.endpoint !== '')
-          metrics.push({ name: M.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
-    }
-    const details = this.#details('v2', works, {
-      checkedRevision: aligned ?? null,
-      hash: 'not-checked',
-      hashNote: 'v2 store: no hash',
-      keyDiff: keyDiff ?? null,
-      v2IndexDiff: indexDiff ?? null,
-    });
-    const parts: string[] = [];
-    if (keyDiff !== undefined) {
-      parts.push(
-        keyDiff === 0n
-          ? `${works.length} member(s) hold ${counted[0]!.keys} v2 keys under ${prefix} at index ${aligned}`
-          : `v2 keys under ${prefix} differ by ${keyDiff} at index ${aligned}`,
-      );
-    }
-    if (indexDiff !== undefined) parts.push(`lag: v2 index ${indexDiff}`);
-    if (ok) return { ok, summary: parts.join('; '), problems: findings, details, metrics };
-    const error = unknowns.join('; ');
-    return failedOutcome(error, { summary: `no verdict: ${error}`, details, metrics });
-  }
-
-  #details(
-    backend: 'v3' | 'v2',
-    works: readonly Work[],
-    verdict: Partial<ConsistencyDetails>,
-  ): ConsistencyDetails {
-    return {
-      backend,
-      prefix: this.#options.prefix,
-      hashMode: this.#options.hashRevision,
-      checkedRevision: null,
-      hashRevision: null,
-      hash: 'unknown',
-      hashNote: '',
-      keyDiff: null,
-      revisionDiff: null,
-      raftIndexDiff: null,
-      raftAppliedIndexDiff: null,
-      v2IndexDiff: null,
-      ...verdict,
-      members: works.map((w) => ({
-        endpoint: w.member.snapshot.endpoint,
-        id:
-          w.member.snapshot.id !== undefined
-            ? memberIdHex(w.member.snapshot.id)
-            : w.status !== undefined
-              ? memberIdHex(w.status.header.memberId)
-              : null,
-        name: w.member.snapshot.name,
-        version: w.status?.version ?? w.member.snapshot.version ?? null,
-        learner: w.status?.isLearner ?? w.member.snapshot.role === 'learner',
-        revision: num(w.status?.header.revision),
-        raftIndex: num(w.status?.raftIndex),
-        raftAppliedIndex: num(w.status?.raftAppliedIndex),
-        compactRevision: num(w.compactRevision),
-        keys: num(w.keys),
-        v2Index: num(w.v2Index),
-        hash: w.hash?.hash ?? null,
-        hashCompactRevision: num(w.hash?.compactRevision),
-        hashState: w.hashState,
-        errors: w.errors,
-      })),
-    };
   }
 }
 

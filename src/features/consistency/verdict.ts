@@ -1,0 +1,42 @@
+/**
+ * The verdicts of a consistency round, as pure functions of what the
+ * members answered: no I/O, table-tested (verdict.test.ts).
+ */
+import type { ConsistencyMember, HashVerdict } from './model.ts';
+
+export interface HashVerdictInput {
+  /** The revision the hash plan chose (undefined: not checked this round) and why. */
+  readonly target: bigint | undefined;
+  /** The plan could not be made (e.g. a member's compact revision unknown). */
+  readonly planUnknown: boolean;
+  readonly note: string;
+  /** Some compared members disagree. */
+  readonly mismatch: boolean;
+  /** Every member's hash state after the comparison. */
+  readonly hashStates: readonly ConsistencyMember['hashState'][];
+  /** Every member answered Status (a member that did not could hold anything). */
+  readonly everyMemberAnswered: boolean;
+}
+
+/**
+ * consistent only when every member answered and every member meant to be
+ * hashed was compared and matched; a mismatch is a mismatch whoever else
+ * could not answer; anything short of that is unknown, never consistent.
+ */
+export function hashVerdict(input: HashVerdictInput): { readonly hash: HashVerdict; readonly note: string } {
+  if (input.planUnknown) return { hash: 'unknown', note: input.note };
+  if (input.target === undefined) return { hash: 'not-checked', note: input.note };
+  if (input.mismatch) return { hash: 'mismatch', note: input.note };
+  const targets = input.hashStates.filter((s) => s !== 'not-checked');
+  if (targets.length > 0 && targets.every((s) => s === 'match') && input.everyMemberAnswered)
+    return { hash: 'consistent', note: input.note };
+  return { hash: 'unknown', note: input.note === '' ? 'not every member could be compared' : input.note };
+}
+
+/**
+ * A round reaches a verdict when it found something wrong (a finding stands
+ * whatever else is unknown) or when nothing is unknown.
+ */
+export function reachedVerdict(findings: readonly string[], unknowns: readonly string[]): boolean {
+  return findings.length > 0 || unknowns.length === 0;
+}
