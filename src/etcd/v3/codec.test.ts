@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import * as protoLoader from '@grpc/proto-loader';
 import {
   alarmTypeOf,
   alarmTypeToWire,
@@ -14,6 +16,7 @@ import {
   type MethodDef,
 } from './codec.ts';
 import { rangeRequest } from './client.ts';
+import { DESCRIPTOR_FILE, descriptorFromProtos, PROTO_DIR } from './descriptor.ts';
 
 /** What the client would decode if etcd answered `value` (a real protobuf round trip). */
 function wire(method: MethodDef, value: object): unknown {
@@ -24,6 +27,38 @@ const MAX_U64 = '18446744073709551615';
 
 describe('etcd v3 codec', () => {
   const m = etcdMethods();
+
+  it('loads a descriptor that matches the .proto files (run `npm run gen:protos` after editing them)', () => {
+    // Compared as data: Biome formats the checked-in file.
+    assert.deepEqual(JSON.parse(readFileSync(DESCRIPTOR_FILE, 'utf8')), JSON.parse(descriptorFromProtos()));
+  });
+
+  it('encodes as the .proto files parsed at run time do', () => {
+    const parsed = protoLoader.loadSync('etcd.proto', {
+      includeDirs: [PROTO_DIR],
+      keepCase: true,
+      longs: String,
+    });
+    const range = (parsed['etcdserverpb.KV'] as Record<string, { responseSerialize: (v: object) => Buffer }>)[
+      'Range'
+    ]!;
+    const response = {
+      header: { cluster_id: MAX_U64, member_id: '7', revision: '42', raft_term: '3' },
+      kvs: [
+        {
+          key: Buffer.from('k'),
+          create_revision: '1',
+          mod_revision: '2',
+          version: '3',
+          value: Buffer.from('v'),
+        },
+      ],
+      more: true,
+      count: '1',
+    };
+    assert.deepEqual(m.range.responseSerialize(response), range.responseSerialize(response));
+    assert.ok(m.range.responseSerialize(response).length > 30, 'every field was encoded');
+  });
 
   it('keeps every 64-bit field exact as bigint', () => {
     const r = decodeStatus(

@@ -1,11 +1,11 @@
 /**
- * Loads the minimal etcd protos and turns the loosely typed objects produced
+ * Loads the minimal etcd protos (as the precompiled descriptor, see
+ * descriptor.ts) and turns the loosely typed objects produced
  * by @grpc/proto-loader into the typed results of the contract. Every 64-bit
  * field arrives as a decimal string (longs: String) and leaves as bigint: a
  * Number would silently round member IDs and large revisions.
  */
 import * as protoLoader from '@grpc/proto-loader';
-import path from 'node:path';
 import type {
   AlarmMember,
   AlarmType,
@@ -19,6 +19,7 @@ import type {
   WatchEvent,
   WatchMessage,
 } from '../types.ts';
+import { readDescriptor } from './descriptor.ts';
 
 /** The proto-loader method definition shape we need (request/response are plain objects). */
 export interface MethodDef {
@@ -43,8 +44,6 @@ export interface EtcdMethods {
   readonly authenticate: MethodDef;
 }
 
-export const PROTO_DIR = path.join(import.meta.dirname, '..', 'proto');
-
 let methods: EtcdMethods | undefined;
 
 /** Parsed once per process; the definitions are immutable and shared by all clients. */
@@ -55,8 +54,8 @@ export function etcdMethods(): EtcdMethods {
 
 /** The project's etcd protos as grpc-js loads them: 64-bit numbers as strings (never rounded), bytes as Buffers. */
 export function loadEtcdProto(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync('etcd.proto', {
-    includeDirs: [PROTO_DIR],
+  // keepCase is a parse option: the descriptor was written with it.
+  return protoLoader.fromJSON(readDescriptor(), {
     keepCase: true,
     longs: String,
     enums: String,
