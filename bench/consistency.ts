@@ -16,7 +16,7 @@ import type { ClientOptions, EtcdV3MemberClient } from '../src/etcd/types.ts';
 import { createV3MemberClient } from '../src/etcd/v3/client.ts';
 import { etcdClients } from '../src/engine/clients.ts';
 import { ClusterConnection, type ClientFactory } from '../src/engine/connection.ts';
-import type { ClusterSpec } from '../src/engine/spec.ts';
+import type { ClusterSpec } from '../src/engine/cluster-spec.ts';
 import type { ConsistencyDetails } from '../src/features/consistency/consistency.ts';
 import { featureRegistry } from '../src/features/index.ts';
 import { silentLogger } from '../src/log.ts';

@@ -16,7 +16,7 @@ import { Secret } from '../src/etcd/secret.ts';
 import type { ClientOptions } from '../src/etcd/types.ts';
 import { etcdClients } from '../src/engine/clients.ts';
 import { ClusterConnection, type ClientFactory } from '../src/engine/connection.ts';
-import type { ClusterSpec } from '../src/engine/spec.ts';
+import type { ClusterSpec } from '../src/engine/cluster-spec.ts';
 import { featureRegistry } from '../src/features/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { freePort, startEtcdCluster, type TestCluster } from '../src/testbed/index.ts';

@@ -22,7 +22,7 @@ import { parseEndpoint } from '../src/etcd/endpoint.ts';
 import type { WatchEvent } from '../src/etcd/types.ts';
 import { etcdClients } from '../src/engine/clients.ts';
 import { ClusterConnection } from '../src/engine/connection.ts';
-import type { ClusterSpec } from '../src/engine/spec.ts';
+import type { ClusterSpec } from '../src/engine/cluster-spec.ts';
 import { featureRegistry } from '../src/features/index.ts';
 import { ResourceLabeler } from '../src/features/request/labels.ts';
 import type { RequestDetails } from '../src/features/request/request.ts';

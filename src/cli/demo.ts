@@ -3,7 +3,7 @@ import { InspectionServer } from '../inspection-server.ts';
 import { parseEndpoint } from '../etcd/endpoint.ts';
 import { createV3MemberClient } from '../etcd/v3/client.ts';
 import { DEFAULT_CLIENT_OPTIONS, type EtcdV3MemberClient } from '../etcd/types.ts';
-import type { ClusterSpec, FeatureSpec } from '../engine/spec.ts';
+import type { ClusterSpec, FeatureSpec } from '../engine/cluster-spec.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { EtcdVersion } from '../testbed/binaries.ts';

@@ -9,7 +9,7 @@ import type { AuthCredentials, ClientOptions } from '../etcd/types.ts';
 import { clusterToJson, memberToJson } from '../engine/json.ts';
 import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
 import { formatFeatureProblems, type FeatureSpec } from '../engine/contract.ts';
-import type { ClusterSpec } from '../engine/spec.ts';
+import type { ClusterSpec } from '../engine/cluster-spec.ts';
 import type { AlarmDetails } from '../features/alarm/alarm.ts';
 import type { HealthyDetails } from '../features/healthy/healthy.ts';
 import { featureRegistry } from '../features/index.ts';

@@ -9,9 +9,9 @@ import type { FeatureRegistry } from '../features/registry.ts';
 import { metricPrefixProblem } from '../metrics/catalogue.ts';
 import { validate, ValidationError } from '../schema.ts';
 import { formatFeatureProblems, type FeatureSpec, type StorageBackend } from '../engine/contract.ts';
-import type { ClusterSpec } from '../engine/spec.ts';
+import type { ClusterSpec } from '../engine/cluster-spec.ts';
 import { readPasswordFile } from './password-file.ts';
-import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './schema.ts';
+import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './file-schema.ts';
 
 export { readPasswordFile };
 

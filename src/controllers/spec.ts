@@ -6,7 +6,7 @@
  * bad PEM); problems name the field, so the controllers can say so in a
  * condition instead of the engine failing later.
  */
-import { featureFingerprint, type ClusterSpec, type FeatureSpec } from '../engine/spec.ts';
+import { featureFingerprint, type ClusterSpec, type FeatureSpec } from '../engine/cluster-spec.ts';
 import type { ClientOptions } from '../etcd/types.ts';
 import { DEFAULT_CLIENT_OPTIONS } from '../etcd/types.ts';
 import type { FeatureRegistry } from '../features/registry.ts';

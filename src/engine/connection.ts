@@ -26,7 +26,7 @@ import {
 } from './contract.ts';
 import { fetchPeerChain } from '../etcd/peer-certificates.ts';
 import type { MembersSnapshot } from './snapshot.ts';
-import type { ClusterSpec } from './spec.ts';
+import type { ClusterSpec } from './cluster-spec.ts';
 
 /** Builds the access-layer clients; swapped for fakes in unit tests. */
 export interface ClientFactory {

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.ts';
 import { Engine } from './engine.ts';
 import { SnapshotStore } from './snapshot.ts';
 import type { FeatureRequest } from './contract.ts';
-import type { ClusterSpec } from './spec.ts';
+import type { ClusterSpec } from './cluster-spec.ts';
 import { parseEndpoint } from '../etcd/endpoint.ts';
 import { FeatureRegistry } from '../features/registry.ts';
 import { registerBuiltinFeatures } from '../features/index.ts';

@@ -4,7 +4,7 @@ import type { ClientFactory } from './connection.ts';
 import { Limiter } from './limiter.ts';
 import { ClusterRuntime, type RuntimeDeps } from './runtime.ts';
 import type { ClusterSnapshot, SnapshotStore } from './snapshot.ts';
-import type { ClusterSpec } from './spec.ts';
+import type { ClusterSpec } from './cluster-spec.ts';
 
 export interface EngineOptions {
   readonly store: SnapshotStore;

@@ -14,7 +14,7 @@ import {
   sortedFeatures,
   type ClusterSpec,
   type FeatureSpec,
-} from './spec.ts';
+} from './cluster-spec.ts';
 
 export interface RuntimeDeps {
   readonly store: SnapshotStore;

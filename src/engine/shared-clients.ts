@@ -6,7 +6,7 @@ import type {
   EtcdV3MemberClient,
 } from '../etcd/types.ts';
 import type { ClientFactory } from './connection.ts';
-import { digest } from './spec.ts';
+import { digest } from './cluster-spec.ts';
 
 interface Closable {
   close(): void | Promise<void>;

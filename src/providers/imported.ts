@@ -3,7 +3,7 @@
  * its endpoints. Nothing is created or deleted; its state is the engine's
  * membership read (MemberList, then every member's Status).
  */
-import { digest } from '../engine/spec.ts';
+import { digest } from '../engine/cluster-spec.ts';
 import type { ClusterSnapshot, MemberSnapshot } from '../engine/snapshot.ts';
 import { memberIdHex } from '../etcd/types.ts';
 import { clip, type MemberStatus } from '../k8s/api/index.ts';

@@ -10,7 +10,7 @@
  */
 import { Registry } from '../registry.ts';
 import type { ClusterSnapshot } from '../engine/snapshot.ts';
-import type { ClusterSpec } from '../engine/spec.ts';
+import type { ClusterSpec } from '../engine/cluster-spec.ts';
 import type { ConditionInput, ClusterPhase, MemberStatus, ValidEtcdCluster } from '../k8s/api/index.ts';
 
 /** A cluster as the controller hands it to providers: the validated object and the engine spec built from it. */

@@ -8,7 +8,7 @@ import { InspectionServer } from '../../src/inspection-server.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type StartClusterOptions } from '../../src/testbed/index.ts';
-import type { StorageBackend } from '../../src/engine/spec.ts';
+import type { StorageBackend } from '../../src/engine/cluster-spec.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';

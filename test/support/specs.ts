@@ -2,7 +2,7 @@ import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { Secret } from '../../src/etcd/secret.ts';
 import type { ClientOptions } from '../../src/etcd/types.ts';
 import type { FeatureRequest, FeatureSpec, StorageBackend } from '../../src/engine/contract.ts';
-import type { ClusterSpec } from '../../src/engine/spec.ts';
+import type { ClusterSpec } from '../../src/engine/cluster-spec.ts';
 import { featureRegistry } from '../../src/features/index.ts';
 import type { TestCluster } from '../../src/testbed/index.ts';
 

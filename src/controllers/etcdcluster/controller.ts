@@ -16,7 +16,7 @@
  */
 import type { Engine } from '../../engine/engine.ts';
 import type { MembersSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
-import { membersIntervalSeconds } from '../../engine/spec.ts';
+import { membersIntervalSeconds } from '../../engine/cluster-spec.ts';
 import type { FeatureRegistry } from '../../features/registry.ts';
 import {
   objectKey,

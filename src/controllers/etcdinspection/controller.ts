@@ -10,10 +10,10 @@
  * the engine and its series leave /metrics. Then each inspection's status is
  * written from the latest round, only when it changed.
  */
-import { digest } from '../../engine/spec.ts';
+import { digest } from '../../engine/cluster-spec.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { FeatureSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
-import type { ClusterSpec, FeatureSpec } from '../../engine/spec.ts';
+import type { ClusterSpec, FeatureSpec } from '../../engine/cluster-spec.ts';
 import type { FeatureRegistry } from '../../features/registry.ts';
 import {
   DEFAULT_INSPECTION_PROVIDER,

@@ -2,7 +2,7 @@
  * The v3 (gRPC) client of ONE etcd member. One grpc.Client = one channel =
  * one HTTP/2 connection, reused by every call and watch until close(). No
  * load balancing and no retries across members: an answer or a failure
- * always belongs to `endpoint` (pitfall 4). Dialing is bounded by
+ * always belongs to `endpoint` (a load-balanced client would hide which member failed). Dialing is bounded by
  * dialTimeoutMs and every unary call by a deadline.
  */
 import * as grpc from '@grpc/grpc-js';

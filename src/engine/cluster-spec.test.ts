@@ -9,7 +9,7 @@ import {
   featureFingerprint,
   membersIntervalSeconds,
   type ClusterSpec,
-} from './spec.ts';
+} from './cluster-spec.ts';
 
 const base = (password: string, endpoint = 'http://127.0.0.1:2379'): ClusterSpec => ({
   id: 'a',
