@@ -28,10 +28,16 @@ export function loggerFrom(flags: LogFlags): Logger {
 
 export { UsageError } from './usage.ts';
 
-export function positiveInt(name: string): (value: string) => number {
+/** Upper bound of every count flag: beyond it a value is a typo, not a setting. */
+export const MAX_COUNT = 1_000_000;
+/** Upper bound of every duration flag (one day): also keeps timers within what Node can schedule. */
+export const MAX_SECONDS = 86_400;
+
+export function positiveInt(name: string, max = MAX_COUNT): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer.`);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}.`);
     return n;
   };
 }
@@ -53,8 +59,10 @@ export function parseDuration(text: string): number | undefined {
 export function positiveSeconds(name: string): (value: string) => number {
   return (value: string) => {
     const ms = parseDuration(value);
-    if (ms === undefined || !(ms > 0))
-      throw new InvalidArgumentError(`${name} must be a positive duration such as 5, 5s, 500ms or 1m.`);
+    if (ms === undefined || !(ms > 0) || ms > MAX_SECONDS * 1000)
+      throw new InvalidArgumentError(
+        `${name} must be a positive duration up to ${MAX_SECONDS / 3600} h, such as 5, 5s, 500ms or 1m.`,
+      );
     return ms / 1000;
   };
 }

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { readFile, stat } from 'node:fs/promises';
+import { isMap, isPair, isSeq, parseDocument } from 'yaml';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
 import type { AuthCredentials, ClientOptions, TlsMaterial } from '../etcd/types.ts';
@@ -37,11 +37,49 @@ export interface LoadedConfig {
 export async function loadConfigFile(file: string, registry: FeatureRegistry): Promise<LoadedConfig> {
   let text: string;
   try {
+    const size = (await stat(file)).size;
+    if (size > CONFIG_LIMITS.bytes)
+      throw new ConfigError(
+        `config ${file}: ${size} bytes, more than the limit of ${CONFIG_LIMITS.bytes} bytes (${CONFIG_LIMITS.bytes / 1024 / 1024} MiB)`,
+      );
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`config ${file}: cannot read: ${errorMessage(err)}`);
   }
   return parseConfig(text, file, registry);
+}
+
+/**
+ * Documented bounds on a config file (docs/configuration.md): input beyond
+ * them is refused at once, naming the file, before it can cost minutes of
+ * CPU, gigabytes of memory or the stack.
+ */
+export const CONFIG_LIMITS = {
+  bytes: 16 * 1024 * 1024,
+  clusters: 10_000,
+  /** Nested mappings and sequences; a real config needs about 6. */
+  depth: 64,
+  /** YAML alias expansions (billion-laughs files). */
+  aliases: 100,
+} as const;
+
+/** The deepest nesting of collections in the document, walked without recursion. */
+function nestingDepth(root: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (isMap(node) || isSeq(node)) {
+      if (depth > max) max = depth;
+      if (depth > CONFIG_LIMITS.depth) return depth;
+      for (const item of node.items) {
+        if (isPair(item)) stack.push([item.value, depth + 1]);
+        else stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return max;
 }
 
 export async function parseConfig(
@@ -54,12 +92,36 @@ export async function parseConfig(
     const e = doc.errors[0]!;
     const where =
       e.linePos?.[0] !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : '';
+    // The parser recurses per level: a very deep file exhausts the stack inside it.
+    if (/call stack/i.test(e.message))
+      throw new ConfigError(`config ${file}: nested deeper than ${CONFIG_LIMITS.depth} levels${where}`);
     const message = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`config ${file}: invalid YAML${where}: ${message}`);
   }
+  if (nestingDepth(doc.contents) > CONFIG_LIMITS.depth)
+    throw new ConfigError(`config ${file}: nested deeper than ${CONFIG_LIMITS.depth} levels`);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: CONFIG_LIMITS.aliases });
+  } catch (err) {
+    // The yaml library's own wording ("resource exhaustion attack") is not for people.
+    if (err instanceof ReferenceError || /alias/i.test(errorMessage(err)))
+      throw new ConfigError(
+        `config ${file}: YAML aliases expand too much (more than ${CONFIG_LIMITS.aliases} expansions of an alias)`,
+      );
+    throw new ConfigError(`config ${file}: cannot be read as YAML: ${errorMessage(err)}`);
+  }
+  const clusterCount =
+    typeof raw === 'object' && raw !== null && 'clusters' in raw && Array.isArray(raw.clusters)
+      ? raw.clusters.length
+      : 0;
+  if (clusterCount > CONFIG_LIMITS.clusters)
+    throw new ConfigError(
+      `config ${file}: ${clusterCount} clusters, more than the limit of ${CONFIG_LIMITS.clusters} per monitor (split them over several monitors)`,
+    );
   let config: MonitorConfig;
   try {
-    config = validate(MonitorConfig, doc.toJS() ?? {}, `config ${file}`);
+    config = validate(MonitorConfig, raw ?? {}, `config ${file}`);
   } catch (err) {
     if (err instanceof ValidationError) throw new ConfigError(err.message);
     throw err;
