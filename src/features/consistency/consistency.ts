@@ -41,6 +41,9 @@ import {
   labelOf,
   roundDetails,
   type ConsistencyOptions,
+  answeredHash,
+  answeredStatus,
+  type AnsweredMember,
   type MemberRound,
 } from './model.ts';
 import { inspectV2 } from './v2.ts';
@@ -176,8 +179,8 @@ class ConsistencySession implements FeatureSession {
         }
       }),
     );
-    const answered = works.filter((w) => w.status !== undefined);
-    const r = minimum(answered.map((w) => w.status!.header.revision));
+    const answered = works.filter(answeredStatus);
+    const r = minimum(answered.map((w) => w.status.header.revision));
     if (r === undefined) {
       const error = `no member answered Status: ${works.map((w) => `${w.label}: ${w.errors.join('; ')}`).join(', ')}`;
       return failedOutcome(error, {
@@ -188,7 +191,7 @@ class ConsistencySession implements FeatureSession {
 
     // 2. Which revision to hash, and on which members.
     const plan = this.#hashPlan(answered, r);
-    for (const w of answered) if (plan.target !== undefined && !w.status!.isLearner) w.hashState = 'unknown';
+    for (const w of answered) if (plan.target !== undefined && !w.status.isLearner) w.hashState = 'unknown';
 
     // 3. Counts at R and hashes, every member in parallel.
     await Promise.all(
@@ -214,8 +217,8 @@ class ConsistencySession implements FeatureSession {
     // 4. Verdicts.
     const comparison = compareHashes(
       works
-        .filter((w) => w.hash !== undefined)
-        .map((w) => ({ endpoint: w.label, hash: w.hash!.hash, compactRevision: w.hash!.compactRevision })),
+        .filter(answeredHash)
+        .map((w) => ({ endpoint: w.label, hash: w.hash.hash, compactRevision: w.hash.compactRevision })),
     );
     for (const c of comparison.compared) {
       const w = works.find((x) => x.label === c.endpoint)!;
@@ -247,9 +250,9 @@ class ConsistencySession implements FeatureSession {
     const allStatus = answered.length === works.length;
     const lag = allStatus
       ? {
-          revision: spread(works.map((w) => w.status!.header.revision))!,
-          raftIndex: spread(works.map((w) => w.status!.raftIndex))!,
-          applied: spread(works.map((w) => w.status!.raftAppliedIndex))!,
+          revision: spread(answered.map((w) => w.status.header.revision)) ?? 0n,
+          raftIndex: spread(answered.map((w) => w.status.raftIndex)) ?? 0n,
+          applied: spread(answered.map((w) => w.status.raftAppliedIndex)) ?? 0n,
         }
       : undefined;
 
@@ -361,11 +364,11 @@ class ConsistencySession implements FeatureSession {
 
   /** The revision to hash and who hashes it; target undefined when the hash is not checked this round. */
   #hashPlan(
-    answered: readonly MemberRound[],
+    answered: readonly AnsweredMember[],
     r: bigint,
   ): { target?: bigint; eligible: Set<MemberRound>; note: string; unknown?: boolean } {
     const mode = this.#options.hashRevision;
-    const voters = answered.filter((w) => !w.status!.isLearner);
+    const voters = answered.filter((w) => !w.status.isLearner);
     const learnerNote =
       voters.length < answered.length ? 'learners are not hashed (etcd serves no HashKV on learners)' : '';
     if (mode === 'none') return { eligible: new Set(), note: 'hashRevision: none' };
@@ -375,7 +378,7 @@ class ConsistencySession implements FeatureSession {
     if (old !== undefined) {
       return {
         eligible: new Set(),
-        note: `etcd ${old.status!.version} keeps no compaction hashes: set hashRevision: current to hash at the checked revision (a full scan on every member)`,
+        note: `etcd ${old.status.version} keeps no compaction hashes: set hashRevision: current to hash at the checked revision (a full scan on every member)`,
       };
     }
     const positive = voters.filter((w) => w.compactRevision !== undefined && w.compactRevision > 0n);
@@ -396,12 +399,12 @@ class ConsistencySession implements FeatureSession {
     return { target: c, eligible: new Set(positive), note: learnerNote };
   }
 
-  async #hash(w: MemberRound, client: EtcdV3ReadView, target: bigint, signal: AbortSignal): Promise<void> {
+  async #hash(w: AnsweredMember, client: EtcdV3ReadView, target: bigint, signal: AbortSignal): Promise<void> {
     const skipped = this.#notCached.get(w.member.endpoint!.url);
     if (
       this.#options.hashRevision === 'compacted' &&
       skipped !== undefined &&
-      skipped.memberId === w.status!.header.memberId &&
+      skipped.memberId === w.status.header.memberId &&
       skipped.revision === target
     ) {
       w.errors.push(

@@ -210,3 +210,17 @@ export function roundDetails(
     })),
   };
 }
+
+/** A member that answered Status this round: what the later steps of a v3 round work with. */
+export type AnsweredMember = MemberRound & { readonly status: StatusResult };
+
+export function answeredStatus(round: MemberRound): round is AnsweredMember {
+  return round.status !== undefined;
+}
+
+/** A member whose hash came back. */
+export type HashedMember = MemberRound & { readonly hash: HashKVResult };
+
+export function answeredHash(round: MemberRound): round is HashedMember {
+  return round.hash !== undefined;
+}
