@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { parseListen } from '../server/listen.ts';
 import { isMap, isPair, isSeq, parseDocument } from 'yaml';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
@@ -64,6 +65,27 @@ export const CONFIG_LIMITS = {
   aliases: 100,
 } as const;
 
+/**
+ * The path of a "__proto__" key anywhere in the parsed file: such a key is
+ * dropped silently by object copies further on (a feature "__proto__" would
+ * vanish), so it is refused before.
+ */
+function reservedKeyPath(root: unknown): string | undefined {
+  const stack: [unknown, string][] = [[root, '']];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => stack.push([item, `${path}[${i}]`]));
+      continue;
+    }
+    if (Object.hasOwn(node, '__proto__')) return path === '' ? '__proto__' : `${path}.__proto__`;
+    for (const [key, value] of Object.entries(node))
+      stack.push([value, path === '' ? key : `${path}.${key}`]);
+  }
+  return undefined;
+}
+
 /** The deepest nesting of collections in the document, walked without recursion. */
 function nestingDepth(root: unknown): number {
   let max = 0;
@@ -119,6 +141,9 @@ export async function parseConfig(
     throw new ConfigError(
       `config ${file}: ${clusterCount} clusters, more than the limit of ${CONFIG_LIMITS.clusters} per monitor (split them over several monitors)`,
     );
+  const reserved = reservedKeyPath(raw);
+  if (reserved !== undefined)
+    throw new ConfigError(`config ${file}: ${reserved}: "__proto__" is not a field or feature name`);
   let config: MonitorConfig;
   try {
     config = validate(MonitorConfig, raw ?? {}, `config ${file}`);
@@ -130,6 +155,13 @@ export async function parseConfig(
   const problems: string[] = [];
   const prefixProblem = metricPrefixProblem(config.metricPrefix ?? '');
   if (prefixProblem !== undefined) problems.push(`metricPrefix: ${prefixProblem}`);
+  if (config.listen !== undefined) {
+    try {
+      parseListen(config.listen, 'listen:');
+    } catch (err) {
+      problems.push(errorMessage(err));
+    }
+  }
   const names = new Set<string>();
   const clusters: ClusterSpec[] = [];
   for (const [i, cluster] of config.clusters.entries()) {
@@ -182,6 +214,14 @@ async function resolveCluster(
 
   let tls: TlsMaterial | undefined;
   if (cluster.tls !== undefined) {
+    // TLS settings on plain-HTTP endpoints would be ignored without a word.
+    for (const [j, e] of endpoints.entries())
+      if (e.scheme === 'http')
+        problems.push(
+          `${at}.tls: given, but ${at}.endpoints[${j}] (${e.url}) is http://: write https:// endpoints or remove tls`,
+        );
+  }
+  if (cluster.tls !== undefined) {
     try {
       tls = await loadTlsMaterial(cluster.tls);
     } catch (err) {
@@ -231,11 +271,13 @@ export function resolveFeatureSpecs(
 ): Record<string, FeatureSpec> {
   const base: Record<string, FeatureConfig> =
     defaults ?? Object.fromEntries(DEFAULT_FEATURES.map((n) => [n, { enabled: true }]));
-  const merged: Record<string, FeatureConfig> = { ...base };
+  // A Map, not an object: a feature named "__proto__" must reach the check
+  // (and be refused as unknown), not silently set a prototype.
+  const merged = new Map<string, FeatureConfig>(Object.entries(base));
   for (const [name, feature] of Object.entries(configured ?? {}))
-    merged[name] = { ...base[name], ...feature };
+    merged.set(name, { ...(Object.hasOwn(base, name) ? base[name] : undefined), ...feature });
   const specs: Record<string, FeatureSpec> = {};
-  for (const [name, feature] of Object.entries(merged)) {
+  for (const [name, feature] of merged) {
     const checked = registry.check(name, feature, backend);
     if (!checked.ok) problems.push(...formatFeatureProblems(`${at}.${name}`, checked.problems));
     else if (checked.spec !== undefined) specs[name] = checked.spec;

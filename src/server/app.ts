@@ -174,12 +174,4 @@ export function buildServer(opts: ServerOptions) {
   return app;
 }
 
-/** "HOST:PORT" -> listen options; clear errors for anything else. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || !(port >= 0 && port <= 65535))
-    throw new Error(`--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:8080)`);
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}
+export { parseListen } from './listen.ts';
