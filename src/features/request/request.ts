@@ -17,147 +17,36 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.ts';
 import { EtcdError, type WatchMessage } from '../../etcd/types.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
-import type { MetricSample } from '../../metrics/sample.ts';
-import {
-  failedOutcome,
-  type ClusterHandle,
-  type EtcdV3ReadView,
-  type Feature,
-  type FeatureSession,
-  type InspectionOutcome,
-  type MemberHandle,
-  type OwnedV3ReadClient,
+import type {
+  ClusterHandle,
+  EtcdV3ReadView,
+  Feature,
+  FeatureSession,
+  InspectionOutcome,
+  MemberHandle,
+  OwnedV3ReadClient,
 } from '../../engine/contract.ts';
 import { LagEstimator } from './lag.ts';
 import { ResourceLabeler, type LabelSlot } from './labels.ts';
 import { parseRequestOptions, type RequestOptions } from './options.ts';
 import { backoffMs, failuresAfter, pickWatchMember } from './resume.ts';
-import { PrefixStream, watchState, type LoopState, type StreamState, type WatchState } from './state.ts';
+import { REQUEST_METRICS, requestOutcome, type RequestDetails, type ResourceDetails } from './report.ts';
+import { PrefixStream, watchState, type LoopState, type WatchState } from './state.ts';
 import { PrefixTracker, RequestCounters, type KeyCount } from './tracker.ts';
 
 export type { WatchState } from './state.ts';
-
-export const REQUEST_METRICS = {
-  requests: {
-    name: 'inspection_etcd_request_total',
-    type: 'counter',
-    help: 'PUT and DELETE events seen by the watch, by key prefix and resource (kstone-compatible name). Monotonic for the life of the session; events in a compacted gap are not in it (see inspection_etcd_request_recounts_total).',
-    labels: ['grpcMethod', 'etcdPrefix', 'resourceName'],
-  },
-  keys: {
-    name: 'inspection_etcd_key_total',
-    type: 'gauge',
-    help: 'Keys by key prefix and resource, exact at the last processed revision (kstone-compatible name).',
-    labels: ['etcdPrefix', 'resourceName'],
-  },
-  ready: {
-    name: 'inspection_etcd_request_ready',
-    type: 'gauge',
-    help: '1 once the initial key count has completed (the request and key families are only exported then), else 0.',
-    labels: [],
-  },
-  watchUp: {
-    name: 'inspection_etcd_request_watch_up',
-    type: 'gauge',
-    help: '1 while the watch stream of every prefix is established, else 0 (counting, reconnecting).',
-    labels: [],
-  },
-  events: {
-    name: 'inspection_etcd_request_events_processed_total',
-    type: 'counter',
-    help: 'Watch events processed (the sum of inspection_etcd_request_total), for rate().',
-    labels: [],
-  },
-  eventsRate: {
-    name: 'inspection_etcd_request_events_per_second',
-    type: 'gauge',
-    help: 'Watch events processed per second over the last inspection interval.',
-    labels: [],
-  },
-  lagRevisions: {
-    name: 'inspection_etcd_request_watch_lag_revisions',
-    type: 'gauge',
-    help: "Cluster revision (the leader's Status, watch headers, member Status) minus the last processed revision.",
-    labels: [],
-  },
-  lagSeconds: {
-    name: 'inspection_etcd_request_watch_lag_seconds',
-    type: 'gauge',
-    help: 'Estimated time the watch trails the cluster: the larger of the age of the oldest revision seen but not processed and the lag in revisions over the recent revision rate (0 when caught up).',
-    labels: [],
-  },
-  processedRevision: {
-    name: 'inspection_etcd_request_processed_revision',
-    type: 'gauge',
-    help: 'Last revision the counts are exact at (lowest over the prefixes; float: exact up to 2^53).',
-    labels: [],
-  },
-  restarts: {
-    name: 'inspection_etcd_request_watch_restarts_total',
-    type: 'counter',
-    help: 'Times the watch was resumed after a stream failure (member down, leader lost, disconnect).',
-    labels: [],
-  },
-  recounts: {
-    name: 'inspection_etcd_request_recounts_total',
-    type: 'counter',
-    help: 'Re-counts because the resume revision had been compacted; the events in the gap are not counted.',
-    labels: [],
-  },
-} as const satisfies Record<string, MetricDefinition>;
+export {
+  REQUEST_METRICS,
+  type PrefixDetails,
+  type RequestDetails,
+  type ResourceDetails,
+} from './report.ts';
 
 /** How long the first round waits for the initial count before reporting "in progress". */
 const FIRST_ROUND_WAIT_MS = 3_000;
 /** The leader's revision is sampled at most this often (rounds more frequent than this reuse it). */
 const CLUSTER_SAMPLE_MS = 1_000;
 const CLUSTER_SAMPLE_TIMEOUT_MS = 2_000;
-
-export interface PrefixDetails {
-  readonly prefix: string;
-  readonly etcdPrefix: string;
-  readonly phase: string;
-  /** This prefix's stream: idle, counting, connecting, watching. */
-  readonly stream: StreamState;
-  readonly watching: boolean;
-  readonly keys: number;
-  readonly countRevision: bigint;
-  readonly processedRevision: bigint;
-}
-
-export interface ResourceDetails {
-  readonly etcdPrefix: string;
-  readonly resourceName: string;
-  readonly keys: number;
-  readonly puts: number;
-  readonly deletes: number;
-}
-
-export interface RequestDetails {
-  readonly state: WatchState;
-  readonly ready: boolean;
-  /** host:port of the member the watch is on ('' between attempts). */
-  readonly member: string;
-  readonly clusterRevision: bigint;
-  readonly processedRevision: bigint;
-  readonly lagRevisions: bigint;
-  readonly lagSeconds: number;
-  readonly eventsProcessed: number;
-  readonly eventsPerSecond: number;
-  readonly duplicatesSkipped: number;
-  readonly watchRestarts: number;
-  readonly recounts: number;
-  /** Revisions skipped by re-counts (their events are unknowable). */
-  readonly recountGapRevisions: bigint;
-  /** Keys counted so far by the counts in progress (0 when none runs). */
-  readonly countingKeys: number;
-  readonly resourceNames: number;
-  readonly maxResourceNames: number;
-  readonly overflowed: boolean;
-  readonly lastError: string | null;
-  readonly prefixes: readonly PrefixDetails[];
-  readonly resources: readonly ResourceDetails[];
-}
 
 class RequestSession implements FeatureSession {
   readonly #cluster: ClusterHandle;
@@ -461,7 +350,6 @@ class RequestSession implements FeatureSession {
     for (const m of this.#cluster.members())
       if (m.snapshot.revision !== undefined) this.#lag.observe(m.snapshot.revision, now);
     const ready = this.#trackers.every((t) => t.counted);
-    const watchUp = this.#streams.every((s) => s.watching);
     const processed = this.#processedRevision();
     const lag = this.#lag.lag(processed, now);
     const elapsed = (now - this.#previousInspect.at) / 1000;
@@ -471,33 +359,7 @@ class RequestSession implements FeatureSession {
     const failing = this.#failingSince !== undefined && this.#failingSince <= this.#previousInspect.at;
     this.#previousInspect = { at: now, events: this.#counters.eventsProcessed };
 
-    const details = this.#details(ready, lag, processed, eventsPerSecond);
-    const metrics: MetricSample[] = [
-      { name: REQUEST_METRICS.ready.name, labels: {}, value: ready ? 1 : 0 },
-      { name: REQUEST_METRICS.watchUp.name, labels: {}, value: watchUp ? 1 : 0 },
-    ];
-    if (ready) metrics.push(...this.#countMetrics(lag, processed, eventsPerSecond));
-
-    const where = this.#member === '' ? '' : ` on ${this.#member}`;
-    let summary: string;
-    if (!ready) {
-      summary = `initial key count in progress${where} (${details.countingKeys} keys so far)${this.#lastError === undefined ? '' : `; last error: ${this.#lastError}`}`;
-    } else {
-      const keys = this.#trackers.reduce((n, t) => n + t.totalKeys(), 0);
-      const state = watchUp
-        ? `watching${where}`
-        : this.#trackers.some((t) => t.phase === 'compacted')
-          ? `re-counting after compaction${where}`
-          : this.#state === 'backoff'
-            ? 'reconnecting'
-            : `connecting${where}`;
-      summary = `${state} at revision ${processed} (lag ${lag.revisions} revisions, ${lag.seconds.toFixed(1)} s): ${keys} keys in ${details.resources.length} resources, ${eventsPerSecond.toFixed(1)} events/s`;
-    }
-    if (failing) {
-      const error = `watch down: ${this.#lastError ?? 'unknown error'}`;
-      return failedOutcome(error, { summary: `${summary}; ${error}`, details, metrics });
-    }
-    return { ok: true, summary, problems: [], details, metrics };
+    return requestOutcome(this.#details(ready, lag, processed, eventsPerSecond), failing);
   }
 
   /**
@@ -532,40 +394,6 @@ class RequestSession implements FeatureSession {
     } finally {
       stop.abort();
     }
-  }
-
-  #countMetrics(
-    lag: { revisions: bigint; seconds: number },
-    processed: bigint,
-    eventsPerSecond: number,
-  ): MetricSample[] {
-    const m = REQUEST_METRICS;
-    const keys = this.#keyTotals();
-    const out: MetricSample[] = [];
-    for (const slot of this.#labeler.slots()) {
-      const labels = { etcdPrefix: slot.etcdPrefix, resourceName: slot.resourceName };
-      out.push({
-        name: m.requests.name,
-        labels: { grpcMethod: 'PUT', ...labels },
-        value: this.#counters.puts.get(slot) ?? 0,
-      });
-      out.push({
-        name: m.requests.name,
-        labels: { grpcMethod: 'DELETE', ...labels },
-        value: this.#counters.deletes.get(slot) ?? 0,
-      });
-      out.push({ name: m.keys.name, labels, value: keys.get(slot) ?? 0 });
-    }
-    out.push(
-      { name: m.events.name, labels: {}, value: this.#counters.eventsProcessed },
-      { name: m.eventsRate.name, labels: {}, value: eventsPerSecond },
-      { name: m.lagRevisions.name, labels: {}, value: Number(lag.revisions) },
-      { name: m.lagSeconds.name, labels: {}, value: lag.seconds },
-      { name: m.processedRevision.name, labels: {}, value: Number(processed) },
-      { name: m.restarts.name, labels: {}, value: this.#watchRestarts },
-      { name: m.recounts.name, labels: {}, value: this.#recounts },
-    );
-    return out;
   }
 
   /** Key counts by label, all prefixes together (two prefixes may share an etcdPrefix). */

@@ -1,0 +1,183 @@
+/**
+ * The request inspection's reporter: one round's outcome (series, summary,
+ * verdict) from the details the watch loop reports. No state, no I/O.
+ */
+import { failedOutcome, type InspectionOutcome } from '../../engine/contract.ts';
+import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import type { MetricSample } from '../../metrics/sample.ts';
+import type { StreamState, WatchState } from './state.ts';
+
+export const REQUEST_METRICS = {
+  requests: {
+    name: 'inspection_etcd_request_total',
+    type: 'counter',
+    help: 'PUT and DELETE events seen by the watch, by key prefix and resource (kstone-compatible name). Monotonic for the life of the session; events in a compacted gap are not in it (see inspection_etcd_request_recounts_total).',
+    labels: ['grpcMethod', 'etcdPrefix', 'resourceName'],
+  },
+  keys: {
+    name: 'inspection_etcd_key_total',
+    type: 'gauge',
+    help: 'Keys by key prefix and resource, exact at the last processed revision (kstone-compatible name).',
+    labels: ['etcdPrefix', 'resourceName'],
+  },
+  ready: {
+    name: 'inspection_etcd_request_ready',
+    type: 'gauge',
+    help: '1 once the initial key count has completed (the request and key families are only exported then), else 0.',
+    labels: [],
+  },
+  watchUp: {
+    name: 'inspection_etcd_request_watch_up',
+    type: 'gauge',
+    help: '1 while the watch stream of every prefix is established, else 0 (counting, reconnecting).',
+    labels: [],
+  },
+  events: {
+    name: 'inspection_etcd_request_events_processed_total',
+    type: 'counter',
+    help: 'Watch events processed (the sum of inspection_etcd_request_total), for rate().',
+    labels: [],
+  },
+  eventsRate: {
+    name: 'inspection_etcd_request_events_per_second',
+    type: 'gauge',
+    help: 'Watch events processed per second over the last inspection interval.',
+    labels: [],
+  },
+  lagRevisions: {
+    name: 'inspection_etcd_request_watch_lag_revisions',
+    type: 'gauge',
+    help: "Cluster revision (the leader's Status, watch headers, member Status) minus the last processed revision.",
+    labels: [],
+  },
+  lagSeconds: {
+    name: 'inspection_etcd_request_watch_lag_seconds',
+    type: 'gauge',
+    help: 'Estimated time the watch trails the cluster: the larger of the age of the oldest revision seen but not processed and the lag in revisions over the recent revision rate (0 when caught up).',
+    labels: [],
+  },
+  processedRevision: {
+    name: 'inspection_etcd_request_processed_revision',
+    type: 'gauge',
+    help: 'Last revision the counts are exact at (lowest over the prefixes; float: exact up to 2^53).',
+    labels: [],
+  },
+  restarts: {
+    name: 'inspection_etcd_request_watch_restarts_total',
+    type: 'counter',
+    help: 'Times the watch was resumed after a stream failure (member down, leader lost, disconnect).',
+    labels: [],
+  },
+  recounts: {
+    name: 'inspection_etcd_request_recounts_total',
+    type: 'counter',
+    help: 'Re-counts because the resume revision had been compacted; the events in the gap are not counted.',
+    labels: [],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+export interface PrefixDetails {
+  readonly prefix: string;
+  readonly etcdPrefix: string;
+  readonly phase: string;
+  /** This prefix's stream: idle, counting, connecting, watching. */
+  readonly stream: StreamState;
+  readonly watching: boolean;
+  readonly keys: number;
+  readonly countRevision: bigint;
+  readonly processedRevision: bigint;
+}
+
+export interface ResourceDetails {
+  readonly etcdPrefix: string;
+  readonly resourceName: string;
+  readonly keys: number;
+  readonly puts: number;
+  readonly deletes: number;
+}
+
+export interface RequestDetails {
+  readonly state: WatchState;
+  readonly ready: boolean;
+  /** host:port of the member the watch is on ('' between attempts). */
+  readonly member: string;
+  readonly clusterRevision: bigint;
+  readonly processedRevision: bigint;
+  readonly lagRevisions: bigint;
+  readonly lagSeconds: number;
+  readonly eventsProcessed: number;
+  readonly eventsPerSecond: number;
+  readonly duplicatesSkipped: number;
+  readonly watchRestarts: number;
+  readonly recounts: number;
+  /** Revisions skipped by re-counts (their events are unknowable). */
+  readonly recountGapRevisions: bigint;
+  /** Keys counted so far by the counts in progress (0 when none runs). */
+  readonly countingKeys: number;
+  readonly resourceNames: number;
+  readonly maxResourceNames: number;
+  readonly overflowed: boolean;
+  readonly lastError: string | null;
+  readonly prefixes: readonly PrefixDetails[];
+  readonly resources: readonly ResourceDetails[];
+}
+
+/**
+ * The outcome of a round. `failing`: the watch has been down for a whole
+ * interval (a resume after a member restart is not a failed round).
+ */
+export function requestOutcome(details: RequestDetails, failing: boolean): InspectionOutcome {
+  const metrics = requestMetrics(details);
+  const summary = requestSummary(details);
+  if (failing) {
+    const error = `watch down: ${details.lastError ?? 'unknown error'}`;
+    return failedOutcome(error, { summary: `${summary}; ${error}`, details, metrics });
+  }
+  return { ok: true, summary, problems: [], details, metrics };
+}
+
+/** ready and watch_up always; the request and key families once the initial count is done. */
+export function requestMetrics(details: RequestDetails): MetricSample[] {
+  const metric = REQUEST_METRICS;
+  const watchUp = details.prefixes.every((p) => p.watching);
+  const out: MetricSample[] = [
+    { name: metric.ready.name, labels: {}, value: details.ready ? 1 : 0 },
+    { name: metric.watchUp.name, labels: {}, value: watchUp ? 1 : 0 },
+  ];
+  if (!details.ready) return out;
+  for (const r of details.resources) {
+    const labels = { etcdPrefix: r.etcdPrefix, resourceName: r.resourceName };
+    out.push(
+      { name: metric.requests.name, labels: { grpcMethod: 'PUT', ...labels }, value: r.puts },
+      { name: metric.requests.name, labels: { grpcMethod: 'DELETE', ...labels }, value: r.deletes },
+      { name: metric.keys.name, labels, value: r.keys },
+    );
+  }
+  out.push(
+    { name: metric.events.name, labels: {}, value: details.eventsProcessed },
+    { name: metric.eventsRate.name, labels: {}, value: details.eventsPerSecond },
+    { name: metric.lagRevisions.name, labels: {}, value: Number(details.lagRevisions) },
+    { name: metric.lagSeconds.name, labels: {}, value: details.lagSeconds },
+    { name: metric.processedRevision.name, labels: {}, value: Number(details.processedRevision) },
+    { name: metric.restarts.name, labels: {}, value: details.watchRestarts },
+    { name: metric.recounts.name, labels: {}, value: details.recounts },
+  );
+  return out;
+}
+
+export function requestSummary(details: RequestDetails): string {
+  const where = details.member === '' ? '' : ` on ${details.member}`;
+  if (!details.ready) {
+    const lastError = details.lastError === null ? '' : `; last error: ${details.lastError}`;
+    return `initial key count in progress${where} (${details.countingKeys} keys so far)${lastError}`;
+  }
+  const keys = details.prefixes.reduce((n, p) => n + p.keys, 0);
+  const state = details.prefixes.every((p) => p.watching)
+    ? `watching${where}`
+    : details.prefixes.some((p) => p.phase === 'compacted')
+      ? `re-counting after compaction${where}`
+      : details.state === 'backoff'
+        ? 'reconnecting'
+        : `connecting${where}`;
+  return `${state} at revision ${details.processedRevision} (lag ${details.lagRevisions} revisions, ${details.lagSeconds.toFixed(1)} s): ${keys} keys in ${details.resources.length} resources, ${details.eventsPerSecond.toFixed(1)} events/s`;
+}
