@@ -1,0 +1,209 @@
+/**
+ * What a v3 consistency round reports, as pure functions of the gathered
+ * answers and the verdict: findings, series, details and the summary line.
+ * No I/O and no mutation (render.test.ts builds the rounds by hand).
+ */
+import { failedOutcome, type InspectionOutcome } from '../../engine/contract.ts';
+import type { MetricSample } from '../../metrics/sample.ts';
+import { spread, type HashComparison } from './compare.ts';
+import {
+  CONSISTENCY_METRICS,
+  roundDetails,
+  type AnsweredMember,
+  type ConsistencyDetails,
+  type ConsistencyOptions,
+  type HashVerdict,
+  type MemberRound,
+} from './model.ts';
+import { reachedVerdict } from './verdict.ts';
+
+/** A gathered and judged v3 round. */
+export interface V3Round {
+  readonly options: ConsistencyOptions;
+  /** Every member, with its hash state after the comparison. */
+  readonly rounds: readonly MemberRound[];
+  /** The members that answered Status. */
+  readonly answered: readonly AnsweredMember[];
+  /** R: where the keys were counted. */
+  readonly checkedRevision: bigint;
+  /** The revision hashed (undefined: not checked this round). */
+  readonly hashRevision: bigint | undefined;
+  readonly comparison: Pick<HashComparison, 'mismatch' | 'tie'>;
+  readonly hash: HashVerdict;
+  readonly hashNote: string;
+}
+
+/** The spreads of a round: key counts (divergence) and revision/index lag. */
+export interface V3Spreads {
+  readonly counted: readonly (MemberRound & { readonly keys: bigint })[];
+  readonly allCounted: boolean;
+  readonly keyDiff: bigint | undefined;
+  /** Present when every member answered Status. */
+  readonly lag:
+    | { readonly revision: bigint; readonly raftIndex: bigint; readonly applied: bigint }
+    | undefined;
+}
+
+export function v3Spreads(round: V3Round): V3Spreads {
+  const { rounds, answered } = round;
+  const counted = rounds.filter((w): w is MemberRound & { keys: bigint } => w.keys !== undefined);
+  const lag =
+    answered.length === rounds.length
+      ? {
+          revision: spread(answered.map((w) => w.status.header.revision)) ?? 0n,
+          raftIndex: spread(answered.map((w) => w.status.raftIndex)) ?? 0n,
+          applied: spread(answered.map((w) => w.status.raftAppliedIndex)) ?? 0n,
+        }
+      : undefined;
+  return {
+    counted,
+    allCounted: counted.length === rounds.length,
+    keyDiff: spread(counted.map((w) => w.keys)),
+    lag,
+  };
+}
+
+/** What is wrong: key counts that differ, hashes that differ. */
+export function v3Findings(round: V3Round, spreads: V3Spreads): string[] {
+  const { rounds, checkedRevision: r, hashRevision: target, comparison } = round;
+  const findings: string[] = [];
+  const countList = spreads.counted.map((w) => `${w.label}=${w.keys}`).join(', ');
+  if (spreads.keyDiff !== undefined && spreads.keyDiff > 0n) {
+    findings.push(
+      `key counts differ at revision ${r}${spreads.allCounted ? '' : ' among the members that answered'}: ${countList}`,
+    );
+  }
+  if (comparison.mismatch) {
+    const flagged = rounds.filter((w) => w.hashState === 'mismatch');
+    if (comparison.tie) {
+      findings.push(
+        `hashes at revision ${target} differ with no majority: ${flagged.map((w) => `${w.label}=${w.hash?.hash}`).join(', ')}`,
+      );
+    } else {
+      const agreeing = rounds.find((w) => w.hashState === 'match');
+      for (const w of flagged) {
+        findings.push(
+          `member ${w.label}: hash at revision ${target} differs from the majority (${w.hash?.hash} vs ${agreeing?.hash?.hash ?? '?'})`,
+        );
+      }
+    }
+  }
+  return findings;
+}
+
+/** What could not be known, per member; the hash note when nothing else explains an unknown hash. */
+export function v3Unknowns(round: V3Round): string[] {
+  const unknowns = round.rounds
+    .filter((w) => w.errors.length > 0)
+    .map((w) => `${w.label}: ${w.errors.join('; ')}`);
+  if (round.hash === 'unknown' && unknowns.length === 0) unknowns.push(`hash: ${round.hashNote}`);
+  return unknowns;
+}
+
+/** The series of a round: only the groups that are fully known. */
+export function v3Metrics(round: V3Round, spreads: V3Spreads): MetricSample[] {
+  const { rounds, hash, hashRevision: target } = round;
+  const { lag, keyDiff } = spreads;
+  const metrics: MetricSample[] = [];
+  const metric = CONSISTENCY_METRICS;
+  if (lag !== undefined) {
+    metrics.push({ name: metric.revisionDiff.name, labels: {}, value: lag.revision });
+    metrics.push({ name: metric.raftIndexDiff.name, labels: {}, value: lag.raftIndex });
+    metrics.push({ name: metric.appliedIndexDiff.name, labels: {}, value: lag.applied });
+  }
+  if (spreads.allCounted && keyDiff !== undefined) {
+    metrics.push({ name: metric.keyDiff.name, labels: {}, value: keyDiff });
+    metrics.push({ name: metric.checkedRevision.name, labels: {}, value: round.checkedRevision });
+    for (const w of spreads.counted)
+      if (w.member.snapshot.endpoint !== '')
+        metrics.push({ name: metric.memberKeys.name, labels: { endpoint: w.label }, value: w.keys });
+  }
+  if ((hash === 'consistent' || hash === 'mismatch') && target !== undefined) {
+    metrics.push({ name: metric.hashMismatch.name, labels: {}, value: hash === 'mismatch' ? 1 : 0 });
+    metrics.push({ name: metric.hashRevision.name, labels: {}, value: target });
+    for (const w of rounds) {
+      if (w.hashState === 'match' || w.hashState === 'mismatch') {
+        metrics.push({
+          name: metric.endpointHashMismatch.name,
+          labels: { endpoint: w.label },
+          value: w.hashState === 'mismatch' ? 1 : 0,
+        });
+      }
+    }
+  }
+  return metrics;
+}
+
+export function v3Details(round: V3Round, spreads: V3Spreads): ConsistencyDetails {
+  const { lag, allCounted, keyDiff } = spreads;
+  return roundDetails('v3', round.options, round.rounds, {
+    checkedRevision: allCounted ? round.checkedRevision : null,
+    hashRevision: round.hashRevision ?? null,
+    hash: round.hash,
+    hashNote: round.hashNote,
+    keyDiff: allCounted ? (keyDiff ?? null) : null,
+    ...(lag !== undefined
+      ? { revisionDiff: lag.revision, raftIndexDiff: lag.raftIndex, raftAppliedIndexDiff: lag.applied }
+      : {}),
+  });
+}
+
+/** The one-line summary of a round that reached a verdict (before the unknowns are appended). */
+export function v3Summary(round: V3Round, spreads: V3Spreads): string {
+  const { options, rounds, hash, hashNote, hashRevision: target, checkedRevision: r } = round;
+  const { counted, allCounted, keyDiff, lag } = spreads;
+  const parts: string[] = [];
+  const scope = options.prefix === '' ? 'keys' : `keys under ${JSON.stringify(options.prefix)}`;
+  if (allCounted) {
+    parts.push(
+      keyDiff === 0n
+        ? `${rounds.length} member(s) hold ${counted[0]?.keys} ${scope} at revision ${r}`
+        : `${scope} differ by ${keyDiff} at revision ${r}`,
+    );
+  } else {
+    parts.push(`${scope} counted on ${counted.length}/${rounds.length} members`);
+  }
+  if (hash === 'consistent')
+    parts.push(
+      `hashes equal at revision ${target}${options.hashRevision === 'compacted' ? ' (compaction)' : ''}`,
+    );
+  else if (hash === 'mismatch')
+    parts.push(
+      `HASH MISMATCH at revision ${target}: ${rounds
+        .filter((w) => w.hashState === 'mismatch')
+        .map((w) => w.label)
+        .join(', ')}`,
+    );
+  else if (hash === 'unknown') parts.push(`hash unknown (${hashNote})`);
+  else parts.push(`hash not checked (${hashNote})`);
+  if (lag !== undefined)
+    parts.push(`lag: revision ${lag.revision}, raft index ${lag.raftIndex}, applied index ${lag.applied}`);
+  return parts.join('; ');
+}
+
+/**
+ * The outcome of a round: ok with its findings when it reached a verdict
+ * (unknowns appended to the summary), else failed with the unknowns.
+ */
+export function v3Outcome(round: V3Round): InspectionOutcome {
+  const spreads = v3Spreads(round);
+  const findings = v3Findings(round, spreads);
+  const unknowns = v3Unknowns(round);
+  const details = v3Details(round, spreads);
+  const metrics = v3Metrics(round, spreads);
+  if (reachedVerdict(findings, unknowns)) {
+    const summary = v3Summary(round, spreads);
+    return {
+      ok: true,
+      summary: unknowns.length > 0 ? `${summary}; unknown: ${unknowns.join('; ')}` : summary,
+      problems: findings,
+      details,
+      metrics,
+    };
+  }
+  return failedOutcome(unknowns.join('; '), {
+    summary: `no verdict: ${unknowns.join('; ')}`,
+    details,
+    metrics,
+  });
+}
