@@ -310,7 +310,7 @@ describe('usage errors of the controller commands', { concurrency: true }, () =>
       /--leader-elect-retry-period must be a positive duration/,
     ],
     [['operator', '--metrics-addr', 'localhost'], /--metrics-addr "localhost" is not HOST:PORT/],
-    [['operator', '--workers', '0'], /--workers must be a positive integer/],
+    [['operator', '--workers', '0'], /--workers must be an integer from 1 to \d+/],
     [
       ['operator', '--lease-lock-name', 'Not_A_Name'],
       /--lease-lock-name "Not_A_Name" is not a valid object name/,
