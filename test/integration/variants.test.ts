@@ -11,7 +11,7 @@ import { startEtcdCluster, type StartClusterOptions } from '../../src/testbed/in
 import type { StorageBackend } from '../../src/engine/cluster-spec.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
-import { every, hostPort, specFor } from '../support/specs.ts';
+import { hostPort, specFor } from '../support/specs.ts';
 
 const variants: [string, StartClusterOptions, StorageBackend][] = [
   ['TLS with client certificates (3.6)', { version: '3.6', tls: true }, 'v3'],
@@ -37,7 +37,18 @@ for (const [title, options, backend] of variants) {
       t.after(() => daemon.close());
       const address = await daemon.listen('127.0.0.1:0');
       await daemon.engine.upsert(
-        specFor('v', cluster, { healthy: every(1), alarm: every(1) }, { storageBackend: backend }),
+        // A round every second, with a deadline of 10: on a loaded machine a TLS handshake plus
+        // etcd's bcrypt Authenticate can take longer than one second, and this test is about
+        // rounds succeeding across token expiry and TLS, not about their speed.
+        specFor(
+          'v',
+          cluster,
+          {
+            healthy: { intervalSeconds: 1, timeoutSeconds: 10 },
+            alarm: { intervalSeconds: 1, timeoutSeconds: 10 },
+          },
+          { storageBackend: backend },
+        ),
       );
 
       const healthy = await eventually(
