@@ -170,9 +170,20 @@ async function compactAndWait(
   check: (d: ConsistencyDetails) => boolean,
   what: string,
 ): Promise<bigint> {
-  const head = (await client.put('/compaction-marker', String(Date.now()))).revision;
-  const revision = head - 100n;
-  await client.compact(revision, { physical: true });
+  let revision = 0n;
+  for (let attempt = 1; ; attempt++) {
+    const head = (await client.put('/compaction-marker', String(Date.now()))).revision;
+    revision = head - 100n;
+    try {
+      await client.compact(revision, { physical: true });
+      break;
+    } catch (err) {
+      // An earlier compaction of this test, with fewer than 100 writes since, already passed
+      // head - 100: rewrite the marker (the key count stays) until the head is far enough ahead.
+      if ((err as { code?: unknown }).code !== 'compacted' || attempt === 3) throw err;
+      for (let i = 0; i < 100; i++) await client.put('/compaction-marker', String(i));
+    }
+  }
   // Right after a compaction a member may answer before its hash is cached (it then computes one):
   // wait for every member's cached hash, which reports the compaction before this one.
   const cached = (d: ConsistencyDetails): boolean =>
