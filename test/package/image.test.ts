@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -16,9 +16,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../src/testbed/binaries.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/cluster.ts';
 import { freePort } from '../../src/testbed/ports.ts';
-import { eventually } from '../../src/testing/wait.ts';
-import { nodeRuntime, tempDir, type NodeRuntime } from '../support/package.ts';
-import { family, scrape } from '../support/scrape.ts';
+import { healthySeries, nodeRuntime, startDaemon, tempDir, type NodeRuntime } from '../support/package.ts';
 import { hostPort } from '../support/specs.ts';
 
 const run = promisify(execFile);
@@ -210,20 +208,10 @@ test('run serves /metrics as the image user; pretty logs fall back to JSON witho
     '--log-format',
     'pretty',
   ]);
-  const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const daemon = startDaemon(cmd, args, opts.env);
+  const { child } = daemon;
   try {
-    const healthy = await eventually(
-      async () => {
-        const series = family(await scrape(`127.0.0.1:${port}`), 'inspection_etcd_endpoint_healthy');
-        return series.size > 0 && series;
-      },
-      'inspection_etcd_endpoint_healthy on /metrics',
-      120_000,
-      200,
-    );
+    const healthy = await healthySeries(port);
     assert.deepEqual(
       [...healthy],
       [[`{clusterName="image",endpoint="${hostPort(cluster.endpoints[0]!)}"}`, 1]],
@@ -231,11 +219,12 @@ test('run serves /metrics as the image user; pretty logs fall back to JSON witho
     // setpriv execs node: the daemon is the child itself, as the image's user.
     const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
     assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s`, 'm'), status);
-    assert.match(status, new RegExp(`^Groups:\\s*$`, 'm'), 'no supplementary groups');
+    assert.match(status, /^Groups:\s*$/m, 'no supplementary groups');
   } finally {
     child.kill('SIGTERM');
   }
-  assert.equal(await exited, 0, stderr);
+  const stderr = daemon.stderr();
+  assert.equal(await daemon.exited, 0, stderr);
   assert.match(stderr, /--log-format pretty needs pino-pretty \(not installed\): logging JSON/);
   assert.match(stderr, /\{"level":30,.*"msg":"etcd-monitor running"/);
 });

@@ -7,25 +7,25 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/cluster.ts';
 import { freePort } from '../../src/testbed/ports.ts';
-import { eventually } from '../../src/testing/wait.ts';
 import {
   engineMajors,
+  healthySeries,
   installAsDependency,
   installGlobal,
   nodeRuntime,
   packTarball,
+  startDaemon,
   tarballFiles,
   tempDir,
   type NodeRuntime,
 } from '../support/package.ts';
-import { family, scrape } from '../support/scrape.ts';
 import { hostPort } from '../support/specs.ts';
 
 const run = promisify(execFile);
@@ -144,37 +144,22 @@ for (const major of engineMajors()) {
         `clusters:\n  - name: pack\n    endpoints: [${cluster.endpoints[0]}]\n    features:\n      healthy: {intervalSeconds: 1}\n      alarm: {intervalSeconds: 1}\n`,
       );
       const port = await freePort();
-      const child = spawn(
+      const daemon = startDaemon(
         globalBin,
         ['run', '--config', config, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
-        {
-          env: env(),
-          stdio: ['ignore', 'ignore', 'pipe'],
-          timeout: 300_000,
-        },
+        env(),
       );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
       try {
-        const healthy = await eventually(
-          async () => {
-            const series = family(await scrape(`127.0.0.1:${port}`), 'inspection_etcd_endpoint_healthy');
-            return series.size > 0 && series;
-          },
-          'inspection_etcd_endpoint_healthy on /metrics',
-          120_000,
-          200,
-        );
+        const healthy = await healthySeries(port);
         assert.deepEqual(
           [...healthy],
           [[`{clusterName="pack",endpoint="${hostPort(cluster.endpoints[0]!)}"}`, 1]],
-          stderr,
+          daemon.stderr(),
         );
       } finally {
-        child.kill('SIGTERM');
+        daemon.child.kill('SIGTERM');
       }
-      assert.equal(await exited, 0, stderr);
+      assert.equal(await daemon.exited, 0, daemon.stderr());
     });
   });
 }

@@ -5,12 +5,14 @@
  * hack/versions.env and cached like the etcd builds). Shared by the
  * pack-and-install test, the image test and the start-up benchmark.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { cacheDir, readVersionsEnv, REPO_ROOT } from '../../src/testbed/binaries.ts';
+import { eventually } from '../../src/testing/wait.ts';
+import { family, scrape } from './scrape.ts';
 
 const run = promisify(execFile);
 
@@ -122,4 +124,34 @@ export async function installAsDependency(
 
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join('/tmp', prefix));
+}
+
+/** A daemon started from an installed or staged package: its stderr so far and its exit code. */
+export interface StartedDaemon {
+  readonly child: ChildProcess;
+  stderr(): string;
+  readonly exited: Promise<number | null>;
+}
+
+export function startDaemon(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): StartedDaemon {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
+
+/** Polls the daemon's /metrics until inspection_etcd_endpoint_healthy has series, and returns them. */
+export function healthySeries(port: number): Promise<Map<string, number>> {
+  return eventually(
+    async () => {
+      const series = family(await scrape(`127.0.0.1:${port}`), 'inspection_etcd_endpoint_healthy');
+      return series.size > 0 && series;
+    },
+    'inspection_etcd_endpoint_healthy on /metrics',
+    120_000,
+    200,
+  );
 }
