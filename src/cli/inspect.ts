@@ -19,6 +19,8 @@ import { parseBool, positiveSeconds, UsageError } from './common.ts';
 import { exitAfter } from './signals.ts';
 import { renderTable } from './table.ts';
 import { humanBytes } from '../units.ts';
+import { collectWhy, type WhyEntry } from '../engine/why.ts';
+import { formatFigure } from '../findings.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
 export const DEFAULT_INSPECT_FEATURES = [
@@ -269,6 +271,8 @@ export interface InspectReport {
   readonly members: Record<string, unknown>[];
   readonly alarms: { type: string; endpoint: string; memberId: string }[];
   readonly problems: string[];
+  /** Figures out of bounds, from any feature (member, cause, figure, threshold). */
+  readonly why: WhyEntry[];
   readonly errors: string[];
 }
 
@@ -304,8 +308,16 @@ export function buildReport(snapshot: ClusterSnapshot): InspectReport {
     else problems.push(...feature.last.problems);
   }
   const ok = errors.length === 0 && problems.length === 0 && members.every((m) => m.healthy);
-  const { members: _m, features, ...cluster } = clusterToJson(snapshot);
-  return { ok, cluster: { ...cluster, inspections: features }, members, alarms, problems, errors };
+  const { members: _m, features, why: _w, ...cluster } = clusterToJson(snapshot);
+  return {
+    ok,
+    cluster: { ...cluster, inspections: features },
+    members,
+    alarms,
+    problems,
+    why: collectWhy(snapshot),
+    errors,
+  };
 }
 
 function renderReport(snapshot: ClusterSnapshot, report: InspectReport, color: boolean): string {
@@ -349,6 +361,23 @@ function renderReport(snapshot: ClusterSnapshot, report: InspectReport, color: b
       ]),
     ),
   );
+  const why = report.why;
+  if (why.length > 0) {
+    lines.push('', 'WHY (figures out of bounds)');
+    lines.push(
+      renderTable(
+        ['MEMBER', 'CAUSE', 'FIGURE', 'THRESHOLD', 'SEVERITY', 'WHAT TO DO'],
+        why.map((w) => [
+          w.member,
+          w.cause,
+          `${w.measure} ${formatFigure(w.value, w.unit)}${w.window !== undefined ? ` ${w.window}` : ''}`,
+          formatFigure(w.threshold, w.unit),
+          w.severity,
+          w.action,
+        ]),
+      ),
+    );
+  }
   const cluster = report.alarms.filter((a) => a.endpoint === 'cluster');
   if (cluster.length > 0) lines.push('', `cluster-wide alarms: ${cluster.map((a) => a.type).join(', ')}`);
   for (const e of report.errors) lines.push(`error: ${e}`);

@@ -13,6 +13,7 @@
  */
 import type { Endpoint } from '../etcd/endpoint.ts';
 import type { PresentedChain } from '../etcd/peer-certificates.ts';
+import type { Finding } from '../findings.ts';
 import type { EtcdHttpMemberClient, EtcdV2MemberClient, EtcdV3MemberClient } from '../etcd/types.ts';
 import type { Logger } from '../log.ts';
 import type { MetricDefinition } from '../metrics/catalogue.ts';
@@ -201,9 +202,17 @@ export interface InspectionOutcome {
    * has its error instead.
    */
   readonly problems: readonly string[];
+  /**
+   * Measured figures out of their bounds (member, cause, figure, threshold,
+   * what to do), listed in the "why" section of `inspect`, the status page and
+   * the API. Each also has its sentence (formatFinding) in problems.
+   */
+  readonly findings?: readonly Finding[];
   readonly details: unknown;
   readonly metrics: readonly MetricSample[];
 }
+
+export type { Finding, FindingUnit } from '../findings.ts';
 
 /**
  * A round that reached no verdict: counted as a failure, its error shown as

@@ -1,5 +1,6 @@
 import { memberIdHex } from '../etcd/types.ts';
 import type { ClusterSnapshot, MemberSnapshot } from './snapshot.ts';
+import { collectWhy } from './why.ts';
 
 /** JSON for APIs and the CLI: member IDs in hex (as etcdctl), other 64-bit values as decimal strings (exact). */
 export function memberToJson(m: MemberSnapshot): Record<string, unknown> {
@@ -37,6 +38,8 @@ export function clusterToJson(c: ClusterSnapshot): Record<string, unknown> {
     membersCheckedAt: c.members?.checkedAt.toISOString() ?? null,
     membersError: c.members?.error ?? null,
     members: (c.members?.members ?? []).map(memberToJson),
+    // Every figure out of bounds, from any feature: member, cause, figure, threshold (base units).
+    why: collectWhy(c),
     features: Object.fromEntries(
       Object.values(c.features).map((f) => [
         f.name,
@@ -54,6 +57,7 @@ export function clusterToJson(c: ClusterSnapshot): Record<string, unknown> {
                   error: f.last.error ?? null,
                   summary: f.last.summary,
                   problems: f.last.problems,
+                  findings: f.last.findings ?? [],
                   details: toJsonSafe(f.last.details),
                 },
         },

@@ -1,5 +1,7 @@
 import type { ClusterSnapshot } from '../engine/snapshot.ts';
+import { collectWhy } from '../engine/why.ts';
 import { memberIdHex } from '../etcd/types.ts';
+import { formatFigure } from '../findings.ts';
 import { humanBytes } from '../units.ts';
 
 function esc(text: string): string {
@@ -32,14 +34,24 @@ export function statusPage(clusters: readonly ClusterSnapshot[]): string {
             `<tr><td>${esc(f.name)}</td><td class="${f.last !== undefined && (!f.last.ok || f.last.problems.length > 0) ? 'err' : ''}">${esc(f.last?.summary ?? 'pending')}${problemList(f.last?.ok === true ? f.last.problems : [])}</td><td>${f.runs}</td><td>${f.failures}</td></tr>`,
         )
         .join('');
+      const why = collectWhy(c)
+        .map(
+          (w) =>
+            `<tr><td>${esc(w.member)}</td><td class="${w.severity === 'critical' ? 'err' : ''}">${esc(w.cause)}</td><td>${esc(`${w.measure} ${formatFigure(w.value, w.unit)}${w.window !== undefined ? ` ${w.window}` : ''}`)}</td><td>${esc(formatFigure(w.threshold, w.unit))}</td><td>${esc(w.action)}</td><td>${esc(w.feature)}</td></tr>`,
+        )
+        .join('');
+      const whySection =
+        why === ''
+          ? ''
+          : `<h3>Why</h3><table class="why"><tr><th>member</th><th>cause</th><th>figure</th><th>threshold</th><th>what to do</th><th>inspection</th></tr>${why}</table>`;
       const errors = [...c.configErrors, ...(c.members?.error !== undefined ? [c.members.error] : [])];
       return `<h2>${esc(c.id)}</h2>${errors.map((e) => `<p class="err">${esc(e)}</p>`).join('')}
 <table><tr><th>endpoint</th><th>id</th><th>name</th><th>role</th><th>version</th><th>db size</th><th>raft index</th><th>error</th></tr>${members}</table>
-<table><tr><th>inspection</th><th>last result</th><th>runs</th><th>failures</th></tr>${features}</table>`;
+<table><tr><th>inspection</th><th>last result</th><th>runs</th><th>failures</th></tr>${features}</table>${whySection}`;
     })
     .join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>etcd-monitor</title><meta http-equiv="refresh" content="5">
-<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.err{color:#b00}</style></head>
+<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.err{color:#b00}.why th{background:#fee}</style></head>
 <body><h1>etcd-monitor</h1><p><a href="/metrics">/metrics</a> · <a href="/api/v1/clusters">/api/v1/clusters</a> · <a href="/readyz">/readyz</a></p>
 ${sections || '<p>No clusters configured.</p>'}</body></html>`;
 }

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatFigure, formatFinding, sortFindings, type Finding } from './findings.ts';
+
+const slowDisk: Finding = {
+  member: '127.0.0.1:2379 (etcd-2)',
+  cause: 'slow disk',
+  measure: 'WAL fsync p99',
+  value: 0.18,
+  threshold: 0.01,
+  unit: 'seconds',
+  window: 'over the last 30 s',
+  severity: 'critical',
+  action: 'move the WAL to a faster disk',
+  runbook: 'EtcdSlowDisk',
+};
+
+test('figures print in the unit people read', () => {
+  assert.equal(formatFigure(0.18, 'seconds'), '180 ms');
+  assert.equal(formatFigure(0.0042, 'seconds'), '4.2 ms');
+  assert.equal(formatFigure(12.4, 'seconds'), '12 s');
+  assert.equal(formatFigure(3 * 1024 ** 2, 'bytes'), '3 MiB');
+  assert.equal(formatFigure(0.125, 'ratio'), '12.5 %');
+  assert.equal(formatFigure(0.3333333, 'per_second'), '0.333/s');
+  assert.equal(formatFigure(7, 'count'), '7');
+});
+
+test('a finding reads as member, cause, figure, threshold, what to do', () => {
+  assert.equal(
+    formatFinding(slowDisk),
+    'member 127.0.0.1:2379 (etcd-2): slow disk — WAL fsync p99 180 ms over the last 30 s (threshold 10 ms); move the WAL to a faster disk (runbook EtcdSlowDisk)',
+  );
+});
+
+test('findings sort critical first, then by member, then by how far past the threshold', () => {
+  const warning = { ...slowDisk, severity: 'warning' as const, member: 'a' };
+  const small = { ...slowDisk, member: 'b', value: 0.02 };
+  const large = { ...slowDisk, member: 'b', value: 0.5 };
+  const other = { ...slowDisk, member: 'c' };
+  assert.deepEqual(sortFindings([other, warning, small, large]), [large, small, other, warning]);
+});
