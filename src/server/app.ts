@@ -1,13 +1,12 @@
-import Fastify, { type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
-import { clusterToJson } from '../engine/json.ts';
 import type { InspectionCollector } from '../metrics/collector.ts';
 import { CONTENT_TYPE } from '../metrics/exposition.ts';
 import { VERSION } from '../version.ts';
-import { ScrapeCache, ScrapeAbandoned } from './scrape-cache.ts';
-import { statusPage } from './status-page.ts';
+import { RenderAbandoned } from './shared-render.ts';
+import { clustersJsonView, metricsView, statusPageView } from './views.ts';
 
 export interface ServerOptions {
   readonly store: SnapshotStore;
@@ -44,9 +43,10 @@ const BOUNDED_ROUTES = new Set(['/metrics', '/api/v1/clusters', '/api/v1/cluster
 const PROCESS_METRICS_TTL_MS = 1_000;
 
 /**
- * The HTTP face: /metrics rendered from the snapshot store (once per change,
- * shared by concurrent scrapes: see ScrapeCache), probes that never wait
- * behind a scrape, and the JSON API. Process metrics live in a registry this
+ * The HTTP face: /metrics, the JSON API and the status page rendered from
+ * the snapshot store (each once per change, shared by concurrent requests,
+ * yielding to the event loop: see SharedRender), probes that never wait
+ * behind them. Process metrics live in a registry this
  * app owns (never prom-client's global one).
  */
 export function buildServer(opts: ServerOptions) {
@@ -63,8 +63,12 @@ export function buildServer(opts: ServerOptions) {
   app.server.maxConnections = limits.maxConnections;
   app.server.headersTimeout = Math.min(10_000, limits.requestTimeoutMs);
 
-  const scrapes = new ScrapeCache(opts.store, opts.collector);
-  app.addHook('onClose', async () => scrapes.close());
+  const scrapes = metricsView(opts.store, opts.collector);
+  const clustersJson = clustersJsonView(opts.store);
+  const page = statusPageView(opts.store);
+  app.addHook('onClose', async () => {
+    for (const view of [scrapes, clustersJson, page]) view.close();
+  });
 
   const processMetrics = new Registry();
   collectDefaultMetrics({ register: processMetrics, prefix: 'etcd_monitor_' });
@@ -89,11 +93,11 @@ export function buildServer(opts: ServerOptions) {
   });
   new Counter({
     name: 'etcd_monitor_metrics_renders_total',
-    help: 'Renderings of the inspection metrics; fewer than scrapes when concurrent scrapes share one.',
+    help: 'Renderings of /metrics, /api/v1/clusters and the status page; fewer than requests when concurrent requests share one.',
     registers: [processMetrics],
     collect() {
       this.reset();
-      this.inc(scrapes.renders);
+      this.inc(scrapes.renders + clustersJson.renders + page.renders);
     },
   });
   new Gauge({
@@ -138,16 +142,29 @@ export function buildServer(opts: ServerOptions) {
   const signalOf = (req: FastifyRequest): AbortSignal =>
     clientGone.get(req.raw) ?? new AbortController().signal;
 
-  app.get('/metrics', async (req, reply) => {
+  /** Sends what `body` resolves to; nothing when the client left first (nobody to answer). */
+  const answer = async (reply: FastifyReply, type: string, body: Promise<Buffer>): Promise<FastifyReply> => {
     try {
-      const [inspection, process] = await Promise.all([scrapes.get(signalOf(req)), processText()]);
-      return reply.type(CONTENT_TYPE).send(Buffer.concat([inspection, Buffer.from(process)]));
+      return reply.type(type).send(await body);
     } catch (err) {
-      // Nobody to answer: the connection is gone.
-      if (err instanceof ScrapeAbandoned) return reply;
+      if (err instanceof RenderAbandoned) return reply;
       throw err;
     }
-  });
+  };
+
+  let joined: { inspection: Buffer; process: string; body: Buffer } | undefined;
+  app.get('/metrics', async (req, reply) =>
+    answer(
+      reply,
+      CONTENT_TYPE,
+      Promise.all([scrapes.get(signalOf(req)), processText()]).then(([inspection, process]) => {
+        // Both parts change at most once a second or per store change: scrapes in between share one body.
+        if (joined?.inspection !== inspection || joined.process !== process)
+          joined = { inspection, process, body: Buffer.concat([inspection, Buffer.from(process)]) };
+        return joined.body;
+      }),
+    ),
+  );
 
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok\n'));
 
@@ -159,17 +176,18 @@ export function buildServer(opts: ServerOptions) {
       .send(ready ? 'ready\n' : 'not ready\n');
   });
 
-  app.get('/api/v1/clusters', async () => ({ clusters: opts.store.list().map(clusterToJson) }));
+  const JSON_TYPE = 'application/json; charset=utf-8';
+  app.get('/api/v1/clusters', async (req, reply) =>
+    answer(reply, JSON_TYPE, clustersJson.get(signalOf(req))),
+  );
 
   app.get<{ Params: { id: string } }>('/api/v1/clusters/:id', async (req, reply) => {
     const found = opts.store.get(req.params.id) ?? opts.store.list().find((c) => c.name === req.params.id);
     if (found === undefined) return reply.code(404).send({ error: `no cluster "${req.params.id}"` });
-    return clusterToJson(found);
+    return reply.type(JSON_TYPE).send(clustersJson.pieceOf(found));
   });
 
-  app.get('/', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').send(statusPage(opts.store.list())),
-  );
+  app.get('/', async (req, reply) => answer(reply, 'text/html; charset=utf-8', page.get(signalOf(req))));
 
   return app;
 }

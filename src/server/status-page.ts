@@ -17,41 +17,50 @@ function problemList(problems: readonly string[]): string {
   return problems.length === 0 ? '' : `<ul>${problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>`;
 }
 
-/** A page a person can read at a glance; everything on it comes from the snapshot store. */
-export function statusPage(clusters: readonly ClusterSnapshot[]): string {
-  const sections = [...clusters]
-    .sort((a, b) => a.id.localeCompare(b.id))
-    .map((c) => {
-      const members = (c.members?.members ?? [])
-        .map(
-          (m) =>
-            `<tr><td>${esc(m.endpoint)}</td><td>${m.id === undefined ? '' : memberIdHex(m.id)}</td><td>${esc(m.name)}</td><td>${m.role}</td><td>${esc(m.version ?? '')}</td><td>${bytes(m.dbSize)}</td><td>${m.raftIndex?.toString() ?? ''}</td><td class="err">${esc(m.error ?? m.memberErrors.join(', '))}</td></tr>`,
-        )
-        .join('');
-      const features = Object.values(c.features)
-        .map(
-          (f) =>
-            `<tr><td>${esc(f.name)}</td><td class="${f.last !== undefined && (!f.last.ok || f.last.problems.length > 0) ? 'err' : ''}">${esc(f.last?.summary ?? 'pending')}${problemList(f.last?.ok === true ? f.last.problems : [])}</td><td>${f.runs}</td><td>${f.failures}</td></tr>`,
-        )
-        .join('');
-      const why = collectWhy(c)
-        .map(
-          (w) =>
-            `<tr><td>${esc(w.member)}</td><td class="${w.severity === 'critical' ? 'err' : ''}">${esc(w.cause)}</td><td>${esc(`${w.measure} ${formatFigure(w.value, w.unit)}${w.window !== undefined ? ` ${w.window}` : ''}`)}</td><td>${esc(formatFigure(w.threshold, w.unit))}</td><td>${esc(w.action)}</td><td>${esc(w.feature)}</td></tr>`,
-        )
-        .join('');
-      const whySection =
-        why === ''
-          ? ''
-          : `<h3>Why</h3><table class="why"><tr><th>member</th><th>cause</th><th>figure</th><th>threshold</th><th>what to do</th><th>inspection</th></tr>${why}</table>`;
-      const errors = [...c.configErrors, ...(c.members?.error !== undefined ? [c.members.error] : [])];
-      return `<h2>${esc(c.id)}</h2>${errors.map((e) => `<p class="err">${esc(e)}</p>`).join('')}
+/** One cluster's part of the status page: its errors, members, inspections and why. */
+export function clusterSection(c: ClusterSnapshot): string {
+  const members = (c.members?.members ?? [])
+    .map(
+      (m) =>
+        `<tr><td>${esc(m.endpoint)}</td><td>${m.id === undefined ? '' : memberIdHex(m.id)}</td><td>${esc(m.name)}</td><td>${m.role}</td><td>${esc(m.version ?? '')}</td><td>${bytes(m.dbSize)}</td><td>${m.raftIndex?.toString() ?? ''}</td><td class="err">${esc(m.error ?? m.memberErrors.join(', '))}</td></tr>`,
+    )
+    .join('');
+  const features = Object.values(c.features)
+    .map(
+      (f) =>
+        `<tr><td>${esc(f.name)}</td><td class="${f.last !== undefined && (!f.last.ok || f.last.problems.length > 0) ? 'err' : ''}">${esc(f.last?.summary ?? 'pending')}${problemList(f.last?.ok === true ? f.last.problems : [])}</td><td>${f.runs}</td><td>${f.failures}</td></tr>`,
+    )
+    .join('');
+  const why = collectWhy(c)
+    .map(
+      (w) =>
+        `<tr><td>${esc(w.member)}</td><td class="${w.severity === 'critical' ? 'err' : ''}">${esc(w.cause)}</td><td>${esc(`${w.measure} ${formatFigure(w.value, w.unit)}${w.window !== undefined ? ` ${w.window}` : ''}`)}</td><td>${esc(formatFigure(w.threshold, w.unit))}</td><td>${esc(w.action)}</td><td>${esc(w.feature)}</td></tr>`,
+    )
+    .join('');
+  const whySection =
+    why === ''
+      ? ''
+      : `<h3>Why</h3><table class="why"><tr><th>member</th><th>cause</th><th>figure</th><th>threshold</th><th>what to do</th><th>inspection</th></tr>${why}</table>`;
+  const errors = [...c.configErrors, ...(c.members?.error !== undefined ? [c.members.error] : [])];
+  return `<h2>${esc(c.id)}</h2>${errors.map((e) => `<p class="err">${esc(e)}</p>`).join('')}
 <table><tr><th>endpoint</th><th>id</th><th>name</th><th>role</th><th>version</th><th>db size</th><th>raft index</th><th>error</th></tr>${members}</table>
 <table><tr><th>inspection</th><th>last result</th><th>runs</th><th>failures</th></tr>${features}</table>${whySection}`;
-    })
-    .join('\n');
+}
+
+/** The order of the page: by cluster id, so a cluster stays where the reader saw it. */
+export function byId(clusters: ClusterSnapshot[]): ClusterSnapshot[] {
+  return clusters.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** The page around the clusters' sections (clusterSection, in byId order). */
+export function statusPageOf(sections: readonly string[]): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>etcd-monitor</title><meta http-equiv="refresh" content="5">
 <style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.err{color:#b00}.why th{background:#fee}</style></head>
 <body><h1>etcd-monitor</h1><p><a href="/metrics">/metrics</a> · <a href="/api/v1/clusters">/api/v1/clusters</a> · <a href="/readyz">/readyz</a></p>
-${sections || '<p>No clusters configured.</p>'}</body></html>`;
+${sections.join('\n') || '<p>No clusters configured.</p>'}</body></html>`;
+}
+
+/** A page a person can read at a glance; everything on it comes from the snapshot store. */
+export function statusPage(clusters: readonly ClusterSnapshot[]): string {
+  return statusPageOf(byId([...clusters]).map(clusterSection));
 }

@@ -123,6 +123,55 @@ describe('scrape storms', () => {
     assert.equal(await sum(port, 'inspection_failed_num'), failedBefore);
   });
 
+  test('a sustained storm on /metrics, /api/v1 and the status page: rounds keep coming, none fails, /healthz answers', async () => {
+    const failedBefore = await sum(port, 'inspection_failed_num');
+    const runsBefore = await sum(port, 'inspection_feature_runs_total');
+    const timedOutBefore = (daemon.logs.match(/round timed out/g) ?? []).length;
+    let storming = true;
+    const answers = new Map<string, number[]>();
+    const routes = ['/metrics', '/api/v1/clusters', '/'];
+    const scraper = async (i: number): Promise<void> => {
+      while (storming) {
+        const path = routes[i % routes.length]!;
+        const r = await get(port, path);
+        answers.set(path, [...(answers.get(path) ?? []), r.status]);
+        if (r.status !== 200) continue;
+        // A 200 is always whole: every cluster is in it.
+        if (path === '/api/v1/clusters')
+          assert.equal((JSON.parse(r.body) as { clusters: unknown[] }).clusters.length, CLUSTERS);
+        else assert.match(r.body, new RegExp(`c${CLUSTERS - 1}`));
+      }
+    };
+    const probes: number[] = [];
+    const prober = (async () => {
+      while (storming) probes.push((await get(port, '/healthz')).status);
+    })();
+    const storm = Promise.all(Array.from({ length: 60 }, (_, i) => scraper(i)));
+    try {
+      // Three whole rounds of every feature of every cluster while the storm goes on.
+      await eventually(
+        async () => (await sum(port, 'inspection_feature_runs_total')) >= runsBefore + CLUSTERS * 2 * 3,
+        'three rounds of every cluster during the storm',
+        120_000,
+        500,
+      );
+    } finally {
+      storming = false;
+      await Promise.all([storm, prober]);
+    }
+    for (const path of routes) {
+      const statuses = answers.get(path) ?? [];
+      assert.ok(statuses.includes(200), `${path} answered 200 during the storm: ${statuses.length} answers`);
+      assert.ok(
+        statuses.every((s) => s === 200 || s === 503),
+        `${path}: ${statuses.filter((s) => s !== 200 && s !== 503).join(',')}`,
+      );
+    }
+    assert.ok(probes.length > 0 && probes.every((s) => s === 200), `probes: ${probes.join(',')}`);
+    assert.equal(await sum(port, 'inspection_failed_num'), failedBefore, 'no round failed during the storm');
+    assert.equal((daemon.logs.match(/round timed out/g) ?? []).length, timedOutBefore);
+  });
+
   test('connections beyond --max-connections are closed: open descriptors stay bounded', async () => {
     const pid = daemon.child.pid!;
     const baseline = await fds(pid);

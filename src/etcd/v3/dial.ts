@@ -11,7 +11,7 @@
  * recovers is reconnected), and close() destroys every socket still open,
  * in whatever state.
  */
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { experimental } from '@grpc/grpc-js';
 
@@ -82,6 +82,17 @@ export class DialGuard {
   }
 }
 
+/**
+ * grpc-js sends the target's host as the TLS server name (SNI) even when it
+ * is an IP address, which RFC 6066 forbids and Node flags with DEP0123 on
+ * every connection. The name checked against the certificate is unchanged:
+ * without a servername Node checks the host (the IP's SAN), as before.
+ */
+function withoutIpServerName(connector: SecureConnector): void {
+  const options = (connector as { connectionOptions?: { servername?: unknown } }).connectionOptions;
+  if (typeof options?.servername === 'string' && isIP(options.servername) !== 0) delete options.servername;
+}
+
 class GuardedCredentials extends grpc.ChannelCredentials {
   readonly #inner: grpc.ChannelCredentials;
   readonly #guard: DialGuard;
@@ -102,6 +113,7 @@ class GuardedCredentials extends grpc.ChannelCredentials {
 
   override _createSecureConnector(...args: ConnectorArgs): SecureConnector {
     const inner = this.#inner._createSecureConnector(...args);
+    withoutIpServerName(inner);
     const guard = this.#guard;
     return {
       connect: (socket) => guard.attempt(socket, (s) => inner.connect(s)),

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
+import { clusterToJson } from '../engine/json.ts';
 import { InspectionCollector } from '../metrics/collector.ts';
-import { ScrapeAbandoned, ScrapeCache } from './scrape-cache.ts';
+import { RenderAbandoned, type SharedRender } from './shared-render.ts';
+import { statusPage } from './status-page.ts';
+import { clustersJsonView, metricsView, statusPageView } from './views.ts';
 
 function cluster(name: string, runs = 1): ClusterSnapshot {
   return {
@@ -20,13 +23,13 @@ function cluster(name: string, runs = 1): ClusterSnapshot {
 
 function setup(clusters: number): {
   store: SnapshotStore;
-  cache: ScrapeCache;
+  cache: SharedRender<ReadonlyMap<string, string>>;
   collector: InspectionCollector;
 } {
   const store = new SnapshotStore();
   for (let i = 0; i < clusters; i++) store.set(cluster(`c${i}`));
   const collector = new InspectionCollector({ store, featureMetrics: [] });
-  return { store, cache: new ScrapeCache(store, collector), collector };
+  return { store, cache: metricsView(store, collector), collector };
 }
 
 const never = (): AbortSignal => new AbortController().signal;
@@ -60,8 +63,29 @@ test('a scrape whose client went away stops waiting; a render nobody waits for s
   const gone = new AbortController();
   const pending = cache.get(gone.signal);
   gone.abort();
-  await assert.rejects(pending, ScrapeAbandoned);
+  await assert.rejects(pending, RenderAbandoned);
   // A later scrape still gets a complete answer.
   const body = (await cache.get(never())).toString();
   assert.match(body, /clusterName="c2999"/);
+});
+
+test('the JSON API and the status page: shared renders equal to rendering every cluster now', async () => {
+  const { store } = setup(200);
+  const json = clustersJsonView(store);
+  const page = statusPageView(store);
+  const [a, b] = await Promise.all([json.get(never()), json.get(never())]);
+  assert.equal(a, b);
+  assert.equal(json.renders, 1);
+  assert.deepEqual(JSON.parse(a!.toString()), { clusters: store.list().map(clusterToJson) });
+  store.update('c7', (s) => ({ ...s, configErrors: ['<b>broken</b>'] }));
+  store.delete('c8');
+  const html = (await page.get(never())).toString();
+  assert.equal(html, statusPage(store.list()));
+  assert.match(html, /&#60;b&#62;broken/);
+  assert.doesNotMatch(html, /<h2>c8</);
+  const after = JSON.parse((await json.get(never())).toString()) as { clusters: { id: string }[] };
+  assert.equal(after.clusters.length, 199);
+  assert.equal(json.renders, 2);
+  // One cluster's JSON is the list's piece.
+  assert.deepEqual(JSON.parse(json.pieceOf(store.get('c7')!)), clusterToJson(store.get('c7')!));
 });
