@@ -1,5 +1,4 @@
 /** Small helpers shared by the benchmarks: they print figures, they assert nothing. */
-import '../src/quiet-warnings.ts';
 import { readFile } from 'node:fs/promises';
 
 export function quantile(sorted: readonly number[], q: number): number {

@@ -33,6 +33,5 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
 enableCompileCache?.();
 const src = checkout ? '../src' : '../dist';
 const ext = checkout ? 'ts' : 'js';
-await import(`${src}/quiet-warnings.${ext}`);
 const { main } = await import(`${src}/cli/main.${ext}`);
 process.exitCode = await main(process.argv);

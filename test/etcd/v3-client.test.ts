@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { Secret } from '../../src/etcd/secret.ts';
 import {
@@ -44,6 +44,12 @@ function etcdctlColumns(out: string): string[][] {
     .filter((l) => l.trim() !== '')
     .map((l) => l.split(',').map((c) => c.trim()));
 }
+
+// Deprecation codes Node emitted in this process (each code is emitted once per process).
+const deprecations = new Set<string>();
+process.on('warning', (w: Error & { code?: string }) => {
+  if (w.code !== undefined) deprecations.add(w.code);
+});
 
 describe('etcd v3 member client', { concurrency: true }, () => {
   for (const version of VERSIONS) {
@@ -526,6 +532,9 @@ describe('etcd v3 member client', { concurrency: true }, () => {
           },
         });
         await byName.range({ key: '/tls/a' });
+        // An IP endpoint is not sent as the TLS server name (RFC 6066; Node's DEP0123).
+        await setImmediate();
+        assert.ok(!deprecations.has('DEP0123'), 'TLS server name set to an IP address');
       });
 
       it('a wrong password is an auth error that does not contain the password', async () => {
