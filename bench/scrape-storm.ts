@@ -13,7 +13,7 @@ import './support.ts';
 import { spawn } from 'node:child_process';
 import { readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startEtcdCluster } from '../src/testbed/index.ts';
@@ -123,6 +123,9 @@ async function openFds(pid: number): Promise<number> {
   }
 }
 
+/** The machine's load beside every figure: on shared cores it explains more than the code does. */
+const load = (): string => `load ${loadavg()[0]!.toFixed(1)}`;
+
 function fmt(s: ReturnType<typeof summary>): string {
   return `p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
 }
@@ -217,7 +220,7 @@ async function main(): Promise<void> {
           const timeouts = (logs.match(/round timed out/g) ?? []).length - timeoutsBefore;
           console.log(
             `${String(c).padStart(3)} scrapers: ${latencies.length} scrapes (${(latencies.length / (elapsed / 1000)).toFixed(1)}/s), ${fmt(summary(latencies))}; 503: ${rejected}, errors: ${errors}; ` +
-              `/healthz ${fmt(summary(health.ms))}, failed ${health.failed}; rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; renders ${after.renders - before.renders}; event-loop lag p99 ${(after.lag * 1000).toFixed(0)} ms; max fds ${maxFds}`,
+              `/healthz ${fmt(summary(health.ms))}, over 100 ms ${health.ms.filter((m) => m >= 100).length} of ${health.ms.length}, failed ${health.failed}; rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; renders ${after.renders - before.renders}; event-loop lag p99 ${(after.lag * 1000).toFixed(0)} ms; max fds ${maxFds}; ${load()}`,
           );
         }
 
@@ -232,6 +235,7 @@ async function main(): Promise<void> {
             await sleep(100);
           }
         })();
+        const timeoutsBefore = (logs.match(/round timed out/g) ?? []).length;
         const t0 = performance.now();
         const results = await Promise.all(Array.from({ length: BURST }, () => get(port, '/metrics', false)));
         const burstMs = performance.now() - t0;
@@ -250,11 +254,14 @@ async function main(): Promise<void> {
         await fdWatch;
         const health = await probe.stop();
         const after = await counters(port);
+        const burstElapsed = performance.now() - t0;
+        const expected = (n * features.length * burstElapsed) / 1000 / interval;
+        const timeouts = (logs.match(/round timed out/g) ?? []).length - timeoutsBefore;
         const by = (s: number): number => results.filter((r) => r.status === s).length;
         console.log(
           `burst of ${BURST}: all answered in ${(burstMs / 1000).toFixed(1)} s (200: ${by(200)}, 503: ${by(503)}, failed: ${by(-1)}); ` +
-            `recovery ${recovered.toFixed(0)} ms; /healthz ${fmt(summary(health.ms))}, failed ${health.failed}; ` +
-            `rounds failed ${after.failed - before.failed}; max fds ${maxFds}`,
+            `recovery ${recovered.toFixed(0)} ms; /healthz ${fmt(summary(health.ms))}, over 100 ms ${health.ms.filter((m) => m >= 100).length} of ${health.ms.length}, failed ${health.failed}; ` +
+            `rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; max fds ${maxFds}; ${load()}`,
         );
       } finally {
         child.kill('SIGTERM');
