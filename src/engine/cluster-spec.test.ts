@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEndpoint } from '../etcd/endpoint.ts';
 import { Secret } from '../etcd/secret.ts';
-import { AlarmFeature } from '../features/alarm/alarm.ts';
-import { HealthyFeature } from '../features/healthy/healthy.ts';
+import { alarmFeature } from '../features/alarm/alarm.ts';
+import { healthyFeature } from '../features/healthy/healthy.ts';
 import {
   connectionFingerprint,
   featureFingerprint,
@@ -30,7 +30,7 @@ test('a changed password or endpoint changes the connection fingerprint, and the
 });
 
 test('feature fingerprints follow the feature, interval, timeout and parsed options', () => {
-  const healthy = new HealthyFeature();
+  const healthy = healthyFeature;
   const f = featureFingerprint({ feature: healthy, intervalSeconds: 30, options: {} });
   assert.equal(featureFingerprint({ feature: healthy, intervalSeconds: 30, options: {} }), f);
   assert.notEqual(featureFingerprint({ feature: healthy, intervalSeconds: 31, options: {} }), f);
@@ -39,7 +39,7 @@ test('feature fingerprints follow the feature, interval, timeout and parsed opti
     f,
   );
   assert.notEqual(featureFingerprint({ feature: healthy, intervalSeconds: 30, options: { x: 1 } }), f);
-  assert.notEqual(featureFingerprint({ feature: new AlarmFeature(), intervalSeconds: 30, options: {} }), f);
+  assert.notEqual(featureFingerprint({ feature: alarmFeature, intervalSeconds: 30, options: {} }), f);
 });
 
 test('membership is read as often as the most frequent feature, at least every 30 s', () => {

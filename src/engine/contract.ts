@@ -266,6 +266,86 @@ export class OptionsError extends Error {
   override name = 'OptionsError';
 }
 
+/** What every feature declares, whatever its sessions look like. */
+interface FeatureDeclaration<Options> {
+  readonly name: string;
+  /** One line for `etcd-monitor features` and the docs. */
+  readonly description: string;
+  /** Default: both ('v3', 'v2'); v2-backed clusters on etcd 3.x serve the v3 API too. */
+  readonly backends?: readonly StorageBackend[];
+  readonly defaultIntervalSeconds: number;
+  /** The feature's table of metric families (documented, linted), e.g. QUOTA_METRICS. */
+  readonly metrics: Readonly<Record<string, MetricDefinition>>;
+  /**
+   * Validates and defaults the options, throwing OptionsError naming the
+   * field. Absent: the feature takes no options and any given is refused.
+   */
+  readonly parseOptions?: (raw: Readonly<Record<string, unknown>> | undefined) => Options;
+}
+
+/**
+ * A feature: its declaration and either
+ * - `inspect`, for a feature that keeps nothing between rounds (each round
+ *   starts from the cluster handle), or
+ * - `open`, for one that keeps per-cluster state between rounds (histories,
+ *   own connections, watches): the session holds it and close() releases it.
+ */
+export type FeatureDefinition<Options> = FeatureDeclaration<Options> &
+  (
+    | {
+        readonly inspect: (
+          cluster: ClusterHandle,
+          signal: AbortSignal,
+          options: Options,
+        ) => Promise<InspectionOutcome>;
+        readonly open?: never;
+      }
+    | {
+        readonly open: (cluster: ClusterHandle, options: Options) => FeatureSession;
+        readonly inspect?: never;
+      }
+  );
+
+/** The Feature the registry holds, made from its definition (see docs/development.md, "A feature"). */
+export function defineFeature<Options = Record<string, never>>(
+  definition: FeatureDefinition<Options>,
+): Feature<Options> {
+  const { name } = definition;
+  const parseOptions = definition.parseOptions ?? ((raw) => noOptions(name, raw) as Options);
+  return Object.freeze({
+    name,
+    description: definition.description,
+    backends: Object.freeze([...(definition.backends ?? ['v3', 'v2'])]),
+    defaultIntervalSeconds: definition.defaultIntervalSeconds,
+    metrics: Object.freeze(Object.values(definition.metrics)),
+    parseOptions,
+    open: definition.open ?? sessionless(definition.inspect),
+  });
+}
+
+/** The session of a feature that keeps nothing between rounds. */
+function sessionless<Options>(
+  inspect: (cluster: ClusterHandle, signal: AbortSignal, options: Options) => Promise<InspectionOutcome>,
+): (cluster: ClusterHandle, options: Options) => FeatureSession {
+  return (cluster, options) => ({
+    inspect: (signal) => inspect(cluster, signal, options),
+    close: async () => {},
+  });
+}
+
+/** The options of a feature that takes none: {} (anything given is a mistake worth naming). */
+function noOptions(
+  feature: string,
+  raw: Readonly<Record<string, unknown>> | undefined,
+): Record<string, never> {
+  const given = Object.keys(raw ?? {});
+  if (given.length > 0)
+    throw new OptionsError(
+      `options of feature ${feature}: ${given.map((field) => `unknown field ${field}`).join('; ')}`,
+    );
+  return {};
+}
+
 // ---- feature specs ------------------------------------------------------------------
 
 /** A feature of a cluster as an adapter reads it (config file, flags, EtcdCluster); nothing checked yet. */

@@ -2,23 +2,23 @@
  * The built-in features, registered by name into the process-wide registry.
  * A new feature adds one line here.
  */
-import { AlarmFeature } from './alarm/alarm.ts';
-import { CertificatesFeature } from './certificates/certificates.ts';
-import { ConsistencyFeature } from './consistency/consistency.ts';
-import { HealthyFeature } from './healthy/healthy.ts';
-import { QuotaFeature } from './quota/quota.ts';
+import { alarmFeature } from './alarm/alarm.ts';
+import { certificatesFeature } from './certificates/certificates.ts';
+import { consistencyFeature } from './consistency/consistency.ts';
+import { healthyFeature } from './healthy/healthy.ts';
+import { quotaFeature } from './quota/quota.ts';
 import { featureRegistry, type FeatureRegistry } from './registry.ts';
-import { RequestFeature } from './request/request.ts';
-import { TopologyFeature } from './topology/topology.ts';
+import { requestFeature } from './request/request.ts';
+import { topologyFeature } from './topology/topology.ts';
 
 export const BUILTIN_FEATURES = {
-  healthy: () => new HealthyFeature(),
-  alarm: () => new AlarmFeature(),
-  consistency: () => new ConsistencyFeature(),
-  request: () => new RequestFeature(),
-  quota: () => new QuotaFeature(),
-  topology: () => new TopologyFeature(),
-  certificates: () => new CertificatesFeature(),
+  healthy: () => healthyFeature,
+  alarm: () => alarmFeature,
+  consistency: () => consistencyFeature,
+  request: () => requestFeature,
+  quota: () => quotaFeature,
+  topology: () => topologyFeature,
+  certificates: () => certificatesFeature,
 } as const;
 
 export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {

@@ -1,28 +1,30 @@
 import { errorMessage } from '../errors.ts';
 import type { MemberHandle } from '../engine/contract.ts';
+import type { Endpoint } from '../etcd/endpoint.ts';
 
-export interface PerMember<T> {
+/** A member's answer to one check of a fan-out: its result, or why there is none. */
+export type PerMember<T> = {
   readonly member: MemberHandle;
-  readonly result?: T;
-  readonly error?: string;
   readonly durationMs: number;
-}
+} & (
+  | { readonly result: T; readonly error?: undefined }
+  | { readonly result?: undefined; readonly error: string }
+);
 
 /**
  * Runs a check on every member at once. One slow or dead member costs its
- * own deadline, never the others' time; every failure stays attributed to
- * its member.
+ * own deadline (each call carries one), never the others' time; every
+ * failure stays attributed to its member. A member without a client URL is
+ * not asked.
  */
 export async function forEachMember<T>(
   members: readonly MemberHandle[],
-  check: (member: MemberHandle) => Promise<T>,
+  check: (member: MemberHandle & { readonly endpoint: Endpoint }) => Promise<T>,
 ): Promise<PerMember<T>[]> {
   return Promise.all(
     members.map(async (member): Promise<PerMember<T>> => {
       const t0 = performance.now();
-      if (member.endpoint === undefined) {
-        return { member, error: 'member has no client URL', durationMs: 0 };
-      }
+      if (!hasEndpoint(member)) return { member, error: 'member has no client URL', durationMs: 0 };
       try {
         const result = await check(member);
         return { member, result, durationMs: performance.now() - t0 };
@@ -31,6 +33,10 @@ export async function forEachMember<T>(
       }
     }),
   );
+}
+
+function hasEndpoint(member: MemberHandle): member is MemberHandle & { readonly endpoint: Endpoint } {
+  return member.endpoint !== undefined;
 }
 
 /** Members ordered so that the ones that answered last time (leader first) are asked first. */

@@ -11,11 +11,10 @@ import { errorMessage } from '../../errors.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import {
+  defineFeature,
   failedOutcome,
   OptionsError,
   type ClusterHandle,
-  type Feature,
-  type FeatureSession,
   type InspectionOutcome,
 } from '../../engine/contract.ts';
 import { forEachMember } from '../members.ts';
@@ -81,123 +80,111 @@ export type CertificatesDetails = Omit<CertificatesVerdict, 'problems' | 'certif
   })[];
 };
 
-class CertificatesSession implements FeatureSession {
-  readonly #cluster: ClusterHandle;
-  readonly #options: CertificatesOptions;
-  readonly #configured: { client: X509Certificate[]; ca: X509Certificate[] };
-  readonly #configError: string | undefined;
-
-  constructor(cluster: ClusterHandle, options: CertificatesOptions) {
-    this.#cluster = cluster;
-    this.#options = options;
-    // The configured material does not change during a session (a new spec
-    // opens a new one). It was checked when loaded; should it not parse, the
-    // rounds say so rather than the session failing to open.
-    const tls = cluster.tls;
-    try {
-      this.#configured = {
+/**
+ * The configured client certificate and CA. They were checked when loaded;
+ * should they not parse, the rounds say so rather than the feature failing.
+ */
+function configuredCertificates(tls: ClusterHandle['tls']): {
+  configured: { client: X509Certificate[]; ca: X509Certificate[] };
+  error?: string;
+} {
+  try {
+    return {
+      configured: {
         client: tls?.clientCert !== undefined ? parsePemBundle(tls.clientCert, 'the client certificate') : [],
         ca: tls?.ca !== undefined ? parsePemBundle(tls.ca, 'the CA bundle') : [],
-      };
-    } catch (err) {
-      this.#configured = { client: [], ca: [] };
-      this.#configError = errorMessage(err);
-    }
-  }
-
-  async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
-    if (this.#configError !== undefined) {
-      return failedOutcome(`the cluster's tls settings: ${this.#configError}`);
-    }
-    const tls = this.#cluster.tls;
-    if (tls === undefined) {
-      return {
-        ok: true,
-        summary: 'no TLS: no certificate to inspect',
-        problems: [],
-        details: null,
-        metrics: [],
-      };
-    }
-    const members = this.#cluster.members().filter((m) => m.endpoint?.scheme === 'https');
-    const results = await forEachMember(members, (m) => tls.peerCertificates(m.endpoint!, signal));
-    const chains: MemberChain[] = results.map((r) => ({
-      endpoint: r.member.snapshot.endpoint,
-      name: r.member.snapshot.name,
-      expectedHost:
-        tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : r.member.endpoint!.host,
-      ...(r.result !== undefined
-        ? { chain: r.result.chain, verified: r.result.verified, verifyError: r.result.verifyError }
-        : { error: r.error ?? 'no answer' }),
-    }));
-    const t = {
-      warningSeconds: this.#options.warningDays * DAY,
-      criticalSeconds: this.#options.criticalDays * DAY,
+      },
     };
-    const verdict = assessCertificates(chains, this.#configured, Date.now(), t);
-    const details: CertificatesDetails = {
-      members: verdict.members,
-      soonest: verdict.soonest,
-      certificates: verdict.certificates.map((c) => ({
-        ...c,
-        notAfter: c.notAfter.toISOString(),
-        notBefore: c.notBefore.toISOString(),
-      })),
-    };
-    const failed = verdict.members.filter((m) => m.error !== undefined);
-    if (members.length > 0 && failed.length === members.length && verdict.certificates.length === 0) {
-      return failedOutcome(
-        `no member completed a TLS handshake: ${failed.map((m) => `${m.endpoint}: ${m.error}`).join('; ')}`,
-        { details },
-      );
-    }
-    if (verdict.certificates.length === 0) {
-      return { ok: true, summary: 'no TLS: no certificate to inspect', problems: [], details, metrics: [] };
-    }
-    const metrics: MetricSample[] = verdict.certificates.map((c) => ({
-      name: CERTIFICATE_METRICS.expiry.name,
-      labels: { source: c.source, kind: c.kind, subject: c.subject, serial: c.serial },
-      value: c.secondsUntilExpiry,
-    }));
-    for (const m of verdict.members) {
-      if (m.hostCovered !== undefined)
-        metrics.push({
-          name: CERTIFICATE_METRICS.hostMismatch.name,
-          labels: { endpoint: m.endpoint },
-          value: m.hostCovered ? 0 : 1,
-        });
-      if (m.verified !== undefined)
-        metrics.push({
-          name: CERTIFICATE_METRICS.verified.name,
-          labels: { endpoint: m.endpoint },
-          value: m.verified ? 1 : 0,
-        });
-    }
-    const soonest = verdict.soonest!;
-    const summary = [
-      `${verdict.certificates.length} certificate(s) of ${verdict.members.length - failed.length} member(s)${this.#configured.client.length + this.#configured.ca.length > 0 ? ' and the configured ones' : ''}`,
-      `soonest expiry: ${soonest.subject} (${soonest.source}) ${soonest.secondsUntilExpiry <= 0 ? 'EXPIRED' : `in ${humanDuration(soonest.secondsUntilExpiry)}`}`,
-      ...(failed.length > 0 ? [`unknown: ${failed.map((m) => `${m.endpoint}: ${m.error}`).join('; ')}`] : []),
-    ].join('; ');
-    return { ok: true, summary, problems: verdict.problems, details, metrics };
+  } catch (err) {
+    return { configured: { client: [], ca: [] }, error: errorMessage(err) };
   }
-
-  async close(): Promise<void> {}
 }
 
-export class CertificatesFeature implements Feature<CertificatesOptions> {
-  readonly name = 'certificates';
-  readonly description =
-    "TLS clusters: each member's serving chain from the handshake, the client certificate and CA: expiry, host names, CAs expiring first.";
-  readonly backends = ['v3', 'v2'] as const;
-  readonly defaultIntervalSeconds = 3600;
-  readonly metrics = Object.values(CERTIFICATE_METRICS);
-
-  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): CertificatesOptions {
-    return parseCertificatesOptions(raw);
+async function inspectCertificates(
+  cluster: ClusterHandle,
+  signal: AbortSignal,
+  options: CertificatesOptions,
+): Promise<InspectionOutcome> {
+  const tls = cluster.tls;
+  const { configured, error: configError } = configuredCertificates(tls);
+  if (configError !== undefined) return failedOutcome(`the cluster's tls settings: ${configError}`);
+  if (tls === undefined) {
+    return {
+      ok: true,
+      summary: 'no TLS: no certificate to inspect',
+      problems: [],
+      details: null,
+      metrics: [],
+    };
   }
-
-  open(cluster: ClusterHandle, options: CertificatesOptions): FeatureSession {
-    return new CertificatesSession(cluster, options);
+  const members = cluster.members().filter((m) => m.endpoint?.scheme === 'https');
+  const results = await forEachMember(members, (m) => tls.peerCertificates(m.endpoint, signal));
+  const chains: MemberChain[] = results.map((r) => ({
+    endpoint: r.member.snapshot.endpoint,
+    name: r.member.snapshot.name,
+    expectedHost:
+      tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : r.member.endpoint!.host,
+    ...(r.result !== undefined
+      ? { chain: r.result.chain, verified: r.result.verified, verifyError: r.result.verifyError }
+      : { error: r.error }),
+  }));
+  const t = {
+    warningSeconds: options.warningDays * DAY,
+    criticalSeconds: options.criticalDays * DAY,
+  };
+  const verdict = assessCertificates(chains, configured, Date.now(), t);
+  const details: CertificatesDetails = {
+    members: verdict.members,
+    soonest: verdict.soonest,
+    certificates: verdict.certificates.map((c) => ({
+      ...c,
+      notAfter: c.notAfter.toISOString(),
+      notBefore: c.notBefore.toISOString(),
+    })),
+  };
+  const failed = verdict.members.filter((m) => m.error !== undefined);
+  if (members.length > 0 && failed.length === members.length && verdict.certificates.length === 0) {
+    return failedOutcome(
+      `no member completed a TLS handshake: ${failed.map((m) => `${m.endpoint}: ${m.error}`).join('; ')}`,
+      { details },
+    );
   }
+  if (verdict.certificates.length === 0) {
+    return { ok: true, summary: 'no TLS: no certificate to inspect', problems: [], details, metrics: [] };
+  }
+  const metrics: MetricSample[] = verdict.certificates.map((c) => ({
+    name: CERTIFICATE_METRICS.expiry.name,
+    labels: { source: c.source, kind: c.kind, subject: c.subject, serial: c.serial },
+    value: c.secondsUntilExpiry,
+  }));
+  for (const m of verdict.members) {
+    if (m.hostCovered !== undefined)
+      metrics.push({
+        name: CERTIFICATE_METRICS.hostMismatch.name,
+        labels: { endpoint: m.endpoint },
+        value: m.hostCovered ? 0 : 1,
+      });
+    if (m.verified !== undefined)
+      metrics.push({
+        name: CERTIFICATE_METRICS.verified.name,
+        labels: { endpoint: m.endpoint },
+        value: m.verified ? 1 : 0,
+      });
+  }
+  const soonest = verdict.soonest!;
+  const summary = [
+    `${verdict.certificates.length} certificate(s) of ${verdict.members.length - failed.length} member(s)${configured.client.length + configured.ca.length > 0 ? ' and the configured ones' : ''}`,
+    `soonest expiry: ${soonest.subject} (${soonest.source}) ${soonest.secondsUntilExpiry <= 0 ? 'EXPIRED' : `in ${humanDuration(soonest.secondsUntilExpiry)}`}`,
+    ...(failed.length > 0 ? [`unknown: ${failed.map((m) => `${m.endpoint}: ${m.error}`).join('; ')}`] : []),
+  ].join('; ');
+  return { ok: true, summary, problems: verdict.problems, details, metrics };
 }
+export const certificatesFeature = defineFeature({
+  name: 'certificates',
+  description:
+    "TLS clusters: each member's serving chain from the handshake, the client certificate and CA: expiry, host names, CAs expiring first.",
+  defaultIntervalSeconds: 3600,
+  metrics: CERTIFICATE_METRICS,
+  parseOptions: parseCertificatesOptions,
+  inspect: inspectCertificates,
+});

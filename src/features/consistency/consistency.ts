@@ -22,10 +22,10 @@
  * are fully known, never an older verdict.
  */
 import {
+  defineFeature,
   failedOutcome,
   OptionsError,
   type ClusterHandle,
-  type Feature,
   type FeatureSession,
   type InspectionOutcome,
   type MemberHandle,
@@ -184,25 +184,24 @@ class ConsistencySession implements FeatureSession {
   }
 }
 
-export class ConsistencyFeature implements Feature<ConsistencyOptions> {
-  readonly name = 'consistency';
-  readonly description =
-    'Whether the members hold the same data: key counts at one pinned revision, HashKV compared between members, and revision/raft index lag (v2: counts at one index, index lag).';
-  readonly backends = ['v3', 'v2'] as const;
-  readonly defaultIntervalSeconds = 60;
-  readonly metrics = Object.values(CONSISTENCY_METRICS);
-
-  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): ConsistencyOptions {
-    const mode = raw?.['hashRevision'];
-    if (mode !== undefined && !(HASH_MODES as readonly unknown[]).includes(mode)) {
-      throw new OptionsError(
-        `options of feature ${this.name}: hashRevision: expected one of ${HASH_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
-      );
-    }
-    return parseOptions(this.name, ConsistencyOptionsSchema, raw);
+export function parseConsistencyOptions(
+  raw: Readonly<Record<string, unknown>> | undefined,
+): ConsistencyOptions {
+  const mode = raw?.['hashRevision'];
+  if (mode !== undefined && !(HASH_MODES as readonly unknown[]).includes(mode)) {
+    throw new OptionsError(
+      `options of feature consistency: hashRevision: expected one of ${HASH_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
+    );
   }
-
-  open(cluster: ClusterHandle, options: ConsistencyOptions): FeatureSession {
-    return new ConsistencySession(cluster, options);
-  }
+  return parseOptions('consistency', ConsistencyOptionsSchema, raw);
 }
+
+export const consistencyFeature = defineFeature({
+  name: 'consistency',
+  description:
+    'Whether the members hold the same data: key counts at one pinned revision, HashKV compared between members, and revision/raft index lag (v2: counts at one index, index lag).',
+  defaultIntervalSeconds: 60,
+  metrics: CONSISTENCY_METRICS,
+  parseOptions: parseConsistencyOptions,
+  open: (cluster, options) => new ConsistencySession(cluster, options),
+});

@@ -1,18 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OptionsError } from '../../engine/contract.ts';
-import { ConsistencyFeature, keyRange } from './consistency.ts';
-
-const feature = new ConsistencyFeature();
+import { consistencyFeature, keyRange } from './consistency.ts';
 
 test('options: defaults', () => {
-  assert.deepEqual(feature.parseOptions(undefined), {
+  assert.deepEqual(consistencyFeature.parseOptions(undefined), {
     prefix: '',
     hashRevision: 'compacted',
     hashTimeoutSeconds: 30,
     v2CountAttempts: 5,
   });
-  assert.deepEqual(feature.parseOptions({ prefix: '/registry/', hashRevision: 'current' }), {
+  assert.deepEqual(consistencyFeature.parseOptions({ prefix: '/registry/', hashRevision: 'current' }), {
     prefix: '/registry/',
     hashRevision: 'current',
     hashTimeoutSeconds: 30,
@@ -43,7 +41,7 @@ test('options: bad values are rejected with the field named', () => {
   ];
   for (const [raw, message] of cases) {
     assert.throws(
-      () => feature.parseOptions(raw),
+      () => consistencyFeature.parseOptions(raw),
       (err: unknown) => err instanceof OptionsError && err.message === message,
       JSON.stringify(raw),
     );

@@ -2,15 +2,13 @@ import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { EtcdError, memberIdHex } from '../../etcd/types.ts';
 import {
+  defineFeature,
   failedOutcome,
   type ClusterHandle,
-  type Feature,
-  type FeatureSession,
   type InspectionOutcome,
   type MemberHandle,
 } from '../../engine/contract.ts';
 import { forEachMember } from '../members.ts';
-import { NoOptions, parseOptions } from '../options.ts';
 import { errorMessage } from '../../errors.ts';
 
 export const HEALTHY_METRICS = {
@@ -91,88 +89,70 @@ async function checkMember(
   return { healthy: reasons.length === 0, reason: reasons.join('; ') };
 }
 
-class HealthySession implements FeatureSession {
-  readonly #cluster: ClusterHandle;
-
-  constructor(cluster: ClusterHandle) {
-    this.#cluster = cluster;
+async function inspectHealth(cluster: ClusterHandle, signal: AbortSignal): Promise<InspectionOutcome> {
+  const members = cluster.members();
+  if (members.length === 0) {
+    return failedOutcome('no members known', { summary: 'no members known', details: { members: [] } });
   }
-
-  async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
-    const members = this.#cluster.members();
-    if (members.length === 0) {
-      return failedOutcome('no members known', { summary: 'no members known', details: { members: [] } });
-    }
-    const backend = this.#cluster.identity.storageBackend;
-    const results = await forEachMember(members, (m) => checkMember(m, backend, signal));
-    const health: MemberHealth[] = results.map((r) => ({
-      endpoint: r.member.snapshot.endpoint,
-      id: r.member.snapshot.id === undefined ? undefined : memberIdHex(r.member.snapshot.id),
-      name: r.member.snapshot.name,
-      healthy: r.result?.healthy ?? false,
-      reason: r.result?.reason ?? r.error ?? '',
-      ...(r.result?.accessError !== undefined && { accessError: r.result.accessError }),
-      durationMs: r.durationMs,
-    }));
-    const metrics: MetricSample[] = [];
-    for (const h of health) {
-      if (h.endpoint === '') continue;
-      if (h.accessError !== undefined) {
-        metrics.push({
-          name: HEALTHY_METRICS.accessError.name,
-          labels: { endpoint: h.endpoint, reason: 'auth' },
-          value: 1,
-        });
-        continue;
-      }
+  const backend = cluster.identity.storageBackend;
+  const results = await forEachMember(members, (m) => checkMember(m, backend, signal));
+  const health: MemberHealth[] = results.map((r) => ({
+    endpoint: r.member.snapshot.endpoint,
+    id: r.member.snapshot.id === undefined ? undefined : memberIdHex(r.member.snapshot.id),
+    name: r.member.snapshot.name,
+    healthy: r.result?.healthy ?? false,
+    reason: r.result?.reason ?? r.error ?? '',
+    ...(r.result?.accessError !== undefined && { accessError: r.result.accessError }),
+    durationMs: r.durationMs,
+  }));
+  const metrics: MetricSample[] = [];
+  for (const h of health) {
+    if (h.endpoint === '') continue;
+    if (h.accessError !== undefined) {
       metrics.push({
-        name: HEALTHY_METRICS.healthy.name,
-        labels: { endpoint: h.endpoint },
-        value: h.healthy ? 1 : 0,
+        name: HEALTHY_METRICS.accessError.name,
+        labels: { endpoint: h.endpoint, reason: 'auth' },
+        value: 1,
       });
-      metrics.push({
-        name: HEALTHY_METRICS.checkDuration.name,
-        labels: { endpoint: h.endpoint },
-        value: h.durationMs / 1000,
-      });
+      continue;
     }
-    const healthyCount = health.filter((h) => h.healthy).length;
-    const unhealthy = health
-      .filter((h) => !h.healthy && h.accessError === undefined)
-      .map((h) => `${h.endpoint || h.name || '?'} (${h.reason})`);
-    const denied = health.filter((h) => h.accessError !== undefined);
-    const summary =
-      `${healthyCount}/${health.length} members healthy` +
-      (unhealthy.length > 0 ? `; unhealthy: ${unhealthy.join(', ')}` : '') +
-      (denied.length > 0
-        ? `; unknown (the monitor cannot authenticate): ${denied.map((h) => h.endpoint).join(', ')}`
-        : '');
-    const details: HealthyDetails = { members: health };
-    const problems = [
-      ...unhealthy.map((u) => `member ${u} is unhealthy`),
-      ...denied.map(
-        (h) =>
-          `${h.accessError} on ${h.endpoint}: the monitor's credentials are refused, so this member's health is unknown (etcd itself may be fine); fix the monitor's user or password file`,
-      ),
-    ];
-    return { ok: true, summary, problems, details, metrics };
+    metrics.push({
+      name: HEALTHY_METRICS.healthy.name,
+      labels: { endpoint: h.endpoint },
+      value: h.healthy ? 1 : 0,
+    });
+    metrics.push({
+      name: HEALTHY_METRICS.checkDuration.name,
+      labels: { endpoint: h.endpoint },
+      value: h.durationMs / 1000,
+    });
   }
-
-  async close(): Promise<void> {}
+  const healthyCount = health.filter((h) => h.healthy).length;
+  const unhealthy = health
+    .filter((h) => !h.healthy && h.accessError === undefined)
+    .map((h) => `${h.endpoint || h.name || '?'} (${h.reason})`);
+  const denied = health.filter((h) => h.accessError !== undefined);
+  const summary =
+    `${healthyCount}/${health.length} members healthy` +
+    (unhealthy.length > 0 ? `; unhealthy: ${unhealthy.join(', ')}` : '') +
+    (denied.length > 0
+      ? `; unknown (the monitor cannot authenticate): ${denied.map((h) => h.endpoint).join(', ')}`
+      : '');
+  const details: HealthyDetails = { members: health };
+  const problems = [
+    ...unhealthy.map((u) => `member ${u} is unhealthy`),
+    ...denied.map(
+      (h) =>
+        `${h.accessError} on ${h.endpoint}: the monitor's credentials are refused, so this member's health is unknown (etcd itself may be fine); fix the monitor's user or password file`,
+    ),
+  ];
+  return { ok: true, summary, problems, details, metrics };
 }
 
-export class HealthyFeature implements Feature<Record<string, never>> {
-  readonly name = 'healthy';
-  readonly description = 'Per member: /health and a Status call; a member that does not answer is unhealthy.';
-  readonly backends = ['v3', 'v2'] as const;
-  readonly defaultIntervalSeconds = 30;
-  readonly metrics = Object.values(HEALTHY_METRICS);
-
-  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): Record<string, never> {
-    return parseOptions(this.name, NoOptions, raw) as Record<string, never>;
-  }
-
-  open(cluster: ClusterHandle): FeatureSession {
-    return new HealthySession(cluster);
-  }
-}
+export const healthyFeature = defineFeature({
+  name: 'healthy',
+  description: 'Per member: /health and a Status call; a member that does not answer is unhealthy.',
+  defaultIntervalSeconds: 30,
+  metrics: HEALTHY_METRICS,
+  inspect: inspectHealth,
+});

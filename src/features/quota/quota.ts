@@ -8,10 +8,10 @@ import { memberIdHex } from '../../etcd/types.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import {
+  defineFeature,
   failedOutcome,
   OptionsError,
   type ClusterHandle,
-  type Feature,
   type FeatureSession,
   type InspectionOutcome,
 } from '../../engine/contract.ts';
@@ -154,8 +154,8 @@ class QuotaSession implements FeatureSession {
       const where = memberLabel(snap.endpoint, snap.name);
       if (r.result === undefined) {
         // An unstarted member has no db yet: nothing to say about its quota.
-        if (r.member.endpoint !== undefined) unknown.push(`${where}: ${r.error ?? 'no answer'}`);
-        details.push({ endpoint: snap.endpoint, name: snap.name, error: r.error ?? 'no answer' });
+        if (r.member.endpoint !== undefined) unknown.push(`${where}: ${r.error}`);
+        details.push({ endpoint: snap.endpoint, name: snap.name, error: r.error });
         continue;
       }
       const { status, atMs } = r.result;
@@ -230,19 +230,11 @@ class QuotaSession implements FeatureSession {
   }
 }
 
-export class QuotaFeature implements Feature<QuotaOptions> {
-  readonly name = 'quota';
-  readonly description =
-    'Per member: db size against the backend quota, fragmentation, growth and time until NOSPACE.';
-  readonly backends = ['v3', 'v2'] as const;
-  readonly defaultIntervalSeconds = 60;
-  readonly metrics = Object.values(QUOTA_METRICS);
-
-  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): QuotaOptions {
-    return parseQuotaOptions(raw);
-  }
-
-  open(cluster: ClusterHandle, options: QuotaOptions): FeatureSession {
-    return new QuotaSession(cluster, options);
-  }
-}
+export const quotaFeature = defineFeature({
+  name: 'quota',
+  description: 'Per member: db size against the backend quota, fragmentation, growth and time until NOSPACE.',
+  defaultIntervalSeconds: 60,
+  metrics: QUOTA_METRICS,
+  parseOptions: parseQuotaOptions,
+  open: (cluster, options) => new QuotaSession(cluster, options),
+});

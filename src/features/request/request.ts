@@ -17,14 +17,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.ts';
 import { EtcdError, type WatchMessage } from '../../etcd/types.ts';
-import type {
-  ClusterHandle,
-  EtcdV3ReadView,
-  Feature,
-  FeatureSession,
-  InspectionOutcome,
-  MemberHandle,
-  OwnedV3ReadClient,
+import {
+  defineFeature,
+  type ClusterHandle,
+  type EtcdV3ReadView,
+  type FeatureSession,
+  type InspectionOutcome,
+  type MemberHandle,
+  type OwnedV3ReadClient,
 } from '../../engine/contract.ts';
 import { LagEstimator } from './lag.ts';
 import { ResourceLabeler, type LabelSlot } from './labels.ts';
@@ -459,19 +459,13 @@ class RequestSession implements FeatureSession {
   }
 }
 
-export class RequestFeature implements Feature<RequestOptions> {
-  readonly name = 'request';
-  readonly description =
-    'Counts keys per resource and watches every PUT and DELETE under the configured prefixes (Kubernetes layout labels).';
-  readonly backends = ['v3'] as const;
-  readonly defaultIntervalSeconds = 30;
-  readonly metrics = Object.values(REQUEST_METRICS);
-
-  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): RequestOptions {
-    return parseRequestOptions(raw);
-  }
-
-  open(cluster: ClusterHandle, options: RequestOptions): FeatureSession {
-    return new RequestSession(cluster, options);
-  }
-}
+export const requestFeature = defineFeature({
+  name: 'request',
+  description:
+    'Counts keys per resource and watches every PUT and DELETE under the configured prefixes (Kubernetes layout labels).',
+  backends: ['v3'],
+  defaultIntervalSeconds: 30,
+  metrics: REQUEST_METRICS,
+  parseOptions: parseRequestOptions,
+  open: (cluster, options) => new RequestSession(cluster, options),
+});

@@ -11,11 +11,11 @@ import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { errorMessage } from '../../errors.ts';
 import {
+  defineFeature,
   failedOutcome,
   type ClusterHandle,
   type EtcdHttpView,
   type EtcdV3ReadView,
-  type Feature,
   type FeatureSession,
   type InspectionOutcome,
   type OwnedV3ReadClient,
@@ -253,19 +253,12 @@ function topologyMetrics(v: TopologyVerdict): MetricSample[] {
   return out;
 }
 
-export class TopologyFeature implements Feature<TopologyOptions> {
-  readonly name = 'topology';
-  readonly description =
-    'Leader and term, leader changes, learners and their lag, version skew, cluster identity of every endpoint, members never started, member lists that disagree.';
-  readonly backends = ['v3', 'v2'] as const;
-  readonly defaultIntervalSeconds = 30;
-  readonly metrics = Object.values(TOPOLOGY_METRICS);
-
-  parseOptions(raw: Readonly<Record<string, unknown>> | undefined): TopologyOptions {
-    return parseOptions(this.name, TopologyOptionsSchema, raw);
-  }
-
-  open(cluster: ClusterHandle, options: TopologyOptions): FeatureSession {
-    return new TopologySession(cluster, options);
-  }
-}
+export const topologyFeature = defineFeature({
+  name: 'topology',
+  description:
+    'Leader and term, leader changes, learners and their lag, version skew, cluster identity of every endpoint, members never started, member lists that disagree.',
+  defaultIntervalSeconds: 30,
+  metrics: TOPOLOGY_METRICS,
+  parseOptions: (raw) => parseOptions('topology', TopologyOptionsSchema, raw),
+  open: (cluster, options) => new TopologySession(cluster, options),
+});
