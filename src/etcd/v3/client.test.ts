@@ -4,13 +4,12 @@
  * in-process gRPC server speaking our minimal etcd proto.
  */
 import * as grpc from '@grpc/grpc-js';
-import type * as protoLoader from '@grpc/proto-loader';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { parseEndpoint } from '../endpoint.ts';
 import { Secret } from '../secret.ts';
 import { EtcdError, type EtcdV3MemberClient } from '../types.ts';
-import { loadEtcdProto } from './codec.ts';
+import { loadEtcdServices, type EtcdServices } from './codec.ts';
 import { eventually } from '../../testing/wait.ts';
 import { createV3MemberClient } from './client.ts';
 
@@ -35,9 +34,9 @@ function metadataOf(md: grpc.Metadata): Record<string, string> {
   return out;
 }
 
-function serviceOf(def: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
-  const svc = def[`etcdserverpb.${name}`];
-  assert.ok(svc !== undefined && !('format' in svc));
+function serviceOf(services: EtcdServices, name: string): grpc.ServiceDefinition {
+  const svc = services[name];
+  assert.ok(svc !== undefined, `etcd.json has the ${name} service`);
   return svc as grpc.ServiceDefinition;
 }
 
@@ -70,7 +69,7 @@ describe('v3 client against a fake etcd', () => {
   };
 
   before(async () => {
-    const def = loadEtcdProto();
+    const def = loadEtcdServices();
     server.addService(serviceOf(def, 'Auth'), {
       Authenticate: (
         call: grpc.ServerUnaryCall<{ name: string; password: string }, object>,

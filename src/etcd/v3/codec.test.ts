@@ -58,6 +58,26 @@ describe('etcd v3 codec', () => {
     };
     assert.deepEqual(m.range.responseSerialize(response), range.responseSerialize(response));
     assert.ok(m.range.responseSerialize(response).length > 30, 'every field was encoded');
+    // ... and decodes as proto-loader does with the same options (64-bit as strings, bytes as Buffers).
+    const loaderOptions = {
+      keepCase: true,
+      longs: String,
+      enums: String,
+      bytes: Buffer,
+      defaults: true,
+      oneofs: true,
+    };
+    const loader = protoLoader.loadSync('etcd.proto', { includeDirs: [PROTO_DIR], ...loaderOptions });
+    const loaderRange = (loader['etcdserverpb.KV'] as Record<string, MethodDef>)['Range']!;
+    const bytes = range.responseSerialize(response);
+    assert.deepEqual(m.range.responseDeserialize(bytes), loaderRange.responseDeserialize(bytes));
+    const status = (loader['etcdserverpb.Maintenance'] as Record<string, MethodDef>)['Status']!;
+    const statusBytes = status.responseSerialize({
+      header: { member_id: MAX_U64 },
+      leader: '1',
+      errors: ['x'],
+    });
+    assert.deepEqual(m.status.responseDeserialize(statusBytes), status.responseDeserialize(statusBytes));
   });
 
   it('keeps every 64-bit field exact as bigint', () => {

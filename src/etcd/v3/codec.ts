@@ -1,11 +1,17 @@
 /**
  * Loads the minimal etcd protos (as the precompiled descriptor, see
- * descriptor.ts) and turns the loosely typed objects produced
- * by @grpc/proto-loader into the typed results of the contract. Every 64-bit
+ * descriptor.ts) with protobufjs's light build and turns the loosely typed
+ * objects it decodes into the typed results of the contract. Every 64-bit
  * field arrives as a decimal string (longs: String) and leaves as bigint: a
  * Number would silently round member IDs and large revisions.
+ *
+ * The codecs are what @grpc/proto-loader would build (fromObject + encode,
+ * decode + toObject with the same conversion options), without its full
+ * protobufjs and the file descriptors it encodes for gRPC reflection, which
+ * nothing here uses: about a sixth of `inspect`'s start-up CPU
+ * (docs/performance.md, "Start-up and memory").
  */
-import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs/light.js';
 import type {
   AlarmMember,
   AlarmType,
@@ -19,12 +25,16 @@ import type {
   WatchEvent,
   WatchMessage,
 } from '../types.ts';
-import { readDescriptor } from './descriptor.ts';
+import descriptor from '../proto/etcd.json' with { type: 'json' };
 
-/** The proto-loader method definition shape we need (request/response are plain objects). */
+/** A method's path and codecs (request/response are plain objects); grpc-js's MethodDefinition shape. */
 export interface MethodDef {
   readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
   readonly requestSerialize: (value: object) => Buffer;
+  /** Used by tests' servers to read requests. */
+  readonly requestDeserialize: (bytes: Buffer) => unknown;
   readonly responseDeserialize: (bytes: Buffer) => unknown;
   /** Used by tests to build server answers. */
   readonly responseSerialize: (value: object) => Buffer;
@@ -44,43 +54,75 @@ export interface EtcdMethods {
   readonly authenticate: MethodDef;
 }
 
+/** The services of etcd.proto by short name ("KV", "Maintenance", ...), each a map of method name to definition. */
+export type EtcdServices = Readonly<Record<string, Readonly<Record<string, MethodDef>>>>;
+
 let methods: EtcdMethods | undefined;
 
-/** Parsed once per process; the definitions are immutable and shared by all clients. */
+/** Built once per process; the definitions are immutable and shared by all clients. */
 export function etcdMethods(): EtcdMethods {
   methods ??= loadMethods();
   return methods;
 }
 
-/** The project's etcd protos as grpc-js loads them: 64-bit numbers as strings (never rounded), bytes as Buffers. */
-export function loadEtcdProto(): protoLoader.PackageDefinition {
-  // keepCase is a parse option: the descriptor was written with it.
-  return protoLoader.fromJSON(readDescriptor(), {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    bytes: Buffer,
-    defaults: true,
-    oneofs: true,
-  });
+// 64-bit numbers as decimal strings (never rounded), enums by name, bytes as Buffers.
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  bytes: Buffer,
+  defaults: true,
+  oneofs: true,
+};
+
+function serializer(type: protobuf.Type): (value: object) => Buffer {
+  return (value) => {
+    if (Array.isArray(value)) throw new Error(`cannot encode ${type.name}: expected an object, got an array`);
+    const bytes = type.encode(type.fromObject(value)).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer(type: protobuf.Type): (bytes: Buffer) => unknown {
+  return (bytes) => type.toObject(type.decode(bytes), TO_OBJECT);
+}
+
+/** The etcdserverpb services of the descriptor with grpc-js method definitions (field names as in the protos). */
+export function loadEtcdServices(): EtcdServices {
+  const root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
+  root.resolveAll();
+  const services: Record<string, Record<string, MethodDef>> = {};
+  const pkg = root.lookup('etcdserverpb');
+  if (!(pkg instanceof protobuf.Namespace)) throw new Error('etcd.json: no etcdserverpb package');
+  for (const service of pkg.nestedArray) {
+    if (!(service instanceof protobuf.Service)) continue;
+    const defs: Record<string, MethodDef> = {};
+    for (const method of service.methodsArray) {
+      method.resolve();
+      const request = method.resolvedRequestType;
+      const response = method.resolvedResponseType;
+      if (request === null || response === null)
+        throw new Error(`etcd.json: ${service.name}.${method.name} has unresolved types`);
+      defs[method.name] = {
+        path: `/etcdserverpb.${service.name}/${method.name}`,
+        requestStream: method.requestStream === true,
+        responseStream: method.responseStream === true,
+        requestSerialize: serializer(request),
+        requestDeserialize: deserializer(request),
+        responseSerialize: serializer(response),
+        responseDeserialize: deserializer(response),
+      };
+    }
+    services[service.name] = defs;
+  }
+  return services;
 }
 
 function loadMethods(): EtcdMethods {
-  const def = loadEtcdProto();
+  const services = loadEtcdServices();
   const method = (service: string, name: string): MethodDef => {
-    const svc = def[`etcdserverpb.${service}`];
-    if (svc === undefined || !(name in svc)) throw new Error(`etcd.proto: missing ${service}.${name}`);
-    const m: unknown = (svc as Record<string, unknown>)[name];
-    if (
-      !isObject(m) ||
-      typeof m['path'] !== 'string' ||
-      typeof m['requestSerialize'] !== 'function' ||
-      typeof m['responseDeserialize'] !== 'function' ||
-      typeof m['responseSerialize'] !== 'function'
-    ) {
-      throw new Error(`etcd.proto: ${service}.${name} is not a method`);
-    }
-    return m as unknown as MethodDef;
+    const m = services[service]?.[name];
+    if (m === undefined) throw new Error(`etcd.json: missing ${service}.${name}`);
+    return m;
   };
   return {
     range: method('KV', 'Range'),
@@ -115,7 +157,7 @@ function obj(v: unknown, what: string): Obj {
   return v;
 }
 
-/** 64-bit integer field: decimal string from proto-loader (a number is tolerated). */
+/** 64-bit integer field: decimal string from the codec (a number is tolerated). */
 function int64(o: Obj, field: string): bigint {
   const v = o[field];
   if (v === undefined || v === null) return 0n;
