@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The image the manifests in deploy/ and the chart run (docs/operations.md,
-# "The image"). Build stage: compile src/ to dist/ and install the production
+# "The image"). Build stage: bundle src/ into dist/ and install the production
 # dependencies; runtime stage: only those, as a non-root user.
 # test/package/image.test.ts stages what the runtime stage copies and runs
 # it as a non-root user (no registry is reachable from the test machines).
@@ -15,7 +15,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency's binary is not needed here (the
 # image has Node) and no production dependency needs an install script.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY hack/build.ts hack/
 COPY src src
 # The build stage is discarded, so npm's cache needs no cleaning here (and the

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
-
-const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+// A JSON import, not a require() relative to this file: the package's bundle
+// (hack/build.ts) puts this code in a chunk elsewhere, and inlines the file.
+import pkg from '../package.json' with { type: 'json' };
 
 export const VERSION: string = pkg.version;

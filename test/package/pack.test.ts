@@ -60,7 +60,7 @@ test('the tarball holds the compiled code and the docs, no sources, tests, test 
     'bin/etcd-monitor.js',
     'dist/cli/main.js',
     'dist/cli/main.js.map',
-    'dist/etcd/proto/etcd.proto',
+    'dist/THIRD-PARTY-LICENSES.txt',
     'docs/configuration.md',
     'deploy/rbac.yaml',
   ])
@@ -70,7 +70,7 @@ test('the tarball holds the compiled code and the docs, no sources, tests, test 
     'the CRDs are in the tarball',
   );
   const unwanted = files.filter((f) =>
-    /(^|\/)(src|test|tests|hack|bench|testbed|testing|node_modules)\/|\.test\.|\.ts$|(^|\/)go\.(mod|sum)$|Dockerfile|\.tgz$/.test(
+    /(^|\/)(src|test|tests|hack|bench|testbed|testing|node_modules)\/|\.test\.|\.ts$|\.proto$|(^|\/)go\.(mod|sum)$|Dockerfile|\.tgz$/.test(
       f,
     ),
   );
