@@ -40,7 +40,7 @@ const testbedOutside: Plugin = {
 rmSync(dist, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { 'cli/main': 'src/cli/main.ts', 'quiet-warnings': 'src/quiet-warnings.ts' },
+  entryPoints: { 'cli/main': 'src/cli/main.ts' },
   outdir: dist,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
