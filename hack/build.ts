@@ -59,6 +59,11 @@ const result = await build({
   sourcemap: 'linked',
   sourcesContent: true,
   legalComments: 'eof',
+  // V8 keeps the source text of every loaded chunk (for lazy compilation):
+  // no comments or blanks takes ~10 MiB off the daemon's RSS. Names stay,
+  // so stack traces read without the source maps.
+  minifyWhitespace: true,
+  minifySyntax: true,
   metafile: true,
   logLevel: 'warning',
 });
