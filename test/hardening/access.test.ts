@@ -79,7 +79,7 @@ describe('credentials the member refuses', () => {
     });
   }
 
-  test('the cluster with good credentials is healthy 1 and has no access error', async () => {
+  test('the cluster with good credentials is healthy 1 and its access error 0', async () => {
     const endpoint = hostPort(etcd.endpoints[0]!);
     const metrics = await eventually(async () => {
       const m = await scrape(address);
@@ -88,8 +88,8 @@ describe('credentials the member refuses', () => {
         : undefined;
     }, 'good healthy');
     assert.deepEqual(
-      [...family(metrics, 'inspection_monitor_access_error').keys()].filter((k) => k.includes('"good"')),
-      [],
+      [...family(metrics, 'inspection_monitor_access_error')].filter(([k]) => k.includes('"good"')),
+      [[`{clusterName="good",endpoint="${endpoint}",reason="auth"}`, 0]],
     );
   });
 

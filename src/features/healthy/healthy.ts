@@ -21,7 +21,7 @@ export const HEALTHY_METRICS = {
   accessError: {
     name: 'inspection_monitor_access_error',
     type: 'gauge',
-    help: "1 when the monitor's own credentials are refused by the member (wrong user or password): the member's health is then unknown and inspection_etcd_endpoint_healthy has no series for it. The monitor's problem, not etcd's.",
+    help: "1 when the monitor's own credentials are refused by the member (wrong user or password): the member's health is then unknown and inspection_etcd_endpoint_healthy has no series for it. 0 when the member accepted them (or needs none); no series while the member does not answer. The monitor's problem, not etcd's.",
     labels: ['endpoint', 'reason'],
   },
   checkDuration: {
@@ -41,6 +41,8 @@ export interface MemberHealth {
   readonly reason: string;
   /** The monitor could not authenticate: health unknown, and this says why. */
   readonly accessError?: string;
+  /** The member answered the monitor's authenticated call (its credentials, if any, are accepted). */
+  readonly accessOk: boolean;
   readonly durationMs: number;
 }
 
@@ -68,7 +70,7 @@ async function checkMember(
   member: MemberHandle,
   backend: 'v3' | 'v2',
   signal: AbortSignal,
-): Promise<{ healthy: boolean; reason: string; accessError?: string }> {
+): Promise<{ healthy: boolean; reason: string; accessError?: string; accessOk: boolean }> {
   const [health, status] = await Promise.allSettled([
     member.http().health({ signal }),
     backend === 'v3' ? member.v3().status({ signal }) : member.v2().selfStats({ signal }),
@@ -83,10 +85,14 @@ async function checkMember(
     const denied = accessError(status.reason);
     // Refused credentials say nothing about the member: unless /health already failed, its health is unknown.
     if (denied !== undefined && reasons.length === 0)
-      return { healthy: false, reason: '', accessError: denied };
+      return { healthy: false, reason: '', accessError: denied, accessOk: false };
     reasons.push(errorMessage(status.reason));
   }
-  return { healthy: reasons.length === 0, reason: reasons.join('; ') };
+  return {
+    healthy: reasons.length === 0,
+    reason: reasons.join('; '),
+    accessOk: status.status === 'fulfilled',
+  };
 }
 
 async function inspectHealth(cluster: ClusterHandle, signal: AbortSignal): Promise<InspectionOutcome> {
@@ -103,6 +109,7 @@ async function inspectHealth(cluster: ClusterHandle, signal: AbortSignal): Promi
     healthy: r.result?.healthy ?? false,
     reason: r.result?.reason ?? r.error ?? '',
     ...(r.result?.accessError !== undefined && { accessError: r.result.accessError }),
+    accessOk: r.result?.accessOk ?? false,
     durationMs: r.durationMs,
   }));
   const metrics: MetricSample[] = [];
@@ -116,6 +123,13 @@ async function inspectHealth(cluster: ClusterHandle, signal: AbortSignal): Promi
       });
       continue;
     }
+    // 0 while the credentials work: an alert on 1 resolves to a value, not to an absent series.
+    if (h.accessOk)
+      metrics.push({
+        name: HEALTHY_METRICS.accessError.name,
+        labels: { endpoint: h.endpoint, reason: 'auth' },
+        value: 0,
+      });
     metrics.push({
       name: HEALTHY_METRICS.healthy.name,
       labels: { endpoint: h.endpoint },
