@@ -25,6 +25,7 @@ import {
   type OwnedV3ReadClient,
 } from './contract.ts';
 import { fetchPeerChain } from '../etcd/peer-certificates.ts';
+import { accessError, accessProblem } from '../etcd/access-error.ts';
 import type { MembersSnapshot } from './snapshot.ts';
 import type { ClusterSpec } from './cluster-spec.ts';
 
@@ -252,6 +253,10 @@ export class ClusterConnection {
       return await Promise.any(this.#seeds().map((e) => ask(this.#clientsFor(e), both)));
     } catch (err) {
       if (err instanceof AggregateError) {
+        // Every endpoint refused the monitor's credentials: say so, not "no endpoint answered".
+        const denied = err.errors.map(accessError);
+        if (denied.length > 0 && denied.every((d) => d !== undefined))
+          throw new Error(accessProblem(denied[0] ?? '', 'every endpoint', `the ${call} answer`));
         const reasons = err.errors.map(errorMessage).join('; ');
         throw new Error(`no endpoint answered ${call}: ${reasons}`);
       }
@@ -351,7 +356,12 @@ export class ClusterConnection {
         try {
           return { ...member, snapshot: await probe(this.#clientsFor(member.endpoint), member.snapshot) };
         } catch (err) {
-          return { ...member, snapshot: withoutStatus(member.snapshot, errorMessage(err)) };
+          const denied = accessError(err);
+          const error =
+            denied === undefined
+              ? errorMessage(err)
+              : accessProblem(denied, member.endpoint.hostPort, "this member's status");
+          return { ...member, snapshot: withoutStatus(member.snapshot, error) };
         }
       }),
     );

@@ -1,6 +1,7 @@
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import { EtcdError, memberIdHex } from '../../etcd/types.ts';
+import { accessError, accessProblem } from '../../etcd/access-error.ts';
+import { memberIdHex } from '../../etcd/types.ts';
 import {
   defineFeature,
   failedOutcome,
@@ -48,21 +49,6 @@ export interface MemberHealth {
 
 export interface HealthyDetails {
   readonly members: readonly MemberHealth[];
-}
-
-/**
- * The monitor's own credentials refused ("cannot authenticate as user
- * monitor: wrong user name or password"), or undefined for any other failure.
- * Such a member's health is unknown: paging etcd's on-call for the monitor's
- * password would be wrong.
- */
-export function accessError(err: unknown): string | undefined {
-  if (!(err instanceof EtcdError) || err.code !== 'auth') return undefined;
-  const user = /\(user "([^"]*)"\)/.exec(err.message)?.[1];
-  const what = /authentication failed|invalid user ID or password|wrong password|401/i.test(err.message)
-    ? 'wrong user name or password'
-    : 'access refused';
-  return `cannot authenticate as user ${user ?? '(the configured user)'}: ${what}`;
 }
 
 /** A member is healthy when /health says so and it answers the status call of its API. */
@@ -155,10 +141,7 @@ async function inspectHealth(cluster: ClusterHandle, signal: AbortSignal): Promi
   const details: HealthyDetails = { members: health };
   const problems = [
     ...unhealthy.map((u) => `member ${u} is unhealthy`),
-    ...denied.map(
-      (h) =>
-        `${h.accessError} on ${h.endpoint}: the monitor's credentials are refused, so this member's health is unknown (etcd itself may be fine); fix the monitor's user or password file`,
-    ),
+    ...denied.map((h) => accessProblem(h.accessError ?? '', h.endpoint, "this member's health")),
   ];
   return { ok: true, summary, problems, details, metrics };
 }
