@@ -5,6 +5,7 @@ import { SharedClients } from './engine/shared-clients.ts';
 import { Engine } from './engine/engine.ts';
 import { SnapshotStore } from './engine/snapshot.ts';
 import type { FeatureRegistry } from './features/registry.ts';
+import { WHOLE, type Shard } from './engine/shard.ts';
 import { InspectionCollector } from './metrics/collector.ts';
 import { buildServer, parseListen, type ServerLimits } from './server/app.ts';
 
@@ -18,6 +19,8 @@ export interface InspectionServerOptions {
   readonly jitter?: boolean;
   /** Bounds on concurrent requests, connections and idle time of the HTTP server. */
   readonly serverLimits?: Partial<ServerLimits>;
+  /** This process's part of the clusters, for its own metrics (default: all of them). */
+  readonly shard?: Shard;
 }
 
 /**
@@ -51,6 +54,7 @@ export class InspectionServer {
       collector: this.collector,
       logger: opts.logger,
       ready: () => this.#ready,
+      shard: opts.shard ?? WHOLE,
       ...(opts.serverLimits !== undefined && { limits: opts.serverLimits }),
     });
   }

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/loader.ts';
 import { InspectionServer } from '../inspection-server.ts';
 import { DEFAULT_SERVER_LIMITS } from '../server/app.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
+import { StaticShard, WHOLE, type Shard } from '../engine/shard.ts';
+import type { ClusterSpec } from '../engine/cluster-spec.ts';
 import {
   addLogFlags,
   loggerFrom,
@@ -26,6 +28,40 @@ interface RunFlags extends LogFlags {
   readonly shutdownTimeout: number;
   readonly maxRequests: number;
   readonly maxConnections: number;
+  readonly shard?: number;
+  readonly totalShards?: number;
+}
+
+/**
+ * This daemon's part of the clusters: --shard/--total-shards (both or
+ * neither), else the file's `sharding:`, else all. Throws a message naming
+ * the flag.
+ */
+export function daemonShard(flags: Pick<RunFlags, 'shard' | 'totalShards'>, config: LoadedConfig): Shard {
+  if ((flags.shard === undefined) !== (flags.totalShards === undefined))
+    throw new Error('--shard and --total-shards go together: give both or neither');
+  if (flags.shard !== undefined && flags.totalShards !== undefined) {
+    if (flags.shard >= flags.totalShards)
+      throw new Error(
+        `--shard ${flags.shard} is not a shard of --total-shards ${flags.totalShards} (use 0 to ${flags.totalShards - 1})`,
+      );
+    return new StaticShard(flags.shard, flags.totalShards);
+  }
+  if (config.sharding !== undefined)
+    return new StaticShard(config.sharding.shard, config.sharding.totalShards);
+  return WHOLE;
+}
+
+/** The clusters of the file this daemon inspects. */
+function ownClusters(shard: Shard, clusters: readonly ClusterSpec[]): ClusterSpec[] {
+  return clusters.filter((c) => shard.owns(c.id));
+}
+
+function shardIndex(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n >= 1000)
+    throw new InvalidArgumentError('--shard must be an integer from 0 to 999.');
+  return n;
 }
 
 export function runCommand(done: (code: number) => void): Command {
@@ -69,6 +105,18 @@ export function runCommand(done: (code: number) => void): Command {
       new Option('--max-connections <n>', 'open HTTP connections; more are closed on accept')
         .argParser(positiveInt('--max-connections'))
         .default(DEFAULT_SERVER_LIMITS.maxConnections),
+    )
+    .addOption(
+      new Option(
+        '--shard <i>',
+        "inspect only shard I of --total-shards: the clusters of the file whose names hash to it (overrides the file's sharding)",
+      ).argParser(shardIndex),
+    )
+    .addOption(
+      new Option(
+        '--total-shards <n>',
+        'how many daemons share the clusters of the file (with --shard)',
+      ).argParser(positiveInt('--total-shards', 1000)),
     );
   addLogFlags(cmd).action(async (flags: RunFlags) => done(await run(flags)));
   return cmd;
@@ -111,6 +159,14 @@ async function run(flags: RunFlags): Promise<number> {
     logger.info({ signal: stopSignal }, 'terminated during start-up; nothing was started');
     return 0;
   }
+  let shard: Shard;
+  try {
+    shard = daemonShard(flags, config);
+  } catch (err) {
+    removeHandlers();
+    process.stderr.write(`etcd-monitor: ${errorMessage(err)}\n`);
+    return 2;
+  }
 
   const metricPrefix = flags.metricPrefix ?? config.metricPrefix;
   const daemon = new InspectionServer({
@@ -119,15 +175,26 @@ async function run(flags: RunFlags): Promise<number> {
     maxConcurrentRounds: flags.maxConcurrentRounds,
     serverLimits: { maxRequests: flags.maxRequests, maxConnections: flags.maxConnections },
     ...(metricPrefix !== undefined && { metricPrefix }),
+    shard,
   });
-  await daemon.engine.apply(config.clusters);
+  await daemon.engine.apply(ownClusters(shard, config.clusters));
+  if (shard !== WHOLE)
+    logger.info(
+      {
+        shard: shard.describe().member,
+        totalShards: shard.describe().members,
+        clusters: daemon.engine.ids().length,
+        inFile: config.clusters.length,
+      },
+      'sharding: inspecting the clusters of this shard only',
+    );
   let code = 0;
   if (!stop.signal.aborted) {
     try {
       const address = await daemon.listen(flags.listen ?? config.listen ?? DEFAULT_LISTEN);
       daemon.setReady(true);
       logger.info(
-        { address, clusters: config.clusters.length, config: flags.config },
+        { address, clusters: daemon.engine.ids().length, config: flags.config },
         'etcd-monitor running',
       );
     } catch (err) {
@@ -145,8 +212,18 @@ async function run(flags: RunFlags): Promise<number> {
       try {
         const next = await loadConfigFile(flags.config, featureRegistry);
         if (stop.signal.aborted) return;
-        await daemon.engine.apply(next.clusters);
-        logger.info({ clusters: next.clusters.length }, 'config reloaded');
+        const nextShard = daemonShard(flags, next);
+        const { member, members } = nextShard.describe();
+        if (member !== shard.describe().member || members !== shard.describe().members)
+          logger.warn(
+            { shard: member, totalShards: members },
+            'sharding changed in the file: restart to apply it (a reload keeps the running shard)',
+          );
+        await daemon.engine.apply(ownClusters(shard, next.clusters));
+        logger.info(
+          { clusters: daemon.engine.ids().length, inFile: next.clusters.length },
+          'config reloaded',
+        );
         if (flags.metricPrefix === undefined && (next.metricPrefix ?? '') !== (metricPrefix ?? ''))
           logger.warn(
             { metricPrefix: metricPrefix ?? '', inFile: next.metricPrefix ?? '' },

@@ -93,6 +93,23 @@ export const MonitorConfig = Type.Object(
           "Put in front of every inspection metric name; kstone_ exports kstone's names (kstone_inspection_…). --metric-prefix overrides.",
       }),
     ),
+    sharding: Type.Optional(
+      Type.Object(
+        {
+          shard: Type.Integer({ minimum: 0, description: "This daemon's shard, from 0 to totalShards - 1." }),
+          totalShards: Type.Integer({
+            minimum: 1,
+            maximum: 1000,
+            description: 'How many daemons share the clusters of this file.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Split the clusters of this file over several daemons that all read it: each inspects only the clusters its shard owns (rendezvous hashing of the names). --shard/--total-shards override.',
+        },
+      ),
+    ),
     clusters: Type.Array(ClusterConfig),
   },
   { additionalProperties: false },

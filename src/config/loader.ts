@@ -27,6 +27,8 @@ export interface LoadedConfig {
   readonly file: string;
   readonly listen?: string;
   readonly metricPrefix?: string;
+  /** This daemon's part of the clusters (`sharding:`); the loader returns every cluster regardless. */
+  readonly sharding?: { readonly shard: number; readonly totalShards: number };
   readonly clusters: readonly ClusterSpec[];
 }
 
@@ -162,6 +164,10 @@ export async function parseConfig(
       problems.push(errorMessage(err));
     }
   }
+  if (config.sharding !== undefined && config.sharding.shard >= config.sharding.totalShards)
+    problems.push(
+      `sharding.shard: ${config.sharding.shard} is not a shard of ${config.sharding.totalShards} (use 0 to ${config.sharding.totalShards - 1})`,
+    );
   const names = new Set<string>();
   const clusters: ClusterSpec[] = [];
   for (const [i, cluster] of config.clusters.entries()) {
@@ -179,6 +185,7 @@ export async function parseConfig(
     file,
     ...(config.listen !== undefined && { listen: config.listen }),
     ...(config.metricPrefix !== undefined && { metricPrefix: config.metricPrefix }),
+    ...(config.sharding !== undefined && { sharding: config.sharding }),
     clusters,
   };
 }

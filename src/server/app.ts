@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
 import type { InspectionCollector } from '../metrics/collector.ts';
+import type { Shard } from '../engine/shard.ts';
 import { CONTENT_TYPE } from '../metrics/exposition.ts';
 import { VERSION } from '../version.ts';
 import { RenderAbandoned } from './shared-render.ts';
@@ -15,6 +16,8 @@ export interface ServerOptions {
   /** Ready to serve meaningful results (config loaded, engine started, leader elected...). */
   readonly ready: () => boolean;
   readonly limits?: Partial<ServerLimits>;
+  /** This process's part of the clusters (sharding), for its own metrics. */
+  readonly shard?: Pick<Shard, 'describe'>;
 }
 
 /** What one monitor serves at once; anything beyond is refused at once, never queued. */
@@ -78,6 +81,14 @@ export function buildServer(opts: ServerOptions) {
     labelNames: ['version', 'node_version'],
     registers: [processMetrics],
   }).set({ version: VERSION, node_version: process.versions.node }, 1);
+  new Gauge({
+    name: 'etcd_monitor_shard_members',
+    help: 'Replicas sharing the clusters as this process counts them (1 without sharding); each inspects and exports only its own share.',
+    registers: [processMetrics],
+    collect() {
+      this.set(opts.shard?.describe().members ?? 1);
+    },
+  });
   new Gauge({
     name: 'etcd_monitor_clusters',
     help: 'Clusters the monitor is configured to inspect.',
