@@ -18,7 +18,13 @@ import {
 import { validateLeaderElectionOptions, validateLeaseName } from '../k8s/leaderelection.ts';
 import { errorMessage } from '../errors.ts';
 import { DEFAULT_STATUS_REFRESH_MS } from '../controllers/etcdcluster/controller.ts';
-import { Manager, type ControllerName, type LeaderElectionSettings } from '../controllers/manager.ts';
+import {
+  Manager,
+  type ControllerName,
+  type LeaderElectionSettings,
+  type ShardingSettings,
+} from '../controllers/manager.ts';
+import { validateShardGroup } from '../k8s/shard-membership.ts';
 import { providerRegistry } from '../providers/index.ts';
 import { parseListen } from '../server/app.ts';
 import {
@@ -43,6 +49,7 @@ interface ControllerFlags extends LogFlags {
   readonly labelSelector?: string;
   readonly secretNamespaces?: readonly string[];
   readonly leaderElect: boolean;
+  readonly sharding: boolean;
   readonly leaseLockName: string;
   readonly leaseLockNamespace?: string;
   readonly leaderElectLeaseDuration: number;
@@ -106,7 +113,20 @@ export function controllerCommand(
         .default(true)
         .preset(true),
     )
-    .option('--lease-lock-name <name>', 'name of the Lease', defaultLease)
+    .addOption(
+      new Option(
+        '--sharding [bool]',
+        'share the EtcdClusters with the other replicas: each inspects and writes for its part only (one Lease per replica, named after --lease-lock-name and timed by the --leader-elect-* durations); replaces leader election',
+      )
+        .argParser(parseBool('--sharding'))
+        .default(false)
+        .preset(true),
+    )
+    .option(
+      '--lease-lock-name <name>',
+      'name of the Lease (with --sharding: of the shard group)',
+      defaultLease,
+    )
     .option(
       '--lease-lock-namespace <namespace>',
       "namespace of the Lease (default: $POD_NAMESPACE, else the pod's namespace, else etcd-monitor)",
@@ -184,7 +204,10 @@ function listenAddress(flags: ControllerFlags): string {
 }
 
 /** Every check that needs no API server; throws UsageError. */
-export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSettings | undefined } {
+export function checkFlags(flags: ControllerFlags): {
+  election: LeaderElectionSettings | undefined;
+  sharding?: ShardingSettings;
+} {
   if (flags.labelSelector !== undefined) {
     try {
       parseLabelSelector(flags.labelSelector);
@@ -199,7 +222,7 @@ export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSe
     const flag = flags.metricsAddr !== undefined ? '--metrics-addr' : '--listen';
     throw new UsageError(errorMessage(err).replace('--listen', flag));
   }
-  if (!flags.leaderElect) return { election: undefined };
+  if (!flags.leaderElect && !flags.sharding) return { election: undefined };
   const settings = {
     leaseName: flags.leaseLockName,
     leaseNamespace: flags.leaseLockNamespace ?? defaultLeaseNamespace(),
@@ -220,13 +243,26 @@ export function checkFlags(flags: ControllerFlags): { election: LeaderElectionSe
   }
   try {
     validateLeaseName(settings.leaseNamespace, settings.leaseName);
+    if (flags.sharding) validateShardGroup(settings.leaseNamespace, settings.leaseName);
   } catch (err) {
     throw new UsageError(
       errorMessage(err)
         .replace('lease namespace', '--lease-lock-namespace')
-        .replace('lease name', '--lease-lock-name'),
+        .replace('lease name', '--lease-lock-name')
+        .replace('shard group', '--lease-lock-name'),
     );
   }
+  if (flags.sharding)
+    return {
+      election: undefined,
+      sharding: {
+        group: settings.leaseName,
+        namespace: settings.leaseNamespace,
+        leaseDurationMs: settings.leaseDurationMs,
+        renewDeadlineMs: settings.renewDeadlineMs,
+        retryPeriodMs: settings.retryPeriodMs,
+      },
+    };
   return { election: settings };
 }
 
@@ -234,7 +270,7 @@ async function runControllers(
   flags: ControllerFlags,
   controllers: readonly ControllerName[],
 ): Promise<number> {
-  const { election } = checkFlags(flags);
+  const { election, sharding } = checkFlags(flags);
   let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
     kubeConfig = loadKubeConfig({
@@ -257,6 +293,7 @@ async function runControllers(
     statusRefreshMs: flags.statusRefreshPeriod,
     ...(flags.metricPrefix !== undefined && { metricPrefix: flags.metricPrefix }),
     ...(election !== undefined && { leaderElection: election }),
+    ...(sharding !== undefined && { sharding }),
     ...(flags.labelSelector !== undefined && { labelSelector: flags.labelSelector }),
     ...(flags.secretNamespaces !== undefined && { secretNamespaces: flags.secretNamespaces }),
   });

@@ -13,6 +13,10 @@
  * do: the pod restarts clean and campaigns again as a standby. Nothing of a
  * leader's state survives into the next term.
  *
+ * Sharded (--sharding): no election; every replica acts from the start on
+ * the clusters its shard owns (src/k8s/shard-membership.ts), and leaves the
+ * group only after its engines stopped.
+ *
  * Both controllers may run in one process (`operator`): they share the
  * informers, the Kubernetes connections and the etcd clients, but keep one
  * engine each: the EtcdCluster controller's reads membership only and is
@@ -28,6 +32,8 @@ import type { FeatureRegistry } from '../features/registry.ts';
 import { createClients, type Clients, type RestConfig } from '../k8s/client/index.ts';
 import { CountingEventRecorder, KubeEventSink } from '../k8s/events.ts';
 import { defaultIdentity, KubeLeaseLock, LeaderElector } from '../k8s/leaderelection.ts';
+import { ShardMembership } from '../k8s/shard-membership.ts';
+import type { Shard, ShardInfo } from '../engine/shard.ts';
 import type { Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import type { ProviderRegistry } from '../providers/index.ts';
@@ -48,6 +54,16 @@ export interface LeaderElectionSettings {
   readonly identity?: string;
 }
 
+/** Replicas sharing the EtcdClusters through one Lease each (src/k8s/shard-membership.ts). */
+export interface ShardingSettings {
+  /** The group's name: label value and prefix of the members' Leases. */
+  readonly group: string;
+  readonly namespace: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
 export interface ManagerOptions {
   readonly kubeConfig: RestConfig;
   readonly controllers: readonly ControllerName[];
@@ -57,6 +73,8 @@ export interface ManagerOptions {
   readonly workers: number;
   /** undefined: no election, this process leads from the start. */
   readonly leaderElection?: LeaderElectionSettings;
+  /** Every replica acts on its share of the clusters (no leader election then). */
+  readonly sharding?: ShardingSettings;
   readonly labelSelector?: string;
   /** Watch Secrets only in these namespaces (default: all). */
   readonly secretNamespaces?: readonly string[];
@@ -96,10 +114,13 @@ export class Manager {
   readonly #abort = new AbortController();
   #term: Term | undefined;
   #leading = false;
+  #membership: ShardMembership | undefined;
   #running: Promise<ManagerExit> | undefined;
 
   constructor(opts: ManagerOptions) {
     if (opts.controllers.length === 0) throw new Error('no controller to run');
+    if (opts.sharding !== undefined && opts.leaderElection !== undefined)
+      throw new Error('sharding and leader election exclude each other: every shard member acts');
     this.#options = opts;
     this.identity = opts.leaderElection?.identity ?? defaultIdentity();
     this.#log = opts.logger.child({ identity: this.identity });
@@ -111,7 +132,23 @@ export class Manager {
       clients: this.#etcd,
       ...(opts.metricPrefix !== undefined && { metricPrefix: opts.metricPrefix }),
       jitter: opts.jitter ?? true,
+      shard: { owns: (key) => this.#shard().owns(key), describe: () => this.#shard().describe() },
     });
+  }
+
+  /** The clusters this process acts for: its shard while sharding, else all. */
+  #shard(): Shard {
+    return (
+      this.#membership ?? {
+        owns: () => true,
+        describe: (): ShardInfo => ({ member: this.identity, members: 1 }),
+      }
+    );
+  }
+
+  /** This replica's shard membership (sharding only; tests look at it). */
+  get sharding(): ShardMembership | undefined {
+    return this.#membership;
   }
 
   /** Whether this process currently leads (and so acts). */
@@ -158,6 +195,7 @@ export class Manager {
 
   async #run(): Promise<ManagerExit> {
     const election = this.#options.leaderElection;
+    if (this.#options.sharding !== undefined) return this.#runSharded(this.#options.sharding);
     if (election === undefined) {
       try {
         await this.#lead(this.#abort.signal);
@@ -199,8 +237,49 @@ export class Manager {
     return led && !this.#abort.signal.aborted ? 'lost' : 'stopped';
   }
 
+  /**
+   * Sharded: act from the start, on the clusters our shard owns. The
+   * membership has connections of its own (renewals never queue behind
+   * lists and watches) and is left only after the engines stopped, so that
+   * the others take our clusters over once we no longer inspect them.
+   */
+  async #runSharded(sharding: ShardingSettings): Promise<ManagerExit> {
+    const kube = createClients(this.#options.kubeConfig, {
+      userAgent: `etcd-monitor/${VERSION} (sharding)`,
+    });
+    const membership = new ShardMembership({
+      leases: kube.leases,
+      namespace: sharding.namespace,
+      group: sharding.group,
+      identity: this.identity,
+      leaseDurationMs: sharding.leaseDurationMs,
+      renewDeadlineMs: sharding.renewDeadlineMs,
+      retryPeriodMs: sharding.retryPeriodMs,
+      logger: this.#options.logger,
+      release: async () => {
+        const { etcdclusters, inspections } = this.controllers;
+        await Promise.all([etcdclusters?.releaseUnowned(), inspections?.releaseUnowned()]);
+      },
+      changed: () => {
+        this.#term?.etcdclusters?.resyncAll();
+        this.#term?.inspections?.resyncAll();
+      },
+    });
+    this.#membership = membership;
+    try {
+      await this.#lead(this.#abort.signal, () => membership.start());
+      return 'stopped';
+    } catch (err) {
+      this.#log.error({ err: errorMessage(err) }, 'controllers failed');
+      return 'failed';
+    } finally {
+      await membership.stop();
+      await kube.close();
+    }
+  }
+
   /** One term: build, sync caches, run until the signal aborts, tear down. */
-  async #lead(signal: AbortSignal): Promise<void> {
+  async #lead(signal: AbortSignal, onRunning?: () => void): Promise<void> {
     const o = this.#options;
     const log = this.#log;
     const clients = createClients(o.kubeConfig, {
@@ -227,6 +306,7 @@ export class Manager {
       logger: o.logger,
       workers: o.workers,
       ...(o.timeouts !== undefined && { timeouts: o.timeouts }),
+      ...(this.#membership !== undefined && { shard: this.#membership }),
     };
 
     let membership: Engine | undefined;
@@ -267,6 +347,7 @@ export class Manager {
       if (await informers.waitForSync(signal)) {
         etcdclusters?.start();
         inspections?.start();
+        onRunning?.();
         this.#leading = true;
         this.server.setReady(true);
         log.info('caches synced: controllers running');

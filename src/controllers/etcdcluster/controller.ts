@@ -15,6 +15,7 @@
  * Handlers only enqueue keys; everything happens in sync(key).
  */
 import type { Engine } from '../../engine/engine.ts';
+import { WHOLE, type Shard } from '../../engine/shard.ts';
 import type { MembersSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
 import { membersIntervalSeconds } from '../../engine/cluster-spec.ts';
 import type { FeatureRegistry } from '../../features/registry.ts';
@@ -81,6 +82,8 @@ export interface EtcdClusterControllerOptions {
   readonly timeouts?: ClientTimeouts;
   readonly statusRefreshMs?: number;
   readonly now?: () => Date;
+  /** The clusters this replica acts for (sharding); default all. */
+  readonly shard?: Shard;
 }
 
 /** "metadata changed in a way that matters": anything but status (our own writes) and resourceVersion. */
@@ -177,6 +180,27 @@ export class EtcdClusterController {
     return this.#controller.stats();
   }
 
+  /** Whether this replica acts for the cluster: its shard owns the object's UID. */
+  #owns(cluster: DeepReadonly<EtcdCluster>): boolean {
+    return (this.#options.shard ?? WHOLE).owns(cluster.metadata.uid ?? key(cluster));
+  }
+
+  /** Stops what this replica runs for clusters its shard no longer owns (before the shard says so). */
+  async releaseUnowned(): Promise<void> {
+    const lister = this.#options.informers.clusters.lister;
+    const gone = [...this.#applied.keys()].filter((k) => {
+      const { namespace, name } = splitObjectKey(k);
+      const c = lister.get(namespace, name);
+      return c === undefined || !this.#owns(c);
+    });
+    await Promise.all(gone.map((k) => this.#release(k)));
+  }
+
+  /** Looks at every cluster again (the shard's ownership changed). */
+  resyncAll(): void {
+    for (const k of this.#options.informers.clusters.lister.keys()) this.#controller.enqueue(k);
+  }
+
   #now(): Date {
     return this.#options.now?.() ?? new Date();
   }
@@ -187,6 +211,11 @@ export class EtcdClusterController {
     if (cached === undefined) {
       // Deleted (the finalizer cleaned up), or no longer matches --label-selector: release what this process holds.
       this.#cleanedUp.delete(key);
+      await this.#release(key);
+      return;
+    }
+    if (!this.#owns(cached)) {
+      // Another replica's: it writes the status, creates the inspections, removes the finalizer.
       await this.#release(key);
       return;
     }
@@ -234,7 +263,7 @@ export class EtcdClusterController {
     if (!built.ok) return this.#invalid(key, cluster, built.problems, signal);
 
     const desired: ProviderCluster = { cluster: valid, spec: built.value };
-    await this.#monitor(key, cluster, provider, desired);
+    if (!(await this.#monitor(key, cluster, provider, desired))) return;
 
     const wanted = desiredInspections(valid, interval);
     const featureMessages = await this.#reconcileInspections(cluster, wanted, signal);
@@ -259,17 +288,23 @@ export class EtcdClusterController {
     await this.#writeStatus(cluster, next, signal);
   }
 
-  /** Gives the engine the cluster (the first time in this process) or a spec the provider calls changed. */
+  /**
+   * Gives the engine the cluster (the first time in this process) or a spec
+   * the provider calls changed; false when the cluster is no longer ours.
+   */
   async #monitor(
     key: string,
     cluster: DeepReadonly<EtcdCluster>,
     provider: ClusterProvider,
     desired: ProviderCluster,
-  ): Promise<void> {
+  ): Promise<boolean> {
+    // Checked again right before the engine is told (same tick): the shard may have moved during the sync's awaits.
+    if (!this.#owns(cluster)) return false;
     const applied = this.#applied.get(key);
     if (applied === undefined) {
-      await this.#options.engine.upsert(desired.spec);
+      // Recorded before the await: a release meanwhile must find (and drop) it.
       this.#applied.set(key, desired);
+      await this.#options.engine.upsert(desired.spec);
       // Once per object, not once per process start: only before the first status was written.
       if (cluster.status?.observedGeneration === undefined) {
         this.#options.recorder.event(
@@ -281,9 +316,10 @@ export class EtcdClusterController {
       }
       this.#log.info({ cluster: key, type: provider.type }, 'cluster set up');
     } else if (applied.spec !== desired.spec && !provider.equal(applied, desired)) {
-      await this.#options.engine.upsert(desired.spec);
       this.#applied.set(key, desired);
+      await this.#options.engine.upsert(desired.spec);
     }
+    return true;
   }
 
   /** Creates, updates and deletes the cluster's inspections; returns what to say per feature (conflicts). */
@@ -379,6 +415,7 @@ export class EtcdClusterController {
     signal: AbortSignal,
   ): Promise<void> {
     const now = this.#now();
+    if (!this.#owns(cluster)) return; // moved to another replica during the sync: it writes now
     if (
       !needsWrite(
         cluster.status,

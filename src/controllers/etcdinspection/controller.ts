@@ -12,6 +12,7 @@
  */
 import { digest } from '../../engine/cluster-spec.ts';
 import type { Engine } from '../../engine/engine.ts';
+import { WHOLE, type Shard } from '../../engine/shard.ts';
 import type { FeatureSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
 import type { ClusterSpec, FeatureSpec } from '../../engine/cluster-spec.ts';
 import type { FeatureRegistry } from '../../features/registry.ts';
@@ -68,6 +69,8 @@ export interface EtcdInspectionControllerOptions {
   readonly timeouts?: ClientTimeouts;
   readonly resultRefreshMs?: number;
   readonly now?: () => Date;
+  /** The clusters this replica inspects (sharding); default all. */
+  readonly shard?: Shard;
 }
 
 /** Changes an inspection's owner acts on: not status (our own writes). */
@@ -185,6 +188,28 @@ export class EtcdInspectionController {
     return this.#controller.stats();
   }
 
+  /** Whether this replica inspects the cluster: its shard owns the EtcdCluster's UID (the key when there is none). */
+  #owns(key: string, cluster: DeepReadonly<EtcdCluster> | undefined): boolean {
+    return (this.#options.shard ?? WHOLE).owns(cluster?.metadata.uid ?? key);
+  }
+
+  #ownsKey(key: string): boolean {
+    const { namespace, name } = splitObjectKey(key);
+    return this.#owns(key, this.#options.informers.clusters.lister.get(namespace, name));
+  }
+
+  /** Stops inspecting the clusters the shard no longer owns (their series leave /metrics). */
+  async releaseUnowned(): Promise<void> {
+    await Promise.all([...this.#applied.keys()].filter((k) => !this.#ownsKey(k)).map((k) => this.#remove(k)));
+  }
+
+  /** Looks at every inspected cluster again (the shard's ownership changed). */
+  resyncAll(): void {
+    const keys = new Set(this.#applied.keys());
+    for (const i of this.#options.informers.inspections.lister.list()) keys.add(inspectedClusterKey(i));
+    for (const k of keys) this.#controller.enqueue(k);
+  }
+
   #now(): Date {
     return this.#options.now?.() ?? new Date();
   }
@@ -200,6 +225,11 @@ export class EtcdInspectionController {
       return;
     }
     const cluster = this.#options.informers.clusters.lister.get(namespace, name);
+    if (!this.#owns(key, cluster)) {
+      // Another replica inspects it and writes these statuses.
+      await this.#remove(key);
+      return;
+    }
     if (cluster === undefined) {
       await this.#remove(key);
       if (this.#options.labelSelector !== undefined) return;
@@ -273,10 +303,13 @@ export class EtcdInspectionController {
         );
       }
       const applied = this.#applied.get(key);
+      // Checked again right before the engine is told (same tick): the shard may have moved during the sync.
+      if (!this.#owns(key, cluster)) return;
       if (applied?.spec !== built.value) {
         const fingerprint = digest(built.value);
-        if (applied?.digest !== fingerprint) await this.#options.engine.upsert(built.value);
+        // Recorded before the await: a release meanwhile must find (and drop) it.
         this.#applied.set(key, { spec: built.value, digest: fingerprint });
+        if (applied?.digest !== fingerprint) await this.#options.engine.upsert(built.value);
       }
     }
 
@@ -365,6 +398,8 @@ export class EtcdInspectionController {
     next: EtcdInspectionStatus,
     signal: AbortSignal,
   ): Promise<void> {
+    // Moved to another replica during the sync: it writes now.
+    if (!this.#ownsKey(inspectedClusterKey(i))) return;
     try {
       await this.#options.clients.etcdInspections.updateStatus({ ...i, status: next }, { signal });
     } catch (err) {
