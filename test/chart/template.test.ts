@@ -242,6 +242,28 @@ for (const major of HELM_MAJORS) {
       assert.ok(json.includes('kstone_inspection_etcd_endpoint_healthy'));
     });
 
+    it('operator-sharded-values: 3 replicas with --sharding (no leader election), Lease rights to list, watch and delete, every pod scraped', async () => {
+      const objects = await render(major, { valuesFiles: [join(CI_VALUES, 'operator-sharded-values.yaml')] });
+      const spec = deploymentSpec(only(objects, 'Deployment'));
+      assert.equal(spec.replicas, 3);
+      const args = spec.template.spec.containers[0]!.args;
+      assert.ok(args.includes('--sharding'));
+      assert.ok(!args.some((a) => a.startsWith('--leader-elect=')), 'no leader election');
+      assert.ok(args.includes('--leader-elect-lease-duration=30s'));
+      assert.ok(args.some((a) => a.startsWith('--lease-lock-name=')));
+      const role = objects.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('-leader-election'));
+      assert.deepEqual(rulesOf(role), ['coordination.k8s.io|leases|get,list,watch,create,update,delete']);
+      const podMonitor = only(objects, 'PodMonitor');
+      assert.deepEqual(
+        (podMonitor['spec'] as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels,
+        spec.selector.matchLabels,
+      );
+      assert.match(
+        await renderError(major, { setJson: { mode: 'standalone', 'operator.sharding.enabled': true } }),
+        /operator.sharding is for mode=operator/,
+      );
+    });
+
     it('operator-secret-namespaces-values: Secrets through Roles in the listed namespaces only, and a ServiceMonitor', async () => {
       const objects = await render(major, {
         valuesFiles: [join(CI_VALUES, 'operator-secret-namespaces-values.yaml')],

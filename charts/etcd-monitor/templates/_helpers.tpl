@@ -68,8 +68,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Checks that span several values (the schema checks each value). */}}
 {{- define "etcd-monitor.validate" -}}
-{{- if and (eq .Values.mode "operator") (gt (int .Values.replicaCount) 1) (not .Values.operator.leaderElection.enabled) }}
-{{- fail "operator.leaderElection.enabled=false with replicaCount > 1: every replica would act on its own; enable leader election or run one replica" }}
+{{- if and (eq .Values.mode "operator") (gt (int .Values.replicaCount) 1) (not .Values.operator.leaderElection.enabled) (not .Values.operator.sharding.enabled) }}
+{{- fail "operator.leaderElection.enabled=false with replicaCount > 1: every replica would act on its own; enable leader election or sharding, or run one replica" }}
+{{- end }}
+{{- if and (eq .Values.mode "standalone") .Values.operator.sharding.enabled }}
+{{- fail "operator.sharding is for mode=operator; standalone daemons shard with --shard/--total-shards (standalone.extraArgs), one release per shard" }}
 {{- end }}
 {{- if and (eq .Values.mode "standalone") (gt (len .Values.rbac.secretNamespaces) 0) }}
 {{- fail "rbac.secretNamespaces is for mode=operator; the standalone daemon reads its Secrets as mounted volumes" }}
