@@ -22,6 +22,7 @@ import {
   type MemberHandle,
   type MemberRole,
   type MemberSnapshot,
+  type OwnedHttpReadClient,
   type OwnedV3ReadClient,
 } from './contract.ts';
 import { fetchPeerChain } from '../etcd/peer-certificates.ts';
@@ -119,6 +120,7 @@ export class ClusterConnection {
   readonly #factory: ClientFactory;
   readonly #clients = new Map<string, MemberClients>();
   readonly #ownStreams = new Set<EtcdV3MemberClient>();
+  readonly #ownHttp = new Set<EtcdHttpMemberClient>();
   #members: Member[];
   #closed = false;
   readonly #firstDiscovery: Promise<void>;
@@ -141,6 +143,7 @@ export class ClusterConnection {
       ready: (signal) => this.ready(signal),
       members: () => this.members(),
       openV3Client: (endpoint) => this.openV3Client(endpoint),
+      openHttpClient: (endpoint) => this.openHttpClient(endpoint),
     };
   }
 
@@ -178,6 +181,21 @@ export class ClusterConnection {
     };
   }
 
+  openHttpClient(endpoint: Endpoint): OwnedHttpReadClient {
+    this.#assertOpen();
+    // No credentials: /metrics and /health are served without them, and a password not needed should not travel.
+    const { auth: _auth, ...options } = this.spec.client;
+    const client = this.#factory.http(endpoint, options);
+    this.#ownHttp.add(client);
+    return {
+      client: httpView(client),
+      close: async () => {
+        this.#ownHttp.delete(client);
+        await client.close();
+      },
+    };
+  }
+
   /** Reads membership and every member's status, in parallel. */
   async discover(signal: AbortSignal): Promise<MembersSnapshot> {
     this.#assertOpen();
@@ -198,6 +216,9 @@ export class ClusterConnection {
     this.#markDiscovered();
     for (const client of this.#ownStreams) client.close();
     this.#ownStreams.clear();
+    const ownHttp = [...this.#ownHttp];
+    this.#ownHttp.clear();
+    await Promise.allSettled(ownHttp.map((c) => c.close()));
     const all = [...this.#clients.values()];
     this.#clients.clear();
     await Promise.allSettled(all.map((c) => c.close()));

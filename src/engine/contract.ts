@@ -84,8 +84,8 @@ export type EtcdV2ReadView = Pick<
   'endpoint' | 'members' | 'selfStats' | 'index' | 'countKeys'
 >;
 
-/** /health and /version. */
-export type EtcdHttpView = Pick<EtcdHttpMemberClient, 'endpoint' | 'health' | 'version'>;
+/** /health, /version and /metrics. */
+export type EtcdHttpView = Pick<EtcdHttpMemberClient, 'endpoint' | 'health' | 'version' | 'metrics'>;
 
 const V3_READ_CALLS = [
   'memberList',
@@ -102,7 +102,7 @@ const V2_READ_CALLS = [
   'index',
   'countKeys',
 ] as const satisfies readonly (keyof EtcdV2ReadView)[];
-const HTTP_CALLS = ['health', 'version'] as const satisfies readonly (keyof EtcdHttpView)[];
+const HTTP_CALLS = ['health', 'version', 'metrics'] as const satisfies readonly (keyof EtcdHttpView)[];
 
 /**
  * An object with only the read calls of a client: a feature that casts its
@@ -143,6 +143,12 @@ export interface MemberHandle {
   v3(): EtcdV3ReadView;
   http(): EtcdHttpView;
   v2(): EtcdV2ReadView;
+}
+
+/** An HTTP client of an address of the cluster's own (a member's metrics URL); the feature that opened it closes it. */
+export interface OwnedHttpReadClient {
+  readonly client: EtcdHttpView;
+  close(): Promise<void>;
 }
 
 /** A read-only v3 client on a channel of its own; the feature that opened it closes it. */
@@ -187,6 +193,12 @@ export interface ClusterHandle {
    * and must close it (a removed cluster closes any it forgot).
    */
   openV3Client(endpoint: Endpoint): OwnedV3ReadClient;
+  /**
+   * An HTTP client of another address of a member (its --listen-metrics-urls),
+   * with the cluster's TLS settings (https) and no credentials. The caller
+   * owns it and closes it (a removed cluster closes any it forgot).
+   */
+  openHttpClient(endpoint: Endpoint): OwnedHttpReadClient;
 }
 
 // ---- outcomes -----------------------------------------------------------------------

@@ -176,6 +176,9 @@ class HttpHandle extends Handle<EtcdHttpMemberClient> implements EtcdHttpMemberC
   version(...a: Parameters<EtcdHttpMemberClient['version']>) {
     return this.client.version(...a);
   }
+  metrics(...a: Parameters<EtcdHttpMemberClient['metrics']>) {
+    return this.client.metrics(...a);
+  }
   async close(): Promise<void> {
     await this.release();
   }

@@ -267,7 +267,22 @@ export interface EtcdHttpMemberClient {
     opts?: CallOptions & { readonly serializable?: boolean; readonly exclude?: readonly string[] },
   ): Promise<HealthResult>;
   version(opts?: CallOptions): Promise<VersionResult>;
+  /** The member's Prometheus text exposition (GET path, default /metrics), at most maxBytes of it. */
+  metrics(opts?: MetricsOptions): Promise<MetricsText>;
   close(): Promise<void>;
+}
+
+export type MetricsOptions = CallOptions & {
+  /** default /metrics */
+  readonly path?: string;
+  /** default 8 MiB */
+  readonly maxBytes?: number;
+};
+
+export interface MetricsText {
+  readonly text: string;
+  /** Bytes received. */
+  readonly bytes: number;
 }
 
 // ---- errors ---------------------------------------------------------------------

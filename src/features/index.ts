@@ -6,6 +6,7 @@ import { alarmFeature } from './alarm/alarm.ts';
 import { certificatesFeature } from './certificates/certificates.ts';
 import { consistencyFeature } from './consistency/consistency.ts';
 import { healthyFeature } from './healthy/healthy.ts';
+import { performanceFeature } from './performance/performance.ts';
 import { quotaFeature } from './quota/quota.ts';
 import { featureRegistry, type FeatureRegistry } from './registry.ts';
 import { requestFeature } from './request/request.ts';
@@ -19,6 +20,7 @@ export const BUILTIN_FEATURES = {
   quota: () => quotaFeature,
   topology: () => topologyFeature,
   certificates: () => certificatesFeature,
+  performance: () => performanceFeature,
 } as const;
 
 export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {

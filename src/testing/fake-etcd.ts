@@ -158,6 +158,7 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
           })),
         version: (o) =>
           answer(c, endpoint, 'version', o, () => ({ etcdserver: '3.6.0', etcdcluster: '3.6.0' })),
+        metrics: (o) => answer(c, endpoint, 'metrics', o, () => ({ text: '', bytes: 0 })),
         close: async () => void c.closed.push(`http@${endpoint.hostPort}`),
       };
     },

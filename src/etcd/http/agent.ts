@@ -33,6 +33,8 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: string;
+  /** Bytes of the body as received. */
+  readonly bytes: number;
 }
 
 export interface HttpRequestOptions extends CallOptions {
@@ -41,6 +43,10 @@ export interface HttpRequestOptions extends CallOptions {
   readonly form?: URLSearchParams;
   /** Sends HTTP basic auth from options.auth (only the v2 API needs it). */
   readonly basicAuth?: boolean;
+  /** Accept header; default application/json. */
+  readonly accept?: string;
+  /** Limit on the body, enforced while reading (a chunked answer has no content-length); default 256 MiB. */
+  readonly maxBodyBytes?: number;
 }
 
 /** A function, not a property test: TypeScript would keep a narrowed `aborted` across awaits. */
@@ -145,7 +151,8 @@ export class MemberHttp {
     }, timeoutMs);
     const onAbort = (): void => controller.abort();
     callerSignal?.addEventListener('abort', onAbort, { once: true });
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: opts.accept ?? 'application/json' };
+    const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
     const auth = this.#options.auth;
     if (opts.basicAuth === true && auth !== undefined) {
       headers['authorization'] =
@@ -163,16 +170,26 @@ export class MemberHttp {
         signal: controller.signal,
       });
       const length = Number(res.headers['content-length'] ?? 0);
-      if (length > MAX_BODY_BYTES) {
+      if (length > maxBodyBytes) {
         await res.body.dump();
         throw this.error(
           'protocol',
           call,
-          `response of ${length} bytes exceeds the ${MAX_BODY_BYTES} bytes limit`,
+          `response of ${length} bytes exceeds the ${maxBodyBytes} bytes limit`,
         );
       }
-      const body = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, body };
+      const chunks: Buffer[] = [];
+      let received = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (received > maxBodyBytes) {
+          res.body.destroy();
+          throw this.error('protocol', call, `response exceeds the ${maxBodyBytes} bytes limit`);
+        }
+        chunks.push(chunk);
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
+      return { status: res.statusCode, headers: res.headers, body, bytes: received };
     } catch (err) {
       if (err instanceof EtcdError) throw err;
       if (timedOut) throw this.error('timeout', call, `no answer within ${timeoutMs} ms`, err);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { healthPath, interpretHealth } from './client.ts';
 
-const res = (status: number) => ({ status, headers: {}, body: '' });
+const res = (status: number) => ({ status, headers: {}, body: '', bytes: 0 });
 
 describe('/health', () => {
   it('sends query parameters only when asked', () => {

@@ -11,6 +11,8 @@ import type {
   ClientOptions,
   EtcdHttpMemberClient,
   HealthResult,
+  MetricsOptions,
+  MetricsText,
   VersionResult,
 } from '../types.ts';
 import { MemberHttp, describeMismatch, parseJson, type HttpResponse } from './agent.ts';
@@ -18,6 +20,9 @@ import { MemberHttp, describeMismatch, parseJson, type HttpResponse } from './ag
 // 3.4: {"health":"true"}; 3.5+: {"health":"false","reason":"..."}.
 const HealthBody = Type.Object({ health: Type.String(), reason: Type.Optional(Type.String()) });
 const VersionBody = Type.Object({ etcdserver: Type.String(), etcdcluster: Type.String() });
+
+/** An etcd member's /metrics is 150-250 KB; anything near this limit is not etcd's. */
+export const METRICS_MAX_BYTES = 8 * 1024 * 1024;
 
 export type HealthOptions = CallOptions & {
   readonly serializable?: boolean;
@@ -90,6 +95,26 @@ export function createHttpMemberClient(endpoint: Endpoint, options: ClientOption
         throw http.error('protocol', call, `unexpected body: ${describeMismatch(VersionBody, body)}`);
       }
       return { etcdserver: body.etcdserver, etcdcluster: body.etcdcluster };
+    },
+
+    async metrics(opts: MetricsOptions = {}): Promise<MetricsText> {
+      const path = opts.path ?? '/metrics';
+      const call = `GET ${path}`;
+      const res = await http.request(call, path, {
+        ...opts,
+        // The text format etcd (client_golang) serves; no gzip: undici would not undo it.
+        accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
+        maxBodyBytes: opts.maxBytes ?? METRICS_MAX_BYTES,
+      });
+      if (res.status !== 200) {
+        const text = res.body.slice(0, 120).replace(/\s+/g, ' ').trim();
+        throw http.error(
+          res.status === 404 ? 'not_found' : 'protocol',
+          call,
+          `HTTP ${res.status}${text !== '' ? `: ${text}` : ''}`,
+        );
+      }
+      return { text: res.body, bytes: res.bytes };
     },
 
     close(): Promise<void> {
