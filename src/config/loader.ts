@@ -17,7 +17,14 @@ import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './file-sc
 export { readPasswordFile };
 
 /** Features a cluster gets when neither it nor `defaults` lists any: cheap, and what every SRE wants. */
-export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm', 'quota', 'topology', 'certificates'];
+export const DEFAULT_FEATURES: readonly string[] = [
+  'healthy',
+  'alarm',
+  'quota',
+  'topology',
+  'certificates',
+  'performance',
+];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

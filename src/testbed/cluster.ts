@@ -92,6 +92,14 @@ export interface TestCluster extends AsyncDisposable {
   /** SIGKILL, wait for exit */
   killMember(i: number): Promise<void>;
   /**
+   * SIGSTOP: the member stops dead (no answer, no raft, no fsync) while its
+   * sockets stay open, as a member stalled by its disk or a long GC would;
+   * stopMember, killMember and stop() continue it first.
+   */
+  pauseMember(i: number): void;
+  /** SIGCONT; a no-op for a member not running. */
+  resumeMember(i: number): void;
+  /**
    * restart a stopped member with the same data dir/ports, wait until it
    * serves; `version` restarts it with another minor version's binary (a
    * step of a rolling upgrade or downgrade)
@@ -493,6 +501,8 @@ class EtcdTestCluster implements TestCluster {
   private async terminate(m: Member, signal: NodeJS.Signals, graceMs: number): Promise<void> {
     const proc = m.proc;
     if (!proc || !isAlive(proc.child)) return;
+    // A paused member (pauseMember) would not act on SIGTERM until continued.
+    proc.child.kill('SIGCONT');
     proc.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
     const exitedInTime = await Promise.race([
@@ -515,6 +525,18 @@ class EtcdTestCluster implements TestCluster {
   async killMember(i: number): Promise<void> {
     this.assertNotStopped();
     await this.terminate(this.member(i), 'SIGKILL', STOP_GRACE_MS);
+  }
+
+  pauseMember(i: number): void {
+    this.assertNotStopped();
+    const child = this.member(i).proc?.child;
+    if (child === undefined || !isAlive(child)) throw new Error(`member ${i} is not running`);
+    child.kill('SIGSTOP');
+  }
+
+  resumeMember(i: number): void {
+    const child = this.member(i).proc?.child;
+    if (child !== undefined && isAlive(child)) child.kill('SIGCONT');
   }
 
   async startMember(i: number, opts: { version?: EtcdVersion } = {}): Promise<void> {

@@ -105,6 +105,7 @@ describe('EtcdCluster status', () => {
       WithinQuota: 'Unknown FeatureDisabled: the quota feature is not enabled',
       TopologyOk: 'Unknown FeatureDisabled: the topology feature is not enabled',
       CertificatesValid: 'Unknown FeatureDisabled: the certificates feature is not enabled',
+      PerformanceOk: 'Unknown FeatureDisabled: the performance feature is not enabled',
     });
     assert.ok(
       (s.conditions ?? []).every(

@@ -47,6 +47,7 @@ const SOURCES: readonly ConditionSource[] = [
     ok: 'CertificatesValid',
     problems: 'CertificateProblems',
   },
+  { type: 'PerformanceOk', feature: 'performance', ok: 'PerformanceOk', problems: 'PerformanceProblems' },
 ];
 
 const MESSAGE_MAX = 4096;

@@ -145,8 +145,14 @@ export const PerformanceOptionsSchema = Type.Object(
     }),
     slowApplies: count(0, 'Slow applies (> 100 ms) allowed in one interval.'),
     heartbeatFailures: count(0, 'Heartbeat send failures allowed in one interval.'),
-    leaderChanges: count(0, 'Leader changes seen allowed in one interval.'),
-    proposalsFailed: count(0, 'Failed proposals allowed in one interval.'),
+    leaderChanges: count(
+      1,
+      'Leader changes seen allowed in one interval (one election is normal: a restart, a move).',
+    ),
+    proposalsFailed: count(
+      5,
+      'Failed proposals allowed in one interval (an election fails the proposals in flight).',
+    ),
     proposalsPending: count(100, 'Pending proposals above this are a backlog.'),
     residentMemoryBytes: count(0, "The member's resident memory above this is a finding; 0: no bound."),
     baselineSeconds: Type.Integer({

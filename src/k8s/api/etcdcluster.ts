@@ -22,6 +22,7 @@ export const KNOWN_FEATURES = [
   'quota',
   'topology',
   'certificates',
+  'performance',
 ] as const;
 
 /** Enabled when an object names no features at all (neither spec.features nor the featureGates annotation). */
@@ -181,6 +182,7 @@ export const CLUSTER_CONDITIONS = [
   'WithinQuota',
   'TopologyOk',
   'CertificatesValid',
+  'PerformanceOk',
 ] as const;
 export type ClusterConditionType = (typeof CLUSTER_CONDITIONS)[number];
 
@@ -225,7 +227,9 @@ export const EtcdClusterStatus = Type.Object(
       ),
     ),
     conditions: Type.Optional(
-      Conditions('Ready, Healthy, Consistent, AlarmsClear, WithinQuota, TopologyOk, CertificatesValid.'),
+      Conditions(
+        'Ready, Healthy, Consistent, AlarmsClear, WithinQuota, TopologyOk, CertificatesValid, PerformanceOk.',
+      ),
     ),
     observedGeneration: Type.Optional(
       Int64({ minimum: 0, description: 'The .metadata.generation this status describes.' }),
