@@ -16,7 +16,7 @@ function intervals(features: Readonly<Record<string, FeatureSpec>> | undefined):
   return Object.fromEntries(Object.entries(features ?? {}).map(([n, f]) => [n, f.intervalSeconds]));
 }
 
-test('a minimal config gets defaults: v3, member discovery, healthy and alarm every 30 s, quota every 60 s, topology every 30 s, certificates hourly', async () => {
+test('a minimal config gets defaults: v3, member discovery, healthy and alarm every 30 s, quota every 60 s, topology every 30 s, certificates hourly, performance every 30 s', async () => {
   const config = await parse('clusters:\n  - name: prod-a\n    endpoints: [http://127.0.0.1:2379]\n');
   const [c] = config.clusters;
   assert.equal(c?.id, 'prod-a');
@@ -29,6 +29,7 @@ test('a minimal config gets defaults: v3, member discovery, healthy and alarm ev
     quota: 60,
     topology: 30,
     certificates: 3600,
+    performance: 30,
   });
   assert.equal(c?.features.alarm?.feature, registry.get('alarm'));
 });
