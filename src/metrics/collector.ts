@@ -7,7 +7,7 @@ import {
   metricPrefixProblem,
   type MetricDefinition,
 } from './catalogue.ts';
-import { familyHeader, renderFamilies, SampleBuffer } from './exposition.ts';
+import { extendPairs, familyHeader, labelPairs, renderFamilies, SampleBuffer } from './exposition.ts';
 
 export interface CollectorOptions {
   readonly store: SnapshotStore;
@@ -60,8 +60,10 @@ export class InspectionCollector {
     this.#collectCluster(cluster, buffer);
     const prefix = this.#opts.metricPrefix ?? '';
     const text = new Map<string, string>();
-    for (const [name, lines] of buffer.lines)
-      if (lines.length > 0) text.set(name, `${lines.map((l) => prefix + l).join('\n')}\n`);
+    for (const [name, lines] of buffer.lines) {
+      if (lines.length === 0) continue;
+      text.set(name, `${(prefix === '' ? lines : lines.map((l) => prefix + l)).join('\n')}\n`);
+    }
     return text;
   }
 
@@ -76,29 +78,32 @@ export class InspectionCollector {
 
   #collectCluster(cluster: ClusterSnapshot, out: SampleBuffer): void {
     // clusterName first (dashboards and tests read the series in this order), then
-    // the cluster's own labels, which never replace it.
+    // the cluster's own labels, which never replace it. Label sets shared by
+    // many samples are formatted once (a render formats ~45 samples a cluster).
     const base: Record<string, string> = { [CLUSTER_NAME_LABEL]: cluster.name };
     for (const [label, value] of Object.entries(cluster.labels)) if (!(label in base)) base[label] = value;
+    const basePairs = labelPairs(base);
     const m = ENGINE_METRICS;
 
     if (cluster.members !== undefined) {
-      out.add(m.discoverySuccess.name, base, cluster.members.error === undefined ? 1 : 0);
-      if (cluster.members.error === undefined) out.add(m.members.name, base, cluster.members.members.length);
-      for (const member of cluster.members.members) collectMember(member, base, out);
+      out.addPairs(m.discoverySuccess.name, basePairs, cluster.members.error === undefined ? 1 : 0);
+      if (cluster.members.error === undefined)
+        out.addPairs(m.members.name, basePairs, cluster.members.members.length);
+      for (const member of cluster.members.members) collectMember(member, base, basePairs, out);
     }
 
     for (const feature of Object.values(cluster.features)) {
-      const labels = { ...base, inspectionType: feature.name };
-      out.add(m.failed.name, labels, feature.failures);
-      out.add(m.runs.name, labels, feature.runs);
-      out.add(m.interval.name, labels, feature.intervalSeconds);
-      out.add(m.consecutiveFailures.name, labels, feature.consecutiveFailures);
+      const pairs = extendPairs(basePairs, base, 'inspectionType', feature.name);
+      out.addPairs(m.failed.name, pairs, feature.failures);
+      out.addPairs(m.runs.name, pairs, feature.runs);
+      out.addPairs(m.interval.name, pairs, feature.intervalSeconds);
+      out.addPairs(m.consecutiveFailures.name, pairs, feature.consecutiveFailures);
       const last = feature.last;
       if (last === undefined) continue;
-      out.add(m.success.name, labels, last.ok ? 1 : 0);
-      out.add(m.duration.name, labels, last.durationMs / 1000);
-      out.add(m.lastRun.name, labels, last.startedAt.getTime() / 1000);
-      for (const sample of last.metrics) out.addSample(sample, base);
+      out.addPairs(m.success.name, pairs, last.ok ? 1 : 0);
+      out.addPairs(m.duration.name, pairs, last.durationMs / 1000);
+      out.addPairs(m.lastRun.name, pairs, last.startedAt.getTime() / 1000);
+      for (const sample of last.metrics) out.addSample(sample, base, basePairs);
     }
   }
 }
@@ -106,11 +111,13 @@ export class InspectionCollector {
 function collectMember(
   member: MemberSnapshot,
   base: Readonly<Record<string, string>>,
+  basePairs: string,
   out: SampleBuffer,
 ): void {
   if (member.endpoint === '') return;
   const m = ENGINE_METRICS;
   const labels = { ...base, endpoint: member.endpoint };
+  const pairs = extendPairs(basePairs, base, 'endpoint', member.endpoint);
   out.add(
     m.memberInfo.name,
     {
@@ -123,9 +130,9 @@ function collectMember(
     1,
   );
   const up = member.error === undefined && member.version !== undefined;
-  out.add(m.memberStatusUp.name, labels, up ? 1 : 0);
+  out.addPairs(m.memberStatusUp.name, pairs, up ? 1 : 0);
   if (!up) return;
-  out.add(m.isLeader.name, labels, member.role === 'leader' ? 1 : 0);
+  out.addPairs(m.isLeader.name, pairs, member.role === 'leader' ? 1 : 0);
   const optional: [MetricDefinition, bigint | undefined][] = [
     [m.dbSize, member.dbSize],
     [m.dbSizeInUse, member.dbSizeInUse],
@@ -138,5 +145,5 @@ function collectMember(
     [m.raftAppliedIndex, member.raftAppliedIndex],
     [m.revision, member.revision],
   ];
-  for (const [def, value] of optional) if (value !== undefined) out.add(def.name, labels, value);
+  for (const [def, value] of optional) if (value !== undefined) out.addPairs(def.name, pairs, value);
 }

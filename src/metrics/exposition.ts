@@ -3,7 +3,11 @@ import type { MetricSample } from './sample.ts';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabelValue(value: string): string {
+  // Nearly every value (names, endpoints, types) has nothing to escape: one scan, no copies.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -20,9 +24,31 @@ export function formatValue(value: number | bigint): string {
 }
 
 export function formatLabels(labels: Readonly<Record<string, string>>): string {
-  const parts: string[] = [];
-  for (const key in labels) parts.push(`${key}="${escapeLabelValue(labels[key]!)}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+  const pairs = labelPairs(labels);
+  return pairs === '' ? '' : `{${pairs}}`;
+}
+
+/**
+ * The label set's pairs without the braces (`a="x",b="y"`), in the
+ * object's key order: what samples sharing labels (a cluster's, a member's)
+ * format once, then extend with extendPairs().
+ */
+export function labelPairs(labels: Readonly<Record<string, string>>): string {
+  let out = '';
+  for (const key in labels) out += `${out === '' ? '' : ','}${key}="${escapeLabelValue(labels[key]!)}"`;
+  return out;
+}
+
+/** `pairs` with one more label, as labelPairs({...labels, [key]: value}) would format it. */
+export function extendPairs(
+  pairs: string,
+  labels: Readonly<Record<string, string>>,
+  key: string,
+  value: string,
+): string {
+  // A key already in the set keeps its place with the new value: the general path.
+  if (key in labels) return labelPairs({ ...labels, [key]: value });
+  return `${pairs}${pairs === '' ? '' : ','}${key}="${escapeLabelValue(value)}"`;
 }
 
 /** A family's HELP and TYPE lines (no trailing newline). */
@@ -59,15 +85,36 @@ export class SampleBuffer {
   readonly lines = new Map<string, string[]>();
 
   add(name: string, labels: Readonly<Record<string, string>>, value: number | bigint): void {
+    this.addPairs(name, labelPairs(labels), value);
+  }
+
+  /** A sample whose labels are already formatted (labelPairs/extendPairs). */
+  addPairs(name: string, pairs: string, value: number | bigint): void {
     let list = this.lines.get(name);
     if (list === undefined) {
       list = [];
       this.lines.set(name, list);
     }
-    list.push(`${name}${formatLabels(labels)} ${formatValue(value)}`);
+    list.push(pairs === '' ? `${name} ${formatValue(value)}` : `${name}{${pairs}} ${formatValue(value)}`);
   }
 
-  addSample(sample: MetricSample, clusterLabels: Readonly<Record<string, string>>): void {
-    this.add(sample.name, { ...clusterLabels, ...sample.labels }, sample.value);
+  /**
+   * A feature's sample under the cluster's labels (the sample's own win on a
+   * clash); `clusterPairs` is labelPairs(clusterLabels), formatted once per cluster.
+   */
+  addSample(
+    sample: MetricSample,
+    clusterLabels: Readonly<Record<string, string>>,
+    clusterPairs = labelPairs(clusterLabels),
+  ): void {
+    let pairs = clusterPairs;
+    for (const key in sample.labels) {
+      if (key in clusterLabels) {
+        pairs = labelPairs({ ...clusterLabels, ...sample.labels });
+        break;
+      }
+      pairs += `${pairs === '' ? '' : ','}${key}="${escapeLabelValue(sample.labels[key]!)}"`;
+    }
+    this.addPairs(sample.name, pairs, sample.value);
   }
 }
