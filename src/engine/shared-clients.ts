@@ -152,6 +152,15 @@ class V3Handle extends Handle<EtcdV3MemberClient> implements EtcdV3MemberClient 
   put(...a: Parameters<EtcdV3MemberClient['put']>) {
     return this.client.put(...a);
   }
+  leaseGrant(...a: Parameters<EtcdV3MemberClient['leaseGrant']>) {
+    return this.client.leaseGrant(...a);
+  }
+  leaseRevoke(...a: Parameters<EtcdV3MemberClient['leaseRevoke']>) {
+    return this.client.leaseRevoke(...a);
+  }
+  leaseKeepAliveOnce(...a: Parameters<EtcdV3MemberClient['leaseKeepAliveOnce']>) {
+    return this.client.leaseKeepAliveOnce(...a);
+  }
   deleteRange(...a: Parameters<EtcdV3MemberClient['deleteRange']>) {
     return this.client.deleteRange(...a);
   }

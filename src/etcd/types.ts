@@ -126,6 +126,19 @@ export interface RangeResult {
   readonly count: bigint;
 }
 
+export interface LeaseGrantResult {
+  readonly header: ResponseHeader;
+  readonly id: bigint;
+  readonly ttlSeconds: number;
+}
+
+export interface LeaseKeepAliveResult {
+  readonly header: ResponseHeader;
+  readonly id: bigint;
+  /** Seconds the lease was renewed for; 0 or less when it does not exist any more. */
+  readonly ttlSeconds: number;
+}
+
 export interface HashKVResult {
   readonly header: ResponseHeader;
   /** uint32 */
@@ -191,7 +204,21 @@ export interface EtcdV3MemberClient {
     opts?: CallOptions,
   ): AsyncIterable<RangeResult>;
   hashKV(revision: bigint, opts?: CallOptions): Promise<HashKVResult>;
-  put(key: Buffer | string, value: Buffer | string, opts?: CallOptions): Promise<ResponseHeader>;
+  /** opts.lease attaches the key to a lease (deleted when the lease is revoked or expires). */
+  put(
+    key: Buffer | string,
+    value: Buffer | string,
+    opts?: CallOptions & { readonly lease?: bigint },
+  ): Promise<ResponseHeader>;
+  /** A lease of `ttlSeconds` (etcd may grant a longer one: its minimum TTL is about 1.5 × election timeout). */
+  leaseGrant(ttlSeconds: number, opts?: CallOptions): Promise<LeaseGrantResult>;
+  /** Revokes a lease and deletes every key attached to it; 'not_found' when it already expired. */
+  leaseRevoke(id: bigint, opts?: CallOptions): Promise<ResponseHeader>;
+  /**
+   * One keep-alive of a lease, on a short stream of its own: the TTL it was
+   * renewed to, 0 when the lease no longer exists (expired or revoked).
+   */
+  leaseKeepAliveOnce(id: bigint, opts?: CallOptions): Promise<LeaseKeepAliveResult>;
   deleteRange(
     key: Buffer | string,
     rangeEnd?: Buffer | string,

@@ -23,6 +23,8 @@ import {
   decodeDeleteRange,
   decodeHashKV,
   decodeHeaderOnly,
+  decodeLeaseGrant,
+  decodeLeaseKeepAlive,
   decodeMemberList,
   decodeRange,
   decodeStatus,
@@ -39,6 +41,8 @@ import {
   type ClientOptions,
   type EtcdV3MemberClient,
   type HashKVResult,
+  type LeaseGrantResult,
+  type LeaseKeepAliveResult,
   type MemberListResult,
   type RangeRequest,
   type RangeResult,
@@ -543,14 +547,79 @@ class V3MemberClient implements EtcdV3MemberClient {
     return this.#unary('HashKV', this.#methods.hashKV, { revision: revision.toString() }, decodeHashKV, opts);
   }
 
-  put(key: Buffer | string, value: Buffer | string, opts?: CallOptions): Promise<ResponseHeader> {
+  put(
+    key: Buffer | string,
+    value: Buffer | string,
+    opts?: CallOptions & { readonly lease?: bigint },
+  ): Promise<ResponseHeader> {
     return this.#unary(
       'Put',
       this.#methods.put,
-      { key: toBuffer(key), value: toBuffer(value) },
+      { key: toBuffer(key), value: toBuffer(value), lease: (opts?.lease ?? 0n).toString() },
       decodeHeaderOnly,
       opts,
     );
+  }
+
+  leaseGrant(ttlSeconds: number, opts?: CallOptions): Promise<LeaseGrantResult> {
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+      return Promise.reject(
+        this.#error('protocol', 'LeaseGrant', `ttlSeconds must be a positive integer, got ${ttlSeconds}`),
+      );
+    }
+    return this.#unary(
+      'LeaseGrant',
+      this.#methods.leaseGrant,
+      { TTL: String(ttlSeconds), ID: '0' },
+      decodeLeaseGrant,
+      opts,
+    );
+  }
+
+  leaseRevoke(id: bigint, opts?: CallOptions): Promise<ResponseHeader> {
+    return this.#unary(
+      'LeaseRevoke',
+      this.#methods.leaseRevoke,
+      { ID: id.toString() },
+      decodeHeaderOnly,
+      opts,
+    );
+  }
+
+  async leaseKeepAliveOnce(id: bigint, opts?: CallOptions): Promise<LeaseKeepAliveResult> {
+    const call = 'LeaseKeepAlive';
+    this.#assertOpen(call);
+    const signal = opts?.signal;
+    if (aborted(signal)) throw this.#canceled(call, signal);
+    const timeoutMs = opts?.timeoutMs ?? this.#options.requestTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await this.#waitConnected(call, deadline, signal);
+      const token = await this.#getToken(call, signal);
+      const stream = this.#client.makeBidiStreamRequest<object, unknown>(
+        this.#methods.leaseKeepAlive.path,
+        this.#methods.leaseKeepAlive.requestSerialize,
+        this.#methods.leaseKeepAlive.responseDeserialize,
+        this.#metadata(token.value),
+        { deadline },
+      );
+      stream.on('error', () => {});
+      this.#inflight.add(stream);
+      const onAbort = (): void => stream.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        stream.write({ ID: id.toString() });
+        // One request, one answer: the stream is only a transport for it.
+        for await (const raw of stream) return decodeLeaseKeepAlive(raw);
+        throw this.#error('unavailable', call, 'keep-alive stream closed without an answer');
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        this.#inflight.delete(stream);
+        stream.cancel();
+      }
+    } catch (err) {
+      throw this.#mapError(err, call, signal, timeoutMs);
+    }
   }
 
   deleteRange(

@@ -17,6 +17,8 @@ import type {
   AlarmType,
   HashKVResult,
   KeyValue,
+  LeaseGrantResult,
+  LeaseKeepAliveResult,
   MemberInfo,
   MemberListResult,
   RangeResult,
@@ -52,6 +54,9 @@ export interface EtcdMethods {
   readonly defragment: MethodDef;
   readonly hashKV: MethodDef;
   readonly authenticate: MethodDef;
+  readonly leaseGrant: MethodDef;
+  readonly leaseRevoke: MethodDef;
+  readonly leaseKeepAlive: MethodDef;
 }
 
 /** The services of etcd.proto by short name ("KV", "Maintenance", ...), each a map of method name to definition. */
@@ -136,6 +141,9 @@ function loadMethods(): EtcdMethods {
     defragment: method('Maintenance', 'Defragment'),
     hashKV: method('Maintenance', 'HashKV'),
     authenticate: method('Auth', 'Authenticate'),
+    leaseGrant: method('Lease', 'LeaseGrant'),
+    leaseRevoke: method('Lease', 'LeaseRevoke'),
+    leaseKeepAlive: method('Lease', 'LeaseKeepAlive'),
   };
 }
 
@@ -259,6 +267,18 @@ export function decodeRange(v: unknown): RangeResult {
 
 export function decodeHeaderOnly(v: unknown): ResponseHeader {
   return header(obj(v, 'response'));
+}
+
+export function decodeLeaseGrant(v: unknown): LeaseGrantResult {
+  const o = obj(v, 'LeaseGrantResponse');
+  const error = str(o, 'error');
+  if (error !== '') throw new DecodeError(`lease refused: ${error}`);
+  return { header: header(o), id: int64(o, 'ID'), ttlSeconds: Number(int64(o, 'TTL')) };
+}
+
+export function decodeLeaseKeepAlive(v: unknown): LeaseKeepAliveResult {
+  const o = obj(v, 'LeaseKeepAliveResponse');
+  return { header: header(o), id: int64(o, 'ID'), ttlSeconds: Number(int64(o, 'TTL')) };
 }
 
 export function decodeDeleteRange(v: unknown): { header: ResponseHeader; deleted: bigint } {
