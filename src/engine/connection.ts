@@ -24,7 +24,10 @@ import {
   type MemberSnapshot,
   type OwnedHttpReadClient,
   type OwnedV3ReadClient,
+  type ProbeKey,
+  type ProbeKeyRequest,
 } from './contract.ts';
+import { EngineProbeKey } from './probe-key.ts';
 import { fetchPeerChain } from '../etcd/peer-certificates.ts';
 import { accessError, accessProblem } from '../etcd/access-error.ts';
 import type { MembersSnapshot } from './snapshot.ts';
@@ -121,6 +124,7 @@ export class ClusterConnection {
   readonly #clients = new Map<string, MemberClients>();
   readonly #ownStreams = new Set<EtcdV3MemberClient>();
   readonly #ownHttp = new Set<EtcdHttpMemberClient>();
+  readonly #probeKeys = new Set<EngineProbeKey>();
   #members: Member[];
   #closed = false;
   readonly #firstDiscovery: Promise<void>;
@@ -144,6 +148,7 @@ export class ClusterConnection {
       members: () => this.members(),
       openV3Client: (endpoint) => this.openV3Client(endpoint),
       openHttpClient: (endpoint) => this.openHttpClient(endpoint),
+      openProbeKey: (request) => this.openProbeKey(request),
     };
   }
 
@@ -196,6 +201,29 @@ export class ClusterConnection {
     };
   }
 
+  openProbeKey(request: ProbeKeyRequest): ProbeKey {
+    this.#assertOpen();
+    if (this.spec.storageBackend !== 'v3') throw new Error('probe keys need the v3 API');
+    const key = new EngineProbeKey(request, {
+      clusterId: this.spec.id,
+      logger: this.logger,
+      clientOf: (member) => {
+        if (member.endpoint === undefined)
+          throw new Error(`member ${member.snapshot.name} has no client URL`);
+        return this.#clientsFor(member.endpoint).v3();
+      },
+      // The leader first (it serves lease calls without forwarding), then the members that answered.
+      leaseMembers: () => {
+        const rank = (m: MemberHandle): number =>
+          m.snapshot.role === 'leader' ? 0 : m.snapshot.error === undefined ? 1 : 2;
+        return [...this.members()].sort((a, b) => rank(a) - rank(b));
+      },
+      onClose: (k) => this.#probeKeys.delete(k),
+    });
+    this.#probeKeys.add(key);
+    return key;
+  }
+
   /** Reads membership and every member's status, in parallel. */
   async discover(signal: AbortSignal): Promise<MembersSnapshot> {
     this.#assertOpen();
@@ -211,6 +239,9 @@ export class ClusterConnection {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
+    // Probe keys a feature left open: revoked first, while the clients still work.
+    await Promise.allSettled([...this.#probeKeys].map((k) => k.close()));
     if (this.#closed) return;
     this.#closed = true;
     this.#markDiscovered();

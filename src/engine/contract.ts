@@ -160,6 +160,65 @@ export interface OwnedV3ReadClient {
 export type { PresentedChain } from '../etcd/peer-certificates.ts';
 
 /**
+ * The one write an inspection may make, asked for deliberately
+ * (ClusterHandle.openProbeKey): a key of its own, whose name the engine
+ * makes up (`<prefix><16 random hex digits>`, so never a key that already
+ * exists), attached to a lease the engine grants and renews. The feature
+ * can put a short value into that key through any member, and nothing
+ * else: no other key, no delete, no lease of its own. close() revokes the
+ * lease, which deletes the key; if the process dies, the lease expires
+ * after its TTL and etcd deletes the key. Why so narrow: features get
+ * read-only views so that no bug in an inspection can change the cluster
+ * it inspects (issue 7); a latency probe needs real writes, and this
+ * keeps what it can touch to one key it created, for as long as it runs.
+ */
+export interface ProbeKeyRequest {
+  /** Where the key lives: starts and ends with "/" (e.g. "/etcd-monitor/probe/"), at most 128 bytes. */
+  readonly prefix: string;
+  /** Lease TTL: how long the key outlives a monitor that died without revoking it. */
+  readonly ttlSeconds: number;
+}
+
+const PROBE_PREFIX_MAX_BYTES = 128;
+const PROBE_TTL_MIN_SECONDS = 2;
+const PROBE_TTL_MAX_SECONDS = 86_400;
+
+/** Why a probe key request is refused (for options checks and openProbeKey), or undefined when it is fine. */
+export function probeKeyRequestProblem(request: ProbeKeyRequest): string | undefined {
+  const { prefix, ttlSeconds } = request;
+  if (!prefix.startsWith('/') || !prefix.endsWith('/') || prefix.length < 2)
+    return `key prefix "${prefix}" must start and end with "/" (e.g. "/etcd-monitor/probe/")`;
+  if (Buffer.byteLength(prefix) > PROBE_PREFIX_MAX_BYTES)
+    return `key prefix is longer than ${PROBE_PREFIX_MAX_BYTES} bytes`;
+  if (prefix.includes('\0')) return 'key prefix contains a NUL byte';
+  if (
+    !Number.isSafeInteger(ttlSeconds) ||
+    ttlSeconds < PROBE_TTL_MIN_SECONDS ||
+    ttlSeconds > PROBE_TTL_MAX_SECONDS
+  )
+    return `lease TTL must be a whole number of seconds from ${PROBE_TTL_MIN_SECONDS} to ${PROBE_TTL_MAX_SECONDS}, got ${ttlSeconds}`;
+  return undefined;
+}
+
+/** Longest value a probe key takes: a probe writes a timestamp, not data. */
+export const PROBE_VALUE_MAX_BYTES = 256;
+
+export interface ProbeKey {
+  /** The key, as made up by the engine. */
+  readonly key: string;
+  /**
+   * Grants the lease, or renews it when a third of its TTL has passed
+   * (granting a new one when it expired). Call once per round before the
+   * writes, so that their round trips time the put alone.
+   */
+  keepAlive(signal: AbortSignal): Promise<void>;
+  /** Puts `value` (at most PROBE_VALUE_MAX_BYTES) into the key through `member`, under the lease. */
+  write(member: MemberHandle, value: string, signal: AbortSignal): Promise<void>;
+  /** Revokes the lease (etcd deletes the key). Idempotent; a removed cluster closes any probe key left open. */
+  close(): Promise<void>;
+}
+
+/**
  * The TLS side of a cluster that a feature may see: the public certificates
  * it is configured with (never the key) and a handshake made with its
  * settings, for the certificates inspection.
@@ -199,6 +258,8 @@ export interface ClusterHandle {
    * owns it and closes it (a removed cluster closes any it forgot).
    */
   openHttpClient(endpoint: Endpoint): OwnedHttpReadClient;
+  /** A key of the feature's own under a lease (v3 only): see ProbeKey. Throws on a bad prefix or TTL. */
+  openProbeKey(request: ProbeKeyRequest): ProbeKey;
 }
 
 // ---- outcomes -----------------------------------------------------------------------
