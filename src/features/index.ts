@@ -6,6 +6,7 @@ import { alarmFeature } from './alarm/alarm.ts';
 import { certificatesFeature } from './certificates/certificates.ts';
 import { consistencyFeature } from './consistency/consistency.ts';
 import { healthyFeature } from './healthy/healthy.ts';
+import { latencyFeature } from './latency/latency.ts';
 import { performanceFeature } from './performance/performance.ts';
 import { quotaFeature } from './quota/quota.ts';
 import { featureRegistry, type FeatureRegistry } from './registry.ts';
@@ -21,6 +22,7 @@ export const BUILTIN_FEATURES = {
   topology: () => topologyFeature,
   certificates: () => certificatesFeature,
   performance: () => performanceFeature,
+  latency: () => latencyFeature,
 } as const;
 
 export function registerBuiltinFeatures(registry: FeatureRegistry): FeatureRegistry {
