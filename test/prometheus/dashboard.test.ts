@@ -116,6 +116,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       consistency: {intervalSeconds: 2, timeoutSeconds: 10, options: {hashRevision: current}}
       request: ${fast}
       topology: ${fast}
+      latency: ${fast}
   - name: full
     endpoints: [${full.endpoints[0]}]
     tls: {caFile: ${fullTls.caFile}, certFile: ${fullTls.certFile}, keyFile: ${fullTls.keyFile}}
@@ -184,6 +185,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       consistency: { ...slow, options: { hashRevision: 'current' } },
       request: slow,
       topology: slow,
+      latency: slow,
     }),
   );
   await kstone.engine.upsert(

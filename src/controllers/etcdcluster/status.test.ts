@@ -106,6 +106,7 @@ describe('EtcdCluster status', () => {
       TopologyOk: 'Unknown FeatureDisabled: the topology feature is not enabled',
       CertificatesValid: 'Unknown FeatureDisabled: the certificates feature is not enabled',
       PerformanceOk: 'Unknown FeatureDisabled: the performance feature is not enabled',
+      LatencyOk: 'Unknown FeatureDisabled: the latency feature is not enabled',
     });
     assert.ok(
       (s.conditions ?? []).every(

@@ -48,6 +48,7 @@ const SOURCES: readonly ConditionSource[] = [
     problems: 'CertificateProblems',
   },
   { type: 'PerformanceOk', feature: 'performance', ok: 'PerformanceOk', problems: 'PerformanceProblems' },
+  { type: 'LatencyOk', feature: 'latency', ok: 'LatencyOk', problems: 'SlowProbes' },
 ];
 
 const MESSAGE_MAX = 4096;

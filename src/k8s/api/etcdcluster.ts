@@ -23,6 +23,7 @@ export const KNOWN_FEATURES = [
   'topology',
   'certificates',
   'performance',
+  'latency',
 ] as const;
 
 /** Enabled when an object names no features at all (neither spec.features nor the featureGates annotation). */
@@ -183,6 +184,7 @@ export const CLUSTER_CONDITIONS = [
   'TopologyOk',
   'CertificatesValid',
   'PerformanceOk',
+  'LatencyOk',
 ] as const;
 export type ClusterConditionType = (typeof CLUSTER_CONDITIONS)[number];
 
@@ -228,7 +230,7 @@ export const EtcdClusterStatus = Type.Object(
     ),
     conditions: Type.Optional(
       Conditions(
-        'Ready, Healthy, Consistent, AlarmsClear, WithinQuota, TopologyOk, CertificatesValid, PerformanceOk.',
+        'Ready, Healthy, Consistent, AlarmsClear, WithinQuota, TopologyOk, CertificatesValid, PerformanceOk, LatencyOk.',
       ),
     ),
     observedGeneration: Type.Optional(

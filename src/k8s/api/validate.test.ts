@@ -196,12 +196,12 @@ describe('validateEtcdCluster', () => {
       {
         field: 'metadata.annotations.featureGates',
         message:
-          'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology, certificates)',
+          'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology, certificates, performance, latency)',
       },
       {
         field: 'spec.features.healty',
         message:
-          'unknown feature "healty" (known: healthy, alarm, consistency, request, quota, topology, certificates)',
+          'unknown feature "healty" (known: healthy, alarm, consistency, request, quota, topology, certificates, performance, latency)',
       },
     ]);
   });
@@ -332,7 +332,7 @@ describe('validateEtcdInspection', () => {
         {
           field: 'spec.inspectionType',
           message:
-            'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology, certificates)',
+            'unknown feature "backup" (known: healthy, alarm, consistency, request, quota, topology, certificates, performance, latency)',
         },
         { field: 'spec.inspectionProvider', message: 'unknown provider "cron" (known: etcd-monitor)' },
       ],
