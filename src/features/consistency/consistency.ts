@@ -31,21 +31,28 @@ import {
   type MemberHandle,
 } from '../../engine/contract.ts';
 import { parseOptions } from '../options.ts';
-import { compareHashes } from './compare.ts';
+import type { HashKVResult } from '../../etcd/types.ts';
+import { compareHashes, keepsCompactionHashes } from './compare.ts';
 import { gatherV3, type HashPlan } from './gather.ts';
+import { forgetScans, planHash, recordFailedScan, recordScan, type HashMemory } from './hash-policy.ts';
 import {
   CONSISTENCY_METRICS,
   ConsistencyOptionsSchema,
   HASH_MODES,
+  memberKey,
+  membershipOf,
   roundDetails,
   type ConsistencyOptions,
   answeredHash,
   type AnsweredMember,
   type HashedMember,
+  type HashKind,
+  type MemberRound,
+  type StandingVerdict,
 } from './model.ts';
-import { v3Outcome } from './render.ts';
+import { v3Outcome, type V3Round } from './render.ts';
 import { inspectV2 } from './v2.ts';
-import { hashVerdict } from './verdict.ts';
+import { hashVerdict, supersedes } from './verdict.ts';
 
 export { compactRevisionOf, keyRange } from './gather.ts';
 export {
@@ -74,10 +81,15 @@ class ConsistencySession implements FeatureSession {
   readonly #cluster: ClusterHandle;
   readonly #options: ConsistencyOptions;
   readonly #notCached = new Map<string, NotCached>();
+  readonly #now: () => number;
+  /** hashRevision auto: what the hash policy remembers, and the verdict that stands. */
+  readonly #memory: HashMemory = {};
+  #standing: StandingVerdict | undefined;
 
-  constructor(cluster: ClusterHandle, options: ConsistencyOptions) {
+  constructor(cluster: ClusterHandle, options: ConsistencyOptions, now: () => number = Date.now) {
     this.#cluster = cluster;
     this.#options = options;
+    this.#now = now;
   }
 
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
@@ -92,17 +104,40 @@ class ConsistencySession implements FeatureSession {
 
   async close(): Promise<void> {
     this.#notCached.clear();
+    this.#standing = undefined;
   }
 
   // ---- v3: gather (gather.ts), compare, judge (verdict.ts), report (render.ts) -----------
 
   async #inspectV3(members: readonly MemberHandle[], signal: AbortSignal): Promise<InspectionOutcome> {
     const opts = this.#options;
+    const auto = opts.hashRevision === 'auto';
+    const nowMs = this.#now();
+    const membership = membershipOf(members);
+    if (auto && this.#standing !== undefined && this.#standing.membership !== membership) {
+      // Another set of voters: the standing verdict is about members that are gone or new.
+      this.#standing = undefined;
+      forgetScans(this.#memory);
+    }
     const gathered = await gatherV3(members, {
       options: opts,
       requestTimeoutMs: this.#cluster.requestTimeoutMs,
       signal,
       skipHash: (member, target) => this.#skipHash(member, target),
+      planAuto: (voters, r) =>
+        planHash(
+          {
+            voters: voters.map((w) => ({
+              compactRevision: w.compactRevision,
+              keepsCompactionHashes:
+                keepsCompactionHashes(w.status.version) && !this.#lostCache(w, w.compactRevision),
+            })),
+            checkedRevision: r,
+            nowMs,
+            idleSeconds: opts.hashIdleSeconds,
+          },
+          this.#memory,
+        ),
     });
     if (gathered.kind === 'no-status') {
       return failedOutcome(gathered.error, {
@@ -128,7 +163,7 @@ class ConsistencySession implements FeatureSession {
     }
     this.#rememberNotCached(hashed, comparison.incomparable, plan.target);
 
-    const { hash, note: hashNote } = hashVerdict({
+    const verdict = hashVerdict({
       target: plan.target,
       planUnknown: plan.unknown === true,
       note: plan.note,
@@ -136,19 +171,103 @@ class ConsistencySession implements FeatureSession {
       hashStates: rounds.map((w) => w.hashState),
       everyMemberAnswered: gathered.answered.length === rounds.length,
     });
-    return v3Outcome({
+    const round = {
       options: opts,
       rounds,
       answered: gathered.answered,
       checkedRevision: gathered.checkedRevision,
+      nowMs,
+    };
+    const fresh = {
+      ...round,
       hashRevision: plan.target,
       comparison,
-      hash,
-      hashNote,
+      hash: verdict.hash,
+      hashNote: verdict.note,
+      ...(plan.kind !== undefined && {
+        hashKind: plan.kind,
+        hashHow: HOW[plan.kind],
+        hashCheckedAtMs: nowMs,
+      }),
+    };
+    if (!auto) return v3Outcome(fresh);
+
+    const policy = plan.policy;
+    const how = policy !== undefined && 'why' in policy ? policy.why : '';
+    if (policy !== undefined && 'target' in policy) {
+      if (verdict.hash === 'consistent' || verdict.hash === 'mismatch') {
+        if (policy.kind !== 'cached') recordScan(this.#memory, policy, nowMs);
+        const reached = { hash: verdict.hash, revision: policy.target, membership };
+        if (supersedes(reached, this.#standing)) {
+          this.#standing = standingOf(rounds, {
+            ...reached,
+            kind: policy.kind,
+            how,
+            atMs: nowMs,
+            tie: comparison.tie,
+          });
+          return v3Outcome({ ...fresh, hashHow: how });
+        }
+        const standing = this.#standing!;
+        return this.#reuse(
+          round,
+          `the ${how} at revision ${policy.target} agrees; the ${standing.hash} verdict at revision ${standing.revision} covers more and stands until a hash at or above that revision`,
+        );
+      }
+      if (policy.kind !== 'cached')
+        recordFailedScan(this.#memory, nowMs, opts.hashIdleSeconds, opts.hashTimeoutSeconds);
+      if (this.#standing !== undefined)
+        return this.#reuse(
+          round,
+          `this round's ${how} reached no verdict (${verdict.note || 'see the members'})`,
+        );
+      return v3Outcome({ ...fresh, hashHow: how });
+    }
+    if (this.#standing !== undefined) return this.#reuse(round, plan.note);
+    return v3Outcome(fresh);
+  }
+
+  /** A round that exports the standing verdict again: its members' hashes and states, its revision and time. */
+  #reuse(
+    round: Pick<V3Round, 'options' | 'rounds' | 'answered' | 'checkedRevision' | 'nowMs'>,
+    note: string,
+  ): InspectionOutcome {
+    const standing = this.#standing!;
+    for (const w of round.rounds) {
+      const kept = standing.members.get(memberKey(w));
+      if (kept === undefined) {
+        delete w.hash;
+        w.hashState = 'not-checked';
+      } else {
+        w.hash = kept.hash;
+        w.hashState = kept.state;
+      }
+    }
+    return v3Outcome({
+      ...round,
+      hashRevision: standing.revision,
+      comparison: { mismatch: standing.hash === 'mismatch', tie: standing.tie },
+      hash: standing.hash,
+      hashNote: note,
+      hashKind: standing.kind,
+      hashHow: standing.how,
+      hashCheckedAtMs: standing.atMs,
+      hashReused: true,
     });
   }
 
+  /** Whether this member is known to have lost etcd's cached hash of this compaction (restarted since). */
+  #lostCache(w: AnsweredMember, compactRevision: bigint | undefined): boolean {
+    if (w.member.endpoint === undefined || compactRevision === undefined) return false;
+    const lost = this.#notCached.get(w.member.endpoint.url);
+    return (
+      lost !== undefined && lost.memberId === w.status.header.memberId && lost.revision === compactRevision
+    );
+  }
+
   #whyIncomparable(hashCompactRevision: bigint, plan: HashPlan): string {
+    if (hashCompactRevision === plan.target && plan.kind === 'cached')
+      return `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and covers other revisions than the others' cached hashes; a scan of every member at a recent revision follows in the next round`;
     return this.#options.hashRevision === 'compacted' && hashCompactRevision === plan.target
       ? `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and covers other revisions than the others' cached hashes; comparable again after the next compaction`
       : `it reported compact revision ${hashCompactRevision}, no other member did`;
@@ -165,7 +284,8 @@ class ConsistencySession implements FeatureSession {
   /**
    * A cached compaction hash reports the compaction before it; a hash that
    * reports the target itself was computed by a scan. A member that scanned
-   * and could not be compared is not asked again for this compaction, so a
+   * and could not be compared is not asked again for this compaction (mode
+   * compacted), or makes the next round scan every member (mode auto), so a
    * member that lost its cache (restart) costs one scan per compaction, not
    * one per round.
    */
@@ -174,7 +294,8 @@ class ConsistencySession implements FeatureSession {
     incomparable: readonly string[],
     target: bigint | undefined,
   ): void {
-    if (this.#options.hashRevision !== 'compacted' || target === undefined) return;
+    const mode = this.#options.hashRevision;
+    if ((mode !== 'compacted' && mode !== 'auto') || target === undefined) return;
     for (const [url, entry] of this.#notCached) if (entry.revision !== target) this.#notCached.delete(url);
     for (const w of hashed) {
       if (w.hash.compactRevision !== target || !incomparable.includes(w.label)) continue;
@@ -182,6 +303,27 @@ class ConsistencySession implements FeatureSession {
       this.#notCached.set(w.member.endpoint.url, { memberId: w.status.header.memberId, revision: target });
     }
   }
+}
+
+/** How each kind of hash is named in the summary (auto names its own, with the compaction). */
+const HOW: Record<HashKind, string | undefined> = {
+  cached: 'cached compaction hash',
+  'compaction-scan': 'scan after a compaction',
+  recent: 'scan at a recent revision',
+  compacted: 'compaction',
+  current: undefined,
+};
+
+/** The standing verdict of a round that reached one: each compared member's hash and state. */
+function standingOf(
+  rounds: readonly MemberRound[],
+  verdict: Omit<StandingVerdict, 'members'>,
+): StandingVerdict {
+  const members = new Map<string, { hash: HashKVResult; state: 'match' | 'mismatch' }>();
+  for (const w of rounds)
+    if (w.hash !== undefined && (w.hashState === 'match' || w.hashState === 'mismatch'))
+      members.set(memberKey(w), { hash: w.hash, state: w.hashState });
+  return { ...verdict, members };
 }
 
 export function parseConsistencyOptions(

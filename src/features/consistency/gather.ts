@@ -8,11 +8,13 @@ import { errorMessage } from '../../errors.ts';
 import { EtcdError, prefixEnd } from '../../etcd/types.ts';
 import type { EtcdV3ReadView, MemberHandle } from '../../engine/contract.ts';
 import { keepsCompactionHashes, minimum } from './compare.ts';
+import type { HashPlan as PolicyPlan } from './hash-policy.ts';
 import {
   answeredStatus,
   labelOf,
   type AnsweredMember,
   type ConsistencyOptions,
+  type HashKind,
   type MemberRound,
 } from './model.ts';
 
@@ -67,6 +69,10 @@ export interface HashPlan {
   readonly note: string;
   /** The plan could not be made (a voter's compact revision is unknown). */
   readonly unknown?: boolean;
+  /** How the hash is taken; undefined when none is this round. */
+  readonly kind?: HashKind;
+  /** hashRevision auto: the policy's plan (hash-policy.ts), for the session's bookkeeping. */
+  readonly policy?: PolicyPlan;
 }
 
 export interface GatherContext {
@@ -78,6 +84,8 @@ export interface GatherContext {
    * compaction hash is known to be gone), or undefined to ask it.
    */
   readonly skipHash: (member: AnsweredMember, target: bigint) => string | undefined;
+  /** hashRevision auto: the policy's plan for these voters (every one with its compact revision) and R. */
+  readonly planAuto: (voters: readonly AnsweredMember[], checkedRevision: bigint) => PolicyPlan;
 }
 
 /** A gathered v3 round: every member, the ones that answered Status, R and the hash plan. */
@@ -116,11 +124,10 @@ export async function gatherV3(members: readonly MemberHandle[], ctx: GatherCont
         w.errors.push(`status: ${errorMessage(err)}`);
         return;
       }
-      if (
-        options.hashRevision === 'compacted' &&
-        !w.status.isLearner &&
-        keepsCompactionHashes(w.status.version)
-      ) {
+      const needsCompactRevision =
+        options.hashRevision === 'auto' ||
+        (options.hashRevision === 'compacted' && keepsCompactionHashes(w.status.version));
+      if (needsCompactRevision && !w.status.isLearner) {
         try {
           w.compactRevision = await compactRevisionOf(client, range.key, signal, ctx.requestTimeoutMs);
         } catch (err) {
@@ -137,7 +144,7 @@ export async function gatherV3(members: readonly MemberHandle[], ctx: GatherCont
   }
 
   // 2. Which revision to hash, and on which members.
-  const plan = hashPlan(options, answered, r);
+  const plan = hashPlan(ctx, answered, r);
   for (const w of answered) if (plan.target !== undefined && !w.status.isLearner) w.hashState = 'unknown';
 
   // 3. Counts at R and hashes, every member in parallel.
@@ -163,14 +170,20 @@ export async function gatherV3(members: readonly MemberHandle[], ctx: GatherCont
   return { kind: 'gathered', rounds, answered, checkedRevision: r, plan };
 }
 
-function hashPlan(options: ConsistencyOptions, answered: readonly AnsweredMember[], r: bigint): HashPlan {
-  const mode = options.hashRevision;
+function hashPlan(ctx: GatherContext, answered: readonly AnsweredMember[], r: bigint): HashPlan {
+  const mode = ctx.options.hashRevision;
   const voters = answered.filter((w) => !w.status.isLearner);
   const learnerNote =
     voters.length < answered.length ? 'learners are not hashed (etcd serves no HashKV on learners)' : '';
   if (mode === 'none') return { eligible: new Set(), note: 'hashRevision: none' };
   if (voters.length === 0) return { eligible: new Set(), note: learnerNote };
-  if (mode === 'current') return { target: r, eligible: new Set(voters), note: learnerNote };
+  if (mode === 'auto') {
+    const policy = ctx.planAuto(voters, r);
+    if (policy.kind === 'reuse') return { eligible: new Set(), note: policy.note, policy };
+    if (policy.kind === 'unknown') return { eligible: new Set(), note: policy.note, unknown: true, policy };
+    return { target: policy.target, eligible: new Set(voters), note: learnerNote, kind: policy.kind, policy };
+  }
+  if (mode === 'current') return { target: r, eligible: new Set(voters), note: learnerNote, kind: 'current' };
   const old = voters.find((w) => !keepsCompactionHashes(w.status.version));
   if (old !== undefined) {
     return {
@@ -196,7 +209,7 @@ function hashPlan(options: ConsistencyOptions, answered: readonly AnsweredMember
     if (w.compactRevision !== undefined && w.compactRevision <= 0n)
       w.errors.push(`has not applied compaction ${c} yet`);
   }
-  return { target: c, eligible: new Set(positive), note: learnerNote };
+  return { target: c, eligible: new Set(positive), note: learnerNote, kind: 'compacted' };
 }
 
 async function hashOf(

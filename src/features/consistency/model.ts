@@ -59,7 +59,13 @@ export const CONSISTENCY_METRICS = {
   hashRevision: {
     name: 'inspection_etcd_consistency_hash_revision',
     type: 'gauge',
-    help: 'The revision the compared hashes cover (the latest compaction revision, or the checked revision with hashRevision: current). Present with inspection_etcd_consistency_hash_mismatch.',
+    help: 'The revision the compared hashes cover (a compaction revision for a cached compaction hash, else the checked revision of the round that hashed). Present with inspection_etcd_consistency_hash_mismatch.',
+    labels: [],
+  },
+  hashTimestamp: {
+    name: 'inspection_etcd_consistency_hash_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the exported hash verdict was reached (Unix time). With hashRevision auto a scan verdict stands, and is exported again, until the next hash (the next compaction, or hashIdleSeconds later). Present with inspection_etcd_consistency_hash_mismatch.',
     labels: [],
   },
   memberKeys: {
@@ -70,7 +76,7 @@ export const CONSISTENCY_METRICS = {
   },
 } as const satisfies Record<string, MetricDefinition>;
 
-export const HASH_MODES = ['compacted', 'current', 'none'] as const;
+export const HASH_MODES = ['auto', 'compacted', 'current', 'none'] as const;
 export type HashMode = (typeof HASH_MODES)[number];
 
 export const ConsistencyOptionsSchema = Type.Object(
@@ -79,10 +85,15 @@ export const ConsistencyOptionsSchema = Type.Object(
     prefix: Type.String({ default: '' }),
     hashRevision: Type.Union(
       HASH_MODES.map((m) => Type.Literal(m)),
-      { default: 'compacted' },
+      { default: 'auto' },
     ),
     /** Deadline of one HashKV call (a scan of a large backend takes seconds). */
     hashTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
+    /**
+     * hashRevision auto: after this long without a compaction (or when never
+     * compacted), a scan at a recent revision, at most once per period.
+     */
+    hashIdleSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600 }),
     /** v2: how many parallel reads until every member answers at the same index. */
     v2CountAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
   },
@@ -93,8 +104,16 @@ export interface ConsistencyOptions {
   readonly prefix: string;
   readonly hashRevision: HashMode;
   readonly hashTimeoutSeconds: number;
+  readonly hashIdleSeconds: number;
   readonly v2CountAttempts: number;
 }
+
+/**
+ * How the hash of a round was taken: etcd's cached compaction hash, a scan
+ * after a compaction, a scan at a recent revision (hashRevision auto), or
+ * the fixed modes' hash at the compaction / checked revision.
+ */
+export type HashKind = 'cached' | 'compaction-scan' | 'recent' | 'compacted' | 'current';
 
 export type HashVerdict = 'consistent' | 'mismatch' | 'unknown' | 'not-checked';
 
@@ -107,7 +126,7 @@ export interface ConsistencyMember {
   readonly revision: bigint | null;
   readonly raftIndex: bigint | null;
   readonly raftAppliedIndex: bigint | null;
-  /** The member's compact revision (hashRevision compacted only); -1 when never compacted. */
+  /** The member's compact revision (hashRevision auto and compacted); -1 when never compacted. */
   readonly compactRevision: bigint | null;
   /** Keys of the range at the checked revision (v2: at the common index). */
   readonly keys: bigint | null;
@@ -130,7 +149,13 @@ export interface ConsistencyDetails {
   readonly checkedRevision: bigint | null;
   readonly hashRevision: bigint | null;
   readonly hash: HashVerdict;
-  /** Why the hash was not checked or is unknown ('' otherwise). */
+  /** How the compared hashes were taken; null when none were. */
+  readonly hashKind: HashKind | null;
+  /** When the verdict in `hash` was reached (ISO 8601); null without one. */
+  readonly hashCheckedAt: string | null;
+  /** hashRevision auto: the verdict was reached by an earlier round and stands (no hash taken this round). */
+  readonly hashReused: boolean;
+  /** Why the hash was not checked, is unknown or was reused; when the next hash comes ('' otherwise). */
   readonly hashNote: string;
   readonly keyDiff: bigint | null;
   readonly revisionDiff: bigint | null;
@@ -179,6 +204,9 @@ export function roundDetails(
     checkedRevision: null,
     hashRevision: null,
     hash: 'unknown',
+    hashKind: null,
+    hashCheckedAt: null,
+    hashReused: false,
     hashNote: '',
     keyDiff: null,
     revisionDiff: null,
@@ -223,4 +251,40 @@ export type HashedMember = MemberRound & { readonly hash: HashKVResult };
 
 export function answeredHash(round: MemberRound): round is HashedMember {
   return round.hash !== undefined;
+}
+
+/**
+ * hashRevision auto: the last hash verdict reached, exported again by the
+ * rounds that take no hash, until a newer one replaces it (verdict.ts
+ * supersedes). Only for the membership it was reached with.
+ */
+export interface StandingVerdict {
+  readonly hash: 'consistent' | 'mismatch';
+  readonly revision: bigint;
+  readonly kind: HashKind;
+  /** How it was taken, in words ("scan after compaction 120"). */
+  readonly how: string;
+  readonly atMs: number;
+  readonly membership: string;
+  readonly tie: boolean;
+  /** Per compared member (memberKey): its hash and state. */
+  readonly members: ReadonlyMap<
+    string,
+    { readonly hash: HashKVResult; readonly state: 'match' | 'mismatch' }
+  >;
+}
+
+/** A member's identity across rounds: its member ID, else its label. */
+export function memberKey(round: MemberRound): string {
+  const id = round.member.snapshot.id ?? round.status?.header.memberId;
+  return id !== undefined ? memberIdHex(id) : round.label;
+}
+
+/** The voting members of the cluster, as one comparable string. */
+export function membershipOf(members: readonly MemberHandle[]): string {
+  return members
+    .filter((m) => m.snapshot.role !== 'learner')
+    .map((m) => (m.snapshot.id !== undefined ? memberIdHex(m.snapshot.id) : m.snapshot.endpoint))
+    .sort()
+    .join(',');
 }

@@ -6,14 +6,16 @@ import { consistencyFeature, keyRange } from './consistency.ts';
 test('options: defaults', () => {
   assert.deepEqual(consistencyFeature.parseOptions(undefined), {
     prefix: '',
-    hashRevision: 'compacted',
+    hashRevision: 'auto',
     hashTimeoutSeconds: 30,
+    hashIdleSeconds: 600,
     v2CountAttempts: 5,
   });
   assert.deepEqual(consistencyFeature.parseOptions({ prefix: '/registry/', hashRevision: 'current' }), {
     prefix: '/registry/',
     hashRevision: 'current',
     hashTimeoutSeconds: 30,
+    hashIdleSeconds: 600,
     v2CountAttempts: 5,
   });
 });
@@ -22,16 +24,21 @@ test('options: bad values are rejected with the field named', () => {
   const cases: [Record<string, unknown>, string][] = [
     [
       { hashRevision: 'latest' },
-      'options of feature consistency: hashRevision: expected one of compacted, current, none, got "latest"',
+      'options of feature consistency: hashRevision: expected one of auto, compacted, current, none, got "latest"',
     ],
     [
       { hashRevision: 1 },
-      'options of feature consistency: hashRevision: expected one of compacted, current, none, got 1',
+      'options of feature consistency: hashRevision: expected one of auto, compacted, current, none, got 1',
     ],
     [
       { hashTimeoutSeconds: 0 },
       'options of feature consistency: hashTimeoutSeconds: expected integer to be greater or equal to 1',
     ],
+    [
+      { hashIdleSeconds: 0 },
+      'options of feature consistency: hashIdleSeconds: expected integer to be greater or equal to 1',
+    ],
+    [{ hashIdleSeconds: 1.5 }, 'options of feature consistency: hashIdleSeconds: expected integer'],
     [
       { v2CountAttempts: 21 },
       'options of feature consistency: v2CountAttempts: expected integer to be less or equal to 20',

@@ -2,13 +2,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MemberHandle } from '../../engine/contract.ts';
 import type { StatusResult } from '../../etcd/types.ts';
-import { answeredStatus, type ConsistencyOptions, type MemberRound } from './model.ts';
+import {
+  answeredStatus,
+  type ConsistencyDetails,
+  type ConsistencyOptions,
+  type MemberRound,
+} from './model.ts';
 import { type V3Round, v3Outcome } from './render.ts';
 
 const options: ConsistencyOptions = {
   prefix: '',
   hashRevision: 'compacted',
   hashTimeoutSeconds: 30,
+  hashIdleSeconds: 600,
   v2CountAttempts: 5,
 };
 
@@ -73,6 +79,10 @@ function round(rounds: MemberRound[], verdict: Partial<V3Round>): V3Round {
     comparison: { mismatch: false, tie: false },
     hash: 'consistent',
     hashNote: '',
+    hashKind: 'compacted',
+    hashHow: 'compaction',
+    hashCheckedAtMs: 1_700_000_000_000,
+    nowMs: 1_700_000_000_000,
     ...verdict,
   };
 }
@@ -113,9 +123,13 @@ test('v3Outcome: members that agree give a verdict, every series and the lag', (
   assert.deepEqual(values(outcome, 'inspection_etcd_node_revision_diff_total'), [2n]);
   assert.deepEqual(values(outcome, 'inspection_etcd_consistency_hash_mismatch'), [0]);
   assert.deepEqual(values(outcome, 'inspection_etcd_endpoint_hash_mismatch'), [0, 0, 0]);
-  const details = outcome.details as { checkedRevision: bigint | null; keyDiff: bigint | null };
+  assert.deepEqual(values(outcome, 'inspection_etcd_consistency_hash_timestamp_seconds'), [1_700_000_000]);
+  const details = outcome.details as ConsistencyDetails;
   assert.equal(details.checkedRevision, 100n);
   assert.equal(details.keyDiff, 0n);
+  assert.equal(details.hashKind, 'compacted');
+  assert.equal(details.hashCheckedAt, '2023-11-14T22:13:20.000Z');
+  assert.equal(details.hashReused, false);
 });
 
 test('v3Outcome: a hash mismatch stands while a member did not answer; unknown groups have no series', () => {
@@ -128,9 +142,9 @@ test('v3Outcome: a hash mismatch stands while a member did not answer; unknown g
   const outcome = v3Outcome(round(rounds, { comparison: { mismatch: true, tie: false }, hash: 'mismatch' }));
   assert.equal(outcome.ok, true);
   assert.deepEqual(outcome.problems, [
-    'member 127.0.0.1:2373: hash at revision 90 differs from the majority (6 vs 5)',
+    'member 127.0.0.1:2373: hash at revision 90 differs from the majority (6 vs 5): its copy of the data diverged; snapshot a member that agrees with the majority, then replace the divergent member (member remove, empty data dir, member add); see docs/runbooks.md (EtcdMemberHashMismatch)',
   ]);
-  assert.match(outcome.summary, /HASH MISMATCH at revision 90: 127\.0\.0\.1:2373/);
+  assert.match(outcome.summary, /HASH MISMATCH at revision 90 \(compaction\): 127\.0\.0\.1:2373/);
   assert.match(outcome.summary, /; unknown: 127\.0\.0\.1:2374: status: deadline exceeded$/);
   assert.deepEqual(values(outcome, 'inspection_etcd_endpoint_hash_mismatch'), [0, 0, 1]);
   // Not every member counted or answered Status: no key or lag series, never a partial one.
@@ -145,7 +159,7 @@ test('v3Outcome: a tie flags every member of the group', () => {
   ];
   const outcome = v3Outcome(round(rounds, { comparison: { mismatch: true, tie: true }, hash: 'mismatch' }));
   assert.deepEqual(outcome.problems, [
-    'hashes at revision 90 differ with no majority: 127.0.0.1:2371=5, 127.0.0.1:2372=6',
+    "hashes at revision 90 differ with no majority: 127.0.0.1:2371=5, 127.0.0.1:2372=6: nobody can tell which copy is right; compare the members' data with etcdctl, then replace the divergent one(s); see docs/runbooks.md (EtcdMemberHashMismatch)",
   ]);
 });
 
@@ -187,11 +201,53 @@ test('v3Outcome: key counts that differ are a finding, with every count', () => 
   );
   assert.equal(outcome.ok, true);
   assert.deepEqual(outcome.problems, [
-    'key counts differ at revision 100: 127.0.0.1:2371=7, 127.0.0.1:2372=9',
+    'key counts differ at revision 100: 127.0.0.1:2371=7, 127.0.0.1:2372=9: a member holds other keys than the rest; compare the key lists at that revision, then replace the divergent member; see docs/runbooks.md (EtcdMemberKeyCountDivergence)',
   ]);
   assert.match(
     outcome.summary,
     /^keys under "\/registry\/" differ by 2 at revision 100; hash not checked \(hashRevision: none\)/,
   );
   assert.deepEqual(values(outcome, 'inspection_etcd_node_diff_total'), [2n]);
+});
+
+test('v3Outcome: a standing verdict (hashRevision auto) is exported again with the time it was reached', () => {
+  const rounds = [
+    member(1, { status: status(1n, 300n, 10n), keys: 7n, hash: hash(5), hashState: 'match' }),
+    member(2, { status: status(2n, 300n, 10n), keys: 7n, hash: hash(5), hashState: 'match' }),
+    member(3, { status: status(3n, 300n, 10n), keys: 7n, hash: hash(6), hashState: 'mismatch' }),
+  ];
+  const reachedAt = 1_700_000_000_000;
+  const outcome = v3Outcome(
+    round(rounds, {
+      options: { ...options, hashRevision: 'auto' },
+      checkedRevision: 300n,
+      hashRevision: 120n,
+      comparison: { mismatch: true, tie: false },
+      hash: 'mismatch',
+      hashNote:
+        'compaction 50 is covered by a scan already: next hash at the next compaction or 600 s after that scan',
+      hashKind: 'compaction-scan',
+      hashHow: 'scan after compaction 50',
+      hashCheckedAtMs: reachedAt,
+      nowMs: reachedAt + 180_000,
+      hashReused: true,
+    }),
+  );
+  assert.equal(outcome.ok, true);
+  assert.match(
+    outcome.problems[0]!,
+    /^member 127\.0\.0\.1:2373: hash at revision 120 \(found 3m ago\) differs/,
+  );
+  assert.match(
+    outcome.summary,
+    /HASH MISMATCH at revision 120 \(scan after compaction 50, 3m ago\): 127\.0\.0\.1:2373/,
+  );
+  assert.deepEqual(values(outcome, 'inspection_etcd_consistency_hash_revision'), [120n]);
+  assert.deepEqual(values(outcome, 'inspection_etcd_consistency_hash_timestamp_seconds'), [1_700_000_000]);
+  assert.deepEqual(values(outcome, 'inspection_etcd_endpoint_hash_mismatch'), [0, 0, 1]);
+  const details = outcome.details as ConsistencyDetails;
+  assert.equal(details.hashReused, true);
+  assert.equal(details.hashKind, 'compaction-scan');
+  assert.equal(details.hashMode, 'auto');
+  assert.equal(details.checkedRevision, 300n);
 });

@@ -5,6 +5,7 @@
  */
 import { failedOutcome, type InspectionOutcome } from '../../engine/contract.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
+import { humanDuration } from '../units.ts';
 import { spread, type HashComparison } from './compare.ts';
 import {
   CONSISTENCY_METRICS,
@@ -12,6 +13,7 @@ import {
   type AnsweredMember,
   type ConsistencyDetails,
   type ConsistencyOptions,
+  type HashKind,
   type HashVerdict,
   type MemberRound,
 } from './model.ts';
@@ -31,7 +33,20 @@ export interface V3Round {
   readonly comparison: Pick<HashComparison, 'mismatch' | 'tie'>;
   readonly hash: HashVerdict;
   readonly hashNote: string;
+  /** How the compared hashes were taken (absent: none were). */
+  readonly hashKind?: HashKind;
+  /** The same in words, for the summary ("scan after compaction 120"). */
+  readonly hashHow?: string;
+  /** When the verdict in `hash` was reached, and when this round ran (ms since the epoch). */
+  readonly hashCheckedAtMs?: number;
+  readonly nowMs?: number;
+  /** hashRevision auto: the verdict of an earlier round, standing (no hash taken this round). */
+  readonly hashReused?: boolean;
 }
+
+const HASH_RUNBOOK = 'see docs/runbooks.md (EtcdMemberHashMismatch)';
+const HASH_FIX =
+  'snapshot a member that agrees with the majority, then replace the divergent member (member remove, empty data dir, member add)';
 
 /** The spreads of a round: key counts (divergence) and revision/index lag. */
 export interface V3Spreads {
@@ -70,25 +85,45 @@ export function v3Findings(round: V3Round, spreads: V3Spreads): string[] {
   const countList = spreads.counted.map((w) => `${w.label}=${w.keys}`).join(', ');
   if (spreads.keyDiff !== undefined && spreads.keyDiff > 0n) {
     findings.push(
-      `key counts differ at revision ${r}${spreads.allCounted ? '' : ' among the members that answered'}: ${countList}`,
+      `key counts differ at revision ${r}${spreads.allCounted ? '' : ' among the members that answered'}: ${countList}: a member holds other keys than the rest; compare the key lists at that revision, then replace the divergent member; see docs/runbooks.md (EtcdMemberKeyCountDivergence)`,
     );
   }
   if (comparison.mismatch) {
     const flagged = rounds.filter((w) => w.hashState === 'mismatch');
     if (comparison.tie) {
       findings.push(
-        `hashes at revision ${target} differ with no majority: ${flagged.map((w) => `${w.label}=${w.hash?.hash}`).join(', ')}`,
+        `hashes at revision ${target}${found(round)} differ with no majority: ${flagged.map((w) => `${w.label}=${w.hash?.hash}`).join(', ')}: nobody can tell which copy is right; compare the members' data with etcdctl, then replace the divergent one(s); ${HASH_RUNBOOK}`,
       );
     } else {
       const agreeing = rounds.find((w) => w.hashState === 'match');
       for (const w of flagged) {
         findings.push(
-          `member ${w.label}: hash at revision ${target} differs from the majority (${w.hash?.hash} vs ${agreeing?.hash?.hash ?? '?'})`,
+          `member ${w.label}: hash at revision ${target}${found(round)} differs from the majority (${w.hash?.hash} vs ${agreeing?.hash?.hash ?? '?'}): its copy of the data diverged; ${HASH_FIX}; ${HASH_RUNBOOK}`,
         );
       }
     }
   }
   return findings;
+}
+
+/** How long ago a standing verdict was reached ("3m"); undefined for a fresh one. */
+function standingAge(round: V3Round): string | undefined {
+  if (round.hashReused !== true || round.hashCheckedAtMs === undefined || round.nowMs === undefined)
+    return undefined;
+  return humanDuration((round.nowMs - round.hashCheckedAtMs) / 1000);
+}
+
+/** " (found 3m ago)" for a standing verdict. */
+function found(round: V3Round): string {
+  const age = standingAge(round);
+  return age === undefined ? '' : ` (found ${age} ago)`;
+}
+
+/** " (scan after compaction 120, 3m ago)": how the compared hashes were taken. */
+function how(round: V3Round): string {
+  const age = standingAge(round);
+  const parts = [round.hashHow, age === undefined ? undefined : `${age} ago`].filter((p) => p !== undefined);
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }
 
 /** What could not be known, per member; the hash note when nothing else explains an unknown hash. */
@@ -121,6 +156,8 @@ export function v3Metrics(round: V3Round, spreads: V3Spreads): MetricSample[] {
   if ((hash === 'consistent' || hash === 'mismatch') && target !== undefined) {
     metrics.push({ name: metric.hashMismatch.name, labels: {}, value: hash === 'mismatch' ? 1 : 0 });
     metrics.push({ name: metric.hashRevision.name, labels: {}, value: target });
+    if (round.hashCheckedAtMs !== undefined)
+      metrics.push({ name: metric.hashTimestamp.name, labels: {}, value: round.hashCheckedAtMs / 1000 });
     for (const w of rounds) {
       if (w.hashState === 'match' || w.hashState === 'mismatch') {
         metrics.push({
@@ -140,6 +177,12 @@ export function v3Details(round: V3Round, spreads: V3Spreads): ConsistencyDetail
     checkedRevision: allCounted ? round.checkedRevision : null,
     hashRevision: round.hashRevision ?? null,
     hash: round.hash,
+    hashKind: round.hashKind ?? null,
+    hashCheckedAt:
+      round.hashCheckedAtMs !== undefined && (round.hash === 'consistent' || round.hash === 'mismatch')
+        ? new Date(round.hashCheckedAtMs).toISOString()
+        : null,
+    hashReused: round.hashReused === true,
     hashNote: round.hashNote,
     keyDiff: allCounted ? (keyDiff ?? null) : null,
     ...(lag !== undefined
@@ -163,13 +206,10 @@ export function v3Summary(round: V3Round, spreads: V3Spreads): string {
   } else {
     parts.push(`${scope} counted on ${counted.length}/${rounds.length} members`);
   }
-  if (hash === 'consistent')
-    parts.push(
-      `hashes equal at revision ${target}${options.hashRevision === 'compacted' ? ' (compaction)' : ''}`,
-    );
+  if (hash === 'consistent') parts.push(`hashes equal at revision ${target}${how(round)}`);
   else if (hash === 'mismatch')
     parts.push(
-      `HASH MISMATCH at revision ${target}: ${rounds
+      `HASH MISMATCH at revision ${target}${how(round)}: ${rounds
         .filter((w) => w.hashState === 'mismatch')
         .map((w) => w.label)
         .join(', ')}`,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hashVerdict, reachedVerdict, type HashVerdictInput } from './verdict.ts';
+import { hashVerdict, reachedVerdict, supersedes, type HashVerdictInput } from './verdict.ts';
 
 const base: HashVerdictInput = {
   target: 100n,
@@ -67,4 +67,19 @@ test('reachedVerdict: a finding stands whatever is unknown; otherwise nothing ma
   assert.equal(reachedVerdict([], []), true);
   assert.equal(reachedVerdict(['hash mismatch'], ['m3: timeout']), true);
   assert.equal(reachedVerdict([], ['m3: timeout']), false);
+});
+
+test('supersedes: a newer or mismatching verdict replaces the standing one; an older consistent one does not', () => {
+  const standing = { revision: 500n, membership: 'a,b,c' };
+  const fresh = (hash: 'consistent' | 'mismatch', revision: bigint, membership = 'a,b,c') => ({
+    hash,
+    revision,
+    membership,
+  });
+  assert.equal(supersedes(fresh('consistent', 100n), undefined), true, 'nothing stands yet');
+  assert.equal(supersedes(fresh('consistent', 500n), standing), true, 'same revision');
+  assert.equal(supersedes(fresh('consistent', 900n), standing), true, 'newer');
+  assert.equal(supersedes(fresh('consistent', 400n), standing), false, 'an older cached hash');
+  assert.equal(supersedes(fresh('mismatch', 400n), standing), true, 'a mismatch anywhere');
+  assert.equal(supersedes(fresh('consistent', 400n, 'a,b,d'), standing), true, 'other members');
 });

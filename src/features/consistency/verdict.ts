@@ -40,3 +40,22 @@ export function hashVerdict(input: HashVerdictInput): { readonly hash: HashVerdi
 export function reachedVerdict(findings: readonly string[], unknowns: readonly string[]): boolean {
   return findings.length > 0 || unknowns.length === 0;
 }
+
+/**
+ * hashRevision auto: whether a fresh verdict replaces the standing one. A
+ * hash covers the data up to its revision, so a consistent hash of an older
+ * revision (a cached compaction hash) says nothing against a mismatch found
+ * at a newer one; a mismatch always replaces, and so does any verdict after
+ * the membership changed.
+ */
+export function supersedes(
+  fresh: { readonly hash: 'consistent' | 'mismatch'; readonly revision: bigint; readonly membership: string },
+  standing: { readonly revision: bigint; readonly membership: string } | undefined,
+): boolean {
+  return (
+    standing === undefined ||
+    standing.membership !== fresh.membership ||
+    fresh.hash === 'mismatch' ||
+    fresh.revision >= standing.revision
+  );
+}
