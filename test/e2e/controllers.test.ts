@@ -535,4 +535,50 @@ describe('EtcdCluster and EtcdInspection controllers on a real kube-apiserver', 
     const other = await getCluster(bed.admin, b, 'twin');
     assert.equal(other?.status?.phase, 'Running');
   });
+
+  it('(g) an EtcdCluster that names no features gets the default inspections and their conditions', async (t) => {
+    const ns = await namespace(bed.server, 'defaults');
+    await createTlsSecret(bed.admin, ns, 'etcd-client', tlsEtcd);
+    await createCluster(bed.admin, ns, 'plain-spec', {
+      endpoints: [tlsEtcd.endpoints[0]!],
+      tlsSecret: 'etcd-client',
+    });
+    // The ones that cost a few calls per member and round, as in the standalone config.
+    const defaults = ['alarm', 'certificates', 'healthy', 'quota', 'topology'];
+    const inspections = await eventually(
+      async () => {
+        const list = await inspectionsOf(bed.admin, ns);
+        return list.length === defaults.length && list.every((i) => i.status?.phase === 'Ok')
+          ? list
+          : undefined;
+      },
+      'the default EtcdInspections with phase Ok',
+      60_000,
+    );
+    assert.deepEqual(inspections.map((i) => i.spec.inspectionType).sort(), defaults);
+    t.diagnostic(
+      `EtcdInspection sizes (JSON, with status): ${inspections.map((i) => `${i.spec.inspectionType} ${JSON.stringify(i).length} B`).join(', ')}`,
+    );
+    const conditions = ['Healthy', 'AlarmsClear', 'WithinQuota', 'TopologyOk', 'CertificatesValid'];
+    const cluster = await eventually(
+      async () => {
+        const c = await getCluster(bed.admin, ns, 'plain-spec');
+        return conditions.every((t) => condition(c, t)?.status === 'True') ? c : undefined;
+      },
+      'a true condition for every default feature',
+      60_000,
+    );
+    assert.deepEqual(
+      Object.entries(cluster.status?.featureGatesStatus ?? {})
+        .filter(([, g]) => g.enabled)
+        .map(([f]) => f)
+        .sort(),
+      defaults,
+    );
+    // consistency and request are asked for by name: their conditions say so.
+    assert.deepEqual(
+      [condition(cluster, 'Consistent')?.status, condition(cluster, 'Consistent')?.reason],
+      ['Unknown', 'FeatureDisabled'],
+    );
+  });
 });

@@ -26,8 +26,14 @@ export const KNOWN_FEATURES = [
   'latency',
 ] as const;
 
-/** Enabled when an object names no features at all (neither spec.features nor the featureGates annotation). */
-export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm'];
+/**
+ * Enabled when an object names no features at all (neither spec.features nor
+ * the featureGates annotation): the ones that cost a few calls per member and
+ * round, as in the standalone config (src/config/loader.ts; a test keeps the
+ * two equal). consistency (a key walk per member, hash scans) and request (a
+ * watch) are asked for by name.
+ */
+export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm', 'quota', 'topology', 'certificates'];
 
 /** Annotations kstone users bring along (honoured for migration; spec fields win). */
 export const ANNOTATION_FEATURE_GATES = 'featureGates';
@@ -149,8 +155,7 @@ export const EtcdClusterSpec = Type.Object(
     features: Type.Optional(
       Type.Record(Type.String(), FeatureSettings, {
         maxProperties: 16,
-        description:
-          'Inspections by feature name (healthy, alarm, consistency, request). Absent (and no featureGates annotation): healthy and alarm run with their defaults.',
+        description: `Inspections by feature name (${KNOWN_FEATURES.join(', ')}). Absent (and no featureGates annotation): ${DEFAULT_FEATURES.join(', ')} run with their defaults.`,
         'x-kubernetes-validations': [
           {
             rule: `self.all(k, k.matches(r'${FEATURE_NAME_PATTERN}'))`,

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { FEATURE_NAME_PATTERN } from './etcdcluster.ts';
+import { FEATURE_NAME_PATTERN, KNOWN_FEATURES } from './etcdcluster.ts';
 import { Int64, KubeObject, Time } from './meta.ts';
 
 export const ETCD_INSPECTION_KIND = 'EtcdInspection';
@@ -28,7 +28,7 @@ export const EtcdInspectionSpec = Type.Object(
       minLength: 1,
       maxLength: 63,
       pattern: FEATURE_NAME_PATTERN,
-      description: 'The feature to run: healthy, alarm, consistency or request. Immutable.',
+      description: `The feature to run: ${KNOWN_FEATURES.join(', ')}. Immutable.`,
       ...immutable('inspectionType'),
     }),
     inspectionProvider: Type.Optional(

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEFAULT_FEATURES as STANDALONE_DEFAULT_FEATURES } from '../../config/loader.ts';
+import { DEFAULT_FEATURES } from './etcdcluster.ts';
 import {
   formatProblems,
   knownFeaturesOnly,
@@ -30,7 +32,7 @@ function value<T>(result: Validated<T>): T {
 }
 
 describe('validateEtcdCluster', () => {
-  it('resolves a minimal object: defaults applied, endpoints parsed, healthy and alarm on', () => {
+  it('resolves a minimal object: defaults applied, endpoints parsed, the default features on', () => {
     const v = value(
       validateEtcdCluster(cluster({ endpoints: ['https://10.0.0.1:2379', 'https://[fd00::2]:2379'] })),
     );
@@ -45,11 +47,18 @@ describe('validateEtcdCluster', () => {
     );
     assert.deepEqual(v.features, {
       alarm: { enabled: true, source: 'default' },
+      certificates: { enabled: true, source: 'default' },
       healthy: { enabled: true, source: 'default' },
+      quota: { enabled: true, source: 'default' },
+      topology: { enabled: true, source: 'default' },
     });
     assert.equal(v.tls, undefined);
     assert.equal(v.auth, undefined);
     assert.deepEqual(v.secretNames, []);
+  });
+
+  it('the operator enables by default what the standalone config does', () => {
+    assert.deepEqual([...DEFAULT_FEATURES].sort(), [...STANDALONE_DEFAULT_FEATURES].sort());
   });
 
   it('takes spec.features as the whole set, with intervals and options', () => {
