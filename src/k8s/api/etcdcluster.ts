@@ -33,7 +33,14 @@ export const KNOWN_FEATURES = [
  * two equal). consistency (a key walk per member, hash scans) and request (a
  * watch) are asked for by name.
  */
-export const DEFAULT_FEATURES: readonly string[] = ['healthy', 'alarm', 'quota', 'topology', 'certificates'];
+export const DEFAULT_FEATURES: readonly string[] = [
+  'healthy',
+  'alarm',
+  'quota',
+  'topology',
+  'certificates',
+  'performance',
+];
 
 /** Annotations kstone users bring along (honoured for migration; spec fields win). */
 export const ANNOTATION_FEATURE_GATES = 'featureGates';

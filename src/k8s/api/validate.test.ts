@@ -49,6 +49,7 @@ describe('validateEtcdCluster', () => {
       alarm: { enabled: true, source: 'default' },
       certificates: { enabled: true, source: 'default' },
       healthy: { enabled: true, source: 'default' },
+      performance: { enabled: true, source: 'default' },
       quota: { enabled: true, source: 'default' },
       topology: { enabled: true, source: 'default' },
     });
