@@ -22,6 +22,7 @@ import {
   type Lister,
 } from '../k8s/client/index.ts';
 import type { Logger } from '../log.ts';
+import type { SecretSource } from './spec.ts';
 
 /** EtcdClusters by the Secrets they reference ("namespace/secret"): a Secret event → the clusters to sync. */
 export const CLUSTERS_BY_SECRET = 'secret';
@@ -72,10 +73,9 @@ export interface SharedInformersOptions {
 }
 
 /** What the controllers use of the Secret cache: one informer, or one per namespace. */
-export type SecretCache = Pick<
-  Informer<Secret>,
-  'lister' | 'addEventHandler' | 'start' | 'stop' | 'waitForSync'
->;
+export type SecretCache = Pick<Informer<Secret>, 'addEventHandler' | 'start' | 'stop' | 'waitForSync'> & {
+  readonly lister: Lister<Secret> & Pick<SecretSource, 'unwatched'>;
+};
 
 /** Secrets of a few namespaces, one informer each, seen as one cache. */
 class NamespacedSecrets implements SecretCache {
@@ -90,11 +90,16 @@ class NamespacedSecrets implements SecretCache {
     );
   }
 
-  get lister(): Lister<Secret> {
+  get lister(): Lister<Secret> & Pick<SecretSource, 'unwatched'> {
     const all = [...this.#byNamespace.values()];
-    // A Secret in a namespace that is not watched is simply not there: the
-    // cluster that names it gets the same condition as for a missing Secret.
+    const watched = [...this.#byNamespace.keys()];
+    // A Secret in a namespace that is not watched is not there; unwatched()
+    // tells the cluster that names it why, naming the flag.
     return {
+      unwatched: (namespace) =>
+        this.#byNamespace.has(namespace)
+          ? undefined
+          : `the operator reads Secrets only in namespace${watched.length === 1 ? '' : 's'} ${watched.join(', ')} (--secret-namespaces); add ${namespace} to --secret-namespaces (the chart's rbac.secretNamespaces) or put the Secret in one of those`,
       get: (namespace, name) =>
         namespace === undefined ? undefined : this.#byNamespace.get(namespace)?.lister.get(namespace, name),
       list: (namespace, selector) =>

@@ -180,6 +180,25 @@ describe('clusterSpecFrom', () => {
     );
   });
 
+  it('a Secret in a namespace --secret-namespaces leaves out: the problem names the flag', () => {
+    const cluster = valid(
+      etcdCluster({
+        endpoints: ['https://10.0.0.1:2379'],
+        tls: { secretName: 'tls' },
+        auth: { secretName: 'pw' },
+      }),
+    );
+    const source: SecretSource = {
+      get: () => undefined,
+      unwatched: (ns) => (ns === 'ops' ? 'only in etcd-prod (--secret-namespaces)' : undefined),
+    };
+    const built = clusterSpecFrom(cluster, source, {});
+    assert.equal(
+      built.ok ? '' : formatProblems(built.problems),
+      'spec.tls: Secret ops/tls cannot be read: only in etcd-prod (--secret-namespaces); spec.auth: Secret ops/pw cannot be read: only in etcd-prod (--secret-namespaces)',
+    );
+  });
+
   it('reports PEM that does not parse', () => {
     const cluster = valid(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], tls: { secretName: 'tls' } }));
     const built = clusterSpecFrom(cluster, secrets({ 'ops/tls': { 'ca.crt': 'not a certificate' } }), {});

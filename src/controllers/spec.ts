@@ -26,6 +26,8 @@ import type { ProviderRegistry } from '../providers/index.ts';
 /** Where Secrets come from: the Secret informer's lister. */
 export interface SecretSource {
   get(namespace: string | undefined, name: string): DeepReadonly<Secret> | undefined;
+  /** Why a namespace's Secrets cannot be seen (not watched: --secret-namespaces), or undefined when they can. */
+  unwatched?(namespace: string): string | undefined;
 }
 
 /** Deadlines of the calls to members (the CRD has no field for them). */
@@ -71,17 +73,35 @@ export function clusterSpecFrom(
 ): Validated<ClusterSpec> {
   const problems: Problem[] = [];
   let client: ClientOptions = { ...(opts.timeouts ?? DEFAULT_CLIENT_TIMEOUTS) };
+  // A Secret in a namespace the operator does not watch: say so and name the flag, not just "not found".
+  const unseen = (ref: {
+    field: string;
+    secretNamespace: string;
+    secretName: string;
+  }): Problem | undefined => {
+    const why = secrets.unwatched?.(ref.secretNamespace);
+    return why === undefined
+      ? undefined
+      : {
+          field: ref.field,
+          message: `Secret ${ref.secretNamespace}/${ref.secretName} cannot be read: ${why}`,
+        };
+  };
   if (cluster.tls !== undefined) {
+    const hidden = unseen(cluster.tls);
     const tls = tlsFromSecret(cluster.tls, secrets.get(cluster.tls.secretNamespace, cluster.tls.secretName));
-    if (tls.ok) client = { ...client, tls: tls.value };
+    if (hidden !== undefined) problems.push(hidden);
+    else if (tls.ok) client = { ...client, tls: tls.value };
     else problems.push(...tls.problems);
   }
   if (cluster.auth !== undefined) {
+    const hidden = unseen(cluster.auth);
     const auth = authFromSecret(
       cluster.auth,
       secrets.get(cluster.auth.secretNamespace, cluster.auth.secretName),
     );
-    if (auth.ok) client = { ...client, auth: auth.value };
+    if (hidden !== undefined) problems.push(hidden);
+    else if (auth.ok) client = { ...client, auth: auth.value };
     else problems.push(...auth.problems);
   }
   if (problems.length > 0) return { ok: false, problems };

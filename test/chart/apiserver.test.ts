@@ -251,7 +251,10 @@ describe('the chart on a real kube-apiserver and real etcd', () => {
       const c = await getCluster(admin, 'other', 'main');
       return c?.status?.phase === 'Invalid' ? c : undefined;
     }, 'other/main Invalid');
-    assert.match(condition(other, 'Ready')?.message ?? '', /Secret other\/etcd-client not found/);
+    assert.match(
+      condition(other, 'Ready')?.message ?? '',
+      /Secret other\/etcd-client cannot be read: the operator reads Secrets only in namespace etcd-prod \(--secret-namespaces\); add other to --secret-namespaces/,
+    );
     assert.ok(
       ![...(await metrics(port)).keys()].some((k) => k.includes('namespace="other"')),
       'nothing inspected with Secrets the operator may not read',
