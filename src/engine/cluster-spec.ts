@@ -75,7 +75,8 @@ export function digest(value: unknown): string {
 
 /** Secrets as hashes, bigints as text. Done before stringify: JSON.stringify would call Secret.toJSON first. */
 function comparable(value: unknown): unknown {
-  if (value instanceof Secret) return `secret:${createHash('sha256').update(value.reveal()).digest('hex')}`;
+  if (value instanceof Secret)
+    return `secret:${createHash('sha256').update(value.revealBytes()).digest('hex')}`;
   if (typeof value === 'bigint') return value.toString();
   if (Array.isArray(value)) return value.map(comparable);
   if (value !== null && typeof value === 'object') {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { inspect } from 'node:util';
 
 const REDACTED = '[REDACTED]';
@@ -9,14 +10,36 @@ const REDACTED = '[REDACTED]';
  * that sends it to etcd.
  */
 export class Secret {
-  readonly #value: string;
+  readonly #value: string | Buffer;
 
-  constructor(value: string) {
-    this.#value = value;
+  /**
+   * Text, or bytes as read from a file or a Kubernetes Secret: bytes that are
+   * not UTF-8 (a password saved in Latin-1, say) are kept as they are and
+   * sent byte for byte, as etcdctl sends what it is given; etcd compares
+   * passwords as bytes.
+   */
+  constructor(value: string | Uint8Array) {
+    this.#value =
+      typeof value === 'string'
+        ? value
+        : isUtf8(value)
+          ? Buffer.from(value).toString('utf8')
+          : Buffer.from(value);
   }
 
+  /** The value as text (bytes that are not UTF-8 come out with replacement characters: use revealBytes to send them). */
   reveal(): string {
-    return this.#value;
+    return typeof this.#value === 'string' ? this.#value : this.#value.toString('utf8');
+  }
+
+  /** The exact bytes: what goes to etcd. */
+  revealBytes(): Buffer {
+    return typeof this.#value === 'string' ? Buffer.from(this.#value, 'utf8') : Buffer.from(this.#value);
+  }
+
+  /** True when the value is bytes that are not UTF-8 (said in errors, never shown). */
+  get isBinary(): boolean {
+    return typeof this.#value !== 'string';
   }
 
   get isEmpty(): boolean {
@@ -34,4 +57,14 @@ export class Secret {
   [inspect.custom](): string {
     return REDACTED;
   }
+}
+
+/** One trailing "\n" or "\r\n" dropped (what `echo pw > file` leaves), bytes otherwise untouched. */
+export function withoutTrailingNewline(bytes: Uint8Array): Uint8Array {
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0x0a) {
+    end--;
+    if (end > 0 && bytes[end - 1] === 0x0d) end--;
+  }
+  return bytes.subarray(0, end);
 }

@@ -156,7 +156,7 @@ export class MemberHttp {
     const auth = this.#options.auth;
     if (opts.basicAuth === true && auth !== undefined) {
       headers['authorization'] =
-        `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
+        `Basic ${Buffer.concat([Buffer.from(`${auth.username}:`), auth.password.revealBytes()]).toString('base64')}`;
     }
     if (opts.form !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
     try {

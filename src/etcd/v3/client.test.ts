@@ -72,14 +72,14 @@ describe('v3 client against a fake etcd', () => {
     const def = loadEtcdServices();
     server.addService(serviceOf(def, 'Auth'), {
       Authenticate: (
-        call: grpc.ServerUnaryCall<{ name: string; password: string }, object>,
+        call: grpc.ServerUnaryCall<{ name: string; password: Buffer }, object>,
         cb: grpc.sendUnaryData<object>,
       ) => {
         state.authenticateCalls++;
         const n = state.authenticateCalls;
         // Slow like bcrypt, so that concurrent callers overlap.
         setTimeout(() => {
-          if (call.request.password !== PASSWORD) {
+          if (call.request.password.toString('utf8') !== PASSWORD) {
             cb({
               code: grpc.status.INVALID_ARGUMENT,
               details: 'etcdserver: authentication failed, invalid user ID or password',

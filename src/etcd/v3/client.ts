@@ -391,7 +391,7 @@ class V3MemberClient implements EtcdV3MemberClient {
     try {
       const raw = await this.#invoke(
         this.#methods.authenticate,
-        { name: auth.username, password: auth.password.reveal() },
+        { name: auth.username, password: auth.password.revealBytes() },
         '',
         deadline,
         undefined,

@@ -119,6 +119,21 @@ describe('authFromSecret', () => {
     assert.ok(!inspect(result.value).includes('s3cret'));
   });
 
+  it('a password that is not UTF-8 is kept byte for byte (etcd compares bytes)', () => {
+    const latin1 = Buffer.from('pässwörd', 'latin1');
+    const result = authFromSecret(auth, {
+      metadata: { name: 'etcd-auth', namespace: 'ops' },
+      data: {
+        username: b64('monitor'),
+        password: Buffer.concat([latin1, Buffer.from('\r\n')]).toString('base64'),
+      },
+    });
+    assert.ok(result.ok);
+    assert.deepEqual(result.value.password.revealBytes(), latin1);
+    assert.equal(result.value.password.isBinary, true);
+    assert.equal(inspect(result.value), "{ username: 'monitor', password: [REDACTED] }");
+  });
+
   it('names missing or empty keys, never the values', () => {
     const result = authFromSecret(
       { ...auth, passwordKey: 'pw' },

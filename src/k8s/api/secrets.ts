@@ -6,7 +6,7 @@
  * undefined when there is none) and gets the access layer's types back, or
  * problems naming the field and the Secret. Values never enter a message.
  */
-import { Secret as Credential } from '../../etcd/secret.ts';
+import { Secret as Credential, withoutTrailingNewline } from '../../etcd/secret.ts';
 import { checkTlsMaterial } from '../../etcd/tls.ts';
 import type { AuthCredentials, TlsMaterial } from '../../etcd/types.ts';
 import { secretValue, type Secret } from './core.ts';
@@ -105,15 +105,16 @@ export function authFromSecret(ref: AuthRef, secret: SecretLike | undefined): Va
     return { ok: false, problems: [{ field: ref.field, message: `${label} not found` }] };
   const problems: Problem[] = [];
   const username = secretValue(secret, ref.usernameKey)?.toString('utf8').trim();
-  const password = secretValue(secret, ref.passwordKey)?.toString('utf8');
+  // Bytes, not text: a password that is not UTF-8 is sent as it is (etcd compares bytes).
+  const password = secretValue(secret, ref.passwordKey);
   if (username === undefined || username === '')
     problems.push({
       field: `${ref.field}.usernameKey`,
       message: `${label} has no (or an empty) key "${ref.usernameKey}"`,
     });
   // A trailing newline is what `echo pw > file; kubectl create secret --from-file` leaves.
-  const cleaned = password?.replace(/\r?\n$/, '');
-  if (cleaned === undefined || cleaned === '')
+  const cleaned = password === undefined ? undefined : withoutTrailingNewline(password);
+  if (cleaned === undefined || cleaned.length === 0)
     problems.push({
       field: `${ref.field}.passwordKey`,
       message: `${label} has no (or an empty) key "${ref.passwordKey}"`,
