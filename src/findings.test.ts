@@ -28,7 +28,7 @@ test('figures print in the unit people read', () => {
 test('a finding reads as member, cause, figure, threshold, what to do', () => {
   assert.equal(
     formatFinding(slowDisk),
-    'member 127.0.0.1:2379 (etcd-2): slow disk — WAL fsync p99 180 ms over the last 30 s (threshold 10 ms); move the WAL to a faster disk (runbook EtcdSlowDisk)',
+    'member 127.0.0.1:2379 (etcd-2): slow disk — WAL fsync p99 180 ms over the last 30 s (threshold 10 ms); move the WAL to a faster disk (runbook: docs/runbooks.md#etcdslowdisk)',
   );
 });
 

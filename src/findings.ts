@@ -26,7 +26,7 @@ export interface Finding {
   readonly severity: 'warning' | 'critical';
   /** What to do, briefly. */
   readonly action: string;
-  /** The section of docs/runbooks.md with the longer story (an alert name). */
+  /** The section of docs/runbooks.md with the longer story (an alert name, e.g. EtcdMemberSlowDisk). */
   readonly runbook?: string;
 }
 
@@ -53,7 +53,7 @@ export function formatFigure(value: number, unit: FindingUnit): string {
 /** "member etcd-2: slow disk — WAL fsync p99 180 ms over the last 30 s (threshold 10 ms); <action>". */
 export function formatFinding(f: Finding): string {
   const figure = `${f.measure} ${formatFigure(f.value, f.unit)}${f.window !== undefined ? ` ${f.window}` : ''}`;
-  const runbook = f.runbook !== undefined ? ` (runbook ${f.runbook})` : '';
+  const runbook = f.runbook !== undefined ? ` (runbook: docs/runbooks.md#${f.runbook.toLowerCase()})` : '';
   return `member ${f.member}: ${f.cause} — ${figure} (threshold ${formatFigure(f.threshold, f.unit)}); ${f.action}${runbook}`;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The verdict on one interval of a member: each figure against etcd's
  * guidance (docs "Tuning", "Hardware recommendations" and the etcd mixin's
- * alerts), a cause in words and what to do. Pure: figures in, findings out.
+ * alerts), a cause in words and what to do (with its section of
+ * docs/runbooks.md). Pure: figures in, findings out.
  */
 import type { Finding } from '../../findings.ts';
 import { humanDuration } from '../units.ts';

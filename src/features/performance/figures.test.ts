@@ -161,7 +161,7 @@ test('a finding names member, cause, figure, window, threshold and what to do', 
   assert.ok(finding !== undefined);
   assert.match(
     formatFinding(finding),
-    /^member etcd-2: slow disk — WAL fsync p99 180 ms over the last 30 s \(threshold 10 ms\); put the data dir .* \(runbook EtcdMemberSlowDisk\)$/,
+    /^member etcd-2: slow disk — WAL fsync p99 180 ms over the last 30 s \(threshold 10 ms\); put the data dir .* \(runbook: docs\/runbooks\.md#etcdmemberslowdisk\)$/,
   );
   const levels = levelsByCause([finding]);
   assert.equal(levels.slow_disk, 2);
