@@ -480,6 +480,62 @@ export const ROWS: readonly RowSpec[] = [
     ],
   },
   {
+    title: 'Performance',
+    panels: [
+      {
+        title: 'Worst performance finding per member',
+        type: 'state-timeline',
+        description:
+          "The performance inspection's verdict per member, its worst cause: a slow disk, slow applies, a slow peer link, missed heartbeats, leader changes, failed or pending proposals, memory. The why section of the status page says which figure crossed which threshold.",
+        targets: [
+          {
+            expr: `max by (clusterName, namespace, endpoint) (inspection_etcd_member_performance_level{${SEL}})`,
+            legend: '{{clusterName}} {{endpoint}}',
+          },
+        ],
+        mappings: STATE,
+        w: 24,
+        h: 5,
+      },
+      {
+        title: 'Disk latency (p99 per interval)',
+        type: 'timeseries',
+        description:
+          "WAL fsync and backend commit p99 of each member over each round's interval, from its own /metrics. etcd's guidance: fsync below 10 ms, commit below 25 ms.",
+        targets: [
+          {
+            expr: `inspection_etcd_member_wal_fsync_p99_seconds{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}} WAL fsync',
+          },
+          {
+            expr: `inspection_etcd_member_backend_commit_p99_seconds{${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}} backend commit',
+          },
+        ],
+        unit: 's',
+        thresholds: [[0.01, 'orange']],
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Peer round trip (p99, worst of 5 min)',
+        type: 'timeseries',
+        description:
+          'Round trip each member measures to each peer (etcd observes it every 30 s, so the worst of 5 minutes is shown). Guidance: below 150 ms.',
+        targets: [
+          {
+            expr: `max_over_time(inspection_etcd_member_peer_round_trip_p99_seconds{${SEL}}[5m])`,
+            legend: '{{clusterName}} {{endpoint}} → {{peer}}',
+          },
+        ],
+        unit: 's',
+        thresholds: [[0.15, 'orange']],
+        w: 12,
+        h: 7,
+      },
+    ],
+  },
+  {
     title: 'Certificates',
     panels: [
       {

@@ -117,6 +117,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       request: ${fast}
       topology: ${fast}
       latency: ${fast}
+      performance: {intervalSeconds: 1, timeoutSeconds: 10, options: {baselineSeconds: 1}}
   - name: full
     endpoints: [${full.endpoints[0]}]
     tls: {caFile: ${fullTls.caFile}, certFile: ${fullTls.certFile}, keyFile: ${fullTls.keyFile}}
@@ -186,6 +187,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       request: slow,
       topology: slow,
       latency: slow,
+      performance: { ...slow, options: { baselineSeconds: 1 } },
     }),
   );
   await kstone.engine.upsert(
