@@ -161,7 +161,7 @@ class ConsistencySession implements FeatureSession {
       if (w !== undefined)
         w.errors.push(`hash not comparable: ${this.#whyIncomparable(w.hash.compactRevision, plan)}`);
     }
-    this.#rememberNotCached(hashed, comparison.incomparable, plan.target);
+    this.#rememberNotCached(hashed, comparison.incomparable, plan);
 
     const verdict = hashVerdict({
       target: plan.target,
@@ -289,13 +289,11 @@ class ConsistencySession implements FeatureSession {
    * member that lost its cache (restart) costs one scan per compaction, not
    * one per round.
    */
-  #rememberNotCached(
-    hashed: readonly HashedMember[],
-    incomparable: readonly string[],
-    target: bigint | undefined,
-  ): void {
-    const mode = this.#options.hashRevision;
-    if ((mode !== 'compacted' && mode !== 'auto') || target === undefined) return;
+  #rememberNotCached(hashed: readonly HashedMember[], incomparable: readonly string[], plan: HashPlan): void {
+    // Only an answer to a request for the compaction hash tells whether the cache is gone;
+    // an auto scan at R leaves what is known of compaction C as it is.
+    const { target } = plan;
+    if ((plan.kind !== 'compacted' && plan.kind !== 'cached') || target === undefined) return;
     for (const [url, entry] of this.#notCached) if (entry.revision !== target) this.#notCached.delete(url);
     for (const w of hashed) {
       if (w.hash.compactRevision !== target || !incomparable.includes(w.label)) continue;
