@@ -47,3 +47,17 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * A signal that aborts with reason() after ms on the given clock; cancel()
+ * stops the timer (call it once the work is done, so no timer outlives it).
+ */
+export function timeoutSignal(
+  clock: Clock,
+  ms: number,
+  reason: () => Error,
+): { readonly signal: AbortSignal; cancel(): void } {
+  const ctl = new AbortController();
+  const timer = clock.after(ms, () => ctl.abort(reason()));
+  return { signal: ctl.signal, cancel: () => timer.cancel() };
+}

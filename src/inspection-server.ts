@@ -8,6 +8,7 @@ import type { FeatureRegistry } from './features/registry.ts';
 import { WHOLE, type Shard } from './engine/shard.ts';
 import { InspectionCollector } from './metrics/collector.ts';
 import { buildServer, parseListen, type ServerLimits } from './server/app.ts';
+import { PressureMetrics } from './server/pressure.ts';
 
 export interface InspectionServerOptions {
   readonly logger: Logger;
@@ -37,7 +38,9 @@ export class InspectionServer {
   #closing = '';
 
   constructor(opts: InspectionServerOptions) {
+    const pressure = new PressureMetrics();
     this.engine = new Engine({
+      pressure,
       store: this.store,
       clients: new SharedClients(opts.clients ?? etcdClients),
       logger: opts.logger,
@@ -55,6 +58,7 @@ export class InspectionServer {
       logger: opts.logger,
       ready: () => this.#ready,
       shard: opts.shard ?? WHOLE,
+      registerOwnMetrics: (registry) => pressure.register(registry, () => this.engine.slots()),
       ...(opts.serverLimits !== undefined && { limits: opts.serverLimits }),
     });
   }

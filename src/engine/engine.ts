@@ -1,7 +1,7 @@
 import { realClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { ClientFactory } from './connection.ts';
-import { Limiter } from './limiter.ts';
+import { Limiter, type RoundPressure, type SlotStats } from './limiter.ts';
 import { ClusterRuntime, type RuntimeDeps } from './runtime.ts';
 import type { ClusterSnapshot, SnapshotStore } from './snapshot.ts';
 import type { ClusterSpec } from './cluster-spec.ts';
@@ -15,6 +15,8 @@ export interface EngineOptions {
   readonly jitter?: boolean;
   /** Paces every loop; default real time (tests pass a FakeClock). */
   readonly clock?: Clock;
+  /** Told how long each round waited for a slot (the monitor's own metrics). */
+  readonly pressure?: RoundPressure;
 }
 
 /**
@@ -36,7 +38,14 @@ export class Engine {
       limiter: new Limiter(opts.maxConcurrentRounds ?? 64),
       jitter: opts.jitter ?? true,
       clock: opts.clock ?? realClock,
+      clusters: () => this.#runtimes.size,
+      ...(opts.pressure !== undefined && { pressure: opts.pressure }),
     };
+  }
+
+  /** Slots of the global limiter: size, in use, rounds waiting. */
+  slots(): SlotStats {
+    return this.#deps.limiter.stats();
   }
 
   get store(): SnapshotStore {

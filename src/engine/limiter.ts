@@ -1,4 +1,20 @@
 /**
+ * Told how long each round waited for its slot: a saturated process shows
+ * in its own metrics (src/server/pressure.ts), never as failed inspections.
+ */
+export interface RoundPressure {
+  /** A round (or membership read) of `feature` got its slot after `seconds`; `skipped` rounds fell due meanwhile. */
+  waited(feature: string, seconds: number, skipped: number): void;
+}
+
+/** The limiter's state, for the monitor's own metrics. */
+export interface SlotStats {
+  readonly max: number;
+  readonly active: number;
+  readonly waiting: number;
+}
+
+/**
  * Bounds how many inspection rounds run at once across all clusters. Waiters
  * are served in order; a waiter whose signal aborts leaves the queue.
  */
@@ -21,13 +37,28 @@ export class Limiter {
     return this.#waiters.length;
   }
 
+  stats(): SlotStats {
+    return { max: this.#max, active: this.#active, waiting: this.#waiters.length };
+  }
+
   async run<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    await this.#acquire(signal);
+    const release = await this.acquire(signal);
     try {
       return await fn();
     } finally {
-      this.#release();
+      release();
     }
+  }
+
+  /** Waits for a slot (rejects when the signal aborts first); resolves with its release, to call once. */
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    await this.#acquire(signal);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#release();
+    };
   }
 
   #acquire(signal: AbortSignal): Promise<void> {

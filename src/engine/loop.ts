@@ -43,7 +43,29 @@ async function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<boo
   }
 }
 
-/** A start offset that spreads many clusters over the first part of their interval. */
-export function startJitterMs(intervalMs: number): number {
-  return Math.floor(Math.random() * Math.min(intervalMs * 0.1, 2_000));
+/** Per cluster of the engine, the start window grows by this much: about 50 first rounds a second per feature. */
+export const START_SPREAD_PER_CLUSTER_MS = 20;
+/** A few clusters start within this (their first results come at once); never longer than a minute. */
+export const MIN_START_SPREAD_MS = 2_000;
+export const MAX_START_SPREAD_MS = 60_000;
+
+/**
+ * A random start offset that spreads the first rounds of many clusters over
+ * their interval, so that a start (or a shard hand-off) with a thousand
+ * clusters does not queue a thousand rounds at once behind the global
+ * limiter. The window grows with the number of clusters — 20 ms each, at
+ * least 2 s — up to the interval (and a minute): one cluster still gets its
+ * first result at once, a thousand at 10 s spread over the whole 10 s.
+ */
+export function startJitterMs(
+  intervalMs: number,
+  clusters: number,
+  random: () => number = Math.random,
+): number {
+  const window = Math.min(
+    intervalMs,
+    MAX_START_SPREAD_MS,
+    Math.max(MIN_START_SPREAD_MS, clusters * START_SPREAD_PER_CLUSTER_MS),
+  );
+  return Math.floor(random() * window);
 }

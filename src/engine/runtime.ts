@@ -2,9 +2,9 @@ import type { Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import { failedOutcome, type FeatureSession, type InspectionOutcome } from './contract.ts';
 import { ClusterConnection, type ClientFactory } from './connection.ts';
-import type { Limiter } from './limiter.ts';
+import type { Limiter, RoundPressure } from './limiter.ts';
 import { runEvery, startJitterMs } from './loop.ts';
-import type { Clock } from '../clock.ts';
+import { timeoutSignal, type Clock } from '../clock.ts';
 import type { ClusterSnapshot, FeatureRun, FeatureSnapshot, SnapshotStore } from './snapshot.ts';
 import {
   connectionFingerprint,
@@ -23,8 +23,49 @@ export interface RuntimeDeps {
   readonly logger: Logger;
   /** Spread first rounds over the interval (daemon); off for one-shot runs and tests. */
   readonly jitter: boolean;
-  /** Paces the loops; tests pass a FakeClock. */
+  /** Paces the loops and the round deadlines; tests pass a FakeClock. */
   readonly clock: Clock;
+  /** Told how long rounds waited for a slot (the monitor's own metrics). */
+  readonly pressure?: RoundPressure;
+  /** How many clusters the engine holds (the first rounds spread wider as it grows). */
+  readonly clusters: () => number;
+}
+
+/** The feature name under which membership reads report their waits. */
+export const MEMBERSHIP = 'membership';
+
+/**
+ * Waits for a slot of the global limiter, then runs fn under a deadline that
+ * starts only then: time spent queued behind other clusters' rounds is the
+ * process's saturation, not this cluster's slowness, and is never charged to
+ * the round. The wait is reported, with the rounds that fell due meanwhile
+ * (skipped: the loop runs the next round at its next slot, never a backlog).
+ * Rejects with the parent's reason when the parent aborts while waiting.
+ */
+async function inSlot<T>(
+  deps: RuntimeDeps,
+  what: { feature: string; intervalMs: number; timeoutMs: number; timedOut: () => Error },
+  parent: AbortSignal,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const queuedAt = deps.clock.now();
+  const release = await deps.limiter.acquire(parent);
+  const waitedMs = deps.clock.now() - queuedAt;
+  deps.pressure?.waited(what.feature, waitedMs / 1000, Math.floor(waitedMs / what.intervalMs));
+  const deadline = timeoutSignal(deps.clock, what.timeoutMs, what.timedOut);
+  try {
+    return await fn(AbortSignal.any([parent, deadline.signal]));
+  } finally {
+    deadline.cancel();
+    release();
+  }
+}
+
+/** Deadline of the one membership read of `inspect` (the features' own deadlines follow it). */
+const DISCOVERY_TIMEOUT_ONCE_MS = 30_000;
+
+class RoundTimeout extends Error {
+  override name = 'RoundTimeout';
 }
 
 /** A feature of the cluster under its name. */
@@ -63,7 +104,7 @@ class FeatureRunner {
 
   start(): void {
     const intervalMs = this.#resolved.spec.intervalSeconds * 1000;
-    const delay = this.#deps.jitter ? startJitterMs(intervalMs) : 0;
+    const delay = this.#deps.jitter ? startJitterMs(intervalMs, this.#deps.clusters()) : 0;
     this.#loop = runEvery(
       intervalMs,
       () => this.runOnce(this.#abort.signal).then(() => undefined),
@@ -72,24 +113,36 @@ class FeatureRunner {
     );
   }
 
-  /** One round under the global limiter and the round deadline; the result goes to the store. */
+  /**
+   * One round: waits for the cluster's first membership read and for a slot
+   * of the global limiter (neither counts against the round's deadline),
+   * then inspects under the deadline; the result goes to the store.
+   */
   async runOnce(parent: AbortSignal): Promise<FeatureRun> {
     const { name } = this.#resolved;
-    const signal = AbortSignal.any([parent, AbortSignal.timeout(roundTimeoutMs(this.#resolved.spec))]);
-    const startedAt = new Date();
-    const t0 = performance.now();
+    const timeoutMs = roundTimeoutMs(this.#resolved.spec);
+    let startedAt = new Date();
+    let t0 = performance.now();
     let outcome: InspectionOutcome;
     try {
-      outcome = await this.#deps.limiter.run(async () => {
-        await this.#cluster.ready(signal);
-        return this.#session.inspect(signal);
-      }, signal);
+      await this.#cluster.ready(parent);
+      outcome = await inSlot(
+        this.#deps,
+        {
+          feature: name,
+          intervalMs: this.#resolved.spec.intervalSeconds * 1000,
+          timeoutMs,
+          timedOut: () => new RoundTimeout(`round timed out after ${timeoutMs} ms`),
+        },
+        parent,
+        (signal) => {
+          startedAt = new Date();
+          t0 = performance.now();
+          return this.#session.inspect(signal);
+        },
+      );
     } catch (err) {
-      const reason =
-        signal.aborted && !parent.aborted
-          ? `round timed out after ${roundTimeoutMs(this.#resolved.spec)} ms`
-          : errorMessage(err);
-      outcome = failedOutcome(reason);
+      outcome = failedOutcome(errorMessage(err));
     }
     const run: FeatureRun = { startedAt, durationMs: performance.now() - t0, ...outcome };
     // A round cut short by stop() is not a result: the cluster or feature is going away.
@@ -218,7 +271,7 @@ export class ClusterRuntime {
   async runOnce(signal: AbortSignal): Promise<ClusterSnapshot | undefined> {
     const { features, errors } = runnableFeatures(this.#spec);
     this.#deps.store.set(this.#initialSnapshot(errors, features));
-    await this.#discover(signal);
+    await this.#discover(signal, DISCOVERY_TIMEOUT_ONCE_MS);
     const runners = features.map((f) => new FeatureRunner(f, this.#connection, this.#deps));
     try {
       await Promise.all(runners.map((r) => r.runOnce(signal)));
@@ -271,25 +324,36 @@ export class ClusterRuntime {
     this.#membersIntervalSeconds = this.#membersInterval();
     const intervalMs = this.#membersIntervalSeconds * 1000;
     this.#membersLoop = previous.then(() =>
-      runEvery(
-        intervalMs,
-        () => this.#discover(AbortSignal.any([abort.signal, AbortSignal.timeout(intervalMs)])),
-        abort.signal,
-        { clock: this.#deps.clock },
-      ),
+      runEvery(intervalMs, () => this.#discover(abort.signal, intervalMs), abort.signal, {
+        clock: this.#deps.clock,
+      }),
     );
   }
 
-  async #discover(signal: AbortSignal): Promise<void> {
+  /** One membership read, under a slot and a deadline of one membership interval once it has the slot. */
+  async #discover(parent: AbortSignal, timeoutMs: number): Promise<void> {
     const connection = this.#connection;
     try {
-      const members = await this.#deps.limiter.run(() => connection.discover(signal), signal);
-      if (this.#membersAbort.signal.aborted) return;
-      if (members.error !== undefined) this.#logger.warn({ err: members.error }, 'member discovery failed');
-      if (connection === this.#connection && !signal.aborted)
-        this.#deps.store.update(this.#spec.id, (s) => ({ ...s, members }));
+      await inSlot(
+        this.#deps,
+        {
+          feature: MEMBERSHIP,
+          intervalMs: timeoutMs,
+          timeoutMs,
+          timedOut: () => new RoundTimeout(`member discovery timed out after ${timeoutMs} ms`),
+        },
+        parent,
+        async (signal) => {
+          const members = await connection.discover(signal);
+          if (this.#membersAbort.signal.aborted) return;
+          if (members.error !== undefined)
+            this.#logger.warn({ err: members.error }, 'member discovery failed');
+          if (connection === this.#connection && !signal.aborted)
+            this.#deps.store.update(this.#spec.id, (s) => ({ ...s, members }));
+        },
+      );
     } catch (err) {
-      if (signal.aborted && this.#membersAbort.signal.aborted) return;
+      if (parent.aborted && this.#membersAbort.signal.aborted) return;
       this.#logger.warn({ err: errorMessage(err) }, 'member discovery failed');
     }
   }

@@ -18,6 +18,8 @@ export interface ServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** This process's part of the clusters (sharding), for its own metrics. */
   readonly shard?: Pick<Shard, 'describe'>;
+  /** Adds more of the process's own families (the engine's saturation) to its registry. */
+  readonly registerOwnMetrics?: (registry: Registry) => void;
 }
 
 /** What one monitor serves at once; anything beyond is refused at once, never queued. */
@@ -97,6 +99,7 @@ export function buildServer(opts: ServerOptions) {
       this.set(opts.store.size);
     },
   });
+  opts.registerOwnMetrics?.(processMetrics);
   const rejected = new Counter({
     name: 'etcd_monitor_http_requests_rejected_total',
     help: 'Requests answered 503 at once because the maximum of concurrent requests was reached (the monitor is being scraped too hard).',
