@@ -74,7 +74,8 @@ test('every alert has a severity, a for:, a summary naming where, and a runbook 
     const summary = rule.annotations?.summary ?? '';
     const description = rule.annotations?.description ?? '';
     assert.ok(description.length > 40, `${where}: a description`);
-    if (rule.alert === 'EtcdMonitorDown') {
+    // The process's own alerts are about an instance, not a cluster.
+    if (rule.alert === 'EtcdMonitorDown' || rule.alert === 'EtcdMonitorSaturated') {
       assert.match(summary, /\$labels\.instance/, `${where}: summary names the instance`);
     } else {
       assert.match(summary, /\$labels\.clusterName/, `${where}: summary names the cluster`);
