@@ -159,8 +159,30 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
           restartedAt,
       );
 
-      // Repaired: the next scan replaces the verdict.
-      await rewrite(cluster, 1, 'value-7');
+      // Repaired (stopped, rewritten back, started): while the member is down the rounds
+      // cannot hash, and the standing mismatch is still exported on each of them.
+      await cluster.stopMember(1);
+      try {
+        const stoppedAt = Date.now();
+        const down = await rounds.next(
+          (r, dd) =>
+            r.startedAt.getTime() > stoppedAt &&
+            dd.members.some((mm) => mm.endpoint === hostPort(odd) && mm.revision === null),
+          'a round with the member down',
+        );
+        assert.equal(detailsOf(down).hash, 'mismatch', down.summary);
+        assert.equal(detailsOf(down).hashReused, true);
+        const whileDown = await scrape(address);
+        assert.equal(
+          whileDown.get(
+            `inspection_etcd_endpoint_hash_mismatch{clusterName="auto",endpoint="${hostPort(odd)}"}`,
+          ),
+          1,
+        );
+        await bboltEdit(['-db', cluster.members[1]!.dataDir, 'set-value', '/data/k0007', 'value-7']);
+      } finally {
+        await cluster.startMember(1);
+      }
       await rounds.next((r, dd) => fresh(r) && dd.hash === 'consistent', 'consistent again', 60_000);
       await eventually(async () => {
         const s = await scrape(address);

@@ -50,7 +50,7 @@ import {
   type MemberRound,
   type StandingVerdict,
 } from './model.ts';
-import { v3Outcome, type V3Round } from './render.ts';
+import { standingMetrics, v3Outcome, type V3Round } from './render.ts';
 import { inspectV2 } from './v2.ts';
 import { hashVerdict, supersedes } from './verdict.ts';
 
@@ -140,9 +140,11 @@ class ConsistencySession implements FeatureSession {
         ),
     });
     if (gathered.kind === 'no-status') {
+      // No member answered: the standing verdict is still exported (alerts with `for:` keep it).
       return failedOutcome(gathered.error, {
         summary: `no verdict: ${gathered.error}`,
         details: roundDetails('v3', opts, gathered.rounds, {}),
+        metrics: auto && this.#standing !== undefined ? standingMetrics(this.#standing) : [],
       });
     }
     const { rounds, plan } = gathered;
@@ -317,10 +319,10 @@ function standingOf(
   rounds: readonly MemberRound[],
   verdict: Omit<StandingVerdict, 'members'>,
 ): StandingVerdict {
-  const members = new Map<string, { hash: HashKVResult; state: 'match' | 'mismatch' }>();
+  const members = new Map<string, { label: string; hash: HashKVResult; state: 'match' | 'mismatch' }>();
   for (const w of rounds)
     if (w.hash !== undefined && (w.hashState === 'match' || w.hashState === 'mismatch'))
-      members.set(memberKey(w), { hash: w.hash, state: w.hashState });
+      members.set(memberKey(w), { label: w.label, hash: w.hash, state: w.hashState });
   return { ...verdict, members };
 }
 

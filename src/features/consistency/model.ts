@@ -267,10 +267,10 @@ export interface StandingVerdict {
   readonly atMs: number;
   readonly membership: string;
   readonly tie: boolean;
-  /** Per compared member (memberKey): its hash and state. */
+  /** Per compared member (memberKey): its label, hash and state. */
   readonly members: ReadonlyMap<
     string,
-    { readonly hash: HashKVResult; readonly state: 'match' | 'mismatch' }
+    { readonly label: string; readonly hash: HashKVResult; readonly state: 'match' | 'mismatch' }
   >;
 }
 

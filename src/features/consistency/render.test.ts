@@ -8,7 +8,7 @@ import {
   type ConsistencyOptions,
   type MemberRound,
 } from './model.ts';
-import { type V3Round, v3Outcome } from './render.ts';
+import { standingMetrics, type V3Round, v3Outcome } from './render.ts';
 
 const options: ConsistencyOptions = {
   prefix: '',
@@ -250,4 +250,30 @@ test('v3Outcome: a standing verdict (hashRevision auto) is exported again with t
   assert.equal(details.hashKind, 'compaction-scan');
   assert.equal(details.hashMode, 'auto');
   assert.equal(details.checkedRevision, 300n);
+});
+
+test('standingMetrics: the hash series of a standing verdict when no member answered', () => {
+  const samples = standingMetrics({
+    hash: 'mismatch',
+    revision: 120n,
+    kind: 'recent',
+    how: 'scan, never compacted',
+    atMs: 1_700_000_000_000,
+    membership: '1,2,3',
+    tie: false,
+    members: new Map([
+      ['1', { label: '127.0.0.1:2371', hash: hash(5), state: 'match' as const }],
+      ['3', { label: '127.0.0.1:2373', hash: hash(6), state: 'mismatch' as const }],
+    ]),
+  });
+  assert.deepEqual(
+    samples.map((m) => [m.name, m.labels, m.value]),
+    [
+      ['inspection_etcd_consistency_hash_mismatch', {}, 1],
+      ['inspection_etcd_consistency_hash_revision', {}, 120n],
+      ['inspection_etcd_consistency_hash_timestamp_seconds', {}, 1_700_000_000],
+      ['inspection_etcd_endpoint_hash_mismatch', { endpoint: '127.0.0.1:2371' }, 0],
+      ['inspection_etcd_endpoint_hash_mismatch', { endpoint: '127.0.0.1:2373' }, 1],
+    ],
+  );
 });

@@ -16,6 +16,7 @@ import {
   type HashKind,
   type HashVerdict,
   type MemberRound,
+  type StandingVerdict,
 } from './model.ts';
 import { reachedVerdict } from './verdict.ts';
 
@@ -169,6 +170,21 @@ export function v3Metrics(round: V3Round, spreads: V3Spreads): MetricSample[] {
     }
   }
   return metrics;
+}
+
+/** The hash series of a standing verdict alone (a round where no member answered). */
+export function standingMetrics(standing: StandingVerdict): MetricSample[] {
+  const metric = CONSISTENCY_METRICS;
+  return [
+    { name: metric.hashMismatch.name, labels: {}, value: standing.hash === 'mismatch' ? 1 : 0 },
+    { name: metric.hashRevision.name, labels: {}, value: standing.revision },
+    { name: metric.hashTimestamp.name, labels: {}, value: standing.atMs / 1000 },
+    ...[...standing.members.values()].map((m) => ({
+      name: metric.endpointHashMismatch.name,
+      labels: { endpoint: m.label },
+      value: m.state === 'mismatch' ? 1 : 0,
+    })),
+  ];
 }
 
 export function v3Details(round: V3Round, spreads: V3Spreads): ConsistencyDetails {
