@@ -320,7 +320,7 @@ export function buildReport(snapshot: ClusterSnapshot): InspectReport {
   };
 }
 
-function renderReport(snapshot: ClusterSnapshot, report: InspectReport, color: boolean): string {
+export function renderReport(snapshot: ClusterSnapshot, report: InspectReport, color: boolean): string {
   const lines: string[] = [];
   const leader = snapshot.members?.leaderId;
   lines.push(

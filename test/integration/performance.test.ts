@@ -121,6 +121,7 @@ describe('performance on etcd 3.6 with TLS', () => {
       assert.ok(link.value > 0.15 && link.threshold === 0.15);
     }
     assert.ok(slow.problems.some((p) => p.includes('slow peer link') && p.includes(name)));
+    if (links.length >= 2) assert.match(slow.summary, new RegExp(`every slow peer link involves ${name}`));
     const api = (await (await fetch(`http://${address}/api/v1/clusters/p`)).json()) as {
       why: { feature: string; cause: string; member: string }[];
     };

@@ -90,6 +90,8 @@ export function linkLabel(from: string, to: string): string {
 export interface MemberToAssess {
   /** How people name the member (memberLabel). */
   readonly where: string;
+  /** Its short name in a peer link (the member's name, else its endpoint), as peerName names the other end. */
+  readonly linkName: string;
   readonly figures: MemberFigures;
   /** A peer's name from its ID (hex, as etcd writes it); the ID itself when unknown. */
   readonly peerName: (peerId: string) => string;
@@ -137,7 +139,7 @@ export function assessMember(member: MemberToAssess, t: PerformanceThresholds): 
   latency('slow_apply', 'apply duration p99', f.applyP99Seconds, t.applyP99Seconds);
   add('slow_apply', 'slow applies', f.slowApplies, t.slowApplies, 'count');
   for (const peer of f.peers) {
-    const where = linkLabel(member.where, member.peerName(peer.peerId));
+    const where = linkLabel(member.linkName, member.peerName(peer.peerId));
     latency(
       'slow_peer_link',
       'peer round trip p99',
@@ -155,6 +157,20 @@ export function assessMember(member: MemberToAssess, t: PerformanceThresholds): 
   if (t.residentMemoryBytes > 0)
     add('high_memory', 'resident memory', f.rssBytes, t.residentMemoryBytes, 'bytes', { gauge: true });
   return findings;
+}
+
+/**
+ * The one member every slow peer link has at one of its ends, when there are
+ * several links: the member to look at (paused, overloaded, its network).
+ */
+export function commonLinkMember(findings: readonly PerformanceFinding[]): string | undefined {
+  const links = findings
+    .filter((f) => f.causeKey === 'slow_peer_link')
+    .map((f) => f.member.split(' \u2194 '));
+  if (links.length < 2) return undefined;
+  const [first = []] = links;
+  const common = first.filter((end) => links.every((ends) => ends.includes(end)));
+  return common.length === 1 ? common[0] : undefined;
 }
 
 /** 0 none, 1 warning, 2 critical: the worst finding of each cause. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatFinding } from '../../findings.ts';
-import { assessMember, levelsByCause, type PerformanceThresholds } from './assess.ts';
+import { assessMember, commonLinkMember, levelsByCause, type PerformanceThresholds } from './assess.ts';
 import { figuresBetween, readMetrics, type MemberFigures } from './figures.ts';
 
 /** A /metrics page as etcd writes it, with the figures that matter here. */
@@ -124,7 +124,12 @@ const QUIET: MemberFigures = {
 test('each figure against its threshold: cause, severity, where', () => {
   const assess = (figures: Partial<MemberFigures>, t: Partial<PerformanceThresholds> = {}) =>
     assessMember(
-      { where: 'etcd-2', figures: { ...QUIET, ...figures }, peerName: (id) => (id === 'b2' ? 'etcd-3' : id) },
+      {
+        where: 'etcd-2',
+        linkName: 'etcd-2',
+        figures: { ...QUIET, ...figures },
+        peerName: (id) => (id === 'b2' ? 'etcd-3' : id),
+      },
       { ...THRESHOLDS, ...t },
     ).map((f) => [f.causeKey, f.member, f.severity, f.measure]);
   assert.deepEqual(assess({}), []);
@@ -155,7 +160,12 @@ test('each figure against its threshold: cause, severity, where', () => {
 
 test('a finding names member, cause, figure, window, threshold and what to do', () => {
   const [finding] = assessMember(
-    { where: 'etcd-2', figures: { ...QUIET, walFsyncP99Seconds: 0.18 }, peerName: (id) => id },
+    {
+      where: 'etcd-2',
+      linkName: 'etcd-2',
+      figures: { ...QUIET, walFsyncP99Seconds: 0.18 },
+      peerName: (id) => id,
+    },
     THRESHOLDS,
   );
   assert.ok(finding !== undefined);
@@ -164,6 +174,14 @@ test('a finding names member, cause, figure, window, threshold and what to do', 
     /^member etcd-2: slow disk — WAL fsync p99 180 ms over the last 30 s \(threshold 10 ms\); put the data dir .* \(runbook: docs\/runbooks\.md#etcdmemberslowdisk\)$/,
   );
   const levels = levelsByCause([finding]);
+  const link = (a: string, b: string) => ({
+    ...finding,
+    causeKey: 'slow_peer_link' as const,
+    member: `${a} \u2194 ${b}`,
+  });
+  assert.equal(commonLinkMember([link('etcd-1', 'etcd-3'), link('etcd-3', 'etcd-2'), finding]), 'etcd-3');
+  assert.equal(commonLinkMember([link('etcd-1', 'etcd-3')]), undefined);
+  assert.equal(commonLinkMember([link('etcd-1', 'etcd-3'), link('etcd-2', 'etcd-4')]), undefined);
   assert.equal(levels.slow_disk, 2);
   assert.equal(levels.slow_peer_link, 0);
 });

@@ -30,7 +30,7 @@ import {
 import { forEachMember } from '../members.ts';
 import { parseOptions } from '../options.ts';
 import { memberLabel } from '../units.ts';
-import { assessMember, CAUSES, levelsByCause, type PerformanceFinding } from './assess.ts';
+import { assessMember, CAUSES, commonLinkMember, levelsByCause, type PerformanceFinding } from './assess.ts';
 import { figuresBetween, readMetrics, type MemberFigures, type Reading } from './figures.ts';
 
 const endpointLabel = ['endpoint'] as const;
@@ -347,10 +347,7 @@ class PerformanceSession implements FeatureSession {
     const peerEndpoints = new Map<string, string>();
     for (const m of members) {
       if (m.snapshot.id === undefined) continue;
-      peerNames.set(
-        memberIdHex(m.snapshot.id),
-        m.snapshot.name !== '' ? m.snapshot.name : m.snapshot.endpoint,
-      );
+      peerNames.set(memberIdHex(m.snapshot.id), linkName(m.snapshot));
       peerEndpoints.set(memberIdHex(m.snapshot.id), m.snapshot.endpoint);
     }
     const seen = new Set<string>();
@@ -387,7 +384,7 @@ class PerformanceSession implements FeatureSession {
       this.#previous.set(key, reading);
       const figures = figuresBetween(previous ?? reading, reading);
       const memberFindings = assessMember(
-        { where, figures, peerName: (id) => peerNames.get(id) ?? id },
+        { where, linkName: linkName(snap), figures, peerName: (id) => peerNames.get(id) ?? id },
         this.#options,
       );
       findings.push(...memberFindings);
@@ -429,6 +426,11 @@ class PerformanceSession implements FeatureSession {
     this.#previous.clear();
     await Promise.allSettled(owned.map((o) => o.close()));
   }
+}
+
+/** A member's name at one end of a peer link: its name, else its endpoint. */
+function linkName(snapshot: { readonly name: string; readonly endpoint: string }): string {
+  return snapshot.name !== '' ? snapshot.name : snapshot.endpoint;
 }
 
 function memberSeries(
@@ -481,6 +483,9 @@ function summarize(
   if (findings.length > 0) {
     const causes = [...new Set(findings.map((f) => `${f.cause} (${f.member})`))];
     parts.push(`${findings.length} figure(s) out of bounds: ${causes.join(', ')}`);
+    const common = commonLinkMember(findings);
+    if (common !== undefined)
+      parts.push(`every slow peer link involves ${common}: look at that member first`);
   } else {
     const window = details.find((d) => d.figures !== undefined)?.figures?.windowSeconds;
     parts.push(
