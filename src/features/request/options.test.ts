@@ -8,6 +8,7 @@ test('defaults: /registry, 200 resource names, pages of 1000 keys', () => {
     prefixes: ['/registry/'],
     maxResourceNames: 200,
     countPageSize: 1000,
+    sizes: undefined,
   });
   // The default array is not shared between sessions.
   const a = parseRequestOptions({});
@@ -71,3 +72,20 @@ for (const [raw, message] of cases) {
     );
   });
 }
+
+test('sizes: off by default; on, with top keys, pace and re-scan interval', () => {
+  assert.deepEqual(parseRequestOptions({ sizes: true }).sizes, {
+    topKeys: 20,
+    scanBytesPerSecond: 8 * 1024 * 1024,
+    rescanMinIntervalSeconds: 600,
+  });
+  assert.equal(parseRequestOptions({ topKeys: 5 }).sizes, undefined);
+  assert.throws(
+    () => parseRequestOptions({ sizes: true, topKeys: 5000 }),
+    (err: unknown) => err instanceof OptionsError && /topKeys/.test(err.message),
+  );
+  assert.throws(
+    () => parseRequestOptions({ sizes: true, scanBytesPerSecond: 1000 }),
+    (err: unknown) => err instanceof OptionsError && /scanBytesPerSecond/.test(err.message),
+  );
+});

@@ -5,6 +5,9 @@ import { DEFAULT_MAX_RESOURCE_NAMES } from './labels.ts';
 
 export const DEFAULT_PREFIXES = ['/registry'] as const;
 export const DEFAULT_COUNT_PAGE_SIZE = 1000;
+export const DEFAULT_TOP_KEYS = 20;
+/** 8 MiB/s: a 2 GiB keyspace in about 4 minutes, within the 5 minutes between Kubernetes' compactions. */
+export const DEFAULT_SCAN_BYTES_PER_SECOND = 8 * 1024 * 1024;
 
 export const RequestOptionsSchema = Type.Object(
   {
@@ -26,6 +29,29 @@ export const RequestOptionsSchema = Type.Object(
       default: DEFAULT_COUNT_PAGE_SIZE,
       description: 'Keys per range request of the (re-)count.',
     }),
+    sizes: Type.Boolean({
+      default: false,
+      description:
+        'Also keep keyspace sizes: bytes per resource, the largest objects, the top keys. The (re-)count then reads values (paced by scanBytesPerSecond) and the watch asks for previous values.',
+    }),
+    topKeys: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: DEFAULT_TOP_KEYS,
+      description: 'The largest keys reported (with sizes).',
+    }),
+    scanBytesPerSecond: Type.Integer({
+      minimum: 64 * 1024,
+      default: DEFAULT_SCAN_BYTES_PER_SECOND,
+      description: 'Pace of a sizes scan, in bytes of keys and values read per second.',
+    }),
+    sizeRescanMinIntervalSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 86_400,
+      default: 600,
+      description:
+        'Least time between two sizes re-scans asked for because the kept largest keys ran out (deletes and shrinks of top keys).',
+    }),
   },
   { additionalProperties: false },
 );
@@ -35,6 +61,14 @@ export interface RequestOptions {
   readonly prefixes: readonly string[];
   readonly maxResourceNames: number;
   readonly countPageSize: number;
+  /** undefined: sizes not kept. */
+  readonly sizes: SizeOptions | undefined;
+}
+
+export interface SizeOptions {
+  readonly topKeys: number;
+  readonly scanBytesPerSecond: number;
+  readonly rescanMinIntervalSeconds: number;
 }
 
 const WHERE = 'options of feature request';
@@ -61,5 +95,16 @@ export function parseRequestOptions(raw: unknown): RequestOptions {
     }
     prefixes.push(normalised);
   });
-  return { prefixes, maxResourceNames: parsed.maxResourceNames, countPageSize: parsed.countPageSize };
+  return {
+    prefixes,
+    maxResourceNames: parsed.maxResourceNames,
+    countPageSize: parsed.countPageSize,
+    sizes: parsed.sizes
+      ? {
+          topKeys: parsed.topKeys,
+          scanBytesPerSecond: parsed.scanBytesPerSecond,
+          rescanMinIntervalSeconds: parsed.sizeRescanMinIntervalSeconds,
+        }
+      : undefined,
+  };
 }

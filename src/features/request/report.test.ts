@@ -34,6 +34,7 @@ const counting: RequestDetails = {
     },
   ],
   resources: [],
+  sizes: null,
 };
 
 const watching: RequestDetails = {
@@ -87,4 +88,57 @@ test('a watch down for a whole interval fails the round with its last error', ()
   assert.equal(outcome.ok, false);
   assert.equal(outcome.error, 'watch down: connection refused');
   assert.match(outcome.summary, /; watch down: connection refused$/);
+});
+
+test('with sizes: bytes, average and largest per resource, and whether the sizes are exact', () => {
+  const outcome = requestOutcome(
+    {
+      ...watching,
+      resources: [
+        {
+          etcdPrefix: 'registry',
+          resourceName: 'pods',
+          keys: 7,
+          puts: 2,
+          deletes: 1,
+          bytes: 7000,
+          averageBytes: 1000,
+          largest: { key: '/registry/pods/a/big', bytes: 3000 },
+        },
+        {
+          etcdPrefix: 'registry',
+          resourceName: 'secrets',
+          keys: 2,
+          puts: 0,
+          deletes: 0,
+          bytes: 2048,
+          averageBytes: 1024,
+          largest: null,
+        },
+      ],
+      sizes: {
+        scanBytesPerSecond: 1 << 20,
+        scanningBytes: 0,
+        complete: false,
+        rescans: 1,
+        totalBytes: 9048,
+        topKeys: [],
+        topKeysExact: false,
+      },
+    },
+    false,
+  );
+  assert.match(
+    outcome.summary,
+    /: 7 keys in 2 resources, 8.8 KiB \(largest resource pods: 6.8 KiB\), sizes re-scan due, /,
+  );
+  const series = new Map(outcome.metrics.map((m) => [`${m.name}${JSON.stringify(m.labels)}`, m.value]));
+  const pods = '{"etcdPrefix":"registry","resourceName":"pods"}';
+  const secrets = '{"etcdPrefix":"registry","resourceName":"secrets"}';
+  assert.equal(series.get(`${REQUEST_METRICS.resourceBytes.name}${pods}`), 7000);
+  assert.equal(series.get(`${REQUEST_METRICS.resourceAverage.name}${pods}`), 1000);
+  assert.equal(series.get(`${REQUEST_METRICS.resourceLargest.name}${pods}`), 3000);
+  assert.equal(series.get(`${REQUEST_METRICS.resourceLargest.name}${secrets}`), undefined, 'unknown: absent');
+  assert.equal(series.get(`${REQUEST_METRICS.sizesComplete.name}{}`), 0);
+  assert.equal(series.get(`${REQUEST_METRICS.sizeRescans.name}{}`), 1);
 });

@@ -5,6 +5,7 @@
 import { failedOutcome, type InspectionOutcome } from '../../engine/contract.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
+import { humanBytes } from '../units.ts';
 import type { StreamState, WatchState } from './state.ts';
 
 export const REQUEST_METRICS = {
@@ -68,6 +69,36 @@ export const REQUEST_METRICS = {
     help: 'Times the watch was resumed after a stream failure (member down, leader lost, disconnect).',
     labels: [],
   },
+  resourceBytes: {
+    name: 'inspection_etcd_resource_bytes',
+    type: 'gauge',
+    help: 'Bytes of keys and values (as stored) by key prefix and resource, exact at the last processed revision (request option sizes).',
+    labels: ['etcdPrefix', 'resourceName'],
+  },
+  resourceAverage: {
+    name: 'inspection_etcd_resource_object_average_bytes',
+    type: 'gauge',
+    help: 'Average bytes (key + value) of an object of the resource (request option sizes).',
+    labels: ['etcdPrefix', 'resourceName'],
+  },
+  resourceLargest: {
+    name: 'inspection_etcd_resource_object_largest_bytes',
+    type: 'gauge',
+    help: 'Bytes (key + value) of the largest object of the resource; absent while unknown (request option sizes).',
+    labels: ['etcdPrefix', 'resourceName'],
+  },
+  sizesComplete: {
+    name: 'inspection_etcd_request_sizes_complete',
+    type: 'gauge',
+    help: '1 when the keyspace sizes are exact (totals, every largest object, the top keys), 0 while a re-scan is due or running.',
+    labels: [],
+  },
+  sizeRescans: {
+    name: 'inspection_etcd_request_size_rescans_total',
+    type: 'counter',
+    help: 'Sizes scans run again because the kept largest keys were deleted or shrank (re-counts after compaction not included).',
+    labels: [],
+  },
   recounts: {
     name: 'inspection_etcd_request_recounts_total',
     type: 'counter',
@@ -94,6 +125,33 @@ export interface ResourceDetails {
   readonly keys: number;
   readonly puts: number;
   readonly deletes: number;
+  /** With sizes: bytes of keys and values (as stored), their average per key, and the largest object (null: unknown until a re-scan). */
+  readonly bytes?: number;
+  readonly averageBytes?: number;
+  readonly largest?: { readonly key: string; readonly bytes: number } | null;
+}
+
+export interface TopKeyDetails {
+  readonly key: string;
+  readonly bytes: number;
+  readonly etcdPrefix: string;
+  readonly resourceName: string;
+}
+
+/** Keyspace sizes (option sizes of the request feature). */
+export interface SizesDetails {
+  readonly scanBytesPerSecond: number;
+  /** Bytes read so far by the scans in progress (0 when none runs). */
+  readonly scanningBytes: number;
+  /** Totals exact, every resource's largest known, the top keys exactly the largest. */
+  readonly complete: boolean;
+  /** Scans run again because the kept largest keys ran out (not counting re-counts after compaction). */
+  readonly rescans: number;
+  readonly totalBytes: number;
+  /** The largest keys, largest first (at most option topKeys). */
+  readonly topKeys: readonly TopKeyDetails[];
+  /** false: a top key was deleted or shrank and the next largest is not known until a re-scan. */
+  readonly topKeysExact: boolean;
 }
 
 export interface RequestDetails {
@@ -120,6 +178,8 @@ export interface RequestDetails {
   readonly lastError: string | null;
   readonly prefixes: readonly PrefixDetails[];
   readonly resources: readonly ResourceDetails[];
+  /** null when the option sizes is off. */
+  readonly sizes: SizesDetails | null;
 }
 
 /**
@@ -152,7 +212,19 @@ export function requestMetrics(details: RequestDetails): MetricSample[] {
       { name: metric.requests.name, labels: { grpcMethod: 'DELETE', ...labels }, value: r.deletes },
       { name: metric.keys.name, labels, value: r.keys },
     );
+    if (r.bytes !== undefined) {
+      out.push(
+        { name: metric.resourceBytes.name, labels, value: r.bytes },
+        { name: metric.resourceAverage.name, labels, value: r.averageBytes ?? 0 },
+      );
+      if (r.largest != null) out.push({ name: metric.resourceLargest.name, labels, value: r.largest.bytes });
+    }
   }
+  if (details.sizes !== null)
+    out.push(
+      { name: metric.sizesComplete.name, labels: {}, value: details.sizes.complete ? 1 : 0 },
+      { name: metric.sizeRescans.name, labels: {}, value: details.sizes.rescans },
+    );
   out.push(
     { name: metric.events.name, labels: {}, value: details.eventsProcessed },
     { name: metric.eventsRate.name, labels: {}, value: details.eventsPerSecond },
@@ -179,5 +251,11 @@ export function requestSummary(details: RequestDetails): string {
       : details.state === 'backoff'
         ? 'reconnecting'
         : `connecting${where}`;
-  return `${state} at revision ${details.processedRevision} (lag ${details.lagRevisions} revisions, ${details.lagSeconds.toFixed(1)} s): ${keys} keys in ${details.resources.length} resources, ${details.eventsPerSecond.toFixed(1)} events/s`;
+  const sizes = details.sizes;
+  let bytes = '';
+  if (sizes !== null) {
+    const largest = [...details.resources].sort((a, b) => (b.bytes ?? 0) - (a.bytes ?? 0))[0];
+    bytes = `, ${humanBytes(sizes.totalBytes)}${largest?.bytes !== undefined ? ` (largest resource ${largest.resourceName}: ${humanBytes(largest.bytes)})` : ''}${sizes.complete ? '' : ', sizes re-scan due'}`;
+  }
+  return `${state} at revision ${details.processedRevision} (lag ${details.lagRevisions} revisions, ${details.lagSeconds.toFixed(1)} s): ${keys} keys in ${details.resources.length} resources${bytes}, ${details.eventsPerSecond.toFixed(1)} events/s`;
 }

@@ -26,11 +26,20 @@ import {
   type MemberHandle,
   type OwnedV3ReadClient,
 } from '../../engine/contract.ts';
+import { realClock } from '../../clock.ts';
 import { LagEstimator } from './lag.ts';
+import { BytePacer, nextPageKeys } from './pacer.ts';
 import { ResourceLabeler, type LabelSlot } from './labels.ts';
 import { parseRequestOptions, type RequestOptions } from './options.ts';
 import { backoffMs, failuresAfter, pickWatchMember } from './resume.ts';
-import { REQUEST_METRICS, requestOutcome, type RequestDetails, type ResourceDetails } from './report.ts';
+import {
+  REQUEST_METRICS,
+  requestOutcome,
+  type RequestDetails,
+  type ResourceDetails,
+  type TopKeyDetails,
+} from './report.ts';
+import type { SizedKey } from './sizes.ts';
 import { PrefixStream, watchState, type LoopState, type WatchState } from './state.ts';
 import { PrefixTracker, RequestCounters, type KeyCount } from './tracker.ts';
 
@@ -42,6 +51,8 @@ export {
   type ResourceDetails,
 } from './report.ts';
 
+/** A sizes scan asks for about this many bytes of keys and values per page (bounds the memory of a page). */
+const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
 /** How long the first round waits for the initial count before reporting "in progress". */
 const FIRST_ROUND_WAIT_MS = 3_000;
 /** The leader's revision is sampled at most this often (rounds more frequent than this reuse it). */
@@ -68,6 +79,8 @@ class RequestSession implements FeatureSession {
   #recountGap = 0n;
   /** The counts in progress, per prefix (several prefixes count at once). */
   readonly #counting = new Map<PrefixTracker, KeyCount>();
+  /** When each prefix's last (re-)count finished (performance.now()), for the re-scan interval. */
+  readonly #scannedAt = new Map<PrefixTracker, number>();
   #failures = 0;
   #lastError: string | undefined;
   /** When the current run of failures began (performance.now()); undefined while healthy. */
@@ -82,7 +95,7 @@ class RequestSession implements FeatureSession {
     this.#cluster = cluster;
     this.#options = options;
     this.#labeler = new ResourceLabeler(options.maxResourceNames);
-    this.#trackers = options.prefixes.map((p) => new PrefixTracker(p, this.#labeler));
+    this.#trackers = options.prefixes.map((p) => new PrefixTracker(p, this.#labeler, options.sizes?.topKeys));
     this.#streams = this.#trackers.map(() => new PrefixStream());
     this.#previousInspect = { at: performance.now(), events: 0 };
     this.#loop = this.#run().catch((err: unknown) => {
@@ -213,37 +226,54 @@ class RequestSession implements FeatureSession {
           startRevision,
           progressNotify: true,
           requireLeader: true,
+          // Sizes need the previous value of an updated or deleted key (no per-key state is kept).
+          prevKv: tracker.keepsSizes,
         },
         signal,
       );
-      let compacted = false;
+      let ended = false;
       for await (const msg of watch) {
-        if (this.#handle(tracker, stream, msg, startRevision)) compacted = true;
+        const next = this.#handle(tracker, stream, msg, startRevision);
+        if (next === 'compacted') ended = true;
+        if (next === 'rescan') {
+          // Leaving the loop cancels the stream; the re-scan is pinned to the revision processed.
+          ended = true;
+          break;
+        }
       }
       if (signal.aborted) return;
-      if (!compacted) throw new Error(`watch of ${tracker.prefix} on ${this.#member} ended`);
+      if (!ended) throw new Error(`watch of ${tracker.prefix} on ${this.#member} ended`);
     }
   }
 
-  /** Applies one watch message; true when the watch ended because its start revision was compacted. */
-  #handle(tracker: PrefixTracker, stream: PrefixStream, msg: WatchMessage, startRevision: bigint): boolean {
+  /**
+   * Applies one watch message: 'compacted' when the watch ended because its
+   * start revision was compacted, 'rescan' when the sizes need a new scan
+   * (the watch is to be left), else 'continue'.
+   */
+  #handle(
+    tracker: PrefixTracker,
+    stream: PrefixStream,
+    msg: WatchMessage,
+    startRevision: bigint,
+  ): 'continue' | 'compacted' | 'rescan' {
     const now = performance.now();
     switch (msg.kind) {
       case 'created':
         stream.to('watching');
         this.#lag.observe(msg.header.revision, now);
         if (this.#streams.every((s) => s.watching)) this.#established(startRevision);
-        return false;
+        return 'continue';
       case 'events':
         this.#lag.observe(msg.header.revision, now);
         tracker.applyEvents(msg.events, this.#counters);
         this.#lag.prune(this.#processedRevision());
-        return false;
+        return this.#rescanDue(tracker) ? 'rescan' : 'continue';
       case 'progress':
         this.#lag.observe(msg.header.revision, now);
         tracker.onProgress(msg.header.revision);
         this.#lag.prune(this.#processedRevision());
-        return false;
+        return 'continue';
       case 'compacted':
         tracker.onCompacted(msg.compactRevision);
         this.#cluster.logger.warn(
@@ -256,7 +286,7 @@ class RequestSession implements FeatureSession {
           },
           'request watch: the resume revision has been compacted; re-counting',
         );
-        return true;
+        return 'compacted';
       case 'canceled':
         throw new Error(
           `watch of ${tracker.prefix} canceled by ${this.#member}: ${msg.reason || 'no reason given'}`,
@@ -274,26 +304,78 @@ class RequestSession implements FeatureSession {
     );
   }
 
+  /**
+   * Whether the sizes of this prefix need a new scan now: they stopped
+   * answering exactly (top keys exhausted, a previous value missing) and the
+   * last scan is at least sizeRescanMinIntervalSeconds old.
+   */
+  #rescanDue(tracker: PrefixTracker): boolean {
+    const sizes = this.#options.sizes;
+    if (sizes === undefined || !tracker.sizesIncomplete) return false;
+    const last = this.#scannedAt.get(tracker);
+    if (last !== undefined && performance.now() - last < sizes.rescanMinIntervalSeconds * 1000) return false;
+    tracker.requestRescan();
+    this.#cluster.logger.info(
+      { feature: 'request', prefix: tracker.prefix, revision: tracker.processedRevision.toString() },
+      'request: keyspace sizes no longer exact (largest keys deleted or shrunk); re-scanning at the processed revision',
+    );
+    return true;
+  }
+
+  /** One (re-)count: keys only, or with sizes a paced scan of keys and values; pinned when `revision` is given. */
+  async #scan(
+    count: KeyCount,
+    tracker: PrefixTracker,
+    client: EtcdV3ReadView,
+    revision: bigint | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const sizes = this.#options.sizes;
+    if (sizes === undefined || !tracker.keepsSizes) {
+      const pages = client.rangePages(
+        {
+          key: tracker.key,
+          rangeEnd: tracker.rangeEnd,
+          keysOnly: true,
+          pageSize: this.#options.countPageSize,
+        },
+        { signal },
+      );
+      for await (const page of pages)
+        count.addPage(
+          page.header.revision,
+          page.kvs.map((kv) => kv.key),
+        );
+      return;
+    }
+    const pacer = new BytePacer(realClock, sizes.scanBytesPerSecond);
+    let key = tracker.key;
+    let pinned = revision ?? 0n;
+    for (;;) {
+      const limit = nextPageKeys(count.bytes, count.keys, SCAN_PAGE_BYTES, this.#options.countPageSize);
+      const page = await client.range(
+        { key, rangeEnd: tracker.rangeEnd, limit, revision: pinned },
+        { signal },
+      );
+      // The first page of an unpinned scan fixes the revision of the whole walk.
+      if (pinned === 0n) pinned = page.header.revision;
+      const before = count.bytes;
+      count.addKeyValues(pinned, page.kvs);
+      const last = page.kvs.at(-1);
+      if (!page.more || last === undefined) return;
+      key = Buffer.concat([last.key, Buffer.from([0])]);
+      await pacer.consume(count.bytes - before, signal);
+    }
+  }
+
   async #count(tracker: PrefixTracker, client: EtcdV3ReadView, signal: AbortSignal): Promise<void> {
     const t0 = performance.now();
     for (let attempt = 1; ; attempt++) {
       const count = tracker.beginCount();
       this.#counting.set(tracker, count);
       try {
-        const pages = client.rangePages(
-          {
-            key: tracker.key,
-            rangeEnd: tracker.rangeEnd,
-            keysOnly: true,
-            pageSize: this.#options.countPageSize,
-          },
-          { signal },
-        );
-        for await (const page of pages)
-          count.addPage(
-            page.header.revision,
-            page.kvs.map((kv) => kv.key),
-          );
+        // A sizes re-scan reads at the revision processed; if that was compacted, the retry reads the latest.
+        await this.#scan(count, tracker, client, attempt === 1 ? tracker.countAt : undefined, signal);
       } catch (err) {
         // The pinned revision was compacted during the walk: start over at a newer one.
         if (err instanceof EtcdError && err.code === 'compacted' && attempt < 5 && !signal.aborted) continue;
@@ -302,7 +384,9 @@ class RequestSession implements FeatureSession {
         this.#counting.delete(tracker);
       }
       if (signal.aborted) return;
+      const rescan = tracker.phase === 'rescan';
       const result = tracker.finishCount(count);
+      this.#scannedAt.set(tracker, performance.now());
       if (this.#trackers.every((t) => t.counted)) this.#firstCount.resolve();
       this.#lag.observe(result.revision, performance.now());
       const fields = {
@@ -312,6 +396,7 @@ class RequestSession implements FeatureSession {
         revision: result.revision.toString(),
         keys: result.keys,
         ms: Math.round(performance.now() - t0),
+        ...(tracker.keepsSizes ? { bytes: count.bytes } : {}),
       };
       if (result.recount) {
         this.#recounts++;
@@ -321,7 +406,10 @@ class RequestSession implements FeatureSession {
           'request: re-counted after compaction; events in the compacted gap are not in inspection_etcd_request_total',
         );
       } else {
-        this.#cluster.logger.info(fields, 'request: initial key count done');
+        this.#cluster.logger.info(
+          fields,
+          rescan ? 'request: keyspace sizes re-scanned' : 'request: initial key count done',
+        );
       }
       return;
     }
@@ -411,14 +499,26 @@ class RequestSession implements FeatureSession {
     eventsPerSecond: number,
   ): RequestDetails {
     const keys = this.#keyTotals();
+    const sizes = this.#options.sizes === undefined ? undefined : this.#sizeTotals();
     const resources: ResourceDetails[] = ready
-      ? this.#labeler.slots().map((slot) => ({
-          etcdPrefix: slot.etcdPrefix,
-          resourceName: slot.resourceName,
-          keys: keys.get(slot) ?? 0,
-          puts: this.#counters.puts.get(slot) ?? 0,
-          deletes: this.#counters.deletes.get(slot) ?? 0,
-        }))
+      ? this.#labeler.slots().map((slot) => {
+          const n = keys.get(slot) ?? 0;
+          const size = sizes?.resources.get(slot);
+          return {
+            etcdPrefix: slot.etcdPrefix,
+            resourceName: slot.resourceName,
+            keys: n,
+            puts: this.#counters.puts.get(slot) ?? 0,
+            deletes: this.#counters.deletes.get(slot) ?? 0,
+            ...(size !== undefined
+              ? {
+                  bytes: size.bytes,
+                  averageBytes: n > 0 ? size.bytes / n : 0,
+                  largest: size.largest ?? null,
+                }
+              : {}),
+          };
+        })
       : [];
     return {
       state: this.#state,
@@ -450,7 +550,73 @@ class RequestSession implements FeatureSession {
         processedRevision: t.processedRevision,
       })),
       resources,
+      sizes:
+        sizes === undefined
+          ? null
+          : {
+              scanBytesPerSecond: this.#options.sizes!.scanBytesPerSecond,
+              scanningBytes: [...this.#counting.values()].reduce((n, c) => n + c.bytes, 0),
+              complete: sizes.complete,
+              rescans: this.#trackers.reduce((n, t) => n + t.sizeRescans, 0),
+              totalBytes: sizes.totalBytes,
+              topKeys: sizes.topKeys,
+              topKeysExact: sizes.topKeysExact,
+            },
     };
+  }
+
+  /** Sizes by label and the top keys, all prefixes together (each prefix's state is exact on its own). */
+  #sizeTotals(): {
+    resources: Map<LabelSlot, { bytes: number; largest: SizedKey | undefined }>;
+    totalBytes: number;
+    topKeys: TopKeyDetails[];
+    topKeysExact: boolean;
+    complete: boolean;
+  } {
+    const topKeys = this.#options.sizes?.topKeys ?? 0;
+    const resources = new Map<LabelSlot, { bytes: number; largest: SizedKey | undefined }>();
+    const top: TopKeyDetails[] = [];
+    let totalBytes = 0;
+    let topKeysExact = true;
+    let complete = true;
+    for (const t of this.#trackers) {
+      const state = t.sizes;
+      if (state === undefined) {
+        complete = false;
+        topKeysExact = false;
+        continue;
+      }
+      const counts = t.keyCounts();
+      if (!state.complete(counts)) complete = false;
+      for (const [slot, n] of counts) {
+        const r = state.resource(slot, n);
+        totalBytes += r.bytes;
+        const known = resources.get(slot);
+        const largest =
+          known === undefined
+            ? r.largest
+            : known.largest === undefined || r.largest === undefined
+              ? undefined
+              : known.largest.bytes >= r.largest.bytes
+                ? known.largest
+                : r.largest;
+        resources.set(slot, { bytes: (known?.bytes ?? 0) + r.bytes, largest });
+      }
+      const largest = state.largest(topKeys, t.totalKeys());
+      if (!largest.exact) topKeysExact = false;
+      for (const k of largest.keys) {
+        const raw = Buffer.from(k.key, 'latin1');
+        const slot = t.slotOf(raw);
+        top.push({
+          key: raw.toString('utf8'),
+          bytes: k.bytes,
+          etcdPrefix: slot.etcdPrefix,
+          resourceName: slot.resourceName,
+        });
+      }
+    }
+    top.sort((a, b) => b.bytes - a.bytes);
+    return { resources, totalBytes, topKeys: top.slice(0, topKeys), topKeysExact, complete };
   }
 
   async close(): Promise<void> {

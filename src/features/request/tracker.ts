@@ -6,6 +6,7 @@
  */
 import { prefixEnd, type WatchEvent } from '../../etcd/types.ts';
 import type { LabelSlot, ResourceLabeler } from './labels.ts';
+import { SizeState, storedBytes } from './sizes.ts';
 
 /** Request counters of a session: monotonic for its whole life, all prefixes together. */
 export class RequestCounters {
@@ -23,10 +24,30 @@ export class KeyCount {
   /** The revision the count is exact at: the first page's. */
   revision: bigint | undefined;
   keys = 0;
+  /** Bytes (key + value) read so far, when sizes are kept. */
+  bytes = 0;
+  /** Built alongside the counts when the tracker keeps sizes (values read, only sizes kept). */
+  readonly sizes: SizeState | undefined;
   readonly #tracker: PrefixTracker;
 
-  constructor(tracker: PrefixTracker) {
+  constructor(tracker: PrefixTracker, sizes: SizeState | undefined) {
     this.#tracker = tracker;
+    this.sizes = sizes;
+  }
+
+  /** Adds one page with values (a sizes scan): counts and sizes; the values are not kept. */
+  addKeyValues(
+    headerRevision: bigint,
+    kvs: Iterable<{ readonly key: Buffer; readonly value: Buffer }>,
+  ): void {
+    this.revision ??= headerRevision;
+    for (const kv of kvs) {
+      const slot = this.#tracker.slotOf(kv.key);
+      this.counts.set(slot, (this.counts.get(slot) ?? 0) + 1);
+      this.keys++;
+      this.bytes += storedBytes(kv.key, kv.value);
+      this.sizes?.add(slot, kv.key, kv.value);
+    }
   }
 
   /** Adds one page of a range pinned to one revision (the first page's header revision is that revision). */
@@ -49,7 +70,12 @@ export interface CountResult {
   readonly gapRevisions: bigint;
 }
 
-export type TrackerPhase = 'uncounted' | 'counted' | 'compacted';
+/**
+ * 'rescan': the sizes need a new scan (the kept largest keys ran out, or an
+ * event lacked its previous value); the scan is pinned to the revision
+ * already processed, so no event is lost or counted twice.
+ */
+export type TrackerPhase = 'uncounted' | 'counted' | 'compacted' | 'rescan';
 
 export class PrefixTracker {
   /** As configured, normalised to end with '/'. */
@@ -68,8 +94,14 @@ export class PrefixTracker {
   #requestRevision = 0n;
   #countRevision = 0n;
   #compactRevision = 0n;
+  /** undefined: sizes not kept (keys-only counts). */
+  readonly #topKeys: number | undefined;
+  #sizes: SizeState | undefined;
+  #rescans = 0;
 
-  constructor(prefix: string, labeler: ResourceLabeler) {
+  /** `topKeys`: keep keyspace sizes, with this many largest keys; undefined: counts only. */
+  constructor(prefix: string, labeler: ResourceLabeler, topKeys?: number) {
+    this.#topKeys = topKeys;
     this.prefix = prefix.endsWith('/') ? prefix : `${prefix}/`;
     const first = this.prefix.split('/').find((s) => s !== '');
     if (!this.prefix.startsWith('/') || first === undefined)
@@ -127,17 +159,65 @@ export class PrefixTracker {
     return n;
   }
 
+  /** Whether this tracker keeps sizes (its scans read values). */
+  get keepsSizes(): boolean {
+    return this.#topKeys !== undefined;
+  }
+
+  /** The sizes exact at processedRevision; undefined before the first scan or when not kept. */
+  get sizes(): SizeState | undefined {
+    return this.#sizes;
+  }
+
+  /** Scans that were re-runs for the sizes alone (phase 'rescan'). */
+  get sizeRescans(): number {
+    return this.#rescans;
+  }
+
+  /**
+   * The revision the next count must be pinned to: a sizes re-scan reads at
+   * the revision already processed (the watch then resumes right after it);
+   * a first count or one after compaction reads the latest (undefined).
+   */
+  get countAt(): bigint | undefined {
+    return this.#phase === 'rescan' ? this.#keyRevision : undefined;
+  }
+
+  /** Whether the sizes no longer answer exactly (see SizeState.complete). */
+  get sizesIncomplete(): boolean {
+    return this.#sizes !== undefined && !this.#sizes.complete(this.#keys);
+  }
+
+  /** Asks for a sizes re-scan at the processed revision; the watch of this prefix ends and resumes after it. */
+  requestRescan(): void {
+    if (this.#phase === 'counted') this.#phase = 'rescan';
+  }
+
   beginCount(): KeyCount {
-    return new KeyCount(this);
+    return new KeyCount(this, this.#topKeys === undefined ? undefined : new SizeState(this.#topKeys));
   }
 
   /** Replaces the key counts with a completed count; the watch then resumes at its revision + 1. */
   finishCount(count: KeyCount): CountResult {
     if (count.revision === undefined) throw new Error(`count of ${this.prefix} saw no page`);
+    if (this.#phase === 'rescan') {
+      if (count.revision === this.#keyRevision) {
+        // Same revision as processed: only the sizes are new (the counts agree by construction).
+        this.#keys = count.counts;
+        this.#sizes = count.sizes;
+        this.#countRevision = count.revision;
+        this.#phase = 'counted';
+        this.#rescans++;
+        return { revision: count.revision, keys: count.keys, recount: false, gapRevisions: 0n };
+      }
+      // The pinned revision was compacted and the scan read the latest: a re-count like after compaction.
+      this.#phase = 'compacted';
+    }
     const recount = this.#phase !== 'uncounted';
     const gapRevisions =
       recount && count.revision > this.#keyRevision ? count.revision - this.#keyRevision : 0n;
     this.#keys = count.counts;
+    this.#sizes = count.sizes;
     this.#keyRevision = count.revision;
     this.#countRevision = count.revision;
     // Events in the compacted gap are unknowable; events at or before the
@@ -168,13 +248,17 @@ export class PrefixTracker {
       }
       if (rev > highest) highest = rev;
       const slot = this.slotOf(ev.kv.key);
+      const sizes = this.#sizes;
       if (ev.type === 'PUT') {
         // A PUT creates a key when it is the key's first version (create == mod revision).
-        if (ev.kv.createRevision === rev) this.#keys.set(slot, (this.#keys.get(slot) ?? 0) + 1);
+        const created = ev.kv.createRevision === rev;
+        if (created) this.#keys.set(slot, (this.#keys.get(slot) ?? 0) + 1);
+        sizes?.put(slot, ev.kv.key, ev.kv.value, created ? undefined : (ev.prevKv?.value ?? null));
       } else {
         // etcd emits DELETE only for a key that existed; every existing key is in the count.
         const n = this.#keys.get(slot) ?? 0;
         this.#keys.set(slot, n > 0 ? n - 1 : 0);
+        sizes?.delete(slot, ev.kv.key, ev.prevKv?.value ?? null);
       }
       applied++;
       if (rev > requestFloor) {
