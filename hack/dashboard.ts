@@ -383,7 +383,26 @@ export const ROWS: readonly RowSpec[] = [
             legend: '{{clusterName}} raft applied index',
           },
         ],
-        w: 24,
+        w: 16,
+        h: 6,
+      },
+      {
+        title: 'Hash verdict age',
+        type: 'stat',
+        description:
+          'How old the exported hash verdict is. With hashRevision auto a scan verdict stands until the next hash (the next compaction, or hashIdleSeconds later: 10 minutes by default); older than 30 minutes counts as no verdict (EtcdConsistencyUnknown).',
+        targets: [
+          {
+            expr: `time() - inspection_etcd_consistency_hash_timestamp_seconds{${SEL}}`,
+            legend: '{{clusterName}}',
+          },
+        ],
+        unit: 's',
+        thresholds: [
+          [900, 'orange'],
+          [1800, 'red'],
+        ],
+        w: 8,
         h: 6,
       },
     ],
