@@ -10,6 +10,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseEndpoint } from '../../src/etcd/endpoint.ts';
+import { createHttpMemberClient } from '../../src/etcd/http/client.ts';
+import { readMetrics } from '../../src/features/performance/figures.ts';
 import { InspectionServer } from '../../src/inspection-server.ts';
 import type { PerformanceDetails } from '../../src/features/performance/performance.ts';
 import { featureRegistry } from '../../src/features/index.ts';
@@ -19,7 +22,7 @@ import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { cli, tlsFlags } from '../support/cli.ts';
 import { family, scrape } from '../support/scrape.ts';
-import { hostPort, specFor } from '../support/specs.ts';
+import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
 
 /** etcd records a peer's smoothed probe round trip every 30 s: a finding needs that long to show and to clear. */
 const PEER_OBSERVATION_GUARD_MS = 120_000;
@@ -237,6 +240,42 @@ describe('performance on etcd 3.4', () => {
     for (const m of last.details.members) assert.ok((m.figures?.windowSeconds ?? 0) >= 4, 'a 5 s baseline');
     assert.ok(Array.isArray(report.why));
   });
+});
+
+describe('performance: the metric names it reads, on each etcd version', () => {
+  for (const version of ['3.4', '3.5', '3.6'] as const) {
+    test(`etcd ${version} serves every family the figures come from`, async (t) => {
+      const cluster = await startEtcdCluster({
+        version,
+        members: 1,
+        name: `perfnames${version.replace('.', '')}`,
+      });
+      t.after(() => cluster.stop());
+      const client = createHttpMemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
+      t.after(() => client.close());
+      // A write, so that the WAL, the backend and the apply loop have observations.
+      await cluster.etcdctl(['put', 'perf-names', 'x']);
+      const reading = readMetrics((await client.metrics()).text, 0);
+      for (const [what, value] of Object.entries({
+        serverId: reading.serverId,
+        processStartSeconds: reading.processStartSeconds,
+        walFsync: reading.walFsync?.count,
+        backendCommit: reading.backendCommit?.count,
+        slowApplies: reading.slowApplies,
+        heartbeatFailures: reading.heartbeatFailures,
+        leaderChanges: reading.leaderChanges,
+        proposalsFailed: reading.proposalsFailed,
+        proposalsPending: reading.proposalsPending,
+        isLeader: reading.isLeader,
+        rssBytes: reading.rssBytes,
+      }))
+        assert.notEqual(value, undefined, `${what} on etcd ${cluster.binaryVersion}`);
+      assert.ok((reading.walFsync?.count ?? 0) > 0);
+      // The one difference: 3.4 has no apply histogram.
+      if (version === '3.4') assert.equal(reading.apply, undefined);
+      else assert.ok((reading.apply?.count ?? 0) > 0, `apply histogram on etcd ${cluster.binaryVersion}`);
+    });
+  }
 });
 
 describe('performance with TLS, inspect', () => {
