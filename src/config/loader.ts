@@ -4,7 +4,7 @@ import { isMap, isPair, isSeq, parseDocument } from 'yaml';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
 import type { AuthCredentials, ClientOptions, TlsMaterial } from '../etcd/types.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, yamlErrorText } from '../errors.ts';
 import { clusterLabelProblem, ENGINE_METRICS, type MetricDefinition } from '../metrics/catalogue.ts';
 import type { FeatureRegistry } from '../features/registry.ts';
 import { metricPrefixProblem } from '../metrics/catalogue.ts';
@@ -126,8 +126,7 @@ export async function parseConfig(
     // The parser recurses per level: a very deep file exhausts the stack inside it.
     if (/call stack/i.test(e.message))
       throw new ConfigError(`config ${file}: nested deeper than ${CONFIG_LIMITS.depth} levels${where}`);
-    const message = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-    throw new ConfigError(`config ${file}: invalid YAML${where}: ${message}`);
+    throw new ConfigError(`config ${file}: invalid YAML ${yamlErrorText(e)}`);
   }
   if (nestingDepth(doc.contents) > CONFIG_LIMITS.depth)
     throw new ConfigError(`config ${file}: nested deeper than ${CONFIG_LIMITS.depth} levels`);

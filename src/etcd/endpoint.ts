@@ -1,3 +1,6 @@
+import { redactUserinfo } from '../errors.ts';
+
+export { redactUserinfo };
 /** A parsed etcd client endpoint, such as https://10.0.0.1:2379. */
 export interface Endpoint {
   /** Normalised URL without path: scheme://host:port */
@@ -15,21 +18,6 @@ export class EndpointError extends Error {
 }
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-
-/**
- * A URL-like text with any user info ("user:password@") replaced by
- * [REDACTED]: what every message that quotes an endpoint or URL shows.
- * Everything up to the last "@" counts as user info, so a password holding
- * "@", ":" or "/" is hidden whole.
- */
-export function redactUserinfo(text: string): string {
-  const scheme = SCHEME.exec(text)?.[0] ?? '';
-  const rest = text.slice(scheme.length);
-  // The last "@" anywhere: a password may hold "/" too, and an endpoint has no use for "@" elsewhere.
-  const at = rest.lastIndexOf('@');
-  if (at < 0) return text;
-  return `${scheme}[REDACTED]@${rest.slice(at + 1)}`;
-}
 
 /** The same text without its user info (for a suggested fix). */
 function withoutUserinfo(text: string): string {

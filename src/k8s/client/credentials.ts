@@ -95,6 +95,25 @@ async function runExec(exec: ExecPlugin, config: RestConfig): Promise<Cached> {
   };
 }
 
+/** What an HTTP header value may hold (RFC 9110 field-value: visible Latin-1, spaces and tabs). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Where credentials come from, in words (never their value). */
+function describe(c: Credentials): string {
+  switch (c.type) {
+    case 'none':
+      return 'anonymous access';
+    case 'token':
+      return "kubeconfig user's token";
+    case 'basic':
+      return "kubeconfig user's username or password";
+    case 'tokenFile':
+      return `token in ${c.file}`;
+    case 'exec':
+      return `token the exec credential plugin ${c.exec.command} printed`;
+  }
+}
+
 export class RequestCredentials {
   readonly #credentials: Credentials;
   readonly #config: RestConfig;
@@ -107,7 +126,21 @@ export class RequestCredentials {
     this.#credentials = config.credentials;
   }
 
+  /**
+   * The credentials for the next request. One that cannot be an HTTP header
+   * (a line break in a token, say) is refused here, naming where it came
+   * from: the HTTP layer's own error would quote the whole value.
+   */
   async get(): Promise<RequestAuth> {
+    const auth = await this.#get();
+    if (auth.authorization !== undefined && !HEADER_VALUE.test(auth.authorization))
+      throw new CredentialError(
+        `the ${describe(this.#credentials)} holds characters an HTTP header cannot carry (a line break or control character, or a non-Latin-1 letter): fix it where it is written`,
+      );
+    return auth;
+  }
+
+  async #get(): Promise<RequestAuth> {
     const c = this.#credentials;
     switch (c.type) {
       case 'none':

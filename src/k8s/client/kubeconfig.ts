@@ -26,9 +26,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLError } from 'yaml';
 import { schemaProblems } from '../api/validate.ts';
-import { errorMessage } from '../../errors.ts';
+import { errorMessage, redactUserinfo, yamlErrorText } from '../../errors.ts';
 
 export interface KubeConfigFlags {
   readonly kubeconfig?: string;
@@ -170,7 +170,10 @@ function readKubeconfig(file: string, what: string): KubeconfigFile {
   try {
     raw = parseYaml(text) ?? {};
   } catch (err) {
-    throw new KubeConfigError(`${what}: not YAML: ${errorMessage(err)}`);
+    // Never the parser's excerpt of the file: the line may hold a token or a key.
+    throw new KubeConfigError(
+      `${what}: not YAML ${err instanceof YAMLError ? yamlErrorText(err) : errorMessage(err)}`,
+    );
   }
   if (typeof raw === 'object' && raw !== null) {
     const lists = raw as Record<string, unknown>;
@@ -209,10 +212,17 @@ function checkServer(url: string, what: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new KubeConfigError(`${what} "${url}" is not a URL (want e.g. https://10.0.0.1:6443)`);
+    throw new KubeConfigError(
+      `${what} "${redactUserinfo(url)}" is not a URL (want e.g. https://10.0.0.1:6443)`,
+    );
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-    throw new KubeConfigError(`${what} "${url}": only https:// (or http://) is supported`);
+    throw new KubeConfigError(`${what} "${redactUserinfo(url)}": only https:// (or http://) is supported`);
+  // Credentials belong in the user entry: in the URL they would reach every log line that names the server.
+  if (parsed.username !== '' || parsed.password !== '')
+    throw new KubeConfigError(
+      `${what} "${redactUserinfo(url)}" holds user info: put credentials in the user entry (token, client certificate), not in the server URL`,
+    );
   return url.replace(/\/+$/, '');
 }
 

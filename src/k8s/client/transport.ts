@@ -34,11 +34,15 @@ export interface TransportOptions {
   readonly userAgent?: string;
 }
 
-function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
+function errorText(err: unknown, headers: Readonly<Record<string, string>>): string {
   // undici wraps socket errors: "fetch failed" ← cause.
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `${err.message}${cause}`;
+  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  const text = err instanceof Error ? `${err.message}${cause}` : String(err);
+  // Whatever the HTTP layer quotes, never the credentials it was given.
+  const authorization = headers['authorization'];
+  if (authorization === undefined || authorization === '') return text;
+  const secret = authorization.slice(authorization.indexOf(' ') + 1);
+  return text.replaceAll(authorization, '[REDACTED]').replaceAll(secret, '[REDACTED]');
 }
 
 function parseJson(text: string): unknown {
@@ -144,7 +148,7 @@ export class KubeTransport {
       if (req.signal?.aborted) throw req.signal.reason;
       if (timeout.aborted)
         throw new KubeTransportError(`${what}: no answer within ${timeoutMs} ms`, { cause: err });
-      throw new KubeTransportError(`${what}: ${errorText(err)}`, { cause: err });
+      throw new KubeTransportError(`${what}: ${errorText(err, headers)}`, { cause: err });
     }
     const body = text === '' ? undefined : parseJson(text);
     if (status >= 200 && status < 300) return body;
@@ -190,7 +194,7 @@ export class KubeTransport {
       release();
       if (req.signal.aborted) throw req.signal.reason;
       if (own.signal.reason instanceof KubeTransportError) throw own.signal.reason;
-      throw new KubeTransportError(`${what}: ${errorText(err)}`, { cause: err });
+      throw new KubeTransportError(`${what}: ${errorText(err, headers)}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -231,7 +235,9 @@ export class KubeTransport {
         } catch (err) {
           if (req.signal.aborted) throw req.signal.reason;
           if (err instanceof KubeTransportError) throw err;
-          throw new KubeTransportError(`${what}: the stream broke: ${errorText(err)}`, { cause: err });
+          throw new KubeTransportError(`${what}: the stream broke: ${errorText(err, headers)}`, {
+            cause: err,
+          });
         } finally {
           release();
         }
