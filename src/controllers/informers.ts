@@ -19,6 +19,7 @@ import {
   type DeepReadonly,
   type EventHandler,
   type Informer,
+  type KubeObjectLike,
   type Lister,
 } from '../k8s/client/index.ts';
 import type { Logger } from '../log.ts';
@@ -52,6 +53,27 @@ export function ownerKey(inspection: DeepReadonly<EtcdInspection>): string | und
   return owner === undefined
     ? undefined
     : objectKey({ namespace: inspection.metadata.namespace, name: owner.name });
+}
+
+/**
+ * Calls `react` with an object added or deleted, and with the new object of
+ * an update; when `parts` is given, only if the parts that matter to the
+ * caller differ (compared as JSON; a resync, which hands the same object
+ * twice, always counts). The controllers' handlers only enqueue keys, so
+ * this is all a handler needs. Returns the remover.
+ */
+export function onChange<T extends KubeObjectLike>(
+  informer: Pick<Informer<T>, 'addEventHandler'>,
+  react: (obj: DeepReadonly<T>) => void,
+  parts?: (obj: DeepReadonly<T>) => unknown,
+): () => void {
+  return informer.addEventHandler({
+    onAdd: (obj) => react(obj),
+    onUpdate: (a, b) => {
+      if (parts === undefined || a === b || JSON.stringify(parts(a)) !== JSON.stringify(parts(b))) react(b);
+    },
+    onDelete: (obj) => react(obj),
+  });
 }
 
 export function inspectedClusterKey(inspection: DeepReadonly<EtcdInspection>): string {

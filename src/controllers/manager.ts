@@ -156,14 +156,6 @@ export class Manager {
     return this.#leading;
   }
 
-  /** The running controllers of the current term (tests look at their stats). */
-  get controllers(): {
-    etcdclusters: EtcdClusterController | undefined;
-    inspections: EtcdInspectionController | undefined;
-  } {
-    return { etcdclusters: this.#term?.etcdclusters, inspections: this.#term?.inspections };
-  }
-
   /** Serves HTTP on HOST:PORT (port 0: any) and starts campaigning; returns the bound address. */
   async start(metricsAddr: string): Promise<string> {
     if (this.#running !== undefined) throw new Error('manager already started');
@@ -257,8 +249,10 @@ export class Manager {
       retryPeriodMs: sharding.retryPeriodMs,
       logger: this.#options.logger,
       release: async () => {
-        const { etcdclusters, inspections } = this.controllers;
-        await Promise.all([etcdclusters?.releaseUnowned(), inspections?.releaseUnowned()]);
+        await Promise.all([
+          this.#term?.etcdclusters?.releaseUnowned(),
+          this.#term?.inspections?.releaseUnowned(),
+        ]);
       },
       changed: () => {
         this.#term?.etcdclusters?.resyncAll();

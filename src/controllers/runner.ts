@@ -43,6 +43,8 @@ export class Controller {
   readonly #workers: number;
   readonly #log: Logger;
   readonly #abort = new AbortController();
+  /** Removers of the handlers and subscriptions that feed the queue. */
+  readonly #feeds: (() => void)[] = [];
   #running: Promise<void> | undefined;
   #syncs = 0;
   #failures = 0;
@@ -75,6 +77,14 @@ export class Controller {
     return { syncs: this.#syncs, failures: this.#failures };
   }
 
+  /**
+   * Takes the removers of the informer handlers and store subscriptions that
+   * enqueue keys: stop() removes them before it stops the workers.
+   */
+  fedBy(...removers: (() => void)[]): void {
+    this.#feeds.push(...removers);
+  }
+
   /** Starts the workers (once). */
   start(): void {
     if (this.#running !== undefined) return;
@@ -85,10 +95,11 @@ export class Controller {
   }
 
   /**
-   * Stops taking keys, aborts the syncs in flight and waits for them to
-   * return. Keys still queued are dropped (the next leader resyncs them). Idempotent.
+   * Removes the feeds, stops taking keys, aborts the syncs in flight and
+   * waits for them to return. Keys still queued are dropped (the next leader resyncs them). Idempotent.
    */
   async stop(): Promise<void> {
+    for (const remove of this.#feeds.splice(0)) remove();
     this.#abort.abort(new Error(`controller ${this.name} stopped`));
     await this.#queue.shutDownWithDrain();
     await this.#running;

@@ -31,7 +31,13 @@ import { isAlreadyExists, isNotFound, type Clients, type DeepReadonly } from '..
 import type { EventRecorder } from '../../k8s/events.ts';
 import type { Logger } from '../../log.ts';
 import type { ClusterProvider, ProviderCluster, ProviderRegistry } from '../../providers/index.ts';
-import { CLUSTERS_BY_SECRET, INSPECTIONS_BY_OWNER, ownerKey, type SharedInformers } from '../informers.ts';
+import {
+  CLUSTERS_BY_SECRET,
+  INSPECTIONS_BY_OWNER,
+  onChange,
+  ownerKey,
+  type SharedInformers,
+} from '../informers.ts';
 import { Controller } from '../runner.ts';
 import { featureInterval, SpecCache, type ClientTimeouts } from '../spec.ts';
 import {
@@ -86,26 +92,23 @@ export interface EtcdClusterControllerOptions {
   readonly shard?: Shard;
 }
 
-/** "metadata changed in a way that matters": anything but status (our own writes) and resourceVersion. */
-function specOrMetaChanged(a: DeepReadonly<EtcdCluster>, b: DeepReadonly<EtcdCluster>): boolean {
-  if (a === b) return true; // a resync
-  const m = (o: DeepReadonly<EtcdCluster>) =>
-    JSON.stringify([
-      o.metadata.generation,
-      o.metadata.labels,
-      o.metadata.annotations,
-      o.metadata.finalizers,
-      o.metadata.deletionTimestamp,
-      o.metadata.uid,
-    ]);
-  return m(a) !== m(b);
+/** What of a cluster matters to this controller: anything but status (our own writes) and resourceVersion. */
+function specAndMeta(o: DeepReadonly<EtcdCluster>): unknown {
+  return [
+    o.metadata.generation,
+    o.metadata.labels,
+    o.metadata.annotations,
+    o.metadata.finalizers,
+    o.metadata.deletionTimestamp,
+    o.metadata.uid,
+  ];
 }
 
 export class EtcdClusterController {
   readonly #options: EtcdClusterControllerOptions;
   readonly #log: Logger;
   readonly #controller: Controller;
-  readonly #removers: (() => void)[] = [];
+  readonly #now: () => Date;
   /** What this process gave the engine, per cluster key. */
   readonly #applied = new Map<string, ProviderCluster>();
   /** Clusters (key -> uid) whose deletion hooks ran: a sync from a stale cache must not run them again. */
@@ -116,6 +119,7 @@ export class EtcdClusterController {
 
   constructor(opts: EtcdClusterControllerOptions) {
     this.#options = opts;
+    this.#now = opts.now ?? (() => new Date());
     this.#log = opts.logger.child({ controller: 'etcdcluster' });
     this.#specs = new SpecCache(opts.features, opts.providers);
     this.#controller = new Controller({
@@ -128,27 +132,14 @@ export class EtcdClusterController {
     const enqueue = (key: string | undefined): void => {
       if (key !== undefined) this.#controller.enqueue(key);
     };
-    this.#removers.push(
-      clusters.addEventHandler({
-        onAdd: (c) => enqueue(objectKey(c.metadata)),
-        onUpdate: (a, b) => {
-          if (specOrMetaChanged(a, b)) enqueue(objectKey(b.metadata));
-        },
-        onDelete: (c) => enqueue(objectKey(c.metadata)),
-      }),
-      inspections.addEventHandler({
-        onAdd: (i) => enqueue(ownerKey(i)),
-        onUpdate: (_a, b) => enqueue(ownerKey(b)),
-        onDelete: (i) => enqueue(ownerKey(i)),
-      }),
-      secrets.addEventHandler({
-        onAdd: (s) => this.#secretChanged(objectKey(s.metadata)),
-        onUpdate: (a, b) => {
-          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data))
-            this.#secretChanged(objectKey(b.metadata));
-        },
-        onDelete: (s) => this.#secretChanged(objectKey(s.metadata)),
-      }),
+    this.#controller.fedBy(
+      onChange(clusters, (c) => enqueue(objectKey(c.metadata)), specAndMeta),
+      onChange(inspections, (i) => enqueue(ownerKey(i))),
+      onChange(
+        secrets,
+        (s) => this.#secretChanged(objectKey(s.metadata)),
+        (s) => s.data,
+      ),
       opts.store.subscribe((id, snapshot) => {
         if (snapshot === undefined) {
           this.#seen.delete(id);
@@ -171,13 +162,8 @@ export class EtcdClusterController {
   }
 
   /** Stops the workers (syncs in flight are aborted) and the handlers. The engine is the caller's. */
-  async stop(): Promise<void> {
-    for (const remove of this.#removers.splice(0)) remove();
-    await this.#controller.stop();
-  }
-
-  get stats(): ReturnType<Controller['stats']> {
-    return this.#controller.stats();
+  stop(): Promise<void> {
+    return this.#controller.stop();
   }
 
   /** Whether this replica acts for the cluster: its shard owns the object's UID. */
@@ -199,10 +185,6 @@ export class EtcdClusterController {
   /** Looks at every cluster again (the shard's ownership changed). */
   resyncAll(): void {
     for (const k of this.#options.informers.clusters.lister.keys()) this.#controller.enqueue(k);
-  }
-
-  #now(): Date {
-    return this.#options.now?.() ?? new Date();
   }
 
   async sync(key: string, signal: AbortSignal): Promise<void> {

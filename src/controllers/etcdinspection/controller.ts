@@ -34,6 +34,7 @@ import {
   CLUSTERS_BY_SECRET,
   INSPECTIONS_BY_CLUSTER,
   inspectedClusterKey,
+  onChange,
   type SharedInformers,
 } from '../informers.ts';
 import { Controller, type SyncResult } from '../runner.ts';
@@ -73,19 +74,14 @@ export interface EtcdInspectionControllerOptions {
   readonly shard?: Shard;
 }
 
-/** Changes an inspection's owner acts on: not status (our own writes). */
-function specOrMetaChanged(a: DeepReadonly<EtcdInspection>, b: DeepReadonly<EtcdInspection>): boolean {
-  if (a === b) return true; // a resync
-  const m = (o: DeepReadonly<EtcdInspection>) =>
-    JSON.stringify([o.metadata.generation, o.metadata.deletionTimestamp, o.metadata.uid, o.spec]);
-  return m(a) !== m(b);
+/** What of an inspection this controller acts on: not status (our own writes). */
+function inspectionSpec(o: DeepReadonly<EtcdInspection>): unknown {
+  return [o.metadata.generation, o.metadata.deletionTimestamp, o.metadata.uid, o.spec];
 }
 
-function clusterChanged(a: DeepReadonly<EtcdCluster>, b: DeepReadonly<EtcdCluster>): boolean {
-  if (a === b) return true;
-  const m = (o: DeepReadonly<EtcdCluster>) =>
-    JSON.stringify([o.metadata.generation, o.metadata.annotations, o.metadata.uid, o.spec]);
-  return m(a) !== m(b);
+/** What of an EtcdCluster its inspections are run from. */
+function clusterSpec(o: DeepReadonly<EtcdCluster>): unknown {
+  return [o.metadata.generation, o.metadata.annotations, o.metadata.uid, o.spec];
 }
 
 /** The parts of a snapshot inspection statuses are made of: a new round, or new config errors. */
@@ -100,7 +96,7 @@ export class EtcdInspectionController {
   readonly #options: EtcdInspectionControllerOptions;
   readonly #log: Logger;
   readonly #controller: Controller;
-  readonly #removers: (() => void)[] = [];
+  readonly #now: () => Date;
   /** The spec given to the engine and its digest, per cluster key. */
   readonly #applied = new Map<string, { spec: ClusterSpec; digest: string }>();
   readonly #seen = new Map<string, unknown[]>();
@@ -109,6 +105,7 @@ export class EtcdInspectionController {
 
   constructor(opts: EtcdInspectionControllerOptions) {
     this.#options = opts;
+    this.#now = opts.now ?? (() => new Date());
     this.#log = opts.logger.child({ controller: 'etcdinspection' });
     this.#specs = new SpecCache(opts.features, opts.providers);
     this.#controller = new Controller({
@@ -119,29 +116,14 @@ export class EtcdInspectionController {
     });
     const { clusters, inspections, secrets } = opts.informers;
     const enqueue = (key: string): void => this.#controller.enqueue(key);
-    this.#removers.push(
-      inspections.addEventHandler({
-        onAdd: (i) => enqueue(inspectedClusterKey(i)),
-        onUpdate: (a, b) => {
-          if (specOrMetaChanged(a, b)) enqueue(inspectedClusterKey(b));
-        },
-        onDelete: (i) => enqueue(inspectedClusterKey(i)),
-      }),
-      clusters.addEventHandler({
-        onAdd: (c) => this.#clusterChanged(objectKey(c.metadata)),
-        onUpdate: (a, b) => {
-          if (clusterChanged(a, b)) this.#clusterChanged(objectKey(b.metadata));
-        },
-        onDelete: (c) => this.#clusterChanged(objectKey(c.metadata)),
-      }),
-      secrets.addEventHandler({
-        onAdd: (s) => this.#secretChanged(objectKey(s.metadata)),
-        onUpdate: (a, b) => {
-          if (a === b || JSON.stringify(a.data) !== JSON.stringify(b.data))
-            this.#secretChanged(objectKey(b.metadata));
-        },
-        onDelete: (s) => this.#secretChanged(objectKey(s.metadata)),
-      }),
+    this.#controller.fedBy(
+      onChange(inspections, (i) => enqueue(inspectedClusterKey(i)), inspectionSpec),
+      onChange(clusters, (c) => this.#clusterChanged(objectKey(c.metadata)), clusterSpec),
+      onChange(
+        secrets,
+        (s) => this.#secretChanged(objectKey(s.metadata)),
+        (s) => s.data,
+      ),
       opts.store.subscribe((id, snapshot) => {
         if (snapshot === undefined) {
           this.#seen.delete(id);
@@ -179,13 +161,8 @@ export class EtcdInspectionController {
     this.#controller.start();
   }
 
-  async stop(): Promise<void> {
-    for (const remove of this.#removers.splice(0)) remove();
-    await this.#controller.stop();
-  }
-
-  get stats(): ReturnType<Controller['stats']> {
-    return this.#controller.stats();
+  stop(): Promise<void> {
+    return this.#controller.stop();
   }
 
   /** Whether this replica inspects the cluster: its shard owns the EtcdCluster's UID (the key when there is none). */
@@ -208,10 +185,6 @@ export class EtcdInspectionController {
     const keys = new Set(this.#applied.keys());
     for (const i of this.#options.informers.inspections.lister.list()) keys.add(inspectedClusterKey(i));
     for (const k of keys) this.#controller.enqueue(k);
-  }
-
-  #now(): Date {
-    return this.#options.now?.() ?? new Date();
   }
 
   async sync(key: string, signal: AbortSignal): Promise<SyncResult | void> {
