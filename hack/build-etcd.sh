@@ -12,27 +12,18 @@ if [[ $# -ne 1 || ! $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
 fi
 version=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache=${ETCD_MONITOR_CACHE:-$HOME/.cache/etcd-monitor}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+cache=$(cache_dir)
 dest=$cache/etcd/v$version
 
 if [[ -x $dest/etcd && -x $dest/etcdctl ]]; then
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-etcd: 'go' is not on PATH; install Go (https://go.dev/dl/) to build etcd $version" >&2
-  exit 1
-fi
-
-mkdir -p "$dest"
-# Two setups running at once (e.g. parallel CI jobs on one cache) must not
-# build into the same directory concurrently.
-exec 9>"$dest/.lock"
-if command -v flock >/dev/null 2>&1; then
-  flock 9
-  if [[ -x $dest/etcd && -x $dest/etcdctl ]]; then
-    exit 0
-  fi
+require_go build-etcd "etcd $version"
+if lock_dir "$dest" && [[ -x $dest/etcd && -x $dest/etcdctl ]]; then
+  exit 0
 fi
 
 # Leftovers of a build that was killed outright (the trap below never ran).
@@ -47,11 +38,7 @@ tmp_etcdctl=$dest/.etcdctl.tmp.$$
 trap 'rm -f "$tmp_etcd" "$tmp_etcdctl"' EXIT
 
 echo "build-etcd: building etcd v$version (first time only, takes about a minute)"
-# Go's chatter goes to a log that is shown only when the build fails.
-log=$build/build.log
-set +e
-(
-  set -e
+build() {
   cd "$build"
   # Build this module on its own, whatever go.work the caller has.
   export GOWORK=off
@@ -73,14 +60,9 @@ set +e
   export CGO_ENABLED=0
   go build -trimpath -o "$tmp_etcd" go.etcd.io/etcd/server/v3
   go build -trimpath -o "$tmp_etcdctl" go.etcd.io/etcd/etcdctl/v3
-) >"$log" 2>&1
-status=$?
-set -e
-if ((status != 0)); then
-  tail -n 30 "$log" >&2
-  echo "build-etcd: building etcd v$version failed (full log: $log)" >&2
-  exit 1
-fi
+}
+# Go's chatter goes to a log that is shown only when the build fails.
+logged_build build-etcd "etcd v$version" "$build/build.log" build
 
 "$tmp_etcd" --version | grep -q "etcd Version: $version" || {
   echo "build-etcd: built binary does not report version $version" >&2

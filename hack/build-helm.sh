@@ -10,6 +10,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 if [[ $# -ne 1 || ! $1 =~ ^[34]$ ]]; then
   echo "usage: $0 3|4   (the Helm major version to build)" >&2
@@ -26,27 +28,17 @@ if [[ ! $version =~ ^v$major\.[0-9]+\.[0-9]+$ ]]; then
   exit 1
 fi
 
-cache=${ETCD_MONITOR_CACHE:-$HOME/.cache/etcd-monitor}
-dest=$cache/helm/$version
+dest=$(cache_dir)/helm/$version
 bin=$dest/helm
 if [[ -x $bin ]]; then
   echo "$bin"
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-helm: 'go' is not on PATH; install Go >= 1.26 (https://go.dev/dl/) to build Helm $version" >&2
-  exit 1
-fi
-
-mkdir -p "$dest"
-exec 9>"$dest/.lock"
-if command -v flock >/dev/null 2>&1; then
-  flock 9
-  if [[ -x $bin ]]; then
-    echo "$bin"
-    exit 0
-  fi
+require_go build-helm "Helm $version (Go >= 1.26)"
+if lock_dir "$dest" && [[ -x $bin ]]; then
+  echo "$bin"
+  exit 0
 fi
 rm -f "$dest"/.helm.tmp.*
 tmp=$dest/.helm.tmp.$$
@@ -56,11 +48,8 @@ echo "build-helm: building Helm $version (first time only, takes a few minutes)"
 # What Helm's Makefile sets for a release build. Helm 3 also stamps the
 # Kubernetes version its lint and template default to (client-go's minor,
 # major + 1 as the Makefile computes it); Helm 4 reads it from the build info.
-ldflags="-s -w -X $module/internal/version.version=$version -X $module/internal/version.gitTreeState=clean"
-log=$dest/build.log
-set +e
-(
-  set -e
+build() {
+  local ldflags="-s -w -X $module/internal/version.version=$version -X $module/internal/version.gitTreeState=clean"
   cd "$src"
   export GOWORK=off CGO_ENABLED=0
   if [[ $major == 3 ]]; then
@@ -73,14 +62,9 @@ set +e
   fi
   # go.sum is checked in: nothing but the pinned modules is fetched.
   nice -n 19 go build -trimpath -ldflags "$ldflags" -o "$tmp" "$module/cmd/helm"
-) >"$log" 2>&1
-status=$?
-set -e
-if ((status != 0)); then
-  tail -n 30 "$log" >&2
-  echo "build-helm: building Helm $version failed (full log: $log)" >&2
-  exit 1
-fi
+}
+log=$dest/build.log
+logged_build build-helm "Helm $version" "$log" build
 if ! reported=$("$tmp" version --template '{{.Version}}' 2>&1) || [[ $reported != "$version" ]]; then
   echo "build-helm: built binary reports '$reported', want '$version'" >&2
   exit 1

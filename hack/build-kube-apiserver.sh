@@ -20,6 +20,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 if [[ $# -gt 1 ]]; then
   echo "usage: $0 [VERSION]   (e.g. 1.34.4; default KUBE_VERSION from hack/versions.env)" >&2
@@ -40,7 +42,7 @@ patch=${BASH_REMATCH[2]}
 # Staging modules are published as v0.MINOR.PATCH alongside v1.MINOR.PATCH.
 staging_version=v0.$minor.$patch
 
-cache=${ETCD_MONITOR_CACHE:-$HOME/.cache/etcd-monitor}
+cache=$(cache_dir)
 dest=$cache/kube/v$version
 bin=$dest/kube-apiserver
 
@@ -48,20 +50,9 @@ if [[ -x $bin ]]; then
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-kube-apiserver: 'go' is not on PATH; install Go >= 1.24 (https://go.dev/dl/) to build kube-apiserver $version" >&2
-  exit 1
-fi
-
-mkdir -p "$dest"
-# Two setups running at once (e.g. parallel CI jobs on one cache) must not
-# build into the same directories concurrently.
-exec 9>"$dest/.lock"
-if command -v flock >/dev/null 2>&1; then
-  flock 9
-  if [[ -x $bin ]]; then
-    exit 0
-  fi
+require_go build-kube-apiserver "kube-apiserver $version (Go >= 1.24)"
+if lock_dir "$dest" && [[ -x $bin ]]; then
+  exit 0
 fi
 
 # Leftovers of a build that was killed outright (the trap below never ran).
@@ -75,11 +66,7 @@ tmp=$dest/.kube-apiserver.tmp.$$
 trap 'rm -f "$tmp"' EXIT
 
 echo "build-kube-apiserver: building kube-apiserver v$version (first time only, takes about 5 minutes)"
-# Go's chatter goes to a log that is shown only when the build fails.
-log=$build/build.log
-set +e
-(
-  set -e
+build() {
   cd "$build"
   # Build this module on its own, whatever go.work the caller has.
   export GOWORK=off
@@ -163,14 +150,9 @@ set +e
     ldflags+=" -X $pkg.buildDate=$build_date"
   done
   nice -n 19 go build -o "$tmp" -trimpath -ldflags "$ldflags" k8s.io/kubernetes/cmd/kube-apiserver
-) >"$log" 2>&1
-status=$?
-set -e
-if ((status != 0)); then
-  tail -n 30 "$log" >&2
-  echo "build-kube-apiserver: building kube-apiserver v$version failed (full log: $log)" >&2
-  exit 1
-fi
+}
+# Go's chatter goes to a log that is shown only when the build fails.
+logged_build build-kube-apiserver "kube-apiserver v$version" "$build/build.log" build
 
 if ! reported=$("$tmp" --version 2>&1) || [[ $reported != "Kubernetes v$version" ]]; then
   echo "build-kube-apiserver: built binary reports '$reported', want 'Kubernetes v$version'" >&2
