@@ -96,7 +96,38 @@ interface RowSpec {
   readonly panels: readonly PanelSpec[];
 }
 
-const HEALTH = { '0': { text: 'unhealthy', color: 'red' }, '1': { text: 'healthy', color: 'green' } };
+/** One series per member of the selected clusters, labelled "cluster endpoint" (and what it is). */
+function perMember(metric: string, what?: string): Target {
+  return {
+    expr: `${metric}{${SEL}}`,
+    legend: `{{clusterName}} {{endpoint}}${what === undefined ? '' : ` ${what}`}`,
+  };
+}
+
+/** Text and colour of the values 0 and 1 of a state. */
+function twoStates(zero: [string, string], one: [string, string]): PanelSpec['mappings'] {
+  return { '0': { text: zero[0], color: zero[1] }, '1': { text: one[0], color: one[1] } };
+}
+
+/** A state timeline of one 0/1 series per member of the selected clusters. */
+function memberStates(
+  title: string,
+  description: string,
+  metric: string,
+  [zero, one]: [[string, string], [string, string]],
+  size: { w: number; h: number },
+): PanelSpec {
+  return {
+    title,
+    type: 'state-timeline',
+    description,
+    targets: [perMember(metric)],
+    mappings: twoStates(zero, one),
+    ...size,
+  };
+}
+
+const HEALTH = twoStates(['unhealthy', 'red'], ['healthy', 'green']);
 const STATE = {
   '0': { text: 'OK', color: 'green' },
   '1': { text: 'Warning', color: 'orange' },
@@ -177,31 +208,26 @@ export const ROWS: readonly RowSpec[] = [
         w: 24,
         h: 7,
       },
-      {
-        title: 'Member health',
-        type: 'state-timeline',
-        description: '/health and Status of each member (1 healthy).',
-        targets: [
-          { expr: `inspection_etcd_endpoint_healthy{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+      memberStates(
+        'Member health',
+        '/health and Status of each member (1 healthy).',
+        'inspection_etcd_endpoint_healthy',
+        [
+          ['unhealthy', 'red'],
+          ['healthy', 'green'],
         ],
-        mappings: HEALTH,
-        w: 12,
-        h: 7,
-      },
-      {
-        title: 'Leader',
-        type: 'state-timeline',
-        description: 'Which member is the raft leader over time.',
-        targets: [
-          { expr: `inspection_etcd_member_is_leader{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+        { w: 12, h: 7 },
+      ),
+      memberStates(
+        'Leader',
+        'Which member is the raft leader over time.',
+        'inspection_etcd_member_is_leader',
+        [
+          ['follower', 'transparent'],
+          ['leader', 'blue'],
         ],
-        mappings: {
-          '0': { text: 'follower', color: 'transparent' },
-          '1': { text: 'leader', color: 'blue' },
-        },
-        w: 12,
-        h: 7,
-      },
+        { w: 12, h: 7 },
+      ),
       {
         title: 'Leader elections (1h)',
         type: 'stat',
@@ -270,35 +296,22 @@ export const ROWS: readonly RowSpec[] = [
         w: 12,
         h: 6,
       },
-      {
-        title: 'Cluster identity',
-        type: 'state-timeline',
-        description:
-          'Endpoints that answer with another cluster ID than most: they belong to another cluster (critical).',
-        targets: [
-          {
-            expr: `inspection_etcd_topology_cluster_id_mismatch{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}}',
-          },
+      memberStates(
+        'Cluster identity',
+        'Endpoints that answer with another cluster ID than most: they belong to another cluster (critical).',
+        'inspection_etcd_topology_cluster_id_mismatch',
+        [
+          ['this cluster', 'green'],
+          ['another cluster', 'red'],
         ],
-        mappings: {
-          '0': { text: 'this cluster', color: 'green' },
-          '1': { text: 'another cluster', color: 'red' },
-        },
-        w: 12,
-        h: 5,
-      },
+        { w: 12, h: 5 },
+      ),
       {
         title: 'Learner lag',
         type: 'timeseries',
         description:
           "Raft entries each learner trails the leader's applied index by; etcd promotes a learner only once it is in sync.",
-        targets: [
-          {
-            expr: `inspection_etcd_topology_learner_lag_entries{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}}',
-          },
-        ],
+        targets: [perMember('inspection_etcd_topology_learner_lag_entries')],
         w: 12,
         h: 5,
       },
@@ -347,26 +360,20 @@ export const ROWS: readonly RowSpec[] = [
         type: 'timeseries',
         description:
           'Every member counted at the same revision: lines that part mean a member holds different keys.',
-        targets: [
-          { expr: `inspection_etcd_consistency_member_keys{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
-        ],
+        targets: [perMember('inspection_etcd_consistency_member_keys')],
         w: 8,
         h: 6,
       },
-      {
-        title: 'Hash mismatch per member',
-        type: 'state-timeline',
-        description: 'Members whose HashKV differs from the largest group of equal hashes.',
-        targets: [
-          { expr: `inspection_etcd_endpoint_hash_mismatch{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
+      memberStates(
+        'Hash mismatch per member',
+        'Members whose HashKV differs from the largest group of equal hashes.',
+        'inspection_etcd_endpoint_hash_mismatch',
+        [
+          ['agrees', 'green'],
+          ['differs', 'red'],
         ],
-        mappings: {
-          '0': { text: 'agrees', color: 'green' },
-          '1': { text: 'differs', color: 'red' },
-        },
-        w: 8,
-        h: 6,
-      },
+        { w: 8, h: 6 },
+      ),
       {
         title: 'Lag between members',
         type: 'timeseries',
@@ -416,14 +423,8 @@ export const ROWS: readonly RowSpec[] = [
         description:
           'Backend file size and the part in use per member; the quota in effect. The gap is what defragmentation gives back.',
         targets: [
-          {
-            expr: `inspection_etcd_member_db_size_bytes{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}} size',
-          },
-          {
-            expr: `inspection_etcd_member_db_size_in_use_bytes{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}} in use',
-          },
+          perMember('inspection_etcd_member_db_size_bytes', 'size'),
+          perMember('inspection_etcd_member_db_size_in_use_bytes', 'in use'),
           { expr: `max ${BY} (inspection_etcd_quota_bytes{${SEL}})`, legend: '{{clusterName}} quota' },
         ],
         unit: 'bytes',
@@ -434,9 +435,7 @@ export const ROWS: readonly RowSpec[] = [
         title: 'Quota used',
         type: 'bargauge',
         description: 'Database size / quota per member. etcd raises NOSPACE at 100 %.',
-        targets: [
-          { expr: `inspection_etcd_quota_usage_ratio{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
-        ],
+        targets: [perMember('inspection_etcd_quota_usage_ratio')],
         unit: 'percentunit',
         min: 0,
         max: 1,
@@ -451,9 +450,7 @@ export const ROWS: readonly RowSpec[] = [
         title: 'Fragmentation',
         type: 'bargauge',
         description: '1 - in use / size: the share of the file defragmentation would give back.',
-        targets: [
-          { expr: `inspection_etcd_db_fragmentation_ratio{${SEL}}`, legend: '{{clusterName}} {{endpoint}}' },
-        ],
+        targets: [perMember('inspection_etcd_db_fragmentation_ratio')],
         unit: 'percentunit',
         min: 0,
         max: 1,
@@ -466,12 +463,7 @@ export const ROWS: readonly RowSpec[] = [
         type: 'timeseries',
         description:
           "Growth of each member's database file (least-squares slope over the quota inspection's window); negative while it shrinks.",
-        targets: [
-          {
-            expr: `inspection_etcd_db_growth_bytes_per_second{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}}',
-          },
-        ],
+        targets: [perMember('inspection_etcd_db_growth_bytes_per_second')],
         unit: 'Bps',
         w: 12,
         h: 6,
@@ -481,12 +473,7 @@ export const ROWS: readonly RowSpec[] = [
         type: 'bargauge',
         description:
           'At the current growth, when each member reaches its quota (NOSPACE). Only growing members appear; 0: already there.',
-        targets: [
-          {
-            expr: `inspection_etcd_quota_seconds_until_full{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}}',
-          },
-        ],
+        targets: [perMember('inspection_etcd_quota_seconds_until_full')],
         unit: 's',
         thresholds: [
           [0, 'red'],
@@ -582,19 +569,13 @@ export const ROWS: readonly RowSpec[] = [
         description:
           'Per member: whether its chain verifies against the configured CA, and whether it covers the host the member is reached at.',
         targets: [
-          {
-            expr: `inspection_etcd_certificate_chain_verified{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}} verified',
-          },
+          perMember('inspection_etcd_certificate_chain_verified', 'verified'),
           {
             expr: `1 - inspection_etcd_certificate_host_mismatch{${SEL}}`,
             legend: '{{clusterName}} {{endpoint}} host covered',
           },
         ],
-        mappings: {
-          '0': { text: 'no', color: 'red' },
-          '1': { text: 'yes', color: 'green' },
-        },
+        mappings: twoStates(['no', 'red'], ['yes', 'green']),
         w: 8,
         h: 7,
       },
@@ -660,10 +641,7 @@ export const ROWS: readonly RowSpec[] = [
             legend: '{{clusterName}} member discovery',
           },
         ],
-        mappings: {
-          '0': { text: 'failed', color: 'red' },
-          '1': { text: 'ok', color: 'green' },
-        },
+        mappings: twoStates(['failed', 'red'], ['ok', 'green']),
         w: 12,
         h: 7,
       },
