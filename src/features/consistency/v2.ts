@@ -1,7 +1,8 @@
 import type { InspectionOutcome, MemberHandle } from '../../engine/contract.ts';
 import { failedOutcome } from '../../engine/contract.ts';
+import type { V2KeyCount } from '../../etcd/types.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import { forEachMember } from '../members.ts';
+import { forEachMember, type PerMember } from '../members.ts';
 import { spread } from './compare.ts';
 import {
   CONSISTENCY_METRICS,
@@ -24,53 +25,54 @@ export async function inspectV2(
   signal: AbortSignal,
 ): Promise<InspectionOutcome> {
   const prefix = opts.prefix === '' ? '/' : opts.prefix;
-  const works: MemberRound[] = members.map((member) => ({
-    member,
-    label: labelOf(member),
-    errors: [],
-    hashState: 'not-checked',
-  }));
 
-  let first: Map<MemberRound, bigint> | undefined;
+  // Every member counts; again while they answer at different indexes (writes in flight).
+  let first: readonly PerMember<V2KeyCount>[] | undefined;
+  let last: readonly PerMember<V2KeyCount>[] = [];
   let aligned: bigint | undefined;
   let attempts = 0;
   while (attempts < opts.v2CountAttempts) {
     attempts++;
-    const reads = await forEachMember(members, (m) => m.v2().countKeys(prefix, { signal }));
-    const indexes = new Map<MemberRound, bigint>();
-    let failed = false;
-    reads.forEach((read, i) => {
-      const w = works[i]!;
-      if (read.result === undefined) {
-        w.errors.push(`count under ${prefix}: ${read.error ?? 'no answer'}`);
-        failed = true;
-        return;
-      }
-      indexes.set(w, read.result.index);
-      w.keys = read.result.keys;
-    });
-    first ??= indexes;
-    if (failed) break;
-    const distinct = new Set([...indexes.values()].map(String));
-    if (distinct.size === 1) {
-      aligned = [...indexes.values()][0]!;
+    last = await forEachMember(members, (m) => m.v2().countKeys(prefix, { signal }));
+    first ??= last;
+    const indexes = last.map((read) => read.result?.index);
+    if (indexes.includes(undefined)) break;
+    if (new Set(indexes.map(String)).size === 1) {
+      aligned = indexes[0];
       break;
     }
   }
-  for (const [w, index] of first ?? []) w.v2Index = index;
-  if (aligned === undefined) {
-    for (const w of works) delete w.keys;
-    if (works.every((w) => w.errors.length === 0)) {
-      works[0]!.errors.push(
-        `the members answered at different v2 indexes in all ${attempts} attempt(s) (writes in flight): counts not compared`,
-      );
-    }
-  }
+  const allAnswered = last.every((read) => read.result !== undefined);
+  const disagreement = `the members answered at different v2 indexes in all ${attempts} attempt(s) (writes in flight): counts not compared`;
 
+  // One round per member, made once from the reads: the index of the first
+  // attempt (lag), the count of the aligned one, the error of the last.
+  const rounds: readonly MemberRound[] = members.map((member, i): MemberRound => {
+    const firstIndex = first?.[i]?.result?.index;
+    const read = last[i];
+    const errors =
+      read?.error !== undefined
+        ? [`count under ${prefix}: ${read.error}`]
+        : aligned === undefined && allAnswered && i === 0
+          ? [disagreement]
+          : [];
+    return {
+      member,
+      label: labelOf(member),
+      errors,
+      hashState: 'not-checked',
+      ...(firstIndex !== undefined && { v2Index: firstIndex }),
+      ...(aligned !== undefined && read?.result !== undefined && { keys: read.result.keys }),
+    };
+  });
+
+  const firstIndexes = (first ?? []).flatMap((read) =>
+    read.result === undefined ? [] : [read.result.index],
+  );
   const indexDiff =
-    first !== undefined && first.size === works.length ? spread([...first.values()]) : undefined;
-  const counted = works.filter((w) => w.keys !== undefined);
-  const keyDiff = aligned !== undefined ? spread(counted.map((w) => w.keys!)) : undefined;
+    first !== undefined && firstIndexes.length === rounds.length ? spread(firstIndexes) : undefined;
+  const counted = rounds.filter((w): w is MemberRound & { readonly keys: bigint } => w.keys !== undefined);
+  const keyDiff = aligned !== undefined ? spread(counted.map((w) => w.keys)) : undefined;
 
   const findings: string[] = [];
   if (keyDiff !== undefined && keyDiff > 0n) {
@@ -78,7 +80,7 @@ export async function inspectV2(
       `v2 key counts under ${prefix} differ at index ${aligned}: ${counted.map((w) => `${w.label}=${w.keys}`).join(', ')}`,
     );
   }
-  const unknowns = works.filter((w) => w.errors.length > 0).map((w) => `${w.label}: ${w.errors.join('; ')}`);
+  const unknowns = rounds.filter((w) => w.errors.length > 0).map((w) => `${w.label}: ${w.errors.join('; ')}`);
   const ok = reachedVerdict(findings, unknowns);
 
   const metric = CONSISTENCY_METRICS;
@@ -87,11 +89,11 @@ export async function inspectV2(
   if (keyDiff !== undefined && aligned !== undefined) {
     metrics.push({ name: metric.keyDiff.name, labels: {}, value: keyDiff });
     metrics.push({ name: metric.checkedRevision.name, labels: {}, value: aligned });
-    for (const w of works)
+    for (const w of counted)
       if (w.member.snapshot.endpoint !== '')
-        metrics.push({ name: metric.memberKeys.name, labels: { endpoint: w.label }, value: w.keys! });
+        metrics.push({ name: metric.memberKeys.name, labels: { endpoint: w.label }, value: w.keys });
   }
-  const details = roundDetails('v2', opts, works, {
+  const details = roundDetails('v2', opts, rounds, {
     checkedRevision: aligned ?? null,
     hash: 'not-checked',
     hashNote: 'v2 store: no hash',
@@ -102,7 +104,7 @@ export async function inspectV2(
   if (keyDiff !== undefined) {
     parts.push(
       keyDiff === 0n
-        ? `${works.length} member(s) hold ${counted[0]!.keys} v2 keys under ${prefix} at index ${aligned}`
+        ? `${rounds.length} member(s) hold ${counted[0]?.keys} v2 keys under ${prefix} at index ${aligned}`
         : `v2 keys under ${prefix} differ by ${keyDiff} at index ${aligned}`,
     );
   }
