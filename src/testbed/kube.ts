@@ -243,7 +243,13 @@ class KubeApiserverImpl implements KubeApiserver {
     this.binary = init.binary;
     this.args = init.args;
     // Short keep-alive: an idle connection must not hold the event loop for long.
-    this.agent = new Agent({ connect: { ca: init.ca }, keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 });
+    // HTTP/1.1, as the Kubernetes transport (docs/development.md, "HTTP clients").
+    this.agent = new Agent({
+      allowH2: false,
+      connect: { ca: init.ca },
+      keepAliveTimeout: 1_000,
+      keepAliveMaxTimeout: 1_000,
+    });
   }
 
   get pid(): number | undefined {

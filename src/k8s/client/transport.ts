@@ -105,6 +105,11 @@ export class KubeTransport {
     const cert = execCert?.cert ?? tls.cert;
     const key = execCert?.key ?? tls.key;
     this.#dispatcher = new Agent({
+      // HTTP/1.1 only: undici negotiates HTTP/2 with the apiserver by default, and
+      // Node's HTTP/2 session can, after a request is aborted mid-flight (a renewal
+      // cut short by the renew deadline), spin in its native send loop until the
+      // process dies of std::bad_alloc (docs/development.md, "HTTP clients").
+      allowH2: false,
       connect: {
         ...(tls.ca !== undefined && { ca: tls.ca }),
         ...(cert !== undefined && key !== undefined && { cert, key }),
