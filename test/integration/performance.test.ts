@@ -278,6 +278,34 @@ describe('performance: the metric names it reads, on each etcd version', () => {
   }
 });
 
+describe('performance with a metrics listener of its own', () => {
+  test('metricsPort reads each member on its --listen-metrics-urls port', async (t) => {
+    const metricsPort = await freePort();
+    const cluster = await startEtcdCluster({
+      version: '3.6',
+      members: 1,
+      name: 'perfport',
+      extraArgs: [`--listen-metrics-urls=http://127.0.0.1:${metricsPort}`],
+    });
+    t.after(() => cluster.stop());
+    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
+    t.after(() => daemon.close());
+    await daemon.engine.upsert(
+      specFor('p', cluster, {
+        performance: {
+          intervalSeconds: 2,
+          options: { baselineSeconds: 1, metricsPort, metricsScheme: 'http' },
+        },
+      }),
+    );
+    const run = await eventually(() => performanceRun(daemon, 'p'), 'a round');
+    const [member] = run.details.members;
+    assert.equal(member?.metricsUrl, `http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(member?.error, undefined);
+    assert.ok((member?.figures?.windowSeconds ?? 0) > 0);
+  });
+});
+
 describe('performance with TLS, inspect', () => {
   test('inspect --features performance on a TLS cluster shows the inspection', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.6', members: 1, tls: true, name: 'perfcli' });
