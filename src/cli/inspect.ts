@@ -18,6 +18,7 @@ import { errorMessage } from '../errors.ts';
 import { parseBool, positiveSeconds, UsageError } from './common.ts';
 import { exitAfter } from './signals.ts';
 import { renderTable } from './table.ts';
+import { keyspaceView } from '../features/request/report.ts';
 import { humanBytes } from '../units.ts';
 import { collectWhy, type WhyEntry } from '../engine/why.ts';
 import { formatFigure } from '../findings.ts';
@@ -42,6 +43,8 @@ interface InspectFlags {
   readonly user?: string;
   readonly passwordFile?: string;
   readonly features?: string;
+  /** Adds the request inspection with keyspace sizes. */
+  readonly keyspaceSizes?: boolean;
   readonly storageBackend: 'v3' | 'v2';
   readonly discoverMembers: boolean;
   readonly dialTimeout: number;
@@ -93,6 +96,10 @@ export function inspectCommand(done: (code: number) => void): Command {
     .option(
       '--features <names>',
       `comma-separated inspections (default: ${DEFAULT_INSPECT_FEATURES.join(',')}; known: ${featureRegistry.names().join(',')})`,
+    )
+    .option(
+      '--keyspace-sizes',
+      'also run the request inspection with keyspace sizes: bytes per resource, the largest objects and keys (reads every value once, paced)',
     )
     .addOption(
       new Option('--storage-backend <backend>', 'v3, or v2 for clusters that keep their data in the v2 store')
@@ -154,16 +161,21 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
   if (endpoints.length === 0) throw new UsageError('--endpoints: no endpoint given');
   const names =
     flags.features === undefined
-      ? DEFAULT_INSPECT_FEATURES
+      ? [...DEFAULT_INSPECT_FEATURES]
       : flags.features
           .split(',')
           .map((s) => s.trim())
           .filter((s) => s !== '');
+  if (flags.keyspaceSizes === true && !names.includes('request')) names.push('request');
   if (names.length === 0) throw new UsageError('--features: no feature given');
   const features: Record<string, FeatureSpec> = {};
   for (const name of names) {
     // One round, with the whole --timeout as its deadline.
-    const request = { intervalSeconds: flags.timeout, timeoutSeconds: flags.timeout };
+    const request = {
+      intervalSeconds: flags.timeout,
+      timeoutSeconds: flags.timeout,
+      ...(name === 'request' && flags.keyspaceSizes === true ? { options: { sizes: true } } : {}),
+    };
     const checked = featureRegistry.check(name, request, flags.storageBackend);
     if (!checked.ok)
       throw new UsageError(formatFeatureProblems(`--features ${name}`, checked.problems).join('; '));
@@ -375,6 +387,33 @@ export function renderReport(snapshot: ClusterSnapshot, report: InspectReport, c
           w.severity,
           w.action,
         ]),
+      ),
+    );
+  }
+  const keyspace = keyspaceView(snapshot.features['request']?.last?.details);
+  if (keyspace !== undefined) {
+    lines.push(
+      '',
+      `KEYSPACE ${humanBytes(keyspace.totalBytes)} (key + value as stored)${keyspace.complete ? '' : ': not exact, a re-scan is due'}`,
+    );
+    lines.push(
+      renderTable(
+        ['RESOURCE', 'KEYS', 'BYTES', 'AVERAGE', 'LARGEST', 'LARGEST KEY'],
+        keyspace.resources.map((r) => [
+          r.resourceName,
+          String(r.keys),
+          humanBytes(r.bytes ?? 0),
+          humanBytes(Math.round(r.averageBytes ?? 0)),
+          r.largest == null ? 'unknown' : humanBytes(r.largest.bytes),
+          r.largest?.key ?? '',
+        ]),
+      ),
+    );
+    lines.push('', `LARGEST KEYS${keyspace.topKeysExact ? '' : ' (the rest unknown until a re-scan)'}`);
+    lines.push(
+      renderTable(
+        ['KEY', 'BYTES', 'RESOURCE'],
+        keyspace.topKeys.map((k) => [k.key, humanBytes(k.bytes), k.resourceName]),
       ),
     );
   }

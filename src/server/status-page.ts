@@ -2,6 +2,7 @@ import type { ClusterSnapshot } from '../engine/snapshot.ts';
 import { collectWhy } from '../engine/why.ts';
 import { memberIdHex } from '../etcd/types.ts';
 import { formatFigure } from '../findings.ts';
+import { keyspaceView } from '../features/request/report.ts';
 import { humanBytes } from '../units.ts';
 
 function esc(text: string): string {
@@ -41,10 +42,32 @@ export function clusterSection(c: ClusterSnapshot): string {
     why === ''
       ? ''
       : `<h3>Why</h3><table class="why"><tr><th>member</th><th>cause</th><th>figure</th><th>threshold</th><th>what to do</th><th>inspection</th></tr>${why}</table>`;
+  const keyspace = keyspaceSection(c.features['request']?.last?.details);
   const errors = [...c.configErrors, ...(c.members?.error !== undefined ? [c.members.error] : [])];
   return `<h2>${esc(c.id)}</h2>${errors.map((e) => `<p class="err">${esc(e)}</p>`).join('')}
 <table><tr><th>endpoint</th><th>id</th><th>name</th><th>role</th><th>version</th><th>db size</th><th>raft index</th><th>error</th></tr>${members}</table>
-<table><tr><th>inspection</th><th>last result</th><th>runs</th><th>failures</th></tr>${features}</table>${whySection}`;
+<table><tr><th>inspection</th><th>last result</th><th>runs</th><th>failures</th></tr>${features}</table>${whySection}${keyspace}`;
+}
+
+/** The request inspection's keyspace sizes, when it keeps them: resources by bytes, the largest keys. */
+function keyspaceSection(details: unknown): string {
+  const view = keyspaceView(details);
+  if (view === undefined) return '';
+  const resources = view.resources
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.resourceName)}</td><td>${r.keys}</td><td>${humanBytes(r.bytes ?? 0)}</td><td>${humanBytes(Math.round(r.averageBytes ?? 0))}</td><td>${r.largest == null ? 'unknown until re-scan' : `${humanBytes(r.largest.bytes)} ${esc(r.largest.key)}`}</td></tr>`,
+    )
+    .join('');
+  const top = view.topKeys
+    .map(
+      (k) => `<tr><td>${esc(k.key)}</td><td>${humanBytes(k.bytes)}</td><td>${esc(k.resourceName)}</td></tr>`,
+    )
+    .join('');
+  const exact = view.complete ? '' : ' <span class="err">(not exact: a re-scan is due)</span>';
+  return `<h3>Keyspace: ${humanBytes(view.totalBytes)}${exact}</h3>
+<table><tr><th>resource</th><th>keys</th><th>bytes</th><th>average</th><th>largest object</th></tr>${resources}</table>
+<table><tr><th>largest keys${view.topKeysExact ? '' : ' (the rest unknown until a re-scan)'}</th><th>bytes</th><th>resource</th></tr>${top}</table>`;
 }
 
 /** The order of the page: by cluster id, so a cluster stays where the reader saw it. */

@@ -18,6 +18,7 @@ import type { RequestDetails } from '../../src/features/request/request.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
+import { cli } from '../support/cli.ts';
 import { scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
 
@@ -259,6 +260,11 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
       assertMatches(rescanned, await groundTruth(cluster), 'after the re-scan');
       assert.equal(rescanned.recounts, 0, 'a re-scan is not a re-count after compaction');
 
+      // The status page shows the resources and the largest keys.
+      const page = await (await fetch(`http://${address}/`)).text();
+      assert.match(page, /<h3>Keyspace: [\d.]+ [KM]iB<\/h3>/);
+      assert.ok(page.includes(rescanned.sizes!.topKeys[0]!.key), 'the largest key on the status page');
+
       const metrics = await scrape(address);
       const pods = truth2.resources.get('pods')!;
       assert.ok(pods.bytes > 0);
@@ -275,3 +281,30 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
     });
   });
 }
+
+describe('inspect --keyspace-sizes', () => {
+  test('prints bytes per resource and the largest keys', async (t) => {
+    const cluster = await startEtcdCluster({ version: '3.6', members: 1, name: 'ksinspect' });
+    t.after(() => cluster.stop());
+    const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
+    t.after(() => client.close());
+    await client.put('/registry/pods/ns/small', 'x'.repeat(100));
+    await client.put('/registry/pods/ns/big', 'x'.repeat(5000));
+    await client.put('/registry/secrets/ns/s', 'x'.repeat(300));
+    const r = await cli([
+      'inspect',
+      '--endpoints',
+      cluster.endpoints[0]!,
+      '--features',
+      'healthy',
+      '--keyspace-sizes',
+    ]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const truth = await groundTruth(cluster);
+    assert.match(r.stdout, /KEYSPACE 5\.[0-9] KiB \(key \+ value as stored\)/);
+    const pods = truth.resources.get('pods')!;
+    assert.match(r.stdout, new RegExp(`pods\\s+2\\s+.*/registry/pods/ns/big`));
+    assert.equal(pods.largestKey, '/registry/pods/ns/big');
+    assert.match(r.stdout, /LARGEST KEYS\n.*\n\/registry\/pods\/ns\/big\s+/);
+  });
+});

@@ -259,3 +259,33 @@ export function requestSummary(details: RequestDetails): string {
   }
   return `${state} at revision ${details.processedRevision} (lag ${details.lagRevisions} revisions, ${details.lagSeconds.toFixed(1)} s): ${keys} keys in ${details.resources.length} resources${bytes}, ${details.eventsPerSecond.toFixed(1)} events/s`;
 }
+
+/** What the outputs show of the keyspace sizes: resources by bytes, then the largest keys. */
+export interface KeyspaceView {
+  readonly complete: boolean;
+  readonly totalBytes: number;
+  readonly resources: readonly ResourceDetails[];
+  readonly topKeys: readonly TopKeyDetails[];
+  readonly topKeysExact: boolean;
+}
+
+/**
+ * The keyspace sizes of a request round's details (as the snapshot holds
+ * them), largest resources first, at most `maxResources`; undefined when the
+ * details have none (option sizes off, or not ready yet).
+ */
+export function keyspaceView(details: unknown, maxResources = 20): KeyspaceView | undefined {
+  if (typeof details !== 'object' || details === null) return undefined;
+  const d = details as Partial<RequestDetails>;
+  if (d.ready !== true || d.sizes == null || !Array.isArray(d.resources)) return undefined;
+  return {
+    complete: d.sizes.complete,
+    totalBytes: d.sizes.totalBytes,
+    resources: [...d.resources]
+      .filter((r) => r.bytes !== undefined && r.keys > 0)
+      .sort((a, b) => (b.bytes ?? 0) - (a.bytes ?? 0))
+      .slice(0, maxResources),
+    topKeys: d.sizes.topKeys,
+    topKeysExact: d.sizes.topKeysExact,
+  };
+}
