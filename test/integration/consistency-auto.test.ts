@@ -234,7 +234,16 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       );
       // 3.4 keeps no compaction hashes: one scan per compaction; 3.6 answers from its cache.
       const kinds = new Set(verdicts.map((r) => detailsOf(r).hashKind));
-      assert.deepEqual([...kinds], version === '3.4' ? ['compaction-scan'] : ['cached'], [...kinds].join());
+      if (version === '3.4') assert.deepEqual([...kinds], ['compaction-scan']);
+      else {
+        // Right after a compaction a member may answer before it cached the hash (it scans
+        // then): that round scans every member instead, once for that compaction.
+        assert.ok(kinds.has('cached'), [...kinds].join());
+        assert.deepEqual(
+          [...kinds].filter((k) => k !== 'cached' && k !== 'compaction-scan'),
+          [],
+        );
+      }
       if (version === '3.4') {
         const perCompaction = new Map<bigint, number>();
         for (const r of verdicts) {

@@ -109,7 +109,11 @@ class ConsistencySession implements FeatureSession {
 
   // ---- v3: gather (gather.ts), compare, judge (verdict.ts), report (render.ts) -----------
 
-  async #inspectV3(members: readonly MemberHandle[], signal: AbortSignal): Promise<InspectionOutcome> {
+  async #inspectV3(
+    members: readonly MemberHandle[],
+    signal: AbortSignal,
+    retryWithoutCache = true,
+  ): Promise<InspectionOutcome> {
     const opts = this.#options;
     const auto = opts.hashRevision === 'auto';
     const nowMs = this.#now();
@@ -163,7 +167,11 @@ class ConsistencySession implements FeatureSession {
       if (w !== undefined)
         w.errors.push(`hash not comparable: ${this.#whyIncomparable(w.hash.compactRevision, plan)}`);
     }
-    this.#rememberNotCached(hashed, comparison.incomparable, plan);
+    const lostCache = this.#rememberNotCached(hashed, comparison.incomparable, plan);
+    // auto: a member answered the cached hash by a scan (restarted since the compaction): the
+    // planner now scans every member at R; do it in this round (a one-shot inspect has no next).
+    if (auto && plan.kind === 'cached' && lostCache && retryWithoutCache)
+      return this.#inspectV3(members, signal, false);
 
     const verdict = hashVerdict({
       target: plan.target,
@@ -269,7 +277,7 @@ class ConsistencySession implements FeatureSession {
 
   #whyIncomparable(hashCompactRevision: bigint, plan: HashPlan): string {
     if (hashCompactRevision === plan.target && plan.kind === 'cached')
-      return `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and covers other revisions than the others' cached hashes; a scan of every member at a recent revision follows in the next round`;
+      return `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and covers other revisions than the others' cached hashes; every member is scanned at a recent revision instead`;
     return this.#options.hashRevision === 'compacted' && hashCompactRevision === plan.target
       ? `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and covers other revisions than the others' cached hashes; comparable again after the next compaction`
       : `it reported compact revision ${hashCompactRevision}, no other member did`;
@@ -287,21 +295,29 @@ class ConsistencySession implements FeatureSession {
    * A cached compaction hash reports the compaction before it; a hash that
    * reports the target itself was computed by a scan. A member that scanned
    * and could not be compared is not asked again for this compaction (mode
-   * compacted), or makes the next round scan every member (mode auto), so a
+   * compacted), or makes the round start over with a scan of every member at
+   * R (mode auto, once per round), so a
    * member that lost its cache (restart) costs one scan per compaction, not
    * one per round.
    */
-  #rememberNotCached(hashed: readonly HashedMember[], incomparable: readonly string[], plan: HashPlan): void {
+  #rememberNotCached(
+    hashed: readonly HashedMember[],
+    incomparable: readonly string[],
+    plan: HashPlan,
+  ): boolean {
     // Only an answer to a request for the compaction hash tells whether the cache is gone;
     // an auto scan at R leaves what is known of compaction C as it is.
     const { target } = plan;
-    if ((plan.kind !== 'compacted' && plan.kind !== 'cached') || target === undefined) return;
+    if ((plan.kind !== 'compacted' && plan.kind !== 'cached') || target === undefined) return false;
     for (const [url, entry] of this.#notCached) if (entry.revision !== target) this.#notCached.delete(url);
+    let added = false;
     for (const w of hashed) {
       if (w.hash.compactRevision !== target || !incomparable.includes(w.label)) continue;
       if (w.member.endpoint === undefined || w.status === undefined) continue;
       this.#notCached.set(w.member.endpoint.url, { memberId: w.status.header.memberId, revision: target });
+      added = true;
     }
+    return added;
   }
 }
 
