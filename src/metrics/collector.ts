@@ -1,4 +1,9 @@
-import type { ClusterSnapshot, MemberSnapshot } from '../engine/snapshot.ts';
+import type {
+  ClusterSnapshot,
+  FeatureSnapshot,
+  MembersSnapshot,
+  MemberSnapshot,
+} from '../engine/snapshot.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
 import { memberIdHex } from '../etcd/types.ts';
 import {
@@ -26,6 +31,14 @@ export class InspectionCollector {
   readonly #opts: CollectorOptions;
   readonly #definitions: readonly MetricDefinition[];
   #families: { readonly name: string; readonly header: string }[] | undefined;
+  /**
+   * The text of one part of a cluster (its membership, or one feature), by
+   * the part's object: a cluster's snapshot is replaced at every round of
+   * any feature, but only that feature's object changes, so a scrape
+   * re-renders what changed (healthy and alarm every 10 s) and reuses the
+   * rest (membership, quota, topology, ... every minute or hour).
+   */
+  readonly #parts = new WeakMap<object, { readonly labels: string; readonly text: Map<string, string> }>();
 
   constructor(opts: CollectorOptions) {
     const problem = metricPrefixProblem(opts.metricPrefix ?? '');
@@ -56,14 +69,33 @@ export class InspectionCollector {
    * this for as long as they hold the same snapshot object.
    */
   clusterText(cluster: ClusterSnapshot): ReadonlyMap<string, string> {
+    const { base, basePairs } = clusterLabels(cluster);
+    const text = new Map<string, string>();
+    const add = (part: object, collect: (out: SampleBuffer) => void): void => {
+      for (const [name, lines] of this.#partText(part, basePairs, collect))
+        text.set(name, (text.get(name) ?? '') + lines);
+    };
+    // The same parts in the same order as #collectCluster: each family's lines in the same order.
+    const members = cluster.members;
+    if (members !== undefined) add(members, (out) => collectMembers(members, base, basePairs, out));
+    for (const feature of Object.values(cluster.features))
+      add(feature, (out) => collectFeature(feature, base, basePairs, out));
+    return text;
+  }
+
+  /** A part's lines per family (prefix applied, each ending in a newline), cached while its object and the cluster's labels stay. */
+  #partText(part: object, labels: string, collect: (out: SampleBuffer) => void): Map<string, string> {
+    const cached = this.#parts.get(part);
+    if (cached !== undefined && cached.labels === labels) return cached.text;
     const buffer = new SampleBuffer();
-    this.#collectCluster(cluster, buffer);
+    collect(buffer);
     const prefix = this.#opts.metricPrefix ?? '';
     const text = new Map<string, string>();
     for (const [name, lines] of buffer.lines) {
       if (lines.length === 0) continue;
       text.set(name, `${(prefix === '' ? lines : lines.map((l) => prefix + l)).join('\n')}\n`);
     }
+    this.#parts.set(part, { labels, text });
     return text;
   }
 
@@ -77,35 +109,53 @@ export class InspectionCollector {
   }
 
   #collectCluster(cluster: ClusterSnapshot, out: SampleBuffer): void {
-    // clusterName first (dashboards and tests read the series in this order), then
-    // the cluster's own labels, which never replace it. Label sets shared by
-    // many samples are formatted once (a render formats ~45 samples a cluster).
-    const base: Record<string, string> = { [CLUSTER_NAME_LABEL]: cluster.name };
-    for (const [label, value] of Object.entries(cluster.labels)) if (!(label in base)) base[label] = value;
-    const basePairs = labelPairs(base);
-    const m = ENGINE_METRICS;
-
-    if (cluster.members !== undefined) {
-      out.addPairs(m.discoverySuccess.name, basePairs, cluster.members.error === undefined ? 1 : 0);
-      if (cluster.members.error === undefined)
-        out.addPairs(m.members.name, basePairs, cluster.members.members.length);
-      for (const member of cluster.members.members) collectMember(member, base, basePairs, out);
-    }
-
-    for (const feature of Object.values(cluster.features)) {
-      const pairs = extendPairs(basePairs, base, 'inspectionType', feature.name);
-      out.addPairs(m.failed.name, pairs, feature.failures);
-      out.addPairs(m.runs.name, pairs, feature.runs);
-      out.addPairs(m.interval.name, pairs, feature.intervalSeconds);
-      out.addPairs(m.consecutiveFailures.name, pairs, feature.consecutiveFailures);
-      const last = feature.last;
-      if (last === undefined) continue;
-      out.addPairs(m.success.name, pairs, last.ok ? 1 : 0);
-      out.addPairs(m.duration.name, pairs, last.durationMs / 1000);
-      out.addPairs(m.lastRun.name, pairs, last.startedAt.getTime() / 1000);
-      for (const sample of last.metrics) out.addSample(sample, base, basePairs);
-    }
+    const { base, basePairs } = clusterLabels(cluster);
+    if (cluster.members !== undefined) collectMembers(cluster.members, base, basePairs, out);
+    for (const feature of Object.values(cluster.features)) collectFeature(feature, base, basePairs, out);
   }
+}
+
+/**
+ * clusterName first (dashboards and tests read the series in this order),
+ * then the cluster's own labels, which never replace it. Label sets shared
+ * by many samples are formatted once (a render formats ~45 samples a cluster).
+ */
+function clusterLabels(cluster: ClusterSnapshot): { base: Record<string, string>; basePairs: string } {
+  const base: Record<string, string> = { [CLUSTER_NAME_LABEL]: cluster.name };
+  for (const [label, value] of Object.entries(cluster.labels)) if (!(label in base)) base[label] = value;
+  return { base, basePairs: labelPairs(base) };
+}
+
+function collectMembers(
+  members: MembersSnapshot,
+  base: Readonly<Record<string, string>>,
+  basePairs: string,
+  out: SampleBuffer,
+): void {
+  const m = ENGINE_METRICS;
+  out.addPairs(m.discoverySuccess.name, basePairs, members.error === undefined ? 1 : 0);
+  if (members.error === undefined) out.addPairs(m.members.name, basePairs, members.members.length);
+  for (const member of members.members) collectMember(member, base, basePairs, out);
+}
+
+function collectFeature(
+  feature: FeatureSnapshot,
+  base: Readonly<Record<string, string>>,
+  basePairs: string,
+  out: SampleBuffer,
+): void {
+  const m = ENGINE_METRICS;
+  const pairs = extendPairs(basePairs, base, 'inspectionType', feature.name);
+  out.addPairs(m.failed.name, pairs, feature.failures);
+  out.addPairs(m.runs.name, pairs, feature.runs);
+  out.addPairs(m.interval.name, pairs, feature.intervalSeconds);
+  out.addPairs(m.consecutiveFailures.name, pairs, feature.consecutiveFailures);
+  const last = feature.last;
+  if (last === undefined) return;
+  out.addPairs(m.success.name, pairs, last.ok ? 1 : 0);
+  out.addPairs(m.duration.name, pairs, last.durationMs / 1000);
+  out.addPairs(m.lastRun.name, pairs, last.startedAt.getTime() / 1000);
+  for (const sample of last.metrics) out.addSample(sample, base, basePairs);
 }
 
 function collectMember(
