@@ -3,7 +3,8 @@
  * kept exactly as existing dashboards use them (camelCase labels included);
  * see docs/metrics.md for the lint findings this implies.
  */
-export type MetricType = 'gauge' | 'counter';
+/** A summary's samples are its quantiles plus `<name>_sum` and `<name>_count` (see MetricSample.family). */
+export type MetricType = 'gauge' | 'counter' | 'summary';
 
 export interface MetricDefinition {
   readonly name: string;

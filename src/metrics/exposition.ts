@@ -88,12 +88,12 @@ export class SampleBuffer {
     this.addPairs(name, labelPairs(labels), value);
   }
 
-  /** A sample whose labels are already formatted (labelPairs/extendPairs). */
-  addPairs(name: string, pairs: string, value: number | bigint): void {
-    let list = this.lines.get(name);
+  /** A sample whose labels are already formatted (labelPairs/extendPairs), kept with its family's lines. */
+  addPairs(name: string, pairs: string, value: number | bigint, family = name): void {
+    let list = this.lines.get(family);
     if (list === undefined) {
       list = [];
-      this.lines.set(name, list);
+      this.lines.set(family, list);
     }
     list.push(pairs === '' ? `${name} ${formatValue(value)}` : `${name}{${pairs}} ${formatValue(value)}`);
   }
@@ -115,6 +115,6 @@ export class SampleBuffer {
       }
       pairs += `${pairs === '' ? '' : ','}${key}="${escapeLabelValue(sample.labels[key]!)}"`;
     }
-    this.addPairs(sample.name, pairs, sample.value);
+    this.addPairs(sample.name, pairs, sample.value, sample.family);
   }
 }

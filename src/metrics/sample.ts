@@ -7,4 +7,6 @@ export interface MetricSample {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number | bigint;
+  /** The family the sample belongs to when its name is not the family's: a summary's `_sum` and `_count`. */
+  readonly family?: string;
 }

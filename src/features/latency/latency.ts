@@ -38,8 +38,8 @@ export const EXPORTED_QUANTILES = [0.5, 0.9, 0.99] as const;
 export const LATENCY_METRICS = {
   duration: {
     name: 'inspection_etcd_probe_duration_seconds',
-    type: 'gauge',
-    help: 'Round trip of the probe over the sliding window (option windowSeconds), by quantile (0.5, 0.9, 0.99); a probe that hit its deadline counts as its elapsed time.',
+    type: 'summary',
+    help: 'Round trip of the probe: quantiles (0.5, 0.9, 0.99) over the sliding window (option windowSeconds), _sum and _count since the feature started; a probe that hit its deadline counts as its elapsed time.',
     labels: ['endpoint', 'probe', 'quantile'],
   },
   last: {
@@ -332,6 +332,11 @@ class LatencySession implements FeatureSession {
               value,
             });
         });
+        const family = LATENCY_METRICS.duration.name;
+        metrics.push(
+          { name: `${family}_sum`, family, labels, value: window.total.seconds },
+          { name: `${family}_count`, family, labels, value: window.total.count },
+        );
         if (window.last !== undefined)
           metrics.push({ name: LATENCY_METRICS.last.name, labels, value: window.last.seconds });
         metrics.push(

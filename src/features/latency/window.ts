@@ -18,6 +18,9 @@ export class LatencyWindow {
   #samples: LatencySample[] = [];
   #failures = 0;
   #last: LatencySample | undefined;
+  /** Every round trip since the window's owner started: a summary's _sum and _count. */
+  #totalSeconds = 0;
+  #totalCount = 0;
 
   constructor(windowSeconds: number, maxSamples: number) {
     if (!(windowSeconds > 0) || !Number.isSafeInteger(maxSamples) || maxSamples < 1)
@@ -29,6 +32,8 @@ export class LatencyWindow {
   add(sample: LatencySample): void {
     this.#samples.push(sample);
     this.#last = sample;
+    this.#totalSeconds += sample.seconds;
+    this.#totalCount++;
     if (sample.timedOut) this.#failures++;
     if (this.#samples.length > this.#maxSamples) this.#samples.shift();
     this.prune(sample.atMs);
@@ -58,6 +63,11 @@ export class LatencyWindow {
   /** Failed probes (timeouts and errors) over the life of the window's owner. */
   get failures(): number {
     return this.#failures;
+  }
+
+  /** Round trips sampled over the life of the window's owner, and their sum in seconds. */
+  get total(): { readonly count: number; readonly seconds: number } {
+    return { count: this.#totalCount, seconds: this.#totalSeconds };
   }
 
   get last(): LatencySample | undefined {
