@@ -182,3 +182,64 @@ test('a failed count changes nothing', () => {
   assert.equal(tracker.totalKeys(), 0);
   assert.throws(() => tracker.finishCount(tracker.beginCount()), /saw no page/);
 });
+
+test('sizes: totals from the scan and from events with previous values; a re-scan pinned to the processed revision', () => {
+  const labeler = new ResourceLabeler(100);
+  const tracker = new PrefixTracker('/registry', labeler, 1);
+  const counters = new RequestCounters();
+  const kvOf = (key: string, bytes: number, created: bigint, mod: bigint) => ({
+    ...kv(key, created, mod),
+    value: Buffer.alloc(bytes),
+  });
+  const count = tracker.beginCount();
+  count.addKeyValues(10n, [
+    kvOf('/registry/pods/a/p1', 100, 5n, 5n),
+    kvOf('/registry/pods/a/p2', 50, 6n, 6n),
+  ]);
+  assert.equal(count.bytes, 19 + 100 + 19 + 50);
+  tracker.finishCount(count);
+  const pods = labeler.slot('registry', 'pods');
+  assert.equal(tracker.sizes?.bytesOf(pods), 188);
+  assert.equal(tracker.sizesIncomplete, false);
+  // p1 (the largest, kept with p2 as the reserve of 2 x 1) is deleted, then p2 shrinks below the bound:
+  tracker.applyEvents(
+    [
+      {
+        type: 'DELETE',
+        kv: kv('/registry/pods/a/p1', 0n, 11n),
+        prevKv: kvOf('/registry/pods/a/p1', 100, 5n, 5n),
+      },
+    ],
+    counters,
+  );
+  assert.equal(tracker.sizes?.bytesOf(pods), 69);
+  assert.equal(tracker.sizesIncomplete, false, 'p2 is still known to be the largest');
+  tracker.applyEvents(
+    [
+      { type: 'PUT', kv: kvOf('/registry/pods/a/p3', 70, 12n, 12n) },
+      {
+        type: 'DELETE',
+        kv: kv('/registry/pods/a/p2', 0n, 13n),
+        prevKv: kvOf('/registry/pods/a/p2', 50, 6n, 6n),
+      },
+    ],
+    counters,
+  );
+  assert.equal(tracker.sizes?.bytesOf(pods), 89);
+  // Nothing was ever left out of the kept set (bound 0): p3 is kept, the ranking still exact.
+  assert.equal(tracker.sizesIncomplete, false);
+  // An update without its previous value: the totals can no longer be trusted.
+  tracker.applyEvents([{ type: 'PUT', kv: kvOf('/registry/pods/a/p3', 10, 12n, 14n) }], counters);
+  assert.equal(tracker.sizesIncomplete, true);
+  tracker.requestRescan();
+  assert.equal(tracker.phase, 'rescan');
+  assert.equal(tracker.countAt, 14n, 'pinned to the processed revision');
+  const rescan = tracker.beginCount();
+  rescan.addKeyValues(14n, [kvOf('/registry/pods/a/p3', 10, 12n, 14n)]);
+  const result = tracker.finishCount(rescan);
+  assert.deepEqual([result.recount, result.gapRevisions], [false, 0n]);
+  assert.equal(tracker.resumeRevision(), 15n);
+  assert.equal(tracker.sizes?.bytesOf(pods), 29);
+  assert.equal(tracker.sizesIncomplete, false);
+  assert.equal(tracker.sizeRescans, 1);
+});
