@@ -67,15 +67,22 @@ export {
 } from './model.ts';
 
 /**
- * A member that could only answer the hash of a compaction with a scan (its
- * cached one was gone) and could not be compared: not asked again for that
+ * A member that answered the hash of a compaction with a scan (its cached one
+ * was gone, or not computed yet right after the compaction) and could not be
+ * compared. compacted: asked once more (a member that was only late has its
+ * cache by then), and after a second such answer not again for that
  * compaction. Only the fact is kept, never the hash: a value from an earlier
  * round is never compared.
  */
 interface NotCached {
   readonly memberId: bigint;
   readonly revision: bigint;
+  /** How many rounds it answered so. */
+  readonly answers: number;
 }
+
+/** compacted: the scan answers after which a member is not asked again for that compaction. */
+const NOT_CACHED_ANSWERS = 2;
 
 class ConsistencySession implements FeatureSession {
   readonly #cluster: ClusterHandle;
@@ -279,14 +286,19 @@ class ConsistencySession implements FeatureSession {
     if (hashCompactRevision === plan.target && plan.kind === 'cached')
       return `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and covers other revisions than the others' cached hashes; every member is scanned at a recent revision instead`;
     return this.#options.hashRevision === 'compacted' && hashCompactRevision === plan.target
-      ? `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and covers other revisions than the others' cached hashes; comparable again after the next compaction`
+      ? `its hash of compaction ${plan.target} was computed by a scan (etcd's cached compaction hash is gone after a restart, or not computed yet right after the compaction) and covers other revisions than the others' cached hashes; asked once more, then not until the next compaction`
       : `it reported compact revision ${hashCompactRevision}, no other member did`;
   }
 
   #skipHash(w: AnsweredMember, target: bigint): string | undefined {
     if (this.#options.hashRevision !== 'compacted' || w.member.endpoint === undefined) return undefined;
     const skipped = this.#notCached.get(w.member.endpoint.url);
-    if (skipped === undefined || skipped.memberId !== w.status.header.memberId || skipped.revision !== target)
+    if (
+      skipped === undefined ||
+      skipped.memberId !== w.status.header.memberId ||
+      skipped.revision !== target ||
+      skipped.answers < NOT_CACHED_ANSWERS
+    )
       return undefined;
     return `its hash of compaction ${target} can only be computed by a scan (etcd's cached compaction hash is gone, e.g. after a restart) and is not comparable with the others' cached hashes: not asked again until the next compaction`;
   }
@@ -314,7 +326,13 @@ class ConsistencySession implements FeatureSession {
     for (const w of hashed) {
       if (w.hash.compactRevision !== target || !incomparable.includes(w.label)) continue;
       if (w.member.endpoint === undefined || w.status === undefined) continue;
-      this.#notCached.set(w.member.endpoint.url, { memberId: w.status.header.memberId, revision: target });
+      const memberId = w.status.header.memberId;
+      const before = this.#notCached.get(w.member.endpoint.url);
+      const answers =
+        before !== undefined && before.memberId === memberId && before.revision === target
+          ? before.answers + 1
+          : 1;
+      this.#notCached.set(w.member.endpoint.url, { memberId, revision: target, answers });
       added = true;
     }
     return added;
