@@ -225,7 +225,9 @@ try {
     nodeOptions: string;
     env?: Record<string, string>;
   }[] = [
-    ...installed.map((i) => ({ name: `Node ${i.runtime.version}, defaults`, ...i, nodeOptions: '' })),
+    // The package's defaults: the launcher keeps the young generation at 1 MiB
+    // and the heap growth at 1.5x unless NODE_OPTIONS sizes them (the rows below).
+    ...installed.map((i) => ({ name: `Node ${i.runtime.version}, package defaults`, ...i, nodeOptions: '' })),
     {
       name: `Node ${node24.runtime.version}, --max-semi-space-size=2`,
       ...node24,
