@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyHttpError } from './http/agent.ts';
+import { unansweredDialText } from './v3/dial.ts';
 import { GrpcCode, classifyGrpcStatus, cleanGrpcDetails, friendlyNetworkText, scrub } from './errors.ts';
 
 describe('error classification', () => {
@@ -38,6 +39,14 @@ describe('error classification', () => {
       'unavailable',
     );
     assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'etcdserver: no leader'), 'unavailable');
+    // A member that accepts and never answers is unavailable, on a TLS channel too.
+    assert.equal(
+      classifyGrpcStatus(
+        GrpcCode.UNAVAILABLE,
+        `No connection established. Last error: ${unansweredDialText(1000)}`,
+      ),
+      'unavailable',
+    );
     assert.equal(
       classifyGrpcStatus(
         GrpcCode.UNAVAILABLE,

@@ -18,6 +18,15 @@ import type { experimental } from '@grpc/grpc-js';
 type SecureConnector = experimental.SecureConnector;
 type ConnectorArgs = Parameters<grpc.ChannelCredentials['_createSecureConnector']>;
 
+/**
+ * Why the guard ended a connection. Not a TLS failure even on a TLS channel
+ * (nothing was wrong with a certificate), so the text avoids the words that
+ * classifyGrpcStatus reads as one ("handshake").
+ */
+export function unansweredDialText(dialTimeoutMs: number): string {
+  return `connection accepted but the member did not answer within ${dialTimeoutMs} ms (member frozen or overloaded, or a proxy that holds connections)`;
+}
+
 export class DialGuard {
   readonly #dialTimeoutMs: number;
   readonly #sockets = new Set<Socket>();
@@ -57,11 +66,7 @@ export class DialGuard {
     // within the dial timeout, else the socket goes and grpc tries again.
     const timer = setTimeout(() => {
       if (!socket.destroyed && !this.#isReady()) {
-        socket.destroy(
-          new Error(
-            `connection accepted but no handshake within ${this.#dialTimeoutMs} ms (member frozen or overloaded, or a proxy that holds connections)`,
-          ),
-        );
+        socket.destroy(new Error(unansweredDialText(this.#dialTimeoutMs)));
       }
     }, this.#dialTimeoutMs);
     timer.unref();
