@@ -63,15 +63,20 @@ describe('faults', () => {
     await Promise.all([plain?.stop(), secure?.stop()]);
   });
 
+  // A cluster whose every call fails (wrong password, dial timeouts) takes longest to settle under load.
   const settled = (id: string) =>
-    eventually(() => {
-      const s = daemon.store.get(id);
-      return s?.members !== undefined &&
-        s.features.healthy?.last !== undefined &&
-        s.features.alarm?.last !== undefined
-        ? s
-        : undefined;
-    }, `${id} inspected`);
+    eventually(
+      () => {
+        const s = daemon.store.get(id);
+        return s?.members !== undefined &&
+          s.features.healthy?.last !== undefined &&
+          s.features.alarm?.last !== undefined
+          ? s
+          : undefined;
+      },
+      `${id} inspected`,
+      30_000,
+    );
 
   test('an unreachable endpoint: membership error naming the endpoint, healthy 0, alarm round failed', async () => {
     const snap = await settled('unreachable');
