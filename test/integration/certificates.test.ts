@@ -6,14 +6,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InspectionServer } from '../../src/inspection-server.ts';
 import type { CertificatesDetails } from '../../src/features/certificates/certificates.ts';
-import { featureRegistry } from '../../src/features/index.ts';
-import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 const DAY = 86_400;
 
@@ -30,9 +28,7 @@ describe('certificates on etcd 3.6 with TLS', () => {
       name: 'certs',
     });
     t.after(() => cluster.stop());
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
-    const address = await daemon.listen('127.0.0.1:0');
+    const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(specFor('c', cluster, { certificates: every(3600) }));
     const [expired, shortLived, mismatched] = cluster.endpoints.map(hostPort) as [string, string, string];
 
@@ -110,9 +106,7 @@ describe('certificates on etcd 3.6 with TLS', () => {
   test('a healthy TLS cluster: no problems, one expiry series per certificate', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.6', members: 1, tls: true, name: 'certsok' });
     t.after(() => cluster.stop());
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
-    const address = await daemon.listen('127.0.0.1:0');
+    const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(specFor('ok', cluster, { certificates: every(3600) }));
     const run = await eventually(() => daemon.store.get('ok')?.features['certificates']?.last, 'a round');
     assert.equal(run.ok, true, run.error);

@@ -9,17 +9,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import type { FeatureRun } from '../../src/engine/snapshot.ts';
-import { featureRegistry } from '../../src/features/index.ts';
-import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
 import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
 import { bboltEdit, consistency, detailsOf, preload, Rounds, Writer } from '../support/consistency.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 /** hashIdleSeconds of these tests: short, so that a scan comes every few rounds. */
 const IDLE_SECONDS = 4;
@@ -35,9 +33,7 @@ async function daemonFor(
   cluster: TestCluster,
   options: Record<string, unknown>,
 ): Promise<{ rounds: Rounds; address: string }> {
-  const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-  t.after(() => daemon.close());
-  const address = await daemon.listen('127.0.0.1:0');
+  const { daemon, address } = await startInspectionServer(t);
   const rounds = new Rounds(daemon, 'auto');
   t.after(() => rounds.close());
   await daemon.engine.upsert(specFor('auto', cluster, { consistency: consistency(options) }));

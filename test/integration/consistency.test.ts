@@ -32,6 +32,7 @@ import {
   Rounds,
   Writer,
 } from '../support/consistency.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 /** A member's own count of the whole keyspace at a revision, through etcdctl (an oracle independent of the monitor). */
 async function etcdctlCount(cluster: TestCluster, url: string, revision: bigint): Promise<bigint> {
@@ -355,13 +356,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
       t.after(() => client.close());
       await preload(client, 50);
-      const daemon = new InspectionServer({
-        logger: silentLogger(),
-        registry: featureRegistry,
-        jitter: false,
-      });
-      t.after(() => daemon.close());
-      const address = await daemon.listen('127.0.0.1:0');
+      const { daemon, address } = await startInspectionServer(t);
       const cur = new Rounds(daemon, 'cur');
       const cmp = new Rounds(daemon, 'cmp');
       t.after(() => {
@@ -481,13 +476,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       } finally {
         await cluster.startMember(1);
       }
-      const daemon = new InspectionServer({
-        logger: silentLogger(),
-        registry: featureRegistry,
-        jitter: false,
-      });
-      t.after(() => daemon.close());
-      const address = await daemon.listen('127.0.0.1:0');
+      const { daemon, address } = await startInspectionServer(t);
       const rounds = new Rounds(daemon, 'tie');
       t.after(() => rounds.close());
       await daemon.engine.upsert(
@@ -556,9 +545,7 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
     t.after(() => v2.close());
     let seedIndex = 0n;
     for (let i = 0; i < 20; i++) seedIndex = await v2.set(`/app/seed/${i}`, `v${i}`);
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
-    const address = await daemon.listen('127.0.0.1:0');
+    const { daemon, address } = await startInspectionServer(t);
     const rounds = new Rounds(daemon, 'v2');
     t.after(() => rounds.close());
     // The writer below is as fast as one client goes (hundreds of writes/s, far more than v2

@@ -15,6 +15,7 @@ import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
   describe(`healthy and alarm on etcd ${version}`, () => {
@@ -128,9 +129,7 @@ describe('a real NOSPACE alarm', () => {
       name: 'nospace',
     });
     t.after(() => cluster.stop());
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
-    const address = await daemon.listen('127.0.0.1:0');
+    const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(specFor('full', cluster, { healthy: every(1), alarm: every(1) }));
 
     const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));

@@ -10,17 +10,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
-import { featureRegistry } from '../../src/features/index.ts';
 import type { RequestDetails } from '../../src/features/request/request.ts';
-import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { cli } from '../support/cli.ts';
 import { scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 const TOP = 5;
 const RATE = 256 * 1024;
@@ -133,13 +131,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
         writes.push(writer.put(`/registry/apps.example.com/widgets/ns1/w-${n}`, valueOf(i++, 12_000)));
       await Promise.all(writes);
 
-      const daemon = new InspectionServer({
-        logger: silentLogger(),
-        registry: featureRegistry,
-        jitter: false,
-      });
-      t.after(() => daemon.close());
-      const address = await daemon.listen('127.0.0.1:0');
+      const { daemon, address } = await startInspectionServer(t);
       const options = {
         sizes: true,
         topKeys: TOP,

@@ -12,15 +12,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InspectionServer } from '../../src/inspection-server.ts';
-import { featureRegistry } from '../../src/features/index.ts';
+import type { InspectionServer } from '../../src/inspection-server.ts';
 import type { LatencyDetails } from '../../src/features/latency/latency.ts';
-import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { DaemonProcess } from '../support/daemon-process.ts';
 import { scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 const PREFIX = '/etcd-monitor/latency-probe/';
 
@@ -41,13 +40,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
     test('figures follow a paused follower; the probe key is leased and gone when the probe stops', async (t) => {
       const cluster = await startEtcdCluster({ version, members: 3, name: `lat${version.replace('.', '')}` });
       t.after(() => cluster.stop());
-      const daemon = new InspectionServer({
-        logger: silentLogger(),
-        registry: featureRegistry,
-        jitter: false,
-      });
-      t.after(() => daemon.close());
-      const address = await daemon.listen('127.0.0.1:0');
+      const { daemon, address } = await startInspectionServer(t);
       const options = {
         writeProbe: true,
         windowSeconds: 10,

@@ -13,16 +13,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createHttpMemberClient } from '../../src/etcd/http/client.ts';
 import { readMetrics } from '../../src/features/performance/figures.ts';
-import { InspectionServer } from '../../src/inspection-server.ts';
+import type { InspectionServer } from '../../src/inspection-server.ts';
 import type { PerformanceDetails } from '../../src/features/performance/performance.ts';
-import { featureRegistry } from '../../src/features/index.ts';
-import { silentLogger } from '../../src/log.ts';
 import { freePort } from '../../src/testbed/ports.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { cli, tlsFlags } from '../support/cli.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 /** etcd records a peer's smoothed probe round trip every 30 s: a finding needs that long to show and to clear. */
 const PEER_OBSERVATION_GUARD_MS = 120_000;
@@ -36,9 +35,7 @@ describe('performance on etcd 3.6 with TLS', () => {
   test('a paused follower: its own error while paused, then the slow peer link naming it, then clear', async (t) => {
     const cluster = await startEtcdCluster({ version: '3.6', members: 3, tls: true, name: 'perf36' });
     t.after(() => cluster.stop());
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
-    const address = await daemon.listen('127.0.0.1:0');
+    const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(
       specFor('p', cluster, {
         // A round may wait out a paused member's 2 s request deadline.
@@ -156,9 +153,7 @@ describe('performance on etcd 3.4', () => {
     t.after(() => cluster.stop());
     const [e0, e1, e2] = cluster.endpoints.map(hostPort) as [string, string, string];
     const closedPort = await freePort();
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
-    const address = await daemon.listen('127.0.0.1:0');
+    const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(
       specFor('p', cluster, {
         performance: {

@@ -7,16 +7,14 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
-import { featureRegistry } from '../../src/features/index.ts';
 import type { QuotaDetails } from '../../src/features/quota/quota.ts';
-import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type EtcdVersion } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 const MiB = 1024 * 1024;
 const QUOTA = 8 * MiB;
@@ -31,13 +29,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
         name: `quota${version.replace('.', '')}`,
       });
       t.after(() => cluster.stop());
-      const daemon = new InspectionServer({
-        logger: silentLogger(),
-        registry: featureRegistry,
-        jitter: false,
-      });
-      t.after(() => daemon.close());
-      const address = await daemon.listen('127.0.0.1:0');
+      const { daemon, address } = await startInspectionServer(t);
       const options = {
         // 3.4 does not report its quota: the option says what it is.
         ...(version === '3.4' ? { quotaBytes: QUOTA } : { quotaBytes: 1024 * MiB }),

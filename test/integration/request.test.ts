@@ -23,6 +23,7 @@ import { freePort, startEtcdCluster, type EtcdVersion, type TestCluster } from '
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, featureSpecs, hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 /** What the test wrote, and so what the feature must report. */
 class Model {
@@ -461,9 +462,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
 describe('request without a reachable member', () => {
   test('exports only "not ready", and a watch that stays down fails the rounds', async (t) => {
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
-    const address = await daemon.listen('127.0.0.1:0');
+    const { daemon, address } = await startInspectionServer(t);
     const port = await freePort();
     await daemon.engine.upsert({
       id: 'down',

@@ -4,14 +4,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InspectionServer } from '../../src/inspection-server.ts';
-import { featureRegistry } from '../../src/features/index.ts';
-import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type StartClusterOptions } from '../../src/testbed/index.ts';
 import type { StorageBackend } from '../../src/engine/cluster-spec.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { hostPort, specFor } from '../support/specs.ts';
+import { startInspectionServer } from '../support/inspection-server.ts';
 
 const variants: [string, StartClusterOptions, StorageBackend][] = [
   ['TLS with client certificates (3.6)', { version: '3.6', tls: true }, 'v3'],
@@ -29,13 +27,7 @@ for (const [title, options, backend] of variants) {
     test('every member is discovered and healthy, alarms are read, rounds keep succeeding', async (t) => {
       const cluster = await startEtcdCluster({ members: 3, name: 'variant', ...options });
       t.after(() => cluster.stop());
-      const daemon = new InspectionServer({
-        logger: silentLogger(),
-        registry: featureRegistry,
-        jitter: false,
-      });
-      t.after(() => daemon.close());
-      const address = await daemon.listen('127.0.0.1:0');
+      const { daemon, address } = await startInspectionServer(t);
       await daemon.engine.upsert(
         // A round every second, with a deadline of 10: on a loaded machine a TLS handshake plus
         // etcd's bcrypt Authenticate can take longer than one second, and this test is about
