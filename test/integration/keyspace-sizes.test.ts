@@ -95,7 +95,7 @@ function assertMatches(details: RequestDetails, truth: Truth, when: string): voi
 }
 
 /** Distinct sizes (no ties in the ranking), deterministic. */
-function valueOf(i: number, max: number): string {
+function sizedValue(i: number, max: number): string {
   return 'x'.repeat(((i * 7919) % max) + 1 + i);
 }
 
@@ -120,15 +120,17 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
       let i = 0;
       const writes: Promise<bigint>[] = [];
       for (let n = 0; n < 120; n++)
-        writes.push(writer.put(`/registry/pods/ns${n % 4}/pod-${n}`, valueOf(i++, 9000)));
+        writes.push(writer.put(`/registry/pods/ns${n % 4}/pod-${n}`, sizedValue(i++, 9000)));
       for (let n = 0; n < 40; n++)
-        writes.push(writer.put(`/registry/configmaps/ns${n % 3}/cm-${n}`, valueOf(i++, MAX_VALUE)));
+        writes.push(writer.put(`/registry/configmaps/ns${n % 3}/cm-${n}`, sizedValue(i++, MAX_VALUE)));
       for (let n = 0; n < 30; n++)
-        writes.push(writer.put(`/registry/secrets/ns${n % 3}/s-${n}`, valueOf(i++, 4000)));
-      for (let n = 0; n < 60; n++) writes.push(writer.put(`/registry/events/ns0/ev-${n}`, valueOf(i++, 600)));
-      for (let n = 0; n < 5; n++) writes.push(writer.put(`/registry/namespaces/ns${n}`, valueOf(i++, 300)));
+        writes.push(writer.put(`/registry/secrets/ns${n % 3}/s-${n}`, sizedValue(i++, 4000)));
+      for (let n = 0; n < 60; n++)
+        writes.push(writer.put(`/registry/events/ns0/ev-${n}`, sizedValue(i++, 600)));
+      for (let n = 0; n < 5; n++)
+        writes.push(writer.put(`/registry/namespaces/ns${n}`, sizedValue(i++, 300)));
       for (let n = 0; n < 10; n++)
-        writes.push(writer.put(`/registry/apps.example.com/widgets/ns1/w-${n}`, valueOf(i++, 12_000)));
+        writes.push(writer.put(`/registry/apps.example.com/widgets/ns1/w-${n}`, sizedValue(i++, 12_000)));
       await Promise.all(writes);
 
       const { daemon, address } = await startInspectionServer(t);
