@@ -283,8 +283,7 @@ describe('performance with a metrics listener of its own', () => {
       extraArgs: [`--listen-metrics-urls=http://127.0.0.1:${metricsPort}`],
     });
     t.after(() => cluster.stop());
-    const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
-    t.after(() => daemon.close());
+    const { daemon } = await startInspectionServer(t);
     await daemon.engine.upsert(
       specFor('p', cluster, {
         performance: {
