@@ -180,11 +180,14 @@ export class EtcdInspectionController {
     await Promise.all([...this.#applied.keys()].filter((k) => !this.#ownsKey(k)).map((k) => this.#remove(k)));
   }
 
-  /** Looks at every inspected cluster again (the shard's ownership changed). */
+  /**
+   * The shard's ownership changed: syncs the clusters gained or lost, not
+   * every cluster (a hand-off moves about 1/N of them).
+   */
   resyncAll(): void {
     const keys = new Set(this.#applied.keys());
     for (const i of this.#options.informers.inspections.lister.list()) keys.add(inspectedClusterKey(i));
-    for (const k of keys) this.#controller.enqueue(k);
+    for (const k of keys) if (this.#ownsKey(k) !== this.#applied.has(k)) this.#controller.enqueue(k);
   }
 
   async sync(key: string, signal: AbortSignal): Promise<SyncResult | void> {
