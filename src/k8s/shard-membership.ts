@@ -34,7 +34,7 @@ import { isAlreadyExists, isConflict, isNotFound } from './client/errors.ts';
 import type { DeepReadonly } from './client/index.ts';
 import type { ResourceClient } from './client/typed.ts';
 import { validateLeaseName } from './leaderelection.ts';
-import { realClock, type Clock } from '../clock.ts';
+import { realClock, sleep, type Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Shard, ShardInfo } from '../engine/shard.ts';
@@ -99,8 +99,10 @@ export class ShardMembership implements Shard {
   #view: ShardView;
   #signature = '';
   #lastRenewal = -Infinity;
-  #lastAttempt = -Infinity;
   #published = '';
+  /** The view a renewal writes: the latest one whose narrowing was released. */
+  #publishable = '';
+  #writing: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #moves = 0;
@@ -160,6 +162,7 @@ export class ShardMembership implements Shard {
     this.#abort.abort();
     this.#wake?.();
     await this.#running;
+    await this.#writing;
     this.#apply([]);
     await this.#release();
     await this.#informer.stop();
@@ -194,12 +197,13 @@ export class ShardMembership implements Shard {
 
   async #loop(): Promise<void> {
     const signal = this.#abort.signal;
+    // The first step publishes the view before any heartbeat: never a view of ourselves alone.
+    await this.#step(signal);
+    const heartbeat = this.#heartbeat(signal);
     while (!signal.aborted) {
-      await this.#step(signal);
-      if (signal.aborted) break;
-      // Until the next renewal, or at once when a Lease event arrives.
+      // Until the next check of expiries, or at once when a Lease event arrives.
       await new Promise<void>((resolve) => {
-        const timer = this.#clock.after(this.#nextStepIn(), () => {
+        const timer = this.#clock.after(this.#o.retryPeriodMs, () => {
           this.#wake = undefined;
           resolve();
         });
@@ -209,7 +213,34 @@ export class ShardMembership implements Shard {
           resolve();
         };
       });
+      if (signal.aborted) break;
+      await this.#step(signal);
     }
+    await heartbeat;
+  }
+
+  /**
+   * Renews our Lease every retry period with the view last published, apart
+   * from the steps: a step that waits for the controllers to release
+   * clusters (slow under load) must not hold back the renewals, or the
+   * replica would miss its renew deadline and drop everything.
+   */
+  async #heartbeat(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await sleep(this.#clock, this.#o.retryPeriodMs, signal);
+      } catch {
+        return;
+      }
+      await this.#write(signal);
+    }
+  }
+
+  /** Writes our Lease with the publishable view; one write at a time. */
+  #write(signal: AbortSignal): Promise<void> {
+    const next = this.#writing.then(() => this.#renew(this.#publishable, signal));
+    this.#writing = next;
+    return next;
   }
 
   /** Live members other than us: a Lease with a holder, changed within its duration. */
@@ -228,19 +259,12 @@ export class ShardMembership implements Shard {
     const members = JSON.parse(viewText([this.identity, ...peers.map((p) => p.member)])) as string[];
     const healthy = now - this.#lastRenewal < this.#o.renewDeadlineMs;
     const narrowed = this.#apply(healthy ? members : []);
+    // Release before publishing: the view that gives clusters away goes out once they stopped here.
     if (narrowed) await this.#release();
     if (signal.aborted) return;
-    // Lease events wake us often (every member renews): write only when due or when the view changed.
-    const view = viewText(members);
-    if (view !== this.#published || now - this.#lastAttempt >= this.#o.retryPeriodMs)
-      await this.#renew(view, signal);
+    this.#publishable = viewText(members);
+    if (this.#publishable !== this.#published) await this.#write(signal);
     await this.#collectExpired(now, signal);
-  }
-
-  /** Until the next renewal is due (at most a retry period). */
-  #nextStepIn(): number {
-    const due = this.#lastAttempt + this.#o.retryPeriodMs - this.#clock.now();
-    return Math.min(this.#o.retryPeriodMs, Math.max(0, due));
   }
 
   /** Recomputes owns(); true when it changed (the caller releases, then the controllers resync). */
@@ -274,7 +298,6 @@ export class ShardMembership implements Shard {
   /** Writes our Lease: renewTime now and the view we act on. */
   async #renew(view: string, parent: AbortSignal): Promise<void> {
     const start = this.#clock.now();
-    this.#lastAttempt = start;
     const signal = AbortSignal.any([parent, AbortSignal.timeout(this.#o.renewDeadlineMs)]);
     const now = kubeMicroTime(this.#clock.date());
     const spec = {
