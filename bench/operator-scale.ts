@@ -32,7 +32,7 @@ import {
   type KubeApiserver,
   type TestCluster,
 } from '../src/testbed/index.ts';
-import { mib, rssBytes, table } from './support.ts';
+import { cpuSeconds, mib, OPERATOR_FLOW_SCHEMA, operatorRequests, rssBytes, table } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,36 +68,7 @@ rules:
   - level: None
 `;
 
-const FLOW_SCHEMA = `apiVersion: flowcontrol.apiserver.k8s.io/v1
-kind: FlowSchema
-metadata: {name: etcd-monitor-operator}
-spec:
-  priorityLevelConfiguration: {name: workload-low}
-  matchingPrecedence: 500
-  distinguisherMethod: {type: ByUser}
-  rules:
-    - subjects: [{kind: ServiceAccount, serviceAccount: {namespace: etcd-monitor, name: etcd-monitor-operator}}]
-      resourceRules: [{verbs: ["*"], apiGroups: ["*"], resources: ["*"], namespaces: ["*"], clusterScope: true}]
-      nonResourceRules: [{verbs: ["*"], nonResourceURLs: ["*"]}]
-`;
-
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-
-/** The FlowSchema's dispatched-request counter, from the apiserver's /metrics. */
-async function dispatched(server: KubeApiserver): Promise<number> {
-  const res = await server.request('GET', '/metrics', undefined, { accept: 'text/plain' });
-  const text = String(res.body);
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (
-      line.startsWith('apiserver_flowcontrol_dispatched_requests_total{') &&
-      line.includes('flow_schema="etcd-monitor-operator"')
-    ) {
-      total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return total;
-}
 
 interface AuditEvent {
   readonly auditID: string;
@@ -137,12 +108,6 @@ async function auditedRequests(
   return counts;
 }
 
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
-}
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-bench-operator-'));
   const policy = join(dir, 'audit-policy.yaml');
@@ -173,7 +138,7 @@ async function main(): Promise<void> {
       join(ROOT, 'deploy', 'rbac.yaml'),
       join(ROOT, 'deploy', 'crds'),
     ]);
-    await server.applyManifests(FLOW_SCHEMA);
+    await server.applyManifests(OPERATOR_FLOW_SCHEMA);
     const admin = createClients(server.adminKubeConfig());
 
     const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `scale-${i}`);
@@ -317,7 +282,7 @@ async function main(): Promise<void> {
     console.log(`settling ${SETTLE_S} s, then measuring ${WINDOW_S} s of steady state...`);
     await sleep(SETTLE_S * 1_000);
     const from = new Date();
-    const dispatchedBefore = await dispatched(server);
+    const dispatchedBefore = await operatorRequests(server);
     const cpuBefore = await cpuSeconds(pid);
     let maxRss = 0;
     const steady = setInterval(() => {
@@ -330,7 +295,7 @@ async function main(): Promise<void> {
     const to = new Date();
     clearInterval(steady);
     clearInterval(sampler);
-    const dispatchedAfter = await dispatched(server);
+    const dispatchedAfter = await operatorRequests(server);
     const cpuAfter = await cpuSeconds(pid);
     await sleep(2_000); // the audit log is written as requests complete
     const steadyRequests = await auditedRequests(auditLog, from, to);

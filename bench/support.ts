@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks: they print figures, they assert nothing. */
 import { readFile } from 'node:fs/promises';
+import type { KubeApiserver } from '../src/testbed/index.ts';
 
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -63,4 +64,44 @@ export async function connectionsTo(ports: ReadonlySet<number>): Promise<Set<str
 export function table(rows: readonly (readonly (string | number)[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+/**
+ * A FlowSchema of its own for the operator's ServiceAccount: the apiserver
+ * counts the operator's requests in
+ * apiserver_flowcontrol_dispatched_requests_total (apiserver_request_total
+ * has no user label).
+ */
+export const OPERATOR_FLOW_SCHEMA = `apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {name: etcd-monitor-operator}
+spec:
+  priorityLevelConfiguration: {name: workload-low}
+  matchingPrecedence: 500
+  distinguisherMethod: {type: ByUser}
+  rules:
+    - subjects: [{kind: ServiceAccount, serviceAccount: {namespace: etcd-monitor, name: etcd-monitor-operator}}]
+      resourceRules: [{verbs: ["*"], apiGroups: ["*"], resources: ["*"], namespaces: ["*"], clusterScope: true}]
+      nonResourceRules: [{verbs: ["*"], nonResourceURLs: ["*"]}]
+`;
+
+/** Requests of the operator's ServiceAccount so far: OPERATOR_FLOW_SCHEMA's dispatched counter, from the apiserver's /metrics. */
+export async function operatorRequests(server: KubeApiserver): Promise<number> {
+  const res = await server.request('GET', '/metrics', undefined, { accept: 'text/plain' });
+  let total = 0;
+  for (const line of String(res.body).split('\n')) {
+    if (
+      line.startsWith('apiserver_flowcontrol_dispatched_requests_total{') &&
+      line.includes('flow_schema="etcd-monitor-operator"')
+    )
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** CPU time (user + system) of a process so far, in seconds. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
 }

@@ -1,0 +1,312 @@
+/**
+ * Benchmark of the sharded operator (prints figures; asserts nothing): N
+ * EtcdClusters (default 10,000, over a few namespaces) pointing at a few real
+ * etcd clusters of the test bed, healthy and alarm at their default 30 s,
+ * and R replicas of `etcd-monitor operator --sharding` (default 5) as
+ * processes with the etcd-monitor-operator ServiceAccount of
+ * deploy/rbac.yaml. Measured:
+ *   - time from the replicas' start until every EtcdCluster is Running with
+ *     Healthy and AlarmsClear true and every EtcdInspection is Ok;
+ *   - each replica's share (etcd_monitor_clusters) and RSS;
+ *   - API requests per minute in steady state (the apiserver's count for the
+ *     operator's ServiceAccount, through a FlowSchema of its own);
+ *   - a replica killed (SIGKILL): time until the survivors hold every
+ *     cluster again, and how many moved;
+ *   - a replica added: time until it holds its share, and how many moved.
+ * Run: node bench/sharding.ts [--clusters 10000] [--replicas 5] [--etcd 2]
+ *      [--namespaces 10] [--window 120] [--lease 15] [--renew 10] [--retry 2]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { createClients } from '../src/k8s/client/index.ts';
+import {
+  freePort,
+  startEtcdCluster,
+  startKubeApiserver,
+  type KubeApiserver,
+  type TestCluster,
+} from '../src/testbed/index.ts';
+import { mib, OPERATOR_FLOW_SCHEMA, operatorRequests, rssBytes, table } from './support.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    clusters: { type: 'string', default: '10000' },
+    replicas: { type: 'string', default: '5' },
+    etcd: { type: 'string', default: '2' },
+    namespaces: { type: 'string', default: '10' },
+    window: { type: 'string', default: '120' },
+    settle: { type: 'string', default: '30' },
+    lease: { type: 'string', default: '15' },
+    renew: { type: 'string', default: '10' },
+    retry: { type: 'string', default: '2' },
+    /** Give up waiting for any phase after this long. */
+    'max-wait': { type: 'string', default: '1800' },
+  },
+});
+const CLUSTERS = Number(args.clusters);
+const REPLICAS = Number(args.replicas);
+const ETCDS = Number(args.etcd);
+const NAMESPACES = Number(args.namespaces);
+const WINDOW_S = Number(args.window);
+const SETTLE_S = Number(args.settle);
+const MAX_WAIT_MS = Number(args['max-wait']) * 1000;
+const ROOT = resolve(import.meta.dirname, '..');
+
+interface Replica {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly address: string;
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** A replica's own view: the clusters it holds (its inspection engine), the members it counts. */
+async function ownView(r: Replica): Promise<{ clusters: number; members: number } | undefined> {
+  try {
+    const res = await fetch(`http://${r.address}/metrics`, { signal: AbortSignal.timeout(30_000) });
+    const text = await res.text();
+    // Two unlabelled gauges of the process's own: no need to parse the inspection series.
+    const gauge = (name: string): number =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { clusters: gauge('etcd_monitor_clusters'), members: gauge('etcd_monitor_shard_members') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls until every live replica counts `live.length` members and their shares add up to every cluster. */
+async function settledShares(live: readonly Replica[], what: string): Promise<Map<Replica, number>> {
+  const t0 = performance.now();
+  let last = '';
+  for (;;) {
+    const views = await Promise.all(live.map((r) => ownView(r)));
+    const total = views.reduce((n, v) => n + (v?.clusters ?? 0), 0);
+    const line = views
+      .map((v, i) => `${live[i]!.name} ${v?.clusters ?? '?'}/${v?.members ?? '?'}`)
+      .join(', ');
+    if (line !== last) console.log(`  ${seconds(performance.now() - t0)}: ${line}`);
+    last = line;
+    if (total === CLUSTERS && views.every((v) => v?.members === live.length))
+      return new Map(live.map((r, i) => [r, views[i]!.clusters]));
+    if (performance.now() - t0 > MAX_WAIT_MS) throw new Error(`${what}: not settled (${line})`);
+    await sleep(500);
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-bench-sharding-'));
+  const etcds: TestCluster[] = [];
+  const replicas: Replica[] = [];
+  // The test bed stops its own processes on exit and on SIGINT/SIGTERM; the replicas are ours.
+  process.on('exit', () => {
+    for (const r of replicas)
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+  });
+  let server: KubeApiserver | undefined;
+  try {
+    console.log(`starting ${ETCDS} etcd clusters (1 member each) and kube-apiserver...`);
+    const started = await Promise.all([
+      startKubeApiserver(),
+      ...Array.from({ length: ETCDS }, (_, i) =>
+        startEtcdCluster({ version: '3.6', members: 1, name: `shardbench${i}` }),
+      ),
+    ]);
+    server = started[0] as KubeApiserver;
+    etcds.push(...(started.slice(1) as TestCluster[]));
+    await server.applyManifests([
+      join(ROOT, 'deploy', 'namespace.yaml'),
+      join(ROOT, 'deploy', 'rbac.yaml'),
+      join(ROOT, 'deploy', 'crds'),
+    ]);
+    await server.applyManifests(OPERATOR_FLOW_SCHEMA);
+    const admin = createClients(server.adminKubeConfig());
+    const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `shard-${i}`);
+    await server.applyManifests(
+      namespaces.map((n) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${n}\n`).join('---\n'),
+    );
+    console.log(`creating ${CLUSTERS} EtcdClusters in ${NAMESPACES} namespaces...`);
+    const tCreate = performance.now();
+    for (let i = 0; i < CLUSTERS; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, CLUSTERS - i) }, (_, j) => {
+          const n = i + j;
+          return admin.etcdClusters.create({
+            metadata: {
+              name: `cluster-${String(n).padStart(5, '0')}`,
+              namespace: namespaces[n % NAMESPACES]!,
+            },
+            spec: {
+              endpoints: [etcds[n % ETCDS]!.endpoints[0]!],
+              features: { healthy: {}, alarm: {} },
+            },
+          });
+        }),
+      );
+    }
+    console.log(`created in ${seconds(performance.now() - tCreate)}`);
+
+    const kubeconfig = join(dir, 'kubeconfig');
+    await server.writeKubeconfig(
+      await server.serviceAccountToken('etcd-monitor', 'etcd-monitor-operator', { expirationSeconds: 7200 }),
+      kubeconfig,
+    );
+    const startReplica = async (name: string): Promise<Replica> => {
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        [
+          join(ROOT, 'bin', 'etcd-monitor.js'),
+          'operator',
+          '--kubeconfig',
+          kubeconfig,
+          '--sharding',
+          '--lease-lock-name',
+          'bench-shards',
+          '--lease-lock-namespace',
+          'etcd-monitor',
+          '--leader-elect-lease-duration',
+          `${args.lease}s`,
+          '--leader-elect-renew-deadline',
+          `${args.renew}s`,
+          '--leader-elect-retry-period',
+          `${args.retry}s`,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--log-level',
+          'warn',
+          '--log-format',
+          'json',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr!.on('data', (d: Buffer) =>
+        process.stderr.write(d.toString().replace(/^(?=.)/gm, `[${name}] `)),
+      );
+      const r = { name, child, address: `127.0.0.1:${port}` };
+      replicas.push(r);
+      return r;
+    };
+
+    console.log(`starting ${REPLICAS} replicas with --sharding...`);
+    const t1 = performance.now();
+    const live = await Promise.all(Array.from({ length: REPLICAS }, (_, i) => startReplica(`r${i + 1}`)));
+    let filledMs = Number.NaN;
+    let filledLine = '';
+    let last = '';
+    for (;;) {
+      const list = async <T>(plural: string): Promise<T[] | undefined> => {
+        const res = await server!.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
+        return res.status === 200 ? (res.body as { items?: T[] }).items : undefined;
+      };
+      type Cluster = { status?: { phase?: string; conditions?: { type: string; status: string }[] } };
+      type Inspection = { status?: { phase?: string } };
+      const [clusters, inspections] = await Promise.all([
+        list<Cluster>('etcdclusters'),
+        list<Inspection>('etcdinspections'),
+      ]);
+      if (clusters !== undefined && inspections !== undefined) {
+        // Filled: every object carries a status with a verdict (Running; an inspection past Pending),
+        // whether or not the loaded machine let every round succeed.
+        const filled = clusters.filter((c) => c.status?.phase === 'Running').length;
+        const healthy = clusters.filter((c) =>
+          (c.status?.conditions ?? []).some((x) => x.type === 'Healthy' && x.status === 'True'),
+        ).length;
+        const judged = inspections.filter(
+          (i) => i.status?.phase !== undefined && i.status.phase !== 'Pending',
+        );
+        const ok = judged.filter((i) => i.status?.phase === 'Ok').length;
+        const line = `${filled}/${CLUSTERS} clusters Running (${healthy} Healthy), ${judged.length}/${2 * CLUSTERS} inspections with a verdict (${ok} Ok)`;
+        if (line !== last) console.log(`  ${seconds(performance.now() - t1)}: ${line}`);
+        last = line;
+        if (filled === CLUSTERS && judged.length >= 2 * CLUSTERS) {
+          filledMs = performance.now() - t1;
+          filledLine = line;
+          break;
+        }
+      }
+      if (performance.now() - t1 > MAX_WAIT_MS) throw new Error(`not filled: ${last}`);
+      await sleep(2_000);
+    }
+    const shares = await settledShares(live, 'shares after the fill');
+    const rssFilled = await Promise.all(live.map((r) => rssBytes(r.child.pid!)));
+
+    console.log(`settling ${SETTLE_S} s, then counting API requests for ${WINDOW_S} s...`);
+    await sleep(SETTLE_S * 1000);
+    const before = await operatorRequests(server);
+    const rssMax = live.map(() => 0);
+    const sampler = setInterval(() => {
+      live.forEach((r, i) => {
+        void rssBytes(r.child.pid!).then(
+          (b) => (rssMax[i] = Math.max(rssMax[i]!, b)),
+          () => undefined,
+        );
+      });
+    }, 2_000);
+    await sleep(WINDOW_S * 1000);
+    clearInterval(sampler);
+    const perMinute = ((await operatorRequests(server)) - before) / (WINDOW_S / 60);
+
+    console.log('killing one replica (SIGKILL)...');
+    const victim = live[1]!;
+    const victimShare = shares.get(victim)!;
+    victim.child.kill('SIGKILL');
+    await new Promise((r) => victim.child.once('exit', r));
+    const tKill = performance.now();
+    const survivors = live.filter((r) => r !== victim);
+    const afterKill = await settledShares(survivors, 'redistribution after the kill');
+    const killMs = performance.now() - tKill;
+
+    console.log('adding a replica...');
+    const tAdd = performance.now();
+    const added = await startReplica(`r${REPLICAS + 1}`);
+    const withAdded = [...survivors, added];
+    const afterAdd = await settledShares(withAdded, 'redistribution after the add');
+    const addMs = performance.now() - tAdd;
+    const movedOnAdd = afterAdd.get(added)!;
+
+    console.log('');
+    console.log(
+      table([
+        ['figure', 'value'],
+        [
+          'EtcdClusters / replicas / etcd clusters',
+          `${CLUSTERS} / ${REPLICAS} / ${ETCDS} (healthy + alarm every 30 s; lease ${args.lease} s, renew ${args.renew} s, retry ${args.retry} s)`,
+        ],
+        ['time until every status is filled (from the replicas start)', seconds(filledMs)],
+        ['at that moment', filledLine],
+        ['clusters per replica after the fill', live.map((r) => shares.get(r)).join(' / ')],
+        ['RSS per replica when filled', rssFilled.map((b) => mib(b)).join(' / ')],
+        ['RSS per replica, max in steady state', rssMax.map((b) => mib(b)).join(' / ')],
+        ['API requests per minute in steady state (all replicas)', perMinute.toFixed(1)],
+        [
+          'replica killed: clusters moved / time until the survivors hold all',
+          `${victimShare} / ${seconds(killMs)}`,
+        ],
+        ['shares after the kill', survivors.map((r) => afterKill.get(r)).join(' / ')],
+        [
+          'replica added: clusters moved to it / time until settled (process start included)',
+          `${movedOnAdd} / ${seconds(addMs)}`,
+        ],
+        ['shares after the add', withAdded.map((r) => afterAdd.get(r)).join(' / ')],
+      ]),
+    );
+    await admin.close();
+  } finally {
+    await Promise.all(
+      replicas.map(async (r) => {
+        if (r.child.exitCode !== null || r.child.signalCode !== null) return;
+        r.child.kill('SIGTERM');
+        await new Promise((res) => r.child.once('exit', res));
+      }),
+    );
+    await server?.stop();
+    await Promise.all(etcds.map((e) => e.stop()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
