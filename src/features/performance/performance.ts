@@ -12,7 +12,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { parseEndpoint, type Endpoint } from '../../etcd/endpoint.ts';
 import { memberIdHex } from '../../etcd/types.ts';
 import { errorMessage } from '../../errors.ts';
-import { realClock, sleep } from '../../clock.ts';
+import { realClock, sleep, type Clock } from '../../clock.ts';
 import { formatFigure, formatFinding } from '../../findings.ts';
 import type { MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
@@ -252,7 +252,7 @@ interface Scrape {
   readonly readMs: number;
 }
 
-class PerformanceSession implements FeatureSession {
+export class PerformanceSession implements FeatureSession {
   readonly #cluster: ClusterHandle;
   readonly #options: ParsedPerformanceOptions;
   /** Each member's last successful reading, by member ID (endpoint until known); members gone are dropped. */
@@ -260,9 +260,12 @@ class PerformanceSession implements FeatureSession {
   /** Clients of metrics URLs that are not a member's client URL, by URL. */
   readonly #owned = new Map<string, OwnedHttpReadClient>();
 
-  constructor(cluster: ClusterHandle, options: ParsedPerformanceOptions) {
+  readonly #clock: Clock;
+
+  constructor(cluster: ClusterHandle, options: ParsedPerformanceOptions, clock: Clock = realClock) {
     this.#cluster = cluster;
     this.#options = options;
+    this.#clock = clock;
   }
 
   /** Where a member's metrics are: a configured URL, the metrics port on its host, or its client URL. */
@@ -307,7 +310,7 @@ class PerformanceSession implements FeatureSession {
       throw new Error(`cannot read ${target.url}: ${errorMessage(err)}`);
     }
     const readMs = performance.now() - t0;
-    const reading = readMetrics(answer.text, Date.now());
+    const reading = readMetrics(answer.text, this.#clock.now());
     const id = member.snapshot.id;
     // A metrics URL that serves another member would blame the wrong one.
     if (id !== undefined && reading.serverId !== undefined && reading.serverId !== memberIdHex(id)) {
@@ -335,7 +338,7 @@ class PerformanceSession implements FeatureSession {
     );
     if (needBaseline.length > 0) {
       for (const r of needBaseline) this.#previous.set(this.#key(r.member), (r.result as Scrape).reading);
-      await sleep(realClock, this.#options.baselineSeconds * 1000, signal);
+      await sleep(this.#clock, this.#options.baselineSeconds * 1000, signal);
       const again = await forEachMember(
         needBaseline.map((r) => r.member),
         (m) => this.#scrape(m, signal),
