@@ -539,6 +539,21 @@ export const ROWS: readonly RowSpec[] = [
         w: 12,
         h: 7,
       },
+      {
+        title: 'Probe round trip (p99 over the window)',
+        type: 'timeseries',
+        description:
+          "The latency inspection's probes of each member, as a client sees them: a serializable read (the member alone) and, with writeProbe, a linearizable write and read (the leader and a quorum). p99 over the sliding window; EtcdProbeSlow fires past the thresholds.",
+        targets: [
+          {
+            expr: `inspection_etcd_probe_duration_seconds{quantile="0.99", ${SEL}}`,
+            legend: '{{clusterName}} {{endpoint}} {{probe}}',
+          },
+        ],
+        unit: 's',
+        w: 24,
+        h: 7,
+      },
     ],
   },
   {
@@ -610,6 +625,37 @@ export const ROWS: readonly RowSpec[] = [
           },
         ],
         unit: 'ops',
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Bytes per resource',
+        type: 'timeseries',
+        description:
+          'Keys and values as stored per resource (request option sizes), exact at the processed revision: which resource is eating the database.',
+        targets: [
+          {
+            expr: `sum by (clusterName, namespace, resourceName) (inspection_etcd_resource_bytes{${SEL}})`,
+            legend: '{{clusterName}} {{resourceName}}',
+          },
+        ],
+        unit: 'bytes',
+        w: 12,
+        h: 7,
+      },
+      {
+        title: 'Largest object per resource',
+        type: 'timeseries',
+        description:
+          "The largest object (key + value) of each resource (request option sizes). etcd refuses a request above --max-request-bytes (1.5 MiB by default): an object growing toward it can no longer be updated.",
+        targets: [
+          {
+            expr: `max by (clusterName, namespace, resourceName) (inspection_etcd_resource_object_largest_bytes{${SEL}})`,
+            legend: '{{clusterName}} {{resourceName}}',
+          },
+        ],
+        unit: 'bytes',
+        thresholds: [[1024 * 1024, 'orange']],
         w: 12,
         h: 7,
       },

@@ -114,7 +114,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       alarm: ${fast}
       quota: ${fast}
       consistency: {intervalSeconds: 2, timeoutSeconds: 10, options: {hashRevision: current}}
-      request: ${fast}
+      request: {intervalSeconds: 1, timeoutSeconds: 10, options: {sizes: true}}
       topology: ${fast}
       latency: ${fast}
       performance: {intervalSeconds: 1, timeoutSeconds: 10, options: {baselineSeconds: 1}}
@@ -184,7 +184,7 @@ test('every dashboard query and alert expression works on a real Prometheus scra
       alarm: slow,
       quota: slow,
       consistency: { ...slow, options: { hashRevision: 'current' } },
-      request: slow,
+      request: { ...slow, options: { sizes: true } },
       topology: slow,
       latency: slow,
       performance: { ...slow, options: { baselineSeconds: 1 } },
