@@ -5,7 +5,8 @@
  * hashIdleSeconds and one interval, naming that member; the verdict stands
  * and is exported on every round until the next hash; under sustained writes
  * with etcd's own auto-compaction every compaction brings a verdict and none
- * is a false mismatch.
+ * is a false mismatch; during a rolling upgrade 3.4 → 3.5 the members' scans
+ * compare across the versions.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -299,3 +300,45 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
     });
   });
 }
+
+describe('consistency hashRevision auto during a rolling upgrade 3.4 → 3.5', () => {
+  test('3.4 and 3.5 members compare their scans: a verdict per compaction, and the rewritten value found on the upgraded member', async (t) => {
+    const cluster = await startEtcdCluster({ version: '3.4', members: 3, name: 'autoup' });
+    t.after(() => cluster.stop());
+    const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
+    t.after(() => client.close());
+    await preload(client, 50);
+    // Member 1 runs 3.5 from here on, with the data it had; the others stay on 3.4.
+    await cluster.stopMember(1);
+    await cluster.startMember(1, { version: '3.5' });
+    const { rounds } = await daemonFor(t, cluster, {});
+    const compact = async (): Promise<bigint> => {
+      const head = (await client.put('/marker', String(Date.now()))).revision;
+      await client.compact(head - 5n, { physical: true });
+      return head - 5n;
+    };
+    const c = await compact();
+    const mixed = await rounds.next(
+      (r, d) => fresh(r) && d.members.every((m) => m.compactRevision === c),
+      'a verdict after the compaction',
+    );
+    const d = detailsOf(mixed);
+    assert.equal(d.hash, 'consistent', mixed.summary);
+    assert.equal(d.hashKind, 'compaction-scan', 'a 3.4 member keeps no compaction hashes');
+    assert.deepEqual(d.members.map((m) => m.version?.slice(0, 3)).sort(), ['3.4', '3.4', '3.5']);
+    assert.equal(new Set(d.members.map((m) => m.hash)).size, 1, 'one hash across the versions');
+
+    await rewrite(cluster, 1, 'value-X'); // restarted on the 3.5 binary it runs
+    await compact();
+    const flagged = await rounds.next(
+      (r, dd) => fresh(r) && dd.hash === 'mismatch',
+      'the rewritten value found',
+    );
+    assert.deepEqual(
+      detailsOf(flagged)
+        .members.filter((m) => m.hashState === 'mismatch')
+        .map((m) => [m.endpoint, m.version?.slice(0, 3)]),
+      [[hostPort(cluster.endpoints[1]!), '3.5']],
+    );
+  });
+});
