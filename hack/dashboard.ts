@@ -647,7 +647,7 @@ export const ROWS: readonly RowSpec[] = [
         title: 'Largest object per resource',
         type: 'timeseries',
         description:
-          "The largest object (key + value) of each resource (request option sizes). etcd refuses a request above --max-request-bytes (1.5 MiB by default): an object growing toward it can no longer be updated.",
+          'The largest object (key + value) of each resource (request option sizes). etcd refuses a request above --max-request-bytes (1.5 MiB by default): an object growing toward it can no longer be updated.',
         targets: [
           {
             expr: `max by (clusterName, namespace, resourceName) (inspection_etcd_resource_object_largest_bytes{${SEL}})`,
