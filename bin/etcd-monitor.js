@@ -30,8 +30,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.exit(0);
 }
 // A young generation that stays at V8's initial 1 MiB instead of growing
-// to 16-32 MiB under the daemon's allocation churn: 10-25 MiB less RSS at
-// no measurable cost (docs/performance.md, "Start-up and memory"). Settable
+// to 16-32 MiB under the daemon's allocation churn: 10-25 MiB less RSS; the
+// price is more scavenges, 6-12% of the CPU at 1,000 clusters, unmeasurable
+// at one (docs/performance.md, "Start-up and memory"). Settable
 // at run time, unlike --max-semi-space-size; not when the user sized the
 // young generation in NODE_OPTIONS or on node's command line.
 const nodeFlags = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`;
@@ -40,7 +41,7 @@ if (!/semi-space/.test(nodeFlags)) setFlagsFromString('--semi-space-growth-facto
 // up to 4x the live data while memory is free, which at 1,000 clusters
 // doubled the daemon's RSS for garbage. 1.5x keeps that slack bounded
 // without a fixed limit that a larger fleet would run into (the collector
-// runs more often: about 2% of the process's CPU at 1,000 clusters). Works
+// runs more often: full collections took ~2% of the CPU at 1,000 clusters). Works
 // with a --max-old-space-size limit too; not when the user set the growth.
 if (!/heap-growing-percent/.test(nodeFlags)) setFlagsFromString('--heap-growing-percent=50');
 // V8's code cache on disk (in the OS temp directory): later starts skip
