@@ -4,11 +4,14 @@
  * ServiceAccounts of deploy/rbac.yaml (the controllers never run as admin),
  * and small helpers to create objects and read what the controllers did.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { EtcdCluster, EtcdInspection } from '../../src/k8s/api/index.ts';
 import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import type { KubeApiserver, TestCluster } from '../../src/testbed/index.ts';
 import { startKubeApiserver } from '../../src/testbed/index.ts';
+import { freePort } from '../../src/testbed/index.ts';
+import { eventually } from '../../src/testing/wait.ts';
 import { parseExposition } from '../support/scrape.ts';
 
 const DEPLOY = resolve(import.meta.dirname, '..', '..', 'deploy');
@@ -152,4 +155,93 @@ export async function httpStatus(address: string, path: string): Promise<number>
   const res = await fetch(`http://${address}${path}`, { signal: AbortSignal.timeout(5_000) });
   await res.text();
   return res.status;
+}
+
+/** Lease timings of the e2e operators: short, so that a standby takes over within seconds. */
+export const LEASE_MS = 4_000;
+export const RETRY_MS = 500;
+
+/** The flags of an operator campaigning for `lease` with the e2e timings. */
+export function leaseFlags(lease: string): string[] {
+  return [
+    '--lease-lock-name',
+    lease,
+    '--lease-lock-namespace',
+    OPERATOR_NAMESPACE,
+    '--leader-elect-lease-duration',
+    `${LEASE_MS / 1000}s`,
+    '--leader-elect-renew-deadline',
+    '2s',
+    '--leader-elect-retry-period',
+    `${RETRY_MS}ms`,
+  ];
+}
+
+/** An `etcd-monitor operator` process of a test, its JSON log lines parsed as they come. */
+export interface OperatorProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** host:port of its HTTP server. */
+  readonly address: string;
+  readonly logs: Record<string, unknown>[];
+  readonly exited: Promise<number | null>;
+  /** Epoch ms of the exit, once it exited. */
+  endedAt: number | undefined;
+}
+
+/**
+ * Starts `etcd-monitor operator ARGS` (args gets the host:port to serve on)
+ * and resolves once it answers /healthz; a process that never does is killed.
+ */
+export async function startOperator(
+  name: string,
+  args: (address: string) => readonly string[],
+  opts: { readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<OperatorProcess> {
+  const address = `127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, [BIN, 'operator', ...args(address)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(opts.env !== undefined && { env: opts.env }),
+  });
+  const logs: Record<string, unknown>[] = [];
+  let buffered = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // Node's own warnings.
+      }
+    }
+  });
+  const op: OperatorProcess = {
+    name,
+    child,
+    address,
+    logs,
+    exited: new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        op.endedAt = Date.now();
+        resolve(code);
+      }),
+    ),
+    endedAt: undefined,
+  };
+  try {
+    // The deadline only guards against a hang (a loaded machine starts Node slowly).
+    await eventually(
+      async () => ((await httpStatus(address, '/healthz')) === 200 ? true : undefined),
+      `${name} serving /healthz`,
+      60_000,
+      100,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    await op.exited;
+    throw err;
+  }
+  return op;
 }

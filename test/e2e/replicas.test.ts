@@ -8,36 +8,31 @@
  * usage errors of the three commands (exit 2, before anything is contacted).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
+import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { cli } from '../support/cli.ts';
 import { hostPort } from '../support/specs.ts';
 import {
-  BIN,
   createCluster,
   getCluster,
   httpStatus,
+  LEASE_MS,
+  leaseFlags,
   namespace,
   OPERATOR_NAMESPACE,
+  RETRY_MS,
   scrapeAt,
   startBed,
+  startOperator,
   type Bed,
+  type OperatorProcess,
 } from './helpers.ts';
 
-const LEASE_MS = 4_000;
-const RETRY_MS = 500;
-
-interface Replica {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly address: string;
-  readonly logs: Record<string, unknown>[];
-  readonly exited: Promise<number | null>;
+interface Replica extends OperatorProcess {
   identity(): string | undefined;
   said(msg: string): number;
 }
@@ -52,70 +47,30 @@ describe('etcd-monitor operator as two replicas', () => {
 
   /** The second replica finds its kubeconfig through $KUBECONFIG (a list whose first file is missing), as kubectl would. */
   async function replica(name: string, lease: string): Promise<Replica> {
-    const port = await freePort();
     const viaEnv = name === 'second';
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'operator',
+    const op = await startOperator(
+      name,
+      (address) => [
         ...(viaEnv ? [] : ['--kubeconfig', kubeconfig]),
         '--leader-elect',
-        '--lease-lock-name',
-        lease,
-        '--lease-lock-namespace',
-        OPERATOR_NAMESPACE,
-        '--leader-elect-lease-duration',
-        `${LEASE_MS / 1000}s`,
-        '--leader-elect-renew-deadline',
-        '2s',
-        '--leader-elect-retry-period',
-        `${RETRY_MS}ms`,
+        ...leaseFlags(lease),
         '--metrics-addr',
-        `127.0.0.1:${port}`,
+        address,
         '--log-format',
         'json',
         '--log-level',
         'debug',
       ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        ...(viaEnv && {
-          env: { ...process.env, KUBECONFIG: [join(dir, 'missing'), kubeconfig].join(delimiter) },
-        }),
-      },
+      viaEnv
+        ? { env: { ...process.env, KUBECONFIG: [join(dir, 'missing'), kubeconfig].join(delimiter) } }
+        : {},
     );
-    const logs: Record<string, unknown>[] = [];
-    let buffered = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // Node's own warnings.
-        }
-      }
+    const r: Replica = Object.assign(op, {
+      identity: () =>
+        op.logs.find((l) => typeof l['identity'] === 'string')?.['identity'] as string | undefined,
+      said: (msg: string) => op.logs.filter((l) => l['msg'] === msg).length,
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const r: Replica = {
-      name,
-      child,
-      address: `127.0.0.1:${port}`,
-      logs,
-      exited,
-      identity: () => logs.find((l) => typeof l['identity'] === 'string')?.['identity'] as string | undefined,
-      said: (msg) => logs.filter((l) => l['msg'] === msg).length,
-    };
     replicas.push(r);
-    await eventually(
-      async () => ((await httpStatus(r.address, '/healthz')) === 200 ? true : undefined),
-      `${name} serving /healthz`,
-      20_000,
-      100,
-    );
     return r;
   }
 

@@ -15,38 +15,28 @@
  * - status writes stay single-writer: the apiserver answers few 409s.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
+import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import {
-  BIN,
   createCluster,
-  httpStatus,
+  LEASE_MS,
+  leaseFlags,
   namespace,
-  OPERATOR_NAMESPACE,
   scrapeAt,
   startBed,
+  startOperator,
   type Bed,
+  type OperatorProcess,
 } from './helpers.ts';
 
-const LEASE_MS = 4_000;
-const RETRY_MS = 500;
 const CLUSTERS = 60;
 const ROUND_S = 2;
 
-interface Replica {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly address: string;
-  readonly logs: Record<string, unknown>[];
-  readonly exited: Promise<number | null>;
-  /** Epoch ms of the exit (killed replicas ran their clusters until then). */
-  endedAt: number | undefined;
-}
+type Replica = OperatorProcess;
 
 /** A log line's time (pino's ISO timestamp) in epoch ms. */
 function logTime(l: Record<string, unknown>): number | undefined {
@@ -106,66 +96,17 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
   const replicas: Replica[] = [];
 
   async function replica(name: string): Promise<Replica> {
-    const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'operator',
-        '--kubeconfig',
-        kubeconfig,
-        '--sharding',
-        '--lease-lock-name',
-        'e2e-shards',
-        '--lease-lock-namespace',
-        OPERATOR_NAMESPACE,
-        '--leader-elect-lease-duration',
-        `${LEASE_MS / 1000}s`,
-        '--leader-elect-renew-deadline',
-        '2s',
-        '--leader-elect-retry-period',
-        `${RETRY_MS}ms`,
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--log-format',
-        'json',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const logs: Record<string, unknown>[] = [];
-    let buffered = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // Node's own warnings.
-        }
-      }
-    });
-    const r: Replica = {
-      name,
-      child,
-      address: `127.0.0.1:${port}`,
-      logs,
-      exited: new Promise<number | null>((resolve) =>
-        child.on('exit', (code) => {
-          r.endedAt = Date.now();
-          resolve(code);
-        }),
-      ),
-      endedAt: undefined,
-    };
+    const r = await startOperator(name, (address) => [
+      '--kubeconfig',
+      kubeconfig,
+      '--sharding',
+      ...leaseFlags('e2e-shards'),
+      '--listen',
+      address,
+      '--log-format',
+      'json',
+    ]);
     replicas.push(r);
-    await eventually(
-      async () => ((await httpStatus(r.address, '/healthz').catch(() => 0)) === 200 ? true : undefined),
-      `${name} serving /healthz`,
-      60_000,
-      100,
-    );
     return r;
   }
 
