@@ -273,7 +273,8 @@ class RequestSession implements FeatureSession {
         this.#lag.observe(msg.header.revision, now);
         tracker.onProgress(msg.header.revision);
         this.#lag.prune(this.#processedRevision());
-        return 'continue';
+        // A re-scan held back by sizeRescanMinIntervalSeconds starts here on a prefix with no more events.
+        return this.#rescanDue(tracker) ? 'rescan' : 'continue';
       case 'compacted':
         tracker.onCompacted(msg.compactRevision);
         this.#cluster.logger.warn(
