@@ -47,7 +47,24 @@ if (!/heap-growing-percent/.test(nodeFlags)) setFlagsFromString('--heap-growing-
 // V8's code cache on disk (in the OS temp directory): later starts skip
 // compiling the modules they load. Start-up figures: docs/performance.md.
 enableCompileCache?.();
+// Loading the command takes a while (seconds on a busy machine). Until the
+// command runs and installs its own handlers (the daemons do so first
+// thing), a signal must not kill the process silently, as Node's defaults
+// would (SIGHUP: exit 129, nothing said): a SIGHUP changes nothing yet (the
+// config is read after loading), SIGTERM and SIGINT end it at once, saying so.
+const earlySignals = ['SIGHUP', 'SIGTERM', 'SIGINT'];
+const onEarlySignal = (signal) => {
+  if (signal === 'SIGHUP') return;
+  process.stderr.write(`etcd-monitor: ${signal} while loading, before anything started: exiting\n`);
+  process.exit(0);
+};
+for (const signal of earlySignals) process.on(signal, onEarlySignal);
+const releaseEarlySignals = () => {
+  for (const signal of earlySignals) process.off(signal, onEarlySignal);
+};
 const src = checkout ? '../src' : '../dist';
 const ext = checkout ? 'ts' : 'js';
 const { main } = await import(`${src}/cli/main.${ext}`);
-process.exitCode = await main(process.argv);
+// Released a turn after the command started: by then a daemon has its own
+// handlers, so a signal already caught is still delivered (to them).
+process.exitCode = await main(process.argv, { beforeCommand: () => setImmediate(releaseEarlySignals) });

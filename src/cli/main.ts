@@ -10,8 +10,17 @@ function requestedCommand(argv: readonly string[]): string | undefined {
   return first === 'help' ? argv[3] : first;
 }
 
+export interface MainOptions {
+  /**
+   * Called right before the command's action runs (the daemons install
+   * their signal handlers first thing in it): the launcher lets its
+   * start-up handlers go from then on.
+   */
+  readonly beforeCommand?: () => void;
+}
+
 /** Parses argv, runs one command, and returns the process exit code (2 for usage errors). */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], opts: MainOptions = {}): Promise<number> {
   let code = 0;
   const done = (c: number): void => {
     code = c;
@@ -21,7 +30,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', () => opts.beforeCommand?.());
   const wanted = requestedCommand(argv);
   for (const entry of COMMANDS) {
     // The requested command is loaded for real; the others are listed by

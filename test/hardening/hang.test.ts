@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,4 +244,89 @@ describe('signals during start-up', () => {
       }
     });
   }
+});
+
+describe('signals while the command is still loading', () => {
+  let dir: string;
+  let hole: Blackhole;
+  let hooks: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-loading-'));
+    hole = await Blackhole.start();
+    // A module loader hook holds the load of src/cli/main.ts until a gate file
+    // exists: the process sits where bin/etcd-monitor.js imports the command.
+    await writeFile(
+      join(dir, 'gate-hooks.mjs'),
+      `import { existsSync } from 'node:fs';
+export async function load(url, context, next) {
+  if (/\\/cli\\/main\\.(ts|js)$/.test(url))
+    while (!existsSync(process.env.ETCD_MONITOR_TEST_GATE)) await new Promise((r) => setTimeout(r, 20));
+  return next(url, context);
+}
+`,
+    );
+    hooks = join(dir, 'gate.mjs');
+    await writeFile(
+      hooks,
+      `import { register } from 'node:module';\nregister('./gate-hooks.mjs', import.meta.url);\n`,
+    );
+  });
+  after(async () => {
+    await hole?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The daemon held while loading, once it catches SIGHUP (so its launcher's handlers are in). */
+  async function loadingDaemon(
+    name: string,
+  ): Promise<{ daemon: DaemonProcess; release: () => Promise<void> }> {
+    const config = join(dir, `${name}.yaml`);
+    await writeFile(config, `clusters:\n  - name: ${name}\n    endpoints: [http://127.0.0.1:${hole.port}]\n`);
+    const gate = join(dir, `${name}.gate`);
+    const daemon = new DaemonProcess(['--config', config, '--listen', '127.0.0.1:0'], {
+      ...process.env,
+      NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import=${hooks}`,
+      ETCD_MONITOR_TEST_GATE: gate,
+    });
+    // SigCgt: the signals the process catches (bit 0 is SIGHUP).
+    const catchesHup = async (): Promise<boolean> => {
+      const status = await readFile(`/proc/${daemon.child.pid}/status`, 'utf8');
+      const mask = /SigCgt:\s*([0-9a-f]+)/.exec(status)?.[1];
+      return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n;
+    };
+    await eventually(catchesHup, `the loading process catches SIGHUP (logs: ${daemon.logs})`, 60_000);
+    assert.doesNotMatch(daemon.logs, /"msg":"starting"/, 'still loading');
+    return { daemon, release: () => writeFile(gate, '') };
+  }
+
+  test('SIGHUP while loading: the daemon lives and starts', async () => {
+    const { daemon, release } = await loadingDaemon('hup');
+    try {
+      daemon.signal('SIGHUP');
+      await release();
+      await daemon.waitLog(/"msg":"etcd-monitor running"/, 'daemon running', 60_000);
+      daemon.signal('SIGTERM');
+      assert.equal(await daemon.exited, 0, daemon.logs);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  test('SIGTERM while loading: exit 0, saying so', async () => {
+    const { daemon, release } = await loadingDaemon('term');
+    try {
+      daemon.signal('SIGTERM');
+      // The hook holds the main thread too: the handler runs once loading goes on, in whichever
+      // of the launcher or the daemon holds the signal by then; either way a clean, explained exit.
+      await release();
+      assert.equal(await daemon.exited, 0, daemon.logs);
+      assert.match(
+        daemon.logs,
+        /SIGTERM while loading, before anything started: exiting|terminated during start-up/,
+      );
+      assert.doesNotMatch(daemon.logs, /etcd-monitor running/);
+    } finally {
+      await daemon.stop();
+    }
+  });
 });
