@@ -180,15 +180,20 @@ async function scrapeTimes(port: number, n: number): Promise<{ p50: number; p99:
 }
 
 async function daemonAt(cluster: TestCluster, clusters: number, dir: string): Promise<(string | number)[]> {
-  const lines = ['clusters:'];
+  // The list goes in `defaults`, which replaces the built-in default features:
+  // a cluster's own list would only add to them (and the table would measure
+  // quota, topology, certificates and performance too).
+  const lines = [
+    ...(args.features === 'default'
+      ? []
+      : [`defaults: {features: {${DAEMON_FEATURES.map((f) => `${f}: {intervalSeconds: 10}`).join(', ')}}}`]),
+    'clusters:',
+  ];
   for (let i = 0; i < clusters; i++) {
     lines.push(
       `  - name: c${i}`,
       `    endpoints: [${cluster.endpoints.join(', ')}]`,
       `    tls: {caFile: ${cluster.tls!.caFile}, certFile: ${cluster.tls!.certFile}, keyFile: ${cluster.tls!.keyFile}}`,
-      ...(args.features === 'default'
-        ? []
-        : [`    features: {${DAEMON_FEATURES.map((f) => `${f}: {intervalSeconds: 10}`).join(', ')}}`]),
     );
   }
   const file = join(dir, `monitor-${clusters}.yaml`);
