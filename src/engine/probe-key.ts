@@ -5,6 +5,7 @@
  * put a short value into this one key.
  */
 import { randomBytes } from 'node:crypto';
+import { realClock, type Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import { EtcdError, type EtcdV3MemberClient } from '../etcd/types.ts';
 import type { Logger } from '../log.ts';
@@ -31,6 +32,8 @@ export interface ProbeKeyDeps {
   /** Members to send lease calls to, best first (leader, then the responsive ones). */
   readonly leaseMembers: () => readonly MemberHandle[];
   readonly onClose: (key: EngineProbeKey) => void;
+  /** When the lease is due for renewal; default the real clock. */
+  readonly clock?: Clock;
 }
 
 export class EngineProbeKey implements ProbeKey {
@@ -52,7 +55,7 @@ export class EngineProbeKey implements ProbeKey {
   async keepAlive(signal: AbortSignal): Promise<void> {
     this.#assertOpen();
     const lease = this.#lease;
-    const now = performance.now();
+    const now = (this.#deps.clock ?? realClock).now();
     if (lease !== undefined && now - lease.renewedAt < (lease.ttlSeconds * 1000) / 3) return;
     if (lease !== undefined) {
       const renewed = await this.#onAnyMember('LeaseKeepAlive', (c) =>
