@@ -22,7 +22,7 @@ export const HEALTHY_METRICS = {
   accessError: {
     name: 'inspection_monitor_access_error',
     type: 'gauge',
-    help: "1 when the monitor's own credentials are refused by the member (wrong user or password): the member's health is then unknown and inspection_etcd_endpoint_healthy has no series for it. 0 when the member accepted them (or needs none); no series while the member does not answer. The monitor's problem, not etcd's.",
+    help: "1 when the monitor's own credentials are refused by the member (wrong user or password): the member's health is then unknown and inspection_etcd_endpoint_healthy has no series for it. 0 when the member accepted them (or needs none); no series while the member does not answer, and for v2 clusters (their health check carries no credentials). The monitor's problem, not etcd's.",
     labels: ['endpoint', 'reason'],
   },
   checkDuration: {
@@ -77,7 +77,8 @@ async function checkMember(
   return {
     healthy: reasons.length === 0,
     reason: reasons.join('; '),
-    accessOk: status.status === 'fulfilled',
+    // Only the v3 Status call carries the monitor's credentials; v2's /v2/stats/self needs none, so it says nothing about them.
+    accessOk: backend === 'v3' && status.status === 'fulfilled',
   };
 }
 
