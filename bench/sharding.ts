@@ -198,9 +198,14 @@ async function main(): Promise<void> {
     let filledLine = '';
     let last = '';
     for (;;) {
+      // A poll that fails or times out (the apiserver is as loaded as everything else) is retried.
       const list = async <T>(plural: string): Promise<T[] | undefined> => {
-        const res = await server!.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
-        return res.status === 200 ? (res.body as { items?: T[] }).items : undefined;
+        try {
+          const res = await server!.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
+          return res.status === 200 ? (res.body as { items?: T[] }).items : undefined;
+        } catch {
+          return undefined;
+        }
       };
       type Cluster = { status?: { phase?: string; conditions?: { type: string; status: string }[] } };
       type Inspection = { status?: { phase?: string } };
