@@ -3,7 +3,7 @@
  * errors) into EtcdError codes with a readable message, without ever letting
  * a credential through.
  */
-import type { EtcdErrorCode } from './types.ts';
+import { EtcdError, type ClientOptions, type EtcdErrorCode } from './types.ts';
 
 // Patterns of etcd's own error strings (rpctypes), stable across 3.4 .. 3.6.
 const COMPACTED = /required revision has been compacted/i;
@@ -143,4 +143,30 @@ export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (s.length > 0) out = out.split(s).join('[REDACTED]');
   return out;
+}
+
+/** What of a client's settings must never reach a message: the password and the TLS key. */
+export function clientSecrets(options: Pick<ClientOptions, 'auth' | 'tls'>): string[] {
+  return [options.auth?.password.reveal() ?? '', options.tls?.key?.reveal() ?? ''];
+}
+
+/**
+ * The error of a call to one member, as both clients (v3 and HTTP) make it:
+ * "CALL on HOST:PORT: DETAIL", the detail scrubbed of the given secrets.
+ */
+export function memberError(
+  endpoint: string,
+  secrets: readonly string[],
+  code: EtcdErrorCode,
+  call: string,
+  detail: string,
+  cause?: unknown,
+): EtcdError {
+  return new EtcdError(
+    code,
+    endpoint,
+    call,
+    scrub(detail, secrets),
+    cause === undefined ? undefined : { cause },
+  );
 }

@@ -9,7 +9,14 @@ import { Value } from '@sinclair/typebox/value';
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import type { Endpoint } from '../endpoint.ts';
-import { cleanGrpcDetails, friendlyNetworkText, isTlsErrorCode, isTlsText, scrub } from '../errors.ts';
+import {
+  cleanGrpcDetails,
+  clientSecrets,
+  friendlyNetworkText,
+  isTlsErrorCode,
+  isTlsText,
+  memberError,
+} from '../errors.ts';
 import { EtcdError, type CallOptions, type ClientOptions, type EtcdErrorCode } from '../types.ts';
 import { errorMessage } from '../../errors.ts';
 
@@ -119,18 +126,8 @@ export class MemberHttp {
     });
   }
 
-  #scrub(text: string): string {
-    return scrub(text, [this.#options.auth?.password.reveal() ?? '', this.#options.tls?.key?.reveal() ?? '']);
-  }
-
   error(code: EtcdErrorCode, call: string, detail: string, cause?: unknown): EtcdError {
-    return new EtcdError(
-      code,
-      this.endpoint.hostPort,
-      call,
-      this.#scrub(detail),
-      cause === undefined ? undefined : { cause },
-    );
+    return memberError(this.endpoint.hostPort, clientSecrets(this.#options), code, call, detail, cause);
   }
 
   /**

@@ -14,7 +14,8 @@ import {
   friendlyNetworkText,
   isAuthText,
   isTokenInvalidText,
-  scrub,
+  clientSecrets,
+  memberError,
 } from '../errors.ts';
 import {
   DecodeError,
@@ -50,6 +51,7 @@ import {
   type StatusResult,
   type WatchMessage,
   type WatchRequest,
+  type EtcdErrorCode,
 } from '../types.ts';
 import { errorMessage } from '../../errors.ts';
 
@@ -172,39 +174,19 @@ class V3MemberClient implements EtcdV3MemberClient {
     } catch (err) {
       // Node's secure-context errors name the problem (e.g. "PEM routines"), never key bytes.
       const detail = errorMessage(err);
-      throw new EtcdError(
-        'tls',
-        this.endpoint.hostPort,
-        'Dial',
-        `invalid TLS material: ${this.#scrub(detail)}`,
-      );
+      throw this.#error('tls', 'Dial', `invalid TLS material: ${detail}`);
     }
   }
 
   // ---- plumbing -------------------------------------------------------------------
 
-  #scrub(text: string): string {
-    const auth = this.#options.auth;
-    return scrub(text, [
-      auth?.password.reveal() ?? '',
-      this.#lastToken,
-      this.#options.tls?.key?.reveal() ?? '',
-    ]);
+  /** The password, the TLS key and the current auth token. */
+  #secrets(): string[] {
+    return [...clientSecrets(this.#options), this.#lastToken];
   }
 
-  #error(
-    code: ConstructorParameters<typeof EtcdError>[0],
-    call: string,
-    detail: string,
-    cause?: unknown,
-  ): EtcdError {
-    return new EtcdError(
-      code,
-      this.endpoint.hostPort,
-      call,
-      this.#scrub(detail),
-      cause === undefined ? undefined : { cause },
-    );
+  #error(code: EtcdErrorCode, call: string, detail: string, cause?: unknown): EtcdError {
+    return memberError(this.endpoint.hostPort, this.#secrets(), code, call, detail, cause);
   }
 
   #assertOpen(call: string): void {
