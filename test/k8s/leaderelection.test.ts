@@ -120,15 +120,22 @@ subjects:
       60_000,
       25,
     );
-    const leader = await eventually(() => cs.find((c) => c.elector.isLeader()), 'a leader', 10_000);
-    await eventually(
-      () => cs.every((c) => c.elector.leader() === leader.id),
-      'every candidate to observe the leader',
+    // One leader that every candidate observes and the Lease names, looked at together: a
+    // leader seen a moment earlier may have been replaced since (see above).
+    const { leader, spec } = await eventually(
+      async () => {
+        const now = cs.find((c) => c.elector.isLeader());
+        if (now === undefined || !cs.every((c) => c.elector.leader() === now.id)) return undefined;
+        const lease = await leaseSpec('one-leader');
+        return lease['holderIdentity'] === now.id ? { leader: now, spec: lease } : undefined;
+      },
+      'one leader observed by every candidate and named by the Lease',
+      30_000,
     );
-    const spec = await leaseSpec('one-leader');
     assert.equal(spec['holderIdentity'], leader.id);
     assert.equal(spec['leaseDurationSeconds'], 3);
-    assert.equal(spec['leaseTransitions'], 0);
+    // 0 unless the machine was slow enough for a takeover above.
+    assert.ok(Number.isInteger(spec['leaseTransitions']) && Number(spec['leaseTransitions']) >= 0);
     assert.match(String(spec['acquireTime']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     assert.ok(
       Date.parse(String(spec['renewTime'])) > Date.parse(String(spec['acquireTime'])),
