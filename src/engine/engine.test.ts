@@ -5,7 +5,6 @@ import { Engine } from './engine.ts';
 import { SnapshotStore } from './snapshot.ts';
 import type { FeatureRequest } from './contract.ts';
 import type { ClusterSpec } from './cluster-spec.ts';
-import { parseEndpoint } from '../etcd/endpoint.ts';
 import { FeatureRegistry } from '../features/registry.ts';
 import { registerBuiltinFeatures } from '../features/index.ts';
 import { InspectionCollector } from '../metrics/collector.ts';
@@ -13,28 +12,18 @@ import { silentLogger } from '../log.ts';
 import { FakeCluster, fakeClients } from '../testing/fake-etcd.ts';
 import { FakeClock } from '../testing/fake-clock.ts';
 import { eventually } from '../testing/wait.ts';
+import { testSpec } from '../testing/cluster-spec.ts';
 
 const registry = registerBuiltinFeatures(new FeatureRegistry());
 
-/** A spec as an adapter builds it: the feature requests checked by the registry. */
+/** A spec of a fake cluster, as an adapter builds it. */
 function spec(
   id: string,
   cluster: FakeCluster,
   features: Record<string, FeatureRequest>,
   extra: Partial<Omit<ClusterSpec, 'features'>> = {},
 ): ClusterSpec {
-  return {
-    id,
-    name: id,
-    endpoints: [parseEndpoint(cluster.members[0]!.url)],
-    storageBackend: 'v3',
-    discoverMembers: true,
-    client: { dialTimeoutMs: 1000, requestTimeoutMs: 1000 },
-    ...extra,
-    features: Object.fromEntries(
-      Object.entries(features).map(([name, request]) => [name, registry.enable(name, request, 'v3')]),
-    ),
-  };
+  return testSpec(id, [cluster.members[0]!.url], features, extra);
 }
 
 const fast = (intervalSeconds = 0.05): FeatureRequest => ({ intervalSeconds });

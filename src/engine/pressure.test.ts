@@ -12,25 +12,18 @@ import type { RoundPressure } from './limiter.ts';
 import { Limiter } from './limiter.ts';
 import type { ClusterSpec } from './cluster-spec.ts';
 import { startJitterMs } from './loop.ts';
-import { parseEndpoint } from '../etcd/endpoint.ts';
-import { FeatureRegistry } from '../features/registry.ts';
-import { registerBuiltinFeatures } from '../features/index.ts';
 import { silentLogger } from '../log.ts';
 import { FakeCluster, fakeClients } from '../testing/fake-etcd.ts';
 import { FakeClock } from '../testing/fake-clock.ts';
-
-const registry = registerBuiltinFeatures(new FeatureRegistry());
+import { testSpec } from '../testing/cluster-spec.ts';
 
 function spec(id: string, cluster: FakeCluster, intervalSeconds: number, feature = 'alarm'): ClusterSpec {
-  return {
+  return testSpec(
     id,
-    name: id,
-    endpoints: [parseEndpoint(cluster.members[0]!.url)],
-    storageBackend: 'v3',
-    discoverMembers: true,
-    client: { dialTimeoutMs: 1000, requestTimeoutMs: 60_000 },
-    features: { [feature]: registry.enable(feature, { intervalSeconds }, 'v3') },
-  };
+    [cluster.members[0]!.url],
+    { [feature]: { intervalSeconds } },
+    { client: { dialTimeoutMs: 1000, requestTimeoutMs: 60_000 } },
+  );
 }
 
 class Recorder implements RoundPressure {

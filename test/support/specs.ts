@@ -1,9 +1,9 @@
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { Secret } from '../../src/etcd/secret.ts';
 import type { ClientOptions } from '../../src/etcd/types.ts';
-import type { FeatureRequest, FeatureSpec, StorageBackend } from '../../src/engine/contract.ts';
+import type { FeatureRequest } from '../../src/engine/contract.ts';
 import type { ClusterSpec } from '../../src/engine/cluster-spec.ts';
-import { featureRegistry } from '../../src/features/index.ts';
+import { testSpec } from '../../src/testing/cluster-spec.ts';
 import type { TestCluster } from '../../src/testbed/index.ts';
 
 /** Client settings for a test-bed cluster: its CA, client certificate and root credentials. */
@@ -29,14 +29,7 @@ export function every(intervalSeconds: number, options?: Record<string, unknown>
 }
 
 /** The requests checked by the process's registry, as an adapter would: a bad request throws. */
-export function featureSpecs(
-  requests: Readonly<Record<string, FeatureRequest>>,
-  backend: StorageBackend = 'v3',
-): Record<string, FeatureSpec> {
-  return Object.fromEntries(
-    Object.entries(requests).map(([name, request]) => [name, featureRegistry.enable(name, request, backend)]),
-  );
-}
+export { featureSpecs } from '../../src/testing/cluster-spec.ts';
 
 export function specFor(
   id: string,
@@ -44,16 +37,7 @@ export function specFor(
   features: Record<string, FeatureRequest>,
   extra: Partial<Omit<ClusterSpec, 'features'>> = {},
 ): ClusterSpec {
-  return {
-    id,
-    name: id,
-    endpoints: cluster.endpoints.map((e) => parseEndpoint(e)),
-    storageBackend: 'v3',
-    discoverMembers: true,
-    client: clientOptionsFor(cluster),
-    ...extra,
-    features: featureSpecs(features, extra.storageBackend ?? 'v3'),
-  };
+  return testSpec(id, cluster.endpoints, features, { client: clientOptionsFor(cluster), ...extra });
 }
 
 /** host:port of a test-bed member: the endpoint label. */
