@@ -298,7 +298,10 @@ export class ShardMembership implements Shard {
   /** Writes our Lease: renewTime now and the view we act on. */
   async #renew(view: string, parent: AbortSignal): Promise<void> {
     const start = this.#clock.now();
-    const signal = AbortSignal.any([parent, AbortSignal.timeout(this.#o.renewDeadlineMs)]);
+    // Half the renew deadline (at least a retry period): a write stuck on a loaded API server is given
+    // up in time for another attempt before the deadline, instead of using all of it.
+    const callMs = Math.max(this.#o.retryPeriodMs, this.#o.renewDeadlineMs / 2);
+    const signal = AbortSignal.any([parent, AbortSignal.timeout(callMs)]);
     const now = kubeMicroTime(this.#clock.date());
     const spec = {
       holderIdentity: this.identity,
