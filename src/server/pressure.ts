@@ -26,7 +26,9 @@ export class PressureMetrics implements RoundPressure {
 
   waited(feature: string, seconds: number, skipped: number): void {
     this.#wait.observe(seconds);
-    if (skipped > 0) this.#skipped.inc({ feature }, skipped);
+    // Every feature's series exists from its first round on (0 when nothing was skipped): the
+    // alert's rate() needs a series to start from, and an absent series reads as "not checked".
+    this.#skipped.inc({ feature }, skipped);
   }
 
   /** Adds the families to the process registry, the slot gauges read from `slots` at scrape time. */
