@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClients, type Clients } from '../../src/k8s/client/index.ts';
+import type { Clients } from '../../src/k8s/client/index.ts';
 import {
   CountingEventRecorder,
   KubeEventSink,
@@ -17,7 +17,7 @@ import {
 } from '../../src/k8s/events.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
-import { createNamespace, serviceAccount } from './helpers.ts';
+import { namespaceAsOperator } from './helpers.ts';
 
 interface CoreEvent {
   metadata: { name: string; namespace: string };
@@ -62,25 +62,11 @@ describe('event recorder on a real kube-apiserver', () => {
 
   before(async () => {
     server = await startKubeApiserver();
-    ns = await createNamespace(server, 'events');
-    await server.applyManifests(`
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: events, namespace: ${ns}}
-rules:
-- apiGroups: [""]
-  resources: [events]
-  verbs: [create, patch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: events, namespace: ${ns}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: events}
-subjects:
-- {kind: ServiceAccount, name: operator, namespace: ${ns}}
-`);
-    const token = await serviceAccount(server, ns, 'operator');
-    kube = createClients(server.kubeConfigFor(token));
+    ({ namespace: ns, kube } = await namespaceAsOperator(server, 'events', {
+      apiGroup: '',
+      resources: ['events'],
+      verbs: ['create', 'patch'],
+    }));
   });
 
   after(async () => {

@@ -1,6 +1,7 @@
 /** Shared set-up of the tests on a real kube-apiserver. */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import {
   startKubeApiserver,
   type KubeApiserver,
@@ -38,6 +39,45 @@ export async function serviceAccount(
     `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\n`,
   );
   return server.serviceAccountToken(namespace, name);
+}
+
+/** One rule of a Role: the verbs allowed on some resources of one API group ("" for core). */
+export interface RoleRule {
+  readonly apiGroup: string;
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+/**
+ * A fresh namespace with a ServiceAccount `operator` allowed only `rule` there
+ * (a Role and its binding), and clients that act as it: what a component of
+ * the operator gets, never admin.
+ */
+export async function namespaceAsOperator(
+  server: KubeApiserver,
+  prefix: string,
+  rule: RoleRule,
+): Promise<{ namespace: string; kube: Clients }> {
+  const ns = await createNamespace(server, prefix);
+  const list = (items: readonly string[]): string => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
+  await server.applyManifests(`
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: ${prefix}, namespace: ${ns}}
+rules:
+- apiGroups: [${JSON.stringify(rule.apiGroup)}]
+  resources: ${list(rule.resources)}
+  verbs: ${list(rule.verbs)}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ${prefix}, namespace: ${ns}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ${prefix}}
+subjects:
+- {kind: ServiceAccount, name: operator, namespace: ${ns}}
+`);
+  const token = await serviceAccount(server, ns, 'operator');
+  return { namespace: ns, kube: createClients(server.kubeConfigFor(token)) };
 }
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');

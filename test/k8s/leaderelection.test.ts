@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClients, type Clients } from '../../src/k8s/client/index.ts';
+import type { Clients } from '../../src/k8s/client/index.ts';
 import {
   KubeLeaseLock,
   LeaderElector,
@@ -16,7 +16,7 @@ import {
 } from '../../src/k8s/leaderelection.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
-import { createNamespace, serviceAccount } from './helpers.ts';
+import { namespaceAsOperator } from './helpers.ts';
 
 const RETRY_MS = 500;
 const RENEW_MS = 1_500;
@@ -39,25 +39,11 @@ describe('leader election on a real kube-apiserver', () => {
 
   before(async () => {
     server = await startKubeApiserver();
-    ns = await createNamespace(server, 'le');
-    await server.applyManifests(`
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: leader-election, namespace: ${ns}}
-rules:
-- apiGroups: [coordination.k8s.io]
-  resources: [leases]
-  verbs: [get, create, update]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: leader-election, namespace: ${ns}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: leader-election}
-subjects:
-- {kind: ServiceAccount, name: operator, namespace: ${ns}}
-`);
-    const token = await serviceAccount(server, ns, 'operator');
-    kube = createClients(server.kubeConfigFor(token));
+    ({ namespace: ns, kube } = await namespaceAsOperator(server, 'le', {
+      apiGroup: 'coordination.k8s.io',
+      resources: ['leases'],
+      verbs: ['get', 'create', 'update'],
+    }));
   });
 
   after(async () => {
