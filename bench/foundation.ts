@@ -19,12 +19,12 @@ import { Secret } from '../src/etcd/secret.ts';
 import type { ClientOptions } from '../src/etcd/types.ts';
 import { etcdClients } from '../src/engine/clients.ts';
 import { ClusterConnection, type ClientFactory } from '../src/engine/connection.ts';
-import type { ClusterSpec } from '../src/engine/cluster-spec.ts';
 import { DEFAULT_FEATURES } from '../src/config/loader.ts';
 import { featureRegistry } from '../src/features/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { freePort, startEtcdCluster, type TestCluster } from '../src/testbed/index.ts';
 import { connectionsTo, mib, ms, rssBytes, summary, table } from './support.ts';
+import { testSpec } from '../src/testing/cluster-spec.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -69,15 +69,7 @@ function tlsClient(cluster: TestCluster): ClientOptions {
 
 async function roundCost(cluster: TestCluster): Promise<void> {
   const counts = new Map<string, number>();
-  const spec: ClusterSpec = {
-    id: 'bench',
-    name: 'bench',
-    endpoints: cluster.endpoints.map((e) => parseEndpoint(e)),
-    storageBackend: 'v3',
-    discoverMembers: true,
-    client: tlsClient(cluster),
-    features: {},
-  };
+  const spec = testSpec('bench', cluster.endpoints, {}, { client: tlsClient(cluster) });
   const connection = new ClusterConnection(spec, countingClients(counts), silentLogger());
   const ports = new Set(cluster.endpoints.map((e) => parseEndpoint(e).port));
   try {

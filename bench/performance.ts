@@ -13,13 +13,13 @@ import { Secret } from '../src/etcd/secret.ts';
 import type { ClientOptions } from '../src/etcd/types.ts';
 import { etcdClients } from '../src/engine/clients.ts';
 import { ClusterConnection, type ClientFactory } from '../src/engine/connection.ts';
-import type { ClusterSpec } from '../src/engine/cluster-spec.ts';
 import { featureRegistry } from '../src/features/index.ts';
 import { readMetrics } from '../src/features/performance/figures.ts';
 import type { PerformanceDetails } from '../src/features/performance/performance.ts';
 import { silentLogger } from '../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../src/testbed/index.ts';
 import { connectionsTo, ms, summary, table } from './support.ts';
+import { testSpec } from '../src/testing/cluster-spec.ts';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '30' } } });
 const ROUNDS = Number(args.rounds);
@@ -63,15 +63,7 @@ async function measure(version: EtcdVersion, tls: boolean): Promise<(string | nu
     name: `benchperf${version.replace('.', '')}`,
   });
   const counts = { metrics: 0 };
-  const spec: ClusterSpec = {
-    id: 'bench',
-    name: 'bench',
-    endpoints: cluster.endpoints.map((e) => parseEndpoint(e)),
-    storageBackend: 'v3',
-    discoverMembers: true,
-    client: clientOptions(cluster),
-    features: {},
-  };
+  const spec = testSpec('bench', cluster.endpoints, {}, { client: clientOptions(cluster) });
   const connection = new ClusterConnection(spec, countingHttp(counts), silentLogger());
   const ports = new Set(cluster.endpoints.map((e) => parseEndpoint(e).port));
   try {

@@ -18,11 +18,9 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { parseEndpoint } from '../src/etcd/endpoint.ts';
 import type { WatchEvent } from '../src/etcd/types.ts';
 import { etcdClients } from '../src/engine/clients.ts';
 import { ClusterConnection } from '../src/engine/connection.ts';
-import type { ClusterSpec } from '../src/engine/cluster-spec.ts';
 import { featureRegistry } from '../src/features/index.ts';
 import { ResourceLabeler } from '../src/features/request/labels.ts';
 import type { RequestDetails } from '../src/features/request/request.ts';
@@ -31,6 +29,7 @@ import { silentLogger } from '../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../src/testbed/index.ts';
 import { findMaxRate, loadTable, runLoad, type LoadResult } from './load.ts';
 import { mib, summary, table } from './support.ts';
+import { testSpec } from '../src/testing/cluster-spec.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -243,15 +242,12 @@ try {
   console.log(`\n## Baseline: the same load for ${SECONDS} s, acknowledgements read, no feature`);
   const baseline = await phase(cluster, concurrency, SECONDS);
 
-  const spec: ClusterSpec = {
-    id: 'bench',
-    name: 'bench',
-    endpoints: cluster.endpoints.map((e) => parseEndpoint(e)),
-    storageBackend: 'v3',
-    discoverMembers: true,
-    client: { dialTimeoutMs: 5000, requestTimeoutMs: 10_000 },
-    features: {},
-  };
+  const spec = testSpec(
+    'bench',
+    cluster.endpoints,
+    {},
+    { client: { dialTimeoutMs: 5000, requestTimeoutMs: 10_000 } },
+  );
   connection = new ClusterConnection(spec, etcdClients, silentLogger());
   await connection.discover(AbortSignal.timeout(10_000));
   const feature = featureRegistry.get('request');
