@@ -76,6 +76,16 @@ export function parseBool(name: string): (value: string) => boolean {
   };
 }
 
+/** --shutdown-timeout, shared by `run` and the controller commands. */
+export function shutdownTimeoutOption(): Option {
+  return new Option(
+    '--shutdown-timeout <seconds>',
+    'on SIGTERM/SIGINT, how long to wait for rounds and connections to close before exiting anyway',
+  )
+    .argParser(positiveSeconds('--shutdown-timeout'))
+    .default(10);
+}
+
 /** --metric-prefix, shared by `run` and the controller commands. */
 export function metricPrefixOption(): Option {
   return new Option(

@@ -31,13 +31,14 @@ import {
   addLogFlags,
   loggerFrom,
   metricPrefixOption,
+  shutdownTimeoutOption,
   parseBool,
   parseDuration,
   positiveInt,
   UsageError,
   type LogFlags,
 } from './common.ts';
-import { onShutdownSignal } from './signals.ts';
+import { closeWithin, exitAfter, exitFlushed, onShutdownSignal } from './signals.ts';
 
 export const DEFAULT_METRICS_ADDR = '0.0.0.0:8080';
 export const DEFAULT_WORKERS = 4;
@@ -61,6 +62,7 @@ interface ControllerFlags extends LogFlags {
   readonly workers: number;
   readonly statusRefreshPeriod: number;
   readonly metricPrefix?: string;
+  readonly shutdownTimeout: number;
 }
 
 function duration(flag: string): (value: string) => number {
@@ -172,6 +174,7 @@ export function controllerCommand(
         .default(DEFAULT_STATUS_REFRESH_MS, '5m'),
     )
     .addOption(metricPrefixOption())
+    .addOption(shutdownTimeoutOption())
     .addOption(
       new Option(
         '--secret-namespaces <namespaces>',
@@ -304,23 +307,40 @@ async function runControllers(
     await manager.stop();
     return 1;
   }
+  // A dead or hung API server must not hold a replica that was told to stop (its lease release, informer
+  // and status writes all wait on it): the stop gets --shutdown-timeout, then the process exits anyway.
+  const graceMs = flags.shutdownTimeout * 1000;
+  const stopWithin = async (code: number): Promise<number> => {
+    const clean = await closeWithin(
+      graceMs,
+      () => manager.stop(),
+      () => 'stopping the controllers',
+      logger,
+    );
+    if (!clean) {
+      exitFlushed(1, logger);
+      return 1;
+    }
+    exitAfter(graceMs, code, logger);
+    return code;
+  };
   return new Promise<number>((resolve) => {
     let stopping = false;
     const removeSignals = onShutdownSignal(async (signal) => {
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      await manager.stop();
+      const code = await stopWithin(0);
       removeSignals();
-      logger.info('stopped');
-      resolve(0);
+      if (code === 0) logger.info('stopped');
+      resolve(code);
     });
     void manager.done().then(async (exit) => {
       if (stopping) return;
       if (exit === 'lost')
         logger.error('leader election lost: exiting so that this replica restarts as a standby');
-      await manager.stop();
+      const code = await stopWithin(exit === 'stopped' ? 0 : 1);
       removeSignals();
-      resolve(exit === 'stopped' ? 0 : 1);
+      resolve(code);
     });
   });
 }

@@ -11,6 +11,7 @@ import {
   addLogFlags,
   loggerFrom,
   metricPrefixOption,
+  shutdownTimeoutOption,
   positiveInt,
   positiveSeconds,
   type LogFlags,
@@ -85,14 +86,7 @@ export function runCommand(done: (code: number) => void): Command {
         .default(64),
     )
     .addOption(metricPrefixOption())
-    .addOption(
-      new Option(
-        '--shutdown-timeout <seconds>',
-        'on SIGTERM/SIGINT, how long to wait for rounds and connections to close before exiting anyway',
-      )
-        .argParser(positiveSeconds('--shutdown-timeout'))
-        .default(10),
-    )
+    .addOption(shutdownTimeoutOption())
     .addOption(
       new Option(
         '--max-requests <n>',

@@ -46,7 +46,7 @@ describe('etcd-monitor operator as two replicas', () => {
   const replicas: Replica[] = [];
 
   /** The second replica finds its kubeconfig through $KUBECONFIG (a list whose first file is missing), as kubectl would. */
-  async function replica(name: string, lease: string): Promise<Replica> {
+  async function replica(name: string, lease: string, extra: readonly string[] = []): Promise<Replica> {
     const viaEnv = name === 'second';
     const op = await startOperator(
       name,
@@ -60,6 +60,7 @@ describe('etcd-monitor operator as two replicas', () => {
         'json',
         '--log-level',
         'debug',
+        ...extra,
       ],
       viaEnv
         ? { env: { ...process.env, KUBECONFIG: [join(dir, 'missing'), kubeconfig].join(delimiter) } }
@@ -251,6 +252,33 @@ describe('etcd-monitor operator as two replicas', () => {
     assert.ok(order.indexOf('stopped leading') < order.indexOf('controllers stopped'));
     assert.ok(order.includes('leader election lost: exiting so that this replica restarts as a standby'));
     assert.equal(await holder('e2e-taken'), 'someone-else', 'a lost lease is not released (it is not ours)');
+  });
+
+  it('SIGTERM while the API server hangs: exit 1 after --shutdown-timeout, naming what was open', async () => {
+    const r = await replica('fourth', 'e2e-hung', ['--shutdown-timeout', '1']);
+    await eventually(
+      async () => ((await httpStatus(r.address, '/readyz')) === 200 ? true : undefined),
+      'fourth leading',
+      60_000,
+    );
+    // Frozen, not gone: connections stay open and nothing answers. The lease release alone waits up to
+    // its renew deadline (2 s here), so a 1 s bound is always the one that ends the stop; in production
+    // a stop also waits on status writes (30 s) — the bound is what holds a replica to its grace period.
+    bed.server.pause();
+    try {
+      r.child.kill('SIGTERM');
+      const code = await Promise.race([
+        r.exited,
+        // Only a guard against a hang: without the bound a stop waits on the API server's timeouts.
+        new Promise<string>((res) => setTimeout(() => res('still running'), 25_000).unref()),
+      ]);
+      assert.equal(code, 1, `exit code (logs: ${JSON.stringify(r.logs.slice(-5))})`);
+      const line = r.logs.find((l) => l['msg'] === 'shutdown did not finish within 1 s; exiting anyway');
+      assert.ok(line !== undefined, 'the shutdown timeout is logged');
+      assert.equal(line['stillOpen'], 'stopping the controllers');
+    } finally {
+      bed.server.resume();
+    }
   });
 });
 
