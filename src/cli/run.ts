@@ -13,7 +13,6 @@ import {
   metricPrefixOption,
   shutdownTimeoutOption,
   positiveInt,
-  positiveSeconds,
   type LogFlags,
 } from './common.ts';
 import { closeWithin, exitAfter, exitFlushed, onShutdownSignal } from './signals.ts';
