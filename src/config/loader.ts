@@ -11,20 +11,13 @@ import { metricPrefixProblem } from '../metrics/catalogue.ts';
 import { validate, ValidationError } from '../schema.ts';
 import { formatFeatureProblems, type FeatureSpec, type StorageBackend } from '../engine/contract.ts';
 import type { ClusterSpec } from '../engine/cluster-spec.ts';
+import { DEFAULT_FEATURES } from '../features/defaults.ts';
 import { readPasswordFile } from './password-file.ts';
 import { MonitorConfig, type ClusterConfig, type FeatureConfig } from './file-schema.ts';
 
 export { readPasswordFile };
 
-/** Features a cluster gets when neither it nor `defaults` lists any: cheap, and what every SRE wants. */
-export const DEFAULT_FEATURES: readonly string[] = [
-  'healthy',
-  'alarm',
-  'quota',
-  'topology',
-  'certificates',
-  'performance',
-];
+export { DEFAULT_FEATURES };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -5,6 +5,7 @@
  * (hack/gen-crds.ts → deploy/crds/etcdmonitor.dev_etcdclusters.yaml).
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_FEATURES } from '../../features/defaults.ts';
 import { Conditions, Int64, KubeObject, Time } from './meta.ts';
 
 export const ETCD_CLUSTER_KIND = 'EtcdCluster';
@@ -26,21 +27,7 @@ export const KNOWN_FEATURES = [
   'latency',
 ] as const;
 
-/**
- * Enabled when an object names no features at all (neither spec.features nor
- * the featureGates annotation): the ones that cost a few calls per member and
- * round, as in the standalone config (src/config/loader.ts; a test keeps the
- * two equal). consistency (a key walk per member, hash scans) and request (a
- * watch) are asked for by name.
- */
-export const DEFAULT_FEATURES: readonly string[] = [
-  'healthy',
-  'alarm',
-  'quota',
-  'topology',
-  'certificates',
-  'performance',
-];
+export { DEFAULT_FEATURES };
 
 /** Annotations kstone users bring along (honoured for migration; spec fields win). */
 export const ANNOTATION_FEATURE_GATES = 'featureGates';

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_FEATURES as STANDALONE_DEFAULT_FEATURES } from '../../config/loader.ts';
-import { DEFAULT_FEATURES } from './etcdcluster.ts';
 import {
   formatProblems,
   knownFeaturesOnly,
@@ -56,10 +54,6 @@ describe('validateEtcdCluster', () => {
     assert.equal(v.tls, undefined);
     assert.equal(v.auth, undefined);
     assert.deepEqual(v.secretNames, []);
-  });
-
-  it('the operator enables by default what the standalone config does', () => {
-    assert.deepEqual([...DEFAULT_FEATURES].sort(), [...STANDALONE_DEFAULT_FEATURES].sort());
   });
 
   it('takes spec.features as the whole set, with intervals and options', () => {
