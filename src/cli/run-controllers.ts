@@ -38,7 +38,7 @@ import {
   UsageError,
   type LogFlags,
 } from './common.ts';
-import { closeWithin, exitAfter, exitFlushed, onShutdownSignal } from './signals.ts';
+import { onShutdownSignal, stopWithin } from './signals.ts';
 
 export const DEFAULT_METRICS_ADDR = '0.0.0.0:8080';
 export const DEFAULT_WORKERS = 4;
@@ -310,26 +310,20 @@ async function runControllers(
   // A dead or hung API server must not hold a replica that was told to stop (its lease release, informer
   // and status writes all wait on it): the stop gets --shutdown-timeout, then the process exits anyway.
   const graceMs = flags.shutdownTimeout * 1000;
-  const stopWithin = async (code: number): Promise<number> => {
-    const clean = await closeWithin(
+  const stop = (code: number): Promise<number> =>
+    stopWithin(
       graceMs,
       () => manager.stop(),
       () => 'stopping the controllers',
       logger,
+      code,
     );
-    if (!clean) {
-      exitFlushed(1, logger);
-      return 1;
-    }
-    exitAfter(graceMs, code, logger);
-    return code;
-  };
   return new Promise<number>((resolve) => {
     let stopping = false;
     const removeSignals = onShutdownSignal(async (signal) => {
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      const code = await stopWithin(0);
+      const code = await stop(0);
       removeSignals();
       if (code === 0) logger.info('stopped');
       resolve(code);
@@ -338,7 +332,7 @@ async function runControllers(
       if (stopping) return;
       if (exit === 'lost')
         logger.error('leader election lost: exiting so that this replica restarts as a standby');
-      const code = await stopWithin(exit === 'stopped' ? 0 : 1);
+      const code = await stop(exit === 'stopped' ? 0 : 1);
       removeSignals();
       resolve(code);
     });

@@ -15,7 +15,7 @@ import {
   positiveInt,
   type LogFlags,
 } from './common.ts';
-import { closeWithin, exitAfter, exitFlushed, onShutdownSignal } from './signals.ts';
+import { onShutdownSignal, stopWithin } from './signals.ts';
 
 export const DEFAULT_LISTEN = '0.0.0.0:9379';
 
@@ -233,7 +233,7 @@ async function run(flags: RunFlags): Promise<number> {
   if (!stop.signal.aborted) await once(stop.signal, 'abort');
   if (stopSignal !== undefined) logger.info({ signal: stopSignal }, 'shutting down');
   process.off('SIGHUP', hup);
-  const clean = await closeWithin(
+  const exitCode = await stopWithin(
     flags.shutdownTimeout * 1000,
     async () => {
       await reloading;
@@ -241,15 +241,11 @@ async function run(flags: RunFlags): Promise<number> {
     },
     () => daemon.closing,
     logger,
+    code,
+    () => logger.info('stopped'),
   );
   removeShutdown();
-  if (!clean) {
-    exitFlushed(1, logger);
-    return 1;
-  }
-  logger.info('stopped');
-  exitAfter(flags.shutdownTimeout * 1000, code, logger);
-  return code;
+  return exitCode;
 }
 
 async function checkConfig(flags: RunFlags): Promise<number> {

@@ -81,6 +81,29 @@ export function exitAfter(graceMs: number, code: number, logger?: Logger): void 
   timer.unref();
 }
 
+/**
+ * A long-running command's end after SIGTERM: closeWithin(graceMs), then
+ * exit 1 at once (flushed) when the close overran, else exitAfter(graceMs,
+ * code). `stopped` runs only after a close that finished in time. Returns the
+ * exit code.
+ */
+export async function stopWithin(
+  graceMs: number,
+  close: () => Promise<void>,
+  pending: () => string,
+  logger: Logger,
+  code: number,
+  stopped: () => void = () => {},
+): Promise<number> {
+  if (!(await closeWithin(graceMs, close, pending, logger))) {
+    exitFlushed(1, logger);
+    return 1;
+  }
+  stopped();
+  exitAfter(graceMs, code, logger);
+  return code;
+}
+
 /** process.exit after the logger has written what it buffered (bounded: a stuck stderr does not hold it). */
 export function exitFlushed(code: number, logger?: Logger): void {
   const exit = (): never => process.exit(code);
