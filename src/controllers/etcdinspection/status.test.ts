@@ -34,6 +34,10 @@ const running = (f: FeatureSnapshot | undefined, configErrors: string[] = []) =>
   configErrors,
 });
 
+/** The status after a first successful round at T0+1 s, which later rounds compare against. */
+const firstOkStatus = () =>
+  nextInspectionStatus(undefined, 1, running(feature(1)), at(1), REFRESH) as EtcdInspectionStatus;
+
 describe('EtcdInspection status', () => {
   it('Pending before the first round, then Ok with the result and when the round ended', () => {
     const pending = nextInspectionStatus(
@@ -93,13 +97,7 @@ describe('EtcdInspection status', () => {
   });
 
   it('a steady result is not written again; a moving summary only every refresh period; a new verdict at once', () => {
-    const first = nextInspectionStatus(
-      undefined,
-      1,
-      running(feature(1)),
-      at(1),
-      REFRESH,
-    ) as EtcdInspectionStatus;
+    const first = firstOkStatus();
     assert.equal(
       nextInspectionStatus(first, 1, running(feature(11, { durationMs: 7 })), at(12), REFRESH),
       undefined,
@@ -135,13 +133,7 @@ describe('EtcdInspection status', () => {
   });
 
   it('Blocked and invalid keep the last result for reference', () => {
-    const first = nextInspectionStatus(
-      undefined,
-      1,
-      running(feature(1)),
-      at(1),
-      REFRESH,
-    ) as EtcdInspectionStatus;
+    const first = firstOkStatus();
     const blocked = nextInspectionStatus(
       first,
       1,
