@@ -5,67 +5,43 @@ import { unansweredDialText } from './v3/dial.ts';
 import { GrpcCode, classifyGrpcStatus, cleanGrpcDetails, friendlyNetworkText, scrub } from './errors.ts';
 
 describe('error classification', () => {
-  it('maps etcd errors by their message first', () => {
-    assert.equal(
-      classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'),
-      'compacted',
-    );
-    assert.equal(
-      classifyGrpcStatus(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'),
-      'future_revision',
-    );
-    assert.equal(
-      classifyGrpcStatus(
-        GrpcCode.INVALID_ARGUMENT,
-        'etcdserver: authentication failed, invalid user ID or password',
-      ),
-      'auth',
-    );
-    assert.equal(classifyGrpcStatus(GrpcCode.INVALID_ARGUMENT, 'etcdserver: user name is empty'), 'auth');
-    assert.equal(classifyGrpcStatus(GrpcCode.PERMISSION_DENIED, 'etcdserver: permission denied'), 'auth');
-    assert.equal(classifyGrpcStatus(GrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token'), 'auth');
-    assert.equal(
-      classifyGrpcStatus(GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'),
-      'unknown',
-    );
-  });
-
-  it('maps transport statuses, telling TLS failures apart', () => {
-    assert.equal(
-      classifyGrpcStatus(
-        GrpcCode.UNAVAILABLE,
-        'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1',
-      ),
+  // etcd's message decides first, then the transport status; TLS failures are told apart.
+  const statuses: [code: number, details: string, expected: string][] = [
+    [GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted', 'compacted'],
+    [GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision', 'future_revision'],
+    [GrpcCode.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password', 'auth'],
+    [GrpcCode.INVALID_ARGUMENT, 'etcdserver: user name is empty', 'auth'],
+    [GrpcCode.PERMISSION_DENIED, 'etcdserver: permission denied', 'auth'],
+    [GrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token', 'auth'],
+    [GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled', 'unknown'],
+    [
+      GrpcCode.UNAVAILABLE,
+      'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1',
       'unavailable',
-    );
-    assert.equal(classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'etcdserver: no leader'), 'unavailable');
+    ],
+    [GrpcCode.UNAVAILABLE, 'etcdserver: no leader', 'unavailable'],
     // A member that accepts and never answers is unavailable, on a TLS channel too.
-    assert.equal(
-      classifyGrpcStatus(
-        GrpcCode.UNAVAILABLE,
-        `No connection established. Last error: ${unansweredDialText(1000)}`,
-      ),
+    [
+      GrpcCode.UNAVAILABLE,
+      `No connection established. Last error: ${unansweredDialText(1000)}`,
       'unavailable',
-    );
-    assert.equal(
-      classifyGrpcStatus(
-        GrpcCode.UNAVAILABLE,
-        'No connection established. Last error: unable to verify the first certificate',
-      ),
+    ],
+    [
+      GrpcCode.UNAVAILABLE,
+      'No connection established. Last error: unable to verify the first certificate',
       'tls',
-    );
-    assert.equal(
-      classifyGrpcStatus(GrpcCode.UNAVAILABLE, "Hostname/IP does not match certificate's altnames"),
-      'tls',
-    );
-    assert.equal(
-      classifyGrpcStatus(GrpcCode.UNAVAILABLE, 'ssl/tls alert bad certificate: SSL alert number 42'),
-      'tls',
-    );
-    assert.equal(classifyGrpcStatus(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded'), 'timeout');
-    assert.equal(classifyGrpcStatus(GrpcCode.CANCELLED, 'Cancelled on client'), 'canceled');
-    assert.equal(classifyGrpcStatus(GrpcCode.UNIMPLEMENTED, 'unknown service'), 'unsupported');
-  });
+    ],
+    [GrpcCode.UNAVAILABLE, "Hostname/IP does not match certificate's altnames", 'tls'],
+    [GrpcCode.UNAVAILABLE, 'ssl/tls alert bad certificate: SSL alert number 42', 'tls'],
+    [GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded', 'timeout'],
+    [GrpcCode.CANCELLED, 'Cancelled on client', 'canceled'],
+    [GrpcCode.UNIMPLEMENTED, 'unknown service', 'unsupported'],
+  ];
+  for (const [code, details, expected] of statuses) {
+    it(`classifies gRPC status ${code} "${details}" as ${expected}`, () => {
+      assert.equal(classifyGrpcStatus(code, details), expected);
+    });
+  }
 
   it('shortens grpc-js connection failures', () => {
     assert.equal(
