@@ -14,122 +14,106 @@ export interface MetricDefinition {
   readonly labels: readonly string[];
 }
 
+const define =
+  (type: MetricType) =>
+  (name: string, help: string, labels: readonly string[] = []): MetricDefinition => ({
+    name,
+    type,
+    help,
+    labels,
+  });
+
+/** One family in one line: `family.gauge(name, help, labels)`; no labels besides the cluster's by default. */
+export const family = {
+  gauge: define('gauge'),
+  counter: define('counter'),
+  summary: define('summary'),
+} as const;
+
 /** Families the engine itself exports for every cluster, whatever features are on. */
 export const ENGINE_METRICS = {
-  failed: {
-    name: 'inspection_failed_num',
-    type: 'counter',
-    help: 'Inspections that could not reach a verdict, by inspection type (kstone-compatible name).',
-    labels: ['inspectionType'],
-  },
-  success: {
-    name: 'inspection_feature_success',
-    type: 'gauge',
-    help: '1 when the last round of the inspection reached a verdict, 0 when it failed.',
-    labels: ['inspectionType'],
-  },
-  duration: {
-    name: 'inspection_feature_duration_seconds',
-    type: 'gauge',
-    help: 'Duration of the last round of the inspection.',
-    labels: ['inspectionType'],
-  },
-  lastRun: {
-    name: 'inspection_feature_last_run_timestamp_seconds',
-    type: 'gauge',
-    help: 'Unix time the last round of the inspection started.',
-    labels: ['inspectionType'],
-  },
-  interval: {
-    name: 'inspection_feature_interval_seconds',
-    type: 'gauge',
-    help: 'Configured interval of the inspection: the staleness alert compares the last run with it.',
-    labels: ['inspectionType'],
-  },
-  consecutiveFailures: {
-    name: 'inspection_feature_consecutive_failures',
-    type: 'gauge',
-    help: 'Rounds of the inspection that failed in a row up to the last one; 0 after a success.',
-    labels: ['inspectionType'],
-  },
-  runs: {
-    name: 'inspection_feature_runs_total',
-    type: 'counter',
-    help: 'Rounds of the inspection run, successful or not.',
-    labels: ['inspectionType'],
-  },
-  discoverySuccess: {
-    name: 'inspection_etcd_member_discovery_success',
-    type: 'gauge',
-    help: '1 when the last member list of the cluster could be read, else 0.',
-    labels: [],
-  },
-  members: {
-    name: 'inspection_etcd_members',
-    type: 'gauge',
-    help: 'Members in the cluster membership, learners included.',
-    labels: [],
-  },
-  memberInfo: {
-    name: 'inspection_etcd_member_info',
-    type: 'gauge',
-    help: 'Always 1 for each member: its ID (hex), name, version and role (leader, follower, learner, unknown).',
-    labels: ['endpoint', 'memberId', 'memberName', 'version', 'role'],
-  },
-  memberStatusUp: {
-    name: 'inspection_etcd_member_status_up',
-    type: 'gauge',
-    help: '1 when the member answered its last Status call, else 0.',
-    labels: ['endpoint'],
-  },
-  isLeader: {
-    name: 'inspection_etcd_member_is_leader',
-    type: 'gauge',
-    help: '1 for the member that is the raft leader, else 0.',
-    labels: ['endpoint'],
-  },
-  dbSize: {
-    name: 'inspection_etcd_member_db_size_bytes',
-    type: 'gauge',
-    help: 'Size of the member backend database file.',
-    labels: ['endpoint'],
-  },
-  dbSizeInUse: {
-    name: 'inspection_etcd_member_db_size_in_use_bytes',
-    type: 'gauge',
-    help: 'Bytes of the backend database in use (the rest is reclaimable by defragmentation).',
-    labels: ['endpoint'],
-  },
-  dbSizeQuota: {
-    name: 'inspection_etcd_member_db_size_quota_bytes',
-    type: 'gauge',
-    help: 'Configured backend quota (--quota-backend-bytes); reported by etcd 3.6+ only.',
-    labels: ['endpoint'],
-  },
-  raftTerm: {
-    name: 'inspection_etcd_member_raft_term',
-    type: 'gauge',
-    help: 'Raft term of the member.',
-    labels: ['endpoint'],
-  },
-  raftIndex: {
-    name: 'inspection_etcd_member_raft_index',
-    type: 'gauge',
-    help: 'Raft committed index of the member (float: exact up to 2^53).',
-    labels: ['endpoint'],
-  },
-  raftAppliedIndex: {
-    name: 'inspection_etcd_member_raft_applied_index',
-    type: 'gauge',
-    help: 'Raft applied index of the member (float: exact up to 2^53).',
-    labels: ['endpoint'],
-  },
-  revision: {
-    name: 'inspection_etcd_member_revision',
-    type: 'gauge',
-    help: 'Current store revision as the member reports it (float: exact up to 2^53).',
-    labels: ['endpoint'],
-  },
+  failed: family.counter(
+    'inspection_failed_num',
+    'Inspections that could not reach a verdict, by inspection type (kstone-compatible name).',
+    ['inspectionType'],
+  ),
+  success: family.gauge(
+    'inspection_feature_success',
+    '1 when the last round of the inspection reached a verdict, 0 when it failed.',
+    ['inspectionType'],
+  ),
+  duration: family.gauge(
+    'inspection_feature_duration_seconds',
+    'Duration of the last round of the inspection.',
+    ['inspectionType'],
+  ),
+  lastRun: family.gauge(
+    'inspection_feature_last_run_timestamp_seconds',
+    'Unix time the last round of the inspection started.',
+    ['inspectionType'],
+  ),
+  interval: family.gauge(
+    'inspection_feature_interval_seconds',
+    'Configured interval of the inspection: the staleness alert compares the last run with it.',
+    ['inspectionType'],
+  ),
+  consecutiveFailures: family.gauge(
+    'inspection_feature_consecutive_failures',
+    'Rounds of the inspection that failed in a row up to the last one; 0 after a success.',
+    ['inspectionType'],
+  ),
+  runs: family.counter('inspection_feature_runs_total', 'Rounds of the inspection run, successful or not.', [
+    'inspectionType',
+  ]),
+  discoverySuccess: family.gauge(
+    'inspection_etcd_member_discovery_success',
+    '1 when the last member list of the cluster could be read, else 0.',
+  ),
+  members: family.gauge('inspection_etcd_members', 'Members in the cluster membership, learners included.'),
+  memberInfo: family.gauge(
+    'inspection_etcd_member_info',
+    'Always 1 for each member: its ID (hex), name, version and role (leader, follower, learner, unknown).',
+    ['endpoint', 'memberId', 'memberName', 'version', 'role'],
+  ),
+  memberStatusUp: family.gauge(
+    'inspection_etcd_member_status_up',
+    '1 when the member answered its last Status call, else 0.',
+    ['endpoint'],
+  ),
+  isLeader: family.gauge(
+    'inspection_etcd_member_is_leader',
+    '1 for the member that is the raft leader, else 0.',
+    ['endpoint'],
+  ),
+  dbSize: family.gauge('inspection_etcd_member_db_size_bytes', 'Size of the member backend database file.', [
+    'endpoint',
+  ]),
+  dbSizeInUse: family.gauge(
+    'inspection_etcd_member_db_size_in_use_bytes',
+    'Bytes of the backend database in use (the rest is reclaimable by defragmentation).',
+    ['endpoint'],
+  ),
+  dbSizeQuota: family.gauge(
+    'inspection_etcd_member_db_size_quota_bytes',
+    'Configured backend quota (--quota-backend-bytes); reported by etcd 3.6+ only.',
+    ['endpoint'],
+  ),
+  raftTerm: family.gauge('inspection_etcd_member_raft_term', 'Raft term of the member.', ['endpoint']),
+  raftIndex: family.gauge(
+    'inspection_etcd_member_raft_index',
+    'Raft committed index of the member (float: exact up to 2^53).',
+    ['endpoint'],
+  ),
+  raftAppliedIndex: family.gauge(
+    'inspection_etcd_member_raft_applied_index',
+    'Raft applied index of the member (float: exact up to 2^53).',
+    ['endpoint'],
+  ),
+  revision: family.gauge(
+    'inspection_etcd_member_revision',
+    'Current store revision as the member reports it (float: exact up to 2^53).',
+    ['endpoint'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 /** The label every inspection series carries; a cluster's own labels come beside it. */

@@ -1,4 +1,4 @@
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { memberIdHex, type AlarmMember } from '../../etcd/types.ts';
 import {
@@ -10,18 +10,15 @@ import {
 import { firstMemberAnswer } from '../members.ts';
 
 export const ALARM_METRICS = {
-  alarm: {
-    name: 'inspection_etcd_endpoint_alarm',
-    type: 'gauge',
-    help: '1 for each raised alarm. endpoint is the member the alarm is raised on; "cluster" for a cluster-wide alarm (member ID 0, e.g. CORRUPT); "member-<hex id>" for a member not in the membership.',
-    labels: ['endpoint', 'alarmType'],
-  },
-  count: {
-    name: 'inspection_etcd_alarms',
-    type: 'gauge',
-    help: 'Number of alarms raised in the cluster (0 when clear): alert on > 0 without relying on absent series.',
-    labels: [],
-  },
+  alarm: family.gauge(
+    'inspection_etcd_endpoint_alarm',
+    '1 for each raised alarm. endpoint is the member the alarm is raised on; "cluster" for a cluster-wide alarm (member ID 0, e.g. CORRUPT); "member-<hex id>" for a member not in the membership.',
+    ['endpoint', 'alarmType'],
+  ),
+  count: family.gauge(
+    'inspection_etcd_alarms',
+    'Number of alarms raised in the cluster (0 when clear): alert on > 0 without relying on absent series.',
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 /** The endpoint label of a cluster-wide alarm (member ID 0). */

@@ -8,7 +8,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { errorMessage } from '../../errors.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import {
   defineFeature,
@@ -26,24 +26,21 @@ import { parsePemBundle } from './x509.ts';
 const DAY = 86_400;
 
 export const CERTIFICATE_METRICS = {
-  expiry: {
-    name: 'inspection_etcd_certificate_expiry_seconds',
-    type: 'gauge',
-    help: 'Seconds until the certificate expires (negative once expired). source: the member host:port that presented it, "client" or "ca" for the configured ones.',
-    labels: ['source', 'kind', 'subject', 'serial'],
-  },
-  hostMismatch: {
-    name: 'inspection_etcd_certificate_host_mismatch',
-    type: 'gauge',
-    help: "1 when the member's serving certificate does not cover the host it is reached at (or the configured serverName), else 0.",
-    labels: ['endpoint'],
-  },
-  verified: {
-    name: 'inspection_etcd_certificate_chain_verified',
-    type: 'gauge',
-    help: "1 when the member's serving chain verifies against the configured CA (host name and dates included), else 0.",
-    labels: ['endpoint'],
-  },
+  expiry: family.gauge(
+    'inspection_etcd_certificate_expiry_seconds',
+    'Seconds until the certificate expires (negative once expired). source: the member host:port that presented it, "client" or "ca" for the configured ones.',
+    ['source', 'kind', 'subject', 'serial'],
+  ),
+  hostMismatch: family.gauge(
+    'inspection_etcd_certificate_host_mismatch',
+    "1 when the member's serving certificate does not cover the host it is reached at (or the configured serverName), else 0.",
+    ['endpoint'],
+  ),
+  verified: family.gauge(
+    'inspection_etcd_certificate_chain_verified',
+    "1 when the member's serving chain verifies against the configured CA (host name and dates included), else 0.",
+    ['endpoint'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export const CertificatesOptionsSchema = Type.Object(

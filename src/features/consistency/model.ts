@@ -5,75 +5,55 @@
 import { Type } from '@sinclair/typebox';
 import type { MemberHandle } from '../../engine/contract.ts';
 import { memberIdHex, type HashKVResult, type StatusResult } from '../../etcd/types.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 
 export const CONSISTENCY_METRICS = {
-  keyDiff: {
-    name: 'inspection_etcd_node_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest key count of the checked range over the members, all counted at the same revision (v2: at the same index). 0 when the members agree; any other value is divergence, not lag.',
-    labels: [],
-  },
-  revisionDiff: {
-    name: 'inspection_etcd_node_revision_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest store revision the members reported in this round: replication lag, not divergence.',
-    labels: [],
-  },
-  raftIndexDiff: {
-    name: 'inspection_etcd_node_raft_index_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest raft committed index over the members: lag, not divergence.',
-    labels: [],
-  },
-  appliedIndexDiff: {
-    name: 'inspection_etcd_node_raft_applied_index_diff_total',
-    type: 'gauge',
-    help: 'Largest minus smallest raft applied index over the members: lag, not divergence.',
-    labels: [],
-  },
-  v2IndexDiff: {
-    name: 'inspection_etcd_node_index_diff_total',
-    type: 'gauge',
-    help: 'v2 clusters: largest minus smallest v2 store index (X-Etcd-Index) in one parallel read of every member: lag, not divergence.',
-    labels: [],
-  },
-  hashMismatch: {
-    name: 'inspection_etcd_consistency_hash_mismatch',
-    type: 'gauge',
-    help: '1 when members that hashed the same revision range disagree, 0 when every member was compared and all agree. Absent when the hash was not compared this round.',
-    labels: [],
-  },
-  endpointHashMismatch: {
-    name: 'inspection_etcd_endpoint_hash_mismatch',
-    type: 'gauge',
-    help: '1 for a member whose hash differs from the largest group of equal hashes (every compared member when there is no single largest group), 0 for a member that agrees. Only compared members have a series.',
-    labels: ['endpoint'],
-  },
-  checkedRevision: {
-    name: 'inspection_etcd_consistency_checked_revision',
-    type: 'gauge',
-    help: 'The revision every member counted its keys at (v2: the common v2 index). Present when every member was counted.',
-    labels: [],
-  },
-  hashRevision: {
-    name: 'inspection_etcd_consistency_hash_revision',
-    type: 'gauge',
-    help: 'The revision the compared hashes cover (a compaction revision for a cached compaction hash, else the checked revision of the round that hashed). Present with inspection_etcd_consistency_hash_mismatch.',
-    labels: [],
-  },
-  hashTimestamp: {
-    name: 'inspection_etcd_consistency_hash_timestamp_seconds',
-    type: 'gauge',
-    help: 'When the exported hash verdict was reached (Unix time). With hashRevision auto a scan verdict stands, and is exported again, until the next hash (the next compaction, or hashIdleSeconds later). Present with inspection_etcd_consistency_hash_mismatch.',
-    labels: [],
-  },
-  memberKeys: {
-    name: 'inspection_etcd_consistency_member_keys',
-    type: 'gauge',
-    help: 'Keys of the checked range on this member at the checked revision. Present when every member was counted.',
-    labels: ['endpoint'],
-  },
+  keyDiff: family.gauge(
+    'inspection_etcd_node_diff_total',
+    'Largest minus smallest key count of the checked range over the members, all counted at the same revision (v2: at the same index). 0 when the members agree; any other value is divergence, not lag.',
+  ),
+  revisionDiff: family.gauge(
+    'inspection_etcd_node_revision_diff_total',
+    'Largest minus smallest store revision the members reported in this round: replication lag, not divergence.',
+  ),
+  raftIndexDiff: family.gauge(
+    'inspection_etcd_node_raft_index_diff_total',
+    'Largest minus smallest raft committed index over the members: lag, not divergence.',
+  ),
+  appliedIndexDiff: family.gauge(
+    'inspection_etcd_node_raft_applied_index_diff_total',
+    'Largest minus smallest raft applied index over the members: lag, not divergence.',
+  ),
+  v2IndexDiff: family.gauge(
+    'inspection_etcd_node_index_diff_total',
+    'v2 clusters: largest minus smallest v2 store index (X-Etcd-Index) in one parallel read of every member: lag, not divergence.',
+  ),
+  hashMismatch: family.gauge(
+    'inspection_etcd_consistency_hash_mismatch',
+    '1 when members that hashed the same revision range disagree, 0 when every member was compared and all agree. Absent when the hash was not compared this round.',
+  ),
+  endpointHashMismatch: family.gauge(
+    'inspection_etcd_endpoint_hash_mismatch',
+    '1 for a member whose hash differs from the largest group of equal hashes (every compared member when there is no single largest group), 0 for a member that agrees. Only compared members have a series.',
+    ['endpoint'],
+  ),
+  checkedRevision: family.gauge(
+    'inspection_etcd_consistency_checked_revision',
+    'The revision every member counted its keys at (v2: the common v2 index). Present when every member was counted.',
+  ),
+  hashRevision: family.gauge(
+    'inspection_etcd_consistency_hash_revision',
+    'The revision the compared hashes cover (a compaction revision for a cached compaction hash, else the checked revision of the round that hashed). Present with inspection_etcd_consistency_hash_mismatch.',
+  ),
+  hashTimestamp: family.gauge(
+    'inspection_etcd_consistency_hash_timestamp_seconds',
+    'When the exported hash verdict was reached (Unix time). With hashRevision auto a scan verdict stands, and is exported again, until the next hash (the next compaction, or hashIdleSeconds later). Present with inspection_etcd_consistency_hash_mismatch.',
+  ),
+  memberKeys: family.gauge(
+    'inspection_etcd_consistency_member_keys',
+    'Keys of the checked range on this member at the checked revision. Present when every member was counted.',
+    ['endpoint'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export const HASH_MODES = ['auto', 'compacted', 'current', 'none'] as const;

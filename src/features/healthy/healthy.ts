@@ -1,4 +1,4 @@
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { accessError, accessProblem } from '../../etcd/access-error.ts';
 import { memberIdHex } from '../../etcd/types.ts';
@@ -13,24 +13,21 @@ import { forEachMember } from '../members.ts';
 import { errorMessage } from '../../errors.ts';
 
 export const HEALTHY_METRICS = {
-  healthy: {
-    name: 'inspection_etcd_endpoint_healthy',
-    type: 'gauge',
-    help: '1 when the member answers /health as healthy and answers a Status call, else 0.',
-    labels: ['endpoint'],
-  },
-  accessError: {
-    name: 'inspection_monitor_access_error',
-    type: 'gauge',
-    help: "1 when the monitor's own credentials are refused by the member (wrong user or password): the member's health is then unknown and inspection_etcd_endpoint_healthy has no series for it. 0 when the member accepted them (or needs none); no series while the member does not answer, and for v2 clusters (their health check carries no credentials). The monitor's problem, not etcd's.",
-    labels: ['endpoint', 'reason'],
-  },
-  checkDuration: {
-    name: 'inspection_etcd_endpoint_health_check_duration_seconds',
-    type: 'gauge',
-    help: 'Time the last health check of the member took (/health and Status in parallel).',
-    labels: ['endpoint'],
-  },
+  healthy: family.gauge(
+    'inspection_etcd_endpoint_healthy',
+    '1 when the member answers /health as healthy and answers a Status call, else 0.',
+    ['endpoint'],
+  ),
+  accessError: family.gauge(
+    'inspection_monitor_access_error',
+    "1 when the monitor's own credentials are refused by the member (wrong user or password): the member's health is then unknown and inspection_etcd_endpoint_healthy has no series for it. 0 when the member accepted them (or needs none); no series while the member does not answer, and for v2 clusters (their health check carries no credentials). The monitor's problem, not etcd's.",
+    ['endpoint', 'reason'],
+  ),
+  checkDuration: family.gauge(
+    'inspection_etcd_endpoint_health_check_duration_seconds',
+    'Time the last health check of the member took (/health and Status in parallel).',
+    ['endpoint'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export interface MemberHealth {

@@ -11,7 +11,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { errorMessage } from '../../errors.ts';
 import { EtcdError, memberIdHex } from '../../etcd/types.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import {
   defineFeature,
@@ -36,36 +36,31 @@ import { LatencyWindow, quantiles } from './window.ts';
 export const EXPORTED_QUANTILES = [0.5, 0.9, 0.99] as const;
 
 export const LATENCY_METRICS = {
-  duration: {
-    name: 'inspection_etcd_probe_duration_seconds',
-    type: 'summary',
-    help: 'Round trip of the probe: quantiles (0.5, 0.9, 0.99) over the sliding window (option windowSeconds), _sum and _count since the feature started; a probe that hit its deadline counts as its elapsed time.',
-    labels: ['endpoint', 'probe', 'quantile'],
-  },
-  last: {
-    name: 'inspection_etcd_probe_last_duration_seconds',
-    type: 'gauge',
-    help: 'Round trip of the last probe (the elapsed time when it hit its deadline).',
-    labels: ['endpoint', 'probe'],
-  },
-  samples: {
-    name: 'inspection_etcd_probe_samples',
-    type: 'gauge',
-    help: 'Probes in the sliding window (the quantiles are over these).',
-    labels: ['endpoint', 'probe'],
-  },
-  failures: {
-    name: 'inspection_etcd_probe_failures_total',
-    type: 'counter',
-    help: 'Probes that failed (deadline, refused, error) since the feature started on the cluster.',
-    labels: ['endpoint', 'probe'],
-  },
-  slow: {
-    name: 'inspection_etcd_probe_slow',
-    type: 'gauge',
-    help: "1 when the probe's judged quantile (option quantile, default 0.99) over the window is above its threshold, else 0.",
-    labels: ['endpoint', 'probe'],
-  },
+  duration: family.summary(
+    'inspection_etcd_probe_duration_seconds',
+    'Round trip of the probe: quantiles (0.5, 0.9, 0.99) over the sliding window (option windowSeconds), _sum and _count since the feature started; a probe that hit its deadline counts as its elapsed time.',
+    ['endpoint', 'probe', 'quantile'],
+  ),
+  last: family.gauge(
+    'inspection_etcd_probe_last_duration_seconds',
+    'Round trip of the last probe (the elapsed time when it hit its deadline).',
+    ['endpoint', 'probe'],
+  ),
+  samples: family.gauge(
+    'inspection_etcd_probe_samples',
+    'Probes in the sliding window (the quantiles are over these).',
+    ['endpoint', 'probe'],
+  ),
+  failures: family.counter(
+    'inspection_etcd_probe_failures_total',
+    'Probes that failed (deadline, refused, error) since the feature started on the cluster.',
+    ['endpoint', 'probe'],
+  ),
+  slow: family.gauge(
+    'inspection_etcd_probe_slow',
+    "1 when the probe's judged quantile (option quantile, default 0.99) over the window is above its threshold, else 0.",
+    ['endpoint', 'probe'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export const DEFAULT_PROBE_KEY_PREFIX = '/etcd-monitor/latency-probe/';

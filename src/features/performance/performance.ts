@@ -14,7 +14,7 @@ import { memberIdHex } from '../../etcd/types.ts';
 import { errorMessage } from '../../errors.ts';
 import { realClock, sleep, type Clock } from '../../clock.ts';
 import { formatFigure, formatFinding } from '../../findings.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import {
   defineFeature,
@@ -36,90 +36,76 @@ import { figuresBetween, readMetrics, type MemberFigures, type Reading } from '.
 const endpointLabel = ['endpoint'] as const;
 
 export const PERFORMANCE_METRICS = {
-  up: {
-    name: 'inspection_etcd_member_metrics_up',
-    type: 'gauge',
-    help: "1 when the member's own /metrics was read this round, 0 when it could not be (the error is in the API and the status page).",
-    labels: endpointLabel,
-  },
-  window: {
-    name: 'inspection_etcd_member_performance_window_seconds',
-    type: 'gauge',
-    help: 'The interval between the two readings of the member the performance figures cover.',
-    labels: endpointLabel,
-  },
-  walFsync: {
-    name: 'inspection_etcd_member_wal_fsync_p99_seconds',
-    type: 'gauge',
-    help: 'p99 of the WAL fsync durations over the interval (etcd guidance: below 10 ms).',
-    labels: endpointLabel,
-  },
-  backendCommit: {
-    name: 'inspection_etcd_member_backend_commit_p99_seconds',
-    type: 'gauge',
-    help: 'p99 of the backend (bbolt) commit durations over the interval (etcd guidance: below 25 ms).',
-    labels: endpointLabel,
-  },
-  apply: {
-    name: 'inspection_etcd_member_apply_p99_seconds',
-    type: 'gauge',
-    help: 'p99 of the apply durations over the interval (etcd 3.5+; etcd logs applies above 100 ms).',
-    labels: endpointLabel,
-  },
-  slowApplies: {
-    name: 'inspection_etcd_member_slow_applies_per_second',
-    type: 'gauge',
-    help: 'Applies slower than 100 ms (etcd_server_slow_apply_total), per second over the interval.',
-    labels: endpointLabel,
-  },
-  peerRoundTrip: {
-    name: 'inspection_etcd_member_peer_round_trip_p99_seconds',
-    type: 'gauge',
-    help: "p99 of the member's probes to a peer over the interval (etcd guidance: below 150 ms); peer is the peer's endpoint.",
-    labels: ['endpoint', 'peer'],
-  },
-  peerSendFailures: {
-    name: 'inspection_etcd_member_peer_send_failures_per_second',
-    type: 'gauge',
-    help: 'Raft messages the member failed to send to a peer, per second over the interval.',
-    labels: ['endpoint', 'peer'],
-  },
-  heartbeatFailures: {
-    name: 'inspection_etcd_member_heartbeat_send_failures_per_second',
-    type: 'gauge',
-    help: 'Heartbeats the member (as leader) could not send in time, per second over the interval.',
-    labels: endpointLabel,
-  },
-  leaderChanges: {
-    name: 'inspection_etcd_member_leader_changes_per_second',
-    type: 'gauge',
-    help: 'Leader changes the member saw, per second over the interval.',
-    labels: endpointLabel,
-  },
-  proposalsFailed: {
-    name: 'inspection_etcd_member_proposals_failed_per_second',
-    type: 'gauge',
-    help: 'Failed raft proposals (lost leader or quorum), per second over the interval.',
-    labels: endpointLabel,
-  },
-  proposalsPending: {
-    name: 'inspection_etcd_member_proposals_pending',
-    type: 'gauge',
-    help: 'Raft proposals waiting to be committed, as the member last reported.',
-    labels: endpointLabel,
-  },
-  rss: {
-    name: 'inspection_etcd_member_resident_memory_bytes',
-    type: 'gauge',
-    help: "The member process's resident memory, as it last reported.",
-    labels: endpointLabel,
-  },
-  level: {
-    name: 'inspection_etcd_member_performance_level',
-    type: 'gauge',
-    help: `Per member and cause: 0 within bounds, 1 warning, 2 critical (thresholds of the performance feature). cause: ${Object.keys(CAUSES).join(', ')}.`,
-    labels: ['endpoint', 'cause'],
-  },
+  up: family.gauge(
+    'inspection_etcd_member_metrics_up',
+    "1 when the member's own /metrics was read this round, 0 when it could not be (the error is in the API and the status page).",
+    endpointLabel,
+  ),
+  window: family.gauge(
+    'inspection_etcd_member_performance_window_seconds',
+    'The interval between the two readings of the member the performance figures cover.',
+    endpointLabel,
+  ),
+  walFsync: family.gauge(
+    'inspection_etcd_member_wal_fsync_p99_seconds',
+    'p99 of the WAL fsync durations over the interval (etcd guidance: below 10 ms).',
+    endpointLabel,
+  ),
+  backendCommit: family.gauge(
+    'inspection_etcd_member_backend_commit_p99_seconds',
+    'p99 of the backend (bbolt) commit durations over the interval (etcd guidance: below 25 ms).',
+    endpointLabel,
+  ),
+  apply: family.gauge(
+    'inspection_etcd_member_apply_p99_seconds',
+    'p99 of the apply durations over the interval (etcd 3.5+; etcd logs applies above 100 ms).',
+    endpointLabel,
+  ),
+  slowApplies: family.gauge(
+    'inspection_etcd_member_slow_applies_per_second',
+    'Applies slower than 100 ms (etcd_server_slow_apply_total), per second over the interval.',
+    endpointLabel,
+  ),
+  peerRoundTrip: family.gauge(
+    'inspection_etcd_member_peer_round_trip_p99_seconds',
+    "p99 of the member's probes to a peer over the interval (etcd guidance: below 150 ms); peer is the peer's endpoint.",
+    ['endpoint', 'peer'],
+  ),
+  peerSendFailures: family.gauge(
+    'inspection_etcd_member_peer_send_failures_per_second',
+    'Raft messages the member failed to send to a peer, per second over the interval.',
+    ['endpoint', 'peer'],
+  ),
+  heartbeatFailures: family.gauge(
+    'inspection_etcd_member_heartbeat_send_failures_per_second',
+    'Heartbeats the member (as leader) could not send in time, per second over the interval.',
+    endpointLabel,
+  ),
+  leaderChanges: family.gauge(
+    'inspection_etcd_member_leader_changes_per_second',
+    'Leader changes the member saw, per second over the interval.',
+    endpointLabel,
+  ),
+  proposalsFailed: family.gauge(
+    'inspection_etcd_member_proposals_failed_per_second',
+    'Failed raft proposals (lost leader or quorum), per second over the interval.',
+    endpointLabel,
+  ),
+  proposalsPending: family.gauge(
+    'inspection_etcd_member_proposals_pending',
+    'Raft proposals waiting to be committed, as the member last reported.',
+    endpointLabel,
+  ),
+  rss: family.gauge(
+    'inspection_etcd_member_resident_memory_bytes',
+    "The member process's resident memory, as it last reported.",
+    endpointLabel,
+  ),
+  level: family.gauge(
+    'inspection_etcd_member_performance_level',
+    `Per member and cause: 0 within bounds, 1 warning, 2 critical (thresholds of the performance feature). cause: ${Object.keys(CAUSES).join(', ')}.`,
+    ['endpoint', 'cause'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 const seconds = (def: number, description: string) =>

@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { memberIdHex } from '../../etcd/types.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import {
   defineFeature,
@@ -24,54 +24,46 @@ import { assessMember, GrowthHistory, LEVEL_VALUE, type MemberQuota } from './as
 export const ETCD_DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
 
 export const QUOTA_METRICS = {
-  quota: {
-    name: 'inspection_etcd_quota_bytes',
-    type: 'gauge',
-    help: 'The backend quota in effect for the member: reported by etcd 3.6+, else the option quotaBytes.',
-    labels: ['endpoint'],
-  },
-  usage: {
-    name: 'inspection_etcd_quota_usage_ratio',
-    type: 'gauge',
-    help: 'db size / quota (0..1+); etcd raises NOSPACE when a write would exceed the quota.',
-    labels: ['endpoint'],
-  },
-  level: {
-    name: 'inspection_etcd_quota_level',
-    type: 'gauge',
-    help: 'The quota verdict: 0 ok, 1 warning, 2 critical (thresholds of the quota feature).',
-    labels: ['endpoint'],
-  },
-  fragmentation: {
-    name: 'inspection_etcd_db_fragmentation_ratio',
-    type: 'gauge',
-    help: '1 - size in use / db size: the share of the db file defragmentation would give back.',
-    labels: ['endpoint'],
-  },
-  reclaimable: {
-    name: 'inspection_etcd_db_reclaimable_bytes',
-    type: 'gauge',
-    help: 'db size - size in use: bytes defragmentation would give back.',
-    labels: ['endpoint'],
-  },
-  defrag: {
-    name: 'inspection_etcd_db_defragment_advised',
-    type: 'gauge',
-    help: '1 when fragmentation and reclaimable bytes both exceed the thresholds of the quota feature.',
-    labels: ['endpoint'],
-  },
-  growth: {
-    name: 'inspection_etcd_db_growth_bytes_per_second',
-    type: 'gauge',
-    help: 'Growth of the db size (least-squares slope over the growth window); negative when shrinking.',
-    labels: ['endpoint'],
-  },
-  untilFull: {
-    name: 'inspection_etcd_quota_seconds_until_full',
-    type: 'gauge',
-    help: 'Estimated seconds until the db reaches the quota at the current growth; absent when not growing.',
-    labels: ['endpoint'],
-  },
+  quota: family.gauge(
+    'inspection_etcd_quota_bytes',
+    'The backend quota in effect for the member: reported by etcd 3.6+, else the option quotaBytes.',
+    ['endpoint'],
+  ),
+  usage: family.gauge(
+    'inspection_etcd_quota_usage_ratio',
+    'db size / quota (0..1+); etcd raises NOSPACE when a write would exceed the quota.',
+    ['endpoint'],
+  ),
+  level: family.gauge(
+    'inspection_etcd_quota_level',
+    'The quota verdict: 0 ok, 1 warning, 2 critical (thresholds of the quota feature).',
+    ['endpoint'],
+  ),
+  fragmentation: family.gauge(
+    'inspection_etcd_db_fragmentation_ratio',
+    '1 - size in use / db size: the share of the db file defragmentation would give back.',
+    ['endpoint'],
+  ),
+  reclaimable: family.gauge(
+    'inspection_etcd_db_reclaimable_bytes',
+    'db size - size in use: bytes defragmentation would give back.',
+    ['endpoint'],
+  ),
+  defrag: family.gauge(
+    'inspection_etcd_db_defragment_advised',
+    '1 when fragmentation and reclaimable bytes both exceed the thresholds of the quota feature.',
+    ['endpoint'],
+  ),
+  growth: family.gauge(
+    'inspection_etcd_db_growth_bytes_per_second',
+    'Growth of the db size (least-squares slope over the growth window); negative when shrinking.',
+    ['endpoint'],
+  ),
+  untilFull: family.gauge(
+    'inspection_etcd_quota_seconds_until_full',
+    'Estimated seconds until the db reaches the quota at the current growth; absent when not growing.',
+    ['endpoint'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export const QuotaOptionsSchema = Type.Object(

@@ -3,108 +3,81 @@
  * verdict) from the details the watch loop reports. No state, no I/O.
  */
 import { failedOutcome, type InspectionOutcome } from '../../engine/contract.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { humanBytes } from '../units.ts';
 import type { StreamState, WatchState } from './state.ts';
 
 export const REQUEST_METRICS = {
-  requests: {
-    name: 'inspection_etcd_request_total',
-    type: 'counter',
-    help: 'PUT and DELETE events seen by the watch, by key prefix and resource (kstone-compatible name). Monotonic for the life of the session; events in a compacted gap are not in it (see inspection_etcd_request_recounts_total).',
-    labels: ['grpcMethod', 'etcdPrefix', 'resourceName'],
-  },
-  keys: {
-    name: 'inspection_etcd_key_total',
-    type: 'gauge',
-    help: 'Keys by key prefix and resource, exact at the last processed revision (kstone-compatible name).',
-    labels: ['etcdPrefix', 'resourceName'],
-  },
-  ready: {
-    name: 'inspection_etcd_request_ready',
-    type: 'gauge',
-    help: '1 once the initial key count has completed (the request and key families are only exported then), else 0.',
-    labels: [],
-  },
-  watchUp: {
-    name: 'inspection_etcd_request_watch_up',
-    type: 'gauge',
-    help: '1 while the watch stream of every prefix is established, else 0 (counting, reconnecting).',
-    labels: [],
-  },
-  events: {
-    name: 'inspection_etcd_request_events_processed_total',
-    type: 'counter',
-    help: 'Watch events processed (the sum of inspection_etcd_request_total), for rate().',
-    labels: [],
-  },
-  eventsRate: {
-    name: 'inspection_etcd_request_events_per_second',
-    type: 'gauge',
-    help: 'Watch events processed per second over the last inspection interval.',
-    labels: [],
-  },
-  lagRevisions: {
-    name: 'inspection_etcd_request_watch_lag_revisions',
-    type: 'gauge',
-    help: "Cluster revision (the leader's Status, watch headers, member Status) minus the last processed revision.",
-    labels: [],
-  },
-  lagSeconds: {
-    name: 'inspection_etcd_request_watch_lag_seconds',
-    type: 'gauge',
-    help: 'Estimated time the watch trails the cluster: the larger of the age of the oldest revision seen but not processed and the lag in revisions over the recent revision rate (0 when caught up).',
-    labels: [],
-  },
-  processedRevision: {
-    name: 'inspection_etcd_request_processed_revision',
-    type: 'gauge',
-    help: 'Last revision the counts are exact at (lowest over the prefixes; float: exact up to 2^53).',
-    labels: [],
-  },
-  restarts: {
-    name: 'inspection_etcd_request_watch_restarts_total',
-    type: 'counter',
-    help: 'Times the watch was resumed after a stream failure (member down, leader lost, disconnect).',
-    labels: [],
-  },
-  resourceBytes: {
-    name: 'inspection_etcd_resource_bytes',
-    type: 'gauge',
-    help: 'Bytes of keys and values (as stored) by key prefix and resource, exact at the last processed revision (request option sizes).',
-    labels: ['etcdPrefix', 'resourceName'],
-  },
-  resourceAverage: {
-    name: 'inspection_etcd_resource_object_average_bytes',
-    type: 'gauge',
-    help: 'Average bytes (key + value) of an object of the resource (request option sizes).',
-    labels: ['etcdPrefix', 'resourceName'],
-  },
-  resourceLargest: {
-    name: 'inspection_etcd_resource_object_largest_bytes',
-    type: 'gauge',
-    help: 'Bytes (key + value) of the largest object of the resource; absent while unknown (request option sizes).',
-    labels: ['etcdPrefix', 'resourceName'],
-  },
-  sizesComplete: {
-    name: 'inspection_etcd_request_sizes_complete',
-    type: 'gauge',
-    help: '1 when the keyspace sizes are exact (totals, every largest object, the top keys), 0 while a re-scan is due or running.',
-    labels: [],
-  },
-  sizeRescans: {
-    name: 'inspection_etcd_request_size_rescans_total',
-    type: 'counter',
-    help: 'Sizes scans run again because the kept largest keys were deleted or shrank (re-counts after compaction not included).',
-    labels: [],
-  },
-  recounts: {
-    name: 'inspection_etcd_request_recounts_total',
-    type: 'counter',
-    help: 'Re-counts because the resume revision had been compacted; the events in the gap are not counted.',
-    labels: [],
-  },
+  requests: family.counter(
+    'inspection_etcd_request_total',
+    'PUT and DELETE events seen by the watch, by key prefix and resource (kstone-compatible name). Monotonic for the life of the session; events in a compacted gap are not in it (see inspection_etcd_request_recounts_total).',
+    ['grpcMethod', 'etcdPrefix', 'resourceName'],
+  ),
+  keys: family.gauge(
+    'inspection_etcd_key_total',
+    'Keys by key prefix and resource, exact at the last processed revision (kstone-compatible name).',
+    ['etcdPrefix', 'resourceName'],
+  ),
+  ready: family.gauge(
+    'inspection_etcd_request_ready',
+    '1 once the initial key count has completed (the request and key families are only exported then), else 0.',
+  ),
+  watchUp: family.gauge(
+    'inspection_etcd_request_watch_up',
+    '1 while the watch stream of every prefix is established, else 0 (counting, reconnecting).',
+  ),
+  events: family.counter(
+    'inspection_etcd_request_events_processed_total',
+    'Watch events processed (the sum of inspection_etcd_request_total), for rate().',
+  ),
+  eventsRate: family.gauge(
+    'inspection_etcd_request_events_per_second',
+    'Watch events processed per second over the last inspection interval.',
+  ),
+  lagRevisions: family.gauge(
+    'inspection_etcd_request_watch_lag_revisions',
+    "Cluster revision (the leader's Status, watch headers, member Status) minus the last processed revision.",
+  ),
+  lagSeconds: family.gauge(
+    'inspection_etcd_request_watch_lag_seconds',
+    'Estimated time the watch trails the cluster: the larger of the age of the oldest revision seen but not processed and the lag in revisions over the recent revision rate (0 when caught up).',
+  ),
+  processedRevision: family.gauge(
+    'inspection_etcd_request_processed_revision',
+    'Last revision the counts are exact at (lowest over the prefixes; float: exact up to 2^53).',
+  ),
+  restarts: family.counter(
+    'inspection_etcd_request_watch_restarts_total',
+    'Times the watch was resumed after a stream failure (member down, leader lost, disconnect).',
+  ),
+  resourceBytes: family.gauge(
+    'inspection_etcd_resource_bytes',
+    'Bytes of keys and values (as stored) by key prefix and resource, exact at the last processed revision (request option sizes).',
+    ['etcdPrefix', 'resourceName'],
+  ),
+  resourceAverage: family.gauge(
+    'inspection_etcd_resource_object_average_bytes',
+    'Average bytes (key + value) of an object of the resource (request option sizes).',
+    ['etcdPrefix', 'resourceName'],
+  ),
+  resourceLargest: family.gauge(
+    'inspection_etcd_resource_object_largest_bytes',
+    'Bytes (key + value) of the largest object of the resource; absent while unknown (request option sizes).',
+    ['etcdPrefix', 'resourceName'],
+  ),
+  sizesComplete: family.gauge(
+    'inspection_etcd_request_sizes_complete',
+    '1 when the keyspace sizes are exact (totals, every largest object, the top keys), 0 while a re-scan is due or running.',
+  ),
+  sizeRescans: family.counter(
+    'inspection_etcd_request_size_rescans_total',
+    'Sizes scans run again because the kept largest keys were deleted or shrank (re-counts after compaction not included).',
+  ),
+  recounts: family.counter(
+    'inspection_etcd_request_recounts_total',
+    'Re-counts because the resume revision had been compacted; the events in the gap are not counted.',
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export interface PrefixDetails {

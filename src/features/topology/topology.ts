@@ -7,7 +7,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { Endpoint } from '../../etcd/endpoint.ts';
-import type { MetricDefinition } from '../../metrics/catalogue.ts';
+import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { errorMessage } from '../../errors.ts';
 import {
@@ -30,66 +30,49 @@ import {
 } from './assess.ts';
 
 export const TOPOLOGY_METRICS = {
-  hasLeader: {
-    name: 'inspection_etcd_topology_has_leader',
-    type: 'gauge',
-    help: '1 when the voting members agree on a leader, else 0.',
-    labels: [],
-  },
-  term: {
-    name: 'inspection_etcd_topology_raft_term',
-    type: 'gauge',
-    help: 'The highest raft term any member reports: every election raises it.',
-    labels: [],
-  },
-  leaderChanges: {
-    name: 'inspection_etcd_topology_leader_changes_total',
-    type: 'counter',
-    help: 'Leader changes seen between rounds (another leader, or the same one re-elected in a higher term), for the life of the session.',
-    labels: [],
-  },
-  learners: {
-    name: 'inspection_etcd_topology_learners',
-    type: 'gauge',
-    help: 'Learners (non-voting members) in the membership.',
-    labels: [],
-  },
-  learnerLag: {
-    name: 'inspection_etcd_topology_learner_lag_entries',
-    type: 'gauge',
-    help: "The leader's raft applied index minus the learner's.",
-    labels: ['endpoint'],
-  },
-  unstarted: {
-    name: 'inspection_etcd_topology_unstarted_members',
-    type: 'gauge',
-    help: 'Members in the membership without client URLs: added but never started.',
-    labels: [],
-  },
-  listsDisagree: {
-    name: 'inspection_etcd_topology_member_lists_disagree',
-    type: 'gauge',
-    help: '1 when members answer MemberList with different members, else 0.',
-    labels: [],
-  },
-  minors: {
-    name: 'inspection_etcd_topology_server_minor_versions',
-    type: 'gauge',
-    help: 'Distinct minor server versions among the members: more than 1 is version skew.',
-    labels: [],
-  },
-  versionInfo: {
-    name: 'inspection_etcd_topology_version_info',
-    type: 'gauge',
-    help: 'Always 1: the server, cluster (/version) and storage (3.6+) versions each member reports.',
-    labels: ['endpoint', 'serverVersion', 'clusterVersion', 'storageVersion'],
-  },
-  foreign: {
-    name: 'inspection_etcd_topology_cluster_id_mismatch',
-    type: 'gauge',
-    help: '1 for an endpoint that answers with another cluster ID than most endpoints (another cluster), 0 for the others.',
-    labels: ['endpoint'],
-  },
+  hasLeader: family.gauge(
+    'inspection_etcd_topology_has_leader',
+    '1 when the voting members agree on a leader, else 0.',
+  ),
+  term: family.gauge(
+    'inspection_etcd_topology_raft_term',
+    'The highest raft term any member reports: every election raises it.',
+  ),
+  leaderChanges: family.counter(
+    'inspection_etcd_topology_leader_changes_total',
+    'Leader changes seen between rounds (another leader, or the same one re-elected in a higher term), for the life of the session.',
+  ),
+  learners: family.gauge(
+    'inspection_etcd_topology_learners',
+    'Learners (non-voting members) in the membership.',
+  ),
+  learnerLag: family.gauge(
+    'inspection_etcd_topology_learner_lag_entries',
+    "The leader's raft applied index minus the learner's.",
+    ['endpoint'],
+  ),
+  unstarted: family.gauge(
+    'inspection_etcd_topology_unstarted_members',
+    'Members in the membership without client URLs: added but never started.',
+  ),
+  listsDisagree: family.gauge(
+    'inspection_etcd_topology_member_lists_disagree',
+    '1 when members answer MemberList with different members, else 0.',
+  ),
+  minors: family.gauge(
+    'inspection_etcd_topology_server_minor_versions',
+    'Distinct minor server versions among the members: more than 1 is version skew.',
+  ),
+  versionInfo: family.gauge(
+    'inspection_etcd_topology_version_info',
+    'Always 1: the server, cluster (/version) and storage (3.6+) versions each member reports.',
+    ['endpoint', 'serverVersion', 'clusterVersion', 'storageVersion'],
+  ),
+  foreign: family.gauge(
+    'inspection_etcd_topology_cluster_id_mismatch',
+    '1 for an endpoint that answers with another cluster ID than most endpoints (another cluster), 0 for the others.',
+    ['endpoint'],
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export const TopologyOptionsSchema = Type.Object(
