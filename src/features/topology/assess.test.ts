@@ -1,16 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  assessTopology,
-  compareMinor,
-  newMemory,
-  type EndpointObservation,
-  type ListedMember,
-} from './assess.ts';
+import { assessTopology, compareMinor, newMemory, type EndpointObservation } from './assess.ts';
+import type { MemberInfo } from '../../etcd/types.ts';
 
 const T = { learnerLagEntries: 100, maxLeaderChanges: 2, leaderChangeWindowSeconds: 3600 };
 const CLUSTER = 0xc1n;
-const list: ListedMember[] = [1n, 2n, 3n].map((id) => ({
+const list: MemberInfo[] = [1n, 2n, 3n].map((id) => ({
   id,
   name: `m${id}`,
   clientURLs: [`http://10.0.0.${id}:2379`],
@@ -99,7 +94,7 @@ test('leader changes: another leader or a higher term counts; too many in the wi
 });
 
 test('an unstarted member and disagreeing lists are problems only when they persist', () => {
-  const withNew: ListedMember[] = [
+  const withNew: MemberInfo[] = [
     ...list,
     { id: 4n, name: '', clientURLs: [], peerURLs: ['http://10.0.0.4:2380'], isLearner: false },
   ];
@@ -118,7 +113,7 @@ test('an unstarted member and disagreeing lists are problems only when they pers
 });
 
 test('learners: lag against the leader; version skew names who runs what', () => {
-  const withLearner: ListedMember[] = [...list.slice(0, 2), { ...list[2]!, isLearner: true }];
+  const withLearner: MemberInfo[] = [...list.slice(0, 2), { ...list[2]!, isLearner: true }];
   const memory = newMemory();
   const round = () =>
     assessTopology(

@@ -3,16 +3,8 @@
  * endpoint answered and of what the previous rounds saw (leader, term,
  * problems that must persist before they count).
  */
-import { memberIdHex } from '../../etcd/types.ts';
+import { memberIdHex, type MemberInfo } from '../../etcd/types.ts';
 import { humanDuration } from '../units.ts';
-
-export interface ListedMember {
-  readonly id: bigint;
-  readonly name: string;
-  readonly clientURLs: readonly string[];
-  readonly peerURLs: readonly string[];
-  readonly isLearner: boolean;
-}
 
 export interface EndpointObservation {
   /** host:port */
@@ -30,7 +22,7 @@ export interface EndpointObservation {
     readonly storageVersion: string;
     readonly isLearner: boolean;
   };
-  readonly members?: readonly ListedMember[];
+  readonly members?: readonly MemberInfo[];
   /** From /version; '' when not asked or not answered. */
   readonly clusterVersion?: string;
   readonly error?: string;
@@ -169,7 +161,7 @@ export function assessTopology(
   if (clusterId !== undefined) memory.clusterId = clusterId;
 
   // The membership: the leader's list when it answered, else the most common list.
-  const signature = (list: readonly ListedMember[]): string =>
+  const signature = (list: readonly MemberInfo[]): string =>
     list
       .map((m) => `${memberIdHex(m.id)}${m.isLearner ? '(learner)' : ''}`)
       .sort()
