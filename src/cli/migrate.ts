@@ -12,13 +12,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { errorMessage } from '../errors.ts';
 import { featureRegistry } from '../features/index.ts';
 import { formatProblems } from '../k8s/api/validate.ts';
-import {
-  createClients,
-  describeResource,
-  KubeConfigError,
-  loadKubeConfig,
-  ResourceClient,
-} from '../k8s/client/index.ts';
+import { createClients, describeResource, ResourceClient } from '../k8s/client/index.ts';
 import {
   convertKstoneCluster,
   KSTONE_GROUP,
@@ -28,6 +22,7 @@ import {
   type MigratedCluster,
 } from '../migrate/kstone.ts';
 import { UsageError } from './common.ts';
+import { kubeConfigFromFlags } from './kube-config.ts';
 
 interface KstoneFlags {
   readonly kubeconfig?: string;
@@ -106,17 +101,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function fromCluster(flags: KstoneFlags): Promise<Source & { close(): Promise<void> }> {
-  let config: ReturnType<typeof loadKubeConfig>;
-  try {
-    config = loadKubeConfig({
-      ...(flags.kubeconfig !== undefined && { kubeconfig: flags.kubeconfig }),
-      ...(flags.context !== undefined && { context: flags.context }),
-    });
-  } catch (err) {
-    if (err instanceof KubeConfigError) throw new UsageError(err.message);
-    throw err;
-  }
-  const clients = createClients(config);
+  const clients = createClients(kubeConfigFromFlags(flags));
   try {
     const kstone = new ResourceClient(clients.transport, kstoneResource);
     let list: Awaited<ReturnType<typeof kstone.list>>;

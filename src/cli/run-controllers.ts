@@ -9,12 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { featureRegistry } from '../features/index.ts';
-import {
-  KubeConfigError,
-  LabelSelectorError,
-  loadKubeConfig,
-  parseLabelSelector,
-} from '../k8s/client/index.ts';
+import { LabelSelectorError, parseLabelSelector } from '../k8s/client/index.ts';
 import { validateLeaderElectionOptions, validateLeaseName } from '../k8s/leaderelection.ts';
 import { errorMessage } from '../errors.ts';
 import { DEFAULT_STATUS_REFRESH_MS } from '../controllers/etcdcluster/controller.ts';
@@ -38,6 +33,7 @@ import {
   UsageError,
   type LogFlags,
 } from './common.ts';
+import { kubeConfigFromFlags } from './kube-config.ts';
 import { onShutdownSignal, stopWithin } from './signals.ts';
 
 export const DEFAULT_METRICS_ADDR = '0.0.0.0:8080';
@@ -274,17 +270,7 @@ async function runControllers(
   controllers: readonly ControllerName[],
 ): Promise<number> {
   const { election, sharding } = checkFlags(flags);
-  let kubeConfig: ReturnType<typeof loadKubeConfig>;
-  try {
-    kubeConfig = loadKubeConfig({
-      ...(flags.kubeconfig !== undefined && { kubeconfig: flags.kubeconfig }),
-      ...(flags.context !== undefined && { context: flags.context }),
-      ...(flags.master !== undefined && { master: flags.master }),
-    });
-  } catch (err) {
-    if (err instanceof KubeConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  const kubeConfig = kubeConfigFromFlags(flags);
   const logger = loggerFrom(flags);
   const manager = new Manager({
     kubeConfig,
