@@ -5,6 +5,7 @@ import {
   planHash,
   recordFailedScan,
   recordScan,
+  type HashKind,
   type HashMemory,
   type HashPlan,
   type VoterState,
@@ -31,16 +32,22 @@ function round(
   return plan;
 }
 
+/** A plan that hashes: its kind, the revision to hash, the compaction it covers and why. */
+const hashAt = (kind: HashKind, target: bigint, compaction: bigint, why: string): HashPlan => ({
+  kind,
+  target,
+  compaction,
+  why,
+});
+
 const kindTarget = (p: HashPlan): string => ('target' in p ? `${p.kind}@${p.target}` : p.kind);
 
 test('never compacted: a recent-revision scan at once, then once per idle period', () => {
   const m: HashMemory = {};
-  assert.deepEqual(round(m, [old(-1n), old(-1n)], 100n, 0), {
-    kind: 'recent',
-    target: 100n,
-    compaction: 0n,
-    why: 'scan, never compacted',
-  });
+  assert.deepEqual(
+    round(m, [old(-1n), old(-1n)], 100n, 0),
+    hashAt('recent', 100n, 0n, 'scan, never compacted'),
+  );
   const between = round(m, [old(-1n), old(-1n)], 150n, 60_000);
   assert.equal(between.kind, 'reuse');
   assert.match(
@@ -52,12 +59,10 @@ test('never compacted: a recent-revision scan at once, then once per idle period
 
 test('etcd < 3.5.5: one scan per compaction at the checked revision (the compact revision itself is refused), then the verdict stands', () => {
   const m: HashMemory = {};
-  assert.deepEqual(round(m, [old(50n), old(50n)], 100n, 1000), {
-    kind: 'compaction-scan',
-    target: 100n,
-    compaction: 50n,
-    why: 'scan after compaction 50',
-  });
+  assert.deepEqual(
+    round(m, [old(50n), old(50n)], 100n, 1000),
+    hashAt('compaction-scan', 100n, 50n, 'scan after compaction 50'),
+  );
   assert.equal(round(m, [old(50n), old(50n)], 120n, 2000).kind, 'reuse');
   assert.equal(kindTarget(round(m, [old(80n), old(80n)], 130n, 3000)), 'compaction-scan@130');
   assert.equal(round(m, [old(80n), old(80n)], 140n, 4000).kind, 'reuse');
@@ -90,12 +95,10 @@ test('a scan counts only once it reached a verdict; failed scans back off up to 
 
 test('3.5.5+: the cached compaction hash every round while compactions come; no backoff for it', () => {
   const m: HashMemory = {};
-  assert.deepEqual(round(m, [cached(50n), cached(50n)], 100n, 1000), {
-    kind: 'cached',
-    target: 50n,
-    compaction: 50n,
-    why: 'cached compaction hash',
-  });
+  assert.deepEqual(
+    round(m, [cached(50n), cached(50n)], 100n, 1000),
+    hashAt('cached', 50n, 50n, 'cached compaction hash'),
+  );
   assert.equal(kindTarget(round(m, [cached(50n), cached(50n)], 110n, 2000)), 'cached@50');
   assert.equal(kindTarget(round(m, [cached(80n), cached(80n)], 120n, 300_000)), 'cached@80');
 });
@@ -111,12 +114,10 @@ test('a member that lost its cached hash (restart): one scan for that compaction
 test('no compaction for the idle period: a recent-revision scan, on every version, then cached again', () => {
   const m: HashMemory = {};
   round(m, [cached(50n)], 100n, 1000);
-  assert.deepEqual(round(m, [cached(50n)], 400n, 601_000), {
-    kind: 'recent',
-    target: 400n,
-    compaction: 50n,
-    why: 'scan, no compaction for 600 s',
-  });
+  assert.deepEqual(
+    round(m, [cached(50n)], 400n, 601_000),
+    hashAt('recent', 400n, 50n, 'scan, no compaction for 600 s'),
+  );
   assert.equal(kindTarget(round(m, [cached(50n)], 410n, 602_000)), 'cached@50');
   assert.equal(kindTarget(round(m, [cached(50n)], 900n, 1_201_000)), 'recent@900');
 });
