@@ -8,6 +8,7 @@ import { KubeConfigError, loadKubeConfig, type KubeConfigEnv } from './kubeconfi
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
+/** A kubeconfig with one cluster, user and context (named as the cluster); the current context defaults to it. */
 function kubeconfig(opts: {
   cluster: string;
   server: string;
@@ -26,7 +27,8 @@ users:
 contexts:
 - name: ${opts.cluster}
   context: {cluster: ${opts.cluster}, user: ${opts.user}, namespace: ops}
-${opts.current !== undefined ? `current-context: ${opts.current}\n` : ''}`;
+current-context: ${opts.current ?? opts.cluster}
+`;
 }
 
 describe('loadKubeConfig', () => {
@@ -39,19 +41,13 @@ describe('loadKubeConfig', () => {
     await writeFile(join(dir, 'ca.crt'), PEM);
     await writeFile(
       join(dir, 'config'),
-      kubeconfig({ cluster: 'c1', server: 'https://10.0.0.1:6443', user: 'u1', token: 'abc', current: 'c1' }),
+      kubeconfig({ cluster: 'c1', server: 'https://10.0.0.1:6443', user: 'u1', token: 'abc' }),
     );
     await mkdir(join(dir, 'other'));
     await writeFile(join(dir, 'other', 'ca.crt'), PEM.replace('MIIB', 'MIIC'));
     await writeFile(
       join(dir, 'other', 'config'),
-      kubeconfig({
-        cluster: 'c2',
-        server: 'https://10.0.0.2:6443',
-        user: 'u1',
-        token: 'shadowed',
-        current: 'c2',
-      }),
+      kubeconfig({ cluster: 'c2', server: 'https://10.0.0.2:6443', user: 'u1', token: 'shadowed' }),
     );
     await writeFile(
       join(dir, 'no-context'),
@@ -61,13 +57,7 @@ describe('loadKubeConfig', () => {
     await mkdir(join(home, '.kube'), { recursive: true });
     await writeFile(
       join(home, '.kube', 'config'),
-      kubeconfig({
-        cluster: 'h',
-        server: 'https://10.0.0.9:6443',
-        user: 'hu',
-        token: 'home',
-        current: 'h',
-      }).replace(
+      kubeconfig({ cluster: 'h', server: 'https://10.0.0.9:6443', user: 'hu', token: 'home' }).replace(
         'certificate-authority: ca.crt',
         `certificate-authority-data: ${Buffer.from(PEM).toString('base64')}`,
       ),
