@@ -60,6 +60,18 @@ class FakeLeaseStore {
     };
   }
 
+  /** A lease another process wrote before the test's candidates start. */
+  heldBy(holder: string, leaseDurationSeconds: number, leaseTransitions: number): void {
+    this.record = {
+      holderIdentity: holder,
+      leaseDurationSeconds,
+      acquireTime: undefined,
+      renewTime: undefined,
+      leaseTransitions,
+    };
+    this.version++;
+  }
+
   /** An out-of-band write, like `kubectl edit lease`. */
   steal(holder: string): void {
     assert.ok(this.record !== null);
@@ -120,11 +132,23 @@ function start(
   return Object.assign(h, { elector, done });
 }
 
-test('a lone candidate creates the lease and leads', async () => {
+/** Cancels the candidates and waits until each has stopped (and released, where it leads). */
+async function stopAll(...candidates: Harness[]): Promise<void> {
+  for (const c of candidates) c.abort.abort();
+  await Promise.all(candidates.map((c) => c.done));
+}
+
+/** A fake clock and lease store where candidate "a" has started and settled as the lone leader. */
+async function firstLeader(opts: Parameters<typeof start>[3] = {}) {
   const clock = new FakeClock();
   const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a');
+  const a = start(store, clock, 'a', opts);
   await settle();
+  return { clock, store, a };
+}
+
+test('a lone candidate creates the lease and leads', async () => {
+  const { clock, store, a } = await firstLeader();
   assert.equal(a.elector.isLeader(), true);
   assert.deepEqual(a.events, ['leader:a', 'started']);
   assert.equal(a.leadingSignal?.aborted, false);
@@ -138,10 +162,7 @@ test('a lone candidate creates the lease and leads', async () => {
 });
 
 test('the leader renews every retryPeriod with one optimistic update, keeping acquireTime and transitions', async () => {
-  const clock = new FakeClock();
-  const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a');
-  await settle();
+  const { clock, store, a } = await firstLeader();
   const acquired = store.record?.acquireTime;
   store.calls.length = 0;
   await clock.advance(5_000);
@@ -172,16 +193,11 @@ test('a standby never leads while the leader renews, even with the leader clock 
   assert.equal(b.elector.isLeader(), false);
   assert.equal(b.elector.leader(), 'a');
   assert.deepEqual(b.events, ['leader:a']);
-  a.abort.abort();
-  b.abort.abort();
-  await Promise.all([a.done, b.done]);
+  await stopAll(a, b);
 });
 
 test('a standby takes over an expired lease leaseDuration after it last saw it change, and counts the transition', async () => {
-  const clock = new FakeClock();
-  const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a', { releaseOnCancel: false });
-  await settle();
+  const { clock, store, a } = await firstLeader({ releaseOnCancel: false });
   const b = start(store, clock, 'b');
   await clock.advance(12_000);
   // The leader dies without releasing (its last renewal was at t=10 s).
@@ -204,10 +220,7 @@ test('a standby takes over an expired lease leaseDuration after it last saw it c
 });
 
 test('a leader that cannot renew stops leading exactly renewDeadline after its last successful renewal started', async () => {
-  const clock = new FakeClock();
-  const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a');
-  await settle();
+  const { clock, store, a } = await firstLeader();
   await clock.advance(10_000); // renewed at 5 s and 10 s
   store.failing.add('a');
   await clock.advance(14_999);
@@ -223,10 +236,7 @@ test('a leader that cannot renew stops leading exactly renewDeadline after its l
 });
 
 test('a renewal hanging on the network does not delay stepping down; the call is cancelled', async () => {
-  const clock = new FakeClock();
-  const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a', { releaseOnCancel: false });
-  await settle();
+  const { clock, store, a } = await firstLeader({ releaseOnCancel: false });
   store.hanging.add('a');
   await clock.advance(14_999);
   assert.equal(a.elector.isLeader(), true);
@@ -238,10 +248,7 @@ test('a renewal hanging on the network does not delay stepping down; the call is
 });
 
 test('a leader whose lease is taken out of band stops at its next renewal, not at the deadline', async () => {
-  const clock = new FakeClock();
-  const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a');
-  await settle();
+  const { clock, store, a } = await firstLeader();
   await clock.advance(7_000);
   store.steal('intruder');
   store.calls.length = 0;
@@ -257,10 +264,7 @@ test('a leader whose lease is taken out of band stops at its next renewal, not a
 });
 
 test('on shutdown the leader stops at once, waits for its work, then releases so a standby takes over at its next retry', async () => {
-  const clock = new FakeClock();
-  const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a', { workAfterStop: 2_000 });
-  await settle();
+  const { clock, store, a } = await firstLeader({ workAfterStop: 2_000 });
   const b = start(store, clock, 'b');
   await clock.advance(20_000);
   a.abort.abort();
@@ -287,10 +291,7 @@ test('on shutdown the leader stops at once, waits for its work, then releases so
 });
 
 test('without releaseOnCancel the lease is left to expire', async () => {
-  const clock = new FakeClock();
-  const store = new FakeLeaseStore();
-  const a = start(store, clock, 'a', { releaseOnCancel: false });
-  await settle();
+  const { store, a } = await firstLeader({ releaseOnCancel: false });
   a.abort.abort();
   await a.done;
   assert.equal(store.record?.holderIdentity, 'a');
@@ -309,22 +310,13 @@ test('two candidates starting at once: one create conflicts, exactly one leads',
     await clock.advance(1000);
     assert.equal(Number(a.elector.isLeader()) + Number(b.elector.isLeader()), 1);
   }
-  a.abort.abort();
-  b.abort.abort();
-  await Promise.all([a.done, b.done]);
+  await stopAll(a, b);
 });
 
 test('two candidates updating the same expired lease: the resourceVersion lets only one win', async () => {
   const clock = new FakeClock();
   const store = new FakeLeaseStore();
-  store.record = {
-    holderIdentity: 'dead',
-    leaseDurationSeconds: 10,
-    acquireTime: undefined,
-    renewTime: undefined,
-    leaseTransitions: 4,
-  };
-  store.version = 1;
+  store.heldBy('dead', 10, 4);
   const a = start(store, clock, 'a');
   const b = start(store, clock, 'b');
   await settle();
@@ -332,9 +324,7 @@ test('two candidates updating the same expired lease: the resourceVersion lets o
   await clock.advance(10_000);
   assert.equal(Number(a.elector.isLeader()) + Number(b.elector.isLeader()), 1);
   assert.equal(store.record?.leaseTransitions, 5);
-  a.abort.abort();
-  b.abort.abort();
-  await Promise.all([a.done, b.done]);
+  await stopAll(a, b);
 });
 
 test('a failing leading work makes the leader step down and release', async () => {
@@ -365,13 +355,7 @@ test('a failing leading work makes the leader step down and release', async () =
 test('aborting before leadership: neither callback runs and nothing is left scheduled', async () => {
   const clock = new FakeClock();
   const store = new FakeLeaseStore();
-  store.record = {
-    holderIdentity: 'other',
-    leaseDurationSeconds: 60,
-    acquireTime: undefined,
-    renewTime: undefined,
-    leaseTransitions: 0,
-  };
+  store.heldBy('other', 60, 0);
   const b = start(store, clock, 'b');
   await clock.advance(12_000);
   assert.equal(b.elector.isLeader(), false);
