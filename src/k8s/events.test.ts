@@ -97,24 +97,22 @@ const cluster = {
 };
 const other = { ...cluster, metadata: { ...cluster.metadata, name: 'staging', uid: '3333' } };
 
-function recorder(
-  sink: FakeSink,
-  clock: FakeClock,
-  opts: Partial<EventRecorderOptions> = {},
-): CountingEventRecorder {
-  return new CountingEventRecorder({
+/** A recorder on a fake clock writing to a fake sink, as the EtcdCluster controller of pod-1. */
+function recorder(opts: Partial<EventRecorderOptions> = {}) {
+  const clock = new FakeClock();
+  const sink = new FakeSink();
+  const r = new CountingEventRecorder({
     sink,
     clock,
     component: 'etcdcluster-controller',
     instance: 'pod-1',
     ...opts,
   });
+  return { clock, sink, r };
 }
 
 test('a burst of identical events becomes one Event carrying the whole count', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { sink, r } = recorder();
   for (let i = 0; i < 100; i++)
     r.event(cluster, 'Warning', 'ConnectFailed', 'dial tcp 10.0.0.1:2379: connection refused');
   await settle();
@@ -141,9 +139,7 @@ test('a burst of identical events becomes one Event carrying the whole count', a
 });
 
 test('a repeated event later bumps count and lastTimestamp of the existing Event with a patch', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { clock, sink, r } = recorder();
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   await settle();
   await clock.advance(30_000);
@@ -161,9 +157,7 @@ test('a repeated event later bumps count and lastTimestamp of the existing Event
 });
 
 test('a different message, reason, type or object makes a separate Event', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { sink, r } = recorder();
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   r.event(cluster, 'Warning', 'ConnectFailed', 'timeout');
   r.event(cluster, 'Warning', 'InvalidSpec', 'refused');
@@ -186,9 +180,7 @@ test('a different message, reason, type or object makes a separate Event', async
 });
 
 test('the rate limit bounds API calls per object, keeps counting, and writes the true count when a token comes back', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { clock, sink, r } = recorder();
   for (let i = 0; i < 100; i++) {
     r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
     await settle();
@@ -213,9 +205,7 @@ test('the rate limit bounds API calls per object, keeps counting, and writes the
 });
 
 test('occurrences recorded while a write is in flight are sent together in the next call', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { sink, r } = recorder();
   sink.hold();
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   await settle();
@@ -230,9 +220,7 @@ test('occurrences recorded while a write is in flight are sent together in the n
 });
 
 test('a patch that finds the Event gone creates a new one with the full count', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { clock, sink, r } = recorder();
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   await settle();
   const firstName = sink.only().body.metadata.name;
@@ -247,9 +235,7 @@ test('a patch that finds the Event gone creates a new one with the full count', 
 });
 
 test('transient failures are retried with backoff; when attempts run out the occurrences are dropped', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock, { maxAttempts: 3 });
+  const { clock, sink, r } = recorder({ maxAttempts: 3 });
   sink.failures.push(500, 'transport');
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   await settle();
@@ -278,9 +264,7 @@ test('transient failures are retried with backoff; when attempts run out the occ
 });
 
 test('occurrences recorded while a retry waits or is in flight are written by it or right after it', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { clock, sink, r } = recorder();
   sink.failures.push(500);
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   await settle();
@@ -300,9 +284,7 @@ test('occurrences recorded while a retry waits or is in flight are written by it
 });
 
 test('a permanent error (403) is not retried', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { clock, sink, r } = recorder();
   sink.failures.push(403);
   r.event(cluster, 'Warning', 'ConnectFailed', 'refused');
   await clock.advance(120_000);
@@ -313,9 +295,7 @@ test('a permanent error (403) is not retried', async () => {
 });
 
 test('recording never throws and never waits: bad input, a hanging API, a full queue', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock, { maxPending: 100, cacheSize: 200 });
+  const { clock, sink, r } = recorder({ maxPending: 100, cacheSize: 200 });
   r.event({ metadata: { name: 'x' } }, 'Warning', 'NoKind', 'list items lack kind');
   r.event(cluster, 'Error' as 'Warning', 'BadType', 'x');
   r.event(cluster, 'Normal', '', 'no reason');
@@ -340,9 +320,7 @@ test('recording never throws and never waits: bad input, a hanging API, a full q
 });
 
 test('stop() writes what is ready, then resolves; deferred occurrences are counted as dropped', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock, { perObjectBurst: 1 });
+  const { clock, sink, r } = recorder({ perObjectBurst: 1 });
   r.event(cluster, 'Warning', 'A', 'first');
   await settle();
   r.event(cluster, 'Warning', 'A', 'first'); // waits for a token (5 min)
@@ -354,9 +332,7 @@ test('stop() writes what is ready, then resolves; deferred occurrences are count
 });
 
 test('messages are cut at 1024 characters; names stay valid for long object names; cluster-scoped objects go to default', async () => {
-  const clock = new FakeClock();
-  const sink = new FakeSink();
-  const r = recorder(sink, clock);
+  const { sink, r } = recorder();
   const longName = `${'a'.repeat(240)}.b-c`;
   r.event({ apiVersion: 'v1', kind: 'Node', name: longName }, 'Normal', 'Long', 'x'.repeat(5000));
   await settle();
