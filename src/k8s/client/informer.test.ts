@@ -148,6 +148,17 @@ async function started(
   return { informer, log };
 }
 
+/** The objects' names, sorted: listers promise no order. */
+const names = (objects: readonly Thing[]): string[] => objects.map((o) => o.metadata.name).sort();
+
+/** A started informer on a fake clock whose failed watches back off as given, without jitter. */
+async function backingOff(backoff: { initialMs: number; maxMs: number; factor: number }) {
+  const lw = new FakeLW();
+  const clock = new FakeClock();
+  const { informer } = await started(lw, { clock, backoff: { ...backoff, jitter: 0 } });
+  return { lw, clock, informer };
+}
+
 describe('Informer', () => {
   it("lists, announces the initial objects, then watches from the list's resourceVersion", async () => {
     const lw = new FakeLW();
@@ -158,13 +169,7 @@ describe('Informer', () => {
       assert.deepEqual(log, ['add a@5 initial', 'add b@7 initial']);
       assert.equal(lw.current().resourceVersion, '10');
       assert.equal(informer.lister.get('ns', 'a')?.metadata.resourceVersion, '5');
-      assert.deepEqual(
-        informer.lister
-          .list('ns')
-          .map((o) => o.metadata.name)
-          .sort(),
-        ['a', 'b'],
-      );
+      assert.deepEqual(names(informer.lister.list('ns')), ['a', 'b']);
       assert.deepEqual(informer.lister.list('other'), []);
     } finally {
       await informer.stop();
@@ -241,12 +246,7 @@ describe('Informer', () => {
   });
 
   it('retries failed watches with growing backoff from the same resourceVersion, without relisting', async () => {
-    const lw = new FakeLW();
-    const clock = new FakeClock();
-    const { informer } = await started(lw, {
-      clock,
-      backoff: { initialMs: 40, maxMs: 1000, factor: 2, jitter: 0 },
-    });
+    const { lw, clock, informer } = await backingOff({ initialMs: 40, maxMs: 1000, factor: 2 });
     try {
       lw.watchErrors.push(
         new KubeTransportError('connection refused'),
@@ -269,12 +269,7 @@ describe('Informer', () => {
   });
 
   it('starts the backoff over once a watch delivers again', async () => {
-    const lw = new FakeLW();
-    const clock = new FakeClock();
-    const { informer } = await started(lw, {
-      clock,
-      backoff: { initialMs: 200, maxMs: 10_000, factor: 4, jitter: 0 },
-    });
+    const { lw, clock, informer } = await backingOff({ initialMs: 200, maxMs: 10_000, factor: 4 });
     try {
       lw.watchErrors.push(new KubeTransportError('refused'));
       lw.current().fail(new KubeTransportError('broke'));
@@ -413,35 +408,14 @@ describe('Informer', () => {
       indexers: { secret: (o) => (o.spec.secretName !== undefined ? [o.spec.secretName] : []) },
     });
     try {
-      assert.deepEqual(
-        informer.lister.list(undefined, 'tier in (db,cache)').map((o) => o.metadata.name),
-        ['a'],
-      );
-      assert.deepEqual(
-        informer.lister
-          .list('ns', 'tier!=db')
-          .map((o) => o.metadata.name)
-          .sort(),
-        ['b', 'c'],
-      );
-      assert.deepEqual(
-        informer.lister
-          .byIndex('secret', 's1')
-          .map((o) => o.metadata.name)
-          .sort(),
-        ['a', 'b'],
-      );
+      assert.deepEqual(names(informer.lister.list(undefined, 'tier in (db,cache)')), ['a']);
+      assert.deepEqual(names(informer.lister.list('ns', 'tier!=db')), ['b', 'c']);
+      assert.deepEqual(names(informer.lister.byIndex('secret', 's1')), ['a', 'b']);
       lw.current().push({ type: 'MODIFIED', object: labelled('b', 4, 's2', {}) });
       lw.current().push({ type: 'DELETED', object: labelled('c', 5, 's2', {}) });
       await eventually(() => (informer.lister.size === 2 ? true : undefined), 'the delete');
-      assert.deepEqual(
-        informer.lister.byIndex('secret', 's1').map((o) => o.metadata.name),
-        ['a'],
-      );
-      assert.deepEqual(
-        informer.lister.byIndex('secret', 's2').map((o) => o.metadata.name),
-        ['b'],
-      );
+      assert.deepEqual(names(informer.lister.byIndex('secret', 's1')), ['a']);
+      assert.deepEqual(names(informer.lister.byIndex('secret', 's2')), ['b']);
       assert.throws(() => informer.lister.byIndex('nope', 'x'), /no index "nope"/);
     } finally {
       await informer.stop();
