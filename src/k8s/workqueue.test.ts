@@ -22,6 +22,24 @@ async function drainNow(q: WorkQueue): Promise<string[]> {
   return out;
 }
 
+/** A queue with the default rate limiter on a fake clock. */
+function fakeClockQueue() {
+  const clock = new FakeClock();
+  return { clock, q: new WorkQueue({ clock }) };
+}
+
+/** Drains what is ready after the clock moves on by ms. */
+async function drainAfter(q: WorkQueue, clock: FakeClock, ms: number): Promise<string[]> {
+  await clock.advance(ms);
+  return drainNow(q);
+}
+
+/** How many items are ready after the clock moves on by ms. */
+async function lenAfter(q: { len(): number }, clock: FakeClock, ms: number): Promise<number> {
+  await clock.advance(ms);
+  return q.len();
+}
+
 test('an item added many times while waiting is queued once, in first-add order', async () => {
   const q = new WorkQueue({ clock: new FakeClock() });
   q.add('a');
@@ -124,56 +142,45 @@ test('concurrent workers never process the same key at once and every add after 
 });
 
 test('addAfter hands items out in ready-time order, not before they are due', async () => {
-  const clock = new FakeClock();
-  const q = new WorkQueue({ clock });
+  const { clock, q } = fakeClockQueue();
   q.addAfter('c', 30);
   q.addAfter('a', 10);
   q.addAfter('b', 20);
   assert.equal(q.len(), 0);
   assert.equal(q.delayedCount(), 3);
   assert.equal(clock.pendingTimers, 1, 'one timer for the whole heap');
-  await clock.advance(9);
-  assert.equal(q.len(), 0);
-  await clock.advance(1);
-  assert.deepEqual(await drainNow(q), ['a']);
-  await clock.advance(20);
-  assert.deepEqual(await drainNow(q), ['b', 'c']);
+  assert.equal(await lenAfter(q, clock, 9), 0);
+  assert.deepEqual(await drainAfter(q, clock, 1), ['a']);
+  assert.deepEqual(await drainAfter(q, clock, 20), ['b', 'c']);
   assert.equal(q.delayedCount(), 0);
   assert.equal(clock.pendingTimers, 0);
 });
 
 test('addAfter keeps the earliest time for an item that is already waiting', async () => {
-  const clock = new FakeClock();
-  const q = new WorkQueue({ clock });
+  const { clock, q } = fakeClockQueue();
   q.addAfter('x', 100);
   q.addAfter('x', 50);
   q.addAfter('y', 10);
   q.addAfter('y', 200);
   assert.equal(q.delayedCount(), 2);
-  await clock.advance(10);
-  assert.deepEqual(await drainNow(q), ['y']);
-  await clock.advance(40);
-  assert.deepEqual(await drainNow(q), ['x']);
-  await clock.advance(1000);
-  assert.equal(q.len(), 0, 'the later duplicate times were dropped');
+  assert.deepEqual(await drainAfter(q, clock, 10), ['y']);
+  assert.deepEqual(await drainAfter(q, clock, 40), ['x']);
+  assert.equal(await lenAfter(q, clock, 1000), 0, 'the later duplicate times were dropped');
   assert.equal(clock.pendingTimers, 0);
 });
 
 test('a delayed item that is already queued is not queued twice; a zero or negative delay adds at once', async () => {
-  const clock = new FakeClock();
-  const q = new WorkQueue({ clock });
+  const { clock, q } = fakeClockQueue();
   q.add('a');
   q.addAfter('a', 5);
-  await clock.advance(5);
-  assert.equal(q.len(), 1);
+  assert.equal(await lenAfter(q, clock, 5), 1);
   q.addAfter('b', 0);
   q.addAfter('c', -10);
   assert.deepEqual(await drainNow(q), ['a', 'b', 'c']);
 });
 
 test('many delayed items with random delays come out sorted', async () => {
-  const clock = new FakeClock();
-  const q = new WorkQueue({ clock });
+  const { clock, q } = fakeClockQueue();
   const delays = new Map<string, number>();
   let seed = 7;
   for (let i = 0; i < 200; i++) {
@@ -212,29 +219,21 @@ test('addRateLimited backs off exponentially per item; forget resets; numRequeue
   q.forget('a');
   assert.equal(q.numRequeues('a'), 0);
   q.addRateLimited('a');
-  await clock.advance(4);
-  assert.equal(q.len(), 0);
-  await clock.advance(1);
-  assert.equal(q.len(), 1);
+  assert.equal(await lenAfter(q, clock, 4), 0);
+  assert.equal(await lenAfter(q, clock, 1), 1);
 });
 
 test('with the default limiter, a mass failure is paced by the overall bucket after a burst of 100', async () => {
-  const clock = new FakeClock();
-  const q = new WorkQueue({ clock });
+  const { clock, q } = fakeClockQueue();
   for (let i = 0; i < 130; i++) q.addRateLimited(`k${i}`);
-  await clock.advance(5);
-  assert.equal(q.len(), 100, 'the burst is retried after the per-item base delay');
-  await clock.advance(95);
-  assert.equal(q.len(), 101, 'then 10 per second');
-  await clock.advance(1000);
-  assert.equal(q.len(), 111);
-  await clock.advance(2000);
-  assert.equal(q.len(), 130);
+  assert.equal(await lenAfter(q, clock, 5), 100, 'the burst is retried after the per-item base delay');
+  assert.equal(await lenAfter(q, clock, 95), 101, 'then 10 per second');
+  assert.equal(await lenAfter(q, clock, 1000), 111);
+  assert.equal(await lenAfter(q, clock, 2000), 130);
 });
 
 test('shutDown resolves waiting getters, drops queued and delayed items, ignores later adds and leaves no timer', async () => {
-  const clock = new FakeClock();
-  const q = new WorkQueue({ clock });
+  const { clock, q } = fakeClockQueue();
   const waiting = q.get();
   const results: GetResult<string>[] = [];
   q.add('a');
