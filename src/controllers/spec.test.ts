@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { registerBuiltinFeatures } from '../features/index.ts';
 import { FeatureRegistry } from '../features/registry.ts';
 import { formatProblems, type Secret, type ValidEtcdCluster } from '../k8s/api/index.ts';
 import { deepFreeze, type DeepReadonly } from '../k8s/client/index.ts';
 import { registerBuiltinProviders } from '../providers/index.ts';
 import { ProviderRegistry } from '../providers/provider.ts';
-import { generateCertificates, type TestClusterTls } from '../testbed/certs.ts';
+import { suiteCertificates } from '../testing/certificates.ts';
 import { clusterSpecFrom, featureInterval, SpecCache, validateCluster, type SecretSource } from './spec.ts';
 
 const features = registerBuiltinFeatures(new FeatureRegistry());
@@ -110,17 +108,7 @@ describe('validateCluster with the features and providers of this process', () =
 });
 
 describe('clusterSpecFrom', () => {
-  let dir: string;
-  let certs: TestClusterTls;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-spec-'));
-    certs = await generateCertificates(join(dir, 'certs'));
-  });
-
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const certs = suiteCertificates('etcd-monitor-spec-');
 
   it('keys the cluster by namespace/name and reads TLS and credentials from the Secrets', () => {
     const cluster = valid(

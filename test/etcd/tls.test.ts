@@ -1,25 +1,14 @@
 /** loadTlsMaterial on real PEM files made by the test bed's openssl helper. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TlsConfigError, loadTlsMaterial } from '../../src/etcd/tls.ts';
-import { generateCertificates, type TestClusterTls } from '../../src/testbed/index.ts';
+import { suiteCertificates } from '../../src/testing/certificates.ts';
 
 describe('loadTlsMaterial', () => {
-  let dir: string;
-  let certs: TestClusterTls;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-tls-'));
-    certs = await generateCertificates(join(dir, 'certs'));
-  });
-
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const certs = suiteCertificates('etcd-monitor-tls-');
 
   async function fails(files: Parameters<typeof loadTlsMaterial>[0], message: RegExp): Promise<void> {
     await assert.rejects(loadTlsMaterial(files), (err: unknown) => {
@@ -49,7 +38,7 @@ describe('loadTlsMaterial', () => {
 
   it('names the file that cannot be read', async () => {
     await fails({ caFile: '/x/ca.pem' }, /^cannot read caFile \/x\/ca\.pem: no such file$/);
-    await fails({ caFile: dir }, /^cannot read caFile .*: is a directory$/);
+    await fails({ caFile: certs.dir }, /^cannot read caFile .*: is a directory$/);
   });
 
   it('refuses a certificate without its key and the reverse', async () => {
@@ -58,11 +47,11 @@ describe('loadTlsMaterial', () => {
   });
 
   it('reports unparsable PEM at load time, naming the file and never the key', async () => {
-    const garbage = join(dir, 'garbage.pem');
+    const garbage = join(certs.dir, 'garbage.pem');
     await writeFile(garbage, '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n');
     await fails({ caFile: garbage }, new RegExp(`^caFile ${garbage}: not a valid certificate`));
     await fails({ caFile: certs.keyFile }, new RegExp(`^caFile ${certs.keyFile}: no PEM certificate found$`));
-    const badKey = join(dir, 'bad-key.pem');
+    const badKey = join(certs.dir, 'bad-key.pem');
     await writeFile(badKey, '-----BEGIN PRIVATE KEY-----\nAAAA-secret-bytes\n-----END PRIVATE KEY-----\n');
     await assert.rejects(loadTlsMaterial({ certFile: certs.certFile, keyFile: badKey }), (err: unknown) => {
       assert.ok(err instanceof TlsConfigError);

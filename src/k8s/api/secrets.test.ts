@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { after, before, describe, it } from 'node:test';
-import { generateCertificates, type TestClusterTls } from '../../testbed/certs.ts';
+import { describe, it } from 'node:test';
+import { suiteCertificates } from '../../testing/certificates.ts';
 import { authFromSecret, tlsFromSecret } from './secrets.ts';
 import type { AuthRef, TlsRef } from './validate.ts';
 
@@ -16,17 +13,7 @@ const secret = (data: Record<string, string>) => ({
 const ref: TlsRef = { secretNamespace: 'ops', secretName: 'etcd-tls', field: 'spec.tls' };
 
 describe('tlsFromSecret', () => {
-  let dir: string;
-  let certs: TestClusterTls;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-k8s-tls-'));
-    certs = await generateCertificates(join(dir, 'certs'));
-  });
-
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const certs = suiteCertificates('etcd-monitor-k8s-tls-');
 
   it('reads the standard keys ca.crt / tls.crt / tls.key; the key stays secret', () => {
     const result = tlsFromSecret(
