@@ -61,13 +61,16 @@ interface ControllerFlags extends LogFlags {
   readonly shutdownTimeout: number;
 }
 
-function duration(flag: string): (value: string) => number {
-  return (value) => {
-    const ms = parseDuration(value);
-    if (ms === undefined || !(ms > 0))
-      throw new InvalidArgumentError(`${flag} must be a positive duration such as 15s, 1m or 500ms.`);
-    return ms;
-  };
+/** `<flag> <duration>` in milliseconds (15s, 1m, 500ms, as client-go's flags take them); help shows `shown` as the default. */
+function durationOption(flag: string, description: string, defaultMs: number, shown: string): Option {
+  return new Option(`${flag} <duration>`, description)
+    .argParser((value) => {
+      const ms = parseDuration(value);
+      if (ms === undefined || !(ms > 0))
+        throw new InvalidArgumentError(`${flag} must be a positive duration such as 15s, 1m or 500ms.`);
+      return ms;
+    })
+    .default(defaultMs, shown);
 }
 
 /** The namespace of the lease when none is given: the pod's (downward API or the ServiceAccount mount), else etcd-monitor. */
@@ -130,25 +133,28 @@ export function controllerCommand(
       "namespace of the Lease (default: $POD_NAMESPACE, else the pod's namespace, else etcd-monitor)",
     )
     .addOption(
-      new Option('--leader-elect-lease-duration <duration>', 'how long a Lease is valid without renewal')
-        .argParser(duration('--leader-elect-lease-duration'))
-        .default(60_000, '60s'),
+      durationOption(
+        '--leader-elect-lease-duration',
+        'how long a Lease is valid without renewal',
+        60_000,
+        '60s',
+      ),
     )
     .addOption(
-      new Option(
-        '--leader-elect-renew-deadline <duration>',
+      durationOption(
+        '--leader-elect-renew-deadline',
         'how long the leader keeps trying to renew before it steps down',
-      )
-        .argParser(duration('--leader-elect-renew-deadline'))
-        .default(15_000, '15s'),
+        15_000,
+        '15s',
+      ),
     )
     .addOption(
-      new Option(
-        '--leader-elect-retry-period <duration>',
+      durationOption(
+        '--leader-elect-retry-period',
         'interval between two attempts to acquire or renew',
-      )
-        .argParser(duration('--leader-elect-retry-period'))
-        .default(5_000, '5s'),
+        5_000,
+        '5s',
+      ),
     )
     .option(
       '--listen <host:port>',
@@ -162,12 +168,12 @@ export function controllerCommand(
         .default(DEFAULT_WORKERS),
     )
     .addOption(
-      new Option(
-        '--status-refresh-period <duration>',
+      durationOption(
+        '--status-refresh-period',
         'a status that only differs by lastInspectionTime (or a result by a moving summary) is written at most this often',
-      )
-        .argParser(duration('--status-refresh-period'))
-        .default(DEFAULT_STATUS_REFRESH_MS, '5m'),
+        DEFAULT_STATUS_REFRESH_MS,
+        '5m',
+      ),
     )
     .addOption(metricPrefixOption())
     .addOption(shutdownTimeoutOption())
@@ -202,6 +208,21 @@ function listenAddress(flags: ControllerFlags): string {
   return flags.metricsAddr ?? flags.listen;
 }
 
+/**
+ * Runs a check written in the settings' words; its error becomes a usage
+ * error said with the flags' names (`flagOf`: the first occurrence of each
+ * word, in order, is replaced by its flag).
+ */
+function checkNamingFlags(flagOf: Readonly<Record<string, string>>, check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    let message = errorMessage(err);
+    for (const [word, flag] of Object.entries(flagOf)) message = message.replace(word, flag);
+    throw new UsageError(message);
+  }
+}
+
 /** Every check that needs no API server; throws UsageError. */
 export function checkFlags(flags: ControllerFlags): {
   election: LeaderElectionSettings | undefined;
@@ -215,12 +236,8 @@ export function checkFlags(flags: ControllerFlags): {
       throw err;
     }
   }
-  try {
-    parseListen(listenAddress(flags));
-  } catch (err) {
-    const flag = flags.metricsAddr !== undefined ? '--metrics-addr' : '--listen';
-    throw new UsageError(errorMessage(err).replace('--listen', flag));
-  }
+  const listenFlag = flags.metricsAddr !== undefined ? '--metrics-addr' : '--listen';
+  checkNamingFlags({ '--listen': listenFlag }, () => parseListen(listenAddress(flags)));
   if (!flags.leaderElect && !flags.sharding) return { election: undefined };
   const settings = {
     leaseName: flags.leaseLockName,
@@ -229,28 +246,25 @@ export function checkFlags(flags: ControllerFlags): {
     renewDeadlineMs: flags.leaderElectRenewDeadline,
     retryPeriodMs: flags.leaderElectRetryPeriod,
   };
-  try {
-    validateLeaderElectionOptions(settings);
-  } catch (err) {
-    // Said with the flags' names.
-    throw new UsageError(
-      errorMessage(err)
-        .replace('leaseDuration', '--leader-elect-lease-duration')
-        .replace('renewDeadline', '--leader-elect-renew-deadline')
-        .replace('retryPeriod', '--leader-elect-retry-period'),
-    );
-  }
-  try {
-    validateLeaseName(settings.leaseNamespace, settings.leaseName);
-    if (flags.sharding) validateShardGroup(settings.leaseNamespace, settings.leaseName);
-  } catch (err) {
-    throw new UsageError(
-      errorMessage(err)
-        .replace('lease namespace', '--lease-lock-namespace')
-        .replace('lease name', '--lease-lock-name')
-        .replace('shard group', '--lease-lock-name'),
-    );
-  }
+  checkNamingFlags(
+    {
+      leaseDuration: '--leader-elect-lease-duration',
+      renewDeadline: '--leader-elect-renew-deadline',
+      retryPeriod: '--leader-elect-retry-period',
+    },
+    () => validateLeaderElectionOptions(settings),
+  );
+  checkNamingFlags(
+    {
+      'lease namespace': '--lease-lock-namespace',
+      'lease name': '--lease-lock-name',
+      'shard group': '--lease-lock-name',
+    },
+    () => {
+      validateLeaseName(settings.leaseNamespace, settings.leaseName);
+      if (flags.sharding) validateShardGroup(settings.leaseNamespace, settings.leaseName);
+    },
+  );
   if (flags.sharding)
     return {
       election: undefined,
