@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { registerBuiltinFeatures } from '../features/index.ts';
 import { FeatureRegistry } from '../features/registry.ts';
