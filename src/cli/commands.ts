@@ -27,17 +27,17 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
   {
     name: 'operator',
     summary: 'run both Kubernetes controllers under one leader election',
-    load: async () => (await import('./operator.ts')).operatorCommand,
+    load: async () => (await import('./run-controllers.ts')).operatorCommand,
   },
   {
     name: 'etcdcluster',
     summary: 'run the EtcdCluster controller',
-    load: async () => (await import('./etcdcluster.ts')).etcdclusterCommand,
+    load: async () => (await import('./run-controllers.ts')).etcdclusterCommand,
   },
   {
     name: 'inspection',
     summary: 'run the EtcdInspection controller',
-    load: async () => (await import('./inspection.ts')).inspectionCommand,
+    load: async () => (await import('./run-controllers.ts')).inspectionCommand,
   },
   {
     name: 'migrate',

@@ -1,7 +1,8 @@
 /**
- * What `etcd-monitor etcdcluster`, `inspection` and `operator` share: the
- * flags (client-go controllers' names and defaults), their checks (usage
- * errors exit 2 before anything is contacted) and the process lifecycle:
+ * `etcd-monitor etcdcluster`, `inspection` and `operator`: one command that
+ * runs one or both controllers, with the same flags (client-go controllers'
+ * names and defaults), checks (usage errors exit 2 before anything is
+ * contacted) and process lifecycle:
  * serve, campaign, lead; SIGTERM stops gracefully (exit 0, the lease is
  * released so a standby takes over at once); a lost lease exits 1 (the pod
  * restarts and comes back as a standby).
@@ -33,6 +34,7 @@ import {
   UsageError,
   type LogFlags,
 } from './common.ts';
+import type { CommandFactory } from './commands.ts';
 import { kubeConfigFromFlags } from './kube-config.ts';
 import { onShutdownSignal, stopWithin } from './signals.ts';
 
@@ -86,11 +88,35 @@ function defaultLeaseNamespace(): string {
   return 'etcd-monitor';
 }
 
-export function controllerCommand(
+export const operatorCommand: CommandFactory = (done) =>
+  controllerCommand(
+    'operator',
+    'Run both Kubernetes controllers (EtcdCluster and EtcdInspection) in one process, under one leader election.',
+    ['etcdcluster', 'inspection'],
+    done,
+  );
+
+export const etcdclusterCommand: CommandFactory = (done) =>
+  controllerCommand(
+    'etcdcluster',
+    "Run the EtcdCluster controller: reads each EtcdCluster's members into its status and keeps one EtcdInspection per enabled feature.",
+    ['etcdcluster'],
+    done,
+  );
+
+export const inspectionCommand: CommandFactory = (done) =>
+  controllerCommand(
+    'inspection',
+    'Run the EtcdInspection controller: runs every EtcdInspection, writes its status and serves the results on /metrics.',
+    ['inspection'],
+    done,
+  );
+
+/** `etcd-monitor <name>`, running `controllers`; its Lease is etcd-monitor-<name> unless --lease-lock-name says otherwise. */
+function controllerCommand(
   name: string,
   description: string,
   controllers: readonly ControllerName[],
-  defaultLease: string,
   done: (code: number) => void,
 ): Command {
   const cmd = new Command(name)
@@ -126,7 +152,7 @@ export function controllerCommand(
     .option(
       '--lease-lock-name <name>',
       'name of the Lease (with --sharding: of the shard group)',
-      defaultLease,
+      `etcd-monitor-${name}`,
     )
     .option(
       '--lease-lock-namespace <namespace>',
