@@ -3,40 +3,40 @@ import { describe, it } from 'node:test';
 import { parseCertName, parseFeatureGates } from './kstone.ts';
 
 describe('parseFeatureGates', () => {
-  it("reads kstone's comma-separated name=bool list, blanks and case tolerated", () => {
-    const { gates, problems } = parseFeatureGates(
-      ' alarm=true, consistency=false,Healthy=TRUE,,request=true ',
-    );
-    assert.deepEqual(
-      [...gates],
-      [
+  const cases: { name: string; annotation: string; gates: [string, boolean][]; problems: string[] }[] = [
+    {
+      name: "reads kstone's comma-separated name=bool list, blanks and case tolerated",
+      annotation: ' alarm=true, consistency=false,Healthy=TRUE,,request=true ',
+      gates: [
         ['alarm', true],
         ['consistency', false],
         ['healthy', true],
         ['request', true],
       ],
-    );
-    assert.deepEqual(problems, []);
-  });
-
-  it('names every malformed entry and a duplicate', () => {
-    const { gates, problems } = parseFeatureGates(
-      'alarm,healthy=yes,=true,alarm=false,request=true,request=false',
-    );
-    assert.deepEqual(
-      [...gates],
-      [
+      problems: [],
+    },
+    {
+      name: 'names every malformed entry and a duplicate',
+      annotation: 'alarm,healthy=yes,=true,alarm=false,request=true,request=false',
+      gates: [
         ['alarm', false],
         ['request', true],
       ],
-    );
-    assert.deepEqual(problems, [
-      'entry "alarm" is not name=true or name=false',
-      'entry "healthy=yes" is not name=true or name=false',
-      'entry "=true" is not name=true or name=false',
-      'feature "request" is given twice',
-    ]);
-  });
+      problems: [
+        'entry "alarm" is not name=true or name=false',
+        'entry "healthy=yes" is not name=true or name=false',
+        'entry "=true" is not name=true or name=false',
+        'feature "request" is given twice',
+      ],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const { gates, problems } = parseFeatureGates(c.annotation);
+      assert.deepEqual([...gates], c.gates);
+      assert.deepEqual(problems, c.problems);
+    });
+  }
 
   it('an empty annotation enables nothing', () => {
     assert.equal(parseFeatureGates('').gates.size, 0);
