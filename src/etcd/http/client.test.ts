@@ -13,26 +13,15 @@ describe('/health', () => {
   });
 
   it('understands the 3.4 and the 3.5+ answers', () => {
-    assert.deepEqual(interpretHealth(res(200), { health: 'true' }), {
-      healthy: true,
-      reason: '',
-      httpStatus: 200,
-    });
-    assert.deepEqual(interpretHealth(res(200), { health: 'true', reason: '' }), {
-      healthy: true,
-      reason: '',
-      httpStatus: 200,
-    });
-    assert.deepEqual(interpretHealth(res(503), { health: 'false' }), {
-      healthy: false,
-      reason: '',
-      httpStatus: 503,
-    });
-    assert.deepEqual(interpretHealth(res(503), { health: 'false', reason: 'ALARM NOSPACE' }), {
-      healthy: false,
-      reason: 'ALARM NOSPACE',
-      httpStatus: 503,
-    });
+    const answers: [status: number, body: object, healthy: boolean, reason: string][] = [
+      [200, { health: 'true' }, true, ''],
+      [200, { health: 'true', reason: '' }, true, ''],
+      [503, { health: 'false' }, false, ''],
+      [503, { health: 'false', reason: 'ALARM NOSPACE' }, false, 'ALARM NOSPACE'],
+    ];
+    for (const [status, body, healthy, reason] of answers) {
+      assert.deepEqual(interpretHealth(res(status), body), { healthy, reason, httpStatus: status });
+    }
     // A 200 is not enough: the body must say so.
     assert.equal(interpretHealth(res(200), { health: 'false' })?.healthy, false);
     assert.equal(interpretHealth(res(200), { status: 'ok' }), undefined);
