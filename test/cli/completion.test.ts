@@ -5,18 +5,17 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cli } from '../support/cli.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 const run = promisify(execFile);
 const scripts: Record<string, string> = {};
-let dir: string;
+const dir = suiteTempDir('etcd-monitor-completion-');
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-completion-'));
   for (const shell of ['bash', 'zsh', 'fish']) {
     const r = await cli(['completion', shell]);
     assert.equal(r.code, 0, r.stderr);

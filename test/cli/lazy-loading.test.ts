@@ -2,23 +2,17 @@
  * Start-up cost: each command loads only what it uses (issue 8 point 3).
  * The modules are recorded by a resolve hook in the real binary.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BIN } from '../support/cli.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 const RECORDER = new URL('../support/record-modules.ts', import.meta.url).pathname;
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-modules-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = suiteTempDir('etcd-monitor-modules-');
 
 let n = 0;
 async function modulesLoadedBy(args: readonly string[]): Promise<string[]> {

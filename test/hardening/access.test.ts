@@ -6,8 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Secret } from '../../src/etcd/secret.ts';
 import { featureRegistry } from '../../src/features/index.ts';
@@ -18,16 +17,16 @@ import { eventually } from '../../src/testing/wait.ts';
 import { cli } from '../support/cli.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 describe('credentials the member refuses', () => {
   let etcd: TestCluster;
   let server: InspectionServer;
   let address: string;
-  let dir: string;
+  const dir = suiteTempDir('etcd-monitor-access-');
 
   before(async () => {
     etcd = await startEtcdCluster({ version: '3.6', members: 1, auth: true, name: 'access' });
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-access-'));
     server = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
     address = await server.listen('127.0.0.1:0');
     const features = { healthy: every(1) };
@@ -44,7 +43,6 @@ describe('credentials the member refuses', () => {
   after(async () => {
     await server?.close();
     await etcd?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   for (const [id, user] of [

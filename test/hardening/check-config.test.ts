@@ -3,23 +3,17 @@
  * `run` would refuse or silently misread is refused by both, with the field
  * named (one loader shared by both).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli } from '../support/cli.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 const EP = 'http://127.0.0.1:2379';
 
 describe('configs that looked valid but were not', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-check-'));
-  });
-  after(async () => {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('etcd-monitor-check-');
 
   const cases: [string, string, RegExp][] = [
     ['listen garbage', `listen: garbage\nclusters: []\n`, /listen: "garbage" is not HOST:PORT/],

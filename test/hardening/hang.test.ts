@@ -9,9 +9,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InspectionServer } from '../../src/inspection-server.ts';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
@@ -26,6 +25,7 @@ import { Blackhole } from '../support/blackhole.ts';
 import { cli } from '../support/cli.ts';
 import { DaemonProcess } from '../support/daemon-process.ts';
 import { every, featureSpecs } from '../support/specs.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 const FAST = { dialTimeoutMs: 300, requestTimeoutMs: 1000 };
 
@@ -113,16 +113,14 @@ describe('a member that accepts TCP and never answers', () => {
 
 describe('a TLS etcd member frozen by SIGSTOP', () => {
   let cluster: TestCluster;
-  let dir: string;
+  const dir = suiteTempDir('etcd-monitor-frozen-');
   before(async () => {
     cluster = await startEtcdCluster({ version: '3.6', members: 1, tls: true, name: 'frozen' });
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-frozen-'));
   });
   after(async () => {
     const pid = cluster?.members[0]?.pid;
     if (pid !== undefined) process.kill(pid, 'SIGCONT');
     await cluster?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   test('the daemon reports the member and still ends on SIGTERM; inspect exits', async () => {
@@ -184,15 +182,13 @@ describe('a TLS etcd member frozen by SIGSTOP', () => {
 });
 
 describe('signals during start-up', () => {
-  let dir: string;
+  const dir = suiteTempDir('etcd-monitor-startup-');
   let hole: Blackhole;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-startup-'));
     hole = await Blackhole.start();
   });
   after(async () => {
     await hole?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   /**
@@ -247,11 +243,10 @@ describe('signals during start-up', () => {
 });
 
 describe('signals while the command is still loading', () => {
-  let dir: string;
+  const dir = suiteTempDir('etcd-monitor-loading-');
   let hole: Blackhole;
   let hooks: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-loading-'));
     hole = await Blackhole.start();
     // A module loader hook holds the load of src/cli/main.ts until a gate file
     // exists: the process sits where bin/etcd-monitor.js imports the command.
@@ -273,7 +268,6 @@ export async function load(url, context, next) {
   });
   after(async () => {
     await hole?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   /** The daemon held while loading, once it catches SIGHUP (so its launcher's handlers are in). */

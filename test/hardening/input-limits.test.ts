@@ -3,13 +3,13 @@
  * and too-many-clusters config files are refused at once naming the file,
  * in people's words; out-of-range numeric flags are usage errors (exit 2).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_LIMITS } from '../../src/config/loader.ts';
 import { cli } from '../support/cli.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 function aliasBomb(): string {
   const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
@@ -24,13 +24,7 @@ function aliasBomb(): string {
 }
 
 describe('config files beyond the documented limits', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-limits-'));
-  });
-  after(async () => {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('etcd-monitor-limits-');
 
   const cluster = (i: number): string => `  - {name: c${i}, endpoints: [http://127.0.0.1:2379]}\n`;
   const cases: [string, () => string, RegExp][] = [

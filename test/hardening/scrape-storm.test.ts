@@ -7,10 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InspectionServer } from '../../src/inspection-server.ts';
 import { featureRegistry } from '../../src/features/index.ts';
@@ -19,6 +18,7 @@ import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { DaemonProcess } from '../support/daemon-process.ts';
 import { parseExposition } from '../support/scrape.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 const CLUSTERS = 10;
 
@@ -49,13 +49,12 @@ const fds = async (pid: number): Promise<number> => (await readdir(`/proc/${pid}
 
 describe('scrape storms', () => {
   let etcd: TestCluster;
-  let dir: string;
+  const dir = suiteTempDir('etcd-monitor-storm-');
   let daemon: DaemonProcess;
   let port: number;
 
   before(async () => {
     etcd = await startEtcdCluster({ version: '3.6', members: 1, name: 'storm' });
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-storm-'));
     const file = join(dir, 'monitor.yaml');
     const lines = [
       'defaults: {features: {healthy: {intervalSeconds: 5}, alarm: {intervalSeconds: 5}}}',
@@ -85,7 +84,6 @@ describe('scrape storms', () => {
   after(async () => {
     await daemon?.stop();
     await etcd?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   test('a burst of 1,000 scrapes: complete answers or 503, probes answered, no failed round', async () => {

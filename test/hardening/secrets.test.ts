@@ -4,13 +4,13 @@
  * flags, ETCDCTL_* environment, the config file at --check-config, at start
  * and at a SIGHUP reload (issue 13, point 4).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli } from '../support/cli.ts';
 import { DaemonProcess } from '../support/daemon-process.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 const SECRET = 's3cr3t-Pw/with@signs';
 const ENDPOINTS = [
@@ -22,13 +22,7 @@ const ENDPOINTS = [
 const leaked = (text: string): boolean => text.includes('s3cr3t') || text.includes('with@signs');
 
 describe('credentials in endpoints are never echoed', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-secrets-'));
-  });
-  after(async () => {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('etcd-monitor-secrets-');
 
   for (const endpoint of ENDPOINTS) {
     const shown = endpoint.replace(SECRET, '***');

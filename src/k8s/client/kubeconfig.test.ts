@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { RequestCredentials } from './credentials.ts';
 import { KubeConfigError, loadKubeConfig, type KubeConfigEnv } from './kubeconfig.ts';
+import { suiteTempDir } from '../../testing/temp-dir.ts';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -32,12 +32,11 @@ current-context: ${opts.current ?? opts.cluster}
 }
 
 describe('loadKubeConfig', () => {
-  let dir: string;
+  const dir = suiteTempDir('etcd-monitor-kubeconfig-');
   /** No KUBECONFIG, a home without ~/.kube/config, not in a pod. */
   let nowhere: KubeConfigEnv;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-kubeconfig-'));
     await writeFile(join(dir, 'ca.crt'), PEM);
     await writeFile(
       join(dir, 'config'),
@@ -68,10 +67,6 @@ describe('loadKubeConfig', () => {
     await writeFile(join(sa, 'ca.crt'), PEM);
     await writeFile(join(sa, 'namespace'), 'monitoring\n');
     nowhere = { env: {}, home: join(dir, 'empty-home') };
-  });
-
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   it("--kubeconfig: that file's current context, relative paths resolved next to it", () => {
