@@ -22,6 +22,7 @@ import {
   type KubeObjectLike,
   type Lister,
 } from '../k8s/client/index.ts';
+import type { ClusterSnapshot, SnapshotStore } from '../engine/snapshot.ts';
 import type { Logger } from '../log.ts';
 import type { SecretSource } from './spec.ts';
 
@@ -73,6 +74,32 @@ export function onChange<T extends KubeObjectLike>(
       if (parts === undefined || a === b || JSON.stringify(parts(a)) !== JSON.stringify(parts(b))) react(b);
     },
     onDelete: (obj) => react(obj),
+  });
+}
+
+/**
+ * Calls `react` with a cluster's id when the parts of its engine snapshot
+ * that matter to the caller changed: compared one by one by identity (the
+ * engine replaces what it updates); a cluster seen for the first time
+ * counts as having had no parts. A cluster leaving the engine is forgotten,
+ * not reacted to. Returns the remover.
+ */
+export function onSnapshotChange(
+  store: Pick<SnapshotStore, 'subscribe'>,
+  parts: (snapshot: ClusterSnapshot) => readonly unknown[],
+  react: (id: string) => void,
+): () => void {
+  const seen = new Map<string, readonly unknown[]>();
+  return store.subscribe((id, snapshot) => {
+    if (snapshot === undefined) {
+      seen.delete(id);
+      return;
+    }
+    const now = parts(snapshot);
+    const before = seen.get(id) ?? [];
+    if (before.length === now.length && before.every((part, i) => part === now[i])) return;
+    seen.set(id, now);
+    react(id);
   });
 }
 

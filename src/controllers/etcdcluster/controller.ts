@@ -16,7 +16,7 @@
  */
 import type { Engine } from '../../engine/engine.ts';
 import { WHOLE, type Shard } from '../../engine/shard.ts';
-import type { MembersSnapshot, SnapshotStore } from '../../engine/snapshot.ts';
+import type { SnapshotStore } from '../../engine/snapshot.ts';
 import { membersIntervalSeconds } from '../../engine/cluster-spec.ts';
 import type { FeatureRegistry } from '../../features/registry.ts';
 import {
@@ -35,6 +35,7 @@ import {
   CLUSTERS_BY_SECRET,
   INSPECTIONS_BY_OWNER,
   onChange,
+  onSnapshotChange,
   ownerKey,
   type SharedInformers,
 } from '../informers.ts';
@@ -113,8 +114,6 @@ export class EtcdClusterController {
   readonly #applied = new Map<string, ProviderCluster>();
   /** Clusters (key -> uid) whose deletion hooks ran: a sync from a stale cache must not run them again. */
   readonly #cleanedUp = new Map<string, string>();
-  /** The membership read last seen per cluster, to enqueue only when it changed. */
-  readonly #seen = new Map<string, MembersSnapshot | undefined>();
   readonly #specs: SpecCache;
 
   constructor(opts: EtcdClusterControllerOptions) {
@@ -140,15 +139,8 @@ export class EtcdClusterController {
         (s) => this.#secretChanged(objectKey(s.metadata)),
         (s) => s.data,
       ),
-      opts.store.subscribe((id, snapshot) => {
-        if (snapshot === undefined) {
-          this.#seen.delete(id);
-          return;
-        }
-        if (this.#seen.get(id) === snapshot.members) return;
-        this.#seen.set(id, snapshot.members);
-        enqueue(id);
-      }),
+      // A new membership read (not every feature round) may change the status.
+      onSnapshotChange(opts.store, (s) => (s.members === undefined ? [] : [s.members]), enqueue),
     );
   }
 

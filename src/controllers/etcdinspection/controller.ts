@@ -35,6 +35,7 @@ import {
   INSPECTIONS_BY_CLUSTER,
   inspectedClusterKey,
   onChange,
+  onSnapshotChange,
   type SharedInformers,
 } from '../informers.ts';
 import { Controller, type SyncResult } from '../runner.ts';
@@ -99,7 +100,6 @@ export class EtcdInspectionController {
   readonly #now: () => Date;
   /** The spec given to the engine and its digest, per cluster key. */
   readonly #applied = new Map<string, { spec: ClusterSpec; digest: string }>();
-  readonly #seen = new Map<string, unknown[]>();
   readonly #specs: SpecCache;
   readonly #inspectionChecks = new WeakMap<object, string | undefined>();
 
@@ -124,22 +124,7 @@ export class EtcdInspectionController {
         (s) => this.#secretChanged(objectKey(s.metadata)),
         (s) => s.data,
       ),
-      opts.store.subscribe((id, snapshot) => {
-        if (snapshot === undefined) {
-          this.#seen.delete(id);
-          return;
-        }
-        const results = resultsOf(snapshot.features, snapshot.configErrors);
-        const before = this.#seen.get(id);
-        if (
-          before !== undefined &&
-          before.length === results.length &&
-          before.every((r, i) => r === results[i])
-        )
-          return;
-        this.#seen.set(id, results);
-        enqueue(id);
-      }),
+      onSnapshotChange(opts.store, (s) => resultsOf(s.features, s.configErrors), enqueue),
     );
   }
 
