@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyHttpError } from './http/agent.ts';
-import { unansweredDialText } from './v3/dial.ts';
+import { unansweredDialText } from './v3/transport.ts';
 import { GrpcCode, classifyGrpcStatus, cleanGrpcDetails, friendlyNetworkText, scrub } from './errors.ts';
 
 describe('error classification', () => {

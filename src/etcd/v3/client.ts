@@ -1,11 +1,10 @@
 /**
- * The v3 (gRPC) client of ONE etcd member. One grpc.Client = one channel =
+ * The v3 (gRPC) client of ONE etcd member. One channel (transport.ts) =
  * one HTTP/2 connection, reused by every call and watch until close(). No
  * load balancing and no retries across members: an answer or a failure
  * always belongs to `endpoint` (a load-balanced client would hide which member failed). Dialing is bounded by
  * dialTimeoutMs and every unary call by a deadline.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Endpoint } from '../endpoint.ts';
 import {
   GrpcCode,
@@ -34,7 +33,13 @@ import {
   etcdMethods,
   type MethodDef,
 } from './codec.ts';
-import { DialGuard } from './dial.ts';
+import {
+  GRPC_STATUS_NAMES,
+  GrpcChannel,
+  GrpcStatusError,
+  type ChannelState,
+  type Metadata,
+} from './transport.ts';
 import {
   EtcdError,
   type AlarmMember,
@@ -76,20 +81,8 @@ function isEtcdError(err: unknown): err is EtcdError {
   return err instanceof EtcdError;
 }
 
-interface GrpcStatusError {
-  readonly code: number;
-  readonly details: string;
-  readonly message: string;
-}
-
 function isGrpcStatusError(err: unknown): err is GrpcStatusError {
-  return (
-    err instanceof Error &&
-    'code' in err &&
-    typeof err.code === 'number' &&
-    'details' in err &&
-    typeof err.details === 'string'
-  );
+  return err instanceof GrpcStatusError;
 }
 
 /** A function, not a property test: TypeScript would keep a narrowed `aborted` across awaits. */
@@ -101,10 +94,6 @@ function toBuffer(v: Buffer | string): Buffer {
   return typeof v === 'string' ? Buffer.from(v) : v;
 }
 
-function stateName(state: grpc.connectivityState): string {
-  return grpc.connectivityState[state] ?? String(state);
-}
-
 export function createV3MemberClient(endpoint: Endpoint, options: ClientOptions): EtcdV3MemberClient {
   return new V3MemberClient(endpoint, options);
 }
@@ -112,12 +101,9 @@ export function createV3MemberClient(endpoint: Endpoint, options: ClientOptions)
 class V3MemberClient implements EtcdV3MemberClient {
   readonly endpoint: Endpoint;
   readonly #options: ClientOptions;
-  readonly #client: grpc.Client;
-  /** Owns the channel's sockets: bounds each attempt, destroys them all on close(). */
-  readonly #dial: DialGuard;
+  /** Owns the connection, its attempts and every call on it: close() ends them all. */
+  readonly #channel: GrpcChannel;
   readonly #methods = etcdMethods();
-  /** Calls and streams in flight, cancelled by close(). */
-  readonly #inflight = new Set<grpc.ClientUnaryCall | grpc.ClientDuplexStream<object, unknown>>();
   #closed = false;
   /** Serialises authentication: concurrent callers share one Authenticate. */
   #token: Promise<Token> | undefined;
@@ -128,49 +114,26 @@ class V3MemberClient implements EtcdV3MemberClient {
     this.endpoint = endpoint;
     this.#options = options;
     const keepalive = Math.max(MIN_KEEPALIVE_MS, options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS);
-    const channelOptions: grpc.ClientOptions = {
-      'grpc.keepalive_time_ms': keepalive,
-      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
-      // etcd refuses pings without active streams (PermitWithoutStream=false).
-      'grpc.keepalive_permit_without_calls': 0,
-      'grpc.initial_reconnect_backoff_ms': INITIAL_RECONNECT_BACKOFF_MS,
-      'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_BACKOFF_MS,
-      // Our own connection: not shared with (or closed by) another client of the same target.
-      'grpc.use_local_subchannel_pool': 1,
-      // No transparent retries: a failure is reported as it happened on this member.
-      'grpc.enable_retries': 0,
-      // etcd's own clients accept responses up to 2 GiB; a large range must not fail with RESOURCE_EXHAUSTED.
-      'grpc.max_receive_message_length': -1,
-      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ pick_first: {} }] }),
-    };
-    const tls = options.tls;
-    if (endpoint.scheme === 'https' && tls?.serverName !== undefined && tls.serverName !== '') {
-      channelOptions['grpc.ssl_target_name_override'] = tls.serverName;
-      channelOptions['grpc.default_authority'] = tls.serverName;
-    }
-    this.#dial = new DialGuard(options.dialTimeoutMs);
-    const credentials = this.#dial.wrap(
-      this.#credentials(),
-      () => this.#client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
-    );
-    this.#client = new grpc.Client(endpoint.hostPort, credentials, channelOptions);
-  }
-
-  #credentials(): grpc.ChannelCredentials {
-    if (this.endpoint.scheme === 'http') return grpc.credentials.createInsecure();
-    const tls = this.#options.tls;
-    const verify: grpc.VerifyOptions = {};
-    if (tls?.insecureSkipVerify === true) {
-      verify.rejectUnauthorized = false;
-      verify.checkServerIdentity = () => undefined;
-    }
+    const tls = endpoint.scheme === 'https' ? (options.tls ?? {}) : undefined;
     try {
-      return grpc.credentials.createSsl(
-        tls?.ca !== undefined ? Buffer.from(tls.ca) : null,
-        tls?.key !== undefined ? Buffer.from(tls.key.reveal()) : null,
-        tls?.cert !== undefined ? Buffer.from(tls.cert) : null,
-        verify,
-      );
+      this.#channel = new GrpcChannel({
+        host: endpoint.host,
+        port: endpoint.port,
+        ...(tls !== undefined && {
+          tls: {
+            ...(tls.ca !== undefined && { ca: tls.ca }),
+            ...(tls.cert !== undefined && { cert: tls.cert }),
+            ...(tls.key !== undefined && { key: tls.key.reveal() }),
+            ...(tls.serverName !== undefined && { serverName: tls.serverName }),
+            ...(tls.insecureSkipVerify === true && { insecureSkipVerify: true }),
+          },
+        }),
+        dialTimeoutMs: options.dialTimeoutMs,
+        keepaliveTimeMs: keepalive,
+        keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+        initialBackoffMs: INITIAL_RECONNECT_BACKOFF_MS,
+        maxBackoffMs: MAX_RECONNECT_BACKOFF_MS,
+      });
     } catch (err) {
       // Node's secure-context errors name the problem (e.g. "PEM routines"), never key bytes.
       const detail = errorMessage(err);
@@ -210,7 +173,7 @@ class V3MemberClient implements EtcdV3MemberClient {
       return this.#error('protocol', call, `unexpected response: ${err.message}`, err);
     if (isGrpcStatusError(err)) {
       const code = classifyGrpcStatus(err.code, err.details);
-      const statusName = grpc.status[err.code] ?? String(err.code);
+      const statusName = GRPC_STATUS_NAMES[err.code] ?? String(err.code);
       const details = cleanGrpcDetails(err.details);
       let detail: string;
       if (code === 'timeout') {
@@ -233,19 +196,19 @@ class V3MemberClient implements EtcdV3MemberClient {
 
   /**
    * Waits until the channel has a connection or has failed, for at most
-   * dialTimeoutMs (grpc-js has no connect timeout of its own: a black-holed
-   * host would hold a call until its deadline, or the OS gives up after
-   * minutes). A channel in TRANSIENT_FAILURE is not waited for: the call then
-   * fails at once with grpc's reason (connection refused, certificate...).
+   * dialTimeoutMs (a black-holed host would otherwise hold a call until its
+   * deadline, or the OS gives up after minutes). A channel in
+   * TRANSIENT_FAILURE is not waited for: the call then fails at once with
+   * the reason (connection refused, certificate...).
    */
   async #waitConnected(call: string, callDeadline: number, signal: AbortSignal | undefined): Promise<void> {
-    const channel = this.#client.getChannel();
-    let state = channel.getConnectivityState(true);
-    if (state !== grpc.connectivityState.IDLE && state !== grpc.connectivityState.CONNECTING) return;
+    // Taken before the attempt starts: the transport's own dial timer (the
+    // same length) ends the attempt no earlier than this wait gives up.
     const dialDeadline = Date.now() + this.#options.dialTimeoutMs;
+    let state = this.#channel.getState(true);
+    if (state !== 'IDLE' && state !== 'CONNECTING') return;
     const until = Math.min(dialDeadline, callDeadline);
-    while (state === grpc.connectivityState.IDLE || state === grpc.connectivityState.CONNECTING) {
-      const current = state;
+    while (state === 'IDLE' || state === 'CONNECTING') {
       const changed = await new Promise<boolean>((resolve) => {
         const remaining = until - Date.now();
         if (remaining <= 0) {
@@ -257,69 +220,57 @@ class V3MemberClient implements EtcdV3MemberClient {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
+          off();
           signal?.removeEventListener('abort', onAbort);
           resolve(value);
         };
         const onAbort = (): void => done(true);
         const timer = setTimeout(() => done(false), remaining);
         signal?.addEventListener('abort', onAbort, { once: true });
-        // Infinity: no grpc-side timer; the watcher goes at the next state change or at close().
-        channel.watchConnectivityState(current, Infinity, () => done(true));
+        const off = this.#channel.onStateChange(() => done(true));
       });
       if (aborted(signal)) throw this.#canceled(call, signal);
       this.#assertOpen(call);
-      if (!changed) {
+      const now = this.#channel.getState(false);
+      // The attempt ended by the dial timer at the deadline is this wait's timeout too.
+      if (!changed || (now === 'TRANSIENT_FAILURE' && Date.now() >= until)) {
         if (until === dialDeadline) {
           throw this.#error(
             'unavailable',
             call,
-            `cannot connect within ${this.#options.dialTimeoutMs} ms (channel ${stateName(state).toLowerCase()})`,
+            `cannot connect within ${this.#options.dialTimeoutMs} ms (channel ${stateText(state)})`,
           );
         }
         throw this.#error(
           'timeout',
           call,
-          `no connection before the call's deadline (channel ${stateName(state).toLowerCase()})`,
+          `no connection before the call's deadline (channel ${stateText(state)})`,
         );
       }
-      state = channel.getConnectivityState(true);
+      state = this.#channel.getState(true);
     }
   }
 
-  #metadata(token: string, extra?: Readonly<Record<string, string>>): grpc.Metadata {
-    const md = new grpc.Metadata();
-    if (token !== '') md.set('token', token);
-    if (extra !== undefined) for (const [k, v] of Object.entries(extra)) md.set(k, v);
-    return md;
+  #metadata(token: string, extra?: Readonly<Record<string, string>>): Metadata {
+    return { ...(token !== '' && { token }), ...extra };
   }
 
   /** One unary call on the shared channel, cancelled when `signal` aborts. */
-  #invoke(
+  async #invoke(
     method: MethodDef,
     request: object,
     token: string,
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => call.cancel();
-      const call = this.#client.makeUnaryRequest<object, unknown>(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        request,
-        this.#metadata(token),
-        { deadline },
-        (err, value) => {
-          this.#inflight.delete(call);
-          signal?.removeEventListener('abort', onAbort);
-          if (err !== null) reject(err);
-          else resolve(value);
-        },
-      );
-      this.#inflight.add(call);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    const bytes = await this.#channel.unary(
+      method.path,
+      serialize(method, request),
+      this.#metadata(token),
+      deadline,
+      signal,
+    );
+    return deserialize(method, bytes);
   }
 
   /** Resolves the token to send ('' without auth, or when the server has auth disabled). */
@@ -578,25 +529,18 @@ class V3MemberClient implements EtcdV3MemberClient {
     try {
       await this.#waitConnected(call, deadline, signal);
       const token = await this.#getToken(call, signal);
-      const stream = this.#client.makeBidiStreamRequest<object, unknown>(
-        this.#methods.leaseKeepAlive.path,
-        this.#methods.leaseKeepAlive.requestSerialize,
-        this.#methods.leaseKeepAlive.responseDeserialize,
-        this.#metadata(token.value),
-        { deadline },
-      );
-      stream.on('error', () => {});
-      this.#inflight.add(stream);
+      const method = this.#methods.leaseKeepAlive;
+      const stream = this.#channel.call(method.path, this.#metadata(token.value), deadline);
       const onAbort = (): void => stream.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        stream.write({ ID: id.toString() });
+        stream.write(serialize(method, { ID: id.toString() }));
         // One request, one answer: the stream is only a transport for it.
-        for await (const raw of stream) return decodeLeaseKeepAlive(raw);
+        const raw = await stream.next();
+        if (raw !== undefined) return decodeLeaseKeepAlive(deserialize(method, raw));
         throw this.#error('unavailable', call, 'keep-alive stream closed without an answer');
       } finally {
         signal?.removeEventListener('abort', onAbort);
-        this.#inflight.delete(stream);
         stream.cancel();
       }
     } catch (err) {
@@ -662,16 +606,12 @@ class V3MemberClient implements EtcdV3MemberClient {
         if (aborted(signal)) return;
         throw this.#mapError(err, call, signal);
       }
-      const stream = this.#client.makeBidiStreamRequest<object, unknown>(
-        this.#methods.watch.path,
-        this.#methods.watch.requestSerialize,
-        this.#methods.watch.responseDeserialize,
+      const method = this.#methods.watch;
+      const stream = this.#channel.call(
+        method.path,
         this.#metadata(token.value, req.requireLeader === true ? { hasleader: 'true' } : undefined),
+        undefined,
       );
-      // Errors are read through the iterator; this listener keeps a late one
-      // (after cancel()) from becoming an uncaught 'error' event.
-      stream.on('error', () => {});
-      this.#inflight.add(stream);
       const onAbort = (): void => stream.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       // A member shutting down sends GOAWAY and keeps open streams silent
@@ -679,25 +619,22 @@ class V3MemberClient implements EtcdV3MemberClient {
       // leaving READY (GOAWAY or a dropped connection) ends the watch at
       // once, so the caller can resume on another member instead of waiting.
       let goingAway = false;
-      let streamDone = false;
-      const channel = this.#client.getChannel();
-      const connected = channel.getConnectivityState(false);
-      if (connected === grpc.connectivityState.READY) {
-        // Infinity: no grpc-side timer; the watcher goes at the next state change or at close().
-        channel.watchConnectivityState(connected, Infinity, () => {
-          if (streamDone || this.#closed) return;
+      let offStateChange: (() => void) | undefined;
+      if (this.#channel.getState(false) === 'READY') {
+        offStateChange = this.#channel.onStateChange(() => {
+          if (this.#closed) return;
           goingAway = true;
           stream.cancel();
         });
       }
       let retry = false;
       try {
-        stream.write(create);
-        // The stream's own async iterator reads one message at a time: while
-        // the consumer is busy, grpc-js stops reading and HTTP/2 flow control
-        // holds the server back (bounded memory for a slow consumer).
+        stream.write(serialize(method, create));
+        // The call's iterator reads one message at a time: while the consumer
+        // is busy, the stream is paused and HTTP/2 flow control holds the
+        // server back (bounded memory for a slow consumer).
         for await (const raw of stream) {
-          const resp = decodeWatchResponse(raw);
+          const resp = decodeWatchResponse(deserialize(method, raw));
           if (resp.fragment) continue; // never requested
           if (resp.created && resp.canceled && isAuthText(resp.cancelReason)) {
             // etcd checks the token when the watch is created and answers "permission denied" for an expired one.
@@ -728,9 +665,8 @@ class V3MemberClient implements EtcdV3MemberClient {
         }
         throw this.#mapError(err, call, signal);
       } finally {
-        streamDone = true;
+        offStateChange?.();
         signal.removeEventListener('abort', onAbort);
-        this.#inflight.delete(stream);
         // Ends the HTTP/2 stream (RST_STREAM); a no-op when it already ended.
         stream.cancel();
       }
@@ -748,10 +684,32 @@ class V3MemberClient implements EtcdV3MemberClient {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const call of this.#inflight) call.cancel();
-    this.#inflight.clear();
-    this.#client.close();
-    this.#dial.close();
+    this.#channel.close();
+  }
+}
+
+function stateText(state: ChannelState): string {
+  return state.toLowerCase();
+}
+
+/** Encodes a request; a failure is the call's (INTERNAL), as grpc reports it. */
+function serialize(method: MethodDef, request: object): Buffer {
+  try {
+    return method.requestSerialize(request);
+  } catch (err) {
+    throw new GrpcStatusError(
+      GrpcCode.INTERNAL,
+      `Request message serialization failure: ${errorMessage(err)}`,
+    );
+  }
+}
+
+/** Decodes an answer; bytes that do not parse are the call's failure (INTERNAL), as grpc reports it. */
+function deserialize(method: MethodDef, bytes: Buffer): unknown {
+  try {
+    return method.responseDeserialize(bytes);
+  } catch (err) {
+    throw new GrpcStatusError(GrpcCode.INTERNAL, `Response message parsing error: ${errorMessage(err)}`);
   }
 }
 
