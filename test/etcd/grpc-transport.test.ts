@@ -272,8 +272,10 @@ describe('gRPC transport: connections that never work', () => {
   it('a refused connection fails at once; a member that accepts and never answers fails at the dial timeout', async () => {
     const refused = channelFor(`http://127.0.0.1:${await closedPort()}`);
     const silent = await silentServer();
-    const hanging = channelFor(`http://127.0.0.1:${silent.port}`, { dialTimeoutMs: 500 });
-    const hangingTls = channelFor(`https://127.0.0.1:${silent.port}`, { dialTimeoutMs: 500, tls: {} });
+    // No new attempt during the checks below (the backoff is long).
+    const slow = { dialTimeoutMs: 500, initialBackoffMs: 60_000, maxBackoffMs: 60_000 };
+    const hanging = channelFor(`http://127.0.0.1:${silent.port}`, slow);
+    const hangingTls = channelFor(`https://127.0.0.1:${silent.port}`, { ...slow, tls: {} });
     try {
       assert.equal(await connected(refused), 'TRANSIENT_FAILURE');
       assert.match(refused.lastError, /ECONNREFUSED/);
@@ -282,8 +284,10 @@ describe('gRPC transport: connections that never work', () => {
         assert.equal(c.lastError, unansweredDialText(500));
         assert.equal(c.openConnections, 0, 'the unanswered connection was destroyed');
       }
-      // After the backoff the channel is IDLE again and a call needing it tries anew.
-      await eventually(() => refused.state === 'IDLE', 'the backoff to end');
+      // After the backoff the channel tries again by itself.
+      const states: ChannelState[] = [];
+      refused.onStateChange((s) => states.push(s));
+      await eventually(() => states.includes('CONNECTING'), 'a new attempt after the backoff');
     } finally {
       refused.close();
       hanging.close();

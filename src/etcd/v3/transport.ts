@@ -17,8 +17,8 @@
  * accepts TCP but never finishes its handshake is dropped, not waited on),
  * READY, then IDLE again when the connection closes or the server sends
  * GOAWAY (the next call reconnects). A failed attempt leaves the channel in
- * TRANSIENT_FAILURE for a backoff (doubling up to a cap), during which calls
- * fail at once with the attempt's error; after it, the next call tries again.
+ * TRANSIENT_FAILURE for a backoff (growing 1.6x up to a cap), during which
+ * calls fail at once with the attempt's error; then it tries again.
  * close() ends every call and connection; the channel's timers never keep the
  * process alive.
  */
@@ -411,9 +411,12 @@ export class GrpcChannel {
     this.#setState('TRANSIENT_FAILURE');
     const wait = this.#backoffMs;
     this.#backoffMs = Math.min(this.#options.maxBackoffMs, Math.round(this.#backoffMs * 1.6));
+    // Then tries again by itself (as grpc does), so that the next call finds
+    // a member that came back READY; a member still down costs one attempt
+    // per backoff (at most maxBackoffMs apart) until close().
     this.#backoffTimer = setTimeout(() => {
       this.#backoffTimer = undefined;
-      if (this.#state === 'TRANSIENT_FAILURE') this.#setState('IDLE');
+      if (this.#state === 'TRANSIENT_FAILURE') this.#connect();
     }, wait);
     this.#backoffTimer.unref();
   }
