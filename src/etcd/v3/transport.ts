@@ -17,7 +17,7 @@
  * accepts TCP but never finishes its handshake is dropped, not waited on),
  * READY, then IDLE again when the connection closes or the server sends
  * GOAWAY (the next call reconnects). A failed attempt leaves the channel in
- * TRANSIENT_FAILURE for a backoff (growing 1.6x up to a cap), during which
+ * TRANSIENT_FAILURE for a backoff (growing 1.6x up to a cap, as grpc's), during which
  * calls fail at once with the attempt's error; then it tries again.
  * close() ends every call and connection; the channel's timers never keep the
  * process alive.
@@ -25,6 +25,7 @@
 import * as http2 from 'node:http2';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import { Backoff } from '../../backoff.ts';
 
 /** gRPC status names by code (fixed by the gRPC spec). */
 export const GRPC_STATUS_NAMES: readonly string[] = [
@@ -243,7 +244,8 @@ export class GrpcChannel {
   readonly #connections = new Set<Connection>();
   readonly #calls = new Set<GrpcCall>();
   readonly #listeners = new Set<(state: ChannelState) => void>();
-  #backoffMs: number;
+  /** Between failed attempts: 1.6x more each time, up to maxBackoffMs, 20% jitter (grpc's connection backoff). */
+  readonly #backoff: Backoff;
   #backoffTimer: NodeJS.Timeout | undefined;
 
   /** Throws when the TLS material is not usable (the message names the problem, never key bytes). */
@@ -253,7 +255,12 @@ export class GrpcChannel {
     const serverName = tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : undefined;
     const host = isIP(options.host) === 6 ? `[${options.host}]` : options.host;
     this.#authority = serverName ?? `${host}:${options.port}`;
-    this.#backoffMs = options.initialBackoffMs;
+    this.#backoff = new Backoff({
+      initialMs: options.initialBackoffMs,
+      maxMs: options.maxBackoffMs,
+      factor: 1.6,
+      jitter: 0.2,
+    });
     this.#secureContext =
       tls === undefined
         ? undefined
@@ -367,7 +374,7 @@ export class GrpcChannel {
       if (session.destroyed || this.#current !== c) return;
       c.ready = true;
       session.setLocalWindowSize(4 << 20);
-      this.#backoffMs = o.initialBackoffMs;
+      this.#backoff.reset();
       this.#lastError = '';
       this.#setState('READY');
       this.#schedulePing(c);
@@ -409,8 +416,7 @@ export class GrpcChannel {
   #fail(): void {
     this.#current = undefined;
     this.#setState('TRANSIENT_FAILURE');
-    const wait = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#options.maxBackoffMs, Math.round(this.#backoffMs * 1.6));
+    const wait = this.#backoff.next();
     // Then tries again by itself (as grpc does), so that the next call finds
     // a member that came back READY; a member still down costs one attempt
     // per backoff (at most maxBackoffMs apart) until close().
