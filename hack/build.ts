@@ -23,12 +23,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = `${root}dist`;
 
-/**
- * Packages whose files must stay where npm installs them (see above), and
- * @grpc/proto-loader, which grpc-js requires only to serve channelz (never
- * here): a development dependency for the codec's test.
- */
-const EXTERNAL_PACKAGES = ['pino', 'pino-pretty', '@grpc/proto-loader'];
+/** Packages whose files must stay where npm installs them (see above). */
+const EXTERNAL_PACKAGES = ['pino', 'pino-pretty'];
 
 const testbedOutside: Plugin = {
   name: 'testbed-outside',
