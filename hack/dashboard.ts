@@ -104,6 +104,14 @@ function perMember(metric: string, what?: string): Target {
   };
 }
 
+/** One series per cluster of the selected clusters. */
+function perCluster(metric: string, what?: string): Target {
+  return {
+    expr: `${metric}{${SEL}}`,
+    legend: `{{clusterName}}${what === undefined ? '' : ` ${what}`}`,
+  };
+}
+
 /** Text and colour of the values 0 and 1 of a state. */
 function twoStates(zero: [string, string], one: [string, string]): PanelSpec['mappings'] {
   return { '0': { text: zero[0], color: zero[1] }, '1': { text: one[0], color: one[1] } };
@@ -279,19 +287,10 @@ export const ROWS: readonly RowSpec[] = [
             expr: `increase(inspection_etcd_topology_leader_changes_total{${SEL}}[1h])`,
             legend: '{{clusterName}} leader changes (1h)',
           },
-          { expr: `inspection_etcd_topology_learners{${SEL}}`, legend: '{{clusterName}} learners' },
-          {
-            expr: `inspection_etcd_topology_unstarted_members{${SEL}}`,
-            legend: '{{clusterName}} not started',
-          },
-          {
-            expr: `inspection_etcd_topology_server_minor_versions{${SEL}}`,
-            legend: '{{clusterName}} minor versions',
-          },
-          {
-            expr: `inspection_etcd_topology_member_lists_disagree{${SEL}}`,
-            legend: '{{clusterName}} member lists disagree',
-          },
+          perCluster('inspection_etcd_topology_learners', 'learners'),
+          perCluster('inspection_etcd_topology_unstarted_members', 'not started'),
+          perCluster('inspection_etcd_topology_server_minor_versions', 'minor versions'),
+          perCluster('inspection_etcd_topology_member_lists_disagree', 'member lists disagree'),
         ],
         w: 12,
         h: 6,
@@ -345,11 +344,8 @@ export const ROWS: readonly RowSpec[] = [
         description:
           'Divergence, not lag: key-count spread between members at one pinned revision, and whether HashKV at a common revision disagrees (1). No value means no verdict this round (unknown, never "consistent").',
         targets: [
-          { expr: `inspection_etcd_node_diff_total{${SEL}}`, legend: '{{clusterName}} key count spread' },
-          {
-            expr: `inspection_etcd_consistency_hash_mismatch{${SEL}}`,
-            legend: '{{clusterName}} hash mismatch',
-          },
+          perCluster('inspection_etcd_node_diff_total', 'key count spread'),
+          perCluster('inspection_etcd_consistency_hash_mismatch', 'hash mismatch'),
         ],
         thresholds: [[1, 'red']],
         w: 8,
@@ -380,15 +376,9 @@ export const ROWS: readonly RowSpec[] = [
         description:
           'Lag, not divergence: largest minus smallest revision and raft indexes over the members in one round. Non-zero under writes; only a gap that keeps growing matters.',
         targets: [
-          { expr: `inspection_etcd_node_revision_diff_total{${SEL}}`, legend: '{{clusterName}} revision' },
-          {
-            expr: `inspection_etcd_node_raft_index_diff_total{${SEL}}`,
-            legend: '{{clusterName}} raft index',
-          },
-          {
-            expr: `inspection_etcd_node_raft_applied_index_diff_total{${SEL}}`,
-            legend: '{{clusterName}} raft applied index',
-          },
+          perCluster('inspection_etcd_node_revision_diff_total', 'revision'),
+          perCluster('inspection_etcd_node_raft_index_diff_total', 'raft index'),
+          perCluster('inspection_etcd_node_raft_applied_index_diff_total', 'raft applied index'),
         ],
         w: 16,
         h: 6,
@@ -509,14 +499,8 @@ export const ROWS: readonly RowSpec[] = [
         description:
           "WAL fsync and backend commit p99 of each member over each round's interval, from its own /metrics. etcd's guidance: fsync below 10 ms, commit below 25 ms.",
         targets: [
-          {
-            expr: `inspection_etcd_member_wal_fsync_p99_seconds{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}} WAL fsync',
-          },
-          {
-            expr: `inspection_etcd_member_backend_commit_p99_seconds{${SEL}}`,
-            legend: '{{clusterName}} {{endpoint}} backend commit',
-          },
+          perMember('inspection_etcd_member_wal_fsync_p99_seconds', 'WAL fsync'),
+          perMember('inspection_etcd_member_backend_commit_p99_seconds', 'backend commit'),
         ],
         unit: 's',
         thresholds: [[0.01, 'orange']],
@@ -664,8 +648,8 @@ export const ROWS: readonly RowSpec[] = [
         type: 'timeseries',
         description: 'How far the watch trails the cluster (seconds), and whether it is established (1).',
         targets: [
-          { expr: `inspection_etcd_request_watch_lag_seconds{${SEL}}`, legend: '{{clusterName}} lag' },
-          { expr: `inspection_etcd_request_watch_up{${SEL}}`, legend: '{{clusterName}} up' },
+          perCluster('inspection_etcd_request_watch_lag_seconds', 'lag'),
+          perCluster('inspection_etcd_request_watch_up', 'up'),
         ],
         w: 24,
         h: 6,
@@ -682,10 +666,7 @@ export const ROWS: readonly RowSpec[] = [
           'Whether each inspection reached a verdict (an unhealthy member is a verdict; no answer is not).',
         targets: [
           { expr: `inspection_feature_success{${SEL}}`, legend: '{{clusterName}} {{inspectionType}}' },
-          {
-            expr: `inspection_etcd_member_discovery_success{${SEL}}`,
-            legend: '{{clusterName}} member discovery',
-          },
+          perCluster('inspection_etcd_member_discovery_success', 'member discovery'),
         ],
         mappings: twoStates(['failed', 'red'], ['ok', 'green']),
         w: 12,
