@@ -17,22 +17,16 @@
  *     the apiserver's audit log, filtered to that ServiceAccount.
  * Run: node bench/operator-scale.ts [--clusters 1000] [--etcd 3] [--namespaces 4] [--window 120] [--settle 45]
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { EtcdCluster, EtcdInspection } from '../src/k8s/api/index.ts';
-import { createClients } from '../src/k8s/client/index.ts';
-import {
-  freePort,
-  startEtcdCluster,
-  startKubeApiserver,
-  type KubeApiserver,
-  type TestCluster,
-} from '../src/testbed/index.ts';
-import { cpuSeconds, mib, OPERATOR_FLOW_SCHEMA, operatorRequests, rssBytes, table } from './support.ts';
+import { freePort } from '../src/testbed/index.ts';
+import { type OperatorBed, sampleRssPeaks, startOperatorBed, terminate } from './operator-bed.ts';
+import { cpuSeconds, mib, operatorRequests, rssBytes, table } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,7 +50,6 @@ const NAMESPACES = Number(args.namespaces);
 const WINDOW_S = Number(args.window);
 const SETTLE_S = Number(args.settle);
 
-const ROOT = resolve(import.meta.dirname, '..');
 const SA = 'system:serviceaccount:etcd-monitor:etcd-monitor-operator';
 
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
@@ -113,38 +106,27 @@ async function main(): Promise<void> {
   const policy = join(dir, 'audit-policy.yaml');
   const auditLog = join(dir, 'audit.log');
   await writeFile(policy, AUDIT_POLICY);
-  const etcds: TestCluster[] = [];
-  let server: KubeApiserver | undefined;
-  let operator: ReturnType<typeof spawn> | undefined;
+  let bed: OperatorBed | undefined;
+  let operator: ChildProcess | undefined;
   try {
     console.log(`starting ${ETCDS} etcd clusters (3 members, TLS) and kube-apiserver...`);
-    const started = await Promise.all([
-      startKubeApiserver({
-        extraArgs: [
-          `--audit-policy-file=${policy}`,
-          `--audit-log-path=${auditLog}`,
-          '--audit-log-format=json',
-          '--audit-log-maxsize=0',
-        ],
-      }),
-      ...Array.from({ length: ETCDS }, (_, i) =>
-        startEtcdCluster({ version: '3.6', members: 3, tls: true, name: `scale${i}` }),
-      ),
-    ]);
-    server = started[0] as KubeApiserver;
-    etcds.push(...(started.slice(1) as TestCluster[]));
-    await server.applyManifests([
-      join(ROOT, 'deploy', 'namespace.yaml'),
-      join(ROOT, 'deploy', 'rbac.yaml'),
-      join(ROOT, 'deploy', 'crds'),
-    ]);
-    await server.applyManifests(OPERATOR_FLOW_SCHEMA);
-    const admin = createClients(server.adminKubeConfig());
-
-    const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `scale-${i}`);
-    await server.applyManifests(
-      namespaces.map((n) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${n}\n`).join('---\n'),
-    );
+    bed = await startOperatorBed({
+      dir,
+      etcds: Array.from({ length: ETCDS }, (_, i) => ({
+        version: '3.6',
+        members: 3,
+        tls: true,
+        name: `scale${i}`,
+      })),
+      apiserverArgs: [
+        `--audit-policy-file=${policy}`,
+        `--audit-log-path=${auditLog}`,
+        '--audit-log-format=json',
+        '--audit-log-maxsize=0',
+      ],
+      namespaces: Array.from({ length: NAMESPACES }, (_, i) => `scale-${i}`),
+    });
+    const { server, etcds, admin, namespaces, spawnOperator } = bed;
     for (const ns of namespaces) {
       for (const [i, etcd] of etcds.entries()) {
         await admin.secrets.create({
@@ -180,36 +162,22 @@ async function main(): Promise<void> {
     }
     console.log(`created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const kubeconfig = join(dir, 'kubeconfig');
-    await server.writeKubeconfig(
-      await server.serviceAccountToken('etcd-monitor', 'etcd-monitor-operator', { expirationSeconds: 7200 }),
-      kubeconfig,
-    );
     const port = await freePort();
     const startedAt = new Date();
     const cpuAtStart = 0;
     const oldSpace = args['max-old-space-size'];
     const profile = args['cpu-prof'];
-    operator = spawn(
-      process.execPath,
+    operator = spawnOperator(
+      'operator',
       [
-        ...(profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
-        join(ROOT, 'bin', 'etcd-monitor.js'),
-        'operator',
-        '--kubeconfig',
-        kubeconfig,
         '--lease-lock-namespace',
         'etcd-monitor',
         '--metrics-addr',
         `127.0.0.1:${port}`,
-        '--log-level',
-        'warn',
-        '--log-format',
-        'json',
         ...(args.workers !== undefined ? ['--workers', args.workers] : []),
       ],
       {
-        stdio: ['ignore', 'ignore', 'pipe'],
+        nodeArgs: profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
         env: {
           ...process.env,
           ...(oldSpace !== undefined && { NODE_OPTIONS: `--max-old-space-size=${oldSpace}` }),
@@ -217,17 +185,8 @@ async function main(): Promise<void> {
       },
     );
     const pid = operator.pid!;
-    operator.stderr!.on('data', (d: Buffer) =>
-      process.stderr.write(d.toString().replace(/^(?=.)/gm, '[operator] ')),
-    );
     const t1 = performance.now();
-    let peakRss = 0;
-    const sampler = setInterval(() => {
-      void rssBytes(pid).then(
-        (r) => (peakRss = Math.max(peakRss, r)),
-        () => undefined,
-      );
-    }, 1_000);
+    const fillPeak = sampleRssPeaks([pid], 1_000);
 
     // Time to fill: every cluster Running with its conditions, every inspection Ok.
     let filledAfter = NaN;
@@ -235,7 +194,7 @@ async function main(): Promise<void> {
     for (;;) {
       // Raw JSON: decoding 3,000 objects with their schemas every second would steal CPU from the operator.
       const items = async <T>(plural: string): Promise<T[]> => {
-        const res = await server!.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
+        const res = await server.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
         const list = res.body as { items?: T[] };
         if (res.status !== 200 || list.items === undefined)
           throw new Error(`list ${plural}: HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
@@ -284,17 +243,11 @@ async function main(): Promise<void> {
     const from = new Date();
     const dispatchedBefore = await operatorRequests(server);
     const cpuBefore = await cpuSeconds(pid);
-    let maxRss = 0;
-    const steady = setInterval(() => {
-      void rssBytes(pid).then(
-        (r) => (maxRss = Math.max(maxRss, r)),
-        () => undefined,
-      );
-    }, 1_000);
+    const steadyPeak = sampleRssPeaks([pid], 1_000);
     await sleep(WINDOW_S * 1_000);
     const to = new Date();
-    clearInterval(steady);
-    clearInterval(sampler);
+    steadyPeak.stop();
+    fillPeak.stop();
     const dispatchedAfter = await operatorRequests(server);
     const cpuAfter = await cpuSeconds(pid);
     await sleep(2_000); // the audit log is written as requests complete
@@ -327,8 +280,8 @@ async function main(): Promise<void> {
         ['time until every status is filled', `${filledAfter.toFixed(1)} s`],
         ['requests while filling (audit)', `${fillTotal}`],
         ['CPU while filling', `${cpuFilled.toFixed(1)} s`],
-        ['RSS when filled / peak while filling', `${mib(rssFilled)} / ${mib(peakRss)}`],
-        ['RSS in steady state (max)', mib(maxRss)],
+        ['RSS when filled / peak while filling', `${mib(rssFilled)} / ${mib(fillPeak.peaks[0]!)}`],
+        ['RSS in steady state (max)', mib(steadyPeak.peaks[0]!)],
         ['JS heap used / total at the end', `${mib(heapUsed)} / ${mib(heapTotal)}`],
         ['CPU in steady state', `${(((cpuAfter - cpuBefore) / WINDOW_S) * 100).toFixed(1)} % of one core`],
         [
@@ -356,20 +309,14 @@ async function main(): Promise<void> {
           .map(([k, v]): [string, string] => [k, (v / minutes).toFixed(1)]),
       ]),
     );
-    await admin.close();
   } finally {
-    if (operator !== undefined && operator.exitCode === null) {
-      const t = performance.now();
-      operator.kill('SIGTERM');
-      const [code, signal] = await new Promise<[number | null, string | null]>((r) =>
-        operator!.once('exit', (c, s) => r([c, s])),
-      );
+    const t = performance.now();
+    const exit = operator !== undefined ? await terminate(operator) : undefined;
+    if (exit !== undefined)
       console.log(
-        `operator stopped by SIGTERM in ${((performance.now() - t) / 1000).toFixed(1)} s: exit code ${code}${signal !== null ? `, signal ${signal}` : ''}`,
+        `operator stopped by SIGTERM in ${((performance.now() - t) / 1000).toFixed(1)} s: exit code ${exit.code}${exit.signal !== null ? `, signal ${exit.signal}` : ''}`,
       );
-    }
-    await server?.stop();
-    await Promise.all(etcds.map((e) => e.stop()));
+    await bed?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

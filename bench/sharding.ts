@@ -16,21 +16,15 @@
  * Run: node bench/sharding.ts [--clusters 10000] [--replicas 5] [--etcd 2]
  *      [--namespaces 10] [--window 120] [--lease 15] [--renew 10] [--retry 2]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { createClients } from '../src/k8s/client/index.ts';
-import {
-  freePort,
-  startEtcdCluster,
-  startKubeApiserver,
-  type KubeApiserver,
-  type TestCluster,
-} from '../src/testbed/index.ts';
-import { mib, OPERATOR_FLOW_SCHEMA, operatorRequests, rssBytes, table } from './support.ts';
+import { freePort } from '../src/testbed/index.ts';
+import { type OperatorBed, sampleRssPeaks, startOperatorBed } from './operator-bed.ts';
+import { mib, operatorRequests, rssBytes, table } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,7 +48,6 @@ const NAMESPACES = Number(args.namespaces);
 const WINDOW_S = Number(args.window);
 const SETTLE_S = Number(args.settle);
 const MAX_WAIT_MS = Number(args['max-wait']) * 1000;
-const ROOT = resolve(import.meta.dirname, '..');
 
 interface Replica {
   readonly name: string;
@@ -99,35 +92,19 @@ async function settledShares(live: readonly Replica[], what: string): Promise<Ma
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-bench-sharding-'));
-  const etcds: TestCluster[] = [];
-  const replicas: Replica[] = [];
-  // The test bed stops its own processes on exit and on SIGINT/SIGTERM; the replicas are ours.
-  process.on('exit', () => {
-    for (const r of replicas)
-      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
-  });
-  let server: KubeApiserver | undefined;
+  let bed: OperatorBed | undefined;
   try {
     console.log(`starting ${ETCDS} etcd clusters (1 member each) and kube-apiserver...`);
-    const started = await Promise.all([
-      startKubeApiserver(),
-      ...Array.from({ length: ETCDS }, (_, i) =>
-        startEtcdCluster({ version: '3.6', members: 1, name: `shardbench${i}` }),
-      ),
-    ]);
-    server = started[0] as KubeApiserver;
-    etcds.push(...(started.slice(1) as TestCluster[]));
-    await server.applyManifests([
-      join(ROOT, 'deploy', 'namespace.yaml'),
-      join(ROOT, 'deploy', 'rbac.yaml'),
-      join(ROOT, 'deploy', 'crds'),
-    ]);
-    await server.applyManifests(OPERATOR_FLOW_SCHEMA);
-    const admin = createClients(server.adminKubeConfig());
-    const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `shard-${i}`);
-    await server.applyManifests(
-      namespaces.map((n) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${n}\n`).join('---\n'),
-    );
+    bed = await startOperatorBed({
+      dir,
+      etcds: Array.from({ length: ETCDS }, (_, i) => ({
+        version: '3.6',
+        members: 1,
+        name: `shardbench${i}`,
+      })),
+      namespaces: Array.from({ length: NAMESPACES }, (_, i) => `shard-${i}`),
+    });
+    const { server, etcds, admin, namespaces, spawnOperator } = bed;
     console.log(`creating ${CLUSTERS} EtcdClusters in ${NAMESPACES} namespaces...`);
     const tCreate = performance.now();
     for (let i = 0; i < CLUSTERS; i += 50) {
@@ -149,46 +126,24 @@ async function main(): Promise<void> {
     }
     console.log(`created in ${seconds(performance.now() - tCreate)}`);
 
-    const kubeconfig = join(dir, 'kubeconfig');
-    await server.writeKubeconfig(
-      await server.serviceAccountToken('etcd-monitor', 'etcd-monitor-operator', { expirationSeconds: 7200 }),
-      kubeconfig,
-    );
     const startReplica = async (name: string): Promise<Replica> => {
       const port = await freePort();
-      const child = spawn(
-        process.execPath,
-        [
-          join(ROOT, 'bin', 'etcd-monitor.js'),
-          'operator',
-          '--kubeconfig',
-          kubeconfig,
-          '--sharding',
-          '--lease-lock-name',
-          'bench-shards',
-          '--lease-lock-namespace',
-          'etcd-monitor',
-          '--leader-elect-lease-duration',
-          `${args.lease}s`,
-          '--leader-elect-renew-deadline',
-          `${args.renew}s`,
-          '--leader-elect-retry-period',
-          `${args.retry}s`,
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--log-level',
-          'warn',
-          '--log-format',
-          'json',
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      child.stderr!.on('data', (d: Buffer) =>
-        process.stderr.write(d.toString().replace(/^(?=.)/gm, `[${name}] `)),
-      );
-      const r = { name, child, address: `127.0.0.1:${port}` };
-      replicas.push(r);
-      return r;
+      const child = spawnOperator(name, [
+        '--sharding',
+        '--lease-lock-name',
+        'bench-shards',
+        '--lease-lock-namespace',
+        'etcd-monitor',
+        '--leader-elect-lease-duration',
+        `${args.lease}s`,
+        '--leader-elect-renew-deadline',
+        `${args.renew}s`,
+        '--leader-elect-retry-period',
+        `${args.retry}s`,
+        '--listen',
+        `127.0.0.1:${port}`,
+      ]);
+      return { name, child, address: `127.0.0.1:${port}` };
     };
 
     console.log(`starting ${REPLICAS} replicas with --sharding...`);
@@ -201,7 +156,7 @@ async function main(): Promise<void> {
       // A poll that fails or times out (the apiserver is as loaded as everything else) is retried.
       const list = async <T>(plural: string): Promise<T[] | undefined> => {
         try {
-          const res = await server!.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
+          const res = await server.request('GET', `/apis/etcdmonitor.dev/v1alpha1/${plural}`);
           return res.status === 200 ? (res.body as { items?: T[] }).items : undefined;
         } catch {
           return undefined;
@@ -242,17 +197,12 @@ async function main(): Promise<void> {
     console.log(`settling ${SETTLE_S} s, then counting API requests for ${WINDOW_S} s...`);
     await sleep(SETTLE_S * 1000);
     const before = await operatorRequests(server);
-    const rssMax = live.map(() => 0);
-    const sampler = setInterval(() => {
-      live.forEach((r, i) => {
-        void rssBytes(r.child.pid!).then(
-          (b) => (rssMax[i] = Math.max(rssMax[i]!, b)),
-          () => undefined,
-        );
-      });
-    }, 2_000);
+    const steadyPeak = sampleRssPeaks(
+      live.map((r) => r.child.pid!),
+      2_000,
+    );
     await sleep(WINDOW_S * 1000);
-    clearInterval(sampler);
+    steadyPeak.stop();
     const perMinute = ((await operatorRequests(server)) - before) / (WINDOW_S / 60);
 
     console.log('killing one replica (SIGKILL)...');
@@ -285,7 +235,7 @@ async function main(): Promise<void> {
         ['at that moment', filledLine],
         ['clusters per replica after the fill', live.map((r) => shares.get(r)).join(' / ')],
         ['RSS per replica when filled', rssFilled.map((b) => mib(b)).join(' / ')],
-        ['RSS per replica, max in steady state', rssMax.map((b) => mib(b)).join(' / ')],
+        ['RSS per replica, max in steady state', steadyPeak.peaks.map((b) => mib(b)).join(' / ')],
         ['API requests per minute in steady state (all replicas)', perMinute.toFixed(1)],
         [
           'replica killed: clusters moved / time until the survivors hold all',
@@ -299,17 +249,8 @@ async function main(): Promise<void> {
         ['shares after the add', withAdded.map((r) => afterAdd.get(r)).join(' / ')],
       ]),
     );
-    await admin.close();
   } finally {
-    await Promise.all(
-      replicas.map(async (r) => {
-        if (r.child.exitCode !== null || r.child.signalCode !== null) return;
-        r.child.kill('SIGTERM');
-        await new Promise((res) => r.child.once('exit', res));
-      }),
-    );
-    await server?.stop();
-    await Promise.all(etcds.map((e) => e.stop()));
+    await bed?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
