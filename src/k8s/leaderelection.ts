@@ -404,16 +404,7 @@ export class LeaderElector {
       if (!signal.aborted) this.#log.warn({ err: errorMessage(err) }, 'cannot read the leader lease');
       return 'failed';
     }
-    if (current === null) {
-      try {
-        await this.#lock.create(base, signal);
-      } catch (err) {
-        if (!signal.aborted) this.#log.info({ err: errorMessage(err) }, 'cannot create the leader lease');
-        return 'failed';
-      }
-      this.#setObserved(base);
-      return 'ok';
-    }
+    if (current === null) return this.#write('create', base, signal);
 
     // 3. Someone else's valid lease stands.
     if (rawRecord(current) !== this.#observedRaw) this.#setObserved(current);
@@ -423,10 +414,19 @@ export class LeaderElector {
     const record = this.#observedIsUs()
       ? { ...base, acquireTime: current.acquireTime, leaseTransitions: current.leaseTransitions }
       : { ...base, leaseTransitions: current.leaseTransitions + 1 };
+    return this.#write('update', record, signal);
+  }
+
+  /** Creates or updates the lease: 'ok' with the record observed as ours, or 'failed' (logged unless cancelled). */
+  async #write(
+    how: 'create' | 'update',
+    record: LeaderElectionRecord,
+    signal: AbortSignal,
+  ): Promise<Attempt> {
     try {
-      await this.#lock.update(record, signal);
+      await this.#lock[how](record, signal);
     } catch (err) {
-      if (!signal.aborted) this.#log.info({ err: errorMessage(err) }, 'cannot update the leader lease');
+      if (!signal.aborted) this.#log.info({ err: errorMessage(err) }, `cannot ${how} the leader lease`);
       return 'failed';
     }
     this.#setObserved(record);
