@@ -9,6 +9,7 @@ import { WHOLE, type Shard } from './engine/shard.ts';
 import { InspectionCollector } from './metrics/collector.ts';
 import { buildServer, parseListen, type ServerLimits } from './server/app.ts';
 import { PressureMetrics } from './server/pressure.ts';
+import { ProbeListener } from './server/probe-listener.ts';
 
 export interface InspectionServerOptions {
   readonly logger: Logger;
@@ -34,6 +35,8 @@ export class InspectionServer {
   readonly collector: InspectionCollector;
   /** The HTTP app (fastify). */
   readonly #http: ReturnType<typeof buildServer>;
+  /** /healthz and /readyz on an address of their own (--probe-listen), started by listenProbes(). */
+  readonly #probes: ProbeListener;
   #ready = false;
   #closing = '';
 
@@ -61,10 +64,21 @@ export class InspectionServer {
       registerOwnMetrics: (registry) => pressure.register(registry, () => this.engine.slots()),
       ...(opts.serverLimits !== undefined && { limits: opts.serverLimits }),
     });
+    this.#probes = new ProbeListener(opts.logger);
   }
 
   setReady(ready: boolean): void {
     this.#ready = ready;
+    this.#probes.setReady(ready);
+  }
+
+  /**
+   * Serves /healthz and /readyz on HOST:PORT too, from a thread of their own
+   * (see ProbeListener); returns the bound address. `what` names the flag or
+   * field the address came from, for errors.
+   */
+  listenProbes(listen: string, what?: string): Promise<string> {
+    return this.#probes.listen(listen, what);
   }
 
   /** Listens on HOST:PORT; returns the address actually bound (port 0 picks a free one). */
@@ -84,11 +98,17 @@ export class InspectionServer {
   }
 
   async close(): Promise<void> {
-    this.#ready = false;
-    this.#closing = 'closing the HTTP server (requests in flight)';
-    await this.#http.close();
-    this.#closing = `stopping the inspections of ${this.engine.ids().length} cluster(s) (connections closing)`;
-    await this.engine.stop();
-    this.#closing = '';
+    this.setReady(false);
+    try {
+      this.#closing = 'closing the HTTP server (requests in flight)';
+      await this.#http.close();
+      this.#closing = `stopping the inspections of ${this.engine.ids().length} cluster(s) (connections closing)`;
+      await this.engine.stop();
+    } finally {
+      // Last: liveness stays answered while the rest stops.
+      this.#closing = 'stopping the probe listener';
+      await this.#probes.close();
+      this.#closing = '';
+    }
   }
 }

@@ -97,3 +97,11 @@ export function metricPrefixOption(): Option {
     return value;
   });
 }
+
+/** --probe-listen, named alike on `run`, `demo` and the controller commands. */
+export function probeListenOption(defaultFrom = ''): Option {
+  return new Option(
+    '--probe-listen <host:port>',
+    `also serve /healthz and /readyz (only those) on this address, from a thread of their own: probes never wait behind scrapes of --listen, nor count against its limits${defaultFrom}`,
+  );
+}

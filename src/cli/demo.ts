@@ -8,12 +8,14 @@ import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { EtcdVersion } from '../testbed/binaries.ts';
 import type { TestCluster } from '../testbed/cluster.ts';
-import { addLogFlags, loggerFrom, positiveInt, type LogFlags } from './common.ts';
+import { addLogFlags, loggerFrom, positiveInt, probeListenOption, type LogFlags } from './common.ts';
+import { checkProbeListen, parseListen } from '../server/listen.ts';
 import { onShutdownSignal } from './signals.ts';
 import { KubeKeyspace } from './demo-keyspace.ts';
 
 interface DemoFlags extends LogFlags {
   readonly listen: string;
+  readonly probeListen?: string;
   readonly members: number;
   readonly etcdVersion: EtcdVersion;
   readonly interval: number;
@@ -28,6 +30,7 @@ export function demoCommand(done: (code: number) => void): Command {
       'Start a local etcd cluster with a Kubernetes-like keyspace and a light write load, and monitor it with every feature. Ctrl-C stops everything and removes its data.',
     )
     .option('--listen <host:port>', 'address of the HTTP server', '127.0.0.1:8080')
+    .addOption(probeListenOption())
     .addOption(new Option('--members <n>', 'cluster size').argParser(positiveInt('--members')).default(3))
     .addOption(
       new Option('--etcd-version <version>', 'etcd version of the test bed')
@@ -81,6 +84,13 @@ async function loadTestbed(): Promise<typeof import('../testbed/cluster.ts')> {
 }
 
 async function demo(flags: DemoFlags): Promise<number> {
+  try {
+    parseListen(flags.listen);
+    if (flags.probeListen !== undefined) checkProbeListen(flags.listen, flags.probeListen);
+  } catch (err) {
+    process.stderr.write(`etcd-monitor demo: ${errorMessage(err)}\n`);
+    return 2;
+  }
   const logger = loggerFrom(flags);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   let startEtcdCluster: typeof import('../testbed/cluster.ts')['startEtcdCluster'];
@@ -154,6 +164,8 @@ async function demo(flags: DemoFlags): Promise<number> {
     };
     await daemon.engine.upsert(spec);
     const address = await daemon.listen(flags.listen);
+    const probeAddress =
+      flags.probeListen === undefined ? undefined : await daemon.listenProbes(flags.probeListen);
     daemon.setReady(true);
     void keyspace.churn(flags.writesPerSecond, load.signal);
     compactTimer = compactLikeKubeApiserver(writer, flags.compactEvery, logger);
@@ -163,6 +175,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     out(`status page:     http://${address}/`);
     out(`metrics:         http://${address}/metrics`);
     out(`JSON API:        http://${address}/api/v1/clusters`);
+    if (probeAddress !== undefined) out(`probes:          http://${probeAddress}/healthz, /readyz`);
     out(`try:             npx etcd-monitor inspect --endpoints ${cluster.endpoints[0]}`);
     out(
       `quota ${flags.quotaMib} MiB per member; compaction every ${flags.compactEvery} s to the revision of the previous one (as kube-apiserver does)`,

@@ -23,10 +23,12 @@ import {
 import { validateShardGroup } from '../k8s/shard-membership.ts';
 import { providerRegistry } from '../providers/index.ts';
 import { parseListen } from '../server/app.ts';
+import { checkProbeListen } from '../server/listen.ts';
 import {
   addLogFlags,
   loggerFrom,
   metricPrefixOption,
+  probeListenOption,
   shutdownTimeoutOption,
   parseBool,
   parseDuration,
@@ -57,6 +59,7 @@ interface ControllerFlags extends LogFlags {
   readonly listen: string;
   /** The former name of --listen, still accepted. */
   readonly metricsAddr?: string;
+  readonly probeListen?: string;
   readonly workers: number;
   readonly statusRefreshPeriod: number;
   readonly metricPrefix?: string;
@@ -188,6 +191,7 @@ function controllerCommand(
       DEFAULT_METRICS_ADDR,
     )
     .addOption(new Option('--metrics-addr <host:port>', 'former name of --listen').hideHelp())
+    .addOption(probeListenOption())
     .addOption(
       new Option('--workers <n>', 'objects synced in parallel per controller')
         .argParser(positiveInt('--workers'))
@@ -263,7 +267,14 @@ export function checkFlags(flags: ControllerFlags): {
     }
   }
   const listenFlag = flags.metricsAddr !== undefined ? '--metrics-addr' : '--listen';
-  checkNamingFlags({ '--listen': listenFlag }, () => parseListen(listenAddress(flags)));
+  checkNamingFlags({}, () => {
+    parseListen(listenAddress(flags), listenFlag);
+    if (flags.probeListen !== undefined)
+      checkProbeListen(listenAddress(flags), flags.probeListen, {
+        listen: listenFlag,
+        probeListen: '--probe-listen',
+      });
+  });
   if (!flags.leaderElect && !flags.sharding) return { election: undefined };
   const settings = {
     leaseName: flags.leaseLockName,
@@ -327,7 +338,7 @@ async function runControllers(
     ...(flags.secretNamespaces !== undefined && { secretNamespaces: flags.secretNamespaces }),
   });
   try {
-    await manager.start(listenAddress(flags));
+    await manager.start(listenAddress(flags), flags.probeListen);
   } catch (err) {
     logger.error({ err: errorMessage(err), address: listenAddress(flags) }, 'cannot listen');
     await manager.stop();

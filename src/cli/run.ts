@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/loader.ts';
 import { InspectionServer } from '../inspection-server.ts';
 import { DEFAULT_SERVER_LIMITS } from '../server/app.ts';
+import { checkProbeListen, parseListen } from '../server/listen.ts';
 import { featureRegistry } from '../features/index.ts';
 import { errorMessage } from '../errors.ts';
 import { StaticShard, WHOLE, type Shard } from '../engine/shard.ts';
@@ -11,6 +12,7 @@ import {
   addLogFlags,
   loggerFrom,
   metricPrefixOption,
+  probeListenOption,
   shutdownTimeoutOption,
   positiveInt,
   type LogFlags,
@@ -22,6 +24,7 @@ export const DEFAULT_LISTEN = '0.0.0.0:9379';
 interface RunFlags extends LogFlags {
   readonly config: string;
   readonly listen?: string;
+  readonly probeListen?: string;
   readonly checkConfig: boolean;
   readonly maxConcurrentRounds: number;
   readonly metricPrefix?: string;
@@ -74,6 +77,7 @@ export function runCommand(done: (code: number) => void): Command {
       '--listen <host:port>',
       `address of the HTTP server (default: the file's "listen", else ${DEFAULT_LISTEN})`,
     )
+    .addOption(probeListenOption(' (default: the file\'s "probeListen", else none)'))
     .option(
       '--check-config',
       'validate the config file (certificates and password files included) and exit',
@@ -152,8 +156,17 @@ async function run(flags: RunFlags): Promise<number> {
     logger.info({ signal: stopSignal }, 'terminated during start-up; nothing was started');
     return 0;
   }
+  const listen = flags.listen ?? config.listen ?? DEFAULT_LISTEN;
+  const probeListen = flags.probeListen ?? config.probeListen;
+  const probeWhat = flags.probeListen !== undefined ? '--probe-listen' : 'probeListen:';
   let shard: Shard;
   try {
+    if (flags.listen !== undefined) parseListen(flags.listen);
+    if (probeListen !== undefined)
+      checkProbeListen(listen, probeListen, {
+        listen: flags.listen !== undefined || config.listen === undefined ? '--listen' : 'listen:',
+        probeListen: probeWhat,
+      });
     shard = daemonShard(flags, config);
   } catch (err) {
     removeHandlers();
@@ -184,10 +197,17 @@ async function run(flags: RunFlags): Promise<number> {
   let code = 0;
   if (!stop.signal.aborted) {
     try {
-      const address = await daemon.listen(flags.listen ?? config.listen ?? DEFAULT_LISTEN);
+      const address = await daemon.listen(listen);
+      const probeAddress =
+        probeListen === undefined ? undefined : await daemon.listenProbes(probeListen, probeWhat);
       daemon.setReady(true);
       logger.info(
-        { address, clusters: daemon.engine.ids().length, config: flags.config },
+        {
+          address,
+          ...(probeAddress !== undefined && { probeAddress }),
+          clusters: daemon.engine.ids().length,
+          config: flags.config,
+        },
         'etcd-monitor running',
       );
     } catch (err) {

@@ -76,6 +76,13 @@ export const MonitorConfig = Type.Object(
     listen: Type.Optional(
       Type.String({ minLength: 1, description: 'HOST:PORT of the HTTP server; --listen overrides.' }),
     ),
+    probeListen: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'HOST:PORT of a second listener serving only /healthz and /readyz, for the kubelet; --probe-listen overrides.',
+      }),
+    ),
     defaults: Type.Optional(
       Type.Object(
         {

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parseListen } from '../server/listen.ts';
+import { checkProbeListen, parseListen } from '../server/listen.ts';
 import { isMap, isPair, isSeq, parseDocument } from 'yaml';
 import { parseEndpoint, type Endpoint } from '../etcd/endpoint.ts';
 import { loadTlsMaterial } from '../etcd/tls.ts';
@@ -26,6 +26,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   readonly file: string;
   readonly listen?: string;
+  /** The probe listener's address (`probeListen:`), if any. */
+  readonly probeListen?: string;
   readonly metricPrefix?: string;
   /** This daemon's part of the clusters (`sharding:`); the loader returns every cluster regardless. */
   readonly sharding?: { readonly shard: number; readonly totalShards: number };
@@ -156,9 +158,22 @@ export async function parseConfig(
   const problems: string[] = [];
   const prefixProblem = metricPrefixProblem(config.metricPrefix ?? '');
   if (prefixProblem !== undefined) problems.push(`metricPrefix: ${prefixProblem}`);
-  if (config.listen !== undefined) {
+  let listensParse = true;
+  for (const [value, field] of [
+    [config.listen, 'listen:'],
+    [config.probeListen, 'probeListen:'],
+  ] as const) {
+    if (value === undefined) continue;
     try {
-      parseListen(config.listen, 'listen:');
+      parseListen(value, field);
+    } catch (err) {
+      problems.push(errorMessage(err));
+      listensParse = false;
+    }
+  }
+  if (config.listen !== undefined && config.probeListen !== undefined && listensParse) {
+    try {
+      checkProbeListen(config.listen, config.probeListen, { listen: 'listen:', probeListen: 'probeListen:' });
     } catch (err) {
       problems.push(errorMessage(err));
     }
@@ -183,6 +198,7 @@ export async function parseConfig(
   return {
     file,
     ...(config.listen !== undefined && { listen: config.listen }),
+    ...(config.probeListen !== undefined && { probeListen: config.probeListen }),
     ...(config.metricPrefix !== undefined && { metricPrefix: config.metricPrefix }),
     ...(config.sharding !== undefined && { sharding: config.sharding }),
     clusters,

@@ -156,13 +156,18 @@ export class Manager {
     return this.#leading;
   }
 
-  /** Serves HTTP on HOST:PORT (port 0: any) and starts campaigning; returns the bound address. */
-  async start(metricsAddr: string): Promise<string> {
+  /**
+   * Serves HTTP on HOST:PORT (port 0: any), and the probes on `probeAddr` if
+   * given (--probe-listen), and starts campaigning; returns the bound address.
+   */
+  async start(metricsAddr: string, probeAddr?: string): Promise<string> {
     if (this.#running !== undefined) throw new Error('manager already started');
     const address = await this.server.listen(metricsAddr);
+    const probeAddress = probeAddr === undefined ? undefined : await this.server.listenProbes(probeAddr);
     this.#log.info(
       {
         address,
+        ...(probeAddress !== undefined && { probeAddress }),
         controllers: this.#options.controllers,
         leaderElection: this.#options.leaderElection !== undefined,
       },

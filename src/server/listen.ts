@@ -11,3 +11,25 @@ export function parseListen(listen: string, what = '--listen'): { host: string; 
   const host = m[1] ?? m[2] ?? '';
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
+
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * Throws if the probe listener's address would collide with the main
+ * listener's (same port on the same or a wildcard host; port 0 picks a
+ * free one and never collides). Both must already parse; `what` names their
+ * flags or fields.
+ */
+export function checkProbeListen(
+  listen: string,
+  probeListen: string,
+  what = { listen: '--listen', probeListen: '--probe-listen' },
+): void {
+  const main = parseListen(listen, what.listen);
+  const probe = parseListen(probeListen, what.probeListen);
+  if (main.port === 0 || main.port !== probe.port) return;
+  if (main.host === probe.host || WILDCARD.has(main.host) || WILDCARD.has(probe.host))
+    throw new Error(
+      `${what.probeListen} "${probeListen}" takes the port of ${what.listen} "${listen}": give the probes a port of their own (e.g. ${probe.host.includes(':') ? `[${probe.host}]` : probe.host}:${main.port === 65535 ? main.port - 1 : main.port + 1})`,
+    );
+}

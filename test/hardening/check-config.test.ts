@@ -23,6 +23,16 @@ describe('configs that looked valid but were not', () => {
       /listen: "127\.0\.0\.1:70000" is not HOST:PORT/,
     ],
     [
+      'probeListen garbage',
+      `probeListen: garbage\nclusters: []\n`,
+      /probeListen: "garbage" is not HOST:PORT/,
+    ],
+    [
+      'probeListen on the port of listen',
+      `listen: 0.0.0.0:19400\nprobeListen: 127.0.0.1:19400\nclusters: []\n`,
+      /probeListen: "127\.0\.0\.1:19400" takes the port of listen: "0\.0\.0\.0:19400": give the probes a port of their own/,
+    ],
+    [
       'v2 backend with the request feature',
       `clusters:\n  - {name: a, endpoints: [${EP}], storageBackend: v2, features: {request: {}}}\n`,
       /clusters\[0\]\.features\.request: .*v2/,

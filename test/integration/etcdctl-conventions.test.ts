@@ -228,13 +228,26 @@ describe('inspect with etcdctl conventions', () => {
   });
 });
 
-test('the listen address is --listen <host:port> on every command that serves', async () => {
+test('the listen addresses are --listen and --probe-listen <host:port> on every command that serves', async () => {
   for (const command of ['run', 'demo', 'operator', 'etcdcluster', 'inspection']) {
     const r = await cli([command, '--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^ {2}--listen <host:port> /m, `${command} --help`);
+    assert.match(r.stdout, /^ {2}--probe-listen <host:port> /m, `${command} --help`);
   }
   const bad = await cli(['operator', '--listen', 'localhost']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--listen "localhost" is not HOST:PORT/);
+  // Checked before anything starts (no etcd, no API server, no config needed to get there).
+  for (const command of ['operator', 'demo']) {
+    const badProbe = await cli([command, '--listen', '127.0.0.1:19401', '--probe-listen', 'localhost']);
+    assert.equal(badProbe.code, 2, `${command}: ${badProbe.stderr}`);
+    assert.match(badProbe.stderr, /--probe-listen "localhost" is not HOST:PORT/);
+    const same = await cli([command, '--listen', '0.0.0.0:19401', '--probe-listen', '127.0.0.1:19401']);
+    assert.equal(same.code, 2, `${command}: ${same.stderr}`);
+    assert.match(
+      same.stderr,
+      /--probe-listen "127\.0\.0\.1:19401" takes the port of --listen "0\.0\.0\.0:19401": give the probes a port of their own \(e\.g\. 127\.0\.0\.1:19402\)/,
+    );
+  }
 });
