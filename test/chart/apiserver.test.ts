@@ -53,14 +53,24 @@ const serviceAccountOf = (deployment: KubeObject): string =>
   (deployment['spec'] as { template: { spec: { serviceAccountName: string } } }).template.spec
     .serviceAccountName;
 
-/** The rendered container's arguments as this test runs them: the pod's namespace and a local port. */
+/**
+ * The rendered container's arguments as this test runs them: the pod's
+ * namespace, a local port, and any free port for the probe listener.
+ */
 function localArgs(args: readonly string[], namespace: string, port: number): string[] {
   return args.map((a) =>
     a
       .replace('$(POD_NAMESPACE)', namespace)
-      .replace(/^--listen=0\.0\.0\.0:\d+$/, `--listen=127.0.0.1:${port}`),
+      .replace(/^--listen=0\.0\.0\.0:\d+$/, `--listen=127.0.0.1:${port}`)
+      .replace(/^--probe-listen=0\.0\.0\.0:\d+$/, '--probe-listen=127.0.0.1:0'),
   );
 }
+
+/** The port the probe listener bound, from the "serving" log line. */
+const probePortOf = (logs: string): number | undefined => {
+  const m = /"probeAddress":"127\.0\.0\.1:(\d+)"/.exec(logs);
+  return m === null ? undefined : Number(m[1]);
+};
 
 function start(args: readonly string[], children: Set<ChildProcess>): { logs: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -276,6 +286,23 @@ describe('the chart on a real kube-apiserver and real etcd', () => {
       100,
     );
     assert.deepEqual([await status(port, '/readyz'), await status(port2, '/readyz')], [200, 503]);
+    // The kubelet's view, on the rendered probe listener: both alive, only the leader ready.
+    const standbyProbes = await eventually(
+      () => probePortOf(standby.logs()),
+      `the second replica's probe listener (logs: ${standby.logs().slice(-2000)})`,
+      30_000,
+    );
+    const leaderProbes = probePortOf(operator.logs());
+    assert.ok(leaderProbes !== undefined, operator.logs().slice(-2000));
+    assert.deepEqual(
+      [
+        await status(leaderProbes, '/healthz'),
+        await status(leaderProbes, '/readyz'),
+        await status(standbyProbes, '/healthz'),
+        await status(standbyProbes, '/readyz'),
+      ],
+      [200, 200, 200, 503],
+    );
     assert.ok(![...(await metrics(port2)).keys()].some((k) => k.startsWith('kstone_inspection_')));
     const lease = await server.request(
       'GET',
@@ -339,5 +366,10 @@ describe('the chart on a real kube-apiserver and real etcd', () => {
       60_000,
       200,
     );
+    // The rendered readiness probe's path, on the rendered probe listener.
+    const probes = probePortOf(daemon.logs());
+    assert.ok(probes !== undefined, daemon.logs().slice(-2000));
+    const res = await fetch(`http://127.0.0.1:${probes}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(res.status, 200);
   });
 });

@@ -118,6 +118,18 @@ describe('chart files', () => {
       const pod = deploymentSpec(only(objects, 'Deployment')).template.spec;
       assert.equal(pod.containers[0]!.image, chartPod.containers[0]!.image, file);
       assert.deepEqual(pod.containers[0]!.securityContext, chartPod.containers[0]!.securityContext, file);
+      // The probes on the probe listener, as the chart's.
+      const c = pod.containers[0]!;
+      assert.ok(c.args.includes('--probe-listen=0.0.0.0:8081'), file);
+      assert.ok(
+        c.ports.some((p) => p.name === 'probes' && p.containerPort === 8081),
+        file,
+      );
+      assert.deepEqual(
+        [c.livenessProbe.httpGet.port, c.readinessProbe.httpGet.port],
+        ['probes', 'probes'],
+        file,
+      );
       // The chart also pins the group; everything deploy/ sets is the same.
       assert.deepEqual(
         pod.securityContext,
@@ -166,6 +178,11 @@ for (const major of HELM_MAJORS) {
       assert.ok(c.args.includes('--listen=0.0.0.0:8080'));
       assert.ok(!c.args.some((a) => a.startsWith('--metric-prefix') || a.startsWith('--secret-namespaces')));
       assert.equal(c.readinessProbe.httpGet.path, '/healthz', 'a standby must be ready');
+      // Both probes go to the probe listener, never behind the scrapes of the metrics port.
+      assert.ok(c.args.includes('--probe-listen=0.0.0.0:8081'));
+      assert.ok(c.ports.some((p) => p.name === 'probes' && p.containerPort === 8081));
+      assert.equal(c.livenessProbe.httpGet.port, 'probes');
+      assert.equal(c.readinessProbe.httpGet.port, 'probes');
       assert.deepEqual(c.securityContext, {
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,
@@ -394,6 +411,7 @@ for (const major of HELM_MAJORS) {
           },
           /standalone\.clusters\[1\]\.name: duplicate cluster name "a"/,
         ],
+        [{ port: 9000, probePort: 9000 }, /probePort 9000 is the port of port \(\/metrics\)/],
         [
           {
             mode: 'standalone',

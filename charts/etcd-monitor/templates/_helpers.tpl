@@ -83,6 +83,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.monitoring.serviceMonitor.enabled (not .Values.service.enabled) }}
 {{- fail "monitoring.serviceMonitor needs service.enabled=true (or use monitoring.podMonitor)" }}
 {{- end }}
+{{- if eq (int .Values.port) (int .Values.probePort) }}
+{{- fail (printf "probePort %d is the port of port (/metrics): give the probe listener a port of its own" (int .Values.probePort)) }}
+{{- end }}
 {{- $names := dict }}
 {{- range $i, $c := .Values.standalone.clusters }}
 {{- if hasKey $names $c.name }}
