@@ -2,8 +2,10 @@
  * Scrape storms against the daemon on a real etcd (issue 13, point 1): a
  * burst of concurrent scrapes is answered (200 with every cluster, or 503 at
  * once beyond --max-requests), probes are answered throughout, no inspection
- * round fails, connections and idle clients are bounded. Outcomes only:
- * durations are the benchmark's business (bench/scrape-storm.ts).
+ * round fails, connections and idle clients are bounded; the probe listener
+ * (--probe-listen) answers every probe however the main listener is
+ * stormed or filled. Outcomes only: durations are the benchmark's business
+ * (bench/scrape-storm.ts).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,6 +47,29 @@ async function sum(port: number, family: string): Promise<number> {
   return total;
 }
 
+/**
+ * Probes /healthz on the main listener and on the probe listener at once,
+ * each on a fresh connection, until stopped; the statuses of each.
+ */
+function prober(
+  main: number,
+  listener: number,
+): { stop: () => Promise<{ main: number[]; listener: number[] }> } {
+  let running = true;
+  const statuses = { main: [] as number[], listener: [] as number[] };
+  const loop = async (p: number, into: number[]): Promise<void> => {
+    while (running) into.push((await get(p, '/healthz')).status);
+  };
+  const loops = [loop(main, statuses.main), loop(listener, statuses.listener)];
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return statuses;
+    },
+  };
+}
+
 const fds = async (pid: number): Promise<number> => (await readdir(`/proc/${pid}/fd`)).length;
 
 describe('scrape storms', () => {
@@ -52,6 +77,7 @@ describe('scrape storms', () => {
   const dir = suiteTempDir('etcd-monitor-storm-');
   let daemon: DaemonProcess;
   let port: number;
+  let probePort: number;
 
   before(async () => {
     etcd = await startEtcdCluster({ version: '3.6', members: 1, name: 'storm' });
@@ -67,6 +93,8 @@ describe('scrape storms', () => {
       file,
       '--listen',
       '127.0.0.1:0',
+      '--probe-listen',
+      '127.0.0.1:0',
       '--max-requests',
       '4',
       '--max-connections',
@@ -75,6 +103,7 @@ describe('scrape storms', () => {
     const running = await daemon.waitLog(/"msg":"etcd-monitor running"/, 'daemon running');
     assert.ok(running);
     port = Number(/"address":"127\.0\.0\.1:(\d+)"/.exec(daemon.logs)![1]);
+    probePort = Number(/"probeAddress":"127\.0\.0\.1:(\d+)"/.exec(daemon.logs)![1]);
     await eventually(
       async () => (await sum(port, 'inspection_feature_runs_total')) >= CLUSTERS * 2,
       'every cluster inspected once',
@@ -90,15 +119,9 @@ describe('scrape storms', () => {
     const failedBefore = await sum(port, 'inspection_failed_num');
     const runsBefore = await sum(port, 'inspection_feature_runs_total');
     const rendersBefore = await sum(port, 'etcd_monitor_metrics_renders_total');
-    let probing = true;
-    const probes: number[] = [];
-    const prober = (async () => {
-      while (probing) probes.push((await get(port, '/healthz')).status);
-    })();
-
+    const probing = prober(port, probePort);
     const results = await Promise.all(Array.from({ length: 1000 }, () => get(port, '/metrics')));
-    probing = false;
-    await prober;
+    const { main: probes, listener: listenerProbes } = await probing.stop();
 
     const ok = results.filter((r) => r.status === 200);
     const refused = results.filter((r) => r.status === 503);
@@ -107,6 +130,10 @@ describe('scrape storms', () => {
     for (const r of ok) assert.match(r.body, new RegExp(`clusterName="c${CLUSTERS - 1}"`));
     for (const r of refused) assert.match(r.body, /too many concurrent requests \(limit 4\)/);
     assert.ok(probes.length > 0 && probes.every((s) => s === 200), `probes: ${probes.join(',')}`);
+    assert.ok(
+      listenerProbes.length > 0 && listenerProbes.every((s) => s === 200),
+      `probe listener: ${listenerProbes.join(',')}`,
+    );
     // Concurrent scrapes shared renders (at most one per scrape, fewer when they overlap).
     const renders = (await sum(port, 'etcd_monitor_metrics_renders_total')) - rendersBefore;
     assert.ok(renders <= ok.length, `${renders} renders for ${ok.length} scrapes`);
@@ -140,10 +167,7 @@ describe('scrape storms', () => {
         else assert.match(r.body, new RegExp(`c${CLUSTERS - 1}`));
       }
     };
-    const probes: number[] = [];
-    const prober = (async () => {
-      while (storming) probes.push((await get(port, '/healthz')).status);
-    })();
+    const probing = prober(port, probePort);
     const storm = Promise.all(Array.from({ length: 60 }, (_, i) => scraper(i)));
     try {
       // Three whole rounds of every feature of every cluster while the storm goes on.
@@ -155,8 +179,9 @@ describe('scrape storms', () => {
       );
     } finally {
       storming = false;
-      await Promise.all([storm, prober]);
+      await storm;
     }
+    const { main: probes, listener: listenerProbes } = await probing.stop();
     for (const path of routes) {
       const statuses = answers.get(path) ?? [];
       assert.ok(statuses.includes(200), `${path} answered 200 during the storm: ${statuses.length} answers`);
@@ -166,11 +191,15 @@ describe('scrape storms', () => {
       );
     }
     assert.ok(probes.length > 0 && probes.every((s) => s === 200), `probes: ${probes.join(',')}`);
+    assert.ok(
+      listenerProbes.length > 0 && listenerProbes.every((s) => s === 200),
+      `probe listener: ${listenerProbes.join(',')}`,
+    );
     assert.equal(await sum(port, 'inspection_failed_num'), failedBefore, 'no round failed during the storm');
     assert.equal((daemon.logs.match(/round timed out/g) ?? []).length, timedOutBefore);
   });
 
-  test('connections beyond --max-connections are closed: open descriptors stay bounded', async () => {
+  test('connections beyond --max-connections are closed: open descriptors stay bounded, the probe listener still answers', async () => {
     const pid = daemon.child.pid!;
     const baseline = await fds(pid);
     const sockets: Socket[] = [];
@@ -182,6 +211,12 @@ describe('scrape storms', () => {
       }
       await eventually(() => sockets.every((s) => s.readyState !== 'opening'), 'every connect settled');
       assert.ok((await fds(pid)) <= baseline + 1500, `${await fds(pid)} descriptors, baseline ${baseline}`);
+      // The main listener is full: its /healthz is turned away, the probe listener's is not.
+      assert.equal((await get(port, '/healthz')).status, -1, 'the main listener at --max-connections');
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await get(probePort, '/healthz')).status, 200);
+        assert.equal((await get(probePort, '/readyz')).status, 200);
+      }
     } finally {
       for (const s of sockets) s.destroy();
     }
