@@ -1,16 +1,19 @@
 /**
  * Scrape storms against `etcd-monitor run` (a child process) inspecting N
  * cluster names on a real etcd: /metrics latency at 1, 10, 50 and 200
- * concurrent scrapers, /healthz latency meanwhile (a fresh connection every
- * 50 ms, like a kubelet), failed and missed inspection rounds, and a burst of
- * 10,000 requests at once: how long until the daemon answers normally again.
+ * concurrent scrapers (spread over child processes), /healthz latency
+ * meanwhile from a process of its own (a fresh connection every 50 ms, like
+ * a kubelet) on the probe listener (--probe-listen) and on the main
+ * listener, failed and missed inspection rounds, and a burst of 10,000
+ * requests at once: how long until the daemon answers normally again. The
+ * load average beside every phase: on shared cores it explains a lot.
  *
  *   node bench/scrape-storm.ts [clusters...]      (default: 100 1000)
  *   ETCD_MONITOR_BIN=/other/checkout/bin/etcd-monitor.js node bench/scrape-storm.ts
  *     measures another build (the "before" figures of docs/performance.md).
  */
 import './support.ts';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
@@ -45,33 +48,122 @@ function get(port: number, path: string, agent: http.Agent | false, timeoutMs = 
 }
 
 /**
- * Probes /healthz on a fresh connection every 50 ms (like a kubelet) from a
- * process of its own, so the figures are the daemon's and not this one's
- * event loop, busy reading the storm's answers.
+ * The scrapers, in child processes of their own (SCRAPER_PROCESSES, default
+ * 4): one process parsing 200 answers of 400 KiB at once was the bottleneck
+ * of earlier runs, not the daemon. argv: port, path, mode ("loop": `n`
+ * keep-alive scrapers until `ms` elapsed; "burst": `n` requests at once,
+ * each on its own connection). Prints {ms (200s), rejected, errors, elapsed}.
+ */
+const SCRAPER = `
+const http = require('node:http');
+const [port, path, mode, n, ms] = process.argv.slice(1);
+const agent = mode === 'loop' ? new http.Agent({ keepAlive: true, maxSockets: Number(n) }) : false;
+const get = () => new Promise((resolve) => {
+  const t0 = performance.now();
+  const req = http.get({ host: '127.0.0.1', port: Number(port), path, agent, timeout: 120000 }, (res) => {
+    res.on('data', () => {});
+    res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+    res.on('error', () => resolve({ status: -1 }));
+  });
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', () => resolve({ status: -1 }));
+});
+const out = { ms: [], rejected: 0, errors: 0, elapsed: 0 };
+const count = (r) => { if (r.status === 200) out.ms.push(r.ms); else if (r.status === 503) out.rejected++; else out.errors++; };
+(async () => {
+  const t0 = performance.now();
+  if (mode === 'loop') {
+    const end = t0 + Number(ms);
+    await Promise.all(Array.from({ length: Number(n) }, async () => { while (performance.now() < end) count(await get()); }));
+  } else {
+    for (const r of await Promise.all(Array.from({ length: Number(n) }, get))) count(r);
+  }
+  out.elapsed = performance.now() - t0;
+  if (agent) agent.destroy();
+  process.stdout.write(JSON.stringify(out));
+})();
+`;
+const SCRAPER_PROCESSES = Number(process.env.SCRAPER_PROCESSES ?? 4);
+
+interface Scrapes {
+  readonly ms: number[];
+  rejected: number;
+  errors: number;
+  elapsed: number;
+}
+
+/** Runs `n` scrapers (or a burst of `n`) spread over up to SCRAPER_PROCESSES children; sums what they saw. */
+async function scrapers(port: number, mode: 'loop' | 'burst', n: number, ms = 0): Promise<Scrapes> {
+  const processes = Math.min(n, SCRAPER_PROCESSES);
+  const parts = Array.from(
+    { length: processes },
+    (_, i) => Math.floor(n / processes) + (i < n % processes ? 1 : 0),
+  );
+  const results = await Promise.all(
+    parts.map(
+      (part) =>
+        new Promise<Scrapes>((resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            ['-e', SCRAPER, String(port), '/metrics', mode, String(part), String(ms)],
+            { stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          let out = '';
+          child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+          child.once('exit', (code) =>
+            code === 0 ? resolve(JSON.parse(out) as Scrapes) : reject(new Error(`scraper exited ${code}`)),
+          );
+        }),
+    ),
+  );
+  const total: Scrapes = { ms: [], rejected: 0, errors: 0, elapsed: 0 };
+  for (const r of results) {
+    for (const m of r.ms) total.ms.push(m);
+    total.rejected += r.rejected;
+    total.errors += r.errors;
+    total.elapsed = Math.max(total.elapsed, r.elapsed);
+  }
+  return total;
+}
+
+/**
+ * Probes /healthz on a fresh connection every 50 ms (like a kubelet), from
+ * a process of its own, on each target at once (argv: name=port ...): the
+ * probe listener (--probe-listen) and the main listener. Prints
+ * {name: {ms, failed}}.
  */
 const PROBE = `
 const http = require('node:http');
-const ms = []; let failed = 0; let running = true;
+let running = true;
 process.on('SIGTERM', () => { running = false; });
-(async () => {
+const probe = async (port) => {
+  const ms = []; let failed = 0;
   while (running) {
     const t0 = performance.now();
     const status = await new Promise((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: Number(process.argv[1]), path: '/healthz', agent: false, timeout: 30000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 30000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(-1));
     });
     if (status === 200) ms.push(performance.now() - t0); else failed++;
     await new Promise((r) => setTimeout(r, 50));
   }
-  process.stdout.write(JSON.stringify({ ms, failed }));
-})();
+  return { ms, failed };
+};
+const targets = process.argv.slice(1).map((a) => a.split('='));
+Promise.all(targets.map(([, port]) => probe(Number(port)))).then((results) => {
+  process.stdout.write(JSON.stringify(Object.fromEntries(targets.map(([name], i) => [name, results[i]]))));
+});
 `;
 
-function healthProbe(port: number): { stop: () => Promise<{ ms: number[]; failed: number }> } {
-  const child = spawn(process.execPath, ['-e', PROBE, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+type Probed = Record<string, { ms: number[]; failed: number }>;
+
+function healthProbe(targets: Record<string, number>): { stop: () => Promise<Probed> } {
+  const child = spawn(
+    process.execPath,
+    ['-e', PROBE, ...Object.entries(targets).map(([name, port]) => `${name}=${port}`)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -79,9 +171,19 @@ function healthProbe(port: number): { stop: () => Promise<{ ms: number[]; failed
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
-      return JSON.parse(out) as { ms: number[]; failed: number };
+      return JSON.parse(out) as Probed;
     },
   };
+}
+
+/** "/healthz on the probe listener: p50 ..., over 100 ms N of M, failed F; /healthz on the main listener: ...". */
+function probeFigures(probed: Probed): string {
+  return Object.entries(probed)
+    .map(
+      ([name, r]) =>
+        `/healthz on the ${name} listener ${fmt(summary(r.ms))}, over 100 ms ${r.ms.filter((m) => m >= 100).length} of ${r.ms.length + r.failed}, failed ${r.failed}`,
+    )
+    .join('; ');
 }
 
 async function counters(
@@ -132,6 +234,10 @@ function fmt(s: ReturnType<typeof summary>): string {
 
 async function main(): Promise<void> {
   const sizes = process.argv.slice(2).map(Number);
+  // An older build (ETCD_MONITOR_BIN) may have no probe listener: then only the main listener is probed.
+  const probeListener = execFileSync(process.execPath, [BIN, 'run', '--help'], { encoding: 'utf8' }).includes(
+    '--probe-listen',
+  );
   const etcd = await startEtcdCluster({ version: '3.6', members: 1, name: 'storm' });
   const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-storm-'));
   try {
@@ -148,6 +254,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < n; i++) lines.push(`  - {name: c${i}, endpoints: [${etcd.endpoints[0]}]}`);
       await writeFile(file, `${lines.join('\n')}\n`);
       const port = await freePort();
+      const probePort = probeListener ? await freePort() : undefined;
       const child = spawn(
         process.execPath,
         [
@@ -157,6 +264,7 @@ async function main(): Promise<void> {
           file,
           '--listen',
           `127.0.0.1:${port}`,
+          ...(probePort !== undefined ? ['--probe-listen', `127.0.0.1:${probePort}`] : []),
           '--log-level',
           'warn',
           '--log-format',
@@ -166,6 +274,7 @@ async function main(): Promise<void> {
           stdio: ['ignore', 'ignore', 'pipe'],
         },
       );
+      const targets = { ...(probePort !== undefined && { probe: probePort }), main: port };
       let logs = '';
       child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
       try {
@@ -187,45 +296,32 @@ async function main(): Promise<void> {
         for (const c of CONCURRENCY) {
           const before = await counters(port);
           const timeoutsBefore = (logs.match(/round timed out/g) ?? []).length;
-          const probe = healthProbe(port);
-          const agent = new http.Agent({ keepAlive: true, maxSockets: c });
-          const latencies: number[] = [];
-          let rejected = 0;
-          let errors = 0;
+          const probe = healthProbe(targets);
           let maxFds = 0;
-          const end = performance.now() + PHASE_MS;
+          let storming = true;
           const fdWatch = (async () => {
-            while (performance.now() < end) {
+            while (storming) {
               maxFds = Math.max(maxFds, await openFds(child.pid!));
               await sleep(200);
             }
           })();
-          const t0 = performance.now();
-          await Promise.all(
-            Array.from({ length: c }, async () => {
-              while (performance.now() < end) {
-                const r = await get(port, '/metrics', agent);
-                if (r.status === 200) latencies.push(r.ms);
-                else if (r.status === 503) rejected++;
-                else errors++;
-              }
-            }),
-          );
-          const elapsed = performance.now() - t0;
-          agent.destroy();
+          const storm = await scrapers(port, 'loop', c, PHASE_MS);
+          storming = false;
+          const latencies = storm.ms;
+          const elapsed = storm.elapsed;
           await fdWatch;
           const health = await probe.stop();
           const after = await counters(port);
           const expected = (n * features.length * elapsed) / 1000 / interval;
           const timeouts = (logs.match(/round timed out/g) ?? []).length - timeoutsBefore;
           console.log(
-            `${String(c).padStart(3)} scrapers: ${latencies.length} scrapes (${(latencies.length / (elapsed / 1000)).toFixed(1)}/s), ${fmt(summary(latencies))}; 503: ${rejected}, errors: ${errors}; ` +
-              `/healthz ${fmt(summary(health.ms))}, over 100 ms ${health.ms.filter((m) => m >= 100).length} of ${health.ms.length}, failed ${health.failed}; rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; renders ${after.renders - before.renders}; event-loop lag p99 ${(after.lag * 1000).toFixed(0)} ms; max fds ${maxFds}; ${load()}`,
+            `${String(c).padStart(3)} scrapers: ${latencies.length} scrapes (${(latencies.length / (elapsed / 1000)).toFixed(1)}/s), ${fmt(summary(latencies))}; 503: ${storm.rejected}, errors: ${storm.errors}; ` +
+              `${probeFigures(health)}; rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; renders ${after.renders - before.renders}; event-loop lag p99 ${(after.lag * 1000).toFixed(0)} ms; max fds ${maxFds}; ${load()}`,
           );
         }
 
         // The burst: 10,000 requests at once, each on its own connection.
-        const probe = healthProbe(port);
+        const probe = healthProbe(targets);
         const before = await counters(port);
         let maxFds = 0;
         let bursting = true;
@@ -237,7 +333,7 @@ async function main(): Promise<void> {
         })();
         const timeoutsBefore = (logs.match(/round timed out/g) ?? []).length;
         const t0 = performance.now();
-        const results = await Promise.all(Array.from({ length: BURST }, () => get(port, '/metrics', false)));
+        const burst = await scrapers(port, 'burst', BURST);
         const burstMs = performance.now() - t0;
         // Recovery: from the end of the burst until a scrape is served 200 again.
         const r0 = performance.now();
@@ -257,10 +353,9 @@ async function main(): Promise<void> {
         const burstElapsed = performance.now() - t0;
         const expected = (n * features.length * burstElapsed) / 1000 / interval;
         const timeouts = (logs.match(/round timed out/g) ?? []).length - timeoutsBefore;
-        const by = (s: number): number => results.filter((r) => r.status === s).length;
         console.log(
-          `burst of ${BURST}: all answered in ${(burstMs / 1000).toFixed(1)} s (200: ${by(200)}, 503: ${by(503)}, failed: ${by(-1)}); ` +
-            `recovery ${recovered.toFixed(0)} ms; /healthz ${fmt(summary(health.ms))}, over 100 ms ${health.ms.filter((m) => m >= 100).length} of ${health.ms.length}, failed ${health.failed}; ` +
+          `burst of ${BURST}: all answered in ${(burstMs / 1000).toFixed(1)} s (200: ${burst.ms.length}, 503: ${burst.rejected}, failed: ${burst.errors}); ` +
+            `recovery ${recovered.toFixed(0)} ms; ${probeFigures(health)}; ` +
             `rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; max fds ${maxFds}; ${load()}`,
         );
       } finally {
