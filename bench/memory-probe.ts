@@ -6,19 +6,12 @@
  * bench/startup.ts on the installed package; no effect without the variable.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { registerHooks } from 'node:module';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
+import { recordResolvedModules } from '../test/support/resolved-modules.ts';
 
 const file = process.env['MEMORY_PROBE_FILE'];
-const modules = new Set<string>();
 if (file !== undefined) {
-  registerHooks({
-    resolve(specifier, context, next) {
-      const result = next(specifier, context);
-      modules.add(result.url);
-      return result;
-    },
-  });
+  const modules = recordResolvedModules();
   process.on('SIGUSR2', () => {
     const report = {
       memoryUsage: process.memoryUsage(),

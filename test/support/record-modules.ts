@@ -4,17 +4,10 @@
  * which modules a command loads.
  */
 import { writeFileSync } from 'node:fs';
-import { registerHooks } from 'node:module';
+import { recordResolvedModules } from './resolved-modules.ts';
 
 const file = process.env['RECORD_MODULES_FILE'];
-const seen = new Set<string>();
 if (file !== undefined) {
-  registerHooks({
-    resolve(specifier, context, next) {
-      const result = next(specifier, context);
-      seen.add(result.url);
-      return result;
-    },
-  });
+  const seen = recordResolvedModules();
   process.on('exit', () => writeFileSync(file, [...seen].join('\n')));
 }
