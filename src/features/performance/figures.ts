@@ -86,8 +86,12 @@ export interface PeerFigures {
   readonly sentFailures: number;
 }
 
-/** What a member did between two readings. Counts are increases over windowSeconds. */
-export interface MemberFigures {
+/**
+ * What a member did between two readings. Counts are increases over
+ * windowSeconds; the gauges (proposals pending, leadership, RSS) are the
+ * second reading's.
+ */
+export interface MemberFigures extends Pick<Reading, 'proposalsPending' | 'isLeader' | 'rssBytes'> {
   readonly windowSeconds: number;
   /** The process restarted between the readings: counts are since its start (still inside the window). */
   readonly restarted: boolean;
@@ -99,10 +103,6 @@ export interface MemberFigures {
   readonly heartbeatFailures: number | undefined;
   readonly leaderChanges: number | undefined;
   readonly proposalsFailed: number | undefined;
-  /** A gauge: its value at the second reading. */
-  readonly proposalsPending: number | undefined;
-  readonly isLeader: boolean | undefined;
-  readonly rssBytes: number | undefined;
   readonly peers: readonly PeerFigures[];
 }
 
