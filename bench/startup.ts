@@ -8,12 +8,13 @@
  *   2. `etcd-monitor inspect --features healthy,alarm` against etcdctl's
  *      `endpoint health`, `endpoint status` and `alarm list` run one after
  *      the other (their walls summed, their peak RSS the largest);
- *   3. the daemon with one cluster and all four features under write load:
- *      RSS over time with Node's defaults and with a smaller young
- *      generation, and where the memory goes (bench/memory-probe.ts).
+ *   3. the daemon with one cluster under write load, RSS over time and
+ *      where the memory goes (bench/memory-probe.ts), with the package's
+ *      defaults: the issue's case (healthy, alarm, consistency, request
+ *      only) and the built-in default features plus consistency and request.
  * The checkout (type stripping of src/) is measured too, for comparison.
  * Prints figures; asserts nothing. Record them in docs/performance.md.
- *   node bench/startup.ts [--runs N] [--daemon-seconds S]
+ *   node bench/startup.ts [--runs N] [--daemon-seconds S] [--skip version,inspect,daemon]
  */
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -37,10 +38,15 @@ import {
 import { mib, quantile, rssBytes } from './support.ts';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '15' }, 'daemon-seconds': { type: 'string', default: '90' } },
+  options: {
+    runs: { type: 'string', default: '15' },
+    'daemon-seconds': { type: 'string', default: '90' },
+    skip: { type: 'string', default: '' },
+  },
 });
 const RUNS = Number(values.runs);
 const DAEMON_SECONDS = Number(values['daemon-seconds']);
+const SKIP = new Set(values.skip.split(',').filter((p) => p !== ''));
 const CHECKOUT_BIN = new URL('../bin/etcd-monitor.js', import.meta.url).pathname;
 
 interface Sample {
@@ -153,163 +159,157 @@ try {
     `etcd 3.6 cluster: ${endpoints}; Node packages: ${installed.map((i) => i.runtime.version).join(', ')}`,
   );
 
-  table(
-    '--version',
-    await compare(
-      [
-        { name: 'etcdctl version (3.6)', steps: [[etcdctl36, ['version']]], env: plainEnv },
-        { name: 'etcdctl version (Debian 3.4)', steps: [['/usr/bin/etcdctl', ['version']]], env: plainEnv },
-        {
-          name: 'node -e 0 (Node 24: the floor)',
-          steps: [[node24.runtime.node, ['-e', '0']]],
-          env: plainEnv,
-        },
-        {
-          name: 'node -e 0 (Node 24: the floor)',
-          steps: [[node24.runtime.node, ['-e', '0']]],
-          env: plainEnv,
-        },
-        ...monitorTools(['--version']),
-      ],
-      dir,
-    ),
-    'etcdctl version (3.6)',
-  );
+  if (!SKIP.has('version'))
+    table(
+      '--version',
+      await compare(
+        [
+          { name: 'etcdctl version (3.6)', steps: [[etcdctl36, ['version']]], env: plainEnv },
+          { name: 'etcdctl version (Debian 3.4)', steps: [['/usr/bin/etcdctl', ['version']]], env: plainEnv },
+          {
+            name: 'node -e 0 (Node 24: the floor)',
+            steps: [[node24.runtime.node, ['-e', '0']]],
+            env: plainEnv,
+          },
+          ...monitorTools(['--version']),
+        ],
+        dir,
+      ),
+      'etcdctl version (3.6)',
+    );
 
-  table(
-    'inspect --features healthy,alarm on a 3-member cluster',
-    await compare(
-      [
-        {
-          name: 'etcdctl endpoint health + endpoint status + alarm list (3.6)',
-          steps: [
-            [etcdctl36, ['--endpoints', endpoints, 'endpoint', 'health']],
-            [etcdctl36, ['--endpoints', endpoints, 'endpoint', 'status']],
-            [etcdctl36, ['--endpoints', endpoints, 'alarm', 'list']],
-          ],
-          env: plainEnv,
-        },
-        ...monitorTools(['inspect', '--endpoints', endpoints, '--features', 'healthy,alarm']),
-      ],
-      dir,
-    ),
-    'etcdctl endpoint health + endpoint status + alarm list (3.6)',
-  );
+  if (!SKIP.has('inspect'))
+    table(
+      'inspect --features healthy,alarm on a 3-member cluster',
+      await compare(
+        [
+          {
+            name: 'etcdctl endpoint health + endpoint status + alarm list (3.6)',
+            steps: [
+              [etcdctl36, ['--endpoints', endpoints, 'endpoint', 'health']],
+              [etcdctl36, ['--endpoints', endpoints, 'endpoint', 'status']],
+              [etcdctl36, ['--endpoints', endpoints, 'alarm', 'list']],
+            ],
+            env: plainEnv,
+          },
+          ...monitorTools(['inspect', '--endpoints', endpoints, '--features', 'healthy,alarm']),
+        ],
+        dir,
+      ),
+      'etcdctl endpoint health + endpoint status + alarm list (3.6)',
+    );
 
   // --- the daemon under write load -----------------------------------------
-  const writer = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), DEFAULT_CLIENT_OPTIONS);
+  if (!SKIP.has('daemon')) await daemonMemory(installed, envFor, dir, cluster.endpoints);
+} finally {
+  await cluster.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * The daemon with one cluster under write load, one variant at a time:
+ * each installed Node with the package's defaults, for two feature sets.
+ */
+async function daemonMemory(
+  installed: readonly { runtime: NodeRuntime; bin: string }[],
+  envFor: (runtime: NodeRuntime) => NodeJS.ProcessEnv,
+  dir: string,
+  endpoints: readonly string[],
+): Promise<void> {
+  const writer = createV3MemberClient(parseEndpoint(endpoints[0]!), DEFAULT_CLIENT_OPTIONS);
   const keyspace = new KubeKeyspace(writer);
   const seeded = await keyspace.seed();
   const load = new AbortController();
   void keyspace.churn(50, load.signal);
-  const config = join(dir, 'monitor.yaml');
-  await writeFile(
-    config,
-    [
+  const every5 = (names: readonly string[]): string[] => names.map((n) => `      ${n}: {intervalSeconds: 5}`);
+  const configs = {
+    // The issue's case: these four and nothing else (`defaults.features` replaces the built-in set).
+    'healthy+alarm+consistency+request': [
+      'defaults:',
+      '  features:',
+      ...every5(['healthy', 'alarm', 'consistency', 'request']).map((l) => l.slice(2)),
       'clusters:',
       '  - name: bench',
-      `    endpoints: [${cluster.endpoints.join(', ')}]`,
+      `    endpoints: [${endpoints.join(', ')}]`,
+    ],
+    // A cluster's features add to the built-in defaults (healthy, alarm, quota, topology, certificates, performance).
+    'built-in defaults + consistency + request': [
+      'clusters:',
+      '  - name: bench',
+      `    endpoints: [${endpoints.join(', ')}]`,
       '    features:',
-      '      healthy: {intervalSeconds: 5}',
-      '      alarm: {intervalSeconds: 5}',
-      '      consistency: {intervalSeconds: 5}',
-      '      request: {intervalSeconds: 5}',
-      '',
-    ].join('\n'),
-  );
+      ...every5(['healthy', 'alarm', 'consistency', 'request']),
+    ],
+  };
   const probe = new URL('./memory-probe.ts', import.meta.url).pathname;
-  const daemonVariants: {
-    name: string;
-    runtime: NodeRuntime;
-    bin: string;
-    nodeOptions: string;
-    env?: Record<string, string>;
-  }[] = [
-    // The package's defaults: the launcher keeps the young generation at 1 MiB
-    // and the heap growth at 1.5x unless NODE_OPTIONS sizes them (the rows below).
-    ...installed.map((i) => ({ name: `Node ${i.runtime.version}, package defaults`, ...i, nodeOptions: '' })),
-    {
-      name: `Node ${node24.runtime.version}, --max-semi-space-size=2`,
-      ...node24,
-      nodeOptions: '--max-semi-space-size=2',
-    },
-    {
-      name: `Node ${node24.runtime.version}, --max-semi-space-size=1`,
-      ...node24,
-      nodeOptions: '--max-semi-space-size=1',
-    },
-    {
-      name: `Node ${node24.runtime.version}, --max-semi-space-size=1 and MALLOC_ARENA_MAX=2`,
-      ...node24,
-      nodeOptions: '--max-semi-space-size=1',
-      env: { MALLOC_ARENA_MAX: '2' },
-    },
-  ];
   console.log(
-    `\ndaemon: 1 cluster (3 members), healthy+alarm+consistency+request every 5 s, ${seeded} keys, 50 writes/s, ${DAEMON_SECONDS} s each`,
+    `\ndaemon: 1 cluster (3 members), features every 5 s, ${seeded} keys, 50 writes/s, ${DAEMON_SECONDS} s each, package defaults`,
   );
   console.log('| variant | RSS p50 | RSS max | heap used | new space | code | external+buffers | modules |');
   console.log('|---|---|---|---|---|---|---|---|');
   const breakdowns: string[] = [];
-  for (const v of daemonVariants) {
-    const port = await freePort();
-    const probeFile = join(dir, `probe-${port}.json`);
-    const child = spawn(
-      v.bin,
-      ['run', '--config', config, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
-      {
-        env: {
-          ...envFor(v.runtime),
-          NODE_OPTIONS: `--import ${probe} ${v.nodeOptions}`.trim(),
-          MEMORY_PROBE_FILE: probeFile,
-          MEMORY_PROBE_SNAPSHOT: v === daemonVariants[0] ? '1' : '0',
-          ...v.env,
+  let first = true;
+  for (const [features, lines] of Object.entries(configs)) {
+    const config = join(dir, `monitor-${Object.keys(configs).indexOf(features)}.yaml`);
+    await writeFile(config, `${lines.join('\n')}\n`);
+    for (const v of installed) {
+      const name = `Node ${v.runtime.version}, ${features}`;
+      const port = await freePort();
+      const probeFile = join(dir, `probe-${port}.json`);
+      const child = spawn(
+        v.bin,
+        ['run', '--config', config, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
+        {
+          env: {
+            ...envFor(v.runtime),
+            NODE_OPTIONS: `--import ${probe}`,
+            MEMORY_PROBE_FILE: probeFile,
+            MEMORY_PROBE_SNAPSHOT: first ? '1' : '0',
+          },
+          stdio: ['ignore', 'ignore', 'inherit'],
         },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
-    const samples: number[] = [];
-    const t0 = performance.now();
-    while (performance.now() - t0 < DAEMON_SECONDS * 1000) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const rss = await rssBytes(child.pid!).catch(() => NaN);
-      // The first 20 s are start-up and first rounds; the rest is the steady state.
-      if (performance.now() - t0 > 20_000 && Number.isFinite(rss)) samples.push(rss);
-    }
-    child.kill('SIGUSR2');
-    let report: {
-      memoryUsage: NodeJS.MemoryUsage;
-      heapSpaces: Record<string, number>;
-      modules: number;
-      packages: string[];
-      topConstructors: [string, number][];
-    } | null = null;
-    for (let i = 0; i < 100 && report === null; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      report = await readFile(probeFile, 'utf8').then(JSON.parse, () => null);
-    }
-    const exited = new Promise((r) => child.on('close', r));
-    child.kill('SIGTERM');
-    await exited;
-    const sorted = [...samples].sort((a, b) => a - b);
-    const mu = report?.memoryUsage;
-    console.log(
-      `| ${v.name} | ${mib(quantile(sorted, 0.5))} | ${mib(sorted.at(-1) ?? NaN)} | ${mib(mu?.heapUsed ?? NaN)} | ${mib(report?.heapSpaces['new_space'] ?? NaN)} | ${mib(report?.heapSpaces['code_space'] ?? NaN)} | ${mib((mu?.external ?? NaN) + (mu?.arrayBuffers ?? 0))} | ${report?.modules ?? '?'} |`,
-    );
-    if (report !== null && report.topConstructors.length > 0) {
-      breakdowns.push(
-        `heap spaces (${v.name}): ${Object.entries(report.heapSpaces)
-          .map(([k, b]) => `${k} ${mib(b)}`)
-          .join(', ')}`,
-        `biggest in the heap snapshot: ${report.topConstructors.map(([k, b]) => `${k} ${mib(b)}`).join(', ')}`,
-        `packages loaded: ${report.packages.join(', ')}`,
       );
+      const samples: number[] = [];
+      const t0 = performance.now();
+      while (performance.now() - t0 < DAEMON_SECONDS * 1000) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const rss = await rssBytes(child.pid!).catch(() => NaN);
+        // The first 20 s are start-up and first rounds; the rest is the steady state.
+        if (performance.now() - t0 > 20_000 && Number.isFinite(rss)) samples.push(rss);
+      }
+      child.kill('SIGUSR2');
+      let report: {
+        memoryUsage: NodeJS.MemoryUsage;
+        heapSpaces: Record<string, number>;
+        modules: number;
+        packages: string[];
+        topConstructors: [string, number][];
+      } | null = null;
+      for (let i = 0; i < 100 && report === null; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        report = await readFile(probeFile, 'utf8').then(JSON.parse, () => null);
+      }
+      const exited = new Promise((r) => child.on('close', r));
+      child.kill('SIGTERM');
+      await exited;
+      const sorted = [...samples].sort((a, b) => a - b);
+      const mu = report?.memoryUsage;
+      console.log(
+        `| ${name} | ${mib(quantile(sorted, 0.5))} | ${mib(sorted.at(-1) ?? NaN)} | ${mib(mu?.heapUsed ?? NaN)} | ${mib(report?.heapSpaces['new_space'] ?? NaN)} | ${mib(report?.heapSpaces['code_space'] ?? NaN)} | ${mib((mu?.external ?? NaN) + (mu?.arrayBuffers ?? 0))} | ${report?.modules ?? '?'} |`,
+      );
+      if (report !== null && report.topConstructors.length > 0) {
+        breakdowns.push(
+          `heap spaces (${name}): ${Object.entries(report.heapSpaces)
+            .map(([k, b]) => `${k} ${mib(b)}`)
+            .join(', ')}`,
+          `biggest in the heap snapshot: ${report.topConstructors.map(([k, b]) => `${k} ${mib(b)}`).join(', ')}`,
+          `packages loaded: ${report.packages.join(', ')}`,
+        );
+      }
+      first = false;
     }
   }
   load.abort();
   writer.close();
   for (const line of breakdowns) console.log(`\n${line}`);
-} finally {
-  await cluster.stop();
-  await rm(dir, { recursive: true, force: true });
 }
