@@ -5,7 +5,7 @@
  * expirationTimestamp (or until the server answers 401). An exec plugin may
  * also return a client certificate, which the transport dials with.
  */
-import { execFile } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Credentials, ExecPlugin, RestConfig } from './kubeconfig.ts';
 import { errorMessage } from '../../errors.ts';
@@ -31,6 +31,33 @@ interface Cached {
   readonly auth: RequestAuth;
   /** Date.now() after which it is fetched again. */
   readonly until: number;
+}
+
+/**
+ * Why the plugin failed, in words that quote none of its output: its error
+ * output may hold a token or a password (and Node's own message repeats it
+ * with the command's arguments), so it says what happened and how to see
+ * the output by hand.
+ */
+function execFailure(err: ExecFileException, stderrLength: number, installHint: string | undefined): string {
+  if (err.code === 'ENOENT')
+    return `was not found: install it or fix the kubeconfig's user.exec.command${installHint !== undefined ? `\n${installHint}` : ''}`;
+  if (err.code === 'EACCES') return 'cannot be run (permission denied): make it executable';
+  if (err.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER')
+    return `printed more than ${MAX_EXEC_OUTPUT} bytes: that is not an ExecCredential`;
+  const how =
+    err.killed === true && err.signal === 'SIGTERM'
+      ? `did not finish within ${EXEC_TIMEOUT_MS / 1000} s and was stopped`
+      : typeof err.code === 'number'
+        ? `failed: exit code ${err.code}`
+        : err.signal !== null && err.signal !== undefined
+          ? `failed: killed by ${err.signal}`
+          : `failed (${err.code ?? 'no exit code'})`;
+  const output =
+    stderrLength > 0
+      ? `its error output (${stderrLength} characters) is not shown, as it may hold credentials`
+      : 'it wrote no error output';
+  return `${how}; ${output}: run the kubeconfig's user.exec command by hand, with the same environment, to see why`;
 }
 
 /** Runs the plugin (client.authentication.k8s.io ExecCredential protocol) and reads its answer. */
@@ -60,10 +87,7 @@ async function runExec(exec: ExecPlugin, config: RestConfig): Promise<Cached> {
       },
       (err, out, stderr) => {
         if (err === null) return resolve(out);
-        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-        const hint = missing && exec.installHint !== undefined ? `\n${exec.installHint}` : '';
-        const detail = stderr.trim().slice(0, 500);
-        reject(new CredentialError(`${what}: ${err.message}${detail !== '' ? `: ${detail}` : ''}${hint}`));
+        reject(new CredentialError(`${what} ${execFailure(err, stderr.length, exec.installHint)}`));
       },
     );
   });
