@@ -16,6 +16,7 @@ import { featureRegistry } from '../features/index.ts';
 import { silentLogger, useColor } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import { parseBool, positiveSeconds, UsageError } from './common.ts';
+import { environmentValue } from './raw-env.ts';
 import { exitAfter } from './signals.ts';
 import { renderTable } from './table.ts';
 import { keyspaceView } from '../features/request/report.ts';
@@ -222,17 +223,20 @@ export function withScheme(endpoint: string, tls: boolean): string {
  */
 async function credentials(flags: InspectFlags): Promise<AuthCredentials | undefined> {
   const fromEnv = process.env['ETCDCTL_PASSWORD'];
-  const envPassword = fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+  // Byte for byte, as etcdctl takes it (Node would have turned bytes that are not UTF-8 into U+FFFD).
+  const envPassword =
+    fromEnv !== undefined && fromEnv !== '' ? environmentValue('ETCDCTL_PASSWORD', fromEnv) : undefined;
   let username = flags.user;
-  let inlinePassword: string | undefined;
+  let inlinePassword: string | Buffer | undefined;
   if (username?.includes(':')) {
-    const colon = username.indexOf(':');
-    inlinePassword = username.slice(colon + 1);
-    username = username.slice(0, colon);
     if (!flags.userFromEnv)
       throw new UsageError(
         '--user: a password on the command line is visible to every user of this machine; give it with --password-file or $ETCDCTL_PASSWORD',
       );
+    const raw = environmentValue('ETCDCTL_USER', username);
+    const colon = raw.indexOf(':');
+    inlinePassword = typeof raw === 'string' ? raw.slice(colon + 1) : raw.subarray(colon + 1);
+    username = username.slice(0, username.indexOf(':'));
   }
   if (username === undefined || username === '') {
     if (flags.passwordFile !== undefined) throw new UsageError('--password-file needs --user');
