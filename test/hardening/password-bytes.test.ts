@@ -7,12 +7,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
-import { BIN, cli } from '../support/cli.ts';
+import { BIN, cli, runToEnd } from '../support/cli.ts';
 import { DaemonProcess } from '../support/daemon-process.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
@@ -83,32 +83,20 @@ for (const version of ['3.4', '3.6'] as const) {
 
     /** `inspect` with `assignments` (NAME=$(printf ...)) put in its environment by bash, as raw bytes. */
     const inspectWithEnv = (assignments: string, args: readonly string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(
-          'bash',
-          [
-            '-c',
-            `${assignments} exec "$0" "$@"`,
-            process.execPath,
-            BIN,
-            'inspect',
-            '--endpoints',
-            etcd.endpoints[0]!,
-            '--features',
-            'healthy',
-            '-o',
-            'json',
-            ...args,
-          ],
-          { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+      runToEnd('bash', [
+        '-c',
+        `${assignments} exec "$0" "$@"`,
+        process.execPath,
+        BIN,
+        'inspect',
+        '--endpoints',
+        etcd.endpoints[0]!,
+        '--features',
+        'healthy',
+        '-o',
+        'json',
+        ...args,
+      ]);
 
     test('inspect authenticates with $ETCDCTL_PASSWORD and $ETCDCTL_USER=user:password holding the bytes', async () => {
       const bytes = `"$(printf 'p\\xe4ssw\\xf6rd')"`;

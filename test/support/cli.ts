@@ -16,8 +16,18 @@ export function cli(
   timeoutMs = 60_000,
   env: Readonly<Record<string, string>> = {},
 ): Promise<CliResult> {
+  return runToEnd(process.execPath, [BIN, ...args], timeoutMs, env);
+}
+
+/** Runs COMMAND ARGS to completion (killed after timeoutMs), with `env` added; its exit code and output. */
+export function runToEnd(
+  command: string,
+  args: readonly string[],
+  timeoutMs = 60_000,
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
       env: { ...process.env, ...env },
