@@ -103,6 +103,25 @@ export function onSnapshotChange(
   });
 }
 
+/**
+ * Calls `react` with the key of every EtcdCluster that references a Secret
+ * (TLS, auth, certName annotation) whose data changed, was added or deleted.
+ * Returns the remover.
+ */
+export function onSecretChange(
+  informers: Pick<SharedInformers, 'clusters' | 'secrets'>,
+  react: (clusterKey: string) => void,
+): () => void {
+  return onChange(
+    informers.secrets,
+    (secret) => {
+      for (const c of informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, objectKey(secret.metadata)))
+        react(objectKey(c.metadata));
+    },
+    (secret) => secret.data,
+  );
+}
+
 export function inspectedClusterKey(inspection: DeepReadonly<EtcdInspection>): string {
   return objectKey({ namespace: inspection.metadata.namespace, name: inspection.spec.clusterName });
 }

@@ -32,9 +32,9 @@ import type { EventRecorder } from '../../k8s/events.ts';
 import type { Logger } from '../../log.ts';
 import type { ClusterProvider, ProviderCluster, ProviderRegistry } from '../../providers/index.ts';
 import {
-  CLUSTERS_BY_SECRET,
   INSPECTIONS_BY_OWNER,
   onChange,
+  onSecretChange,
   onSnapshotChange,
   ownerKey,
   type SharedInformers,
@@ -127,26 +127,17 @@ export class EtcdClusterController {
       logger: opts.logger,
       sync: (key, signal) => this.sync(key, signal),
     });
-    const { clusters, inspections, secrets } = opts.informers;
+    const { clusters, inspections } = opts.informers;
     const enqueue = (key: string | undefined): void => {
       if (key !== undefined) this.#controller.enqueue(key);
     };
     this.#controller.fedBy(
       onChange(clusters, (c) => enqueue(objectKey(c.metadata)), specAndMeta),
       onChange(inspections, (i) => enqueue(ownerKey(i))),
-      onChange(
-        secrets,
-        (s) => this.#secretChanged(objectKey(s.metadata)),
-        (s) => s.data,
-      ),
+      onSecretChange(opts.informers, enqueue),
       // A new membership read (not every feature round) may change the status.
       onSnapshotChange(opts.store, (s) => (s.members === undefined ? [] : [s.members]), enqueue),
     );
-  }
-
-  #secretChanged(secretKey: string): void {
-    for (const c of this.#options.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
-      this.#controller.enqueue(objectKey(c.metadata));
   }
 
   start(): void {

@@ -31,10 +31,10 @@ import type { EventRecorder } from '../../k8s/events.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/index.ts';
 import {
-  CLUSTERS_BY_SECRET,
   INSPECTIONS_BY_CLUSTER,
   inspectedClusterKey,
   onChange,
+  onSecretChange,
   onSnapshotChange,
   type SharedInformers,
 } from '../informers.ts';
@@ -114,16 +114,12 @@ export class EtcdInspectionController {
       logger: opts.logger,
       sync: (key, signal) => this.sync(key, signal),
     });
-    const { clusters, inspections, secrets } = opts.informers;
+    const { clusters, inspections } = opts.informers;
     const enqueue = (key: string): void => this.#controller.enqueue(key);
     this.#controller.fedBy(
       onChange(inspections, (i) => enqueue(inspectedClusterKey(i)), inspectionSpec),
       onChange(clusters, (c) => this.#clusterChanged(objectKey(c.metadata)), clusterSpec),
-      onChange(
-        secrets,
-        (s) => this.#secretChanged(objectKey(s.metadata)),
-        (s) => s.data,
-      ),
+      onSecretChange(opts.informers, (key) => this.#clusterChanged(key)),
       onSnapshotChange(opts.store, (s) => resultsOf(s.features, s.configErrors), enqueue),
     );
   }
@@ -135,11 +131,6 @@ export class EtcdInspectionController {
       this.#options.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0
     )
       this.#controller.enqueue(key);
-  }
-
-  #secretChanged(secretKey: string): void {
-    for (const c of this.#options.informers.clusters.lister.byIndex(CLUSTERS_BY_SECRET, secretKey))
-      this.#clusterChanged(objectKey(c.metadata));
   }
 
   start(): void {
