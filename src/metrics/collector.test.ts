@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SnapshotStore, type ClusterSnapshot, type FeatureSnapshot } from '../engine/snapshot.ts';
+import { ExpositionAssembly } from './assembly.ts';
 import { InspectionCollector } from './collector.ts';
 
 const FAMILY = { name: 'inspection_etcd_endpoint_healthy', type: 'gauge', help: 'H.', labels: [] } as const;
@@ -36,10 +37,10 @@ function cluster(name: string, labels: Record<string, string>, features: Feature
   };
 }
 
-/** Every line of the cluster's text, in family order, as clusterText() would be joined. */
+/** The sample lines of the cluster's parts, as an exposition of this cluster alone joins them. */
 function lines(collector: InspectionCollector, c: ClusterSnapshot): string {
-  const text = collector.clusterText(c);
-  return collector.families.map((f) => text.get(f.name) ?? '').join('');
+  const text = new ExpositionAssembly(collector.families).assemble([collector.clusterParts(c)]).toString();
+  return text.replace(/^# .*\n/gm, '');
 }
 
 test('a part of a cluster that did not change is reused, what changed is rendered anew', () => {
@@ -56,6 +57,10 @@ test('a part of a cluster that did not change is reused, what changed is rendere
   store.set(second);
   const text = lines(collector, second);
   assert.equal(text, whole());
+  const [healthyBefore, quotaBefore] = collector.clusterParts(first);
+  const [healthyAfter, quotaAfter] = collector.clusterParts(second);
+  assert.equal(quotaAfter, quotaBefore, 'the unchanged part is not rendered again');
+  assert.notEqual(healthyAfter, healthyBefore);
   assert.match(text, /inspection_feature_runs_total\{clusterName="a",inspectionType="healthy"\} 2\n/);
   assert.match(text, /inspection_etcd_endpoint_healthy\{clusterName="a",endpoint="healthy:2379"\} 0\n/);
   assert.match(text, /inspection_etcd_endpoint_healthy\{clusterName="a",endpoint="quota:2379"\} 7\n/);

@@ -12,6 +12,7 @@ import {
   metricPrefixProblem,
   type MetricDefinition,
 } from './catalogue.ts';
+import type { FamilyHeader, PartText } from './assembly.ts';
 import { extendPairs, familyHeader, labelPairs, renderFamilies, SampleBuffer } from './exposition.ts';
 
 export interface CollectorOptions {
@@ -30,15 +31,10 @@ export interface CollectorOptions {
 export class InspectionCollector {
   readonly #opts: CollectorOptions;
   readonly #definitions: readonly MetricDefinition[];
-  #families: { readonly name: string; readonly header: string }[] | undefined;
-  /**
-   * The text of one part of a cluster (its membership, or one feature), by
-   * the part's object: a cluster's snapshot is replaced at every round of
-   * any feature, but only that feature's object changes, so a scrape
-   * re-renders what changed (healthy and alarm every 10 s) and reuses the
-   * rest (membership, quota, topology, ... every minute or hour).
-   */
-  readonly #parts = new WeakMap<object, { readonly labels: string; readonly text: Map<string, string> }>();
+  #families: FamilyHeader[] | undefined;
+  #indexes: Map<string, number> | undefined;
+  /** The text of one part of a cluster (its membership, or one feature), by the part's object: see clusterParts(). */
+  readonly #parts = new WeakMap<object, { readonly labels: string; readonly part: PartText }>();
 
   constructor(opts: CollectorOptions) {
     const problem = metricPrefixProblem(opts.metricPrefix ?? '');
@@ -57,61 +53,83 @@ export class InspectionCollector {
     return this.#definitions;
   }
 
+  /**
+   * The whole exposition of every cluster now, rendered the plain way (every
+   * sample formatted, nothing cached): what the server's incremental
+   * rendering (clusterParts() and ExpositionAssembly) must equal.
+   */
   render(): string {
     const buffer = new SampleBuffer();
-    for (const cluster of this.#opts.store.list()) this.#collectCluster(cluster, buffer);
+    for (const cluster of this.#opts.store.list()) {
+      const { base, basePairs } = clusterLabels(cluster);
+      if (cluster.members !== undefined) collectMembers(cluster.members, base, basePairs, buffer);
+      for (const feature of Object.values(cluster.features)) collectFeature(feature, base, basePairs, buffer);
+    }
     return renderFamilies(this.#definitions, buffer.lines, this.#opts.metricPrefix);
   }
 
   /**
-   * One cluster's samples as text, per family name (each ending in a
-   * newline, prefix applied). A snapshot is immutable, so callers may keep
-   * this for as long as they hold the same snapshot object.
+   * One cluster's parts (its membership, each feature) as bytes per family
+   * (prefix applied). Each part's object stays the same while the part's
+   * snapshot and the cluster's labels do: a snapshot is replaced at every
+   * round of any feature, but only that feature's object changes, so a
+   * scrape re-renders what changed (healthy and alarm every 10 s) and
+   * reuses the rest (membership, quota, topology, ... every minute or hour).
    */
-  clusterText(cluster: ClusterSnapshot): ReadonlyMap<string, string> {
+  clusterParts(cluster: ClusterSnapshot): PartText[] {
     const { base, basePairs } = clusterLabels(cluster);
-    const text = new Map<string, string>();
-    const add = (part: object, collect: (out: SampleBuffer) => void): void => {
-      for (const [name, lines] of this.#partText(part, basePairs, collect))
-        text.set(name, (text.get(name) ?? '') + lines);
-    };
-    // The same parts in the same order as #collectCluster: each family's lines in the same order.
+    const parts: PartText[] = [];
     const members = cluster.members;
-    if (members !== undefined) add(members, (out) => collectMembers(members, base, basePairs, out));
+    if (members !== undefined)
+      parts.push(this.#part(members, basePairs, (out) => collectMembers(members, base, basePairs, out)));
     for (const feature of Object.values(cluster.features))
-      add(feature, (out) => collectFeature(feature, base, basePairs, out));
-    return text;
+      parts.push(this.#part(feature, basePairs, (out) => collectFeature(feature, base, basePairs, out)));
+    return parts;
   }
 
-  /** A part's lines per family (prefix applied, each ending in a newline), cached while its object and the cluster's labels stay. */
-  #partText(part: object, labels: string, collect: (out: SampleBuffer) => void): Map<string, string> {
+  /** A part's bytes, cached while its object and the cluster's labels stay. */
+  #part(part: object, labels: string, collect: (out: SampleBuffer) => void): PartText {
     const cached = this.#parts.get(part);
-    if (cached !== undefined && cached.labels === labels) return cached.text;
+    if (cached !== undefined && cached.labels === labels) return cached.part;
     const buffer = new SampleBuffer();
     collect(buffer);
     const prefix = this.#opts.metricPrefix ?? '';
-    const text = new Map<string, string>();
+    const index = this.#familyIndex();
+    const families: number[] = [];
+    const texts: string[] = [];
     for (const [name, lines] of buffer.lines) {
-      if (lines.length === 0) continue;
-      text.set(name, `${(prefix === '' ? lines : lines.map((l) => prefix + l)).join('\n')}\n`);
+      const family = index.get(name);
+      // A family nobody declared has no header to go under: left out, as from the whole exposition.
+      if (family === undefined || lines.length === 0) continue;
+      families.push(family);
+      texts.push(`${(prefix === '' ? lines : lines.map((l) => prefix + l)).join('\n')}\n`);
     }
-    this.#parts.set(part, { labels, text });
-    return text;
+    // One Buffer (from Node's shared pool when small), a view of it per family.
+    const whole = Buffer.from(texts.join(''));
+    const bytes: Buffer[] = [];
+    let end = 0;
+    for (const text of texts) {
+      const start = end;
+      end += Buffer.byteLength(text);
+      bytes.push(whole.subarray(start, end));
+    }
+    const rendered = { families, bytes };
+    this.#parts.set(part, { labels, part: rendered });
+    return rendered;
   }
 
-  /** Every family in exposition order, with its HELP and TYPE lines: what joins clusterText() pieces into one exposition. */
-  get families(): readonly { readonly name: string; readonly header: string }[] {
+  #familyIndex(): ReadonlyMap<string, number> {
+    this.#indexes ??= new Map(this.families.map((f, i) => [f.name, i]));
+    return this.#indexes;
+  }
+
+  /** Every family in exposition order, with its HELP and TYPE lines. */
+  get families(): readonly FamilyHeader[] {
     this.#families ??= this.#definitions.map((def) => ({
       name: def.name,
       header: `${familyHeader(def, this.#opts.metricPrefix)}\n`,
     }));
     return this.#families;
-  }
-
-  #collectCluster(cluster: ClusterSnapshot, out: SampleBuffer): void {
-    const { base, basePairs } = clusterLabels(cluster);
-    if (cluster.members !== undefined) collectMembers(cluster.members, base, basePairs, out);
-    for (const feature of Object.values(cluster.features)) collectFeature(feature, base, basePairs, out);
   }
 }
 

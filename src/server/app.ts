@@ -1,9 +1,11 @@
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
 import type { InspectionCollector } from '../metrics/collector.ts';
 import type { Shard } from '../engine/shard.ts';
+import type { Exposition } from '../metrics/assembly.ts';
 import { CONTENT_TYPE } from '../metrics/exposition.ts';
 import { VERSION } from '../version.ts';
 import { RenderAbandoned } from './shared-render.ts';
@@ -157,24 +159,34 @@ export function buildServer(opts: ServerOptions) {
     clientGone.get(req.raw) ?? new AbortController().signal;
 
   /** Sends what `body` resolves to; nothing when the client left first (nobody to answer). */
-  const answer = async (reply: FastifyReply, type: string, body: Promise<Buffer>): Promise<FastifyReply> => {
+  const answer = async (
+    reply: FastifyReply,
+    type: string,
+    body: Promise<Buffer | Exposition>,
+  ): Promise<FastifyReply> => {
     try {
-      return reply.type(type).send(await body);
+      const sent = await body;
+      if (Buffer.isBuffer(sent)) return reply.type(type).send(sent);
+      // Chunks written one after the other (shared by every scrape, never copied into one Buffer).
+      return reply.type(type).header('content-length', sent.length).send(Readable.from(sent.chunks));
     } catch (err) {
       if (err instanceof RenderAbandoned) return reply;
       throw err;
     }
   };
 
-  let joined: { inspection: Buffer; process: string; body: Buffer } | undefined;
+  let joined: { inspection: Exposition; process: string; body: Exposition } | undefined;
   app.get('/metrics', async (req, reply) =>
     answer(
       reply,
       CONTENT_TYPE,
       Promise.all([scrapes.get(signalOf(req)), processText()]).then(([inspection, process]) => {
         // Both parts change at most once a second or per store change: scrapes in between share one body.
-        if (joined?.inspection !== inspection || joined.process !== process)
-          joined = { inspection, process, body: Buffer.concat([inspection, Buffer.from(process)]) };
+        if (joined?.inspection !== inspection || joined.process !== process) {
+          const own = Buffer.from(process);
+          const body = { chunks: [...inspection.chunks, own], length: inspection.length + own.length };
+          joined = { inspection, process, body };
+        }
         return joined.body;
       }),
     ),

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
 import { clusterToJson } from '../engine/json.ts';
+import type { Exposition, PartText } from '../metrics/assembly.ts';
 import { InspectionCollector } from '../metrics/collector.ts';
 import { RenderAbandoned, type SharedRender } from './shared-render.ts';
 import { statusPage } from './status-page.ts';
@@ -23,7 +24,7 @@ function cluster(name: string, runs = 1): ClusterSnapshot {
 
 function setup(clusters: number): {
   store: SnapshotStore;
-  cache: SharedRender<ReadonlyMap<string, string>>;
+  cache: SharedRender<PartText[], Exposition>;
   collector: InspectionCollector;
 } {
   const store = new SnapshotStore();
@@ -34,12 +35,19 @@ function setup(clusters: number): {
 
 const never = (): AbortSignal => new AbortController().signal;
 
+/** The text a scrape writes: the chunks one after the other. */
+function text(body: Exposition): string {
+  const whole = Buffer.concat(body.chunks);
+  assert.equal(whole.length, body.length);
+  return whole.toString();
+}
+
 test('concurrent scrapes share one render; the text is what the collector renders', async () => {
   const { cache, collector } = setup(300);
   const bodies = await Promise.all(Array.from({ length: 100 }, () => cache.get(never())));
   assert.equal(cache.renders, 1);
   for (const body of bodies) assert.equal(body, bodies[0]);
-  assert.equal(bodies[0]!.toString(), collector.render());
+  assert.equal(text(bodies[0]!), collector.render());
   // Nothing changed: the next scrape renders nothing.
   await cache.get(never());
   assert.equal(cache.renders, 1);
@@ -52,10 +60,10 @@ test('a scrape sees every change made before it arrived, removals included', asy
   store.delete('c2');
   const second = cache.get(never());
   await first;
-  const text = (await second).toString();
-  assert.match(text, /inspection_feature_runs_total\{clusterName="c1",inspectionType="healthy"\} 7\n/);
-  assert.doesNotMatch(text, /clusterName="c2"/);
-  assert.equal(text, collector.render());
+  const body = text(await second);
+  assert.match(body, /inspection_feature_runs_total\{clusterName="c1",inspectionType="healthy"\} 7\n/);
+  assert.doesNotMatch(body, /clusterName="c2"/);
+  assert.equal(body, collector.render());
 });
 
 test('a scrape whose client went away stops waiting; a render nobody waits for stops', async () => {
@@ -65,8 +73,7 @@ test('a scrape whose client went away stops waiting; a render nobody waits for s
   gone.abort();
   await assert.rejects(pending, RenderAbandoned);
   // A later scrape still gets a complete answer.
-  const body = (await cache.get(never())).toString();
-  assert.match(body, /clusterName="c2999"/);
+  assert.match(text(await cache.get(never())), /clusterName="c2999"/);
 });
 
 test('the JSON API and the status page: shared renders equal to rendering every cluster now', async () => {

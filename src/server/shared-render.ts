@@ -8,14 +8,21 @@ export class RenderAbandoned extends Error {
   override name = 'RenderAbandoned';
 }
 
-/** What one view of the store (the /metrics text, the JSON API, the status page) is made of. */
-export interface RenderPlan<P> {
+/**
+ * What one view of the store (the /metrics text, the JSON API, the status
+ * page) is made of: pieces per cluster, joined into a body `B` (one Buffer,
+ * or a list of chunks written one after the other).
+ */
+export interface RenderPlan<P, B = Buffer> {
   /** One cluster's part; computed once per snapshot (snapshots are immutable: the object is the version). */
   piece(cluster: ClusterSnapshot): P;
   /** The clusters in the order the view shows them (default: the store's). */
   order?(clusters: ClusterSnapshot[]): ClusterSnapshot[];
-  /** The whole answer from the parts: string work only, no per-cluster rendering. */
-  assemble(pieces: readonly P[]): string;
+  /**
+   * The whole answer from the parts, no per-cluster rendering: at once, or
+   * in steps (a generator; the render yields to the event loop between them).
+   */
+  assemble(pieces: readonly P[]): B | Generator<void, B, void>;
 }
 
 /**
@@ -28,18 +35,18 @@ export interface RenderPlan<P> {
  * clusters never block probes or inspection rounds. A render nobody waits
  * for any more (every client gone) stops.
  */
-export class SharedRender<P> {
+export class SharedRender<P, B = Buffer> {
   readonly #store: SnapshotStore;
-  readonly #plan: RenderPlan<P>;
+  readonly #plan: RenderPlan<P, B>;
   readonly #pieces = new WeakMap<ClusterSnapshot, P>();
   readonly #unsubscribe: () => void;
   #version = 0;
-  #rendered: { readonly version: number; readonly body: Buffer } | undefined;
-  #inflight: { readonly version: number; readonly done: Promise<Buffer> } | undefined;
+  #rendered: { readonly version: number; readonly body: B } | undefined;
+  #inflight: { readonly version: number; readonly done: Promise<B> } | undefined;
   #waiters = 0;
   #renders = 0;
 
-  constructor(store: SnapshotStore, plan: RenderPlan<P>) {
+  constructor(store: SnapshotStore, plan: RenderPlan<P, B>) {
     this.#store = store;
     this.#plan = plan;
     this.#unsubscribe = store.subscribe(() => {
@@ -67,7 +74,7 @@ export class SharedRender<P> {
   }
 
   /** The view of every cluster as of now; rejects with RenderAbandoned when `signal` aborts first. */
-  async get(signal: AbortSignal): Promise<Buffer> {
+  async get(signal: AbortSignal): Promise<B> {
     const wanted = this.#version;
     for (;;) {
       const rendered = this.#rendered;
@@ -95,25 +102,40 @@ export class SharedRender<P> {
     }
   }
 
-  async #render(version: number): Promise<Buffer> {
+  async #render(version: number): Promise<B> {
     this.#renders++;
     const listed = this.#store.list();
     const clusters = this.#plan.order?.(listed) ?? listed;
     const pieces: P[] = [];
     let slice = performance.now();
+    const pause = async (): Promise<void> => {
+      if (performance.now() - slice <= SLICE_MS) return;
+      await yieldToLoop();
+      if (this.#waiters === 0) throw new RenderAbandoned('every client went away');
+      slice = performance.now();
+    };
     for (const cluster of clusters) {
       pieces.push(this.pieceOf(cluster));
-      if (performance.now() - slice > SLICE_MS) {
-        await yieldToLoop();
-        if (this.#waiters === 0) throw new RenderAbandoned('every client went away');
-        slice = performance.now();
-      }
+      await pause();
     }
-    // One Buffer shared by every response: no per-request copy of a large answer.
-    const body = Buffer.from(this.#plan.assemble(pieces));
+    // One body shared by every response: no per-request copy of a large answer.
+    const body = await bodyOf(this.#plan.assemble(pieces), pause);
     if (this.#rendered === undefined || this.#rendered.version < version) this.#rendered = { version, body };
     return body;
   }
+}
+
+async function bodyOf<B>(assembled: B | Generator<void, B, void>, pause: () => Promise<void>): Promise<B> {
+  if (!isGenerator(assembled)) return assembled;
+  for (;;) {
+    const step = assembled.next();
+    if (step.done) return step.value;
+    await pause();
+  }
+}
+
+function isGenerator<B>(value: B | Generator<void, B, void>): value is Generator<void, B, void> {
+  return Object.prototype.toString.call(value) === '[object Generator]';
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

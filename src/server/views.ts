@@ -1,6 +1,7 @@
 /** The three views of the snapshot store the server renders, each shared by concurrent requests. */
 import { clusterToJson } from '../engine/json.ts';
 import type { SnapshotStore } from '../engine/snapshot.ts';
+import { type Exposition, ExpositionAssembly, type PartText } from '../metrics/assembly.ts';
 import type { InspectionCollector } from '../metrics/collector.ts';
 import { SharedRender } from './shared-render.ts';
 import { byId, clusterSection, statusPageOf } from './status-page.ts';
@@ -9,23 +10,12 @@ import { byId, clusterSection, statusPageOf } from './status-page.ts';
 export function metricsView(
   store: SnapshotStore,
   collector: InspectionCollector,
-): SharedRender<ReadonlyMap<string, string>> {
+): SharedRender<PartText[], Exposition> {
+  // Keeps each family's bytes per slot between renders: see ExpositionAssembly.
+  const assembly = new ExpositionAssembly(collector.families);
   return new SharedRender(store, {
-    piece: (cluster) => collector.clusterText(cluster),
-    assemble: (pieces) => {
-      const parts: string[] = [];
-      for (const family of collector.families) {
-        let header = false;
-        for (const piece of pieces) {
-          const text = piece.get(family.name);
-          if (text === undefined) continue;
-          if (!header) parts.push(family.header);
-          header = true;
-          parts.push(text);
-        }
-      }
-      return parts.join('');
-    },
+    piece: (cluster) => collector.clusterParts(cluster),
+    assemble: (pieces) => assembly.steps(pieces),
   });
 }
 
@@ -33,11 +23,15 @@ export function metricsView(
 export function clustersJsonView(store: SnapshotStore): SharedRender<string> {
   return new SharedRender(store, {
     piece: (cluster) => JSON.stringify(clusterToJson(cluster)),
-    assemble: (pieces) => `{"clusters":[${pieces.join(',')}]}`,
+    assemble: (pieces) => Buffer.from(`{"clusters":[${pieces.join(',')}]}`),
   });
 }
 
 /** The status page (/). */
 export function statusPageView(store: SnapshotStore): SharedRender<string> {
-  return new SharedRender(store, { piece: clusterSection, order: byId, assemble: statusPageOf });
+  return new SharedRender(store, {
+    piece: clusterSection,
+    order: byId,
+    assemble: (pieces) => Buffer.from(statusPageOf(pieces)),
+  });
 }
