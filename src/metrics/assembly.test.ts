@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ExpositionAssembly, type PartText } from './assembly.ts';
 
 const FAMILIES = ['a', 'b', 'c'].map((name) => ({ name, header: `# TYPE ${name} gauge\n` }));
@@ -55,4 +57,33 @@ test('steps() yields while it works and makes the same bytes as assemble()', () 
   assert.equal(Buffer.concat(step.value.chunks).toString(), whole.toString());
   assert.equal(step.value.length, whole.length);
   assert.match(whole.toString(), /^# TYPE a gauge\na\{cluster="c0",slot="members"\} 1\na\{cluster="c1",/);
+});
+
+test('an output buffer is reused only once nothing references the exposition written into it', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const collect = async (): Promise<void> => {
+    gc();
+    // Finalization callbacks run in a task of their own after the collection.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  const assembly = new ExpositionAssembly(FAMILIES);
+  const round = (n: number): PartText[][] =>
+    Array.from({ length: 100 }, (_, i) => [part(`c${i}-${n}`, 'members', ['a', 'b'])]);
+  let first: Buffer | undefined = assembly.assemble(round(1));
+  const text = first.toString();
+  await collect();
+  // Still referenced: the next exposition is written elsewhere.
+  const second = assembly.assemble(round(2));
+  assert.notEqual(second.buffer, first.buffer);
+  assert.equal(first.toString(), text);
+  // Nothing references `first` any more (only its memory is remembered here): that memory is written again.
+  const memory = first.buffer;
+  first = undefined;
+  await collect();
+  const third = assembly.assemble(round(3));
+  assert.equal(third.buffer, memory);
+  assert.equal(third.toString(), new ExpositionAssembly(FAMILIES).assemble(round(3)).toString());
 });
