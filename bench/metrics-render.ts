@@ -14,7 +14,10 @@
  * nothing. Record them in docs/performance.md.
  *   node --expose-gc bench/metrics-render.ts [--clusters 1000] [--renders 30]
  */
+import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { parseConfig } from '../src/config/loader.ts';
 import { etcdClients } from '../src/engine/clients.ts';
 import { Engine } from '../src/engine/engine.ts';
@@ -28,7 +31,12 @@ import { startEtcdCluster } from '../src/testbed/cluster.ts';
 import { mib, quantile } from './support.ts';
 
 const { values } = parseArgs({
-  options: { clusters: { type: 'string', default: '1000' }, renders: { type: 'string', default: '30' } },
+  options: {
+    clusters: { type: 'string', default: '1000' },
+    renders: { type: 'string', default: '30' },
+    // `default`: the features a cluster gets when it names none; or a list (`healthy,alarm`: the issue's case).
+    features: { type: 'string', default: 'default' },
+  },
 });
 const CLUSTERS = Number(values.clusters);
 const RENDERS = Number(values.renders);
@@ -41,6 +49,15 @@ async function realSnapshot(): Promise<ClusterSnapshot> {
   try {
     const config = await parseConfig(
       [
+        // A list in `defaults` replaces the default features (a cluster's own list would add to them).
+        ...(values.features === 'default'
+          ? []
+          : [
+              `defaults: {features: {${values.features
+                .split(',')
+                .map((f) => `${f}: {}`)
+                .join(', ')}}}`,
+            ]),
         'clusters:',
         '  - name: c',
         `    endpoints: [${cluster.endpoints.join(', ')}]`,
@@ -77,11 +94,46 @@ function afterRounds(c: ClusterSnapshot, names: readonly string[]): ClusterSnaps
   return { ...c, features };
 }
 
-function summary(times: number[]): string {
-  const sorted = [...times].sort((a, b) => a - b);
-  return `p50 ${quantile(sorted, 0.5).toFixed(1)} ms, p99 ${quantile(sorted, 0.99).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`;
+/** Wall time, CPU time of the process and garbage-collection pauses during one render (`await view.get()`). */
+interface Cost {
+  readonly wall: number;
+  readonly cpu: number;
+  readonly gc: number;
 }
 
+let gcPauses = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauses += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+
+async function timed(render: () => Promise<unknown>): Promise<Cost> {
+  const gc0 = gcPauses;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await render();
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  // GC entries are delivered asynchronously: let the observer run.
+  await new Promise((r) => setImmediate(r));
+  return { wall, cpu: (cpu.user + cpu.system) / 1000, gc: gcPauses - gc0 };
+}
+
+function summary(costs: readonly Cost[]): string {
+  const q = (pick: (c: Cost) => number, p: number): string =>
+    quantile(
+      costs.map(pick).sort((a, b) => a - b),
+      p,
+    ).toFixed(1);
+  return [
+    `wall p50 ${q((c) => c.wall, 0.5)} / p99 ${q((c) => c.wall, 0.99)} / max ${q((c) => c.wall, 1)} ms`,
+    `CPU p50 ${q((c) => c.cpu, 0.5)} / p99 ${q((c) => c.cpu, 0.99)} ms`,
+    `GC pauses p50 ${q((c) => c.gc, 0.5)} / p99 ${q((c) => c.gc, 0.99)} ms`,
+  ].join(', ');
+}
+
+// The daemon's V8 settings (bin/etcd-monitor.js applies them at run time too): a 1 MiB young generation, the old one grown to 1.5x the live heap.
+setFlagsFromString('--semi-space-growth-factor=1');
+setFlagsFromString('--heap-growing-percent=50');
 const snapshot = await realSnapshot();
 gc();
 const heap0 = process.memoryUsage().heapUsed;
@@ -96,34 +148,34 @@ const signal = new AbortController().signal;
 const body = await view.get(signal);
 gc();
 const heap1 = process.memoryUsage().heapUsed;
+const load0 = loadavg();
 
-const changed: number[] = [];
-const rounds: number[] = [];
-const unchanged: number[] = [];
+// Each case in a block of its own, as a daemon sees it: after the first rounds, every scrape follows rounds of healthy and alarm.
+const changed: Cost[] = [];
 for (let r = 0; r < RENDERS; r++) {
   for (let i = 0; i < CLUSTERS; i++) store.set(copyOf(snapshot, i));
-  let t0 = performance.now();
-  await view.get(signal);
-  changed.push(performance.now() - t0);
-  for (const c of store.list()) store.set(afterRounds(c, ['healthy', 'alarm']));
-  t0 = performance.now();
-  await view.get(signal);
-  rounds.push(performance.now() - t0);
-  t0 = performance.now();
-  await view.get(signal);
-  unchanged.push(performance.now() - t0);
+  changed.push(await timed(() => view.get(signal)));
 }
+const rounds: Cost[] = [];
+for (let r = 0; r < RENDERS; r++) {
+  for (const c of store.list()) store.set(afterRounds(c, ['healthy', 'alarm']));
+  rounds.push(await timed(() => view.get(signal)));
+}
+const unchanged: Cost[] = [];
+for (let r = 0; r < RENDERS; r++) unchanged.push(await timed(() => view.get(signal)));
 const features = Object.keys(snapshot.features).join(', ');
 console.log(
-  `/metrics render, ${CLUSTERS} clusters (features: ${features}), node ${process.versions.node}, ${new Date().toISOString()}`,
+  `/metrics render, ${CLUSTERS} clusters (features: ${features}), node ${process.versions.node}, ${new Date().toISOString()}, load average ${load0.map((l) => l.toFixed(1)).join(' ')} -> ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
 );
 console.log(
-  `exposition: ${mib(body.length)} (${(body.length / CLUSTERS / 1024).toFixed(1)} KiB per cluster)`,
+  `exposition: ${mib(body.length)} (${(body.length / CLUSTERS / 1024).toFixed(1)} KiB per cluster) in ${body.chunks.length} chunks`,
 );
 console.log(`every part of every cluster changed: ${summary(changed)}`);
 console.log(
   `a healthy and an alarm round in every cluster (the other parts as they were): ${summary(rounds)}`,
 );
-console.log(`nothing changed:       ${summary(unchanged)}`);
+console.log(`nothing changed: ${summary(unchanged)}`);
 console.log(`heap held by the store, the cached pieces and the rendering: ${mib(heap1 - heap0)}`);
 view.close();
