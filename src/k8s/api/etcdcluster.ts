@@ -5,7 +5,7 @@
  * (hack/gen-crds.ts → deploy/crds/etcdmonitor.dev_etcdclusters.yaml).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { DEFAULT_FEATURES } from '../../features/defaults.ts';
+import { BUILTIN_FEATURE_NAMES, DEFAULT_FEATURES } from '../../features/defaults.ts';
 import { Conditions, Int64, KubeObject, Time } from './meta.ts';
 
 export const ETCD_CLUSTER_KIND = 'EtcdCluster';
@@ -15,17 +15,7 @@ export const CLUSTER_TYPES = ['imported'] as const;
 export type ClusterType = (typeof CLUSTER_TYPES)[number];
 
 /** The built-in features (src/features/index.ts); the default set of the validation. */
-export const KNOWN_FEATURES = [
-  'healthy',
-  'alarm',
-  'consistency',
-  'request',
-  'quota',
-  'topology',
-  'certificates',
-  'performance',
-  'latency',
-] as const;
+export const KNOWN_FEATURES = BUILTIN_FEATURE_NAMES;
 
 export { DEFAULT_FEATURES };
 
