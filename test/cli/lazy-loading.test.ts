@@ -61,16 +61,17 @@ test('--help lists every command and --version prints it without importing any c
     assert.match(stdout, new RegExp(`^  ${command} +\\S`, 'm'), `${command} listed with its summary`);
 });
 
-test("inspect loads undici's agent and request, not its index (fetch, WebSocket, caches, mocks)", async () => {
-  const undici = (await modulesLoadedBy(['inspect', '--help'])).filter((u) =>
-    /\/node_modules\/undici\//.test(u),
-  );
-  assert.ok(
-    undici.some((u) => u.endsWith('/undici/lib/dispatcher/agent.js')),
-    'the HTTP client is loaded (the check can see undici)',
-  );
-  assert.deepEqual(
-    undici.filter((u) => u.endsWith('/undici/index.js') || /\/undici\/lib\/(web|mock|cache)\//.test(u)),
-    [],
-  );
+test('inspect and run load no undici: the etcd HTTP client is node:http', async () => {
+  for (const command of ['inspect', 'run']) {
+    const loaded = await modulesLoadedBy([command, '--help']);
+    assert.ok(
+      loaded.some((u) => u.endsWith('/src/etcd/http/agent.ts')),
+      `${command}: the etcd HTTP client is loaded (the check can see it)`,
+    );
+    assert.deepEqual(
+      loaded.filter((u) => /\/node_modules\/undici\//.test(u)),
+      [],
+      `${command} loads no undici module`,
+    );
+  }
 });

@@ -1,14 +1,20 @@
 /**
- * Plain HTTP(S) access to one member (health, version, v2 API), shared by
- * the HTTP and v2 clients: one undici Agent per member with kept-alive
- * connections and the member's TLS material, a deadline per request combined
- * with the caller's signal, and failures mapped to EtcdError codes.
+ * Plain HTTP(S) access to one member (health, version, metrics, v2 API),
+ * shared by the HTTP and v2 clients: one node:http(s) Agent per member with
+ * kept-alive connections and the member's TLS material, a connect timeout
+ * (TCP and TLS handshake), a deadline per request combined with the
+ * caller's signal, and failures mapped to EtcdError codes.
+ *
+ * node:http, not undici: Node loads its HTTP/1 client anyway (node:http2
+ * needs it), while undici's agent was ~26 modules of JavaScript and a
+ * WebAssembly HTTP parser compiled at every start of inspect and the daemon
+ * (docs/performance.md, "Start-up and memory").
  */
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { Agent as UndiciAgent } from 'undici';
-import Agent from 'undici/lib/dispatcher/agent.js';
-import dispatchRequest from 'undici/lib/api/api-request.js';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP, type Socket } from 'node:net';
 import type { Endpoint } from '../endpoint.ts';
 import {
   cleanGrpcDetails,
@@ -21,15 +27,10 @@ import {
 import { EtcdError, type CallOptions, type ClientOptions, type EtcdErrorCode } from '../types.ts';
 import { errorMessage } from '../../errors.ts';
 
-// undici's index loads ~110 modules (fetch, WebSocket, caches, mocks, ...)
-// for the two parts used here, which load 25: ~110 ms of CPU and ~13 MiB
-// less at every start (docs/performance.md, "Start-up and memory"). undici
-// has no "exports" map, so these paths are public; its version is pinned and
-// the HTTP and v2 client tests run through them. Imported (not required at
-// run time) so that the package's bundle holds them: 26 files fewer to
-// resolve, read and compile at each start. Types: undici-parts.d.ts.
-
+/** Idle kept-alive connections are closed after this. */
 const KEEPALIVE_MS = 30_000;
+/** The error code of a connection not established within the dial timeout. */
+export const CONNECT_TIMEOUT_CODE = 'ETCD_MONITOR_CONNECT_TIMEOUT';
 /** Limit on a response body read into memory (a whole v2 store listing can be large, but not unbounded). */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
@@ -64,7 +65,7 @@ function errorCode(err: unknown): string {
   return '';
 }
 
-/** The error and its causes, outermost first (undici wraps socket errors). */
+/** The error and its causes, outermost first (fetch-style errors wrap socket errors). */
 function errorChain(err: unknown): unknown[] {
   const chain: unknown[] = [];
   let cur: unknown = err;
@@ -75,7 +76,7 @@ function errorChain(err: unknown): unknown[] {
   return chain;
 }
 
-/** Classifies a transport failure of undici (no HTTP status was received). */
+/** Classifies a transport failure (no HTTP status was received). */
 export function classifyHttpError(err: unknown): { code: EtcdErrorCode; detail: string } {
   const chain = errorChain(err);
   const codes = chain.map(errorCode).filter((c) => c !== '');
@@ -87,7 +88,7 @@ export function classifyHttpError(err: unknown): { code: EtcdErrorCode; detail: 
       detail: `TLS handshake failed: ${text}${codes.length > 0 ? ` (${codes[0]})` : ''}`,
     };
   }
-  if (codes.includes('UND_ERR_CONNECT_TIMEOUT'))
+  if (codes.includes(CONNECT_TIMEOUT_CODE) || codes.includes('UND_ERR_CONNECT_TIMEOUT'))
     return { code: 'unavailable', detail: `cannot connect: ${text}` };
   const friendly = friendlyNetworkText(`${codes.join(' ')} ${text}`);
   return {
@@ -99,28 +100,36 @@ export function classifyHttpError(err: unknown): { code: EtcdErrorCode; detail: 
 export class MemberHttp {
   readonly endpoint: Endpoint;
   readonly #options: ClientOptions;
-  readonly #agent: UndiciAgent;
+  readonly #agent: HttpAgent;
   #closed = false;
 
   constructor(endpoint: Endpoint, options: ClientOptions) {
     this.endpoint = endpoint;
     this.#options = options;
     const tls = options.tls;
-    this.#agent = new Agent({
-      keepAliveTimeout: KEEPALIVE_MS,
-      connectTimeout: options.dialTimeoutMs,
-      connect:
-        endpoint.scheme === 'https'
-          ? {
-              timeout: options.dialTimeoutMs,
-              ...(tls?.ca !== undefined && { ca: tls.ca }),
-              ...(tls?.cert !== undefined && { cert: tls.cert }),
-              ...(tls?.key !== undefined && { key: tls.key.reveal() }),
-              ...(tls?.serverName !== undefined && tls.serverName !== '' && { servername: tls.serverName }),
-              rejectUnauthorized: tls?.insecureSkipVerify !== true,
-            }
-          : { timeout: options.dialTimeoutMs },
-    });
+    // Idle connections time out (and are closed by the agent); a request's own deadline is ours.
+    const pool = { keepAlive: true, timeout: KEEPALIVE_MS, scheduling: 'lifo' as const };
+    if (endpoint.scheme === 'https') {
+      const serverName = tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : undefined;
+      this.#agent = new HttpsAgent({
+        ...pool,
+        ...(tls?.ca !== undefined && { ca: tls.ca }),
+        ...(tls?.cert !== undefined && { cert: tls.cert }),
+        ...(tls?.key !== undefined && { key: tls.key.reveal() }),
+        // SNI never carries an IP address (RFC 6066); without a servername Node checks the host itself.
+        ...(serverName !== undefined
+          ? { servername: serverName }
+          : isIP(endpoint.host) === 0
+            ? { servername: endpoint.host }
+            : {}),
+        ...(tls?.insecureSkipVerify === true && {
+          rejectUnauthorized: false,
+          checkServerIdentity: () => undefined,
+        }),
+      });
+    } else {
+      this.#agent = new HttpAgent(pool);
+    }
   }
 
   error(code: EtcdErrorCode, call: string, detail: string, cause?: unknown): EtcdError {
@@ -152,20 +161,16 @@ export class MemberHttp {
       headers['authorization'] =
         `Basic ${Buffer.concat([Buffer.from(`${auth.username}:`), auth.password.revealBytes()]).toString('base64')}`;
     }
-    if (opts.form !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const body = opts.form?.toString();
+    if (body !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
     try {
-      const url = new URL(`${this.endpoint.url}${path}`);
-      const res = await dispatchRequest.call(this.#agent, {
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: opts.method ?? 'GET',
-        headers,
-        ...(opts.form !== undefined && { body: opts.form.toString() }),
-        signal: controller.signal,
-      });
+      const res = await this.#send(path, opts.method ?? 'GET', headers, body, controller.signal);
       const length = Number(res.headers['content-length'] ?? 0);
       if (length > maxBodyBytes) {
-        await res.body.dump();
+        res.destroy();
         throw this.error(
           'protocol',
           call,
@@ -174,16 +179,20 @@ export class MemberHttp {
       }
       const chunks: Buffer[] = [];
       let received = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
         received += chunk.length;
         if (received > maxBodyBytes) {
-          res.body.destroy();
+          res.destroy();
           throw this.error('protocol', call, `response exceeds the ${maxBodyBytes} bytes limit`);
         }
         chunks.push(chunk);
       }
-      const body = Buffer.concat(chunks).toString('utf8');
-      return { status: res.statusCode, headers: res.headers, body, bytes: received };
+      return {
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        bytes: received,
+      };
     } catch (err) {
       if (err instanceof EtcdError) throw err;
       if (timedOut) throw this.error('timeout', call, `no answer within ${timeoutMs} ms`, err);
@@ -203,6 +212,45 @@ export class MemberHttp {
     }
   }
 
+  /** Sends the request; resolves with the response head (the body still to read). */
+  #send(
+    path: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const secure = this.endpoint.scheme === 'https';
+    const dialTimeoutMs = this.#options.dialTimeoutMs;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (secure ? httpsRequest : httpRequest)({
+        host: this.endpoint.host,
+        port: this.endpoint.port,
+        path,
+        method,
+        headers,
+        agent: this.#agent,
+        signal,
+      });
+      req.once('response', resolve);
+      req.once('error', reject);
+      // The connection (TCP, and the TLS handshake) within the dial timeout:
+      // a member that accepts and never finishes its handshake fails as
+      // unavailable, not at the request deadline.
+      req.once('socket', (socket: Socket) => {
+        if (req.reusedSocket) return;
+        const ready = secure ? 'secureConnect' : 'connect';
+        const guard = setTimeout(() => {
+          const err = new Error(`connection not established within ${dialTimeoutMs} ms`);
+          socket.destroy(Object.assign(err, { code: CONNECT_TIMEOUT_CODE }));
+        }, dialTimeoutMs);
+        socket.once(ready, () => clearTimeout(guard));
+        socket.once('close', () => clearTimeout(guard));
+      });
+      req.end(body);
+    });
+  }
+
   #aborted(call: string, signal: AbortSignal): EtcdError {
     const reason: unknown = signal.reason;
     if (reason instanceof Error && reason.name === 'TimeoutError')
@@ -214,7 +262,7 @@ export class MemberHttp {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#agent.destroy();
+    this.#agent.destroy();
   }
 }
 

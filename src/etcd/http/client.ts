@@ -102,7 +102,7 @@ export function createHttpMemberClient(endpoint: Endpoint, options: ClientOption
       const call = `GET ${path}`;
       const res = await http.request(call, path, {
         ...opts,
-        // The text format etcd (client_golang) serves; no gzip: undici would not undo it.
+        // The text format etcd (client_golang) serves; no gzip: node:http would not undo it.
         accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
         maxBodyBytes: opts.maxBytes ?? METRICS_MAX_BYTES,
       });
