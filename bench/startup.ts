@@ -18,6 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { stripTypeScriptTypes } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseEndpoint } from '../src/etcd/endpoint.ts';
@@ -241,7 +242,21 @@ async function daemonMemory(
       ...every5(['healthy', 'alarm', 'consistency', 'request']),
     ],
   };
-  const probe = new URL('./memory-probe.ts', import.meta.url).pathname;
+  // The probe as plain JavaScript: a .ts file would make the daemon load
+  // Node's TypeScript stripper (WebAssembly), which is not the package's memory.
+  const probe = join(dir, 'memory-probe.mjs');
+  const asJs = async (source: URL): Promise<string> => stripTypeScriptTypes(await readFile(source, 'utf8'));
+  await writeFile(
+    join(dir, 'resolved-modules.mjs'),
+    await asJs(new URL('../test/support/resolved-modules.ts', import.meta.url)),
+  );
+  await writeFile(
+    probe,
+    (await asJs(new URL('./memory-probe.ts', import.meta.url))).replace(
+      '../test/support/resolved-modules.ts',
+      './resolved-modules.mjs',
+    ),
+  );
   console.log(
     `\ndaemon: 1 cluster (3 members), features every 5 s, ${seeded} keys, 50 writes/s, ${DAEMON_SECONDS} s each, package defaults`,
   );
