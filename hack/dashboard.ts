@@ -752,6 +752,65 @@ export const ROWS: readonly RowSpec[] = [
         w: 12,
         h: 6,
       },
+      {
+        title: 'Round slots',
+        type: 'timeseries',
+        description:
+          'Inspection rounds and membership reads running and waiting for a slot of the global limiter (--max-concurrent-rounds), against the slots. Waiting rounds that stay above zero: the process is saturated; add replicas (sharding) or slots.',
+        targets: [
+          { expr: 'etcd_monitor_rounds_running', legend: '{{instance}} running' },
+          { expr: 'etcd_monitor_rounds_waiting', legend: '{{instance}} waiting' },
+          { expr: 'etcd_monitor_round_slots', legend: '{{instance}} slots' },
+        ],
+        w: 12,
+        h: 6,
+      },
+      {
+        title: 'Wait for a slot (p50, p99)',
+        type: 'timeseries',
+        description:
+          'How long rounds waited for a slot before they started (not charged to their deadline). Waits near an interval mean rounds are skipped.',
+        targets: [
+          {
+            expr: 'histogram_quantile(0.99, sum by (instance, le) (rate(etcd_monitor_round_queue_wait_seconds_bucket[$__rate_interval])))',
+            legend: '{{instance}} p99',
+          },
+          {
+            expr: 'histogram_quantile(0.5, sum by (instance, le) (rate(etcd_monitor_round_queue_wait_seconds_bucket[$__rate_interval])))',
+            legend: '{{instance}} p50',
+          },
+        ],
+        unit: 's',
+        w: 12,
+        h: 6,
+      },
+      {
+        title: 'Rounds skipped',
+        type: 'timeseries',
+        description:
+          'Rounds per second that fell due while the previous one still waited for a slot: skipped because the monitor is saturated, not failed inspections (alert EtcdMonitorSaturated).',
+        targets: [
+          {
+            expr: 'sum by (instance, feature) (rate(etcd_monitor_rounds_skipped_total[$__rate_interval]))',
+            legend: '{{instance}} {{feature}}',
+          },
+        ],
+        unit: 'ops',
+        w: 12,
+        h: 6,
+      },
+      {
+        title: 'Shard: replicas and clusters',
+        type: 'timeseries',
+        description:
+          'Per process: the replicas it counts as sharing the clusters (1 without sharding) and the clusters it inspects (its share). Replicas that disagree on the count are handing clusters over; a share far from clusters ÷ replicas is worth a look.',
+        targets: [
+          { expr: 'etcd_monitor_shard_members', legend: '{{instance}} replicas' },
+          { expr: 'etcd_monitor_clusters', legend: '{{instance}} clusters' },
+        ],
+        w: 12,
+        h: 6,
+      },
     ],
   },
 ];
