@@ -55,6 +55,26 @@ export function daemonShard(flags: Pick<RunFlags, 'shard' | 'totalShards'>, conf
   return WHOLE;
 }
 
+/**
+ * The main and probe listeners' addresses: flags over the file, checked
+ * (they parse, and do not collide); errors name the flag or field.
+ */
+function listenAddresses(
+  flags: Pick<RunFlags, 'listen' | 'probeListen'>,
+  config: LoadedConfig,
+): { listen: string; probeListen?: { address: string; what: string } } {
+  const listen = flags.listen ?? config.listen ?? DEFAULT_LISTEN;
+  if (flags.listen !== undefined) parseListen(flags.listen);
+  const address = flags.probeListen ?? config.probeListen;
+  if (address === undefined) return { listen };
+  const what = flags.probeListen !== undefined ? '--probe-listen' : 'probeListen:';
+  checkProbeListen(listen, address, {
+    listen: flags.listen !== undefined || config.listen === undefined ? '--listen' : 'listen:',
+    probeListen: what,
+  });
+  return { listen, probeListen: { address, what } };
+}
+
 /** The clusters of the file this daemon inspects. */
 function ownClusters(shard: Shard, clusters: readonly ClusterSpec[]): ClusterSpec[] {
   return clusters.filter((c) => shard.owns(c.id));
@@ -156,17 +176,11 @@ async function run(flags: RunFlags): Promise<number> {
     logger.info({ signal: stopSignal }, 'terminated during start-up; nothing was started');
     return 0;
   }
-  const listen = flags.listen ?? config.listen ?? DEFAULT_LISTEN;
-  const probeListen = flags.probeListen ?? config.probeListen;
-  const probeWhat = flags.probeListen !== undefined ? '--probe-listen' : 'probeListen:';
   let shard: Shard;
+  let listen: string;
+  let probeListen: { address: string; what: string } | undefined;
   try {
-    if (flags.listen !== undefined) parseListen(flags.listen);
-    if (probeListen !== undefined)
-      checkProbeListen(listen, probeListen, {
-        listen: flags.listen !== undefined || config.listen === undefined ? '--listen' : 'listen:',
-        probeListen: probeWhat,
-      });
+    ({ listen, probeListen } = listenAddresses(flags, config));
     shard = daemonShard(flags, config);
   } catch (err) {
     removeHandlers();
@@ -199,7 +213,9 @@ async function run(flags: RunFlags): Promise<number> {
     try {
       const address = await daemon.listen(listen);
       const probeAddress =
-        probeListen === undefined ? undefined : await daemon.listenProbes(probeListen, probeWhat);
+        probeListen === undefined
+          ? undefined
+          : await daemon.listenProbes(probeListen.address, probeListen.what);
       daemon.setReady(true);
       logger.info(
         {
@@ -271,6 +287,9 @@ async function run(flags: RunFlags): Promise<number> {
 async function checkConfig(flags: RunFlags): Promise<number> {
   try {
     const config = await loadConfigFile(flags.config, featureRegistry);
+    // The flags given with it too: what run would refuse, this refuses.
+    listenAddresses(flags, config);
+    daemonShard(flags, config);
     process.stdout.write(`config ${flags.config} is valid: ${config.clusters.length} cluster(s)\n`);
     return 0;
   } catch (err) {

@@ -66,3 +66,31 @@ describe('configs that looked valid but were not', () => {
     });
   }
 });
+
+describe('flags that run would refuse with a valid file', () => {
+  const dir = suiteTempDir('etcd-monitor-check-flags-');
+
+  const cases: [string, string[], RegExp][] = [
+    [
+      '--probe-listen on the port of --listen',
+      ['--listen', '0.0.0.0:19400', '--probe-listen', '127.0.0.1:19400'],
+      /--probe-listen "127\.0\.0\.1:19400" takes the port of --listen "0\.0\.0\.0:19400"/,
+    ],
+    ['--probe-listen garbage', ['--probe-listen', 'garbage'], /--probe-listen "garbage" is not HOST:PORT/],
+    ['--listen garbage', ['--listen', 'garbage'], /--listen "garbage" is not HOST:PORT/],
+    ['a shard not of --total-shards', ['--shard', '3', '--total-shards', '2'], /--shard 3 is not a shard/],
+  ];
+  for (const [name, flags, message] of cases) {
+    test(`${name}: refused by --check-config and by run alike`, async () => {
+      const file = join(dir, 'ok.yaml');
+      await writeFile(file, 'clusters: []\n');
+      assert.equal((await cli(['run', '--config', file, '--check-config'])).code, 0);
+      for (const mode of [['--check-config'], []]) {
+        const r = await cli(['run', '--config', file, ...flags, ...mode]);
+        assert.equal(r.code, 2, `${mode[0] ?? 'run'}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, message);
+        assert.doesNotMatch(r.stdout, /is valid/);
+      }
+    });
+  }
+});
