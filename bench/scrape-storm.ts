@@ -11,6 +11,9 @@
  *   node bench/scrape-storm.ts [clusters...]      (default: 100 1000)
  *   ETCD_MONITOR_BIN=/other/checkout/bin/etcd-monitor.js node bench/scrape-storm.ts
  *     measures another build (the "before" figures of docs/performance.md).
+ *   STORM_PHASE_MS (default 10000): length of each sustained phase;
+ *   SCRAPER_PROCESSES (default 4): child processes the scrapers are spread over;
+ *   STORM_CPU_PROF_DIR=DIR: the daemon's CPU profile of the run goes there.
  */
 import './support.ts';
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,6 +29,8 @@ const BIN = process.env.ETCD_MONITOR_BIN ?? new URL('../bin/etcd-monitor.js', im
 const CONCURRENCY = [1, 10, 50, 200];
 const PHASE_MS = Number(process.env.STORM_PHASE_MS ?? 10_000);
 const BURST = 10_000;
+/** STORM_CPU_PROF_DIR=DIR: the daemon writes a V8 CPU profile of the whole run there (node --cpu-prof). */
+const CPU_PROF_DIR = process.env.STORM_CPU_PROF_DIR;
 
 interface Get {
   readonly status: number;
@@ -258,6 +263,7 @@ async function main(): Promise<void> {
       const child = spawn(
         process.execPath,
         [
+          ...(CPU_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
           BIN,
           'run',
           '--config',
