@@ -29,6 +29,16 @@ function setup(prefix = '/registry'): {
   return { tracker: new PrefixTracker(prefix, labeler), counters: new RequestCounters(), labeler };
 }
 
+/** A whole count of the prefix in one page at `revision`, finished: as after the first list. */
+function countOnePage(tracker: PrefixTracker, revision: bigint, keys: string[] = []): void {
+  const count = tracker.beginCount();
+  count.addPage(
+    revision,
+    keys.map((k) => Buffer.from(k)),
+  );
+  tracker.finishCount(count);
+}
+
 function byName(tracker: PrefixTracker): Record<string, number> {
   return Object.fromEntries(
     [...tracker.keyCounts()].map(([s, n]) => [`${s.etcdPrefix}/${s.resourceName}`, n]),
@@ -90,9 +100,7 @@ test('a count at one revision, then creates, updates and deletes keep key counts
 
 test('a replayed response (resume from an older revision) is skipped: nothing counted twice', () => {
   const { tracker, counters } = setup();
-  const count = tracker.beginCount();
-  count.addPage(10n, []);
-  tracker.finishCount(count);
+  countOnePage(tracker, 10n);
   const batch = [put('/registry/pods/a/x', 11n), put('/registry/pods/a/y', 12n)];
   tracker.applyEvents(batch, counters);
   tracker.applyEvents(batch, counters);
@@ -104,9 +112,7 @@ test('a replayed response (resume from an older revision) is skipped: nothing co
 
 test('events before the count revision are not applied (the count already has them)', () => {
   const { tracker, counters } = setup();
-  const count = tracker.beginCount();
-  count.addPage(20n, [Buffer.from('/registry/pods/a/x')]);
-  tracker.finishCount(count);
+  countOnePage(tracker, 20n, ['/registry/pods/a/x']);
   tracker.applyEvents([put('/registry/pods/a/x', 20n), put('/registry/pods/a/y', 21n)], counters);
   assert.deepEqual(byName(tracker), { 'registry/pods': 2 });
   assert.equal(counters.eventsProcessed, 1);
@@ -116,9 +122,7 @@ test('progress notifications move the resume revision, never backwards', () => {
   const { tracker, counters } = setup();
   tracker.onProgress(50n);
   assert.equal(tracker.resumeRevision(), 1n, 'ignored before the first count');
-  const count = tracker.beginCount();
-  count.addPage(10n, []);
-  tracker.finishCount(count);
+  countOnePage(tracker, 10n);
   tracker.onProgress(40n);
   assert.equal(tracker.resumeRevision(), 41n);
   tracker.onProgress(30n);
@@ -130,16 +134,14 @@ test('progress notifications move the resume revision, never backwards', () => {
 
 test('compaction: counts stay until the re-count completes, which replaces them; requests stay monotonic', () => {
   const { tracker, counters } = setup();
-  let count = tracker.beginCount();
-  count.addPage(10n, [Buffer.from('/registry/pods/a/x')]);
-  tracker.finishCount(count);
+  countOnePage(tracker, 10n, ['/registry/pods/a/x']);
   tracker.applyEvents([put('/registry/pods/a/y', 11n)], counters);
   tracker.onCompacted(30n);
   assert.ok(tracker.needsCount && tracker.counted, 'needs a re-count, still has counts');
   assert.equal(tracker.phase, 'compacted');
   assert.deepEqual(byName(tracker), { 'registry/pods': 2 });
 
-  count = tracker.beginCount();
+  const count = tracker.beginCount();
   count.addPage(35n, [
     Buffer.from('/registry/pods/a/x'),
     Buffer.from('/registry/pods/a/z'),
@@ -159,14 +161,10 @@ test('compaction: counts stay until the re-count completes, which replaces them;
 
 test('a re-count at an older revision than processed never counts a request twice', () => {
   const { tracker, counters } = setup();
-  let count = tracker.beginCount();
-  count.addPage(10n, []);
-  tracker.finishCount(count);
+  countOnePage(tracker, 10n);
   tracker.applyEvents([put('/registry/pods/a/x', 20n)], counters);
   tracker.onCompacted(15n);
-  count = tracker.beginCount();
-  count.addPage(18n, []);
-  tracker.finishCount(count);
+  countOnePage(tracker, 18n);
   // The replay from 19 delivers the event at 20 again: keys re-applied, request not re-counted.
   tracker.applyEvents([put('/registry/pods/a/x', 20n)], counters);
   assert.deepEqual(byName(tracker), { 'registry/pods': 1 });
