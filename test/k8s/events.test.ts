@@ -5,8 +5,7 @@
  * limit bounding API calls, and an Event deleted under the recorder.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Clients } from '../../src/k8s/client/index.ts';
+import { describe, it } from 'node:test';
 import {
   CountingEventRecorder,
   KubeEventSink,
@@ -15,9 +14,8 @@ import {
   type EventRecorderOptions,
   type EventSink,
 } from '../../src/k8s/events.ts';
-import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
-import { namespaceAsOperator } from './helpers.ts';
+import { suiteApiserverAsOperator, type RoleRule } from './helpers.ts';
 
 interface CoreEvent {
   metadata: { name: string; namespace: string };
@@ -54,32 +52,24 @@ class CountingSink implements EventSink {
   }
 }
 
+/** All the event recorder needs: create and patch Events. */
+const EVENTS_RULE: RoleRule = {
+  apiGroup: '',
+  resources: ['events'],
+  verbs: ['create', 'patch'],
+};
+
 describe('event recorder on a real kube-apiserver', () => {
-  let server: KubeApiserver;
-  let ns: string;
-  let kube: Clients;
   const recorders: CountingEventRecorder[] = [];
-
-  before(async () => {
-    server = await startKubeApiserver();
-    ({ namespace: ns, kube } = await namespaceAsOperator(server, 'events', {
-      apiGroup: '',
-      resources: ['events'],
-      verbs: ['create', 'patch'],
-    }));
-  });
-
-  after(async () => {
-    await Promise.allSettled(recorders.map((r) => r.stop()));
-    await kube?.close();
-    await server?.stop();
-  });
+  const bed = suiteApiserverAsOperator('events', EVENTS_RULE, () =>
+    Promise.allSettled(recorders.map((r) => r.stop())),
+  );
 
   function recorder(opts: Partial<EventRecorderOptions> = {}): {
     recorder: CountingEventRecorder;
     sink: CountingSink;
   } {
-    const sink = new CountingSink(new KubeEventSink(kube.events));
+    const sink = new CountingSink(new KubeEventSink(bed.kube.events));
     const r = new CountingEventRecorder({
       sink,
       component: 'etcdcluster-controller',
@@ -96,20 +86,20 @@ describe('event recorder on a real kube-apiserver', () => {
     kind: string;
     metadata: { name: string; namespace: string; uid: string };
   }> {
-    const res = await server.request('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+    const res = await bed.server.request('POST', `/api/v1/namespaces/${bed.namespace}/configmaps`, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name },
     });
     assert.equal(res.status, 201);
     const uid = (res.body as { metadata: { uid: string } }).metadata.uid;
-    return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, uid } };
+    return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: bed.namespace, uid } };
   }
 
   async function eventsFor(uid: string): Promise<CoreEvent[]> {
-    const res = await server.request(
+    const res = await bed.server.request(
       'GET',
-      `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.uid%3D${uid}`,
+      `/api/v1/namespaces/${bed.namespace}/events?fieldSelector=involvedObject.uid%3D${uid}`,
     );
     assert.equal(res.status, 200);
     return (res.body as { items: CoreEvent[] }).items;
@@ -143,7 +133,7 @@ describe('event recorder on a real kube-apiserver', () => {
         name: e.involvedObject.name,
         namespace: e.involvedObject.namespace,
       },
-      { apiVersion: 'v1', kind: 'ConfigMap', name: 'hundred', namespace: ns },
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'hundred', namespace: bed.namespace },
     );
     assert.deepEqual(e.source, { component: 'etcdcluster-controller', host: 'operator-0' });
     assert.equal(e.reportingComponent, 'etcdcluster-controller');
@@ -200,7 +190,10 @@ describe('event recorder on a real kube-apiserver', () => {
     r.event(obj, 'Warning', 'InvalidSpec', 'spec.endpoints[0] has no port');
     await settled(r);
     const [first] = await eventsFor(obj.metadata.uid);
-    const del = await server.request('DELETE', `/api/v1/namespaces/${ns}/events/${first?.metadata.name}`);
+    const del = await bed.server.request(
+      'DELETE',
+      `/api/v1/namespaces/${bed.namespace}/events/${first?.metadata.name}`,
+    );
     assert.equal(del.status, 200);
     r.event(obj, 'Warning', 'InvalidSpec', 'spec.endpoints[0] has no port');
     await settled(r);

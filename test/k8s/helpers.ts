@@ -1,6 +1,7 @@
 /** Shared set-up of the tests on a real kube-apiserver. */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import {
   startKubeApiserver,
@@ -78,6 +79,46 @@ subjects:
 `);
   const token = await serviceAccount(server, ns, 'operator');
   return { namespace: ns, kube: createClients(server.kubeConfigFor(token)) };
+}
+
+/** A kube-apiserver of its own with one namespace where the clients act as the operator (see namespaceAsOperator). */
+export interface ApiserverAsOperator {
+  readonly server: KubeApiserver;
+  readonly namespace: string;
+  readonly kube: Clients;
+}
+
+/**
+ * The suite's own kube-apiserver with namespaceAsOperator(server, prefix, rule)
+ * on it: started by a `before` hook registered on the enclosing `describe`;
+ * an `after` hook first awaits `stopFirst` (what the tests left running
+ * against it: recorders, candidates), then closes the clients and stops the
+ * apiserver. The returned object is filled in by the `before` hook: read it
+ * inside tests.
+ */
+export function suiteApiserverAsOperator(
+  prefix: string,
+  rule: RoleRule,
+  stopFirst: () => Promise<unknown> = async () => {},
+): ApiserverAsOperator {
+  const bed = {} as ApiserverAsOperator;
+  let server: KubeApiserver | undefined;
+  let kube: Clients | undefined;
+  before(async () => {
+    server = await startKubeApiserver();
+    const operator = await namespaceAsOperator(server, prefix, rule);
+    kube = operator.kube;
+    Object.assign(bed, { server, ...operator });
+  });
+  after(async () => {
+    try {
+      await stopFirst();
+    } finally {
+      await kube?.close();
+      await server?.stop();
+    }
+  });
+  return bed;
 }
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');

@@ -6,17 +6,15 @@
  * Timings are scaled down (lease 3-10 s, retry 0.5 s).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Clients } from '../../src/k8s/client/index.ts';
+import { describe, it } from 'node:test';
 import {
   KubeLeaseLock,
   LeaderElector,
   LeadershipLostError,
   type LeaderElectionOptions,
 } from '../../src/k8s/leaderelection.ts';
-import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
-import { namespaceAsOperator } from './helpers.ts';
+import { suiteApiserverAsOperator, type RoleRule } from './helpers.ts';
 
 const RETRY_MS = 500;
 const RENEW_MS = 1_500;
@@ -31,26 +29,18 @@ interface Candidate {
   leadingSignal: AbortSignal | undefined;
 }
 
+/** All leader election needs: get, create and update Leases. */
+const LEASES_RULE: RoleRule = {
+  apiGroup: 'coordination.k8s.io',
+  resources: ['leases'],
+  verbs: ['get', 'create', 'update'],
+};
+
 describe('leader election on a real kube-apiserver', () => {
-  let server: KubeApiserver;
-  let ns: string;
-  let kube: Clients;
   const running: Candidate[] = [];
-
-  before(async () => {
-    server = await startKubeApiserver();
-    ({ namespace: ns, kube } = await namespaceAsOperator(server, 'le', {
-      apiGroup: 'coordination.k8s.io',
-      resources: ['leases'],
-      verbs: ['get', 'create', 'update'],
-    }));
-  });
-
-  after(async () => {
+  const bed = suiteApiserverAsOperator('le', LEASES_RULE, () => {
     for (const c of running) c.abort.abort();
-    await Promise.allSettled(running.map((c) => c.done));
-    await kube?.close();
-    await server?.stop();
+    return Promise.allSettled(running.map((c) => c.done));
   });
 
   function candidate(lease: string, id: string, opts: Partial<LeaderElectionOptions> = {}): Candidate {
@@ -63,7 +53,7 @@ describe('leader election on a real kube-apiserver', () => {
       leadingSignal: undefined,
     } as Partial<Candidate> as Candidate;
     const elector = new LeaderElector({
-      lock: new KubeLeaseLock(kube.leases, ns, lease),
+      lock: new KubeLeaseLock(bed.kube.leases, bed.namespace, lease),
       identity: id,
       leaseDurationMs: 3_000,
       renewDeadlineMs: RENEW_MS,
@@ -84,7 +74,10 @@ describe('leader election on a real kube-apiserver', () => {
   }
 
   async function leaseSpec(name: string): Promise<Record<string, unknown>> {
-    const res = await server.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`);
+    const res = await bed.server.request(
+      'GET',
+      `/apis/coordination.k8s.io/v1/namespaces/${bed.namespace}/leases/${name}`,
+    );
     assert.equal(res.status, 200);
     return (res.body as { spec: Record<string, unknown> }).spec;
   }
@@ -173,8 +166,8 @@ describe('leader election on a real kube-apiserver', () => {
   it('a leader whose Lease is taken out of band stops leading at its next renewal', async () => {
     const a = candidate('stolen', 'a');
     await eventually(() => a.elector.isLeader(), 'a to lead', 10_000);
-    const path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/stolen`;
-    const res = await server.request(
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${bed.namespace}/leases/stolen`;
+    const res = await bed.server.request(
       'PATCH',
       path,
       { spec: { holderIdentity: 'intruder' } },
@@ -193,12 +186,12 @@ describe('leader election on a real kube-apiserver', () => {
   it('a leader that cannot reach the apiserver stops leading at the renew deadline, while its calls hang', async () => {
     const a = candidate('deadline', 'a', { releaseOnCancel: false });
     await eventually(() => a.elector.isLeader(), 'a to lead', 10_000);
-    server.pause();
+    bed.server.pause();
     try {
       // The hanging calls alone would never end: only the renew deadline can stop it.
       await eventually(() => a.stoppedAt !== undefined, 'a to stop leading', 30_000);
     } finally {
-      server.resume();
+      bed.server.resume();
     }
     // The reason says which mechanism stopped it: the renew deadline, not a failed call.
     assert.match(String((a.leadingSignal?.reason as Error | undefined)?.message), /renewDeadline/);
