@@ -19,10 +19,21 @@ import {
   KubeApiError,
   loadKubeConfig,
   type Clients,
+  type RestConfig,
   type WatchEvent,
 } from '../../src/k8s/client/index.ts';
 import { freePort, type KubeApiserver } from '../../src/testbed/index.ts';
 import { createNamespace, serviceAccount, startApiserverWithCrds } from './helpers.ts';
+
+/** Clients made from `config`, closed once `use` has ended. */
+async function withClients<T>(config: RestConfig, use: (clients: Clients) => Promise<T>): Promise<T> {
+  const clients = createClients(config);
+  try {
+    return await use(clients);
+  } finally {
+    await clients.close();
+  }
+}
 
 describe('typed clients on a real kube-apiserver', () => {
   let server: KubeApiserver;
@@ -34,6 +45,10 @@ describe('typed clients on a real kube-apiserver', () => {
     clients = createClients(server.adminKubeConfig());
     ns = await createNamespace(server, 'client');
   });
+
+  /** Whether clients made from `config` reach the apiserver as admin: they list the test's EtcdClusters. */
+  const listsClusters = (config: RestConfig): Promise<boolean> =>
+    withClients(config, async (c) => (await c.etcdClusters.list(ns)).items.length > 0);
 
   after(async () => {
     await clients?.close();
@@ -233,22 +248,12 @@ describe('typed clients on a real kube-apiserver', () => {
       const file = join(dir, 'config');
       await server.writeKubeconfig(server.adminToken, file);
       const list = [join(dir, 'missing'), file].join(delimiter);
-      const fromEnv = createClients(
-        loadKubeConfig({}, { env: { KUBECONFIG: list }, home: join(dir, 'home') }),
+      assert.ok(
+        await listsClusters(loadKubeConfig({}, { env: { KUBECONFIG: list }, home: join(dir, 'home') })),
       );
-      try {
-        assert.ok((await fromEnv.etcdClusters.list(ns)).items.length > 0);
-      } finally {
-        await fromEnv.close();
-      }
       await mkdir(join(dir, 'home', '.kube'), { recursive: true });
       await server.writeKubeconfig(server.adminToken, join(dir, 'home', '.kube', 'config'));
-      const fromHome = createClients(loadKubeConfig({}, { env: {}, home: join(dir, 'home') }));
-      try {
-        assert.ok((await fromHome.etcdClusters.list(ns)).items.length > 0);
-      } finally {
-        await fromHome.close();
-      }
+      assert.ok(await listsClusters(loadKubeConfig({}, { env: {}, home: join(dir, 'home') })));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -274,17 +279,14 @@ describe('typed clients on a real kube-apiserver', () => {
           `exec: {apiVersion: client.authentication.k8s.io/v1, command: ${plugin}}`,
         ),
       );
-      const viaExec = createClients(loadKubeConfig({ kubeconfig: file }));
-      try {
+      await withClients(loadKubeConfig({ kubeconfig: file }), async (viaExec) => {
         await assert.rejects(viaExec.etcdClusters.list(ns), (err) => isUnauthorized(err));
         await writeFile(join(dir, 'token.txt'), server.adminToken);
         assert.ok(
           (await viaExec.etcdClusters.list(ns)).items.length > 0,
           'the 401 made it run the plugin again',
         );
-      } finally {
-        await viaExec.close();
-      }
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -295,12 +297,7 @@ describe('typed clients on a real kube-apiserver', () => {
     try {
       const file = join(dir, 'config');
       await server.writeKubeconfig(server.adminToken, file);
-      const fromFile = createClients(loadKubeConfig({ kubeconfig: file }));
-      try {
-        assert.ok((await fromFile.etcdClusters.list(ns)).items.length > 0);
-      } finally {
-        await fromFile.close();
-      }
+      assert.ok(await listsClusters(loadKubeConfig({ kubeconfig: file })));
       const wrongFile = join(dir, 'wrong');
       await server.writeKubeconfig(server.adminToken, wrongFile);
       // A port nothing listens on.
@@ -308,18 +305,10 @@ describe('typed clients on a real kube-apiserver', () => {
         wrongFile,
         (await readFile(wrongFile, 'utf8')).replace(server.url, `https://127.0.0.1:${await freePort()}`),
       );
-      const wrong = createClients(loadKubeConfig({ kubeconfig: wrongFile }));
-      try {
+      await withClients(loadKubeConfig({ kubeconfig: wrongFile }), async (wrong) => {
         await assert.rejects(wrong.etcdClusters.list(ns), /ECONNREFUSED/);
-      } finally {
-        await wrong.close();
-      }
-      const overridden = createClients(loadKubeConfig({ kubeconfig: wrongFile, master: server.url }));
-      try {
-        assert.ok((await overridden.etcdClusters.list(ns)).items.length > 0);
-      } finally {
-        await overridden.close();
-      }
+      });
+      assert.ok(await listsClusters(loadKubeConfig({ kubeconfig: wrongFile, master: server.url })));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -327,8 +316,7 @@ describe('typed clients on a real kube-apiserver', () => {
 
   it('a ServiceAccount without permissions gets a clear 403; a bad token a 401', async () => {
     const token = await serviceAccount(server, ns, 'nobody');
-    const nobody = createClients(server.kubeConfigFor(token));
-    try {
+    await withClients(server.kubeConfigFor(token), async (nobody) => {
       await assert.rejects(nobody.etcdClusters.list(ns), (err: unknown) => {
         assert.ok(isForbidden(err), String(err));
         assert.equal(
@@ -346,17 +334,12 @@ describe('typed clients on a real kube-apiserver', () => {
         },
       );
       await assert.rejects(nobody.secrets.get(ns, 'etcd-tls'), /cannot get resource "secrets"/);
-    } finally {
-      await nobody.close();
-    }
-    const stranger = createClients(server.kubeConfigFor('not-a-token'));
-    try {
+    });
+    await withClients(server.kubeConfigFor('not-a-token'), async (stranger) => {
       await assert.rejects(
         stranger.etcdClusters.list(ns),
         (err: unknown) => isUnauthorized(err) && /401 Unauthorized/.test(String(err)),
       );
-    } finally {
-      await stranger.close();
-    }
+    });
   });
 });
