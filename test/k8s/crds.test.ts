@@ -42,6 +42,12 @@ describe('CRDs on a real kube-apiserver', () => {
     metadata: { name },
     spec,
   });
+  /** Creates an EtcdCluster in the test namespace; the apiserver must accept it (201). Returns what it stored. */
+  const createCluster = async (name: string, spec: Record<string, unknown>) => {
+    const res = await server.request('POST', clusters(), cluster(name, spec));
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body as { spec: Record<string, unknown> };
+  };
 
   before(async () => {
     // Applying the files proves them accepted: v1 refuses non-structural schemas and CEL that does not compile.
@@ -86,13 +92,10 @@ describe('CRDs on a real kube-apiserver', () => {
   });
 
   it('apply defaults: clusterType imported, storageBackend v3, features enabled, inspectionProvider etcd-monitor', async () => {
-    const res = await server.request(
-      'POST',
-      clusters(),
-      cluster('defaults', { endpoints: ['https://10.0.0.1:2379'], features: { healthy: {} } }),
-    );
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    const spec = (res.body as { spec: Record<string, unknown> }).spec;
+    const { spec } = await createCluster('defaults', {
+      endpoints: ['https://10.0.0.1:2379'],
+      features: { healthy: {} },
+    });
     assert.deepEqual(spec, {
       clusterType: 'imported',
       endpoints: ['https://10.0.0.1:2379'],
@@ -158,12 +161,7 @@ describe('CRDs on a real kube-apiserver', () => {
       'spec.endpoints[0]',
       /nothing after the port/,
     );
-    const ipv6 = await server.request(
-      'POST',
-      clusters(),
-      cluster('ipv6', { endpoints: ['https://[fd00::1]:2379'] }),
-    );
-    assert.equal(ipv6.status, 201, JSON.stringify(ipv6.body));
+    await createCluster('ipv6', { endpoints: ['https://[fd00::1]:2379'] });
   });
 
   it('reject an empty endpoint list, a zero interval, unknown enum values and bad feature names', async () => {
@@ -207,13 +205,7 @@ describe('CRDs on a real kube-apiserver', () => {
   });
 
   it('reject a status that breaks its schema (status subresource validates too)', async () => {
-    const created = await server.request(
-      'POST',
-      clusters(),
-      cluster('bad-status', { endpoints: ['http://e:2379'] }),
-    );
-    assert.equal(created.status, 201);
-    const body = created.body as Record<string, unknown>;
+    const body = await createCluster('bad-status', { endpoints: ['http://e:2379'] });
     const bad = await server.request('PUT', `${clusters()}/bad-status/status`, {
       ...body,
       status: { phase: 'Exploded', members: [{ id: 'XYZ', healthy: true }] },
@@ -280,13 +272,7 @@ describe('CRDs on a real kube-apiserver', () => {
   });
 
   it('print phase, members ready/total, leader, version and age', async () => {
-    const created = await server.request(
-      'POST',
-      clusters(),
-      cluster('printed', { endpoints: ['http://e:2379'] }),
-    );
-    assert.equal(created.status, 201);
-    const body = created.body as Record<string, unknown>;
+    const body = await createCluster('printed', { endpoints: ['http://e:2379'] });
     const status = await server.request('PUT', `${clusters()}/printed/status`, {
       ...body,
       status: {
