@@ -7,17 +7,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CertificatesDetails } from '../../src/features/certificates/certificates.ts';
-import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest } from '../support/clusters.ts';
 
 const DAY = 86_400;
 
 describe('certificates on etcd 3.6 with TLS', () => {
   test('expired, short-lived and mismatched serving certificates, and a CA that expires first', async (t) => {
-    const cluster = await startEtcdCluster({
+    const cluster = await clusterForTest(t, {
       version: '3.6',
       members: 3,
       tls: true,
@@ -27,7 +27,6 @@ describe('certificates on etcd 3.6 with TLS', () => {
       },
       name: 'certs',
     });
-    t.after(() => cluster.stop());
     const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(specFor('c', cluster, { certificates: every(3600) }));
     const [expired, shortLived, mismatched] = cluster.endpoints.map(hostPort) as [string, string, string];
@@ -104,8 +103,7 @@ describe('certificates on etcd 3.6 with TLS', () => {
   });
 
   test('a healthy TLS cluster: no problems, one expiry series per certificate', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 1, tls: true, name: 'certsok' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.6', members: 1, tls: true, name: 'certsok' });
     const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(specFor('ok', cluster, { certificates: every(3600) }));
     const run = await eventually(() => daemon.store.get('ok')?.features['certificates']?.last, 'a round');

@@ -10,14 +10,19 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEndpoint } from '../../src/etcd/endpoint.ts';
-import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import type { FeatureRun } from '../../src/engine/snapshot.ts';
-import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
+import type { EtcdVersion, TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
-import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
-import { bboltEdit, consistency, detailsOf, preload, Rounds, Writer } from '../support/consistency.ts';
+import { hostPort, specFor } from '../support/specs.ts';
+import {
+  bboltEdit,
+  consistency,
+  detailsOf,
+  preloadedCluster,
+  Rounds,
+  Writer,
+} from '../support/consistency.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
 
 /** hashIdleSeconds of these tests: short, so that a scan comes every few rounds. */
@@ -53,15 +58,7 @@ async function rewrite(cluster: TestCluster, member: number, value: string): Pro
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
   describe(`consistency hashRevision auto on etcd ${version}`, () => {
     test('a value changed on one member, never compacted: the next scan names that member; the verdict stands between scans', async (t) => {
-      const cluster = await startEtcdCluster({
-        version,
-        members: 3,
-        name: `auto${version.replace('.', '')}`,
-      });
-      t.after(() => cluster.stop());
-      const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
-      await preload(client, 50);
+      const { cluster } = await preloadedCluster(t, { version, members: 3, name: 'auto', keys: 50 });
       // The default mode: no hashRevision given.
       const { rounds, address } = await daemonFor(t, cluster, { hashIdleSeconds: IDLE_SECONDS });
 
@@ -192,16 +189,13 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
     });
 
     test("sustained writes with etcd's auto-compaction: a verdict per compaction, never a false mismatch", async (t) => {
-      const cluster = await startEtcdCluster({
+      const { cluster, client } = await preloadedCluster(t, {
         version,
         members: 3,
-        name: `autoc${version.replace('.', '')}`,
+        name: 'autoc',
+        keys: 50,
         extraArgs: ['--auto-compaction-mode=periodic', '--auto-compaction-retention=2s'],
       });
-      t.after(() => cluster.stop());
-      const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
-      await preload(client, 50);
       const writer = new Writer(client, '/load/');
       t.after(() => writer.stop());
       // The default idle period (10 min): every verdict here comes from the compactions.
@@ -259,15 +253,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
     test('a member restarted after a compaction lost its cached hash: one scan of every member gives the verdict', {
       skip: version !== '3.6' && 'etcd 3.4 keeps no compaction hashes: every compaction is scanned (above)',
     }, async (t) => {
-      const cluster = await startEtcdCluster({
-        version,
-        members: 3,
-        name: `autor${version.replace('.', '')}`,
-      });
-      t.after(() => cluster.stop());
-      const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
-      await preload(client, 50);
+      const { cluster, client } = await preloadedCluster(t, { version, members: 3, name: 'autor', keys: 50 });
       const head = (await client.put('/marker', 'x')).revision;
       await client.compact(head - 10n, { physical: true });
       const { rounds } = await daemonFor(t, cluster, {});
@@ -303,11 +289,12 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
 describe('consistency hashRevision auto during a rolling upgrade 3.4 → 3.5', () => {
   test('3.4 and 3.5 members compare their scans: a verdict per compaction, and the rewritten value found on the upgraded member', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.4', members: 3, name: 'autoup' });
-    t.after(() => cluster.stop());
-    const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-    t.after(() => client.close());
-    await preload(client, 50);
+    const { cluster, client } = await preloadedCluster(t, {
+      version: '3.4',
+      members: 3,
+      name: 'autoup',
+      keys: 50,
+    });
     // Member 1 runs 3.5 from here on, with the data it had; the others stay on 3.4.
     await cluster.stopMember(1);
     await cluster.startMember(1, { version: '3.5' });

@@ -29,10 +29,12 @@ import {
   detailsOf,
   member,
   preload,
+  preloadedCluster,
   Rounds,
   Writer,
 } from '../support/consistency.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest } from '../support/clusters.ts';
 
 /** A member's own count of the whole keyspace at a revision, through etcdctl (an oracle independent of the monitor). */
 async function etcdctlCount(cluster: TestCluster, url: string, revision: bigint): Promise<bigint> {
@@ -347,15 +349,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
   describe(`consistency on etcd ${version}: a key missing on one member`, () => {
     test('the key counts differ by exactly that key and the hash flags that member', async (t) => {
-      const cluster = await startEtcdCluster({
-        version,
-        members: 3,
-        name: `miss${version.replace('.', '')}`,
-      });
-      t.after(() => cluster.stop());
-      const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
-      await preload(client, 50);
+      const { cluster, client } = await preloadedCluster(t, { version, members: 3, name: 'miss', keys: 50 });
       const { daemon, address } = await startInspectionServer(t);
       const cur = new Rounds(daemon, 'cur');
       const cmp = new Rounds(daemon, 'cmp');
@@ -465,11 +459,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
   describe(`consistency on etcd ${version}: two members that differ`, () => {
     test('no majority: both members are flagged and the problem says so', async (t) => {
-      const cluster = await startEtcdCluster({ version, members: 2, name: `tie${version.replace('.', '')}` });
-      t.after(() => cluster.stop());
-      const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
-      await preload(client, 20);
+      const { cluster } = await preloadedCluster(t, { version, members: 2, name: 'tie', keys: 20 });
       await cluster.stopMember(1);
       try {
         await bboltEdit(['-db', cluster.members[1]!.dataDir, 'set-value', '/data/k0002', 'value-X']);
@@ -498,8 +488,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
 describe('etcd-monitor inspect --features consistency on a healthy cluster', () => {
   test('exit 0; the table shows the inspection and the verdict', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 3, tls: true, name: 'consinspect' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.6', members: 3, tls: true, name: 'consinspect' });
     const tls = tlsFlags(cluster.tls!);
     const json = await cli([
       'inspect',
@@ -536,8 +525,7 @@ describe('etcd-monitor inspect --features consistency on a healthy cluster', () 
 
 describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
   test('under v2 writes: counts compared at one v2 index, index lag reported, no v3 hash; a stopped member gives no verdict', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.4', members: 3, enableV2: true, name: 'consv2' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.4', members: 3, enableV2: true, name: 'consv2' });
     const v2: EtcdV2MemberClient = createV2MemberClient(
       parseEndpoint(cluster.endpoints[0]!),
       clientOptionsFor(cluster),

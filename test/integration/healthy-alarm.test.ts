@@ -16,6 +16,7 @@ import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest, v3ClientFor } from '../support/clusters.ts';
 
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
   describe(`healthy and alarm on etcd ${version}`, () => {
@@ -122,18 +123,16 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
 describe('a real NOSPACE alarm', () => {
   test('shows per member, and its series disappears after compaction, defragmentation and disarm', async (t) => {
-    const cluster = await startEtcdCluster({
+    const cluster = await clusterForTest(t, {
       version: '3.6',
       members: 1,
       quotaBackendBytes: 2 * 1024 * 1024,
       name: 'nospace',
     });
-    t.after(() => cluster.stop());
     const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(specFor('full', cluster, { healthy: every(1), alarm: every(1) }));
 
-    const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-    t.after(() => client.close());
+    const client = v3ClientFor(t, cluster);
     const value = Buffer.alloc(256 * 1024, 'x');
     let filled = false;
     for (let i = 0; i < 64 && !filled; i++) {

@@ -13,12 +13,13 @@ import assert from 'node:assert/strict';
 import { parseEndpoint } from '../../src/etcd/endpoint.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import type { RequestDetails } from '../../src/features/request/request.ts';
-import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
+import type { EtcdVersion, TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { cli } from '../support/cli.ts';
 import { scrape } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest, v3ClientFor } from '../support/clusters.ts';
 
 const TOP = 5;
 const RATE = 256 * 1024;
@@ -102,10 +103,8 @@ function sizedValue(i: number, max: number): string {
 for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
   describe(`keyspace sizes on etcd ${version}`, () => {
     test('exact against etcdctl across a paced scan, updates, deletes, a member restart and a re-scan', async (t) => {
-      const cluster = await startEtcdCluster({ version, members: 3, name: `ks${version.replace('.', '')}` });
-      t.after(() => cluster.stop());
-      const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
+      const cluster = await clusterForTest(t, { version, members: 3, name: `ks${version.replace('.', '')}` });
+      const client = v3ClientFor(t, cluster);
       const writer = {
         client,
         async put(key: string, value: string): Promise<bigint> {
@@ -278,10 +277,8 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
 
 describe('inspect --keyspace-sizes', () => {
   test('prints bytes per resource and the largest keys', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 1, name: 'ksinspect' });
-    t.after(() => cluster.stop());
-    const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-    t.after(() => client.close());
+    const cluster = await clusterForTest(t, { version: '3.6', members: 1, name: 'ksinspect' });
+    const client = v3ClientFor(t, cluster);
     await client.put('/registry/pods/ns/small', 'x'.repeat(100));
     await client.put('/registry/pods/ns/big', 'x'.repeat(5000));
     await client.put('/registry/secrets/ns/s', 'x'.repeat(300));

@@ -14,12 +14,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InspectionServer } from '../../src/inspection-server.ts';
 import type { LatencyDetails } from '../../src/features/latency/latency.ts';
-import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
+import type { EtcdVersion, TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { DaemonProcess } from '../support/daemon-process.ts';
 import { scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest } from '../support/clusters.ts';
 
 const PREFIX = '/etcd-monitor/latency-probe/';
 
@@ -38,8 +39,11 @@ const latency = (daemon: InspectionServer, id: string) => daemon.store.get(id)?.
 for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
   describe(`latency on etcd ${version}`, () => {
     test('figures follow a paused follower; the probe key is leased and gone when the probe stops', async (t) => {
-      const cluster = await startEtcdCluster({ version, members: 3, name: `lat${version.replace('.', '')}` });
-      t.after(() => cluster.stop());
+      const cluster = await clusterForTest(t, {
+        version,
+        members: 3,
+        name: `lat${version.replace('.', '')}`,
+      });
       const { daemon, address } = await startInspectionServer(t);
       const options = {
         writeProbe: true,
@@ -148,8 +152,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
 
 describe('latency probe key of a killed monitor', () => {
   test('expires with its lease', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 1, name: 'latkill' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.6', members: 1, name: 'latkill' });
     const dir = await mkdtemp(join(tmpdir(), 'latency-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'monitor.yaml');

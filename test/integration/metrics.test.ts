@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { featureRegistry } from '../../src/features/index.ts';
-import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { documentedMetrics, isDocumented } from '../support/docs.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { promtool } from '../support/prometheus.ts';
 import { every, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest } from '../support/clusters.ts';
 
 /** The findings promtool may report, and only on the families kstone named that way. */
 const LEGACY_FINDINGS: [RegExp, RegExp][] = [
@@ -28,8 +28,7 @@ const LEGACY_FINDINGS: [RegExp, RegExp][] = [
 ];
 
 test('a real /metrics passes promtool except for the kstone names, and is fully documented', async (t) => {
-  const cluster = await startEtcdCluster({ version: '3.6', members: 3, name: 'metrics' });
-  t.after(() => cluster.stop());
+  const cluster = await clusterForTest(t, { version: '3.6', members: 3, name: 'metrics' });
   const { daemon, address } = await startInspectionServer(t);
   const features = Object.fromEntries(featureRegistry.names().map((n) => [n, every(1)]));
   await daemon.engine.upsert(specFor('m', cluster, features));

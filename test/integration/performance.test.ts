@@ -10,18 +10,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseEndpoint } from '../../src/etcd/endpoint.ts';
-import { createHttpMemberClient } from '../../src/etcd/http/client.ts';
 import { readMetrics } from '../../src/features/performance/figures.ts';
 import type { InspectionServer } from '../../src/inspection-server.ts';
 import type { PerformanceDetails } from '../../src/features/performance/performance.ts';
 import { freePort } from '../../src/testbed/ports.ts';
-import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { cli, tlsFlags } from '../support/cli.ts';
 import { family, scrape } from '../support/scrape.ts';
-import { clientOptionsFor, hostPort, specFor } from '../support/specs.ts';
+import { hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest, httpClientFor } from '../support/clusters.ts';
 
 /** etcd records a peer's smoothed probe round trip every 30 s: a finding needs that long to show and to clear. */
 const PEER_OBSERVATION_GUARD_MS = 120_000;
@@ -33,8 +31,7 @@ function performanceRun(daemon: InspectionServer, id: string) {
 
 describe('performance on etcd 3.6 with TLS', () => {
   test('a paused follower: its own error while paused, then the slow peer link naming it, then clear', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 3, tls: true, name: 'perf36' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.6', members: 3, tls: true, name: 'perf36' });
     const { daemon, address } = await startInspectionServer(t);
     await daemon.engine.upsert(
       specFor('p', cluster, {
@@ -149,8 +146,7 @@ describe('performance on etcd 3.6 with TLS', () => {
 
 describe('performance on etcd 3.4', () => {
   test('unreachable and misdirected metrics URLs are errors of those members; 3.4 names; why; inspect', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.4', members: 3, name: 'perf34' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.4', members: 3, name: 'perf34' });
     const [e0, e1, e2] = cluster.endpoints.map(hostPort) as [string, string, string];
     const closedPort = await freePort();
     const { daemon, address } = await startInspectionServer(t);
@@ -240,14 +236,12 @@ describe('performance on etcd 3.4', () => {
 describe('performance: the metric names it reads, on each etcd version', () => {
   for (const version of ['3.4', '3.5', '3.6'] as const) {
     test(`etcd ${version} serves every family the figures come from`, async (t) => {
-      const cluster = await startEtcdCluster({
+      const cluster = await clusterForTest(t, {
         version,
         members: 1,
         name: `perfnames${version.replace('.', '')}`,
       });
-      t.after(() => cluster.stop());
-      const client = createHttpMemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
+      const client = httpClientFor(t, cluster);
       // A write, so that the WAL, the backend and the apply loop have observations.
       await cluster.etcdctl(['put', 'perf-names', 'x']);
       const reading = readMetrics((await client.metrics()).text, 0);
@@ -276,13 +270,12 @@ describe('performance: the metric names it reads, on each etcd version', () => {
 describe('performance with a metrics listener of its own', () => {
   test('metricsPort reads each member on its --listen-metrics-urls port', async (t) => {
     const metricsPort = await freePort();
-    const cluster = await startEtcdCluster({
+    const cluster = await clusterForTest(t, {
       version: '3.6',
       members: 1,
       name: 'perfport',
       extraArgs: [`--listen-metrics-urls=http://127.0.0.1:${metricsPort}`],
     });
-    t.after(() => cluster.stop());
     const { daemon } = await startInspectionServer(t);
     await daemon.engine.upsert(
       specFor('p', cluster, {
@@ -302,8 +295,7 @@ describe('performance with a metrics listener of its own', () => {
 
 describe('performance with TLS, inspect', () => {
   test('inspect --features performance on a TLS cluster shows the inspection', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 1, tls: true, name: 'perfcli' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.6', members: 1, tls: true, name: 'perfcli' });
     const r = await cli([
       'inspect',
       '--endpoints',

@@ -7,14 +7,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEndpoint } from '../../src/etcd/endpoint.ts';
-import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import type { QuotaDetails } from '../../src/features/quota/quota.ts';
-import { startEtcdCluster, type EtcdVersion } from '../../src/testbed/index.ts';
+import type { EtcdVersion } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
-import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
+import { every, hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest, v3ClientFor } from '../support/clusters.ts';
 
 const MiB = 1024 * 1024;
 const QUOTA = 8 * MiB;
@@ -22,13 +21,12 @@ const QUOTA = 8 * MiB;
 for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
   describe(`quota on etcd ${version}`, () => {
     test('warning, critical with a finite time until full, NOSPACE, then clear after compact and defrag', async (t) => {
-      const cluster = await startEtcdCluster({
+      const cluster = await clusterForTest(t, {
         version,
         members: 1,
         quotaBackendBytes: QUOTA,
         name: `quota${version.replace('.', '')}`,
       });
-      t.after(() => cluster.stop());
       const { daemon, address } = await startInspectionServer(t);
       const options = {
         // 3.4 does not report its quota: the option says what it is.
@@ -42,8 +40,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
       const series = (name: string): string => `${name}{clusterName="q",endpoint="${endpoint}"}`;
       const quotaRun = () => daemon.store.get('q')?.features['quota']?.last;
 
-      const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), clientOptionsFor(cluster));
-      t.after(() => client.close());
+      const client = v3ClientFor(t, cluster);
 
       // The quota in effect is etcd's (3.6) or the option's (3.4), never the other.
       const first = await eventually(async () => {

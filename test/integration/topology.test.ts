@@ -15,6 +15,7 @@ import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
+import { clusterForTest } from '../support/clusters.ts';
 
 function startServer(t: { after: (fn: () => Promise<void>) => void }): InspectionServer {
   const daemon = new InspectionServer({ logger: silentLogger(), registry: featureRegistry, jitter: false });
@@ -28,8 +29,7 @@ const details = (daemon: InspectionServer, id: string) =>
 
 describe('topology on etcd 3.6', () => {
   test('leader change, learner added and promoted, a member never started, an endpoint of another cluster', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.6', members: 3, name: 'topo' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.6', members: 3, name: 'topo' });
     const other = await startEtcdCluster({ version: '3.6', members: 1, name: 'topoother' });
     t.after(() => other.stop());
     const daemon = startServer(t);
@@ -173,8 +173,7 @@ describe('topology on etcd 3.6', () => {
 
 describe('topology in a rolling upgrade', () => {
   test('one 3.6 member in a 3.5 cluster is version skew naming who runs what', async (t) => {
-    const cluster = await startEtcdCluster({ version: '3.5', members: 3, name: 'skew' });
-    t.after(() => cluster.stop());
+    const cluster = await clusterForTest(t, { version: '3.5', members: 3, name: 'skew' });
     const daemon = startServer(t);
     const address = await daemon.listen('127.0.0.1:0');
     await daemon.engine.upsert(specFor('skew', cluster, { topology: every(1) }));

@@ -4,12 +4,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEtcdCluster, type StartClusterOptions } from '../../src/testbed/index.ts';
+import type { StartClusterOptions } from '../../src/testbed/index.ts';
 import type { StorageBackend } from '../../src/engine/cluster-spec.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { family, scrape } from '../support/scrape.ts';
 import { hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
+import { clusterForTest } from '../support/clusters.ts';
 
 const variants: [string, StartClusterOptions, StorageBackend][] = [
   ['TLS with client certificates (3.6)', { version: '3.6', tls: true }, 'v3'],
@@ -25,8 +26,7 @@ const variants: [string, StartClusterOptions, StorageBackend][] = [
 for (const [title, options, backend] of variants) {
   describe(title, () => {
     test('every member is discovered and healthy, alarms are read, rounds keep succeeding', async (t) => {
-      const cluster = await startEtcdCluster({ members: 3, name: 'variant', ...options });
-      t.after(() => cluster.stop());
+      const cluster = await clusterForTest(t, { members: 3, name: 'variant', ...options });
       const { daemon, address } = await startInspectionServer(t);
       await daemon.engine.upsert(
         // A round every second, with a deadline of 10: on a loaded machine a TLS handshake plus

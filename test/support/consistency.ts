@@ -4,6 +4,7 @@
  * feature as the store records them, a continuous writer, a preload.
  */
 import { execFile } from 'node:child_process';
+import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import type { InspectionServer } from '../../src/inspection-server.ts';
 import type { EtcdV3MemberClient } from '../../src/etcd/types.ts';
@@ -11,6 +12,8 @@ import type { FeatureRun } from '../../src/engine/snapshot.ts';
 import type { FeatureRequest } from '../../src/engine/contract.ts';
 import type { ConsistencyDetails, ConsistencyMember } from '../../src/features/consistency/consistency.ts';
 import { eventually } from '../../src/testing/wait.ts';
+import type { EtcdVersion, StartClusterOptions, TestCluster } from '../../src/testbed/index.ts';
+import { clusterForTest, v3ClientFor } from './clusters.ts';
 import { hostPort } from './specs.ts';
 
 const run = promisify(execFile);
@@ -122,4 +125,20 @@ export class Writer {
 
 export async function preload(client: EtcdV3MemberClient, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await client.put(`/data/k${String(i).padStart(4, '0')}`, `value-${i}`);
+}
+
+/**
+ * A test-bed cluster (named `name` plus the etcd version without its dot)
+ * with `keys` keys preloaded through a v3 client on its first member; both
+ * are owned by test `t`.
+ */
+export async function preloadedCluster(
+  t: TestContext,
+  opts: StartClusterOptions & { version: EtcdVersion; name: string; keys: number },
+): Promise<{ cluster: TestCluster; client: EtcdV3MemberClient }> {
+  const { keys, ...start } = opts;
+  const cluster = await clusterForTest(t, { ...start, name: `${opts.name}${opts.version.replace('.', '')}` });
+  const client = v3ClientFor(t, cluster);
+  await preload(client, keys);
+  return { cluster, client };
 }
