@@ -13,7 +13,7 @@ import { featureRegistry } from '../../src/features/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { freePort, startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
-import { scrape } from '../support/scrape.ts';
+import { scrape, seriesReaches } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
 
 describe('faults', () => {
@@ -123,13 +123,10 @@ describe('faults', () => {
     for (const id of ['good', 'secure']) {
       const snap = await settled(id);
       assert.equal(snap.members?.error, undefined, id);
-      await eventually(
-        async () =>
-          (await scrape(address)).get(
-            `inspection_etcd_endpoint_healthy{clusterName="${id}",endpoint="${hostPort(snap.endpoints[0]!)}"}`,
-          ) === 1
-            ? true
-            : undefined,
+      await seriesReaches(
+        address,
+        `inspection_etcd_endpoint_healthy{clusterName="${id}",endpoint="${hostPort(snap.endpoints[0]!)}"}`,
+        1,
         `${id} healthy`,
       );
     }

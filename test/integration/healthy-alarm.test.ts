@@ -13,7 +13,7 @@ import { featureRegistry } from '../../src/features/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startEtcdCluster, type EtcdVersion, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
-import { family, scrape } from '../support/scrape.ts';
+import { family, scrape, seriesReaches } from '../support/scrape.ts';
 import { clientOptionsFor, every, hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
 import { clusterForTest, v3ClientFor } from '../support/clusters.ts';
@@ -152,13 +152,10 @@ describe('a real NOSPACE alarm', () => {
         family(await scrape(address), 'inspection_etcd_endpoint_alarm').get(key) === 1 ? true : undefined,
       'NOSPACE alarm',
     );
-    await eventually(
-      async () =>
-        (await scrape(address)).get(
-          `inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`,
-        ) === 0
-          ? true
-          : undefined,
+    await seriesReaches(
+      address,
+      `inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`,
+      0,
       'unhealthy while NOSPACE',
     );
 
@@ -173,13 +170,10 @@ describe('a real NOSPACE alarm', () => {
         family(await scrape(address), 'inspection_etcd_endpoint_alarm').size === 0 ? true : undefined,
       'alarm series gone',
     );
-    await eventually(
-      async () =>
-        (await scrape(address)).get(
-          `inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`,
-        ) === 1
-          ? true
-          : undefined,
+    await seriesReaches(
+      address,
+      `inspection_etcd_endpoint_healthy{clusterName="full",endpoint="${member}"}`,
+      1,
       'healthy again',
     );
   });

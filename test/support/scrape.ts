@@ -1,3 +1,5 @@
+import { eventually } from '../../src/testing/wait.ts';
+
 /** Reads a /metrics text into series -> value, for assertions on exact series. */
 export function parseExposition(text: string): Map<string, number> {
   const series = new Map<string, number>();
@@ -21,4 +23,14 @@ export function family(series: Map<string, number>, name: string): Map<string, n
   for (const [key, value] of series)
     if (key === name || key.startsWith(`${name}{`)) out.set(key.slice(name.length), value);
   return out;
+}
+
+/** Polls the /metrics at `address` until `series` (name{labels} as exposed) has `value`. */
+export async function seriesReaches(
+  address: string,
+  series: string,
+  value: number,
+  what: string,
+): Promise<void> {
+  await eventually(async () => ((await scrape(address)).get(series) === value ? true : undefined), what);
 }
