@@ -7,19 +7,11 @@ import { deepFreeze, type DeepReadonly } from '../k8s/client/index.ts';
 import { registerBuiltinProviders } from '../providers/index.ts';
 import { ProviderRegistry } from '../providers/provider.ts';
 import { suiteCertificates } from '../testing/certificates.ts';
+import { etcdClusterObject } from '../testing/etcd-cluster-object.ts';
 import { clusterSpecFrom, featureInterval, SpecCache, validateCluster, type SecretSource } from './spec.ts';
 
 const features = registerBuiltinFeatures(new FeatureRegistry());
 const providers = registerBuiltinProviders(new ProviderRegistry());
-
-function etcdCluster(spec: Record<string, unknown>, meta: Record<string, unknown> = {}): unknown {
-  return {
-    apiVersion: 'etcdmonitor.dev/v1alpha1',
-    kind: 'EtcdCluster',
-    metadata: { name: 'prod', namespace: 'ops', uid: 'u-1', generation: 3, ...meta },
-    spec,
-  };
-}
 
 function valid(obj: unknown): ValidEtcdCluster {
   const v = validateCluster(obj, features, providers);
@@ -49,7 +41,7 @@ function secrets(list: Record<string, Record<string, string>>): SecretSource {
 describe('validateCluster with the features and providers of this process', () => {
   it('accepts a cluster and resolves its features', () => {
     const v = valid(
-      etcdCluster({
+      etcdClusterObject({
         endpoints: ['https://10.0.0.1:2379'],
         features: { healthy: { intervalSeconds: 5 }, alarm: {} },
       }),
@@ -61,7 +53,7 @@ describe('validateCluster with the features and providers of this process', () =
 
   it('names an unknown feature, options a feature rejects, and a feature without support for the backend', () => {
     const v = validateCluster(
-      etcdCluster({
+      etcdClusterObject({
         endpoints: ['http://10.0.0.1:2379'],
         storageBackend: 'v2',
         features: {
@@ -97,7 +89,7 @@ describe('validateCluster with the features and providers of this process', () =
 
   it('a disabled feature need not support the backend', () => {
     valid(
-      etcdCluster({
+      etcdClusterObject({
         endpoints: ['http://10.0.0.1:2379'],
         storageBackend: 'v2',
         features: { request: { enabled: false } },
@@ -111,7 +103,7 @@ describe('clusterSpecFrom', () => {
 
   it('keys the cluster by namespace/name and reads TLS and credentials from the Secrets', () => {
     const cluster = valid(
-      etcdCluster({
+      etcdClusterObject({
         endpoints: ['https://10.0.0.1:2379'],
         tls: { secretName: 'tls' },
         auth: { secretName: 'pw' },
@@ -153,7 +145,7 @@ describe('clusterSpecFrom', () => {
 
   it('a missing Secret and a Secret without the keys are both reported, never a partial spec', () => {
     const cluster = valid(
-      etcdCluster({
+      etcdClusterObject({
         endpoints: ['https://10.0.0.1:2379'],
         tls: { secretName: 'absent' },
         auth: { secretName: 'pw', passwordKey: 'pass' },
@@ -169,7 +161,7 @@ describe('clusterSpecFrom', () => {
 
   it('a Secret in a namespace --secret-namespaces leaves out: the problem names the flag', () => {
     const cluster = valid(
-      etcdCluster({
+      etcdClusterObject({
         endpoints: ['https://10.0.0.1:2379'],
         tls: { secretName: 'tls' },
         auth: { secretName: 'pw' },
@@ -187,14 +179,18 @@ describe('clusterSpecFrom', () => {
   });
 
   it('reports PEM that does not parse', () => {
-    const cluster = valid(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], tls: { secretName: 'tls' } }));
+    const cluster = valid(
+      etcdClusterObject({ endpoints: ['https://10.0.0.1:2379'], tls: { secretName: 'tls' } }),
+    );
     const built = clusterSpecFrom(cluster, secrets({ 'ops/tls': { 'ca.crt': 'not a certificate' } }), {});
     assert.equal(built.ok, false);
     assert.match(built.ok ? '' : formatProblems(built.problems), /^spec\.tls: .*ca\.crt.*Secret ops\/tls/);
   });
 
   it("uses a Secret of the cluster's namespace only: the same name elsewhere does not count", () => {
-    const cluster = valid(etcdCluster({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } }));
+    const cluster = valid(
+      etcdClusterObject({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } }),
+    );
     const built = clusterSpecFrom(cluster, secrets({ 'other/pw': { username: 'u', password: 'p' } }), {});
     assert.equal(built.ok, false);
   });
@@ -204,7 +200,7 @@ describe('SpecCache', () => {
   it('validates and builds once per cached object and Secret, and again when either is replaced', () => {
     const cache = new SpecCache(features, providers);
     const obj = deepFreeze(
-      etcdCluster({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } }),
+      etcdClusterObject({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } }),
     ) as object;
     let source = secrets({ 'ops/pw': { username: 'u', password: 'one' } });
     const v = cache.validate(obj);
@@ -227,7 +223,7 @@ describe('SpecCache', () => {
     const rotated = cache.build(obj, v.value, source, {});
     assert.ok(rotated.ok);
     assert.equal(rotated.value.client.auth?.password.reveal(), 'two', 'a replaced Secret is read again');
-    const edited = deepFreeze(etcdCluster({ endpoints: ['https://10.0.0.2:2379'] })) as object;
+    const edited = deepFreeze(etcdClusterObject({ endpoints: ['https://10.0.0.2:2379'] })) as object;
     assert.notEqual(cache.validate(edited), v);
   });
 });

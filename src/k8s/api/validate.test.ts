@@ -9,15 +9,7 @@ import {
   type Problem,
   type Validated,
 } from './validate.ts';
-
-function cluster(spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): unknown {
-  return {
-    apiVersion: 'etcdmonitor.dev/v1alpha1',
-    kind: 'EtcdCluster',
-    metadata: { name: 'prod', namespace: 'ops', uid: 'u1', generation: 3, ...metadata },
-    spec,
-  };
-}
+import { etcdClusterObject } from '../../testing/etcd-cluster-object.ts';
 
 function problems<T>(result: Validated<T>): readonly Problem[] {
   assert.equal(result.ok, false, 'expected problems');
@@ -32,7 +24,9 @@ function value<T>(result: Validated<T>): T {
 describe('validateEtcdCluster', () => {
   it('resolves a minimal object: defaults applied, endpoints parsed, the default features on', () => {
     const v = value(
-      validateEtcdCluster(cluster({ endpoints: ['https://10.0.0.1:2379', 'https://[fd00::2]:2379'] })),
+      validateEtcdCluster(
+        etcdClusterObject({ endpoints: ['https://10.0.0.1:2379', 'https://[fd00::2]:2379'] }),
+      ),
     );
     assert.equal(v.namespace, 'ops');
     assert.equal(v.name, 'prod');
@@ -59,7 +53,7 @@ describe('validateEtcdCluster', () => {
   it('takes spec.features as the whole set, with intervals and options', () => {
     const v = value(
       validateEtcdCluster(
-        cluster({
+        etcdClusterObject({
           endpoints: ['http://e:2379'],
           features: {
             consistency: { intervalSeconds: 60, options: { keyPrefixes: ['/registry'] } },
@@ -82,7 +76,7 @@ describe('validateEtcdCluster', () => {
   it("honours kstone's featureGates annotation; a spec entry wins over the gate of the same feature", () => {
     const v = value(
       validateEtcdCluster(
-        cluster(
+        etcdClusterObject(
           { endpoints: ['http://e:2379'], features: { consistency: { enabled: false } } },
           { annotations: { featureGates: 'alarm=true,consistency=true,healthy=false,request=true' } },
         ),
@@ -99,7 +93,7 @@ describe('validateEtcdCluster', () => {
   it('resolves TLS and auth Secrets from the spec, and lists them for watching', () => {
     const v = value(
       validateEtcdCluster(
-        cluster({
+        etcdClusterObject({
           endpoints: ['https://e:2379'],
           tls: { secretName: 'etcd-tls', caKey: 'ca.pem' },
           auth: { secretName: 'etcd-auth', passwordKey: 'pw' },
@@ -125,7 +119,10 @@ describe('validateEtcdCluster', () => {
   it("honours kstone's certName annotation in the same namespace; spec.tls wins over it", () => {
     const fromAnnotation = value(
       validateEtcdCluster(
-        cluster({ endpoints: ['https://e:2379'] }, { annotations: { certName: 'ops/kstone-certs' } }),
+        etcdClusterObject(
+          { endpoints: ['https://e:2379'] },
+          { annotations: { certName: 'ops/kstone-certs' } },
+        ),
       ),
     );
     assert.deepEqual(fromAnnotation.tls, {
@@ -135,13 +132,13 @@ describe('validateEtcdCluster', () => {
     });
     const bare = value(
       validateEtcdCluster(
-        cluster({ endpoints: ['https://e:2379'] }, { annotations: { certName: 'kstone-certs' } }),
+        etcdClusterObject({ endpoints: ['https://e:2379'] }, { annotations: { certName: 'kstone-certs' } }),
       ),
     );
     assert.equal(bare.tls?.secretNamespace, 'ops');
     const spec = value(
       validateEtcdCluster(
-        cluster(
+        etcdClusterObject(
           { endpoints: ['https://e:2379'], tls: { secretName: 'mine' } },
           { annotations: { certName: 'kstone-certs' } },
         ),
@@ -151,7 +148,7 @@ describe('validateEtcdCluster', () => {
   });
 
   it('refuses a certName in another namespace unless allowed', () => {
-    const obj = cluster(
+    const obj = etcdClusterObject(
       { endpoints: ['https://e:2379'] },
       { annotations: { certName: 'kube-system/etcd-certs' } },
     );
@@ -171,7 +168,7 @@ describe('validateEtcdCluster', () => {
   it('names each bad endpoint by index, with the reason', () => {
     const found = problems(
       validateEtcdCluster(
-        cluster({
+        etcdClusterObject({
           endpoints: ['10.0.0.1:2379', 'https://e', 'https://e:2379/x', 'http://ok:2379', 'http://ok:2379'],
         }),
       ),
@@ -189,7 +186,7 @@ describe('validateEtcdCluster', () => {
   it('reports unknown features from the spec and from enabled gates, and bad gate syntax', () => {
     const found = problems(
       validateEtcdCluster(
-        cluster(
+        etcdClusterObject(
           { endpoints: ['http://e:2379'], features: { healty: {} } },
           { annotations: { featureGates: 'backup=true,defrag=false,alarm' } },
         ),
@@ -222,7 +219,7 @@ describe('validateEtcdCluster', () => {
           : known.check(feature, request, backend);
       },
     };
-    const obj = cluster({
+    const obj = etcdClusterObject({
       endpoints: ['http://e:2379'],
       features: {
         healthy: { options: { bad: true } },
@@ -239,7 +236,9 @@ describe('validateEtcdCluster', () => {
 
   it('knows only the cluster types it is told of', () => {
     const [p] = problems(
-      validateEtcdCluster(cluster({ endpoints: ['http://e:2379'] }), { clusterTypes: ['provisioned'] }),
+      validateEtcdCluster(etcdClusterObject({ endpoints: ['http://e:2379'] }), {
+        clusterTypes: ['provisioned'],
+      }),
     );
     assert.deepEqual(p, {
       field: 'spec.clusterType',
@@ -250,7 +249,7 @@ describe('validateEtcdCluster', () => {
   it('reports schema problems with field paths instead of throwing', () => {
     const found = problems(
       validateEtcdCluster(
-        cluster({
+        etcdClusterObject({
           endpoints: 'http://e:2379',
           storageBackend: 'v4',
           features: { healthy: { intervalSeconds: 0 } },
@@ -286,13 +285,13 @@ describe('validateEtcdCluster', () => {
 
   it('needs a namespace', () => {
     const [p] = problems(
-      validateEtcdCluster(cluster({ endpoints: ['http://e:2379'] }, { namespace: undefined })),
+      validateEtcdCluster(etcdClusterObject({ endpoints: ['http://e:2379'] }, { namespace: undefined })),
     );
     assert.equal(p?.field, 'metadata.namespace');
   });
 
   it('never changes its input', () => {
-    const obj = Object.freeze(cluster({ endpoints: ['http://e:2379'] }) as object);
+    const obj = Object.freeze(etcdClusterObject({ endpoints: ['http://e:2379'] }) as object);
     const before = JSON.stringify(obj);
     value(validateEtcdCluster(obj));
     assert.equal(JSON.stringify(obj), before);
