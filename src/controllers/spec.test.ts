@@ -100,15 +100,12 @@ describe('validateCluster with the features and providers of this process', () =
 
 describe('clusterSpecFrom', () => {
   const certs = suiteCertificates('etcd-monitor-spec-');
+  /** A valid EtcdCluster on one https endpoint whose TLS material and credentials come from these Secrets. */
+  const securedCluster = (refs: Partial<Record<'tls' | 'auth', Record<string, string>>>) =>
+    valid(etcdClusterObject({ endpoints: ['https://10.0.0.1:2379'], ...refs }));
 
   it('keys the cluster by namespace/name and reads TLS and credentials from the Secrets', () => {
-    const cluster = valid(
-      etcdClusterObject({
-        endpoints: ['https://10.0.0.1:2379'],
-        tls: { secretName: 'tls' },
-        auth: { secretName: 'pw' },
-      }),
-    );
+    const cluster = securedCluster({ tls: { secretName: 'tls' }, auth: { secretName: 'pw' } });
     const built = clusterSpecFrom(
       cluster,
       secrets({
@@ -144,13 +141,10 @@ describe('clusterSpecFrom', () => {
   });
 
   it('a missing Secret and a Secret without the keys are both reported, never a partial spec', () => {
-    const cluster = valid(
-      etcdClusterObject({
-        endpoints: ['https://10.0.0.1:2379'],
-        tls: { secretName: 'absent' },
-        auth: { secretName: 'pw', passwordKey: 'pass' },
-      }),
-    );
+    const cluster = securedCluster({
+      tls: { secretName: 'absent' },
+      auth: { secretName: 'pw', passwordKey: 'pass' },
+    });
     const built = clusterSpecFrom(cluster, secrets({ 'ops/pw': { username: 'monitor' } }), {});
     assert.equal(built.ok, false);
     assert.equal(
@@ -160,13 +154,7 @@ describe('clusterSpecFrom', () => {
   });
 
   it('a Secret in a namespace --secret-namespaces leaves out: the problem names the flag', () => {
-    const cluster = valid(
-      etcdClusterObject({
-        endpoints: ['https://10.0.0.1:2379'],
-        tls: { secretName: 'tls' },
-        auth: { secretName: 'pw' },
-      }),
-    );
+    const cluster = securedCluster({ tls: { secretName: 'tls' }, auth: { secretName: 'pw' } });
     const source: SecretSource = {
       get: () => undefined,
       unwatched: (ns) => (ns === 'ops' ? 'only in etcd-prod (--secret-namespaces)' : undefined),
@@ -179,18 +167,14 @@ describe('clusterSpecFrom', () => {
   });
 
   it('reports PEM that does not parse', () => {
-    const cluster = valid(
-      etcdClusterObject({ endpoints: ['https://10.0.0.1:2379'], tls: { secretName: 'tls' } }),
-    );
+    const cluster = securedCluster({ tls: { secretName: 'tls' } });
     const built = clusterSpecFrom(cluster, secrets({ 'ops/tls': { 'ca.crt': 'not a certificate' } }), {});
     assert.equal(built.ok, false);
     assert.match(built.ok ? '' : formatProblems(built.problems), /^spec\.tls: .*ca\.crt.*Secret ops\/tls/);
   });
 
   it("uses a Secret of the cluster's namespace only: the same name elsewhere does not count", () => {
-    const cluster = valid(
-      etcdClusterObject({ endpoints: ['https://10.0.0.1:2379'], auth: { secretName: 'pw' } }),
-    );
+    const cluster = securedCluster({ auth: { secretName: 'pw' } });
     const built = clusterSpecFrom(cluster, secrets({ 'other/pw': { username: 'u', password: 'p' } }), {});
     assert.equal(built.ok, false);
   });
