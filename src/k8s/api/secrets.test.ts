@@ -14,44 +14,36 @@ const ref: TlsRef = { secretNamespace: 'ops', secretName: 'etcd-tls', field: 'sp
 
 describe('tlsFromSecret', () => {
   const certs = suiteCertificates('etcd-monitor-k8s-tls-');
+  /** The TLS material read from a Secret holding `data`; reading it must succeed. */
+  const tlsOf = (data: Record<string, string>, tlsRef: TlsRef = ref) => {
+    const result = tlsFromSecret(tlsRef, secret(data));
+    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.problems));
+    return result.value;
+  };
 
   it('reads the standard keys ca.crt / tls.crt / tls.key; the key stays secret', () => {
-    const result = tlsFromSecret(
-      ref,
-      secret({ 'ca.crt': certs.ca, 'tls.crt': certs.cert, 'tls.key': certs.key }),
-    );
-    assert.ok(result.ok);
-    assert.equal(result.value.ca, certs.ca);
-    assert.equal(result.value.cert, certs.cert);
-    assert.equal(result.value.key?.reveal(), certs.key);
-    assert.ok(!inspect(result.value).includes('PRIVATE KEY'));
+    const tls = tlsOf({ 'ca.crt': certs.ca, 'tls.crt': certs.cert, 'tls.key': certs.key });
+    assert.equal(tls.ca, certs.ca);
+    assert.equal(tls.cert, certs.cert);
+    assert.equal(tls.key?.reveal(), certs.key);
+    assert.ok(!inspect(tls).includes('PRIVATE KEY'));
   });
 
   it("reads kstone's ca.pem / client.pem / client-key.pem", () => {
-    const result = tlsFromSecret(
-      ref,
-      secret({ 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key }),
-    );
-    assert.ok(result.ok);
-    assert.equal(result.value.cert, certs.cert);
+    const tls = tlsOf({ 'ca.pem': certs.ca, 'client.pem': certs.cert, 'client-key.pem': certs.key });
+    assert.equal(tls.cert, certs.cert);
   });
 
   it('prefers the standard names when both are present, and explicit keys over both', () => {
-    const both = tlsFromSecret(ref, secret({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }));
-    assert.ok(both.ok);
-    assert.equal(both.value.ca, certs.ca);
-    const explicit = tlsFromSecret(
-      { ...ref, caKey: 'ca.pem' },
-      secret({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }),
-    );
-    assert.ok(explicit.ok);
-    assert.equal(explicit.value.ca, certs.otherCa);
+    const both = tlsOf({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa });
+    assert.equal(both.ca, certs.ca);
+    const explicit = tlsOf({ 'ca.crt': certs.ca, 'ca.pem': certs.otherCa }, { ...ref, caKey: 'ca.pem' });
+    assert.equal(explicit.ca, certs.otherCa);
   });
 
   it('accepts a CA alone (server verification without a client certificate)', () => {
-    const result = tlsFromSecret(ref, secret({ 'ca.crt': certs.ca }));
-    assert.ok(result.ok);
-    assert.deepEqual(Object.keys(result.value), ['ca']);
+    const tls = tlsOf({ 'ca.crt': certs.ca });
+    assert.deepEqual(Object.keys(tls), ['ca']);
   });
 
   it('names the missing Secret, a missing explicit key, half a key pair and an empty Secret', () => {
