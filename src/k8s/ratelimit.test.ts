@@ -25,9 +25,7 @@ test('exponential backoff doubles from the base per failure, per item, and caps 
 
 test('forget resets an item to the base delay and zero requeues', () => {
   const limiter = new ItemExponentialFailureRateLimiter<string>(5, 1000);
-  limiter.when('a');
-  limiter.when('a');
-  limiter.when('a');
+  for (let i = 0; i < 3; i++) limiter.when('a');
   assert.equal(limiter.numRequeues('a'), 3);
   limiter.forget('a');
   assert.equal(limiter.numRequeues('a'), 0);
