@@ -1,19 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatFigure, formatFinding, sortFindings, type Finding } from './findings.ts';
-
-const slowDisk: Finding = {
-  member: '127.0.0.1:2379 (etcd-2)',
-  cause: 'slow disk',
-  measure: 'WAL fsync p99',
-  value: 0.18,
-  threshold: 0.01,
-  unit: 'seconds',
-  window: 'over the last 30 s',
-  severity: 'critical',
-  action: 'move the WAL to a faster disk',
-  runbook: 'EtcdSlowDisk',
-};
+import { formatFigure, formatFinding, sortFindings } from './findings.ts';
+import { slowDiskFinding } from './testing/findings.ts';
 
 test('figures print in the unit people read', () => {
   assert.equal(formatFigure(0.18, 'seconds'), '180 ms');
@@ -27,15 +15,15 @@ test('figures print in the unit people read', () => {
 
 test('a finding reads as member, cause, figure, threshold, what to do', () => {
   assert.equal(
-    formatFinding(slowDisk),
+    formatFinding(slowDiskFinding),
     'member 127.0.0.1:2379 (etcd-2): slow disk — WAL fsync p99 180 ms over the last 30 s (threshold 10 ms); move the WAL to a faster disk (runbook: docs/runbooks.md#etcdslowdisk)',
   );
 });
 
 test('findings sort critical first, then by member, then by how far past the threshold', () => {
-  const warning = { ...slowDisk, severity: 'warning' as const, member: 'a' };
-  const small = { ...slowDisk, member: 'b', value: 0.02 };
-  const large = { ...slowDisk, member: 'b', value: 0.5 };
-  const other = { ...slowDisk, member: 'c' };
+  const warning = { ...slowDiskFinding, severity: 'warning' as const, member: 'a' };
+  const small = { ...slowDiskFinding, member: 'b', value: 0.02 };
+  const large = { ...slowDiskFinding, member: 'b', value: 0.5 };
+  const other = { ...slowDiskFinding, member: 'c' };
   assert.deepEqual(sortFindings([other, warning, small, large]), [large, small, other, warning]);
 });

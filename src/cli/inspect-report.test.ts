@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClusterSnapshot } from '../engine/snapshot.ts';
+import { slowDiskFinding } from '../testing/findings.ts';
 import { buildReport, renderReport } from './inspect.ts';
 
 const snapshot: ClusterSnapshot = {
@@ -22,17 +23,7 @@ const snapshot: ClusterSnapshot = {
         summary: '1 figure(s) out of bounds',
         problems: ['member etcd-2: slow disk — ...'],
         findings: [
-          {
-            member: '127.0.0.1:2381 (etcd-2)',
-            cause: 'slow disk',
-            measure: 'WAL fsync p99',
-            value: 0.18,
-            threshold: 0.01,
-            unit: 'seconds',
-            window: 'over the last 30 s',
-            severity: 'critical',
-            action: 'put the WAL on a dedicated SSD',
-          },
+          { ...slowDiskFinding, member: '127.0.0.1:2381 (etcd-2)', action: 'put the WAL on a dedicated SSD' },
         ],
         details: null,
         metrics: [],
