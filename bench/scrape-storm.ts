@@ -13,7 +13,10 @@
  *     measures another build (the "before" figures of docs/performance.md).
  *   STORM_PHASE_MS (default 10000): length of each sustained phase;
  *   SCRAPER_PROCESSES (default 4): child processes the scrapers are spread over;
- *   STORM_CPU_PROF_DIR=DIR: the daemon's CPU profile of the run goes there.
+ *   STORM_SCRAPERS (default 1,10,50,200): the sustained phases; STORM_BURST (default
+ *   10000): the size of the burst, 0 for none;
+ *   STORM_CPU_PROF_DIR=DIR: the daemon's CPU profile of the run goes there;
+ *   STORM_DAEMON_ARGS="--max-requests 1000": more flags for the daemon (space-separated).
  */
 import './support.ts';
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,9 +29,9 @@ import { freePort, startEtcdCluster } from '../src/testbed/index.ts';
 import { summary } from './support.ts';
 
 const BIN = process.env.ETCD_MONITOR_BIN ?? new URL('../bin/etcd-monitor.js', import.meta.url).pathname;
-const CONCURRENCY = [1, 10, 50, 200];
+const CONCURRENCY = (process.env.STORM_SCRAPERS ?? '1,10,50,200').split(',').map(Number);
 const PHASE_MS = Number(process.env.STORM_PHASE_MS ?? 10_000);
-const BURST = 10_000;
+const BURST = Number(process.env.STORM_BURST ?? 10_000);
 /** STORM_CPU_PROF_DIR=DIR: the daemon writes a V8 CPU profile of the whole run there (node --cpu-prof). */
 const CPU_PROF_DIR = process.env.STORM_CPU_PROF_DIR;
 
@@ -271,6 +274,7 @@ async function main(): Promise<void> {
           '--listen',
           `127.0.0.1:${port}`,
           ...(probePort !== undefined ? ['--probe-listen', `127.0.0.1:${probePort}`] : []),
+          ...(process.env.STORM_DAEMON_ARGS ?? '').split(' ').filter((a) => a !== ''),
           '--log-level',
           'warn',
           '--log-format',
@@ -327,6 +331,7 @@ async function main(): Promise<void> {
         }
 
         // The burst: 10,000 requests at once, each on its own connection.
+        if (BURST === 0) continue;
         const probe = healthProbe(targets);
         const before = await counters(port);
         let maxFds = 0;
