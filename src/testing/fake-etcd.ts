@@ -87,16 +87,21 @@ const notUsed = (what: string) => (): never => {
 export function fakeClients(clusters: FakeCluster[]): ClientFactory {
   const find = (endpoint: Endpoint): FakeCluster =>
     clusters.find((c) => c.member(endpoint) !== undefined) ?? clusters[0]!;
+  /** Records a client of `kind` opened on the endpoint; `ask` answers its calls from the endpoint's member. */
+  const open = (kind: 'v3' | 'http', endpoint: Endpoint) => {
+    const c = find(endpoint);
+    c.opened.push(`${kind}@${endpoint.hostPort}`);
+    const ask = <T>(call: string, o: CallOptions | undefined, value: (m: FakeMember) => T): Promise<T> =>
+      answer(c, endpoint, call, o, value);
+    return { c, ask };
+  };
   return {
     v3(endpoint: Endpoint): EtcdV3MemberClient {
-      const c = find(endpoint);
-      c.opened.push(`v3@${endpoint.hostPort}`);
+      const { c, ask } = open('v3', endpoint);
       return {
         endpoint,
         memberList: (o) =>
-          answer(
-            c,
-            endpoint,
+          ask(
             'MemberList',
             o,
             (m): MemberListResult => ({
@@ -111,9 +116,7 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
             }),
           ),
         status: (o) =>
-          answer(
-            c,
-            endpoint,
+          ask(
             'Status',
             o,
             (m): StatusResult => ({
@@ -131,7 +134,7 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
               storageVersion: '',
             }),
           ),
-        alarmList: (o) => answer(c, endpoint, 'Alarm', o, () => c.alarms),
+        alarmList: (o) => ask('Alarm', o, () => c.alarms),
         alarmDisarm: notUsed('alarmDisarm'),
         alarmActivate: notUsed('alarmActivate'),
         range: notUsed('range'),
@@ -149,19 +152,17 @@ export function fakeClients(clusters: FakeCluster[]): ClientFactory {
       };
     },
     http(endpoint: Endpoint): EtcdHttpMemberClient {
-      const c = find(endpoint);
-      c.opened.push(`http@${endpoint.hostPort}`);
+      const { c, ask } = open('http', endpoint);
       return {
         endpoint,
         health: (o) =>
-          answer(c, endpoint, 'health', o, () => ({
+          ask('health', o, () => ({
             healthy: c.alarms.length === 0,
             reason: c.alarms.length === 0 ? '' : 'ALARM',
             httpStatus: 200,
           })),
-        version: (o) =>
-          answer(c, endpoint, 'version', o, () => ({ etcdserver: '3.6.0', etcdcluster: '3.6.0' })),
-        metrics: (o) => answer(c, endpoint, 'metrics', o, () => ({ text: '', bytes: 0 })),
+        version: (o) => ask('version', o, () => ({ etcdserver: '3.6.0', etcdcluster: '3.6.0' })),
+        metrics: (o) => ask('metrics', o, () => ({ text: '', bytes: 0 })),
         close: async () => void c.closed.push(`http@${endpoint.hostPort}`),
       };
     },
