@@ -7,7 +7,6 @@
  * objects that cannot be converted are named on stderr, exit code 1.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
-import { BIN, cli } from '../support/cli.ts';
+import { cli, cliWithInput } from '../support/cli.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const OBJECTS = join(FIXTURES, 'kstone-etcdclusters.yaml');
@@ -29,25 +28,6 @@ const parsed = (yaml: string): Converted[] =>
   parseAllDocuments(yaml)
     .map((d) => d.toJS() as Converted | null)
     .filter((o): o is Converted => o !== null);
-
-function cliWithStdin(
-  args: readonly string[],
-  input: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 describe('etcd-monitor migrate kstone on files', () => {
   it('converts what it can, names what it cannot with the reason, exit 1', async () => {
@@ -70,7 +50,7 @@ describe('etcd-monitor migrate kstone on files', () => {
   it('reads stdin (-) and writes a JSON List with -o json', async () => {
     const text = await readFile(OBJECTS, 'utf8');
     const legacy = text.split('\n---\n').find((d) => d.includes('name: legacy-v2'))!;
-    const r = await cliWithStdin(
+    const r = await cliWithInput(
       ['migrate', 'kstone', '-', '-o', 'json', '--target-namespace', 'etcd'],
       legacy,
     );
