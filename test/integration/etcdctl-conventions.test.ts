@@ -45,6 +45,9 @@ describe('inspect with etcdctl conventions', () => {
     ETCDCTL_COMMAND_TIMEOUT: '4s',
   });
   const features = ['--features', 'healthy,alarm'];
+  /** `etcd-monitor inspect` of the healthy and alarm features, written out as JSON with etcdctl's -w. */
+  const inspectJson = (args: readonly string[], env: Record<string, string> = {}) =>
+    cli(['inspect', ...features, '-w', 'json', ...args], 60_000, env);
 
   test('-w json and --write-out table are -o json and -o table; -w with -o is a usage error', async () => {
     const endpoint = ['--endpoints', plain.endpoints[0]!, ...features];
@@ -68,43 +71,26 @@ describe('inspect with etcdctl conventions', () => {
   });
 
   test('endpoints without a scheme: http without TLS flags, https with them', async () => {
-    const http = await cli([
-      'inspect',
-      '--endpoints',
-      hostPort(plain.endpoints[0]!),
-      ...features,
-      '-w',
-      'json',
-    ]);
+    const http = await inspectJson(['--endpoints', hostPort(plain.endpoints[0]!)]);
     assert.equal(http.code, 0, http.stdout + http.stderr);
-    const https = await cli(
-      ['inspect', '--endpoints', hostPort(secure.endpoints[0]!), ...features, '-w', 'json'],
-      60_000,
-      { ...secureEnv(), ETCDCTL_ENDPOINTS: '' },
-    );
+    const https = await inspectJson(['--endpoints', hostPort(secure.endpoints[0]!)], {
+      ...secureEnv(),
+      ETCDCTL_ENDPOINTS: '',
+    });
     assert.equal(https.code, 0, https.stdout + https.stderr);
     // The same host:port without TLS material is tried over http, which a TLS member refuses.
-    const noTls = await cli([
-      'inspect',
-      '--endpoints',
-      hostPort(secure.endpoints[0]!),
-      ...features,
-      '-w',
-      'json',
-      '--dial-timeout',
-      '2s',
-    ]);
+    const noTls = await inspectJson(['--endpoints', hostPort(secure.endpoints[0]!), '--dial-timeout', '2s']);
     assert.equal(noTls.code, 1, noTls.stdout);
   });
 
   test('ETCDCTL_* variables alone inspect the secure cluster; the password never shows', async () => {
-    const r = await cli(['inspect', ...features, '-w', 'json'], 60_000, secureEnv());
+    const r = await inspectJson([], secureEnv());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal((JSON.parse(r.stdout) as { ok: boolean }).ok, true);
     assert.equal((r.stdout + r.stderr).includes(secure.auth!.password), false);
     // etcdctl's user:password form, from the environment only.
     const { ETCDCTL_PASSWORD: _p, ...withoutPassword } = secureEnv();
-    const inline = await cli(['inspect', ...features, '-w', 'json'], 60_000, {
+    const inline = await inspectJson([], {
       ...withoutPassword,
       ETCDCTL_USER: `root:${secure.auth!.password}`,
     });
@@ -119,12 +105,8 @@ describe('inspect with etcdctl conventions', () => {
       ETCDCTL_CACERT: secure.tls!.otherCaFile,
       ETCDCTL_DIAL_TIMEOUT: 'not-a-duration',
     };
-    const r = await cli(
+    const r = await inspectJson(
       [
-        'inspect',
-        ...features,
-        '-w',
-        'json',
         '--endpoints',
         hostPort(secure.endpoints[0]!),
         '--password-file',
@@ -134,12 +116,11 @@ describe('inspect with etcdctl conventions', () => {
         '--dial-timeout',
         '3',
       ],
-      60_000,
       env,
     );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     // Without the flags, the variables are what counts: a wrong password is reported.
-    const wrong = await cli(['inspect', ...features, '-w', 'json'], 60_000, {
+    const wrong = await inspectJson([], {
       ...secureEnv(),
       ETCDCTL_PASSWORD: 'wrong-password',
     });
@@ -164,12 +145,12 @@ describe('inspect with etcdctl conventions', () => {
 
   test('ETCDCTL_INSECURE_SKIP_TLS_VERIFY=true skips verification; =false keeps it', async () => {
     const { ETCDCTL_CACERT: _ca, ...env } = secureEnv();
-    const skip = await cli(['inspect', ...features, '-w', 'json'], 60_000, {
+    const skip = await inspectJson([], {
       ...env,
       ETCDCTL_INSECURE_SKIP_TLS_VERIFY: 'true',
     });
     assert.equal(skip.code, 0, skip.stdout + skip.stderr);
-    const verify = await cli(['inspect', ...features, '-w', 'json'], 60_000, {
+    const verify = await inspectJson([], {
       ...env,
       ETCDCTL_INSECURE_SKIP_TLS_VERIFY: 'false',
       ETCDCTL_CACERT: secure.tls!.otherCaFile,
