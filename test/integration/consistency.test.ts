@@ -90,6 +90,35 @@ async function compactAndWait(
   return revision;
 }
 
+/** What the tests read of `inspect -o json`'s report. */
+interface InspectReport {
+  ok: boolean;
+  problems: string[];
+  cluster: { inspections: Record<string, { last: { ok: boolean; details: unknown } }> };
+}
+/** The consistency inspection's last result, as JSON. */
+type ConsistencyRun = { ok: boolean; details: { keyDiff: string; members: unknown[] } };
+
+/** `etcd-monitor inspect --features consistency -o json` of one endpoint; it must exit with `code`. */
+async function inspectConsistency(
+  endpoint: string,
+  flags: readonly string[],
+  code: number,
+): Promise<InspectReport> {
+  const r = await cli([
+    'inspect',
+    '--endpoints',
+    endpoint,
+    ...flags,
+    '--features',
+    'consistency',
+    '-o',
+    'json',
+  ]);
+  assert.equal(r.code, code, r.stderr + r.stdout);
+  return JSON.parse(r.stdout) as InspectReport;
+}
+
 for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
   const cachesHashes = version === '3.6';
 
@@ -426,21 +455,7 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
 
       if (version === '3.6') {
         // The one-shot CLI finds it too: exit 1, the member named.
-        const r = await cli([
-          'inspect',
-          '--endpoints',
-          cluster.endpoints[0]!,
-          '--features',
-          'consistency',
-          '-o',
-          'json',
-        ]);
-        assert.equal(r.code, 1, r.stderr + r.stdout);
-        const report = JSON.parse(r.stdout) as {
-          ok: boolean;
-          problems: string[];
-          cluster: { inspections: Record<string, { last: { ok: boolean } }> };
-        };
+        const report = await inspectConsistency(cluster.endpoints[0]!, [], 1);
         assert.equal(report.ok, false);
         assert.equal(report.cluster.inspections.consistency?.last.ok, true);
         assert.ok(
@@ -490,28 +505,9 @@ describe('etcd-monitor inspect --features consistency on a healthy cluster', () 
   test('exit 0; the table shows the inspection and the verdict', async (t) => {
     const cluster = await clusterForTest(t, { version: '3.6', members: 3, tls: true, name: 'consinspect' });
     const tls = tlsFlags(cluster.tls!);
-    const json = await cli([
-      'inspect',
-      '--endpoints',
-      cluster.endpoints[0]!,
-      ...tls,
-      '--features',
-      'consistency',
-      '-o',
-      'json',
-    ]);
-    assert.equal(json.code, 0, json.stderr + json.stdout);
-    const report = JSON.parse(json.stdout) as {
-      ok: boolean;
-      cluster: {
-        inspections: Record<
-          string,
-          { last: { ok: boolean; details: { keyDiff: string; members: unknown[] } } }
-        >;
-      };
-    };
+    const report = await inspectConsistency(cluster.endpoints[0]!, tls, 0);
     assert.equal(report.ok, true);
-    const last = report.cluster.inspections.consistency!.last;
+    const last = report.cluster.inspections.consistency!.last as ConsistencyRun;
     assert.equal(last.ok, true);
     assert.equal(last.details.keyDiff, '0');
     assert.equal(last.details.members.length, 3);
