@@ -59,6 +59,34 @@ async function labelValues(prom: PrometheusServer, query: string): Promise<strin
   return prom.api<string[]>(`label/${m[2]}/values?match[]=${encodeURIComponent(m[1]!)}`);
 }
 
+/**
+ * Polls Prometheus (for up to 2 minutes: the first scrapes and rounds must land) until every
+ * query returns data; otherwise fails naming each query still without data, then `more()`.
+ */
+async function everyQueryHasData(
+  prom: PrometheusServer,
+  queries: readonly { what: string; expr: string }[],
+  title: string,
+  more: () => Promise<string> = async () => '',
+): Promise<void> {
+  let empty: string[] = [];
+  try {
+    await eventually(
+      async () => {
+        empty = [];
+        for (const q of queries)
+          if ((await prom.query(q.expr)).length === 0) empty.push(`${q.what}: ${q.expr}`);
+        return empty.length === 0 ? true : undefined;
+      },
+      `data for every one of the ${title}`,
+      120_000,
+      1000,
+    );
+  } catch {
+    assert.fail(`${title} without data:\n${empty.join('\n')}\n${await more()}`);
+  }
+}
+
 function metricNames(expr: string): string[] {
   return [...new Set(expr.match(/\b(?:kstone_inspection|inspection|etcd_monitor)_[a-z_]+\b|\bup\b/g) ?? [])];
 }
@@ -244,23 +272,12 @@ test('every dashboard query and alert expression works on a real Prometheus scra
   );
   assert.ok(panelQueries.length >= 30, `${panelQueries.length} panel queries`);
   const all = { namespace: '.*', cluster: '.*' };
-  let empty: string[] = [];
-  try {
-    await eventually(
-      async () => {
-        empty = [];
-        for (const q of panelQueries) {
-          if ((await prom.query(substitute(q.expr, all))).length === 0) empty.push(`${q.panel}: ${q.expr}`);
-        }
-        return empty.length === 0 ? true : undefined;
-      },
-      'data for every panel query',
-      120_000,
-      1000,
-    );
-  } catch {
-    assert.fail(`panel queries without data:\n${empty.join('\n')}\nmonitor log:\n${await logTail(logFile)}`);
-  }
+  await everyQueryHasData(
+    prom,
+    panelQueries.map((q) => ({ what: q.panel, expr: substitute(q.expr, all) })),
+    'panel queries',
+    async () => `monitor log:\n${await logTail(logFile)}`,
+  );
   // One cluster, and one namespace: the queries Grafana sends for a single selection parse too
   // (a query that does not parse throws) and find that cluster.
   for (const vars of [
@@ -293,24 +310,11 @@ test('every dashboard query and alert expression works on a real Prometheus scra
   assert.ok(states.has('/dash') && states.has('team-a/dash'), `states ${JSON.stringify([...states])}`);
 
   // --- with the kstone prefix, as the chart renders them ---------------------
-  let emptyPrefixed: string[] = [];
-  try {
-    await eventually(
-      async () => {
-        emptyPrefixed = [];
-        for (const q of panelQueries) {
-          const expr = substitute(kstonePrefixed(q.expr), all);
-          if ((await prom.query(expr)).length === 0) emptyPrefixed.push(`${q.panel}: ${expr}`);
-        }
-        return emptyPrefixed.length === 0 ? true : undefined;
-      },
-      'data for every panel query with the kstone prefix',
-      120_000,
-      1000,
-    );
-  } catch {
-    assert.fail(`prefixed panel queries without data:\n${emptyPrefixed.join('\n')}`);
-  }
+  await everyQueryHasData(
+    prom,
+    panelQueries.map((q) => ({ what: q.panel, expr: substitute(kstonePrefixed(q.expr), all) })),
+    'prefixed panel queries',
+  );
   for (const rule of await readAlertRules()) {
     const expr = kstonePrefixed(rule.expr);
     await prom.query(expr);
