@@ -26,6 +26,7 @@ import {
   createCluster,
   createTlsSecret,
   eventsAbout,
+  clusterInPhase,
   getCluster,
   inspectionsOf,
   namespace,
@@ -435,10 +436,7 @@ describe('EtcdCluster and EtcdInspection controllers on a real kube-apiserver', 
         endpoints: [plainEtcd.endpoints[0]!],
         features: { healthy: {}, bogus: {} },
       });
-      const missing = await eventually(async () => {
-        const c = await getCluster(bed.admin, ns, 'needs-secret');
-        return c?.status?.phase === 'Invalid' ? c : undefined;
-      }, 'needs-secret Invalid');
+      const missing = await clusterInPhase(bed.admin, ns, 'needs-secret', 'Invalid');
       assert.deepEqual(
         [
           condition(missing, 'Ready')?.status,
@@ -447,10 +445,7 @@ describe('EtcdCluster and EtcdInspection controllers on a real kube-apiserver', 
         ],
         ['False', 'InvalidSpec', `spec.tls: Secret ${ns}/late not found`],
       );
-      const unknown = await eventually(async () => {
-        const c = await getCluster(bed.admin, ns, 'odd-feature');
-        return c?.status?.phase === 'Invalid' ? c : undefined;
-      }, 'odd-feature Invalid');
+      const unknown = await clusterInPhase(bed.admin, ns, 'odd-feature', 'Invalid');
       assert.equal(
         condition(unknown, 'Ready')?.message,
         `spec.features.bogus: unknown feature "bogus" (known: ${featureRegistry.names().join(', ')})`,

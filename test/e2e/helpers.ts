@@ -109,6 +109,19 @@ export async function getCluster(admin: Clients, ns: string, name: string): Prom
   }
 }
 
+/** Waits until EtcdCluster ns/name reports `phase` in its status, and returns it. */
+export function clusterInPhase(
+  admin: Clients,
+  ns: string,
+  name: string,
+  phase: string,
+): Promise<EtcdCluster> {
+  return eventually(async () => {
+    const c = await getCluster(admin, ns, name);
+    return c?.status?.phase === phase ? c : undefined;
+  }, `${name} ${phase}`);
+}
+
 export async function inspectionsOf(admin: Clients, ns: string): Promise<EtcdInspection[]> {
   return (await admin.etcdInspections.list(ns)).items.sort((a, b) =>
     a.metadata.name.localeCompare(b.metadata.name),
