@@ -326,7 +326,7 @@ async function main(): Promise<void> {
           const timeouts = (logs.match(/round timed out/g) ?? []).length - timeoutsBefore;
           console.log(
             `${String(c).padStart(3)} scrapers: ${latencies.length} scrapes (${(latencies.length / (elapsed / 1000)).toFixed(1)}/s), ${fmt(summary(latencies))}; 503: ${storm.rejected}, errors: ${storm.errors}; ` +
-              `${probeFigures(health)}; rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; renders ${after.renders - before.renders}; event-loop lag p99 ${(after.lag * 1000).toFixed(0)} ms; max fds ${maxFds}; ${load()}`,
+              `${probeFigures(health)}; rounds ${after.runs - before.runs} of ~${expected.toFixed(0)} expected, failed ${after.failed - before.failed}, timed out ${timeouts}; renders ${after.renders - before.renders}; event-loop lag p99 since the last scrape (about 1 s) ${(after.lag * 1000).toFixed(0)} ms; max fds ${maxFds}; ${load()}`,
           );
         }
 
