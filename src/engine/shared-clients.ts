@@ -4,6 +4,8 @@ import type {
   EtcdHttpMemberClient,
   EtcdV2MemberClient,
   EtcdV3MemberClient,
+  MetricsOptions,
+  MetricsText,
 } from '../etcd/types.ts';
 import type { ClientFactory } from './connection.ts';
 import { digest } from './cluster-spec.ts';
@@ -15,6 +17,8 @@ interface Closable {
 interface Entry {
   readonly client: Closable;
   refs: number;
+  /** /metrics readings shared by this client's users (http clients only). */
+  metrics?: SharedMetrics;
 }
 
 /**
@@ -53,7 +57,10 @@ export class SharedClients implements ClientFactory {
       endpoint,
       options,
       () => this.#inner.http(endpoint, options),
-      (c, release) => new HttpHandle(c, release),
+      (c, release, entry) => {
+        entry.metrics ??= new SharedMetrics(c, () => entry.refs > 1);
+        return new HttpHandle(c, release, entry.metrics);
+      },
     );
   }
 
@@ -76,7 +83,7 @@ export class SharedClients implements ClientFactory {
     endpoint: Endpoint,
     options: ClientOptions,
     create: () => T,
-    handle: (client: T, release: () => void | Promise<void>) => T,
+    handle: (client: T, release: () => void | Promise<void>, entry: Entry) => T,
   ): T {
     const key = `${kind} ${endpoint.url} ${digest(options)}`;
     let entry = this.#entries.get(key);
@@ -92,9 +99,109 @@ export class SharedClients implements ClientFactory {
       const current = this.#entries.get(key);
       if (current === undefined || --current.refs > 0) return;
       this.#entries.delete(key);
+      current.metrics?.close();
       return current.client.close();
     };
-    return handle(entry.client as T, release);
+    return handle(entry.client as T, release, entry);
+  }
+}
+
+interface Flight {
+  readonly done: Promise<MetricsText>;
+  readonly abort: AbortController;
+  waiters: number;
+}
+
+/**
+ * One reading of a member's /metrics for every cluster that names the
+ * member: many cluster names for the same members (per-tenant names,
+ * benchmarks) would otherwise each read the same 200 KB every round and
+ * make the member time out. Callers asking at the same time share one
+ * request (aborted only when every one of them gave up); an answer is kept
+ * for the longest `maxAgeMs` callers asked for, and only while more than
+ * one user shares the client (a member named once keeps nothing), then
+ * dropped by a timer this object owns.
+ */
+class SharedMetrics {
+  readonly #client: EtcdHttpMemberClient;
+  readonly #shared: () => boolean;
+  readonly #inflight = new Map<string, Flight>();
+  #keepMs = 0;
+  readonly #kept = new Map<
+    string,
+    { readonly at: number; readonly answer: MetricsText; readonly timer: NodeJS.Timeout }
+  >();
+
+  constructor(client: EtcdHttpMemberClient, shared: () => boolean) {
+    this.#client = client;
+    this.#shared = shared;
+  }
+
+  read(opts: MetricsOptions & { readonly maxAgeMs: number }): Promise<MetricsText> {
+    // Kept for as long as any caller would take it, whoever read it.
+    this.#keepMs = Math.max(this.#keepMs, opts.maxAgeMs);
+    const key = `${opts.path ?? ''} ${opts.maxBytes ?? ''}`;
+    const kept = this.#kept.get(key);
+    if (kept !== undefined && performance.now() - kept.at <= opts.maxAgeMs)
+      return Promise.resolve({ ...kept.answer, ageMs: performance.now() - kept.at });
+    let flight = this.#inflight.get(key);
+    if (flight === undefined) {
+      const abort = new AbortController();
+      const done = this.#client
+        .metrics({
+          path: opts.path,
+          maxBytes: opts.maxBytes,
+          timeoutMs: opts.timeoutMs,
+          signal: abort.signal,
+        })
+        .then((answer) => {
+          this.#keep(key, answer);
+          return answer;
+        })
+        .finally(() => this.#inflight.delete(key));
+      flight = { done, abort, waiters: 0 };
+      this.#inflight.set(key, flight);
+    }
+    return this.#wait(flight, opts.signal);
+  }
+
+  #keep(key: string, answer: MetricsText): void {
+    const maxAgeMs = this.#keepMs;
+    const prior = this.#kept.get(key);
+    if (prior !== undefined) clearTimeout(prior.timer);
+    this.#kept.delete(key);
+    if (!this.#shared() || maxAgeMs <= 0) return;
+    const timer = setTimeout(() => {
+      if (this.#kept.get(key)?.timer === timer) this.#kept.delete(key);
+    }, maxAgeMs);
+    timer.unref();
+    this.#kept.set(key, { at: performance.now(), answer, timer });
+  }
+
+  /** The flight's answer for one caller; the request is aborted when its last caller leaves. */
+  async #wait(flight: Flight, signal: AbortSignal | undefined): Promise<MetricsText> {
+    signal?.throwIfAborted();
+    flight.waiters++;
+    let onAbort: (() => void) | undefined;
+    try {
+      if (signal === undefined) return await flight.done;
+      return await Promise.race([
+        flight.done,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      if (--flight.waiters === 0) flight.abort.abort();
+    }
+  }
+
+  close(): void {
+    for (const kept of this.#kept.values()) clearTimeout(kept.timer);
+    this.#kept.clear();
+    for (const flight of this.#inflight.values()) flight.abort.abort();
   }
 }
 
@@ -179,14 +286,22 @@ class V3Handle extends Handle<EtcdV3MemberClient> implements EtcdV3MemberClient 
 }
 
 class HttpHandle extends Handle<EtcdHttpMemberClient> implements EtcdHttpMemberClient {
+  readonly #metrics: SharedMetrics;
+
+  constructor(client: EtcdHttpMemberClient, release: () => void | Promise<void>, metrics: SharedMetrics) {
+    super(client, release);
+    this.#metrics = metrics;
+  }
+
   health(...a: Parameters<EtcdHttpMemberClient['health']>) {
     return this.client.health(...a);
   }
   version(...a: Parameters<EtcdHttpMemberClient['version']>) {
     return this.client.version(...a);
   }
-  metrics(...a: Parameters<EtcdHttpMemberClient['metrics']>) {
-    return this.client.metrics(...a);
+  metrics(opts?: MetricsOptions) {
+    const maxAgeMs = opts?.maxAgeMs;
+    return maxAgeMs === undefined ? this.client.metrics(opts) : this.#metrics.read({ ...opts, maxAgeMs });
   }
   async close(): Promise<void> {
     await this.release();

@@ -304,12 +304,20 @@ export type MetricsOptions = CallOptions & {
   readonly path?: string;
   /** default 8 MiB */
   readonly maxBytes?: number;
+  /**
+   * An answer read this recently (or being read now) for another cluster
+   * naming the same member may be returned instead of a new request (clients
+   * shared by the engine; others always read).
+   */
+  readonly maxAgeMs?: number;
 };
 
 export interface MetricsText {
   readonly text: string;
   /** Bytes received. */
   readonly bytes: number;
+  /** How long ago the answer was received, when it was read for another caller first. */
+  readonly ageMs?: number;
 }
 
 // ---- errors ---------------------------------------------------------------------

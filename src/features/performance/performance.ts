@@ -10,7 +10,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { parseEndpoint, type Endpoint } from '../../etcd/endpoint.ts';
-import { memberIdHex } from '../../etcd/types.ts';
+import { memberIdHex, type MetricsText } from '../../etcd/types.ts';
 import { errorMessage } from '../../errors.ts';
 import { realClock, sleep, type Clock } from '../../clock.ts';
 import { formatFigure, formatFinding } from '../../findings.ts';
@@ -285,18 +285,29 @@ export class PerformanceSession implements FeatureSession {
     };
   }
 
-  async #scrape(member: MemberHandle, signal: AbortSignal): Promise<Scrape> {
+  /**
+   * One reading of the member's metrics. `maxAgeMs`: a reading that recent
+   * taken for another cluster naming the same member will do (its time is
+   * when it was read); 0 for the second reading of a baseline, which must
+   * be new.
+   */
+  async #scrape(member: MemberHandle, signal: AbortSignal, maxAgeMs: number): Promise<Scrape> {
     const target = this.#target(member);
     if (target === undefined) throw new Error('member has no client URL');
     const t0 = performance.now();
-    let answer: { text: string; bytes: number };
+    let answer: MetricsText;
     try {
-      answer = await target.client.metrics({ signal, path: target.path, maxBytes: this.#options.maxBytes });
+      answer = await target.client.metrics({
+        signal,
+        path: target.path,
+        maxBytes: this.#options.maxBytes,
+        maxAgeMs,
+      });
     } catch (err) {
       throw new Error(`cannot read ${target.url}: ${errorMessage(err)}`);
     }
     const readMs = performance.now() - t0;
-    const reading = readMetrics(answer.text, this.#clock.now());
+    const reading = readMetrics(answer.text, this.#clock.now() - (answer.ageMs ?? 0));
     const id = member.snapshot.id;
     // A metrics URL that serves another member would blame the wrong one.
     if (id !== undefined && reading.serverId !== undefined && reading.serverId !== memberIdHex(id)) {
@@ -318,7 +329,9 @@ export class PerformanceSession implements FeatureSession {
 
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
     const members = this.#cluster.members();
-    let results = await forEachMember(members, (m) => this.#scrape(m, signal));
+    // Half the baseline: a shared reading still leaves a baseline at least that long.
+    const shareMs = (this.#options.baselineSeconds * 1000) / 2;
+    let results = await forEachMember(members, (m) => this.#scrape(m, signal, shareMs));
     const needBaseline = results.filter(
       (r) => r.result !== undefined && !this.#previous.has(this.#key(r.member)),
     );
@@ -327,7 +340,7 @@ export class PerformanceSession implements FeatureSession {
       await sleep(this.#clock, this.#options.baselineSeconds * 1000, signal);
       const again = await forEachMember(
         needBaseline.map((r) => r.member),
-        (m) => this.#scrape(m, signal),
+        (m) => this.#scrape(m, signal, 0),
       );
       results = results.map((r) => again.find((a) => a.member === r.member) ?? r);
     }
