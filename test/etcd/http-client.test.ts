@@ -9,6 +9,7 @@ import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
 import { startEtcdCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import { closedPort, optionsFor, rejectsWith, silentServer } from './helpers.ts';
+import { smallQuotaCluster } from '../support/clusters.ts';
 
 const VERSIONS = ['3.4', '3.6'] as const;
 
@@ -58,12 +59,7 @@ describe('etcd HTTP member client', { concurrency: true }, () => {
     });
 
     it(`etcd ${version}: a NOSPACE alarm makes /health unhealthy`, async () => {
-      await using cluster = await startEtcdCluster({
-        version,
-        members: 1,
-        name: `httpns${version.replace('.', '')}`,
-        quotaBackendBytes: 2 * 1024 * 1024,
-      });
+      await using cluster = await smallQuotaCluster(version, `httpns${version.replace('.', '')}`);
       const http = createHttpMemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       const v3 = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       try {

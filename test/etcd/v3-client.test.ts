@@ -29,6 +29,7 @@ import {
   settlesWithin,
   silentServer,
 } from './helpers.ts';
+import { smallQuotaCluster } from '../support/clusters.ts';
 
 const VERSIONS = ['3.4', '3.6'] as const;
 
@@ -413,12 +414,7 @@ describe('etcd v3 member client', { concurrency: true }, () => {
 
   for (const version of VERSIONS) {
     it(`NOSPACE alarm on etcd ${version}: listed with its member, disarmed after compact and defragment`, async () => {
-      await using cluster = await startEtcdCluster({
-        version,
-        members: 1,
-        name: `nospace${version.replace('.', '')}`,
-        quotaBackendBytes: 2 * 1024 * 1024,
-      });
+      await using cluster = await smallQuotaCluster(version, `nospace${version.replace('.', '')}`);
       const client = createV3MemberClient(parseEndpoint(cluster.endpoints[0]!), optionsFor(cluster));
       try {
         const value = Buffer.alloc(256 * 1024, 'x');

@@ -8,8 +8,21 @@ import { parseEndpoint, type Endpoint } from '../../src/etcd/endpoint.ts';
 import { createHttpMemberClient } from '../../src/etcd/http/client.ts';
 import type { ClientOptions } from '../../src/etcd/types.ts';
 import { createV3MemberClient } from '../../src/etcd/v3/client.ts';
-import { startEtcdCluster, type StartClusterOptions, type TestCluster } from '../../src/testbed/index.ts';
+import {
+  startEtcdCluster,
+  type EtcdVersion,
+  type StartClusterOptions,
+  type TestCluster,
+} from '../../src/testbed/index.ts';
 import { clientOptionsFor } from './specs.ts';
+
+/** A backend quota small enough that a few 256 KiB puts raise etcd's NOSPACE alarm. */
+export const SMALL_QUOTA_BYTES = 2 * 1024 * 1024;
+
+/** A one-member cluster with SMALL_QUOTA_BYTES, to fill up to NOSPACE; the caller stops it (`await using`). */
+export function smallQuotaCluster(version: EtcdVersion, name: string): Promise<TestCluster> {
+  return startEtcdCluster({ version, members: 1, name, quotaBackendBytes: SMALL_QUOTA_BYTES });
+}
 
 /** Starts a test-bed cluster that is stopped when test `t` ends. */
 export async function clusterForTest(t: TestContext, opts: StartClusterOptions): Promise<TestCluster> {
