@@ -7,14 +7,14 @@
  * objects that cannot be converted are named on stderr, exit code 1.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { createClients, type Clients } from '../../src/k8s/client/index.ts';
 import { startKubeApiserver, type KubeApiserver } from '../../src/testbed/index.ts';
 import { cli, cliWithInput } from '../support/cli.ts';
+import { suiteTempDir } from '../../src/testing/temp-dir.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const OBJECTS = join(FIXTURES, 'kstone-etcdclusters.yaml');
@@ -84,11 +84,10 @@ describe('etcd-monitor migrate kstone on files', () => {
 describe('etcd-monitor migrate kstone --kubeconfig on a real kube-apiserver', () => {
   let server: KubeApiserver;
   let admin: Clients;
-  let dir: string;
+  const dir = suiteTempDir('etcd-monitor-migrate-');
   before(async () => {
     server = await startKubeApiserver();
     admin = createClients(server.adminKubeConfig());
-    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-migrate-'));
     await server.applyManifests('apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kstone\n');
     await server.applyManifests([join(FIXTURES, 'kstone-crd.yaml'), CRDS]);
     await server.applyManifests(OBJECTS);
@@ -96,7 +95,6 @@ describe('etcd-monitor migrate kstone --kubeconfig on a real kube-apiserver', ()
   after(async () => {
     await admin?.close();
     await server?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   it('reads kstone objects and Secrets from the cluster; the output is accepted by the apiserver', async () => {
