@@ -137,16 +137,27 @@ for (const major of engineMajors()) {
       }
     });
 
-    test('run serves /metrics and stops on SIGTERM', async () => {
+    test('run serves /metrics and the probe listener (a worker thread in the bundle), stops on SIGTERM', async () => {
       const config = join(dir, `node${major}.yaml`);
       await writeFile(
         config,
         `clusters:\n  - name: pack\n    endpoints: [${cluster.endpoints[0]}]\n    features:\n      healthy: {intervalSeconds: 1}\n      alarm: {intervalSeconds: 1}\n`,
       );
       const port = await freePort();
+      const probePort = await freePort();
       const daemon = startDaemon(
         globalBin,
-        ['run', '--config', config, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
+        [
+          'run',
+          '--config',
+          config,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--probe-listen',
+          `127.0.0.1:${probePort}`,
+          '--log-level',
+          'warn',
+        ],
         env(),
       );
       try {
@@ -156,6 +167,11 @@ for (const major of engineMajors()) {
           [[`{clusterName="pack",endpoint="${hostPort(cluster.endpoints[0]!)}"}`, 1]],
           daemon.stderr(),
         );
+        // The probe worker runs from its source text: the bundle must carry it whole, on every supported Node.
+        const ready = await fetch(`http://127.0.0.1:${probePort}/readyz`, {
+          signal: AbortSignal.timeout(10_000),
+        });
+        assert.equal(`${ready.status} ${await ready.text()}`, '200 ready\n', daemon.stderr());
       } finally {
         daemon.child.kill('SIGTERM');
       }
