@@ -75,3 +75,15 @@ test('inspect and run load no undici: the etcd HTTP client is node:http', async 
     );
   }
 });
+
+test('inspect loads no pino: its silent logger is not a pino logger', async () => {
+  const loaded = await modulesLoadedBy(['inspect', '--help']);
+  assert.ok(
+    loaded.some((u) => u.endsWith('/src/log.ts')),
+    'the logging module is loaded (the check can see it)',
+  );
+  assert.deepEqual(
+    loaded.filter((u) => /\/node_modules\/pino\//.test(u)),
+    [],
+  );
+});
