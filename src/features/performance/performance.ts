@@ -329,9 +329,15 @@ export class PerformanceSession implements FeatureSession {
 
   async inspect(signal: AbortSignal): Promise<InspectionOutcome> {
     const members = this.#cluster.members();
-    // Half the baseline: a shared reading still leaves a baseline at least that long.
-    const shareMs = (this.#options.baselineSeconds * 1000) / 2;
-    let results = await forEachMember(members, (m) => this.#scrape(m, signal, shareMs));
+    // A shared reading may be half a baseline old, and never as old as this member's previous
+    // reading: every figure still covers an interval (at least half of it).
+    const now = this.#clock.now();
+    const shareMs = (m: MemberHandle): number => {
+      const half = (this.#options.baselineSeconds * 1000) / 2;
+      const previous = this.#previous.get(this.#key(m));
+      return previous === undefined ? half : Math.max(0, Math.min(half, (now - previous.atMs) / 2));
+    };
+    let results = await forEachMember(members, (m) => this.#scrape(m, signal, shareMs(m)));
     const needBaseline = results.filter(
       (r) => r.result !== undefined && !this.#previous.has(this.#key(r.member)),
     );
