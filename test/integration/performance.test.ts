@@ -307,3 +307,52 @@ describe('performance with TLS, inspect', () => {
     assert.match(r.stdout, /performance\s+(ok|PROBLEM)\s+/);
   });
 });
+
+describe('a member named by many clusters', () => {
+  test('its /metrics is read once for the clusters asking together, every figure still over an interval', async (t) => {
+    const cluster = await clusterForTest(t, { version: '3.6', members: 1, name: 'perfshare' });
+    const { daemon } = await startInspectionServer(t);
+    // etcd counts the scrapes of its own /metrics: what it served is what the monitor read.
+    const served = async (): Promise<number> => {
+      const text = await (await fetch(`${cluster.endpoints[0]}/metrics`)).text();
+      const m = /^promhttp_metric_handler_requests_total\{code="200"\} (\d+)$/m.exec(text);
+      assert.ok(m !== null, 'etcd counts its /metrics requests');
+      return Number(m[1]);
+    };
+    const before = await served();
+    const names = Array.from({ length: 12 }, (_, i) => `share${i}`);
+    for (const name of names)
+      await daemon.engine.upsert(
+        specFor(name, cluster, {
+          performance: { intervalSeconds: 1, timeoutSeconds: 15, options: { baselineSeconds: 4 } },
+        }),
+      );
+    const runs = (): number =>
+      names.reduce((sum, n) => sum + (daemon.store.get(n)?.features['performance']?.runs ?? 0), 0);
+    // A few rounds of every cluster after its baseline.
+    await eventually(
+      () => names.every((n) => (daemon.store.get(n)?.features['performance']?.runs ?? 0) >= 5),
+      'five performance rounds of every cluster',
+      120_000,
+    );
+    const rounds = runs();
+    const lastRuns = new Map(names.map((n) => [n, performanceRun(daemon, n)]));
+    for (const name of names) await daemon.engine.remove(name);
+    // Our own two reads of the counter are not the monitor's.
+    const reads = (await served()) - before - 1;
+    // Read per cluster, that would be one read a round plus each cluster's baseline read
+    // (rounds in flight when the clusters were removed read too: a few more reads than rounds).
+    const unshared = rounds + names.length;
+    t.diagnostic(`${reads} reads of the member's /metrics for ${rounds} rounds of ${names.length} clusters`);
+    assert.ok(
+      reads <= unshared / 2,
+      `${reads} reads of /metrics for ${rounds} rounds (${unshared} unshared)`,
+    );
+    for (const name of names) {
+      const run = lastRuns.get(name);
+      assert.ok(run !== undefined, `${name}: a successful round`);
+      for (const m of run.details.members)
+        assert.ok((m.figures?.windowSeconds ?? 0) > 0, `${name}: figures over an interval`);
+    }
+  });
+});
