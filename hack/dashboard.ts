@@ -135,6 +135,14 @@ function memberStates(
   };
 }
 
+/** A quantile of each process's wait for a round slot over the rate interval. */
+function slotWait(q: number): Target {
+  return {
+    expr: `histogram_quantile(${q}, sum by (instance, le) (rate(etcd_monitor_round_queue_wait_seconds_bucket[$__rate_interval])))`,
+    legend: `{{instance}} p${q * 100}`,
+  };
+}
+
 const HEALTH = twoStates(['unhealthy', 'red'], ['healthy', 'green']);
 const STATE = {
   '0': { text: 'OK', color: 'green' },
@@ -770,16 +778,7 @@ export const ROWS: readonly RowSpec[] = [
         type: 'timeseries',
         description:
           'How long rounds waited for a slot before they started (not charged to their deadline). Waits near an interval mean rounds are skipped.',
-        targets: [
-          {
-            expr: 'histogram_quantile(0.99, sum by (instance, le) (rate(etcd_monitor_round_queue_wait_seconds_bucket[$__rate_interval])))',
-            legend: '{{instance}} p99',
-          },
-          {
-            expr: 'histogram_quantile(0.5, sum by (instance, le) (rate(etcd_monitor_round_queue_wait_seconds_bucket[$__rate_interval])))',
-            legend: '{{instance}} p50',
-          },
-        ],
+        targets: [slotWait(0.99), slotWait(0.5)],
         unit: 's',
         w: 12,
         h: 6,
