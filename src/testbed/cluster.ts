@@ -14,7 +14,15 @@ import { etcdBinaries, isEtcdVersion, type EtcdBinaries, type EtcdVersion } from
 import { generateCertificates, type ServingCertOptions, type TestClusterTls } from './certs.ts';
 import { httpGet } from './http.ts';
 import { exitError, freePort, retryPortRace } from './ports.ts';
-import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
+import {
+  isAlive,
+  logTail,
+  spawnTracked,
+  stopProcess,
+  trackDir,
+  untrackDir,
+  type TrackedProcess,
+} from './processes.ts';
 import { errorMessage } from '../errors.ts';
 
 export interface StartClusterOptions {
@@ -94,9 +102,10 @@ export interface TestCluster extends AsyncDisposable {
   /**
    * SIGSTOP: the member stops dead (no answer, no raft, no fsync) while its
    * sockets stay open, as a member stalled by its disk or a long GC would;
-   * stopMember, killMember and stop() continue it first.
+   * stopMember, killMember and stop() continue it first. Resolves once
+   * every thread of the member is stopped (not when the signal is sent).
    */
-  pauseMember(i: number): void;
+  pauseMember(i: number): Promise<void>;
   /** SIGCONT; a no-op for a member not running. */
   resumeMember(i: number): void;
   /**
@@ -527,11 +536,11 @@ class EtcdTestCluster implements TestCluster {
     await this.terminate(this.member(i), 'SIGKILL', STOP_GRACE_MS);
   }
 
-  pauseMember(i: number): void {
+  async pauseMember(i: number): Promise<void> {
     this.assertNotStopped();
     const child = this.member(i).proc?.child;
     if (child === undefined || !isAlive(child)) throw new Error(`member ${i} is not running`);
-    child.kill('SIGSTOP');
+    await stopProcess(child);
   }
 
   resumeMember(i: number): void {

@@ -7,7 +7,8 @@
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile, readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../errors.ts';
 
 const children = new Set<ChildProcess>();
@@ -124,6 +125,54 @@ export function spawnTracked(
 
 export function isAlive(child: ChildProcess | undefined): boolean {
   return child !== undefined && alive(child);
+}
+
+/** How long stopProcess waits for every thread to stop (only a guard against a hang). */
+const STOP_DEADLINE_MS = 30_000;
+
+/**
+ * SIGSTOP, then waits until every thread of the process is stopped. kill()
+ * returns before the process stops: the kernel stops the thread group only
+ * once one of its threads handles the signal, and on a loaded machine the
+ * others keep running meanwhile (an etcd member went on applying writes and
+ * sending watch events for tens of ms after kill() returned). Where there is
+ * no /proc (not Linux) it returns after sending the signal.
+ */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined || !alive(child)) throw new Error('the process is not running');
+  child.kill('SIGSTOP');
+  const deadline = performance.now() + STOP_DEADLINE_MS;
+  for (;;) {
+    const running = await runningThreads(pid);
+    if (running === undefined || running.length === 0) return;
+    if (!alive(child)) throw new Error(`process ${pid} exited while being stopped`);
+    if (performance.now() > deadline)
+      throw new Error(
+        `process ${pid}: threads ${running.join(', ')} still not stopped ${STOP_DEADLINE_MS} ms after SIGSTOP`,
+      );
+    await sleep(5);
+  }
+}
+
+/** Thread ids of `pid` not in a stopped state; undefined without /proc. */
+async function runningThreads(pid: number): Promise<number[] | undefined> {
+  if (!existsSync('/proc/self/task')) return undefined;
+  const tids = await readdir(`/proc/${pid}/task`);
+  const running: number[] = [];
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+    } catch {
+      continue; // the thread exited
+    }
+    // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    // T: stopped by a signal; t: stopped by a tracer; Z/X: exiting, runs no more code.
+    if (!'TtZX'.includes(state)) running.push(Number(tid));
+  }
+  return running;
 }
 
 /** Registers a directory to be removed at exit unless untracked first. */

@@ -72,7 +72,7 @@ describe('performance on etcd 3.6 with TLS', () => {
     const i = cluster.endpoints.findIndex((e) => hostPort(e) === follower.endpoint);
     const name = follower.name;
     const pausedAt = performance.now();
-    cluster.pauseMember(i);
+    await cluster.pauseMember(i);
     t.after(() => cluster.resumeMember(i));
     try {
       // Paused: its metrics are an error of its own; the others still count.

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +114,18 @@ describe('etcd test bed', { concurrency: true }, () => {
         ).trim(),
         'v1',
       );
+
+      // Paused means every thread stopped when pauseMember resolves, not only the signal sent.
+      const pausedPid = cluster.members[0]!.pid!;
+      await cluster.pauseMember(0);
+      const threads = readdirSync(`/proc/${pausedPid}/task`);
+      assert.ok(threads.length > 1, 'etcd runs several threads');
+      for (const tid of threads) {
+        const stat = readFileSync(`/proc/${pausedPid}/task/${tid}/stat`, 'latin1');
+        assert.equal(stat.slice(stat.lastIndexOf(')') + 2)[0], 'T', `thread ${tid} of the paused member`);
+      }
+      cluster.resumeMember(0);
+      await cluster.waitHealthy(10_000);
 
       await cluster.killMember(2);
       assert.equal(cluster.members[2]?.running, false);
