@@ -102,7 +102,8 @@ export interface TestCluster extends AsyncDisposable {
   /**
    * SIGSTOP: the member stops dead (no answer, no raft, no fsync) while its
    * sockets stay open, as a member stalled by its disk or a long GC would;
-   * stopMember, killMember and stop() continue it first. Resolves once
+   * stopMember and stop() continue it first, killMember kills it paused
+   * (it never runs again). Resolves once
    * every thread of the member is stopped (not when the signal is sent).
    */
   pauseMember(i: number): Promise<void>;
@@ -511,7 +512,10 @@ class EtcdTestCluster implements TestCluster {
     const proc = m.proc;
     if (!proc || !isAlive(proc.child)) return;
     // A paused member (pauseMember) would not act on SIGTERM until continued.
-    proc.child.kill('SIGCONT');
+    // SIGKILL ends a stopped process as it is: continuing it first would let it
+    // run until the kill lands, applying and sending what it received while
+    // paused (a watch on it delivered writes made during the pause).
+    if (signal !== 'SIGKILL') proc.child.kill('SIGCONT');
     proc.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
     const exitedInTime = await Promise.race([
