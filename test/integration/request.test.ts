@@ -304,44 +304,57 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
       const resources = SHAPES.map((s) => s.resource);
       for (let i = 0; i < 20; i++) await step(model, i, prefix);
       await daemon.engine.upsert(specFor('compact', cluster, { request: every(1, { prefixes: [prefix] }) }));
-      const first = await caughtUp('compact', model, 'the initial count');
+      await caughtUp('compact', model, 'the initial count');
       model.counting = true;
       for (let i = 20; i < 60; i++) await step(model, i, prefix);
-      await caughtUp('compact', model, 'batch A processed');
+      const batchA = await caughtUp('compact', model, 'batch A processed');
       await assertExact('compact', 'kube', model, resources);
 
       // Freeze the member the watch is on: its stream stops delivering, without failing.
-      const watched = memberIndex(first.member);
-      assert.notEqual(watched, leader, 'the watch is on a follower');
+      // Writes and the compaction go through the leader (a follower would forward them).
+      const leaderNow = await leaderIndex(cluster, clients);
+      model.client = clients[leaderNow]!;
+      const watched = memberIndex(batchA.member);
+      assert.notEqual(watched, leaderNow, 'the watch is on a follower');
       t.after(async () => {
         if (cluster.members[watched]!.running) return;
         await cluster.startMember(watched);
         await cluster.waitHealthy();
       });
-      const pid = cluster.members[watched]!.pid!;
-      process.kill(pid, 'SIGSTOP');
+      // Resolves once every thread of the member is stopped: a member still
+      // running after kill(SIGSTOP) returned delivered the first writes of
+      // batch B to the watch, and they were counted.
+      await cluster.pauseMember(watched);
       let killed = false;
       try {
+        // The watch did not move away before the pause held: batch B cannot reach it.
+        const paused = requestDetails(daemon, 'compact')!;
+        assert.equal(paused.member, batchA.member, 'the watch is still on the paused member');
+        assert.equal(paused.watchRestarts, batchA.watchRestarts, 'the watch did not restart');
         // Batch B, then a compaction past the watch position.
         model.counting = false;
         for (let i = 60; i < 100; i++) await step(model, i, prefix);
-        await clients[leader]!.compact(model.lastRevision);
+        await model.client.compact(model.lastRevision);
         // The stalled watch shows as lag: the leader's revision moved, the processed one did not.
+        // (The leader's revision is sampled at most once a second: wait for a sample after batch B.)
         const stalled = await eventually(
           () => {
             const d = requestDetails(daemon, 'compact');
-            return d !== undefined && d.lagRevisions > 0n && d.lagSeconds > 0 ? d : undefined;
+            return d !== undefined && d.clusterRevision >= model.lastRevision && d.lagSeconds > 0
+              ? d
+              : undefined;
           },
           'the lag of the stalled watch',
           10_000,
         );
-        assert.ok(stalled.clusterRevision >= model.lastRevision);
+        assert.equal(stalled.processedRevision, batchA.processedRevision, 'nothing processed while paused');
         assert.equal(stalled.lagRevisions, stalled.clusterRevision - stalled.processedRevision);
-        // The member dies: the stream fails and the watch resumes elsewhere, at a compacted revision.
+        // The member dies still paused (killMember does not continue it): the stream fails and the
+        // watch resumes elsewhere, at a compacted revision.
         await cluster.killMember(watched);
         killed = true;
       } finally {
-        if (!killed) process.kill(pid, 'SIGCONT');
+        if (!killed) cluster.resumeMember(watched);
       }
       const recounted = await eventually(
         () => {
@@ -352,6 +365,12 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         20_000,
       );
       assert.ok(recounted.recountGapRevisions > 0n);
+      // The unknowable gap starts right after the last event the watch processed before the pause.
+      assert.equal(
+        recounted.prefixes[0]!.countRevision - recounted.recountGapRevisions,
+        batchA.processedRevision,
+        'the re-count gap begins after the revision processed before the pause',
+      );
       assert.ok(recounted.processedRevision >= model.lastRevision, 'counted at or after the compaction');
       await assertExact('compact', 'kube', model, resources);
       // Batch B's requests are unknowable; batch C's are counted.
