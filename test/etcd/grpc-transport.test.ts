@@ -20,7 +20,7 @@ import {
 } from '../../src/etcd/v3/transport.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
-import { closedPort, silentServer } from './helpers.ts';
+import { closedPort, settlesWithin, silentServer } from './helpers.ts';
 
 const methods = etcdMethods();
 
@@ -310,6 +310,38 @@ describe('gRPC transport: connections that never work', () => {
     } finally {
       c.close();
       await silent.close();
+    }
+  });
+});
+
+describe('gRPC transport: keepalive', () => {
+  it('a member frozen under an open stream: the unanswered ping ends the connection and the stream', async () => {
+    await using cluster = await startEtcdCluster({ version: '3.6', members: 1, name: 'grpctka' });
+    // Pings every second while a call is open (faster than etcd allows for long, but the member is frozen).
+    const channel = channelFor(cluster.endpoints[0]!, { keepaliveTimeMs: 1_000, keepaliveTimeoutMs: 1_000 });
+    try {
+      assert.equal(await connected(channel), 'READY');
+      const watch = channel.call(methods.watch.path, {}, undefined);
+      watch.write(methods.watch.requestSerialize({ create_request: { key: Buffer.from('/ka') } }));
+      await firstMessage(watch);
+      const states: ChannelState[] = [];
+      channel.onStateChange((s) => states.push(s));
+      cluster.pauseMember(0);
+      try {
+        // Without keepalive nothing would end it (a frozen member keeps its TCP connection): a hang guard only.
+        const e = await statusOf(settlesWithin(watch.next(), 60_000, 'the watch on a frozen member'));
+        assert.equal(e.code, 14, e.message);
+        await eventually(
+          () =>
+            /keepalive ping not acknowledged within 1000 ms/.test(channel.lastError) &&
+            states.includes('IDLE'),
+          'the channel to leave READY, saying why',
+        );
+      } finally {
+        cluster.resumeMember(0);
+      }
+    } finally {
+      channel.close();
     }
   });
 });

@@ -228,6 +228,8 @@ interface Connection {
   /** Calls open on it: pings only while there are some. */
   calls: number;
   pingTimer: NodeJS.Timeout | undefined;
+  /** Records why the connection is being ended (the first reason wins), reported as the channel's lastError. */
+  readonly noteFailure: (reason: string) => void;
 }
 
 export type Metadata = Readonly<Record<string, string>>;
@@ -354,7 +356,15 @@ export class GrpcChannel {
       this.#fail();
       return;
     }
-    const c: Connection = { session, ready: false, calls: 0, pingTimer: undefined };
+    const c: Connection = {
+      session,
+      ready: false,
+      calls: 0,
+      pingTimer: undefined,
+      noteFailure: (reason) => {
+        if (failure === '') failure = reason;
+      },
+    };
     conn = c;
     this.#current = c;
     this.#connections.add(c);
@@ -436,7 +446,8 @@ export class GrpcChannel {
         return;
       }
       const timeout = setTimeout(() => {
-        conn.session.destroy(new Error(`keepalive ping not acknowledged within ${o.keepaliveTimeoutMs} ms`));
+        conn.noteFailure(`keepalive ping not acknowledged within ${o.keepaliveTimeoutMs} ms`);
+        conn.session.destroy();
       }, o.keepaliveTimeoutMs);
       timeout.unref();
       const sent = conn.session.ping((err) => {
