@@ -5,10 +5,10 @@
  * an expired or mismatched certificate is described instead of hidden.
  */
 import type { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
 import { connect, type PeerCertificate } from 'node:tls';
 import { X509Certificate as X509 } from 'node:crypto';
 import type { Endpoint } from './endpoint.ts';
+import { sniOption } from './tls.ts';
 import type { TlsMaterial } from './types.ts';
 
 export interface PresentedChain {
@@ -29,13 +29,10 @@ export function fetchPeerChain(
 ): Promise<PresentedChain> {
   return new Promise((resolve, reject) => {
     signal.throwIfAborted();
-    const serverName =
-      tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : endpoint.host;
     const socket = connect({
       host: endpoint.host,
       port: endpoint.port,
-      // SNI takes names only.
-      ...(isIP(serverName) === 0 ? { servername: serverName } : {}),
+      ...sniOption(endpoint.host, tls?.serverName),
       ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
       // etcd with --client-cert-auth ends a handshake without a client certificate.
       ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),

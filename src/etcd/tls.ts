@@ -5,6 +5,7 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { Secret } from './secret.ts';
 import type { TlsMaterial } from './types.ts';
 import { errorMessage } from '../errors.ts';
@@ -136,4 +137,15 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
   };
   checkTlsMaterial(material, labels);
   return material;
+}
+
+/**
+ * The TLS server name (SNI) a connection to `host` sends: the configured
+ * serverName, else the host; none for an IP address, which SNI may not
+ * carry (RFC 6066; Node warns, DEP0123). Node checks the certificate
+ * against the servername when one is sent, else against the host.
+ */
+export function sniOption(host: string, serverName: string | undefined): { servername?: string } {
+  const name = serverName !== undefined && serverName !== '' ? serverName : host;
+  return isIP(name) === 0 ? { servername: name } : {};
 }

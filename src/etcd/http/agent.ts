@@ -14,7 +14,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Endpoint } from '../endpoint.ts';
 import {
   cleanGrpcDetails,
@@ -24,6 +24,7 @@ import {
   isTlsText,
   memberError,
 } from '../errors.ts';
+import { sniOption } from '../tls.ts';
 import { EtcdError, type CallOptions, type ClientOptions, type EtcdErrorCode } from '../types.ts';
 import { errorMessage } from '../../errors.ts';
 
@@ -110,18 +111,12 @@ export class MemberHttp {
     // Idle connections time out (and are closed by the agent); a request's own deadline is ours.
     const pool = { keepAlive: true, timeout: KEEPALIVE_MS, scheduling: 'lifo' as const };
     if (endpoint.scheme === 'https') {
-      const serverName = tls?.serverName !== undefined && tls.serverName !== '' ? tls.serverName : undefined;
       this.#agent = new HttpsAgent({
         ...pool,
         ...(tls?.ca !== undefined && { ca: tls.ca }),
         ...(tls?.cert !== undefined && { cert: tls.cert }),
         ...(tls?.key !== undefined && { key: tls.key.reveal() }),
-        // SNI never carries an IP address (RFC 6066); without a servername Node checks the host itself.
-        ...(serverName !== undefined
-          ? { servername: serverName }
-          : isIP(endpoint.host) === 0
-            ? { servername: endpoint.host }
-            : {}),
+        ...sniOption(endpoint.host, tls?.serverName),
         ...(tls?.insecureSkipVerify === true && {
           rejectUnauthorized: false,
           checkServerIdentity: () => undefined,

@@ -26,6 +26,7 @@ import * as http2 from 'node:http2';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { Backoff } from '../../backoff.ts';
+import { sniOption } from '../tls.ts';
 
 /** gRPC status names by code (fixed by the gRPC spec). */
 export const GRPC_STATUS_NAMES: readonly string[] = [
@@ -397,18 +398,12 @@ export class GrpcChannel {
 
   #tlsSocket(tls: ChannelTls): Socket {
     const o = this.#options;
-    const serverName = tls.serverName !== undefined && tls.serverName !== '' ? tls.serverName : undefined;
     return tlsConnect({
       host: o.host,
       port: o.port,
       secureContext: this.#secureContext,
       ALPNProtocols: ['h2'],
-      // SNI never carries an IP address (RFC 6066); without a servername Node checks the host itself.
-      ...(serverName !== undefined
-        ? { servername: serverName }
-        : isIP(o.host) === 0
-          ? { servername: o.host }
-          : {}),
+      ...sniOption(o.host, tls.serverName),
       ...(tls.insecureSkipVerify === true && {
         rejectUnauthorized: false,
         checkServerIdentity: () => undefined,
