@@ -326,7 +326,7 @@ describe('gRPC transport: keepalive', () => {
       await firstMessage(watch);
       const states: ChannelState[] = [];
       channel.onStateChange((s) => states.push(s));
-      cluster.pauseMember(0);
+      await cluster.pauseMember(0);
       try {
         // Without keepalive nothing would end it (a frozen member keeps its TCP connection): a hang guard only.
         const e = await statusOf(settlesWithin(watch.next(), 60_000, 'the watch on a frozen member'));
