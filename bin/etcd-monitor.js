@@ -29,6 +29,12 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write(`${pkg.version}\n`);
   process.exit(0);
 }
+// The V8 settings below are for the long-running commands only: they save
+// memory over time, and changing any V8 flag at run time (either of these
+// alone) cost `inspect` ~30 ms of CPU and wall, a fifth of its run
+// (measured side by side; not the garbage collections, and the code cache
+// is still accepted: the cost is inside V8). docs/performance.md, issue 8.
+const longRunning = ['run', 'demo', 'operator', 'etcdcluster', 'inspection'].includes(args[0] ?? '');
 // A young generation that stays at V8's initial 1 MiB instead of growing
 // to 16-32 MiB under the daemon's allocation churn: 10-25 MiB less RSS; the
 // price is more scavenges, 6-12% of the CPU at 1,000 clusters, unmeasurable
@@ -36,14 +42,14 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
 // at run time, unlike --max-semi-space-size; not when the user sized the
 // young generation in NODE_OPTIONS or on node's command line.
 const nodeFlags = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`;
-if (!/semi-space/.test(nodeFlags)) setFlagsFromString('--semi-space-growth-factor=1');
+if (longRunning && !/semi-space/.test(nodeFlags)) setFlagsFromString('--semi-space-growth-factor=1');
 // The old generation: after each full collection V8 lets the heap grow to
 // up to 4x the live data while memory is free, which at 1,000 clusters
 // doubled the daemon's RSS for garbage. 1.5x keeps that slack bounded
 // without a fixed limit that a larger fleet would run into (the collector
 // runs more often: full collections took ~2% of the CPU at 1,000 clusters). Works
 // with a --max-old-space-size limit too; not when the user set the growth.
-if (!/heap-growing-percent/.test(nodeFlags)) setFlagsFromString('--heap-growing-percent=50');
+if (longRunning && !/heap-growing-percent/.test(nodeFlags)) setFlagsFromString('--heap-growing-percent=50');
 // V8's code cache on disk (in the OS temp directory): later starts skip
 // compiling the modules they load. Start-up figures: docs/performance.md.
 enableCompileCache?.();
