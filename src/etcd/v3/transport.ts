@@ -618,7 +618,11 @@ export class GrpcCall implements AsyncIterable<Buffer> {
       } else if (session.destroyed || session.closed) {
         this.finish(UNAVAILABLE, 'connection to the member closed');
       } else if (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
-        this.finish(...rstCodeToStatus(stream.rstCode));
+        // A member ends a call at the deadline we sent it (grpc-timeout) with RST_STREAM CANCEL, which
+        // can arrive before our own timer fires (etcd 3.4 does): at the deadline, that is the deadline.
+        if (stream.rstCode === http2.constants.NGHTTP2_CANCEL && this.#deadlineReached())
+          this.finish(DEADLINE_EXCEEDED, 'Deadline exceeded');
+        else this.finish(...rstCodeToStatus(stream.rstCode));
       } else {
         this.finish(UNKNOWN, 'the answer ended without a grpc-status');
       }
@@ -641,6 +645,11 @@ export class GrpcCall implements AsyncIterable<Buffer> {
   /** Ends the call (RST_STREAM CANCEL); iteration throws CANCELLED. A no-op once the status is known. */
   cancel(details = 'Cancelled on client'): void {
     this.finish(CANCELLED, details);
+  }
+
+  /** The deadline has come, give or take Date.now()'s 1 ms tick (the member's timer ran from a later start). */
+  #deadlineReached(): boolean {
+    return this.#deadline !== undefined && Date.now() >= this.#deadline - 1;
   }
 
   /** @internal Sets the final status (the first one wins) and releases the stream. */
