@@ -610,7 +610,12 @@ export class GrpcCall implements AsyncIterable<Buffer> {
     stream.once('close', () => {
       if (this.#status !== undefined) return;
       const trailer = this.#trailerStatus;
-      if (this.#notGrpc !== undefined) {
+      // A member ends a call at the deadline we sent it (grpc-timeout) — by RST_STREAM CANCEL or a status
+      // such as CANCELLED or UNKNOWN "context deadline exceeded" (etcd 3.4) — and that can arrive before
+      // our own timer fires: at the deadline, any end but OK is the deadline.
+      if (this.#deadlineReached() && !(trailer !== undefined && trailer[0] === OK)) {
+        this.finish(DEADLINE_EXCEEDED, 'Deadline exceeded');
+      } else if (this.#notGrpc !== undefined) {
         this.finish(...this.#notGrpc);
       } else if (trailer !== undefined) {
         if (Number.isInteger(trailer[0])) this.finish(...trailer);
@@ -618,11 +623,7 @@ export class GrpcCall implements AsyncIterable<Buffer> {
       } else if (session.destroyed || session.closed) {
         this.finish(UNAVAILABLE, 'connection to the member closed');
       } else if (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
-        // A member ends a call at the deadline we sent it (grpc-timeout) with RST_STREAM CANCEL, which
-        // can arrive before our own timer fires (etcd 3.4 does): at the deadline, that is the deadline.
-        if (stream.rstCode === http2.constants.NGHTTP2_CANCEL && this.#deadlineReached())
-          this.finish(DEADLINE_EXCEEDED, 'Deadline exceeded');
-        else this.finish(...rstCodeToStatus(stream.rstCode));
+        this.finish(...rstCodeToStatus(stream.rstCode));
       } else {
         this.finish(UNKNOWN, 'the answer ended without a grpc-status');
       }
