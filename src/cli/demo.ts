@@ -163,9 +163,10 @@ async function demo(flags: DemoFlags): Promise<number> {
       features,
     };
     await daemon.engine.upsert(spec);
-    const address = await daemon.listen(flags.listen);
+    // Probes first: once /metrics answers, the probe listener answers too.
     const probeAddress =
       flags.probeListen === undefined ? undefined : await daemon.listenProbes(flags.probeListen);
+    const address = await daemon.listen(flags.listen);
     daemon.setReady(true);
     void keyspace.churn(flags.writesPerSecond, load.signal);
     compactTimer = compactLikeKubeApiserver(writer, flags.compactEvery, logger);

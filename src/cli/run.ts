@@ -211,11 +211,12 @@ async function run(flags: RunFlags): Promise<number> {
   let code = 0;
   if (!stop.signal.aborted) {
     try {
-      const address = await daemon.listen(listen);
+      // Probes first: once /metrics answers, the probe listener answers too.
       const probeAddress =
         probeListen === undefined
           ? undefined
           : await daemon.listenProbes(probeListen.address, probeListen.what);
+      const address = await daemon.listen(listen);
       daemon.setReady(true);
       logger.info(
         {

@@ -162,8 +162,9 @@ export class Manager {
    */
   async start(metricsAddr: string, probeAddr?: string): Promise<string> {
     if (this.#running !== undefined) throw new Error('manager already started');
-    const address = await this.server.listen(metricsAddr);
+    // Probes first: once /metrics answers, the probe listener answers too.
     const probeAddress = probeAddr === undefined ? undefined : await this.server.listenProbes(probeAddr);
+    const address = await this.server.listen(metricsAddr);
     this.#log.info(
       {
         address,
