@@ -112,6 +112,11 @@ function perCluster(metric: string, what?: string): Target {
   };
 }
 
+/** One series per etcd-monitor process (the monitor's own metrics carry no cluster). */
+function perProcess(metric: string, what?: string): Target {
+  return { expr: metric, legend: `{{instance}}${what === undefined ? '' : ` ${what}`}` };
+}
+
 /** Text and colour of the values 0 and 1 of a state. */
 function twoStates(zero: [string, string], one: [string, string]): PanelSpec['mappings'] {
   return { '0': { text: zero[0], color: zero[1] }, '1': { text: one[0], color: one[1] } };
@@ -755,7 +760,7 @@ export const ROWS: readonly RowSpec[] = [
         title: 'Monitor event-loop lag',
         type: 'timeseries',
         description: 'Event-loop lag of each etcd-monitor process: high values delay every round and scrape.',
-        targets: [{ expr: 'etcd_monitor_nodejs_eventloop_lag_seconds', legend: '{{instance}}' }],
+        targets: [perProcess('etcd_monitor_nodejs_eventloop_lag_seconds')],
         unit: 's',
         w: 12,
         h: 6,
@@ -766,9 +771,9 @@ export const ROWS: readonly RowSpec[] = [
         description:
           'Inspection rounds and membership reads running and waiting for a slot of the global limiter (--max-concurrent-rounds), against the slots. Waiting rounds that stay above zero: the process is saturated; add replicas (sharding) or slots.',
         targets: [
-          { expr: 'etcd_monitor_rounds_running', legend: '{{instance}} running' },
-          { expr: 'etcd_monitor_rounds_waiting', legend: '{{instance}} waiting' },
-          { expr: 'etcd_monitor_round_slots', legend: '{{instance}} slots' },
+          perProcess('etcd_monitor_rounds_running', 'running'),
+          perProcess('etcd_monitor_rounds_waiting', 'waiting'),
+          perProcess('etcd_monitor_round_slots', 'slots'),
         ],
         w: 12,
         h: 6,
@@ -804,8 +809,8 @@ export const ROWS: readonly RowSpec[] = [
         description:
           'Per process: the replicas it counts as sharing the clusters (1 without sharding) and the clusters it inspects (its share). Replicas that disagree on the count are handing clusters over; a share far from clusters ÷ replicas is worth a look.',
         targets: [
-          { expr: 'etcd_monitor_shard_members', legend: '{{instance}} replicas' },
-          { expr: 'etcd_monitor_clusters', legend: '{{instance}} clusters' },
+          perProcess('etcd_monitor_shard_members', 'replicas'),
+          perProcess('etcd_monitor_clusters', 'clusters'),
         ],
         w: 12,
         h: 6,
