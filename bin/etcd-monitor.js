@@ -8,12 +8,15 @@
 //   `npx etcd-monitor` and npm scripts put first on PATH.
 // One launcher for both keeps `npx etcd-monitor` working in a checkout
 // without a build; the pack test checks the installed package runs dist/.
-import { existsSync, readFileSync } from 'node:fs';
-import { enableCompileCache } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
+// Namespace imports only: a named import that an older Node lacks (Node 20
+// has no enableCompileCache) fails at link time, before the version check
+// below can say what is wrong.
+import * as fs from 'node:fs';
+import * as nodeModule from 'node:module';
+import * as v8 from 'node:v8';
 
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-const checkout = existsSync(new URL('../src/cli/main.ts', import.meta.url));
+const checkout = fs.existsSync(new URL('../src/cli/main.ts', import.meta.url));
 if (checkout ? major < 24 : major < 22 || (major === 22 && minor < 19) || major === 23) {
   process.stderr.write(
     checkout
@@ -25,7 +28,7 @@ if (checkout ? major < 24 : major < 22 || (major === 22 && minor < 19) || major 
 // The version needs no command: printed before anything is loaded.
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`${pkg.version}\n`);
   process.exit(0);
 }
@@ -42,17 +45,18 @@ const longRunning = ['run', 'demo', 'operator', 'etcdcluster', 'inspection'].inc
 // at run time, unlike --max-semi-space-size; not when the user sized the
 // young generation in NODE_OPTIONS or on node's command line.
 const nodeFlags = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`;
-if (longRunning && !/semi-space/.test(nodeFlags)) setFlagsFromString('--semi-space-growth-factor=1');
+if (longRunning && !/semi-space/.test(nodeFlags)) v8.setFlagsFromString('--semi-space-growth-factor=1');
 // The old generation: after each full collection V8 lets the heap grow to
 // up to 4x the live data while memory is free, which at 1,000 clusters
 // doubled the daemon's RSS for garbage. 1.5x keeps that slack bounded
 // without a fixed limit that a larger fleet would run into (the collector
 // runs more often: full collections took ~2% of the CPU at 1,000 clusters). Works
 // with a --max-old-space-size limit too; not when the user set the growth.
-if (longRunning && !/heap-growing-percent/.test(nodeFlags)) setFlagsFromString('--heap-growing-percent=50');
+if (longRunning && !/heap-growing-percent/.test(nodeFlags))
+  v8.setFlagsFromString('--heap-growing-percent=50');
 // V8's code cache on disk (in the OS temp directory): later starts skip
 // compiling the modules they load. Start-up figures: docs/performance.md.
-enableCompileCache?.();
+nodeModule.enableCompileCache?.();
 // Loading the command takes a while (seconds on a busy machine). Until the
 // command runs and installs its own handlers (the daemons do so first
 // thing), a signal must not kill the process silently, as Node's defaults

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { REPO_ROOT } from '../../src/testbed/binaries.ts';
 import { startEtcdCluster, type TestCluster } from '../../src/testbed/cluster.ts';
 import { freePort } from '../../src/testbed/ports.ts';
 import {
@@ -179,3 +180,25 @@ for (const major of engineMajors()) {
     });
   });
 }
+
+test('on Node 20 (end of life, outside "engines") the launcher names the Node it needs, installed and in a checkout', async () => {
+  const old = await nodeRuntime(20);
+  const installed = join(dir, 'node20', 'global');
+  const bin = await installGlobal(old, tarball, installed);
+  for (const [launcher, needs] of [
+    [bin, /etcd-monitor needs Node\.js 22\.19 or newer 22\.x, or 24 or newer \(this is v20\.\d+\.\d+\)/],
+    [
+      join(REPO_ROOT, 'bin', 'etcd-monitor.js'),
+      /etcd-monitor needs Node\.js 24 or newer \(this is v20\.\d+\.\d+\)/,
+    ],
+  ] as const) {
+    for (const args of [['--version'], ['inspect', '--endpoints', hostPort(cluster.endpoints[0]!)]]) {
+      const result = await run(old.node, [launcher, ...args]).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => err,
+      );
+      assert.equal(result.code, 2, `${launcher} ${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, needs);
+    }
+  }
+});
