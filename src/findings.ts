@@ -1,26 +1,34 @@
 /**
- * A finding: one measured figure out of the bounds set for it, with where
- * (member), why (cause), how much (figure against threshold) and what to do.
- * Features report them beside their problem sentences; `inspect`, the status
- * page and the JSON API list them all in a "why" section, whatever feature
- * measured them.
+ * A finding: one problem, with where (member), why (cause), what was seen
+ * (a figure against the threshold it crossed, or a fact that is wrong
+ * whatever its size: a hash that differs, a member never started) and what
+ * to do. Features report them beside their problem sentences; `inspect`,
+ * the status page and the JSON API list them all in a "why" section,
+ * whatever feature found them.
  */
-import { humanBytes } from './units.ts';
+import { humanBytes, humanDuration } from './units.ts';
 
 export type FindingUnit = 'seconds' | 'bytes' | 'ratio' | 'count' | 'per_second';
 
 export interface Finding {
-  /** Where, as people name it: "127.0.0.1:2379 (etcd-1)", or a pair of members "etcd-1 ↔ etcd-3". */
+  /**
+   * Where, as people name it: "127.0.0.1:2379 (etcd-1)", a pair of members
+   * "etcd-1 ↔ etcd-3", or "cluster" for what concerns no one member.
+   */
   readonly member: string;
   /** The cause in words: "slow disk", "slow peer link". */
   readonly cause: string;
-  /** What was measured: "WAL fsync p99". */
+  /**
+   * What was measured: "WAL fsync p99"; for a fact (no value), the fact
+   * itself: "hash at revision 120: 1a2b, the majority's 3c4d".
+   */
   readonly measure: string;
-  /** The figure, in base units. */
-  readonly value: number;
-  /** The bound it crossed, in base units. */
-  readonly threshold: number;
-  readonly unit: FindingUnit;
+  /** The figure, in base units; absent for a fact, with threshold and unit. */
+  readonly value?: number;
+  /** The bound it crossed, in base units (absent for a fact). */
+  readonly threshold?: number;
+  /** The unit of value and threshold (absent for a fact). */
+  readonly unit?: FindingUnit;
   /** What the figure covers: "over the last 30 s". */
   readonly window?: string;
   readonly severity: 'warning' | 'critical';
@@ -38,7 +46,8 @@ export function formatFigure(value: number, unit: FindingUnit): string {
         const ms = value * 1000;
         return `${ms < 10 ? Number(ms.toFixed(1)) : Math.round(ms)} ms`;
       }
-      return `${Math.round(value)} s`;
+      // Latencies in seconds, horizons (time until a quota is full) in minutes, hours, days.
+      return value < 120 ? `${Math.round(value)} s` : humanDuration(value);
     case 'bytes':
       return humanBytes(Math.round(value));
     case 'ratio':
@@ -50,11 +59,31 @@ export function formatFigure(value: number, unit: FindingUnit): string {
   }
 }
 
+/** "WAL fsync p99 180 ms over the last 30 s"; a fact as it is. */
+export function findingFigure(f: Finding): string {
+  const figure =
+    f.value !== undefined && f.unit !== undefined
+      ? `${f.measure} ${formatFigure(f.value, f.unit)}`
+      : f.measure;
+  return f.window !== undefined ? `${figure} ${f.window}` : figure;
+}
+
+/** "10 ms"; undefined for a fact, which has no threshold. */
+export function findingThreshold(f: Finding): string | undefined {
+  return f.threshold !== undefined && f.unit !== undefined ? formatFigure(f.threshold, f.unit) : undefined;
+}
+
 /** "member etcd-2: slow disk — WAL fsync p99 180 ms over the last 30 s (threshold 10 ms); <action>". */
 export function formatFinding(f: Finding): string {
-  const figure = `${f.measure} ${formatFigure(f.value, f.unit)}${f.window !== undefined ? ` ${f.window}` : ''}`;
+  const threshold = findingThreshold(f);
   const runbook = f.runbook !== undefined ? ` (runbook: docs/runbooks.md#${f.runbook.toLowerCase()})` : '';
-  return `member ${f.member}: ${f.cause} — ${figure} (threshold ${formatFigure(f.threshold, f.unit)}); ${f.action}${runbook}`;
+  return `member ${f.member}: ${f.cause} — ${findingFigure(f)}${threshold !== undefined ? ` (threshold ${threshold})` : ''}; ${f.action}${runbook}`;
+}
+
+/** How far past its threshold a finding is; a fact counts as far past any figure. */
+function excess(f: Finding): number {
+  if (f.value === undefined || f.threshold === undefined) return Number.POSITIVE_INFINITY;
+  return f.value / (f.threshold || 1);
 }
 
 const SEVERITY_RANK = { critical: 0, warning: 1 } as const;
@@ -65,6 +94,7 @@ export function sortFindings<T extends Finding>(findings: readonly T[]): T[] {
     (a, b) =>
       SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
       a.member.localeCompare(b.member) ||
-      b.value / (b.threshold || 1) - a.value / (a.threshold || 1),
+      Math.sign(excess(b) - excess(a)) ||
+      0,
   );
 }

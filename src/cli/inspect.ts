@@ -22,7 +22,7 @@ import { renderTable } from './table.ts';
 import { keyspaceView } from '../features/request/report.ts';
 import { humanBytes } from '../units.ts';
 import { collectWhy, type WhyEntry } from '../engine/why.ts';
-import { formatFigure } from '../findings.ts';
+import { findingFigure, findingThreshold } from '../findings.ts';
 
 /** What `inspect` runs when --features is not given: every check that gives a verdict in one round. */
 export const DEFAULT_INSPECT_FEATURES = [
@@ -379,15 +379,15 @@ export function renderReport(snapshot: ClusterSnapshot, report: InspectReport, c
   );
   const why = report.why;
   if (why.length > 0) {
-    lines.push('', 'WHY (figures out of bounds)');
+    lines.push('', 'WHY (what is wrong, where, and what to do)');
     lines.push(
       renderTable(
         ['MEMBER', 'CAUSE', 'FIGURE', 'THRESHOLD', 'SEVERITY', 'WHAT TO DO'],
         why.map((w) => [
           w.member,
           w.cause,
-          `${w.measure} ${formatFigure(w.value, w.unit)}${w.window !== undefined ? ` ${w.window}` : ''}`,
-          formatFigure(w.threshold, w.unit),
+          findingFigure(w),
+          findingThreshold(w) ?? '-',
           w.severity,
           w.action,
         ]),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Finding } from '../findings.ts';
+import { hashMismatchFinding } from '../testing/findings.ts';
 import { statusPage } from '../server/status-page.ts';
 import { clusterToJson } from './json.ts';
 import type { ClusterSnapshot, FeatureSnapshot } from './snapshot.ts';
@@ -52,6 +53,7 @@ const cluster: ClusterSnapshot = {
     // A failed round has no verdict: whatever it carries is not a reason.
     quota: feature('quota', false, [finding('etcd-3', 'stale', 'critical')]),
     healthy: feature('healthy', true, undefined),
+    consistency: feature('consistency', true, [hashMismatchFinding]),
   },
 };
 
@@ -60,6 +62,7 @@ test('the why section lists the findings of every successful round, critical fir
   assert.deepEqual(
     why.map((w) => [w.feature, w.member, w.cause]),
     [
+      ['consistency', '127.0.0.1:2381 (etcd-3)', 'divergent data'],
       ['latency', 'etcd-1 <x>', 'slow read'],
       ['performance', 'etcd-2', 'slow disk'],
     ],
@@ -73,7 +76,7 @@ test('the API carries the why section and each round its findings', () => {
   };
   assert.deepEqual(
     json.why.map((w) => w.feature),
-    ['latency', 'performance'],
+    ['consistency', 'latency', 'performance'],
   );
   assert.equal(json.features['performance']?.last.findings.length, 1);
   assert.deepEqual(json.features['healthy']?.last.findings, []);
@@ -84,6 +87,8 @@ test('the status page shows the why section, escaped, only when something is out
   assert.match(page, /<h3>Why<\/h3>/);
   assert.match(page, /etcd-1 &#60;x&#62;<\/td><td class="err">slow read/);
   assert.match(page, /WAL fsync p99 50 ms<\/td><td>10 ms<\/td>/);
+  // A fact: what was seen, and no threshold.
+  assert.match(page, /hash at revision 120: 1a2b, the majority 3c4d<\/td><td><\/td><td>replace the member/);
   const quiet = statusPage([{ ...cluster, features: { healthy: feature('healthy', true, undefined) } }]);
   assert.doesNotMatch(quiet, /<h3>Why<\/h3>/);
 });

@@ -1,16 +1,7 @@
 /** How findings print figures: binary byte units, short durations, percentages. */
 
-// Byte sizes print the same everywhere (findings, `inspect`, the status page).
-export { humanBytes } from '../units.ts';
-
-export function humanDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return 'never';
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 120) return `${s}s`;
-  if (s < 2 * 3600) return `${Math.round(s / 60)}m`;
-  if (s < 2 * 86_400) return `${(s / 3600).toFixed(1)}h`;
-  return `${(s / 86_400).toFixed(1)}d`;
-}
+// Sizes and durations print the same everywhere (findings, `inspect`, the status page).
+export { humanBytes, humanDuration } from '../units.ts';
 
 /** Whole percentages, with one decimal below 10 % so that a small share still shows ("0.3 %"). */
 export function percent(ratio: number): string {

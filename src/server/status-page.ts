@@ -1,7 +1,7 @@
 import type { ClusterSnapshot } from '../engine/snapshot.ts';
 import { collectWhy } from '../engine/why.ts';
 import { memberIdHex } from '../etcd/types.ts';
-import { formatFigure } from '../findings.ts';
+import { findingFigure, findingThreshold } from '../findings.ts';
 import { keyspaceView } from '../features/request/report.ts';
 import { humanBytes } from '../units.ts';
 
@@ -35,7 +35,7 @@ export function clusterSection(c: ClusterSnapshot): string {
   const why = collectWhy(c)
     .map(
       (w) =>
-        `<tr><td>${esc(w.member)}</td><td class="${w.severity === 'critical' ? 'err' : ''}">${esc(w.cause)}</td><td>${esc(`${w.measure} ${formatFigure(w.value, w.unit)}${w.window !== undefined ? ` ${w.window}` : ''}`)}</td><td>${esc(formatFigure(w.threshold, w.unit))}</td><td>${esc(w.action)}</td><td>${esc(w.feature)}</td></tr>`,
+        `<tr><td>${esc(w.member)}</td><td class="${w.severity === 'critical' ? 'err' : ''}">${esc(w.cause)}</td><td>${esc(findingFigure(w))}</td><td>${esc(findingThreshold(w) ?? '')}</td><td>${esc(w.action)}</td><td>${esc(w.feature)}</td></tr>`,
     )
     .join('');
   const whySection =

@@ -14,3 +14,13 @@ export const slowDiskFinding: Finding = {
   action: 'move the WAL to a faster disk',
   runbook: 'EtcdSlowDisk',
 };
+
+/** A fact rather than a figure, as the consistency feature reports a hash mismatch: no value, no threshold. */
+export const hashMismatchFinding: Finding = {
+  member: '127.0.0.1:2381 (etcd-3)',
+  cause: 'divergent data',
+  measure: 'hash at revision 120: 1a2b, the majority 3c4d',
+  severity: 'critical',
+  action: 'replace the member from a snapshot of one that agrees',
+  runbook: 'EtcdMemberHashMismatch',
+};

@@ -112,7 +112,7 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
       assert.match(slow.problem, /\(threshold 800 ms\)/);
       const finding = slow.run!.findings?.find((f) => f.member.includes(pausedEndpoint));
       assert.ok(
-        finding !== undefined && finding.value > 0.8 && finding.threshold === 0.8,
+        finding !== undefined && (finding.value ?? 0) > 0.8 && finding.threshold === 0.8,
         JSON.stringify(finding),
       );
       const d1 = slow.run!.details as LatencyDetails;
