@@ -3,7 +3,8 @@
  * by step goes to warning, then critical with a finite time until full, then
  * NOSPACE; compaction and defragmentation bring usage and fragmentation down
  * and the problems clear. 3.6 reports its quota; 3.4 takes it from the
- * option quotaBytes.
+ * option quotaBytes. `inspect -o json` of a member filled to NOSPACE lists
+ * the quota problem in `why`: the member, the figure, the bound, what to do.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,9 @@ import { eventually } from '../../src/testing/wait.ts';
 import { scrape } from '../support/scrape.ts';
 import { every, hostPort, specFor } from '../support/specs.ts';
 import { startInspectionServer } from '../support/inspection-server.ts';
-import { clusterForTest, v3ClientFor } from '../support/clusters.ts';
+import { clusterForTest, smallQuotaCluster, v3ClientFor } from '../support/clusters.ts';
+import { cli } from '../support/cli.ts';
+import type { WhyEntry } from '../../src/engine/why.ts';
 
 const MiB = 1024 * 1024;
 const QUOTA = 8 * MiB;
@@ -138,3 +141,60 @@ for (const version of ['3.6', '3.4'] as EtcdVersion[]) {
     });
   });
 }
+
+test('inspect -o json of a member filled to NOSPACE lists the quota finding in why, naming the member and the action', async (t) => {
+  await using cluster = await smallQuotaCluster('3.6', 'quotawhy');
+  const client = v3ClientFor(t, cluster);
+  const value = Buffer.alloc(64 * 1024, 'x');
+  let full = false;
+  for (let i = 0; i < 200 && !full; i++) {
+    try {
+      await client.put(`/fill/${i}`, value);
+    } catch (err) {
+      assert.match(String(err), /database space exceeded/);
+      full = true;
+    }
+  }
+  assert.ok(full, 'the 2 MiB quota was reached');
+  const endpoint = hostPort(cluster.endpoints[0]!);
+
+  const r = await cli(['inspect', '--endpoints', cluster.endpoints[0]!, '-o', 'json']);
+  assert.equal(r.code, 1, `a raised alarm and a quota problem fail the check: ${r.stderr}`);
+  const report = JSON.parse(r.stdout) as { why: WhyEntry[]; problems: string[] };
+  const quota = report.why.filter((w) => w.feature === 'quota');
+  assert.equal(quota.length, 1, JSON.stringify(report.why));
+  const finding = quota[0]!;
+  assert.match(
+    finding.member,
+    new RegExp(`^${endpoint.replaceAll('.', '\\.')} \\(`),
+    'the member, with its name',
+  );
+  assert.match(finding.cause, /^database (nearly full|filling up)$/);
+  assert.equal(finding.unit, 'ratio');
+  // The figure is etcd's own: the db it reports against the 2 MiB quota it reports.
+  assert.match(finding.measure, /^db size [\d.]+ (KiB|MiB) of the 2 MiB quota$/);
+  assert.ok(finding.value! >= finding.threshold!, `${finding.value} past ${finding.threshold}`);
+  assert.equal(
+    finding.runbook,
+    finding.severity === 'critical' ? 'EtcdDatabaseQuotaCritical' : 'EtcdDatabaseQuotaWarning',
+  );
+  assert.match(finding.action, /defragment|compact/);
+  assert.match(finding.action, /NOSPACE/);
+  // The sentence stays among the problems.
+  assert.ok(
+    report.problems.some((p) => p.includes(endpoint) && p.includes('quota')),
+    report.problems.join('\n'),
+  );
+
+  // The table shows it in the WHY section, on the member's row.
+  const table = await cli(['inspect', '--endpoints', cluster.endpoints[0]!]);
+  const lines = table.stdout.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('WHY'));
+  assert.ok(at > 0, table.stdout);
+  assert.ok(
+    lines
+      .slice(at)
+      .some((l) => l.startsWith(endpoint) && /database (nearly full|filling up)/.test(l) && /%/.test(l)),
+    table.stdout,
+  );
+});

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { findingFigure, findingThreshold } from '../../findings.ts';
 import { assessMember, GrowthHistory, growthRate, type QuotaThresholds } from './assess.ts';
 import { parseQuotaOptions } from './quota.ts';
 
@@ -64,6 +65,57 @@ test('defragmentation is advised only above both the ratio and the reclaimable b
   assert.equal(big.defragmentAdvised, true);
   assert.match(big.problems.at(-1)!, /60 % of the 1000 MiB db is free space \(600 MiB reclaimable/);
   assert.match(big.problems.at(-1)!, /the leader: do it last/);
+});
+
+test('each quota problem is a finding: the member, the figure against its threshold, severity, action, runbook', () => {
+  const critical = assessMember({ ...base, dbSize: 1.9 * GiB, dbSizeInUse: 1.85 * GiB }, T);
+  assert.equal(critical.findings.length, 1);
+  const c = critical.findings[0]!;
+  assert.equal(c.member, '10.0.0.1:2379 (etcd-0)');
+  assert.equal(c.severity, 'critical');
+  assert.equal(c.unit, 'ratio');
+  assert.ok(Math.abs(c.value! - 0.95) < 1e-9);
+  assert.equal(c.threshold, 0.9);
+  assert.equal(c.runbook, 'EtcdDatabaseQuotaCritical');
+  assert.equal(findingFigure(c), 'db size 1.9 GiB of the 2 GiB quota (option quotaBytes) 95 %');
+  assert.equal(findingThreshold(c), '90 %');
+  assert.match(c.action, /compact.*defragment one member at a time, leader last.*NOSPACE/);
+
+  // 3.6 reports its quota: no word about the option; the warning's threshold is the warning ratio.
+  const w = assessMember({ ...base, dbSize: 800 * MiB, dbSizeInUse: 500 * MiB, reportedQuota: GiB }, T);
+  assert.deepEqual(
+    w.findings.map((f) => [f.severity, f.cause, f.threshold, f.runbook]),
+    [['warning', 'database filling up', 0.75, 'EtcdDatabaseQuotaWarning']],
+  );
+  assert.equal(w.findings[0]!.measure, 'db size 800 MiB of the 1 GiB quota');
+  assert.match(w.findings[0]!.action, /^defragment to reclaim 300 MiB/);
+
+  // Below the warning ratio but full within fullWithinSeconds: the time is the figure.
+  const growing = assessMember({ ...base, dbSize: GiB, dbSizeInUse: GiB, growthRate: MiB }, T);
+  assert.deepEqual(
+    growing.findings.map((f) => [f.cause, f.value, f.threshold, f.unit, f.severity]),
+    [['database growing toward its quota', 1024, 6 * 3600, 'seconds', 'warning']],
+  );
+  assert.equal(
+    findingFigure(growing.findings[0]!),
+    'time until the 2 GiB quota (option quotaBytes) is full at 1 MiB/s 17m',
+  );
+  assert.equal(findingThreshold(growing.findings[0]!), '6.0h');
+
+  // Fragmentation: its own finding, the leader told to go last.
+  const frag = assessMember({ ...base, dbSize: 1000 * MiB, dbSizeInUse: 400 * MiB, isLeader: true }, T);
+  assert.deepEqual(
+    frag.findings.map((f) => [f.cause, f.threshold, f.runbook]),
+    [['fragmented database', 0.45, 'EtcdDatabaseDefragmentAdvised']],
+  );
+  assert.match(frag.findings[0]!.measure, /free space in the 1000 MiB db \(600 MiB reclaimable\)/);
+  assert.match(frag.findings[0]!.action, /the leader: last/);
+
+  // A healthy member has none.
+  const ok = assessMember({ ...base, dbSize: 100 * MiB, dbSizeInUse: 100 * MiB }, T);
+  assert.deepEqual(ok.findings, []);
+  // Every problem has at least one finding.
+  for (const v of [critical, w, growing, frag, ok]) assert.ok(v.findings.length >= v.problems.length);
 });
 
 test('growth: least-squares slope; a shrink starts a new history', () => {

@@ -2,6 +2,7 @@
  * The quota verdict of one member, as pure functions of its Status answers
  * over time: usage of the quota, fragmentation, growth and time until full.
  */
+import type { Finding } from '../../findings.ts';
 import { humanBytes, humanDuration, percent } from '../units.ts';
 
 export interface QuotaThresholds {
@@ -102,6 +103,8 @@ export interface MemberQuota {
   readonly level: QuotaLevel;
   readonly defragmentAdvised: boolean;
   readonly problems: readonly string[];
+  /** The same problems for the why section: the figure, its threshold, what to do. */
+  readonly findings: readonly Finding[];
 }
 
 export function assessMember(input: MemberQuotaInput, t: QuotaThresholds): MemberQuota {
@@ -128,6 +131,7 @@ export function assessMember(input: MemberQuotaInput, t: QuotaThresholds): Membe
   if (level === 'ok' && fillsSoon) level = 'warning';
 
   const problems: string[] = [];
+  const findings: Finding[] = [];
   const growth =
     rate !== undefined && rate > 0 && secondsUntilFull !== undefined
       ? `, growing ${humanBytes(Math.round(rate))}/s: full in ${humanDuration(secondsUntilFull)} at this rate`
@@ -144,14 +148,54 @@ export function assessMember(input: MemberQuotaInput, t: QuotaThresholds): Membe
       reclaimableBytes >= input.dbSize * 0.2
         ? `defragment to reclaim ${humanBytes(reclaimableBytes)} (one member at a time, leader last)`
         : 'compact to a recent revision, then defragment one member at a time, leader last; if little is reclaimed, delete data or raise --quota-backend-bytes';
+    const runbook = level === 'critical' ? 'EtcdDatabaseQuotaCritical' : 'EtcdDatabaseQuotaWarning';
     problems.push(
-      `${level}: ${input.where}: db ${humanBytes(input.dbSize)} is ${percent(usageRatio)} of ${quotaText} (${crossed})${growth}; at the quota etcd raises NOSPACE and refuses writes: ${fix}; see docs/runbooks.md (${level === 'critical' ? 'EtcdDatabaseQuotaCritical' : 'EtcdDatabaseQuotaWarning'})`,
+      `${level}: ${input.where}: db ${humanBytes(input.dbSize)} is ${percent(usageRatio)} of ${quotaText} (${crossed})${growth}; at the quota etcd raises NOSPACE and refuses writes: ${fix}; see docs/runbooks.md (${runbook})`,
     );
+    const action = `${fix}; at the quota etcd raises NOSPACE and refuses writes`;
+    const quotaNote = quotaSource === 'configured' ? ' (option quotaBytes)' : '';
+    if (usageRatio >= t.warningRatio) {
+      findings.push({
+        member: input.where,
+        cause: level === 'critical' ? 'database nearly full' : 'database filling up',
+        measure: `db size ${humanBytes(input.dbSize)} of the ${humanBytes(quotaBytes)} quota${quotaNote}`,
+        value: usageRatio,
+        threshold: level === 'critical' ? t.criticalRatio : t.warningRatio,
+        unit: 'ratio',
+        severity: level,
+        action,
+        runbook,
+      });
+    }
+    if (fillsSoon) {
+      findings.push({
+        member: input.where,
+        cause: 'database growing toward its quota',
+        measure: `time until the ${humanBytes(quotaBytes)} quota${quotaNote} is full at ${humanBytes(Math.round(rate ?? 0))}/s`,
+        value: secondsUntilFull,
+        threshold: t.fullWithinSeconds,
+        unit: 'seconds',
+        severity: 'warning',
+        action: `${action}; find what writes so much (inspection_etcd_key_total per resource)`,
+        runbook: 'EtcdDatabaseQuotaWarning',
+      });
+    }
   }
   if (defragmentAdvised) {
     problems.push(
       `${input.where}: ${percent(fragmentationRatio)} of the ${humanBytes(input.dbSize)} db is free space (${humanBytes(reclaimableBytes)} reclaimable, advised above ${percent(t.defragFragmentationRatio)} and ${humanBytes(t.defragMinReclaimableBytes)}): defragment this member${input.isLeader ? ' (the leader: do it last, after the followers)' : ''}, one member at a time; it blocks the member's reads and writes while it runs; see docs/runbooks.md (EtcdDatabaseDefragmentAdvised)`,
     );
+    findings.push({
+      member: input.where,
+      cause: 'fragmented database',
+      measure: `free space in the ${humanBytes(input.dbSize)} db (${humanBytes(reclaimableBytes)} reclaimable)`,
+      value: fragmentationRatio,
+      threshold: t.defragFragmentationRatio,
+      unit: 'ratio',
+      severity: 'warning',
+      action: `defragment this member${input.isLeader ? ' (the leader: last, after the followers)' : ''}, one member at a time; it blocks the member's reads and writes while it runs`,
+      runbook: 'EtcdDatabaseDefragmentAdvised',
+    });
   }
   return {
     quotaBytes,
@@ -164,5 +208,6 @@ export function assessMember(input: MemberQuotaInput, t: QuotaThresholds): Membe
     level,
     defragmentAdvised,
     problems,
+    findings,
   };
 }

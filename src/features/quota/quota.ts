@@ -18,6 +18,7 @@ import {
 import { forEachMember } from '../members.ts';
 import { parseOptions } from '../options.ts';
 import { humanBytes, humanDuration, memberLabel, percent } from '../units.ts';
+import type { Finding } from '../../findings.ts';
 import { assessMember, GrowthHistory, LEVEL_VALUE, type MemberQuota } from './assess.ts';
 
 /** etcd's default --quota-backend-bytes. */
@@ -105,7 +106,7 @@ export function parseQuotaOptions(raw: unknown): QuotaOptions {
   return options;
 }
 
-export interface MemberQuotaDetails extends Omit<MemberQuota, 'problems'> {
+export interface MemberQuotaDetails extends Omit<MemberQuota, 'problems' | 'findings'> {
   readonly endpoint: string;
   readonly id: string | undefined;
   readonly name: string;
@@ -139,6 +140,7 @@ class QuotaSession implements FeatureSession {
     const details: QuotaDetails['members'][number][] = [];
     const metrics: MetricSample[] = [];
     const problems: string[] = [];
+    const findings: Finding[] = [];
     const unknown: string[] = [];
     let worst: { ratio: number; text: string } | undefined;
     for (const r of results) {
@@ -173,7 +175,8 @@ class QuotaSession implements FeatureSession {
         this.#options,
       );
       problems.push(...verdict.problems);
-      const { problems: _p, ...rest } = verdict;
+      findings.push(...verdict.findings);
+      const { problems: _p, findings: _f, ...rest } = verdict;
       details.push({
         endpoint: snap.endpoint,
         id: key,
@@ -214,7 +217,14 @@ class QuotaSession implements FeatureSession {
       `largest: ${worst.text}`,
       ...(unknown.length > 0 ? [`unknown: ${unknown.join('; ')}`] : []),
     ].join('; ');
-    return { ok: true, summary, problems, details: { members: details } satisfies QuotaDetails, metrics };
+    return {
+      ok: true,
+      summary,
+      problems,
+      findings,
+      details: { members: details } satisfies QuotaDetails,
+      metrics,
+    };
   }
 
   async close(): Promise<void> {
