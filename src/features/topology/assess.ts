@@ -4,6 +4,7 @@
  * problems that must persist before they count).
  */
 import { memberIdHex, type MemberInfo } from '../../etcd/types.ts';
+import type { Finding } from '../../findings.ts';
 import { humanDuration } from '../units.ts';
 
 export interface EndpointObservation {
@@ -87,10 +88,15 @@ export interface TopologyVerdict {
   readonly serverMinors: readonly string[];
   readonly memberListsDisagree: boolean;
   readonly problems: readonly string[];
+  /** The same problems for the why section: the member, the figure or fact, what to do. */
+  readonly findings: readonly Finding[];
   readonly summary: string;
 }
 
 const RUNBOOK = 'see docs/runbooks.md';
+
+/** Where a finding about the whole cluster is, rather than one member. */
+const CLUSTER_WIDE = 'cluster';
 
 export function minorOf(version: string): string {
   const m = /^(\d+)\.(\d+)/.exec(version);
@@ -133,11 +139,14 @@ export function assessTopology(
   nowMs: number,
 ): TopologyVerdict {
   const problems: string[] = [];
+  const findings: Finding[] = [];
   const soft = new Set<string>();
-  /** A finding that may be a moment of an election or a membership change: a problem when seen two rounds in a row. */
-  const persisting = (key: string, text: string): void => {
+  /** A problem that may be a moment of an election or a membership change: reported when seen two rounds in a row. */
+  const persisting = (key: string, text: string, ...found: Finding[]): void => {
     soft.add(key);
-    if (memory.pending.has(key)) problems.push(text);
+    if (!memory.pending.has(key)) return;
+    problems.push(text);
+    findings.push(...found);
   };
 
   // Identity: the cluster is what most endpoints say it is.
@@ -152,11 +161,29 @@ export function assessTopology(
     problems.push(
       `critical: endpoint ${where(o)} answers as member ${memberIdHex(o.status!.memberId)} of cluster ${memberIdHex(o.status!.clusterId)}, while ${ours.length} other endpoint(s) answer as cluster ${memberIdHex(clusterId!)}: it belongs to another etcd cluster (a wrong address in the endpoints, or a member re-bootstrapped into a new cluster: split brain); fix the endpoints or the member; its answers are left out of every other check of this inspection; ${RUNBOOK} (EtcdEndpointOfAnotherCluster)`,
     );
+    findings.push({
+      member: where(o),
+      cause: 'endpoint of another cluster',
+      measure: `answers as member ${memberIdHex(o.status!.memberId)} of cluster ${memberIdHex(o.status!.clusterId)}; ${ours.length} other endpoint(s) as cluster ${memberIdHex(clusterId!)}`,
+      severity: 'critical',
+      action:
+        'a wrong address in the endpoints, or a member re-bootstrapped into a new cluster (split brain): fix the endpoints or the member; its answers are left out of every other check',
+      runbook: 'EtcdEndpointOfAnotherCluster',
+    });
   }
   if (clusterId !== undefined && memory.clusterId !== undefined && clusterId !== memory.clusterId) {
     problems.push(
       `critical: the cluster ID changed from ${memberIdHex(memory.clusterId)} to ${memberIdHex(clusterId)}: the endpoints now reach a different etcd cluster (re-created or restored from a snapshot into a new cluster); make sure that was intended; ${RUNBOOK} (EtcdEndpointOfAnotherCluster)`,
     );
+    findings.push({
+      member: CLUSTER_WIDE,
+      cause: 'cluster ID changed',
+      measure: `cluster ID ${memberIdHex(clusterId)}, was ${memberIdHex(memory.clusterId)}`,
+      severity: 'critical',
+      action:
+        'the endpoints now reach a different etcd cluster (re-created, or restored from a snapshot into a new cluster): make sure that was intended',
+      runbook: 'EtcdEndpointOfAnotherCluster',
+    });
   }
   if (clusterId !== undefined) memory.clusterId = clusterId;
 
@@ -177,6 +204,20 @@ export function assessTopology(
     persisting(
       'lists',
       `the members disagree about the membership: ${lists.map((o) => `${where(o)} lists [${signature(o.members!)}]`).join('; ')}; a member that keeps an old list missed a membership change (check its log, and that it is connected to the leader); ${RUNBOOK} (EtcdMemberListsDisagree)`,
+      // One finding per member whose list is not the common one (all of them when none is).
+      ...lists
+        .filter((o) => commonSignature === undefined || signature(o.members!) !== commonSignature)
+        .map(
+          (o): Finding => ({
+            member: where(o),
+            cause: 'member list differs',
+            measure: `lists [${signature(o.members!)}], the others [${commonSignature ?? '?'}]`,
+            severity: 'warning',
+            action:
+              'this member missed a membership change: check its log and that it is connected to the leader',
+            runbook: 'EtcdMemberListsDisagree',
+          }),
+        ),
     );
   }
 
@@ -191,11 +232,28 @@ export function assessTopology(
       persisting(
         `noleader:${o.endpoint}`,
         `member ${where(o)} knows no leader: it cannot serve linearizable reads or writes; check its network to the other members and their health; ${RUNBOOK} (EtcdNoLeader)`,
+        {
+          member: where(o),
+          cause: 'no leader',
+          measure: `knows no leader (term ${o.status!.raftTerm})`,
+          severity: 'critical',
+          action:
+            'it cannot serve linearizable reads or writes: check its network to the other members and their health',
+          runbook: 'EtcdNoLeader',
+        },
       );
     } else if (leader !== undefined && o.status!.leader !== leader) {
       persisting(
         `otherleader:${o.endpoint}`,
         `member ${where(o)} follows leader ${memberIdHex(o.status!.leader)} while the others follow ${memberIdHex(leader)}: it is partitioned or lagging behind an election; check its network; ${RUNBOOK} (EtcdNoLeader)`,
+        {
+          member: where(o),
+          cause: 'follows another leader',
+          measure: `follows ${memberIdHex(o.status!.leader)}, the others ${memberIdHex(leader)}`,
+          severity: 'warning',
+          action: 'it is partitioned or lagging behind an election: check its network to the other members',
+          runbook: 'EtcdNoLeader',
+        },
       );
     }
   }
@@ -213,12 +271,26 @@ export function assessTopology(
   const windowStart = nowMs - t.leaderChangeWindowSeconds * 1000;
   memory.changeTimes = memory.changeTimes.filter((at) => at >= windowStart);
   const inWindow = memory.changeTimes.length;
+  const leaderObs = ours.find((o) => o.status!.memberId === leader);
   if (inWindow > t.maxLeaderChanges) {
     problems.push(
       `the leader changed ${inWindow} times in the last ${humanDuration(t.leaderChangeWindowSeconds)} (now ${leader === undefined ? 'none' : memberIdHex(leader)}, term ${term ?? '?'}; more than ${t.maxLeaderChanges}): elections stall writes; look for slow disks (fsync), CPU starvation or a flaky network between members, and an election timeout too short for them; ${RUNBOOK} (EtcdFrequentLeaderChanges)`,
     );
+    findings.push({
+      // Elections are the cluster's; the leader now is where to start looking.
+      member: CLUSTER_WIDE,
+      cause: 'frequent leader changes',
+      measure: `leader changes (now ${leaderObs !== undefined ? where(leaderObs) : leader === undefined ? 'no leader' : memberIdHex(leader)}, term ${term ?? '?'})`,
+      value: inWindow,
+      threshold: t.maxLeaderChanges,
+      unit: 'count',
+      window: `over the last ${humanDuration(t.leaderChangeWindowSeconds)}`,
+      severity: 'warning',
+      action:
+        'elections stall writes: look for slow disks (fsync), CPU starvation or a flaky network between members, and an election timeout too short for them',
+      runbook: 'EtcdFrequentLeaderChanges',
+    });
   }
-  const leaderObs = ours.find((o) => o.status!.memberId === leader);
 
   // Learners: how far each trails the leader.
   const leaderApplied = leaderObs?.status?.raftAppliedIndex;
@@ -240,9 +312,22 @@ export function assessTopology(
     });
   for (const l of learners) {
     if (l.lagEntries !== undefined && l.lagEntries > t.learnerLagEntries) {
+      const learner = where({ endpoint: l.endpoint || l.id, name: l.name });
       persisting(
         `learnerlag:${l.id}`,
-        `learner ${where({ endpoint: l.endpoint || l.id, name: l.name })} trails the leader by ${l.lagEntries} entries (more than ${t.learnerLagEntries}): do not promote it yet (etcd refuses until it has caught up); if the gap keeps growing, check its disk and network, or remove and re-add it; ${RUNBOOK} (EtcdLearnerLagging)`,
+        `learner ${learner} trails the leader by ${l.lagEntries} entries (more than ${t.learnerLagEntries}): do not promote it yet (etcd refuses until it has caught up); if the gap keeps growing, check its disk and network, or remove and re-add it; ${RUNBOOK} (EtcdLearnerLagging)`,
+        {
+          member: learner,
+          cause: 'learner lagging',
+          measure: 'raft entries behind the leader',
+          value: l.lagEntries,
+          threshold: t.learnerLagEntries,
+          unit: 'count',
+          severity: 'warning',
+          action:
+            'do not promote it yet (etcd refuses until it has caught up); if the gap keeps growing, check its disk and network, or remove and re-add it',
+          runbook: 'EtcdLearnerLagging',
+        },
       );
     }
   }
@@ -255,6 +340,14 @@ export function assessTopology(
     persisting(
       `unstarted:${u.id}`,
       `${u.isLearner ? 'learner' : 'member'} ${u.id} (peer ${u.peerURLs.join(',') || '?'}) is in the membership without client URLs: it was added but never started${u.isLearner ? '' : ', and as a voting member it counts toward the quorum, so the cluster tolerates one failure less'}; start it with --initial-cluster-state=existing, or remove it (etcdctl member remove ${u.id}); ${RUNBOOK} (EtcdMemberNotStarted)`,
+      {
+        member: `${u.id} (peer ${u.peerURLs.join(',') || '?'})`,
+        cause: `${u.isLearner ? 'learner' : 'member'} never started`,
+        measure: `in the membership without client URLs${u.isLearner ? '' : ': a voter, so the cluster tolerates one failure less'}`,
+        severity: 'warning',
+        action: `start it with --initial-cluster-state=existing, or remove it (etcdctl member remove ${u.id})`,
+        runbook: 'EtcdMemberNotStarted',
+      },
     );
   }
 
@@ -280,6 +373,19 @@ export function assessTopology(
     problems.push(
       `members run different minor versions (${byMinor})${clusterVersions.length > 0 ? `, cluster version ${clusterVersions.join('/')}` : ''}: etcd supports mixed versions only during a rolling upgrade or downgrade; finish it one member at a time (the cluster version moves up once every member runs the new version); ${RUNBOOK} (EtcdVersionSkew)`,
     );
+    // One finding per member behind the newest minor: the ones an upgrade has still to reach.
+    const newest = serverMinors.at(-1)!;
+    for (const o of ours.filter((o) => minorOf(o.status!.version) !== newest)) {
+      findings.push({
+        member: where(o),
+        cause: 'version skew',
+        measure: `runs ${o.status!.version}, ${newest} on ${ours.filter((n) => minorOf(n.status!.version) === newest).length} other member(s)${clusterVersions.length > 0 ? `, cluster version ${clusterVersions.join('/')}` : ''}`,
+        severity: 'warning',
+        action:
+          'etcd supports mixed versions only during a rolling upgrade or downgrade: finish it one member at a time',
+        runbook: 'EtcdVersionSkew',
+      });
+    }
   } else if (serverMinors.length === 1) {
     const lagging = versions.filter(
       (v) => v.cluster !== '' && compareMinor(minorOf(v.cluster), serverMinors[0]!) < 0,
@@ -288,6 +394,16 @@ export function assessTopology(
       persisting(
         'clusterversion',
         `every member runs ${serverMinors[0]} but the cluster version is ${lagging[0]!.cluster} (as ${lagging.map((v) => v.endpoint).join(', ')} report it): the upgrade is not complete; the leader raises the cluster version once all members run the new version, so check the leader's log for why it does not; ${RUNBOOK} (EtcdVersionSkew)`,
+        {
+          // The leader raises the cluster version: its log says why it does not.
+          member: leaderObs !== undefined ? where(leaderObs) : CLUSTER_WIDE,
+          cause: 'upgrade not complete',
+          measure: `cluster version ${lagging[0]!.cluster} while every member runs ${serverMinors[0]}`,
+          severity: 'warning',
+          action:
+            "the leader raises the cluster version once all members run the new version: check the leader's log for why it does not",
+          runbook: 'EtcdVersionSkew',
+        },
       );
     }
   }
@@ -321,6 +437,7 @@ export function assessTopology(
     serverMinors,
     memberListsDisagree,
     problems,
+    findings,
     summary,
   };
 }

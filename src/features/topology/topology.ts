@@ -95,7 +95,7 @@ export const TopologyOptionsSchema = Type.Object(
 
 export type TopologyOptions = Static<typeof TopologyOptionsSchema>;
 
-export type TopologyDetails = Omit<TopologyVerdict, 'problems' | 'summary'> & {
+export type TopologyDetails = Omit<TopologyVerdict, 'problems' | 'findings' | 'summary'> & {
   readonly endpoints: readonly { endpoint: string; error?: string }[];
 };
 
@@ -153,13 +153,13 @@ class TopologySession implements FeatureSession {
       endpoint: o.endpoint,
       ...(o.error !== undefined ? { error: o.error } : {}),
     }));
-    const { problems, summary, ...rest } = verdict;
+    const { problems, findings, summary, ...rest } = verdict;
     const details: TopologyDetails = { ...rest, endpoints };
     if (verdict.clusterId === undefined) {
       const error = `no endpoint answered Status: ${observations.map((o) => `${o.endpoint}: ${o.error ?? '?'}`).join('; ') || 'no endpoints'}`;
       return failedOutcome(error, { summary: error, details });
     }
-    return { ok: true, summary, problems, details, metrics: topologyMetrics(verdict) };
+    return { ok: true, summary, problems, findings, details, metrics: topologyMetrics(verdict) };
   }
 
   async close(): Promise<void> {
