@@ -144,6 +144,21 @@ test('v3Outcome: a hash mismatch stands while a member did not answer; unknown g
   assert.deepEqual(outcome.problems, [
     'member 127.0.0.1:2373: hash at revision 90 differs from the majority (6 vs 5): its copy of the data diverged; snapshot a member that agrees with the majority, then replace the divergent member (member remove, empty data dir, member add); see docs/runbooks.md (EtcdMemberHashMismatch)',
   ]);
+  // The why section: the member, the fact, what to do.
+  assert.deepEqual(
+    outcome.findings?.map((f) => [f.member, f.cause, f.measure, f.severity, f.runbook, f.value]),
+    [
+      [
+        '127.0.0.1:2373 (m3)',
+        'divergent data',
+        'hash at revision 90: 6, the majority 5',
+        'critical',
+        'EtcdMemberHashMismatch',
+        undefined,
+      ],
+    ],
+  );
+  assert.match(outcome.findings?.[0]?.action ?? '', /replace the divergent member/);
   assert.match(outcome.summary, /HASH MISMATCH at revision 90 \(compaction\): 127\.0\.0\.1:2373/);
   assert.match(outcome.summary, /; unknown: 127\.0\.0\.1:2374: status: deadline exceeded$/);
   assert.deepEqual(values(outcome, 'inspection_etcd_endpoint_hash_mismatch'), [0, 0, 1]);
@@ -161,6 +176,13 @@ test('v3Outcome: a tie flags every member of the group', () => {
   assert.deepEqual(outcome.problems, [
     "hashes at revision 90 differ with no majority: 127.0.0.1:2371=5, 127.0.0.1:2372=6: nobody can tell which copy is right; compare the members' data with etcdctl, then replace the divergent one(s); see docs/runbooks.md (EtcdMemberHashMismatch)",
   ]);
+  assert.deepEqual(
+    outcome.findings?.map((f) => [f.member, f.measure]),
+    [
+      ['127.0.0.1:2371 (m1)', 'hash at revision 90: 5, no majority (127.0.0.1:2372=6)'],
+      ['127.0.0.1:2372 (m2)', 'hash at revision 90: 6, no majority (127.0.0.1:2371=5)'],
+    ],
+  );
 });
 
 test('v3Outcome: nothing wrong but something unknown reaches no verdict', () => {
@@ -208,6 +230,51 @@ test('v3Outcome: key counts that differ are a finding, with every count', () => 
     /^keys under "\/registry\/" differ by 2 at revision 100; hash not checked \(hashRevision: none\)/,
   );
   assert.deepEqual(values(outcome, 'inspection_etcd_node_diff_total'), [2n]);
+  // Two members that differ: both are away from the median, both named (as the alert does).
+  assert.deepEqual(
+    outcome.findings?.map((f) => [f.member, f.measure, f.value, f.threshold, f.unit, f.runbook]),
+    [
+      [
+        '127.0.0.1:2371 (m1)',
+        "keys at revision 100: 7, the members' median 8; difference",
+        1,
+        0,
+        'count',
+        'EtcdMemberKeyCountDivergence',
+      ],
+      [
+        '127.0.0.1:2372 (m2)',
+        "keys at revision 100: 9, the members' median 8; difference",
+        1,
+        0,
+        'count',
+        'EtcdMemberKeyCountDivergence',
+      ],
+    ],
+  );
+});
+
+test('v3Outcome: of three key counts, the one away from the median is the finding', () => {
+  const rounds = [7n, 7n, 4n].map((keys, i) =>
+    member(i + 1, { status: status(BigInt(i + 1), 100n, 10n), keys }),
+  );
+  const outcome = v3Outcome(
+    round(rounds, { hashRevision: undefined, hash: 'not-checked', hashNote: 'hashRevision: none' }),
+  );
+  assert.deepEqual(
+    outcome.findings?.map((f) => [f.member, f.value, f.severity]),
+    [['127.0.0.1:2373 (m3)', 3, 'critical']],
+  );
+  // A round where all agree has none.
+  const agree = v3Outcome(
+    round(
+      [1, 2].map((n) =>
+        member(n, { status: status(BigInt(n), 100n, 10n), keys: 7n, hash: hash(5), hashState: 'match' }),
+      ),
+      {},
+    ),
+  );
+  assert.deepEqual(agree.findings, []);
 });
 
 test('v3Outcome: a standing verdict (hashRevision auto) is exported again with the time it was reached', () => {
@@ -238,6 +305,7 @@ test('v3Outcome: a standing verdict (hashRevision auto) is exported again with t
     outcome.problems[0]!,
     /^member 127\.0\.0\.1:2373: hash at revision 120 \(found 3m ago\) differs/,
   );
+  assert.equal(outcome.findings?.[0]?.measure, 'hash at revision 120 (found 3m ago): 6, the majority 5');
   assert.match(
     outcome.summary,
     /HASH MISMATCH at revision 120 \(scan after compaction 50, 3m ago\): 127\.0\.0\.1:2373/,

@@ -4,8 +4,9 @@
  * No I/O and no mutation (render.test.ts builds the rounds by hand).
  */
 import { failedOutcome, type InspectionOutcome } from '../../engine/contract.ts';
+import type { Finding } from '../../findings.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
-import { humanDuration } from '../units.ts';
+import { humanDuration, memberLabel } from '../units.ts';
 import { spread, type HashComparison } from './compare.ts';
 import {
   CONSISTENCY_METRICS,
@@ -48,6 +49,47 @@ export interface V3Round {
 const HASH_RUNBOOK = 'see docs/runbooks.md (EtcdMemberHashMismatch)';
 const HASH_FIX =
   'snapshot a member that agrees with the majority, then replace the divergent member (member remove, empty data dir, member add)';
+const HASH_TIE_FIX = "compare the members' data with etcdctl, then replace the divergent one(s)";
+export const KEY_COUNT_FIX =
+  'a member holds other keys than the rest; compare the key lists at that revision, then replace the divergent member';
+
+/** Where a finding is: "127.0.0.1:2379 (etcd-0)". */
+function whereOf(w: MemberRound): string {
+  return memberLabel(w.member.snapshot.endpoint, w.member.snapshot.name);
+}
+
+/** The median as Prometheus' quantile(0.5) takes it (the mean of the middle two of an even count), as the alert does. */
+function median(values: readonly bigint[]): number {
+  const sorted = values.map(Number).sort((a, b) => a - b);
+  const mid = (sorted.length - 1) / 2;
+  return (sorted[Math.floor(mid)]! + sorted[Math.ceil(mid)]!) / 2;
+}
+
+/**
+ * Key counts taken at one revision (index, for v2): a finding for each
+ * member away from the members' median, as EtcdMemberKeyCountDivergence
+ * names them (every member, when two differ).
+ */
+export function keyCountFindings(
+  counted: readonly (MemberRound & { readonly keys: bigint })[],
+  at: string,
+): Finding[] {
+  if (counted.length < 2) return [];
+  const m = median(counted.map((w) => w.keys));
+  return counted
+    .filter((w) => Number(w.keys) !== m)
+    .map((w) => ({
+      member: whereOf(w),
+      cause: 'divergent keys',
+      measure: `keys at ${at}: ${w.keys}, the members' median ${m}; difference`,
+      value: Math.abs(Number(w.keys) - m),
+      threshold: 0,
+      unit: 'count',
+      severity: 'critical',
+      action: KEY_COUNT_FIX,
+      runbook: 'EtcdMemberKeyCountDivergence',
+    }));
+}
 
 /** The spreads of a round: key counts (divergence) and revision/index lag. */
 export interface V3Spreads {
@@ -79,32 +121,59 @@ export function v3Spreads(round: V3Round): V3Spreads {
   };
 }
 
-/** What is wrong: key counts that differ, hashes that differ. */
-export function v3Findings(round: V3Round, spreads: V3Spreads): string[] {
+/** What is wrong: key counts that differ, hashes that differ; as sentences, and as findings for the why section. */
+export function v3Problems(
+  round: V3Round,
+  spreads: V3Spreads,
+): { readonly problems: string[]; readonly findings: Finding[] } {
   const { rounds, checkedRevision: r, hashRevision: target, comparison } = round;
-  const findings: string[] = [];
+  const problems: string[] = [];
+  const findings: Finding[] = [];
   const countList = spreads.counted.map((w) => `${w.label}=${w.keys}`).join(', ');
   if (spreads.keyDiff !== undefined && spreads.keyDiff > 0n) {
-    findings.push(
-      `key counts differ at revision ${r}${spreads.allCounted ? '' : ' among the members that answered'}: ${countList}: a member holds other keys than the rest; compare the key lists at that revision, then replace the divergent member; see docs/runbooks.md (EtcdMemberKeyCountDivergence)`,
+    problems.push(
+      `key counts differ at revision ${r}${spreads.allCounted ? '' : ' among the members that answered'}: ${countList}: ${KEY_COUNT_FIX}; see docs/runbooks.md (EtcdMemberKeyCountDivergence)`,
     );
+    findings.push(...keyCountFindings(spreads.counted, `revision ${r}`));
   }
   if (comparison.mismatch) {
     const flagged = rounds.filter((w) => w.hashState === 'mismatch');
+    const at = `hash at revision ${target}${found(round)}`;
     if (comparison.tie) {
-      findings.push(
-        `hashes at revision ${target}${found(round)} differ with no majority: ${flagged.map((w) => `${w.label}=${w.hash?.hash}`).join(', ')}: nobody can tell which copy is right; compare the members' data with etcdctl, then replace the divergent one(s); ${HASH_RUNBOOK}`,
+      problems.push(
+        `hashes at revision ${target}${found(round)} differ with no majority: ${flagged.map((w) => `${w.label}=${w.hash?.hash}`).join(', ')}: nobody can tell which copy is right; ${HASH_TIE_FIX}; ${HASH_RUNBOOK}`,
       );
+      for (const w of flagged) {
+        findings.push({
+          member: whereOf(w),
+          cause: 'divergent data',
+          measure: `${at}: ${w.hash?.hash}, no majority (${flagged
+            .filter((o) => o !== w)
+            .map((o) => `${o.label}=${o.hash?.hash}`)
+            .join(', ')})`,
+          severity: 'critical',
+          action: `nobody can tell which copy is right: ${HASH_TIE_FIX}`,
+          runbook: 'EtcdMemberHashMismatch',
+        });
+      }
     } else {
       const agreeing = rounds.find((w) => w.hashState === 'match');
       for (const w of flagged) {
-        findings.push(
-          `member ${w.label}: hash at revision ${target}${found(round)} differs from the majority (${w.hash?.hash} vs ${agreeing?.hash?.hash ?? '?'}): its copy of the data diverged; ${HASH_FIX}; ${HASH_RUNBOOK}`,
+        problems.push(
+          `member ${w.label}: ${at} differs from the majority (${w.hash?.hash} vs ${agreeing?.hash?.hash ?? '?'}): its copy of the data diverged; ${HASH_FIX}; ${HASH_RUNBOOK}`,
         );
+        findings.push({
+          member: whereOf(w),
+          cause: 'divergent data',
+          measure: `${at}: ${w.hash?.hash}, the majority ${agreeing?.hash?.hash ?? '?'}`,
+          severity: 'critical',
+          action: `its copy of the data diverged: ${HASH_FIX}`,
+          runbook: 'EtcdMemberHashMismatch',
+        });
       }
     }
   }
-  return findings;
+  return { problems, findings };
 }
 
 /** How long ago a standing verdict was reached ("3m"); undefined for a fresh one. */
@@ -243,16 +312,17 @@ export function v3Summary(round: V3Round, spreads: V3Spreads): string {
  */
 export function v3Outcome(round: V3Round): InspectionOutcome {
   const spreads = v3Spreads(round);
-  const findings = v3Findings(round, spreads);
+  const { problems, findings } = v3Problems(round, spreads);
   const unknowns = v3Unknowns(round);
   const details = v3Details(round, spreads);
   const metrics = v3Metrics(round, spreads);
-  if (reachedVerdict(findings, unknowns)) {
+  if (reachedVerdict(problems, unknowns)) {
     const summary = v3Summary(round, spreads);
     return {
       ok: true,
       summary: unknowns.length > 0 ? `${summary}; unknown: ${unknowns.join('; ')}` : summary,
-      problems: findings,
+      problems,
+      findings,
       details,
       metrics,
     };

@@ -1,6 +1,7 @@
 import type { InspectionOutcome, MemberHandle } from '../../engine/contract.ts';
 import { failedOutcome } from '../../engine/contract.ts';
 import type { V2KeyCount } from '../../etcd/types.ts';
+import type { Finding } from '../../findings.ts';
 import type { MetricSample } from '../../metrics/sample.ts';
 import { forEachMember, type PerMember } from '../members.ts';
 import { spread } from './compare.ts';
@@ -11,6 +12,7 @@ import {
   type ConsistencyOptions,
   type MemberRound,
 } from './model.ts';
+import { KEY_COUNT_FIX, keyCountFindings } from './render.ts';
 import { reachedVerdict } from './verdict.ts';
 
 /**
@@ -74,14 +76,16 @@ export async function inspectV2(
   const counted = rounds.filter((w): w is MemberRound & { readonly keys: bigint } => w.keys !== undefined);
   const keyDiff = aligned !== undefined ? spread(counted.map((w) => w.keys)) : undefined;
 
-  const findings: string[] = [];
+  const problems: string[] = [];
+  const findings: Finding[] = [];
   if (keyDiff !== undefined && keyDiff > 0n) {
-    findings.push(
-      `v2 key counts under ${prefix} differ at index ${aligned}: ${counted.map((w) => `${w.label}=${w.keys}`).join(', ')}`,
+    problems.push(
+      `v2 key counts under ${prefix} differ at index ${aligned}: ${counted.map((w) => `${w.label}=${w.keys}`).join(', ')}: ${KEY_COUNT_FIX.replace('that revision', 'that index')}; see docs/runbooks.md (EtcdMemberKeyCountDivergence)`,
     );
+    findings.push(...keyCountFindings(counted, `v2 index ${aligned} under ${prefix}`));
   }
   const unknowns = rounds.filter((w) => w.errors.length > 0).map((w) => `${w.label}: ${w.errors.join('; ')}`);
-  const ok = reachedVerdict(findings, unknowns);
+  const ok = reachedVerdict(problems, unknowns);
 
   const metric = CONSISTENCY_METRICS;
   const metrics: MetricSample[] = [];
@@ -109,7 +113,7 @@ export async function inspectV2(
     );
   }
   if (indexDiff !== undefined) parts.push(`lag: v2 index ${indexDiff}`);
-  if (ok) return { ok, summary: parts.join('; '), problems: findings, details, metrics };
+  if (ok) return { ok, summary: parts.join('; '), problems, findings, details, metrics };
   const error = unknowns.join('; ');
   return failedOutcome(error, { summary: `no verdict: ${error}`, details, metrics });
 }

@@ -34,11 +34,11 @@ export function hashVerdict(input: HashVerdictInput): { readonly hash: HashVerdi
 }
 
 /**
- * A round reaches a verdict when it found something wrong (a finding stands
+ * A round reaches a verdict when it found something wrong (a problem stands
  * whatever else is unknown) or when nothing is unknown.
  */
-export function reachedVerdict(findings: readonly string[], unknowns: readonly string[]): boolean {
-  return findings.length > 0 || unknowns.length === 0;
+export function reachedVerdict(problems: readonly string[], unknowns: readonly string[]): boolean {
+  return problems.length > 0 || unknowns.length === 0;
 }
 
 /**
