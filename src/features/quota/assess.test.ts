@@ -111,6 +111,9 @@ test('each quota problem is a finding: the member, the figure against its thresh
   assert.match(frag.findings[0]!.measure, /free space in the 1000 MiB db \(600 MiB reclaimable\)/);
   assert.match(frag.findings[0]!.action, /the leader: last/);
 
+  // Past the quota (NOSPACE): full.
+  const over = assessMember({ ...base, dbSize: 2.2 * GiB, dbSizeInUse: 2.2 * GiB }, T);
+  assert.equal(over.findings[0]!.cause, 'database full');
   // A healthy member has none.
   const ok = assessMember({ ...base, dbSize: 100 * MiB, dbSizeInUse: 100 * MiB }, T);
   assert.deepEqual(ok.findings, []);

@@ -157,7 +157,12 @@ export function assessMember(input: MemberQuotaInput, t: QuotaThresholds): Membe
     if (usageRatio >= t.warningRatio) {
       findings.push({
         member: input.where,
-        cause: level === 'critical' ? 'database nearly full' : 'database filling up',
+        cause:
+          usageRatio >= 1
+            ? 'database full'
+            : level === 'critical'
+              ? 'database nearly full'
+              : 'database filling up',
         measure: `db size ${humanBytes(input.dbSize)} of the ${humanBytes(quotaBytes)} quota${quotaNote}`,
         value: usageRatio,
         threshold: level === 'critical' ? t.criticalRatio : t.warningRatio,
