@@ -11,6 +11,7 @@
  * alarm list). Writes, compaction, defragmentation and alarm disarm are not
  * on the handle: an inspection never changes the cluster it inspects.
  */
+import type { TSchema } from '@sinclair/typebox';
 import type { Endpoint } from '../etcd/endpoint.ts';
 import type { PresentedChain } from '../etcd/peer-certificates.ts';
 import type { Finding } from '../findings.ts';
@@ -329,6 +330,12 @@ export interface Feature<Options = unknown> {
   readonly defaultIntervalSeconds: number;
   /** The metric families this feature exports (documented, linted). */
   readonly metrics: readonly MetricDefinition[];
+  /**
+   * The schema parseOptions checks the options against (undefined: the
+   * feature takes none). Adapters that get options as text (`inspect --set`)
+   * read from it what type each option is; parseOptions stays the validator.
+   */
+  readonly optionsSchema: TSchema | undefined;
   /** Validates and defaults the options; throws OptionsError naming the field. */
   parseOptions(raw: Readonly<Record<string, unknown>> | undefined): Options;
   open(cluster: ClusterHandle, options: Options): FeatureSession;
@@ -354,6 +361,8 @@ interface FeatureDeclaration<Options> {
    * field. Absent: the feature takes no options and any given is refused.
    */
   readonly parseOptions?: (raw: Readonly<Record<string, unknown>> | undefined) => Options;
+  /** The TypeBox schema parseOptions validates against; given whenever parseOptions is. */
+  readonly optionsSchema?: TSchema;
 }
 
 /**
@@ -391,6 +400,7 @@ export function defineFeature<Options = Record<string, never>>(
     backends: Object.freeze([...(definition.backends ?? ['v3', 'v2'])]),
     defaultIntervalSeconds: definition.defaultIntervalSeconds,
     metrics: Object.freeze(Object.values(definition.metrics)),
+    optionsSchema: definition.optionsSchema,
     parseOptions,
     open: definition.open ?? sessionless(definition.inspect),
   });

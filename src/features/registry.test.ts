@@ -98,3 +98,22 @@ test('enable throws the formatted problems for requests that are not user input'
     registry.get('alarm').defaultIntervalSeconds,
   );
 });
+
+test('every feature declares the schema of its options (inspect --set types values by it)', () => {
+  for (const feature of registry.list()) {
+    const properties = (feature.optionsSchema as { properties?: Record<string, unknown> } | undefined)
+      ?.properties;
+    if (properties === undefined) {
+      assert.throws(
+        () => feature.parseOptions({ any: 1 }),
+        /unknown field any/,
+        `${feature.name} takes no options`,
+      );
+      continue;
+    }
+    // parseOptions refuses what is not in the schema and takes the schema defaults alone.
+    assert.ok(Object.keys(properties).length > 0, feature.name);
+    assert.throws(() => feature.parseOptions({ notAnOption: 1 }), /notAnOption/, feature.name);
+    assert.doesNotThrow(() => feature.parseOptions({}), feature.name);
+  }
+});

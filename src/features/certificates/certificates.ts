@@ -182,6 +182,7 @@ export const certificatesFeature = defineFeature({
     "TLS clusters: each member's serving chain from the handshake, the client certificate and CA: expiry, host names, CAs expiring first.",
   defaultIntervalSeconds: 3600,
   metrics: CERTIFICATE_METRICS,
+  optionsSchema: CertificatesOptionsSchema,
   parseOptions: parseCertificatesOptions,
   inspect: inspectCertificates,
 });

@@ -378,6 +378,7 @@ export const consistencyFeature = defineFeature({
     'Whether the members hold the same data: key counts at one pinned revision, HashKV compared between members, and revision/raft index lag (v2: counts at one index, index lag).',
   defaultIntervalSeconds: 60,
   metrics: CONSISTENCY_METRICS,
+  optionsSchema: ConsistencyOptionsSchema,
   parseOptions: parseConsistencyOptions,
   open: (cluster, options) => new ConsistencySession(cluster, options),
 });

@@ -394,6 +394,7 @@ export const latencyFeature = defineFeature({
   backends: ['v3'],
   defaultIntervalSeconds: 10,
   metrics: LATENCY_METRICS,
+  optionsSchema: LatencyOptionsSchema,
   parseOptions: parseLatencyOptions,
   open: (cluster, options) => new LatencySession(cluster, options),
 });

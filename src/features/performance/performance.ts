@@ -515,6 +515,7 @@ export const performanceFeature = defineFeature({
     "Per member, from its own /metrics over each interval: WAL fsync, backend commit and apply p99, peer round trips, heartbeat failures, leader changes, proposals, memory — judged against etcd's guidance.",
   defaultIntervalSeconds: 30,
   metrics: PERFORMANCE_METRICS,
+  optionsSchema: PerformanceOptionsSchema,
   parseOptions: parsePerformanceOptions,
   open: (cluster, options) => new PerformanceSession(cluster, options),
 });

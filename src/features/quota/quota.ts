@@ -237,6 +237,7 @@ export const quotaFeature = defineFeature({
   description: 'Per member: db size against the backend quota, fragmentation, growth and time until NOSPACE.',
   defaultIntervalSeconds: 60,
   metrics: QUOTA_METRICS,
+  optionsSchema: QuotaOptionsSchema,
   parseOptions: parseQuotaOptions,
   open: (cluster, options) => new QuotaSession(cluster, options),
 });

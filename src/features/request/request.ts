@@ -30,7 +30,7 @@ import { realClock } from '../../clock.ts';
 import { LagEstimator } from './lag.ts';
 import { BytePacer, nextPageKeys } from './pacer.ts';
 import { ResourceLabeler, type LabelSlot } from './labels.ts';
-import { parseRequestOptions, type RequestOptions } from './options.ts';
+import { parseRequestOptions, RequestOptionsSchema, type RequestOptions } from './options.ts';
 import { backoffMs, failuresAfter, pickWatchMember } from './resume.ts';
 import {
   REQUEST_METRICS,
@@ -633,6 +633,7 @@ export const requestFeature = defineFeature({
   backends: ['v3'],
   defaultIntervalSeconds: 30,
   metrics: REQUEST_METRICS,
+  optionsSchema: RequestOptionsSchema,
   parseOptions: parseRequestOptions,
   open: (cluster, options) => new RequestSession(cluster, options),
 });

@@ -242,6 +242,7 @@ export const topologyFeature = defineFeature({
     'Leader and term, leader changes, learners and their lag, version skew, cluster identity of every endpoint, members never started, member lists that disagree.',
   defaultIntervalSeconds: 30,
   metrics: TOPOLOGY_METRICS,
+  optionsSchema: TopologyOptionsSchema,
   parseOptions: (raw) => parseOptions('topology', TopologyOptionsSchema, raw),
   open: (cluster, options) => new TopologySession(cluster, options),
 });
