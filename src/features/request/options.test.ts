@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { OptionsError } from '../../engine/contract.ts';
 import { parseRequestOptions } from './options.ts';
 
-test('defaults: /registry, 200 resource names, pages of 1000 keys', () => {
+test('defaults: /registry, 200 resource names, pages of 1000 keys, a first round waiting 3 s', () => {
   assert.deepEqual(parseRequestOptions(undefined), {
     prefixes: ['/registry/'],
     maxResourceNames: 200,
     countPageSize: 1000,
+    firstRoundWaitMs: 3000,
     sizes: undefined,
   });
+  assert.equal(parseRequestOptions({ firstRoundWaitSeconds: 0.5 }).firstRoundWaitMs, 500);
   // The default array is not shared between sessions.
   const a = parseRequestOptions({});
   const b = parseRequestOptions({});
@@ -57,6 +59,10 @@ const cases: [unknown, string][] = [
     'options of feature request: maxResourceNames: expected integer to be greater or equal to 1',
   ],
   [{ countPageSize: 1.5 }, 'options of feature request: countPageSize: expected integer'],
+  [
+    { firstRoundWaitSeconds: -1 },
+    'options of feature request: firstRoundWaitSeconds: expected number to be greater or equal to 0',
+  ],
   [{ prefix: '/registry' }, 'options of feature request: unknown field prefix'],
 ];
 

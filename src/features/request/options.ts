@@ -45,6 +45,13 @@ export const RequestOptionsSchema = Type.Object(
       default: DEFAULT_SCAN_BYTES_PER_SECOND,
       description: 'Pace of a sizes scan, in bytes of keys and values read per second.',
     }),
+    firstRoundWaitSeconds: Type.Number({
+      minimum: 0,
+      maximum: 86_400,
+      default: 3,
+      description:
+        'How long the first round waits for the initial count (with sizes: the whole scan) before reporting it in progress; the round deadline ends the wait too. `inspect --keyspace-sizes` waits until its --timeout.',
+    }),
     sizeRescanMinIntervalSeconds: Type.Integer({
       minimum: 0,
       maximum: 86_400,
@@ -61,6 +68,8 @@ export interface RequestOptions {
   readonly prefixes: readonly string[];
   readonly maxResourceNames: number;
   readonly countPageSize: number;
+  /** How long the first round waits for the initial count (option firstRoundWaitSeconds). */
+  readonly firstRoundWaitMs: number;
   /** undefined: sizes not kept. */
   readonly sizes: SizeOptions | undefined;
 }
@@ -99,6 +108,7 @@ export function parseRequestOptions(raw: unknown): RequestOptions {
     prefixes,
     maxResourceNames: parsed.maxResourceNames,
     countPageSize: parsed.countPageSize,
+    firstRoundWaitMs: parsed.firstRoundWaitSeconds * 1000,
     sizes: parsed.sizes
       ? {
           topKeys: parsed.topKeys,

@@ -214,7 +214,8 @@ export function requestSummary(details: RequestDetails): string {
   const where = details.member === '' ? '' : ` on ${details.member}`;
   if (!details.ready) {
     const lastError = details.lastError === null ? '' : `; last error: ${details.lastError}`;
-    return `initial key count in progress${where} (${details.countingKeys} keys so far)${lastError}`;
+    const scanned = details.sizes === null ? '' : `, ${humanBytes(keyspaceProgress(details)!.bytes)}`;
+    return `initial key count in progress${where} (${details.countingKeys} keys${scanned} so far)${lastError}`;
   }
   const keys = details.prefixes.reduce((n, p) => n + p.keys, 0);
   const state = details.prefixes.every((p) => p.watching)
@@ -260,5 +261,30 @@ export function keyspaceView(details: unknown, maxResources = 20): KeyspaceView 
       .slice(0, maxResources),
     topKeys: d.sizes.topKeys,
     topKeysExact: d.sizes.topKeysExact,
+  };
+}
+
+/** How far the first sizes scan got: keys and bytes read, and which prefixes it finished. */
+export interface KeyspaceProgress {
+  readonly keys: number;
+  readonly bytes: number;
+  readonly scanBytesPerSecond: number;
+  readonly prefixes: readonly { readonly prefix: string; readonly done: boolean }[];
+}
+
+/**
+ * The progress of the initial sizes scan while it runs (not ready yet);
+ * undefined when sizes are not kept or the scan is done. Finished prefixes
+ * count whole, the one being scanned as far as it got.
+ */
+export function keyspaceProgress(details: unknown): KeyspaceProgress | undefined {
+  if (typeof details !== 'object' || details === null) return undefined;
+  const d = details as Partial<RequestDetails>;
+  if (d.ready !== false || d.sizes == null || !Array.isArray(d.prefixes)) return undefined;
+  return {
+    keys: d.prefixes.reduce((n, p) => n + (p.phase === 'uncounted' ? 0 : p.keys), 0) + (d.countingKeys ?? 0),
+    bytes: d.sizes.totalBytes + d.sizes.scanningBytes,
+    scanBytesPerSecond: d.sizes.scanBytesPerSecond,
+    prefixes: d.prefixes.map((p) => ({ prefix: p.prefix, done: p.phase !== 'uncounted' })),
   };
 }

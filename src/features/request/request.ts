@@ -53,8 +53,6 @@ export {
 
 /** A sizes scan asks for about this many bytes of keys and values per page (bounds the memory of a page). */
 const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
-/** How long the first round waits for the initial count before reporting "in progress". */
-const FIRST_ROUND_WAIT_MS = 3_000;
 /** The leader's revision is sampled at most this often (rounds more frequent than this reuse it). */
 const CLUSTER_SAMPLE_MS = 1_000;
 const CLUSTER_SAMPLE_TIMEOUT_MS = 2_000;
@@ -430,8 +428,9 @@ class RequestSession implements FeatureSession {
       this.#inspected = true;
       // The first round gives a small keyspace the time to be counted (a
       // one-shot `inspect` then shows real numbers), without holding a round
-      // slot for long on a big one.
-      await this.#waitFirstCount(FIRST_ROUND_WAIT_MS, signal);
+      // slot for long on a big one (option firstRoundWaitSeconds, default 3 s;
+      // `inspect --keyspace-sizes` waits up to its deadline).
+      await this.#waitFirstCount(this.#options.firstRoundWaitMs, signal);
     }
     await this.#sampleClusterRevision(signal);
     const now = performance.now();
@@ -458,6 +457,8 @@ class RequestSession implements FeatureSession {
    * depends on it; a failure only leaves the lag to the other observations.
    */
   async #sampleClusterRevision(signal: AbortSignal): Promise<void> {
+    // A first round that waited until its deadline reports what it has at once.
+    if (signal.aborted) return;
     const now = performance.now();
     if (this.#lastClusterSample !== undefined && now - this.#lastClusterSample < CLUSTER_SAMPLE_MS) return;
     this.#lastClusterSample = now;
