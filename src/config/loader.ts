@@ -32,6 +32,12 @@ export interface LoadedConfig {
   /** This daemon's part of the clusters (`sharding:`); the loader returns every cluster regardless. */
   readonly sharding?: { readonly shard: number; readonly totalShards: number };
   readonly clusters: readonly ClusterSpec[];
+  /**
+   * Per cluster name, the feature requests its specs were checked from (the
+   * cluster's over the defaults, disabled ones included), for adapters that
+   * refine them (`inspect --config --cluster` with --features and --set).
+   */
+  readonly featureConfigs: ReadonlyMap<string, ReadonlyMap<string, FeatureConfig>>;
 }
 
 /**
@@ -184,10 +190,12 @@ export async function parseConfig(
     );
   const names = new Set<string>();
   const clusters: ClusterSpec[] = [];
+  const featureConfigs = new Map<string, ReadonlyMap<string, FeatureConfig>>();
   for (const [i, cluster] of config.clusters.entries()) {
     const at = `clusters[${i}]`;
     if (names.has(cluster.name)) problems.push(`${at}.name: duplicate cluster name "${cluster.name}"`);
     names.add(cluster.name);
+    featureConfigs.set(cluster.name, mergeFeatureConfigs(cluster.features, config.defaults?.features));
     try {
       clusters.push(await resolveCluster(cluster, config, registry, at));
     } catch (err) {
@@ -202,6 +210,7 @@ export async function parseConfig(
     ...(config.metricPrefix !== undefined && { metricPrefix: config.metricPrefix }),
     ...(config.sharding !== undefined && { sharding: config.sharding }),
     clusters,
+    featureConfigs,
   };
 }
 
@@ -291,6 +300,20 @@ export function resolveFeatureSpecs(
   at: string,
   problems: string[],
 ): Record<string, FeatureSpec> {
+  const specs: Record<string, FeatureSpec> = {};
+  for (const [name, feature] of mergeFeatureConfigs(configured, defaults)) {
+    const checked = registry.check(name, feature, backend);
+    if (!checked.ok) problems.push(...formatFeatureProblems(`${at}.${name}`, checked.problems));
+    else if (checked.spec !== undefined) specs[name] = checked.spec;
+  }
+  return specs;
+}
+
+/** A cluster's feature requests over the defaults (the built-in default set when there are none). */
+export function mergeFeatureConfigs(
+  configured: Readonly<Record<string, FeatureConfig>> | undefined,
+  defaults: Readonly<Record<string, FeatureConfig>> | undefined,
+): Map<string, FeatureConfig> {
   const base: Record<string, FeatureConfig> =
     defaults ?? Object.fromEntries(DEFAULT_FEATURES.map((n) => [n, { enabled: true }]));
   // A Map, not an object: a feature named "__proto__" must reach the check
@@ -298,13 +321,7 @@ export function resolveFeatureSpecs(
   const merged = new Map<string, FeatureConfig>(Object.entries(base));
   for (const [name, feature] of Object.entries(configured ?? {}))
     merged.set(name, { ...(Object.hasOwn(base, name) ? base[name] : undefined), ...feature });
-  const specs: Record<string, FeatureSpec> = {};
-  for (const [name, feature] of merged) {
-    const checked = registry.check(name, feature, backend);
-    if (!checked.ok) problems.push(...formatFeatureProblems(`${at}.${name}`, checked.problems));
-    else if (checked.spec !== undefined) specs[name] = checked.spec;
-  }
-  return specs;
+  return merged;
 }
 
 /** Every metric family this process exports: the engine's and the features'. */
