@@ -8,7 +8,7 @@ import { Secret } from '../etcd/secret.ts';
 import type { AuthCredentials, ClientOptions } from '../etcd/types.ts';
 import { clusterToJson, memberToJson } from '../engine/json.ts';
 import { SnapshotStore, type ClusterSnapshot } from '../engine/snapshot.ts';
-import { formatFeatureProblems, type FeatureSpec } from '../engine/contract.ts';
+import type { FeatureRequest } from '../engine/contract.ts';
 import type { ClusterSpec } from '../engine/cluster-spec.ts';
 import type { AlarmDetails } from '../features/alarm/alarm.ts';
 import type { HealthyDetails } from '../features/healthy/healthy.ts';
@@ -16,10 +16,11 @@ import { featureRegistry } from '../features/index.ts';
 import { silentLogger, useColor } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import { parseBool, positiveSeconds, UsageError } from './common.ts';
+import { checkInspectFeatures, inspectFeatureRequests } from './feature-settings.ts';
 import { environmentValue } from './raw-env.ts';
 import { exitAfter } from './signals.ts';
 import { renderTable } from './table.ts';
-import { keyspaceView } from '../features/request/report.ts';
+import { keyspaceProgress, keyspaceView } from '../features/request/report.ts';
 import { humanBytes } from '../units.ts';
 import { collectWhy, type WhyEntry } from '../engine/why.ts';
 import { findingFigure, findingThreshold } from '../findings.ts';
@@ -44,6 +45,8 @@ interface InspectFlags {
   readonly user?: string;
   readonly passwordFile?: string;
   readonly features?: string;
+  /** Every --set FEATURE.OPTION=VALUE, in order (typed and checked in buildSpec, never echoed). */
+  readonly set?: readonly string[];
   /** Adds the request inspection with keyspace sizes. */
   readonly keyspaceSizes?: boolean;
   readonly storageBackend: 'v3' | 'v2';
@@ -99,8 +102,13 @@ export function inspectCommand(done: (code: number) => void): Command {
       `comma-separated inspections (default: ${DEFAULT_INSPECT_FEATURES.join(',')}; known: ${featureRegistry.names().join(',')})`,
     )
     .option(
+      '--set <feature.option=value>',
+      'a feature option as in the config file, e.g. --set quota.warningRatio=0.7 --set certificates.warningDays=30 (repeatable; seconds also as 30s or 5m, lists comma-separated, maps as --set performance.metricsURLs.MEMBER=URL). Turns its feature on, unless --features leaves it out: then refused',
+      (value: string, previous: readonly string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option(
       '--keyspace-sizes',
-      'also run the request inspection with keyspace sizes: bytes per resource, the largest objects and keys (reads every value once, paced)',
+      'also run the request inspection with keyspace sizes: bytes per resource, the largest objects and keys (reads every value once, paced; waits for the whole scan until --timeout, and says how far it got if that comes first)',
     )
     .addOption(
       new Option('--storage-backend <backend>', 'v3, or v2 for clusters that keep their data in the v2 store')
@@ -160,28 +168,17 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
     }
   }
   if (endpoints.length === 0) throw new UsageError('--endpoints: no endpoint given');
-  const names =
-    flags.features === undefined
-      ? [...DEFAULT_INSPECT_FEATURES]
-      : flags.features
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '');
-  if (flags.keyspaceSizes === true && !names.includes('request')) names.push('request');
-  if (names.length === 0) throw new UsageError('--features: no feature given');
-  const features: Record<string, FeatureSpec> = {};
-  for (const name of names) {
-    // One round, with the whole --timeout as its deadline.
-    const request = {
-      intervalSeconds: flags.timeout,
-      timeoutSeconds: flags.timeout,
-      ...(name === 'request' && flags.keyspaceSizes === true ? { options: { sizes: true } } : {}),
-    };
-    const checked = featureRegistry.check(name, request, flags.storageBackend);
-    if (!checked.ok)
-      throw new UsageError(formatFeatureProblems(`--features ${name}`, checked.problems).join('; '));
-    if (checked.spec !== undefined) features[name] = checked.spec;
-  }
+  const defaults = new Map<string, FeatureRequest>(DEFAULT_INSPECT_FEATURES.map((n) => [n, {}]));
+  const { requests, settings } = inspectFeatureRequests(
+    defaults,
+    { ...flags, set: flags.set ?? [] },
+    featureRegistry,
+  );
+  // One round, with the whole --timeout as its deadline.
+  const features = checkInspectFeatures(requests, settings, featureRegistry, flags.storageBackend, () => ({
+    intervalSeconds: flags.timeout,
+    timeoutSeconds: flags.timeout,
+  }));
   const auth = await credentials(flags);
   if ((flags.cert === undefined) !== (flags.key === undefined))
     throw new UsageError('--cert and --key go together');
@@ -290,6 +287,33 @@ export interface InspectReport {
   /** Figures out of bounds, from any feature (member, cause, figure, threshold). */
   readonly why: WhyEntry[];
   readonly errors: string[];
+  /** With keyspace sizes: whether the scan finished, or how far it got when the deadline came. */
+  readonly keyspace?: KeyspaceState;
+}
+
+export type KeyspaceState =
+  | { readonly complete: true }
+  | {
+      readonly complete: false;
+      /** The first scan was still running at the --timeout deadline. */
+      readonly stoppedAtDeadline: true;
+      readonly keysScanned: number;
+      readonly bytesScanned: number;
+      readonly prefixes: readonly { readonly prefix: string; readonly done: boolean }[];
+    };
+
+/** The state of the keyspace sizes of a request round's details; undefined when sizes were not asked for. */
+function keyspaceState(details: unknown): KeyspaceState | undefined {
+  const progress = keyspaceProgress(details);
+  if (progress !== undefined)
+    return {
+      complete: false,
+      stoppedAtDeadline: true,
+      keysScanned: progress.keys,
+      bytesScanned: progress.bytes,
+      prefixes: progress.prefixes,
+    };
+  return keyspaceView(details) === undefined ? undefined : { complete: true };
 }
 
 /** The JSON of `inspect -o json`: a verdict, one entry per member, the alarms, and why it did not pass. */
@@ -325,6 +349,7 @@ export function buildReport(snapshot: ClusterSnapshot): InspectReport {
   }
   const ok = errors.length === 0 && problems.length === 0 && members.every((m) => m.healthy);
   const { members: _m, features, why: _w, ...cluster } = clusterToJson(snapshot);
+  const keyspace = keyspaceState(snapshot.features['request']?.last?.details);
   return {
     ok,
     cluster: { ...cluster, inspections: features },
@@ -333,6 +358,7 @@ export function buildReport(snapshot: ClusterSnapshot): InspectReport {
     problems,
     why: collectWhy(snapshot),
     errors,
+    ...(keyspace !== undefined && { keyspace }),
   };
 }
 
@@ -419,6 +445,14 @@ export function renderReport(snapshot: ClusterSnapshot, report: InspectReport, c
         ['KEY', 'BYTES', 'RESOURCE'],
         keyspace.topKeys.map((k) => [k.key, humanBytes(k.bytes), k.resourceName]),
       ),
+    );
+  }
+  const progress = keyspaceProgress(snapshot.features['request']?.last?.details);
+  if (progress !== undefined) {
+    const prefixes = progress.prefixes.map((p) => `${p.prefix} ${p.done ? 'done' : 'not done'}`).join(', ');
+    lines.push(
+      '',
+      `KEYSPACE incomplete: the scan stopped at the --timeout deadline after ${progress.keys} keys, ${humanBytes(progress.bytes)} (${prefixes}), reading ${humanBytes(progress.scanBytesPerSecond)}/s: give it more time with --timeout, or read faster with --set request.scanBytesPerSecond`,
     );
   }
   const cluster = report.alarms.filter((a) => a.endpoint === 'cluster');

@@ -34,7 +34,7 @@ async function bashComplete(...words: string[]): Promise<string[]> {
 test('bash: commands, flags of the command and choices of a flag', async () => {
   assert.deepEqual(await bashComplete('ins'), ['inspect', 'inspection']);
   const flags = await bashComplete('inspect', '--');
-  for (const flag of ['--endpoints', '--write-out', '--output', '--cacert', '--features'])
+  for (const flag of ['--endpoints', '--write-out', '--output', '--cacert', '--features', '--set'])
     assert.ok(flags.includes(flag), `${flag} in ${flags.join(' ')}`);
   assert.ok(!flags.includes('--config'), 'only the flags of inspect');
   assert.deepEqual(await bashComplete('inspect', '-w', ''), ['table', 'json']);

@@ -1,0 +1,176 @@
+/**
+ * `inspect` with feature options (--set), and keyspace sizes that take
+ * longer than one request round: on real etcd clusters of the test bed.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
+import { cli, tlsFlags } from '../support/cli.ts';
+import { clusterForTest, SMALL_QUOTA_BYTES, v3ClientFor } from '../support/clusters.ts';
+
+interface Report {
+  ok: boolean;
+  problems: string[];
+  errors: string[];
+  cluster: { name: string; inspections: Record<string, unknown> };
+  members: { endpoint: string; healthy: boolean | null }[];
+  keyspace?: { complete: boolean; stoppedAtDeadline?: boolean; keysScanned?: number; bytesScanned?: number };
+}
+
+const parsed = (stdout: string): Report | undefined =>
+  stdout === '' ? undefined : (JSON.parse(stdout) as Report);
+
+describe('inspect --set on a TLS + auth cluster', () => {
+  let secure: TestCluster;
+  let dir: string;
+  before(async () => {
+    // A 2 MiB quota: a fresh member's few KiB are a measurable share of it.
+    secure = await startEtcdCluster({
+      version: '3.6',
+      members: 1,
+      tls: true,
+      auth: true,
+      name: 'optsecure',
+      quotaBackendBytes: SMALL_QUOTA_BYTES,
+    });
+    dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-inspectopts-'));
+    await writeFile(join(dir, 'pw'), `${secure.auth!.password}\n`);
+  });
+  after(async () => {
+    await secure?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  const connection = () => [
+    '--endpoints',
+    secure.endpoints[0]!,
+    ...tlsFlags(secure.tls!),
+    '--user',
+    'root',
+    '--password-file',
+    join(dir, 'pw'),
+  ];
+  const inspectJson = async (args: readonly string[]) => {
+    const r = await cli([
+      'inspect',
+      ...connection(),
+      '--features',
+      'healthy,quota,certificates',
+      '-o',
+      'json',
+      ...args,
+    ]);
+    return { ...r, report: parsed(r.stdout) };
+  };
+
+  test('--set makes quota and certificates warn where the defaults pass (exit 1 instead of 0)', async () => {
+    const plain = await inspectJson([]);
+    assert.equal(plain.code, 0, plain.stderr + plain.stdout);
+    assert.deepEqual(plain.report?.problems, []);
+
+    // The test bed's certificates live 365 days: a warning 400 days ahead makes every one a problem.
+    const certs = await inspectJson(['--set', 'certificates.warningDays=400']);
+    assert.equal(certs.code, 1, certs.stderr + certs.stdout);
+    assert.ok(certs.report!.problems.length > 0);
+    assert.ok(
+      certs.report!.problems.every((p) => /expires .* \(warning at 400\.0d\)/.test(p)),
+      certs.report!.problems.join('\n'),
+    );
+
+    // The member's db is a few KiB of its 2 MiB quota: above a 0.1 % warning ratio.
+    const quota = await inspectJson(['--set', 'quota.warningRatio=0.001']);
+    assert.equal(quota.code, 1, quota.stderr + quota.stdout);
+    assert.ok(
+      quota.report!.problems.some((p) => /quota/.test(p) && /warning at 0\.1 %/.test(p)),
+      quota.report!.problems.join('\n'),
+    );
+  });
+
+  test('usage errors exit 2 naming the flag, the feature and the option, never the value', async () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ['--set', 'quota.warningRatio=2'],
+        /--set quota\.warningRatio: .*warningRatio: expected number to be less or equal to 1/,
+      ],
+      [['--set', 'quota.warningRatio=high'], /--set quota\.warningRatio: expected a number/],
+      [
+        ['--set', 'quota.bogus=1'],
+        /--set quota\.bogus: feature quota has no option bogus \(its options: quotaBytes, /,
+      ],
+      [['--set', 'bogus.x=1'], /--set bogus\.x: unknown feature bogus/],
+      [
+        ['--set', 'latency.quantile=0.9'],
+        /--set latency\.quantile: feature latency is not in --features healthy,quota,certificates/,
+      ],
+      [
+        ['--set', 'performance.metricsURLs.etcd-0=s3cr3t@not a url'],
+        /--set performance\.metricsURLs\.etcd-0: .*\(value not shown\) is not a URL/,
+      ],
+      [['--set', 'quota.warningRatio'], /--set: expected FEATURE\.OPTION=VALUE/],
+    ];
+    for (const [args, message] of cases) {
+      const features = args[1]!.startsWith('performance') ? ['--features', 'healthy,performance'] : [];
+      const r = await cli([
+        'inspect',
+        ...connection(),
+        '--features',
+        'healthy,quota,certificates',
+        ...features,
+        ...args,
+      ]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.doesNotMatch(r.stderr, /s3cr3t|high/, 'the value is not echoed');
+    }
+  });
+});
+
+describe('inspect --keyspace-sizes on a keyspace larger than one round reads', () => {
+  test('waits for the whole scan within --timeout, or says how far it got at the deadline', async (t) => {
+    const cluster = await clusterForTest(t, { version: '3.6', members: 1, name: 'optkeyspace' });
+    const client = v3ClientFor(t, cluster);
+    // 60 keys of 10 KB, read 5 keys a page at 64 KiB/s: about 9 s of scan, three times one round's 3 s.
+    const KEYS = 60;
+    for (let i = 0; i < KEYS; i++)
+      await client.put(`/registry/pods/ns/p${String(i).padStart(2, '0')}`, 'x'.repeat(10_000));
+    const args = (timeout: string) => [
+      'inspect',
+      '--endpoints',
+      cluster.endpoints[0]!,
+      '--features',
+      'healthy',
+      '--keyspace-sizes',
+      '--set',
+      'request.countPageSize=5',
+      '--set',
+      'request.scanBytesPerSecond=65536',
+      '--timeout',
+      timeout,
+    ];
+    const whole = await cli([...args('90s'), '-o', 'json'], 120_000);
+    assert.equal(whole.code, 0, whole.stderr + whole.stdout);
+    assert.deepEqual(parsed(whole.stdout)!.keyspace, { complete: true });
+    const table = await cli(args('90s'), 120_000);
+    assert.match(table.stdout, /KEYSPACE 587\.2 KiB/); // 60 x (21-byte key + 10,000-byte value)
+    assert.match(table.stdout, new RegExp(`pods\\s+${KEYS}\\s`));
+    assert.doesNotMatch(table.stdout, /incomplete/);
+
+    // A deadline shorter than the scan: it says so, with what it covered.
+    const short = await cli([...args('4s'), '-o', 'json'], 60_000);
+    assert.equal(short.code, 0, short.stderr + short.stdout);
+    const keyspace = parsed(short.stdout)!.keyspace!;
+    assert.equal(keyspace.complete, false);
+    assert.equal(keyspace.stoppedAtDeadline, true);
+    assert.ok(keyspace.keysScanned! > 0 && keyspace.keysScanned! < KEYS, JSON.stringify(keyspace));
+    assert.ok(keyspace.bytesScanned! > 0, JSON.stringify(keyspace));
+    const shortTable = await cli(args('4s'), 60_000);
+    assert.match(
+      shortTable.stdout,
+      /KEYSPACE incomplete: the scan stopped at the --timeout deadline after \d+ keys, [\d.]+ KiB \(\/registry\/ not done\)/,
+    );
+  });
+});
