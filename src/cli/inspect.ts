@@ -59,7 +59,34 @@ interface InspectFlags {
   readonly name: string;
   /** --user came from $ETCDCTL_USER (where etcdctl's user:password form is allowed). */
   readonly userFromEnv?: boolean;
+  /** A config file of the daemon, to inspect one of its clusters (--cluster) as the daemon would. */
+  readonly config?: string;
+  readonly cluster?: string;
+  /** The flags (by option name) given on the command line, not defaulted nor from a variable. */
+  readonly onCommandLine?: readonly string[];
 }
+
+/**
+ * The flags that say how to reach a cluster. With --config the file says it
+ * (as the daemon reads it): given on the command line they are refused, not
+ * merged, so what runs is what the daemon runs; from ETCDCTL_* variables they
+ * are ignored (a shell set up for etcdctl does not get in the way).
+ */
+const CONNECTION_FLAGS: Readonly<Record<string, string>> = {
+  endpoints: '--endpoints',
+  cacert: '--cacert',
+  cert: '--cert',
+  key: '--key',
+  serverName: '--server-name',
+  insecureSkipTlsVerify: '--insecure-skip-tls-verify',
+  user: '--user',
+  passwordFile: '--password-file',
+  storageBackend: '--storage-backend',
+  discoverMembers: '--no-discover-members',
+  dialTimeout: '--dial-timeout',
+  commandTimeout: '--command-timeout',
+  name: '--name',
+};
 
 /** etcdctl's default: the member on this machine. */
 export const DEFAULT_ENDPOINTS = '127.0.0.1:2379';
@@ -145,12 +172,28 @@ export function inspectCommand(done: (code: number) => void): Command {
         .choices(['table', 'json'])
         .conflicts('output'),
     )
+    .option(
+      '--config <file>',
+      "the daemon's config file (as `run --config`): inspect one of its clusters (--cluster) with its endpoints, TLS, auth (password from its passwordFile), features and options; --features, --set, --timeout and -o refine it; connection flags are refused with it and ETCDCTL_* variables ignored",
+    )
+    .option('--cluster <name>', 'the cluster of --config to inspect (may be left out when the file has one)')
     .action(async (flags: InspectFlags, cmd: Command) =>
-      done(await inspect({ ...flags, userFromEnv: cmd.getOptionValueSource('user') === 'env' })),
+      done(
+        await inspect({
+          ...flags,
+          userFromEnv: cmd.getOptionValueSource('user') === 'env',
+          onCommandLine: cmd.options
+            .map((o) => o.attributeName())
+            .filter((name) => cmd.getOptionValueSource(name) === 'cli'),
+        }),
+      ),
     );
 }
 
 async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
+  if (flags.config !== undefined) return configSpec(flags, flags.config);
+  if (flags.cluster !== undefined)
+    throw new UsageError('--cluster names a cluster of --config: give --config FILE');
   const tlsWanted =
     flags.cacert !== undefined ||
     flags.cert !== undefined ||
@@ -205,6 +248,51 @@ async function buildSpec(flags: InspectFlags): Promise<ClusterSpec> {
     client: { ...client, ...(tls !== undefined ? { tls } : {}), ...(auth !== undefined ? { auth } : {}) },
     features,
   };
+}
+
+/** Longest list of cluster names a message quotes (a file may hold thousands). */
+const NAMES_SHOWN = 20;
+
+/**
+ * The spec of one cluster of the daemon's config file, as the daemon loads it
+ * (the loader, dynamically imported: the YAML parser costs start-up time only
+ * when --config is given), with --features, --set and --timeout on top.
+ */
+async function configSpec(flags: InspectFlags, file: string): Promise<ClusterSpec> {
+  const refused = (flags.onCommandLine ?? []).filter((name) => Object.hasOwn(CONNECTION_FLAGS, name));
+  if (refused.length > 0)
+    throw new UsageError(
+      `${refused.map((name) => CONNECTION_FLAGS[name]).join(', ')}: not with --config, whose cluster says how to reach it (change the file, or leave --config out)`,
+    );
+  const { ConfigError, loadConfigFile } = await import('../config/loader.ts');
+  let loaded: Awaited<ReturnType<typeof loadConfigFile>>;
+  try {
+    loaded = await loadConfigFile(file, featureRegistry);
+  } catch (err) {
+    // The loader's message names the file and the field; the daemon would not start either.
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const names = loaded.clusters.map((c) => c.name);
+  const listed =
+    names.length === 0
+      ? 'it has none'
+      : `its clusters: ${names.slice(0, NAMES_SHOWN).join(', ')}${names.length > NAMES_SHOWN ? ` and ${names.length - NAMES_SHOWN} more` : ''}`;
+  const name = flags.cluster ?? (names.length === 1 ? names[0] : undefined);
+  if (name === undefined) throw new UsageError(`--cluster: which cluster of ${file}? (${listed})`);
+  const spec = loaded.clusters.find((c) => c.name === name);
+  if (spec === undefined) throw new UsageError(`--cluster ${name}: no such cluster in ${file} (${listed})`);
+  const { requests, settings } = inspectFeatureRequests(
+    loaded.featureConfigs.get(name) ?? new Map(),
+    { ...flags, set: flags.set ?? [] },
+    featureRegistry,
+  );
+  // One round each, within --timeout: a feature's own timeoutSeconds applies when shorter, as in the daemon.
+  const features = checkInspectFeatures(requests, settings, featureRegistry, spec.storageBackend, (r) => ({
+    intervalSeconds: r.intervalSeconds ?? flags.timeout,
+    timeoutSeconds: Math.min(r.timeoutSeconds ?? flags.timeout, flags.timeout),
+  }));
+  return { ...spec, features };
 }
 
 /** etcdctl accepts host:port: https when TLS is configured, http otherwise. */

@@ -34,9 +34,18 @@ async function bashComplete(...words: string[]): Promise<string[]> {
 test('bash: commands, flags of the command and choices of a flag', async () => {
   assert.deepEqual(await bashComplete('ins'), ['inspect', 'inspection']);
   const flags = await bashComplete('inspect', '--');
-  for (const flag of ['--endpoints', '--write-out', '--output', '--cacert', '--features', '--set'])
+  for (const flag of [
+    '--endpoints',
+    '--write-out',
+    '--output',
+    '--cacert',
+    '--features',
+    '--set',
+    '--config',
+    '--cluster',
+  ])
     assert.ok(flags.includes(flag), `${flag} in ${flags.join(' ')}`);
-  assert.ok(!flags.includes('--config'), 'only the flags of inspect');
+  assert.ok(!flags.includes('--check-config'), 'only the flags of inspect');
   assert.deepEqual(await bashComplete('inspect', '-w', ''), ['table', 'json']);
   assert.deepEqual(await bashComplete('run', '--log-format', 'p'), ['pretty']);
   assert.deepEqual(await bashComplete('completion', ''), ['-h', '--help', 'bash', 'zsh', 'fish']);

@@ -1,6 +1,7 @@
 /**
- * `inspect` with feature options (--set), and keyspace sizes that take
- * longer than one request round: on real etcd clusters of the test bed.
+ * `inspect` with feature options (--set), with a cluster of the daemon's
+ * config file (--config --cluster), and keyspace sizes that take longer
+ * than one request round: on real etcd clusters of the test bed.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +24,7 @@ interface Report {
 const parsed = (stdout: string): Report | undefined =>
   stdout === '' ? undefined : (JSON.parse(stdout) as Report);
 
-describe('inspect --set on a TLS + auth cluster', () => {
+describe('inspect --set and --config on a TLS + auth cluster', () => {
   let secure: TestCluster;
   let dir: string;
   before(async () => {
@@ -125,6 +126,108 @@ describe('inspect --set on a TLS + auth cluster', () => {
       assert.match(r.stderr, message, args.join(' '));
       assert.equal(r.stdout, '');
       assert.doesNotMatch(r.stderr, /s3cr3t|high/, 'the value is not echoed');
+    }
+  });
+
+  /** A config file of two clusters: `other` (never reached) and `secure` (TLS, auth, a strict quota warning). */
+  async function configFile(): Promise<string> {
+    const file = join(dir, 'monitor.yaml');
+    const tls = secure.tls!;
+    await writeFile(
+      file,
+      [
+        'defaults:',
+        '  features: {healthy: {}, alarm: {}, quota: {}, certificates: {}}',
+        'clusters:',
+        '  - name: other',
+        '    endpoints: [http://127.0.0.1:9]',
+        '  - name: secure',
+        `    endpoints: [${secure.endpoints[0]}]`,
+        `    tls: {caFile: ${tls.caFile}, certFile: ${tls.certFile}, keyFile: ${tls.keyFile}}`,
+        `    auth: {username: root, passwordFile: ${join(dir, 'pw')}}`,
+        '    features:',
+        '      quota: {options: {warningRatio: 0.001}}',
+        '',
+      ].join('\n'),
+    );
+    return file;
+  }
+
+  test('--config --cluster inspects a cluster of the daemon config as the daemon would; flags refine it', async () => {
+    const file = await configFile();
+    // ETCDCTL_* variables of a shell set up for etcdctl are ignored with --config.
+    const env = { ETCDCTL_ENDPOINTS: 'http://127.0.0.1:9', ETCDCTL_PASSWORD: 'not-it' };
+    const strict = await cli(['inspect', '--config', file, '--cluster', 'secure', '-o', 'json'], 60_000, env);
+    assert.equal(strict.code, 1, strict.stderr + strict.stdout);
+    const report = parsed(strict.stdout)!;
+    assert.equal(report.cluster.name, 'secure');
+    assert.deepEqual(Object.keys(report.cluster.inspections).sort(), [
+      'alarm',
+      'certificates',
+      'healthy',
+      'quota',
+    ]);
+    // TLS and auth from the file: the member answered, healthy.
+    assert.deepEqual(
+      report.members.map((m) => m.healthy),
+      [true],
+    );
+    assert.ok(
+      report.problems.some((p) => /quota/.test(p) && /warning at 0\.1 %/.test(p)),
+      report.problems.join('\n'),
+    );
+    assert.doesNotMatch(strict.stdout + strict.stderr, new RegExp(secure.auth!.password));
+
+    // --set on top of the file's options; --features narrows the file's set.
+    const relaxed = await cli([
+      'inspect',
+      '--config',
+      file,
+      '--cluster',
+      'secure',
+      '--features',
+      'healthy,quota',
+      '--set',
+      'quota.warningRatio=0.5',
+      '-o',
+      'json',
+    ]);
+    assert.equal(relaxed.code, 0, relaxed.stderr + relaxed.stdout);
+    assert.deepEqual(Object.keys(parsed(relaxed.stdout)!.cluster.inspections).sort(), ['healthy', 'quota']);
+  });
+
+  test('--config usage errors: unknown cluster, connection flags, a malformed file', async () => {
+    const file = await configFile();
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(
+      bad,
+      'clusters:\n  - name: x\n    endpoints: [http://127.0.0.1:9]\n    features: {quota: {options: {warningRatio: 3}}}\n',
+    );
+    const cases: [string[], RegExp][] = [
+      [
+        ['--config', file, '--cluster', 'nope'],
+        /--cluster nope: no such cluster in .*monitor\.yaml \(its clusters: other, secure\)/,
+      ],
+      [['--config', file], /--cluster: which cluster of .*monitor\.yaml\? \(its clusters: other, secure\)/],
+      [
+        ['--config', file, '--cluster', 'secure', '--endpoints', secure.endpoints[0]!, '--user', 'root'],
+        /--endpoints, --user: not with --config/,
+      ],
+      [['--cluster', 'secure'], /--cluster names a cluster of --config/],
+      [
+        ['--config', bad, '--cluster', 'x'],
+        /config .*bad\.yaml: clusters\[0\]\.features\.quota\.options: .*warningRatio/,
+      ],
+      [['--config', join(dir, 'missing.yaml')], /config .*missing\.yaml: cannot read/],
+      [
+        ['--config', file, '--cluster', 'secure', '--set', 'quota.criticalRatio=0.0001'],
+        /--set quota\.criticalRatio: options of feature quota: warningRatio \(0\.001\) must be below criticalRatio/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(['inspect', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
     }
   });
 });
