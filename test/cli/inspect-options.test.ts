@@ -17,6 +17,7 @@ interface Report {
   problems: string[];
   errors: string[];
   cluster: { name: string; inspections: Record<string, unknown> };
+  why: { feature?: string; threshold?: number }[];
   members: { endpoint: string; healthy: boolean | null }[];
   keyspace?: { complete: boolean; stoppedAtDeadline?: boolean; keysScanned?: number; bytesScanned?: number };
 }
@@ -87,6 +88,11 @@ describe('inspect --set and --config on a TLS + auth cluster', () => {
     assert.ok(
       quota.report!.problems.some((p) => /quota/.test(p) && /warning at 0\.1 %/.test(p)),
       quota.report!.problems.join('\n'),
+    );
+    // The threshold the verdict was judged against is the one given.
+    assert.ok(
+      quota.report!.why.some((w) => w.feature === 'quota' && w.threshold === 0.001),
+      JSON.stringify(quota.report!.why),
     );
   });
 
