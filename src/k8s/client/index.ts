@@ -60,7 +60,15 @@ export {
   type WriteOptions,
 } from './typed.ts';
 export { createClients, type Clients } from './clients.ts';
-export { deepFreeze, Store, type DeepReadonly, type IndexFunc, type Lister } from './store.ts';
+export {
+  deepFreeze,
+  Store,
+  type DeepReadonly,
+  type IndexFunc,
+  type Lister,
+  type Retention,
+  type RetentionStats,
+} from './store.ts';
 export {
   LabelSelectorError,
   matchesSelector,

@@ -364,6 +364,46 @@ describe('Informer', () => {
     }
   });
 
+  it('with a retention policy: packs what it does not keep, diffs a relist and reports updates with whole objects, resyncs only what it keeps', async () => {
+    const lw = new FakeLW();
+    lw.state = [thing('a', 5, 1), thing('b', 6, 2), thing('c', 7, 3)];
+    const kept = new Set(['a']);
+    const { informer, log } = await started(lw, {
+      resyncPeriodMs: 50,
+      retention: { tag: (t) => t.metadata.name, whole: (tag) => kept.has(tag) },
+    });
+    try {
+      assert.deepEqual(informer.retentionStats().packed, 2);
+      const values: number[] = [];
+      informer.addEventHandler({ onUpdate: (a, b) => a !== b && values.push(a.spec.value, b.spec.value) });
+      // b unchanged (no event), c changed: its packed previous version is handed over whole.
+      lw.state = [thing('a', 5, 1), thing('b', 6, 2), thing('c', 30, 9)];
+      lw.listRv = '40';
+      lw.current().push({
+        type: 'ERROR',
+        error: apiErrorFrom('watch things', 410, { kind: 'Status', code: 410, reason: 'Expired' }),
+      });
+      await eventually(() => (lw.watches.length === 2 ? true : undefined), 'the watch after the relist');
+      assert.deepEqual(
+        log.filter((l) => l.startsWith('update')),
+        ['update c@7->30'],
+      );
+      assert.deepEqual(values, [3, 9]);
+      await eventually(
+        () => (log.filter((l) => l.startsWith('resync')).length >= 2 ? true : undefined),
+        'two resyncs',
+      );
+      assert.deepEqual([...new Set(log.filter((l) => l.startsWith('resync')))], ['resync a']);
+      kept.add('c');
+      assert.deepEqual(informer.retain(), { packed: 0, unpacked: 1 });
+      assert.equal(informer.tagOf('ns/c'), 'c');
+      assert.equal(informer.lister.get('ns', 'c')?.spec.value, 9);
+      assert.equal(informer.lister.get('ns', 'b')?.spec.value, 2);
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it('caches deep-frozen objects', async () => {
     const lw = new FakeLW();
     lw.state = [

@@ -10,8 +10,10 @@
  *   - a watch silent for longer than silentWatchTimeoutMs (no event, no
  *     bookmark; the apiserver sends a bookmark about every minute) is
  *     abandoned and resumed: a half-open connection cannot stall it forever;
- *   - periodic resync re-delivers every cached object as an update;
- *   - the cache holds deep-frozen objects, read through listers;
+ *   - periodic resync re-delivers every cached object kept whole as an update
+ *     (with a retention policy, packed objects are not this process's to act on);
+ *   - the cache holds deep-frozen objects, read through listers; with a
+ *     retention policy, those it does not keep whole are packed (store.ts);
  *   - stop() aborts everything and resolves when nothing is left running.
  * Handlers run synchronously in event order and should only enqueue keys.
  */
@@ -21,7 +23,15 @@ import { Backoff, type BackoffOptions } from '../../backoff.ts';
 import { isExpired } from './errors.ts';
 import { keyOf, resourceName, type KubeObjectLike } from './resource.ts';
 import { parseLabelSelector } from './selector.ts';
-import { deepFreeze, Store, type DeepReadonly, type IndexFunc, type Lister } from './store.ts';
+import {
+  deepFreeze,
+  Store,
+  type DeepReadonly,
+  type IndexFunc,
+  type Lister,
+  type Retention,
+  type RetentionStats,
+} from './store.ts';
 import type { ListResult, ResourceClient, WatchEvent } from './typed.ts';
 import { errorMessage } from '../../errors.ts';
 
@@ -89,6 +99,8 @@ export interface InformerOptions<T> {
   readonly connectTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
   readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
+  /** Which objects are kept whole; the others are kept packed (store.ts). Default: all whole. */
+  readonly retention?: Retention<T>;
   readonly logger?: InformerLogger;
   /** Paces backoff, silent-watch detection and resync; default real time (tests pass a FakeClock). */
   readonly clock?: Clock;
@@ -158,7 +170,7 @@ export class Informer<T extends KubeObjectLike> {
     this.#lw = lw;
     this.#opts = opts;
     this.name = opts.name ?? 'informer';
-    this.#store = new Store(opts.indexers ?? {});
+    this.#store = new Store(opts.indexers ?? {}, opts.retention);
     this.#backoff = new Backoff(opts.backoff);
     this.#clock = opts.clock ?? realClock;
   }
@@ -175,6 +187,21 @@ export class Informer<T extends KubeObjectLike> {
 
   stats(): InformerStats {
     return { ...this.#stats };
+  }
+
+  /** How many objects the cache keeps whole and packed. */
+  retentionStats(): RetentionStats {
+    return this.#store.retentionStats();
+  }
+
+  /** Applies the retention policy's current answers to the cache (after a shard moved). */
+  retain(): { packed: number; unpacked: number } {
+    return this.#store.retain();
+  }
+
+  /** The retention tag of a cached object, without parsing it (undefined without a policy or object). */
+  tagOf(key: string): string | undefined {
+    return this.#store.tagOf(key);
   }
 
   hasSynced(): boolean {
@@ -260,7 +287,7 @@ export class Informer<T extends KubeObjectLike> {
   #resync(): void {
     if (!this.#synced || this.#abort.signal.aborted) return;
     this.#stats.resyncs++;
-    for (const obj of this.#store.list()) this.#emitUpdate(obj, obj);
+    for (const obj of this.#store.listWhole()) this.#emitUpdate(obj, obj);
   }
 
   async #run(): Promise<void> {
@@ -341,10 +368,10 @@ export class Informer<T extends KubeObjectLike> {
     for (const item of items) {
       const key = keyOf(item);
       seen.add(key);
-      const previous = this.#store.getByKey(key);
-      if (previous !== undefined && previous.metadata.resourceVersion === item.metadata.resourceVersion)
+      // Compared without parsing a packed object.
+      if (this.#store.has(key) && this.#store.resourceVersionOf(key) === item.metadata.resourceVersion)
         continue;
-      const { current } = this.#store.put(item);
+      const { previous, current } = this.#store.put(item);
       if (previous === undefined) this.#emitAdd(current, initial);
       else this.#emitUpdate(previous, current);
     }

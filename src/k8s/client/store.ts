@@ -3,6 +3,14 @@
  * equivalent). Objects enter deep-frozen and typed DeepReadonly: a controller
  * that tries to change a cached object fails to compile, and would throw at
  * run time (ES modules are strict). Copy (structuredClone) before changing.
+ *
+ * With a retention policy, objects the process does not act on (another
+ * shard's) are kept packed: their JSON text, a few hundred bytes where the
+ * parsed, frozen object takes several times that. Every read still returns
+ * the whole object (a packed one is parsed on the spot), so what a lister
+ * answers never depends on the policy: only what it costs does. retain()
+ * re-packs and unpacks when the policy's answers change (a shard moved);
+ * unpacking reads the stored text, not the API.
  */
 import { keyOf, type KubeObjectLike } from './resource.ts';
 import { matchesSelector, parseLabelSelector, type LabelSelector } from './selector.ts';
@@ -37,19 +45,58 @@ export interface Lister<T extends KubeObjectLike> {
   byIndex(index: string, value: string): DeepReadonly<T>[];
   /** Keys (namespace/name) of every cached object. */
   keys(): string[];
+  /** Every value the indexer `index` filed an object under (client-go's ListIndexFuncValues); parses nothing. */
+  indexValues(index: string): string[];
   readonly size: number;
 }
 
+/**
+ * Which objects a store keeps whole. Each object gets a tag when stored (e.g.
+ * the UID of the EtcdCluster it belongs to); `whole(tag)` says whether
+ * objects with that tag are kept parsed. It may change its answers: the
+ * store's retain() applies them.
+ */
+export interface Retention<T> {
+  tag(obj: DeepReadonly<T>): string;
+  whole(tag: string): boolean;
+}
+
+/** An object kept as its JSON text, with what the store needs without parsing it. */
+class Packed {
+  readonly json: string;
+  readonly resourceVersion: string | undefined;
+  readonly tag: string;
+
+  constructor(json: string, resourceVersion: string | undefined, tag: string) {
+    this.json = json;
+    this.resourceVersion = resourceVersion;
+    this.tag = tag;
+  }
+}
+
+export interface RetentionStats {
+  /** Objects kept parsed. */
+  readonly whole: number;
+  /** Objects kept as JSON text. */
+  readonly packed: number;
+  /** Bytes of JSON text of the packed objects (one byte per character for ASCII). */
+  readonly packedBytes: number;
+}
+
 export class Store<T extends KubeObjectLike> implements Lister<T> {
-  readonly #items = new Map<string, DeepReadonly<T>>();
+  readonly #items = new Map<string, DeepReadonly<T> | Packed>();
   readonly #byNamespace = new Map<string, Set<string>>();
   readonly #indexers: ReadonlyMap<string, IndexFunc<T>>;
   /** index name → value → keys */
   readonly #indexes = new Map<string, Map<string, Set<string>>>();
+  readonly #retention: Retention<T> | undefined;
+  #packed = 0;
+  #packedBytes = 0;
 
-  constructor(indexers: Readonly<Record<string, IndexFunc<T>>> = {}) {
+  constructor(indexers: Readonly<Record<string, IndexFunc<T>>> = {}, retention?: Retention<T>) {
     this.#indexers = new Map(Object.entries(indexers));
     for (const name of this.#indexers.keys()) this.#indexes.set(name, new Map());
+    this.#retention = retention;
   }
 
   get size(): number {
@@ -57,11 +104,28 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
   }
 
   getByKey(key: string): DeepReadonly<T> | undefined {
-    return this.#items.get(key);
+    return this.#whole(this.#items.get(key));
   }
 
   get(namespace: string | undefined, name: string): DeepReadonly<T> | undefined {
-    return this.#items.get(namespace !== undefined && namespace !== '' ? `${namespace}/${name}` : name);
+    return this.getByKey(namespace !== undefined && namespace !== '' ? `${namespace}/${name}` : name);
+  }
+
+  has(key: string): boolean {
+    return this.#items.has(key);
+  }
+
+  /** The object's resourceVersion, without parsing a packed object. */
+  resourceVersionOf(key: string): string | undefined {
+    const entry = this.#items.get(key);
+    return entry instanceof Packed ? entry.resourceVersion : entry?.metadata.resourceVersion;
+  }
+
+  /** The object's retention tag (undefined without a policy, or when absent), without parsing it. */
+  tagOf(key: string): string | undefined {
+    const entry = this.#items.get(key);
+    if (entry === undefined || this.#retention === undefined) return undefined;
+    return entry instanceof Packed ? entry.tag : this.#retention.tag(entry);
   }
 
   list(namespace?: string, selector?: string | LabelSelector): DeepReadonly<T>[] {
@@ -72,7 +136,7 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
         : (this.#byNamespace.get(namespace) ?? new Set<string>()).values();
     const out: DeepReadonly<T>[] = [];
     for (const key of keys) {
-      const obj = this.#items.get(key);
+      const obj = this.getByKey(key);
       if (obj === undefined) continue;
       if (parsed !== undefined && !matchesSelector(parsed, obj.metadata.labels ?? {})) continue;
       out.push(obj);
@@ -80,26 +144,52 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
     return out;
   }
 
+  /** The objects kept whole (all of them without a retention policy); packed ones are not parsed. */
+  listWhole(): DeepReadonly<T>[] {
+    const out: DeepReadonly<T>[] = [];
+    for (const entry of this.#items.values()) if (!(entry instanceof Packed)) out.push(entry);
+    return out;
+  }
+
   byIndex(index: string, value: string): DeepReadonly<T>[] {
+    return this.#indexKeys(index, value)
+      .map((k) => this.getByKey(k))
+      .filter((o): o is DeepReadonly<T> => o !== undefined);
+  }
+
+  indexValues(index: string): string[] {
+    return [...this.#index(index).keys()];
+  }
+
+  #indexKeys(index: string, value: string): string[] {
+    return [...(this.#index(index).get(value) ?? [])];
+  }
+
+  #index(index: string): Map<string, Set<string>> {
     const values = this.#indexes.get(index);
     if (values === undefined)
       throw new Error(`no index "${index}" (known: ${[...this.#indexers.keys()].join(', ') || 'none'})`);
-    return [...(values.get(value) ?? [])]
-      .map((k) => this.#items.get(k))
-      .filter((o): o is DeepReadonly<T> => o !== undefined);
+    return values;
   }
 
   keys(): string[] {
     return [...this.#items.keys()];
   }
 
-  /** Freezes and files the object; returns the previous version, if any. */
+  retentionStats(): RetentionStats {
+    return { whole: this.#items.size - this.#packed, packed: this.#packed, packedBytes: this.#packedBytes };
+  }
+
+  /**
+   * Freezes and files the object (packed when the retention policy says so);
+   * returns it and the previous version, if any, both whole.
+   */
   put(obj: T): { key: string; previous: DeepReadonly<T> | undefined; current: DeepReadonly<T> } {
     const current = deepFreeze(obj);
     const key = keyOf(current);
-    const previous = this.#items.get(key);
+    const previous = this.#whole(this.#items.get(key));
     if (previous !== undefined) this.#unindex(key, previous);
-    this.#items.set(key, current);
+    this.#set(key, this.#entryFor(current));
     const ns = current.metadata.namespace ?? '';
     const set = this.#byNamespace.get(ns) ?? new Set<string>();
     this.#byNamespace.set(ns, set);
@@ -116,11 +206,73 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
   }
 
   delete(key: string): DeepReadonly<T> | undefined {
-    const previous = this.#items.get(key);
+    const previous = this.#whole(this.#items.get(key));
     if (previous === undefined) return undefined;
     this.#unindex(key, previous);
-    this.#items.delete(key);
+    this.#set(key, undefined);
     return previous;
+  }
+
+  /**
+   * Applies the retention policy's current answers: packs the objects it no
+   * longer keeps whole, parses back those it now keeps. Returns how many
+   * moved each way.
+   */
+  retain(): { packed: number; unpacked: number } {
+    let packed = 0;
+    let unpacked = 0;
+    const retention = this.#retention;
+    if (retention === undefined) return { packed, unpacked };
+    for (const [key, entry] of this.#items) {
+      if (entry instanceof Packed) {
+        if (!retention.whole(entry.tag)) continue;
+        this.#set(key, this.#unpack(entry));
+        unpacked++;
+      } else {
+        const tag = retention.tag(entry);
+        if (retention.whole(tag)) continue;
+        this.#set(key, this.#pack(entry, tag));
+        packed++;
+      }
+    }
+    return { packed, unpacked };
+  }
+
+  #entryFor(obj: DeepReadonly<T>): DeepReadonly<T> | Packed {
+    if (this.#retention === undefined) return obj;
+    const tag = this.#retention.tag(obj);
+    return this.#retention.whole(tag) ? obj : this.#pack(obj, tag);
+  }
+
+  #pack(obj: DeepReadonly<T>, tag: string): Packed {
+    return new Packed(JSON.stringify(obj), obj.metadata.resourceVersion, tag);
+  }
+
+  #unpack(entry: Packed): DeepReadonly<T> {
+    // Written by #pack from an object that was checked against its schema when it came from the API.
+    return deepFreeze(JSON.parse(entry.json) as T);
+  }
+
+  #whole(entry: DeepReadonly<T> | Packed | undefined): DeepReadonly<T> | undefined {
+    return entry instanceof Packed ? this.#unpack(entry) : entry;
+  }
+
+  /** Replaces (or with undefined removes) an entry, keeping the packed counts. */
+  #set(key: string, entry: DeepReadonly<T> | Packed | undefined): void {
+    const before = this.#items.get(key);
+    if (before instanceof Packed) {
+      this.#packed--;
+      this.#packedBytes -= before.json.length;
+    }
+    if (entry === undefined) {
+      this.#items.delete(key);
+      return;
+    }
+    if (entry instanceof Packed) {
+      this.#packed++;
+      this.#packedBytes += entry.json.length;
+    }
+    this.#items.set(key, entry);
   }
 
   #unindex(key: string, obj: DeepReadonly<T>): void {
