@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Logger } from './log.ts';
 import { etcdClients } from './engine/clients.ts';
 import type { ClientFactory } from './engine/connection.ts';
@@ -23,6 +24,8 @@ export interface InspectionServerOptions {
   readonly serverLimits?: Partial<ServerLimits>;
   /** This process's part of the clusters, for its own metrics (default: all of them). */
   readonly shard?: Shard;
+  /** Registers more of the process's own metrics (the operator's caches). */
+  readonly registerOwnMetrics?: (registry: Registry) => void;
 }
 
 /**
@@ -61,7 +64,10 @@ export class InspectionServer {
       logger: opts.logger,
       ready: () => this.#ready,
       shard: opts.shard ?? WHOLE,
-      registerOwnMetrics: (registry) => pressure.register(registry, () => this.engine.slots()),
+      registerOwnMetrics: (registry) => {
+        pressure.register(registry, () => this.engine.slots());
+        opts.registerOwnMetrics?.(registry);
+      },
       ...(opts.serverLimits !== undefined && { limits: opts.serverLimits }),
     });
     this.#probes = new ProbeListener(opts.logger);

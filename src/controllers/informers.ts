@@ -9,6 +9,7 @@ import {
   ETCD_CLUSTER_KIND,
   objectKey,
   parseCertName,
+  splitObjectKey,
   type EtcdCluster,
   type EtcdInspection,
   type Secret,
@@ -21,8 +22,11 @@ import {
   type Informer,
   type KubeObjectLike,
   type Lister,
+  type Retention,
 } from '../k8s/client/index.ts';
+import type { Shard } from '../engine/shard.ts';
 import type { ClusterSnapshot, SnapshotStore } from '../engine/snapshot.ts';
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { SecretSource } from './spec.ts';
 
@@ -138,6 +142,35 @@ export interface SharedInformersOptions {
    * instead of cluster-wide. Default: every namespace.
    */
   readonly secretNamespaces?: readonly string[];
+  /**
+   * Sharding: the EtcdClusters this replica acts on, and their
+   * EtcdInspections, are cached whole; every other one packed (its JSON
+   * text, parsed only when read). Default: everything whole.
+   */
+  readonly shard?: Shard;
+}
+
+/** EtcdClusters are kept whole when the shard owns them: by UID (by key without one), as the controllers decide. */
+export function clusterRetention(shard: Shard): Retention<EtcdCluster> {
+  return { tag: (c) => c.metadata.uid ?? objectKey(c.metadata), whole: (tag) => shard.owns(tag) };
+}
+
+/**
+ * EtcdInspections follow their cluster: tagged with the UID of their
+ * controlling EtcdCluster, else with "namespace/clusterName", which is
+ * resolved to that cluster's shard key (`clusterShardKey`) when decided. A
+ * UID has no "/".
+ */
+export function inspectionRetention(
+  shard: Shard,
+  clusterShardKey: (clusterKey: string) => string | undefined,
+): Retention<EtcdInspection> {
+  return {
+    tag: (i) =>
+      i.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === ETCD_CLUSTER_KIND)?.uid ??
+      inspectedClusterKey(i),
+    whole: (tag) => shard.owns(tag.includes('/') ? (clusterShardKey(tag) ?? tag) : tag),
+  };
 }
 
 /** What the controllers use of the Secret cache: one informer, or one per namespace. */
@@ -175,6 +208,7 @@ class NamespacedSecrets implements SecretCache {
           ? all.flatMap((i) => i.lister.list(undefined, selector))
           : (this.#byNamespace.get(namespace)?.lister.list(namespace, selector) ?? []),
       byIndex: (index, value) => all.flatMap((i) => i.lister.byIndex(index, value)),
+      indexValues: (index) => [...new Set(all.flatMap((i) => i.lister.indexValues(index)))],
       keys: () => all.flatMap((i) => i.lister.keys()),
       get size() {
         return all.reduce((n, i) => n + i.lister.size, 0);
@@ -210,10 +244,19 @@ export class SharedInformers {
 
   constructor(clients: Clients, opts: SharedInformersOptions) {
     const logger = opts.logger.child({ component: 'informer' });
+    const shard = opts.shard;
+    // Why packed and not left out (kube-state-metrics' sharding drops what is not its shard): a
+    // cluster that moves here must be acted on at once with its full current object; re-listing
+    // 10,000 clusters, or a GET per moved object at the client's rate limit, would take minutes.
     this.clusters = createInformer(
       clients.etcdClusters,
       opts.labelSelector !== undefined ? { labelSelector: opts.labelSelector } : {},
-      { resyncPeriodMs: opts.resyncPeriodMs, logger, indexers: { [CLUSTERS_BY_SECRET]: secretRefs } },
+      {
+        resyncPeriodMs: opts.resyncPeriodMs,
+        logger,
+        indexers: { [CLUSTERS_BY_SECRET]: secretRefs },
+        ...(shard !== undefined && { retention: clusterRetention(shard) }),
+      },
     );
     this.inspections = createInformer(
       clients.etcdInspections,
@@ -221,6 +264,9 @@ export class SharedInformers {
       {
         resyncPeriodMs: opts.resyncPeriodMs,
         logger,
+        ...(shard !== undefined && {
+          retention: inspectionRetention(shard, (key) => this.clusterShardKey(key)),
+        }),
         indexers: {
           [INSPECTIONS_BY_OWNER]: (i) => {
             const key = ownerKey(i);
@@ -234,6 +280,25 @@ export class SharedInformers {
       opts.secretNamespaces === undefined
         ? createInformer(clients.secrets, {}, { logger })
         : new NamespacedSecrets(clients, opts.secretNamespaces, logger);
+  }
+
+  /**
+   * What an EtcdCluster's shard is decided on: its UID (its key when it has
+   * none), read without parsing a packed object; undefined when it is not
+   * cached.
+   */
+  clusterShardKey(clusterKey: string): string | undefined {
+    const tag = this.clusters.tagOf(clusterKey);
+    if (tag !== undefined) return tag;
+    const { namespace, name } = splitObjectKey(clusterKey);
+    const cluster = this.clusters.lister.get(namespace, name);
+    return cluster === undefined ? undefined : (cluster.metadata.uid ?? clusterKey);
+  }
+
+  /** The shard moved: keep whole what this replica now acts on, pack the rest (clusters first: inspections follow them). */
+  retain(): void {
+    this.clusters.retain();
+    this.inspections.retain();
   }
 
   start(): void {
@@ -255,4 +320,30 @@ export class SharedInformers {
   async stop(): Promise<void> {
     await Promise.all([this.clusters.stop(), this.inspections.stop(), this.secrets.stop()]);
   }
+}
+
+/**
+ * etcd_monitor_informer_objects{resource, form}: the objects the operator's
+ * caches hold, whole (parsed) or packed (another shard's, as JSON text), so
+ * that a replica's memory can be told apart from its share.
+ */
+export function registerCacheMetrics(registry: Registry, informers: () => SharedInformers | undefined): void {
+  new Gauge({
+    name: 'etcd_monitor_informer_objects',
+    help: "Objects in the operator's informer caches by resource, whole (parsed) or packed (another shard's, kept as JSON text).",
+    labelNames: ['resource', 'form'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const now = informers();
+      if (now === undefined) return;
+      for (const informer of [now.clusters, now.inspections]) {
+        const stats = informer.retentionStats();
+        this.set({ resource: informer.name, form: 'whole' }, stats.whole);
+        this.set({ resource: informer.name, form: 'packed' }, stats.packed);
+      }
+      this.set({ resource: 'secrets', form: 'whole' }, now.secrets.lister.size);
+      this.set({ resource: 'secrets', form: 'packed' }, 0);
+    },
+  });
 }

@@ -40,7 +40,7 @@ import type { ProviderRegistry } from '../providers/index.ts';
 import { VERSION } from '../version.ts';
 import { EtcdClusterController } from './etcdcluster/controller.ts';
 import { EtcdInspectionController } from './etcdinspection/controller.ts';
-import { SharedInformers } from './informers.ts';
+import { registerCacheMetrics, SharedInformers } from './informers.ts';
 import type { ClientTimeouts } from './spec.ts';
 
 export type ControllerName = 'etcdcluster' | 'inspection';
@@ -133,6 +133,7 @@ export class Manager {
       ...(opts.metricPrefix !== undefined && { metricPrefix: opts.metricPrefix }),
       jitter: opts.jitter ?? true,
       shard: { owns: (key) => this.#shard().owns(key), describe: () => this.#shard().describe() },
+      registerOwnMetrics: (registry) => registerCacheMetrics(registry, () => this.#term?.informers),
     });
   }
 
@@ -261,6 +262,8 @@ export class Manager {
         ]);
       },
       changed: () => {
+        // The caches first: what moved here is parsed back from the stored text, what left is packed.
+        this.#term?.informers.retain();
         this.#term?.etcdclusters?.resyncAll();
         this.#term?.inspections?.resyncAll();
       },
@@ -290,6 +293,7 @@ export class Manager {
       ...(o.secretNamespaces !== undefined && { secretNamespaces: o.secretNamespaces }),
       resyncPeriodMs: o.resyncPeriodMs ?? DEFAULT_RESYNC_MS,
       logger: o.logger,
+      ...(this.#membership !== undefined && { shard: this.#membership }),
     });
     const recorder = (component: string) =>
       new CountingEventRecorder({

@@ -154,14 +154,18 @@ export class EtcdClusterController {
     return (this.#options.shard ?? WHOLE).owns(cluster.metadata.uid ?? key(cluster));
   }
 
+  /**
+   * Whether this replica acts for the cached cluster with this key (false
+   * when not cached), decided without parsing another shard's packed object.
+   */
+  #ownsKey(key: string): boolean {
+    const shardKey = this.#options.informers.clusterShardKey(key);
+    return shardKey !== undefined && (this.#options.shard ?? WHOLE).owns(shardKey);
+  }
+
   /** Stops what this replica runs for clusters its shard no longer owns (before the shard says so). */
   async releaseUnowned(): Promise<void> {
-    const lister = this.#options.informers.clusters.lister;
-    const gone = [...this.#applied.keys()].filter((k) => {
-      const { namespace, name } = splitObjectKey(k);
-      const c = lister.get(namespace, name);
-      return c === undefined || !this.#owns(c);
-    });
+    const gone = [...this.#applied.keys()].filter((k) => !this.#ownsKey(k));
     await Promise.all(gone.map((k) => this.#release(k)));
   }
 
@@ -171,23 +175,23 @@ export class EtcdClusterController {
    * that moved, so a hand-off of 1/N of 10,000 clusters queues 1/N of them.
    */
   resyncAll(): void {
-    for (const c of this.#options.informers.clusters.lister.list()) {
-      const k = key(c);
-      if (this.#owns(c) !== this.#applied.has(k)) this.#controller.enqueue(k);
-    }
+    for (const k of this.#options.informers.clusters.lister.keys())
+      if (this.#ownsKey(k) !== this.#applied.has(k)) this.#controller.enqueue(k);
   }
 
   async sync(key: string, signal: AbortSignal): Promise<void> {
     const { namespace, name } = splitObjectKey(key);
+    // Ownership first: another shard's cluster is released without parsing its packed object.
+    const shardKey = this.#options.informers.clusterShardKey(key);
+    if (shardKey !== undefined && !(this.#options.shard ?? WHOLE).owns(shardKey)) {
+      // Another replica's: it writes the status, creates the inspections, removes the finalizer.
+      await this.#release(key);
+      return;
+    }
     const cached = this.#options.informers.clusters.lister.get(namespace, name);
     if (cached === undefined) {
       // Deleted (the finalizer cleaned up), or no longer matches --label-selector: release what this process holds.
       this.#cleanedUp.delete(key);
-      await this.#release(key);
-      return;
-    }
-    if (!this.#owns(cached)) {
-      // Another replica's: it writes the status, creates the inspections, removes the finalizer.
       await this.#release(key);
       return;
     }

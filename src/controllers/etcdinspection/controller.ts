@@ -124,11 +124,12 @@ export class EtcdInspectionController {
     );
   }
 
-  /** Only clusters that have inspections concern this controller. */
+  /** Only clusters that have inspections concern this controller, and of another shard's only those still run here. */
   #clusterChanged(key: string): void {
     if (
       this.#applied.has(key) ||
-      this.#options.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0
+      (this.#ownsKey(key) &&
+        this.#options.informers.inspections.lister.byIndex(INSPECTIONS_BY_CLUSTER, key).length > 0)
     )
       this.#controller.enqueue(key);
   }
@@ -146,9 +147,9 @@ export class EtcdInspectionController {
     return (this.#options.shard ?? WHOLE).owns(cluster?.metadata.uid ?? key);
   }
 
+  /** The same, without parsing a packed object of another shard. */
   #ownsKey(key: string): boolean {
-    const { namespace, name } = splitObjectKey(key);
-    return this.#owns(key, this.#options.informers.clusters.lister.get(namespace, name));
+    return (this.#options.shard ?? WHOLE).owns(this.#options.informers.clusterShardKey(key) ?? key);
   }
 
   /** Stops inspecting the clusters the shard no longer owns (their series leave /metrics). */
@@ -162,12 +163,18 @@ export class EtcdInspectionController {
    */
   resyncAll(): void {
     const keys = new Set(this.#applied.keys());
-    for (const i of this.#options.informers.inspections.lister.list()) keys.add(inspectedClusterKey(i));
+    for (const k of this.#options.informers.inspections.lister.indexValues(INSPECTIONS_BY_CLUSTER))
+      keys.add(k);
     for (const k of keys) if (this.#ownsKey(k) !== this.#applied.has(k)) this.#controller.enqueue(k);
   }
 
   async sync(key: string, signal: AbortSignal): Promise<SyncResult | void> {
     const { namespace, name } = splitObjectKey(key);
+    if (!this.#ownsKey(key)) {
+      // Another replica inspects it and writes these statuses (checked first: nothing of it is parsed).
+      await this.#remove(key);
+      return;
+    }
     const inspections = this.#options.informers.inspections.lister
       .byIndex(INSPECTIONS_BY_CLUSTER, key)
       .filter((i) => i.metadata.deletionTimestamp === undefined)
@@ -177,11 +184,6 @@ export class EtcdInspectionController {
       return;
     }
     const cluster = this.#options.informers.clusters.lister.get(namespace, name);
-    if (!this.#owns(key, cluster)) {
-      // Another replica inspects it and writes these statuses.
-      await this.#remove(key);
-      return;
-    }
     if (cluster === undefined) {
       await this.#remove(key);
       if (this.#options.labelSelector !== undefined) return;
