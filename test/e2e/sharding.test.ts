@@ -12,7 +12,13 @@
  * - a fourth replica: clusters move to it, and a moved cluster never runs on
  *   its old and new owner at once for longer than one round (from the
  *   engines' "cluster added"/"cluster removed" log times: one host clock);
- * - status writes stay single-writer: the apiserver answers few 409s.
+ * - status writes stay single-writer: the apiserver answers few 409s;
+ * - each replica's caches hold whole (parsed) only the EtcdClusters of its
+ *   share and their EtcdInspections, the others packed (its
+ *   etcd_monitor_informer_objects); a spec change made to a cluster of the
+ *   killed replica before its Lease expired is honoured by the new owner
+ *   as soon as it takes the cluster over (from the packed object it kept,
+ *   no API read).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,9 +29,12 @@ import { startEtcdCluster, type TestCluster } from '../../src/testbed/index.ts';
 import { eventually } from '../../src/testing/wait.ts';
 import {
   createCluster,
+  getCluster,
+  inspectionsOf,
   namespace,
   OPERATOR_NAMESPACE,
   scrapeAt,
+  seriesWith,
   startBed,
   startOperator,
   type Bed,
@@ -152,6 +161,34 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
     );
   }
 
+  /** The cluster whose alarm is turned off while it has no owner (the kill test): one inspection fewer. */
+  let withoutAlarm: string | undefined;
+
+  /** Waits until the replica's caches hold whole exactly its share of clusters and their inspections. */
+  async function cachesFollow(r: Replica, share: ReadonlySet<string>, what: string): Promise<void> {
+    const inspections = (set: Iterable<string>): number =>
+      [...set].reduce((n, c) => n + (c === withoutAlarm ? 1 : 2), 0);
+    const all = Array.from({ length: CLUSTERS }, (_, i) => `c${String(i).padStart(2, '0')}`);
+    const whole = inspections(share);
+    const want = {
+      'etcdclusters.etcdmonitor.dev': [share.size, CLUSTERS - share.size],
+      'etcdinspections.etcdmonitor.dev': [whole, inspections(all) - whole],
+    };
+    await eventually(
+      async () => {
+        const series = await scrapeAt(r.address);
+        return Object.entries(want).every(([resource, [whole, packed]]) => {
+          const form = (f: string): number | undefined =>
+            series.get(seriesWith(series, { resource, form: f }, 'etcd_monitor_informer_objects')[0] ?? '');
+          return form('whole') === whole && form('packed') === packed;
+        });
+      },
+      `${r.name}: ${what}`,
+      60_000,
+      250,
+    );
+  }
+
   async function conflicts(): Promise<number> {
     const res = await bed.server.request('GET', '/metrics', undefined, { accept: 'text/plain' });
     let total = 0;
@@ -218,6 +255,9 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
     );
     // Each replica's own metrics say it is one of three.
     for (const r of three) assert.equal((await scrapeAt(r.address)).get('etcd_monitor_shard_members'), 3);
+    // Whole in each cache: its share of the 60 clusters and their 120 inspections; the rest packed.
+    for (const r of three)
+      await cachesFollow(r, shares.get(r)!, 'whole objects = its share, the others packed');
     // And the logs agree with /metrics: each cluster was set up by exactly one replica.
     for (const r of three) {
       const added = new Set(
@@ -241,6 +281,13 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
     victim.child.kill('SIGKILL');
     await victim.exited;
     const killedAt = Date.now();
+    // While nobody acts on it (its owner dead, its Lease not yet expired): the survivors only see
+    // the change in their packed copies, and must act on it once the cluster moves to them.
+    const changed = orphans[0]!;
+    withoutAlarm = changed;
+    const patched = await bed.admin.etcdClusters.patch(ns, changed, {
+      spec: { features: { alarm: { enabled: false } } },
+    });
     const after = await partitioned(survivors, 'the victim’s clusters taken over by the survivors');
     for (const c of orphans)
       assert.ok(
@@ -267,6 +314,32 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
       Math.min(...takeovers) >= killedAt + LEASE_MS - RENEW_MS,
       'taken over only once the Lease of the killed replica had expired',
     );
+    // The new owner acted on the object as changed while it was packed: alarm's inspection deleted,
+    // the new generation observed, alarm no longer run anywhere for that cluster.
+    await eventually(
+      async () => {
+        const c = await getCluster(bed.admin, ns, changed);
+        const names = (await inspectionsOf(bed.admin, ns)).map((i) => i.metadata.name);
+        return (
+          c?.status?.observedGeneration === patched.metadata.generation &&
+          !names.includes(`${changed}-alarm`) &&
+          names.includes(`${changed}-healthy`)
+        );
+      },
+      `${changed}: the spec change made while its owner was dead honoured by the new owner`,
+      60_000,
+      250,
+    );
+    for (const r of survivors) {
+      const alarm = seriesWith(
+        await scrapeAt(r.address),
+        { clusterName: changed, inspectionType: 'alarm' },
+        'inspection_feature_runs_total',
+      );
+      assert.deepEqual(alarm, [], `${r.name} no longer runs alarm for ${changed}`);
+    }
+    for (const r of survivors)
+      await cachesFollow(r, after.get(r)!, 'whole objects follow the share after the kill');
     // The gauge follows the replica's view of the Leases, which may settle after its share did.
     for (const r of survivors)
       await eventually(
@@ -286,6 +359,8 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
     );
     t.diagnostic(`moved to the fourth replica: ${shares.get(fourth)!.size} of ${CLUSTERS}`);
     assert.ok(shares.get(fourth)!.size > 0);
+    for (const r of live)
+      await cachesFollow(r, shares.get(r)!, 'whole objects follow the share after the join');
     const overlap = worstOverlap(replicas);
     t.diagnostic(`longest double inspection: ${overlap.ms} ms (${overlap.where})`);
     assert.ok(overlap.ms <= ROUND_S * 1000, `a cluster ran twice for ${overlap.ms} ms: ${overlap.where}`);
