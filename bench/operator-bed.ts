@@ -159,3 +159,33 @@ export function sampleRssPeaks(pids: readonly number[], everyMs: number): { peak
   }, everyMs);
   return { peaks, stop: () => clearInterval(timer) };
 }
+
+/**
+ * Creates `count` EtcdClusters `cluster-NNNNN`, spread over the bed's
+ * namespaces and etcd clusters (round robin), healthy and alarm enabled with
+ * `feature` (e.g. an interval), 50 at a time.
+ */
+export async function createBenchClusters(
+  bed: Pick<OperatorBed, 'admin' | 'etcds' | 'namespaces'>,
+  count: number,
+  feature: { readonly intervalSeconds?: number } = {},
+): Promise<void> {
+  const { admin, etcds, namespaces } = bed;
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, (_, j) => {
+        const n = i + j;
+        return admin.etcdClusters.create({
+          metadata: {
+            name: `cluster-${String(n).padStart(5, '0')}`,
+            namespace: namespaces[n % namespaces.length]!,
+          },
+          spec: {
+            endpoints: [etcds[n % etcds.length]!.endpoints[0]!],
+            features: { healthy: feature, alarm: feature },
+          },
+        });
+      }),
+    );
+  }
+}
