@@ -22,7 +22,15 @@ import { cacheDir, readVersionsEnv, REPO_ROOT, type BinaryEnv } from './binaries
 import { generateCertificates } from './certs.ts';
 import { startEtcdCluster, type TestCluster } from './cluster.ts';
 import { exitError, freePort, retryPortRace } from './ports.ts';
-import { isAlive, logTail, spawnTracked, trackDir, untrackDir, type TrackedProcess } from './processes.ts';
+import {
+  isAlive,
+  logTail,
+  spawnTracked,
+  stopProcess,
+  trackDir,
+  untrackDir,
+  type TrackedProcess,
+} from './processes.ts';
 import { errorMessage } from '../errors.ts';
 
 export interface StartKubeApiserverOptions {
@@ -91,8 +99,11 @@ export interface KubeApiserver extends AsyncDisposable {
   applyManifests(source: string | readonly string[]): Promise<void>;
   /** One request as admin (or with `token`); JSON bodies in and out. Throws only on transport errors. */
   request(method: string, path: string, body?: unknown, opts?: RequestOpts): Promise<ApiResponse>;
-  /** SIGSTOP: the process keeps its sockets open but answers nothing (a silent server). */
-  pause(): void;
+  /**
+   * SIGSTOP: the process keeps its sockets open but answers nothing (a
+   * silent server). Resolves once every thread is stopped (stopProcess).
+   */
+  pause(): Promise<void>;
   /** SIGCONT after pause(). */
   resume(): void;
   /** Kills the apiserver and starts it again on the same port, etcd and keys; resolves when ready. */
@@ -507,8 +518,13 @@ class KubeApiserverImpl implements KubeApiserver {
     return pid;
   }
 
-  pause(): void {
-    process.kill(this.assertRunning(), 'SIGSTOP');
+  async pause(): Promise<void> {
+    this.assertRunning();
+    const child = this.proc?.child;
+    if (child === undefined || !isAlive(child)) throw new Error('the kube-apiserver is not running');
+    // Not kill(SIGSTOP) alone: it returns before every thread is stopped, and the apiserver's
+    // other threads would go on answering for a while on a loaded machine.
+    await stopProcess(child);
   }
 
   resume(): void {

@@ -264,7 +264,7 @@ describe('etcd-monitor operator as two replicas', () => {
     // Frozen, not gone: connections stay open and nothing answers. The lease release alone waits up to
     // its renew deadline (2 s here), so a 1 s bound is always the one that ends the stop; in production
     // a stop also waits on status writes (30 s) — the bound is what holds a replica to its grace period.
-    bed.server.pause();
+    await bed.server.pause();
     try {
       r.child.kill('SIGTERM');
       const code = await Promise.race([

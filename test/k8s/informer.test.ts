@@ -312,7 +312,7 @@ describe('informers on a real kube-apiserver', () => {
       await eventually(() => seen() >= first + 30, '30 events', 60_000);
       assert.equal(informer.stats().silentRestarts, 0);
 
-      server.pause();
+      await server.pause();
       try {
         await eventually(
           () => (informer.stats().silentRestarts >= 1 ? true : undefined),

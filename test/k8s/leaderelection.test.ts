@@ -186,7 +186,7 @@ describe('leader election on a real kube-apiserver', () => {
   it('a leader that cannot reach the apiserver stops leading at the renew deadline, while its calls hang', async () => {
     const a = candidate('deadline', 'a', { releaseOnCancel: false });
     await eventually(() => a.elector.isLeader(), 'a to lead', 10_000);
-    bed.server.pause();
+    await bed.server.pause();
     try {
       // The hanging calls alone would never end: only the renew deadline can stop it.
       await eventually(() => a.stoppedAt !== undefined, 'a to stop leading', 30_000);
