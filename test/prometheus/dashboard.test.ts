@@ -2,7 +2,7 @@
  * The Grafana dashboard and the alert rules on a real Prometheus (Debian's
  * /usr/bin/prometheus) scraping a real `etcd-monitor run` that inspects
  * test-bed clusters: a healthy 3-member cluster (and a learner) under writes
- * with every inspection on, a 1-member TLS cluster filled to NOSPACE, and an endpoint
+ * with every inspection on and one object past 1 MiB, a 1-member TLS cluster filled to NOSPACE, and an endpoint
  * nobody listens on. A second target, the daemon with the namespace label
  * the operator adds, gives the namespace variable its values.
  *
@@ -348,12 +348,17 @@ test('every dashboard query and alert expression works on a real Prometheus scra
     'every rule evaluated without error',
     30_000,
   );
+  // One object past 1 MiB (etcd refuses writes over 1.5 MiB): EtcdObjectNearRequestLimit. Written
+  // only now: a db that grew by 1.2 MiB at once has room for the small writes above, and would
+  // leave the time-until-full panel without data (the db no longer grows).
+  await writer.put('/registry/configmaps/kube-system/large', Buffer.alloc(1200 * 1024, 'z'));
   // Real problems put their alerts in ALERTS (pending: their for: has not passed).
   const expected = [
     ['EtcdNoSpaceAlarm', 'full'],
     ['EtcdMemberUnhealthy', 'full'],
     ['EtcdClusterNoQuorum', 'full'],
     ['EtcdMemberDiscoveryFailing', 'down'],
+    ['EtcdObjectNearRequestLimit', 'dash'],
   ];
   await eventually(
     async () => {
