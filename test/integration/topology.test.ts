@@ -154,6 +154,23 @@ describe('topology on etcd 3.6', () => {
       ),
     );
     assert.match(problem, /belongs to another etcd cluster/);
+    // The API's why section names the endpoint, the fact and what to do.
+    const api = (await (await fetch(`http://${address}/api/v1/clusters/topo`)).json()) as {
+      why: {
+        feature: string;
+        member: string;
+        cause: string;
+        severity: string;
+        action: string;
+        runbook: string;
+      }[];
+    };
+    const why = api.why.find((w) => w.cause === 'endpoint of another cluster');
+    assert.ok(why !== undefined && why.member.startsWith(stranger), JSON.stringify(api.why));
+    assert.equal(why.feature, 'topology');
+    assert.equal(why.severity, 'critical');
+    assert.equal(why.runbook, 'EtcdEndpointOfAnotherCluster');
+    assert.match(why.action, /fix the endpoints or the member/);
     assert.equal(
       (await scrape(address)).get(
         `inspection_etcd_topology_cluster_id_mismatch{clusterName="topo",endpoint="${stranger}"}`,
@@ -193,6 +210,13 @@ describe('topology in a rolling upgrade', () => {
     assert.match(problem, new RegExp(`3\\.6 on ${upgraded.replaceAll('.', '\\.')} \\(skew-2\\) 3\\.6\\.`));
     assert.match(problem, /3\.5 on .*3\.5\.35/);
     assert.match(problem, /cluster version 3\.5/);
+    // A finding for each member the upgrade has still to reach, none for the upgraded one.
+    const skew = (run(daemon, 'skew')?.findings ?? []).filter((f) => f.cause === 'version skew');
+    assert.equal(skew.length, 2, JSON.stringify(skew));
+    for (const f of skew) {
+      assert.ok(!f.member.startsWith(upgraded), f.member);
+      assert.match(f.measure, /^runs 3\.5\.\d+, 3\.6 on 1 other member\(s\)/);
+    }
     const m = await scrape(address);
     assert.equal(m.get('inspection_etcd_topology_server_minor_versions{clusterName="skew"}'), 2);
     const v = details(daemon, 'skew')!.versions.find((x) => x.endpoint === upgraded)!;
