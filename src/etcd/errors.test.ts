@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyHttpError } from './http/agent.ts';
 import { unansweredDialText } from './v3/transport.ts';
-import { GrpcCode, classifyGrpcStatus, cleanGrpcDetails, friendlyNetworkText, scrub } from './errors.ts';
+import {
+  GrpcCode,
+  classifyGrpcStatus,
+  cleanGrpcDetails,
+  friendlyNetworkText,
+  schemeHint,
+  scrub,
+} from './errors.ts';
 
 describe('error classification', () => {
   // etcd's message decides first, then the transport status; TLS failures are told apart.
@@ -81,5 +88,33 @@ describe('error classification', () => {
       scrub('user root password hunter2 rejected', ['hunter2', '']),
       'user root password [REDACTED] rejected',
     );
+  });
+});
+
+describe('the wrong scheme', () => {
+  it('a plaintext connection a TLS member closes at once hints at https://', () => {
+    for (const detail of [
+      'No connection established. Last error: connection closed before it was established',
+      'connection reset: socket hang up (ECONNRESET)',
+    ])
+      assert.equal(
+        schemeHint(detail, false),
+        ' (is this member serving TLS? use https:// and --cacert)',
+        detail,
+      );
+  });
+  it('a TLS connection a plaintext member drops, or answers in clear, hints at http://', () => {
+    for (const detail of [
+      'Client network socket disconnected before secure TLS connection was established',
+      'TLS handshake failed: ssl3_get_record: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)',
+    ])
+      assert.equal(schemeHint(detail, true), ' (is this member serving plain HTTP? use http://)', detail);
+  });
+  it('other failures, and the other direction of each text, have no hint', () => {
+    assert.equal(schemeHint('connect ECONNREFUSED 127.0.0.1:1', false), '');
+    assert.equal(schemeHint('connect ECONNREFUSED 127.0.0.1:1', true), '');
+    assert.equal(schemeHint('unable to verify the first certificate', true), '');
+    assert.equal(schemeHint('connection closed before it was established', true), '');
+    assert.equal(schemeHint('wrong version number', false), '');
   });
 });

@@ -45,6 +45,30 @@ const FRIENDLY_ERRNO: ReadonlyArray<readonly [RegExp, string]> = [
   [/ECONNRESET|EPIPE/, 'connection reset'],
 ];
 
+/**
+ * What a member that speaks the other scheme does to a fresh connection,
+ * as measured on etcd 3.4-3.6: a TLS member closes a plaintext connection
+ * without a word (gRPC: "connection closed before it was established";
+ * HTTP: "socket hang up", ECONNRESET); a plaintext member closes on the TLS
+ * ClientHello ("socket disconnected before secure TLS connection was
+ * established"), and a plaintext server that answers makes OpenSSL report
+ * "wrong version number".
+ */
+const PLAINTEXT_TO_TLS =
+  /connection closed before it was established|socket hang up|ECONNRESET|HTTP request to an HTTPS server/i;
+const TLS_TO_PLAINTEXT =
+  /wrong version number|packet length too long|disconnected before secure TLS connection was established|unknown protocol/i;
+
+/**
+ * A hint for a fresh connection the member ended at once ('' when none
+ * applies): the endpoint's scheme is probably not what the member serves.
+ * `secure`: the connection used TLS (an https:// endpoint).
+ */
+export function schemeHint(detail: string, secure: boolean): string {
+  if (secure) return TLS_TO_PLAINTEXT.test(detail) ? ' (is this member serving plain HTTP? use http://)' : '';
+  return PLAINTEXT_TO_TLS.test(detail) ? ' (is this member serving TLS? use https:// and --cacert)' : '';
+}
+
 export function isCompactedText(text: string): boolean {
   return COMPACTED.test(text);
 }

@@ -8,6 +8,7 @@ import type { X509Certificate } from 'node:crypto';
 import { connect, type PeerCertificate } from 'node:tls';
 import { X509Certificate as X509 } from 'node:crypto';
 import type { Endpoint } from './endpoint.ts';
+import { schemeHint } from './errors.ts';
 import { sniOption } from './tls.ts';
 import type { TlsMaterial } from './types.ts';
 
@@ -53,7 +54,11 @@ export function fetchPeerChain(
       () => done(new Error(`TLS handshake with ${endpoint.hostPort}: no answer within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    socket.once('error', (err) => done(new Error(`TLS handshake with ${endpoint.hostPort}: ${err.message}`)));
+    socket.once('error', (err) =>
+      done(
+        new Error(`TLS handshake with ${endpoint.hostPort}: ${err.message}${schemeHint(err.message, true)}`),
+      ),
+    );
     socket.once('secureConnect', () => {
       const chain: X509Certificate[] = [];
       const seen = new Set<string>();

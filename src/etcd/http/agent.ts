@@ -23,6 +23,7 @@ import {
   isTlsErrorCode,
   isTlsText,
   memberError,
+  schemeHint,
 } from '../errors.ts';
 import { sniOption } from '../tls.ts';
 import { EtcdError, type CallOptions, type ClientOptions, type EtcdErrorCode } from '../types.ts';
@@ -161,8 +162,9 @@ export class MemberHttp {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
+    const connection = { fresh: false };
     try {
-      const res = await this.#send(path, opts.method ?? 'GET', headers, body, controller.signal);
+      const res = await this.#send(path, opts.method ?? 'GET', headers, body, controller.signal, connection);
       const length = Number(res.headers['content-length'] ?? 0);
       if (length > maxBodyBytes) {
         res.destroy();
@@ -200,20 +202,23 @@ export class MemberHttp {
         /alert (bad certificate|certificate required|handshake failure)/i.test(detail)
           ? ' (the server probably requires a client certificate)'
           : '';
-      throw this.error(code, call, `${detail}${hint}`, err);
+      // A kept-alive connection the member closed says nothing about its scheme; a fresh one ended at once may.
+      const scheme = connection.fresh ? schemeHint(detail, this.endpoint.scheme === 'https') : '';
+      throw this.error(code, call, `${detail}${hint}${scheme}`, err);
     } finally {
       clearTimeout(timer);
       callerSignal?.removeEventListener('abort', onAbort);
     }
   }
 
-  /** Sends the request; resolves with the response head (the body still to read). */
+  /** Sends the request; resolves with the response head (the body still to read). `connection.fresh`: on a new connection. */
   #send(
     path: string,
     method: string,
     headers: Record<string, string>,
     body: string | undefined,
     signal: AbortSignal,
+    connection: { fresh: boolean },
   ): Promise<IncomingMessage> {
     const secure = this.endpoint.scheme === 'https';
     const dialTimeoutMs = this.#options.dialTimeoutMs;
@@ -234,6 +239,7 @@ export class MemberHttp {
       // unavailable, not at the request deadline.
       req.once('socket', (socket: Socket) => {
         if (req.reusedSocket) return;
+        connection.fresh = true;
         const ready = secure ? 'secureConnect' : 'connect';
         const guard = setTimeout(() => {
           const err = new Error(`connection not established within ${dialTimeoutMs} ms`);

@@ -15,6 +15,7 @@ import {
   isTokenInvalidText,
   clientSecrets,
   memberError,
+  schemeHint,
 } from '../errors.ts';
 import {
   DecodeError,
@@ -37,6 +38,7 @@ import {
   GRPC_STATUS_NAMES,
   GrpcChannel,
   GrpcStatusError,
+  NO_CONNECTION,
   type ChannelState,
   type Metadata,
 } from './transport.ts';
@@ -164,6 +166,12 @@ class V3MemberClient implements EtcdV3MemberClient {
     return this.#error('canceled', call, 'aborted by the caller');
   }
 
+  /** A wrong scheme's hint, for a connection the member ended before it was established only. */
+  #schemeHint(details: string): string {
+    if (!details.startsWith(NO_CONNECTION)) return '';
+    return schemeHint(details, this.endpoint.scheme === 'https');
+  }
+
   /** Maps any failure of a call to an EtcdError naming this member and the call. */
   #mapError(err: unknown, call: string, signal: AbortSignal | undefined, timeoutMs?: number): EtcdError {
     if (isEtcdError(err)) return err;
@@ -184,10 +192,10 @@ class V3MemberClient implements EtcdV3MemberClient {
           /alert (bad certificate|certificate required|handshake failure)/i.test(details)
             ? ' (the server probably requires a client certificate)'
             : '';
-        detail = `TLS handshake failed: ${details}${hint} (${statusName})`;
+        detail = `TLS handshake failed: ${details}${hint}${this.#schemeHint(details)} (${statusName})`;
       } else {
         const friendly = code === 'unavailable' ? friendlyNetworkText(details) : '';
-        detail = `${friendly !== '' ? `${friendly}: ` : ''}${details} (${statusName})`;
+        detail = `${friendly !== '' ? `${friendly}: ` : ''}${details}${this.#schemeHint(details)} (${statusName})`;
       }
       return this.#error(code, call, detail, err);
     }

@@ -109,9 +109,12 @@ export function unansweredDialText(dialTimeoutMs: number): string {
   return `connection accepted but the member did not answer within ${dialTimeoutMs} ms (member frozen or overloaded, or a proxy that holds connections)`;
 }
 
+/** How the text of a call that failed because the channel cannot connect starts. */
+export const NO_CONNECTION = 'No connection established';
+
 /** The text calls fail with while the channel cannot connect (grpc-js's wording, which errors.ts shortens). */
 function noConnectionText(lastError: string): string {
-  return `No connection established. Last error: ${lastError}`;
+  return `${NO_CONNECTION}. Last error: ${lastError}`;
 }
 
 /** gRPC's mapping of HTTP statuses for answers that are not gRPC (a proxy, an HTTP server). */
