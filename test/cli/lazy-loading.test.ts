@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BIN } from '../support/cli.ts';
@@ -15,11 +15,17 @@ const RECORDER = new URL('../support/record-modules.ts', import.meta.url).pathna
 const dir = suiteTempDir('etcd-monitor-modules-');
 
 let n = 0;
-async function modulesLoadedBy(args: readonly string[]): Promise<string[]> {
+/** The modules `etcd-monitor ARGS` loads; `exitCode`: the exit status it must end with (default 0). */
+async function modulesLoadedBy(args: readonly string[], exitCode = 0): Promise<string[]> {
   const file = join(dir, `modules-${n++}.txt`);
-  await promisify(execFile)(process.execPath, ['--import', RECORDER, BIN, ...args], {
+  const run = promisify(execFile)(process.execPath, ['--import', RECORDER, BIN, ...args], {
     env: { ...process.env, RECORD_MODULES_FILE: file },
   });
+  const code = await run.then(
+    () => 0,
+    (err: { code?: unknown }) => err.code,
+  );
+  assert.equal(code, exitCode, `etcd-monitor ${args.join(' ')}: exit status`);
   return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '');
 }
 
@@ -86,4 +92,19 @@ test('inspect loads no pino: its silent logger is not a pino logger', async () =
     loaded.filter((u) => /\/node_modules\/pino\//.test(u)),
     [],
   );
+});
+
+test('inspect loads the config loader and its YAML parser only with --config', async () => {
+  const yaml = (urls: readonly string[]): string[] =>
+    urls.filter((u) => /\/node_modules\/yaml\/|\/src\/config\/loader\.ts$/.test(u));
+  // Through the feature checks (--set), to a usage error: no network needed.
+  const plain = await modulesLoadedBy(['inspect', '--set', 'quota.warningRatio=2'], 2);
+  assert.ok(
+    plain.some((u) => u.endsWith('/src/cli/feature-settings.ts')),
+    'the --set module is loaded',
+  );
+  assert.deepEqual(yaml(plain), []);
+  const file = join(dir, 'monitor.yaml');
+  await writeFile(file, 'clusters: []\n');
+  assert.notDeepEqual(yaml(await modulesLoadedBy(['inspect', '--config', file], 2)), []);
 });
