@@ -18,7 +18,7 @@
  * Run: node bench/operator-scale.ts [--clusters 1000] [--etcd 3] [--namespaces 4] [--window 120] [--settle 45]
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +26,15 @@ import { parseArgs } from 'node:util';
 import type { EtcdCluster, EtcdInspection } from '../src/k8s/api/index.ts';
 import { freePort } from '../src/testbed/index.ts';
 import { type OperatorBed, sampleRssPeaks, startOperatorBed, terminate } from './operator-bed.ts';
-import { cpuSeconds, mib, operatorRequests, rssBytes, table } from './support.ts';
+import {
+  cpuSeconds,
+  mib,
+  operatorAudit,
+  operatorRequests,
+  requestTable,
+  rssBytes,
+  table,
+} from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,62 +58,11 @@ const NAMESPACES = Number(args.namespaces);
 const WINDOW_S = Number(args.window);
 const SETTLE_S = Number(args.settle);
 
-const SA = 'system:serviceaccount:etcd-monitor:etcd-monitor-operator';
-
-const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-  - level: Metadata
-    users: ["${SA}"]
-  - level: None
-`;
-
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-
-interface AuditEvent {
-  readonly auditID: string;
-  readonly verb: string;
-  readonly objectRef?: { resource?: string; subresource?: string };
-  readonly requestReceivedTimestamp: string;
-  readonly user?: { username?: string };
-}
-
-/** The operator's requests received in [from, to), by "verb resource[/subresource]", and how many fell in each minute. */
-async function auditedRequests(
-  file: string,
-  from: Date,
-  to: Date,
-): Promise<Map<string, number> & { perMinute: number[] }> {
-  const seen = new Set<string>();
-  const counts = Object.assign(new Map<string, number>(), {
-    perMinute: Array.from({ length: Math.ceil((to.getTime() - from.getTime()) / 60_000) }, () => 0),
-  });
-  const text = await readFile(file, 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const e = JSON.parse(line) as AuditEvent;
-    if (e.user?.username !== SA || seen.has(e.auditID)) continue;
-    const at = Date.parse(e.requestReceivedTimestamp);
-    if (at < from.getTime() || at >= to.getTime()) continue;
-    seen.add(e.auditID);
-    const resource =
-      e.objectRef?.resource === undefined
-        ? '(non-resource)'
-        : `${e.objectRef.resource}${e.objectRef.subresource !== undefined ? `/${e.objectRef.subresource}` : ''}`;
-    const key = `${e.verb} ${resource}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-    const minute = Math.floor((at - from.getTime()) / 60_000);
-    counts.perMinute[minute] = (counts.perMinute[minute] ?? 0) + 1;
-  }
-  return counts;
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-bench-operator-'));
-  const policy = join(dir, 'audit-policy.yaml');
-  const auditLog = join(dir, 'audit.log');
-  await writeFile(policy, AUDIT_POLICY);
+  const audit = await operatorAudit(dir);
   let bed: OperatorBed | undefined;
   let operator: ChildProcess | undefined;
   try {
@@ -118,12 +75,7 @@ async function main(): Promise<void> {
         tls: true,
         name: `scale${i}`,
       })),
-      apiserverArgs: [
-        `--audit-policy-file=${policy}`,
-        `--audit-log-path=${auditLog}`,
-        '--audit-log-format=json',
-        '--audit-log-maxsize=0',
-      ],
+      apiserverArgs: audit.apiserverArgs,
       namespaces: Array.from({ length: NAMESPACES }, (_, i) => `scale-${i}`),
     });
     const { server, etcds, admin, namespaces, spawnOperator } = bed;
@@ -235,7 +187,7 @@ async function main(): Promise<void> {
       await sleep(1_000);
     }
     const rssFilled = await rssBytes(pid);
-    const fillRequests = await auditedRequests(auditLog, startedAt, new Date());
+    const fillRequests = await audit.requests(startedAt, new Date());
     const cpuFilled = (await cpuSeconds(pid)) - cpuAtStart;
 
     console.log(`settling ${SETTLE_S} s, then measuring ${WINDOW_S} s of steady state...`);
@@ -250,8 +202,7 @@ async function main(): Promise<void> {
     fillPeak.stop();
     const dispatchedAfter = await operatorRequests(server);
     const cpuAfter = await cpuSeconds(pid);
-    await sleep(2_000); // the audit log is written as requests complete
-    const steadyRequests = await auditedRequests(auditLog, from, to);
+    const steadyRequests = await audit.requests(from, to);
     const t2 = performance.now();
     const scrape = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
     const scrapeMs = performance.now() - t2;
@@ -294,21 +245,14 @@ async function main(): Promise<void> {
     );
     console.log('');
     console.log('while filling, by verb and resource:');
-    console.log(table([['request', 'count'], ...[...fillRequests].sort((a, b) => b[1] - a[1])]));
+    console.log(requestTable(fillRequests));
     console.log('');
     console.log(
       `steady state, requests in each minute of the window: ${steadyRequests.perMinute.join(', ')}`,
     );
     console.log('');
     console.log(`steady state, by verb and resource, per minute (window ${WINDOW_S} s):`);
-    console.log(
-      table([
-        ['request', 'per minute'],
-        ...[...steadyRequests]
-          .sort((a, b) => b[1] - a[1])
-          .map(([k, v]): [string, string] => [k, (v / minutes).toFixed(1)]),
-      ]),
-    );
+    console.log(requestTable(steadyRequests, minutes));
   } finally {
     const t = performance.now();
     const exit = operator !== undefined ? await terminate(operator) : undefined;

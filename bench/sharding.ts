@@ -7,14 +7,17 @@
  * deploy/rbac.yaml. Measured:
  *   - time from the replicas' start until every EtcdCluster is Running with
  *     Healthy and AlarmsClear true and every EtcdInspection is Ok;
- *   - each replica's share (etcd_monitor_clusters) and RSS;
+ *   - each replica's share (etcd_monitor_clusters), RSS and CPU;
  *   - API requests per minute in steady state (the apiserver's count for the
- *     operator's ServiceAccount, through a FlowSchema of its own);
+ *     operator's ServiceAccount, through a FlowSchema of its own), over a
+ *     window that holds one status refresh period, and by verb and resource
+ *     (the apiserver's audit log), for the fill too;
  *   - a replica killed (SIGKILL): time until the survivors hold every
- *     cluster again, and how many moved;
- *   - a replica added: time until it holds its share, and how many moved.
+ *     cluster again, how many moved, and how many no replica held on the way;
+ *   - a replica added: time until it holds its share, how many moved, and
+ *     how many no replica held on the way.
  * Run: node bench/sharding.ts [--clusters 10000] [--replicas 5] [--etcd 2]
- *      [--namespaces 10] [--window 120] [--lease 15] [--renew 10] [--retry 2]
+ *      [--namespaces 10] [--window 360] [--lease 15] [--renew 10] [--retry 2]
  *      [--interval 60]
  * --interval sets healthy's and alarm's interval (seconds; default: theirs,
  * 30 s): 10,000 clusters at 30 s are ~2,300 etcd calls a second, more than a
@@ -30,7 +33,15 @@ import type { EtcdCluster, EtcdInspection } from '../src/k8s/api/index.ts';
 import { createInformer, type Informer } from '../src/k8s/client/index.ts';
 import { freePort } from '../src/testbed/index.ts';
 import { type OperatorBed, sampleRssPeaks, startOperatorBed } from './operator-bed.ts';
-import { mib, operatorRequests, rssBytes, table } from './support.ts';
+import {
+  cpuSeconds,
+  mib,
+  operatorAudit,
+  operatorRequests,
+  requestTable,
+  rssBytes,
+  table,
+} from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,7 +49,8 @@ const { values: args } = parseArgs({
     replicas: { type: 'string', default: '5' },
     etcd: { type: 'string', default: '2' },
     namespaces: { type: 'string', default: '10' },
-    window: { type: 'string', default: '120' },
+    /** Long enough to hold one status refresh period (5 minutes) after the fill. */
+    window: { type: 'string', default: '360' },
     settle: { type: 'string', default: '30' },
     lease: { type: 'string', default: '15' },
     renew: { type: 'string', default: '10' },
@@ -68,6 +80,8 @@ interface Replica {
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const gap = (g: Omit<Settled, 'shares'>): string =>
+  g.maxUnheld === 0 ? 'none seen' : `${g.maxUnheld} / ${seconds(g.unheldMs)}`;
 
 /** A replica's own view: the clusters it holds (its inspection engine), the members it counts. */
 async function ownView(r: Replica): Promise<{ clusters: number; members: number } | undefined> {
@@ -83,21 +97,43 @@ async function ownView(r: Replica): Promise<{ clusters: number; members: number 
   }
 }
 
+/** Shares once settled, and the clusters no live replica held (sum of the shares short of all) on the way. */
+interface Settled {
+  readonly shares: Map<Replica, number>;
+  /** Most clusters held by no live replica at one poll where every replica answered. */
+  readonly maxUnheld: number;
+  /** From the first to the last such poll that found clusters unheld (0: none found). */
+  readonly unheldMs: number;
+}
+
 /** Polls until every live replica counts `live.length` members and their shares add up to every cluster. */
-async function settledShares(live: readonly Replica[], what: string): Promise<Map<Replica, number>> {
+async function settledShares(live: readonly Replica[], what: string): Promise<Settled> {
   const t0 = performance.now();
   let last = '';
+  let maxUnheld = 0;
+  let firstUnheld: number | undefined;
+  let lastUnheld = 0;
   for (;;) {
     const views = await Promise.all(live.map((r) => ownView(r)));
     const total = views.reduce((n, v) => n + (v?.clusters ?? 0), 0);
     const line = views
       .map((v, i) => `${live[i]!.name} ${v?.clusters ?? '?'}/${v?.members ?? '?'}`)
       .join(', ');
-    if (line !== last) console.log(`  ${seconds(performance.now() - t0)}: ${line}`);
+    const now = performance.now();
+    if (line !== last) console.log(`  ${seconds(now - t0)}: ${line}`);
     last = line;
+    if (views.every((v) => v !== undefined) && total < CLUSTERS) {
+      maxUnheld = Math.max(maxUnheld, CLUSTERS - total);
+      firstUnheld ??= now;
+      lastUnheld = now;
+    }
     if (total === CLUSTERS && views.every((v) => v?.members === live.length))
-      return new Map(live.map((r, i) => [r, views[i]!.clusters]));
-    if (performance.now() - t0 > MAX_WAIT_MS) throw new Error(`${what}: not settled (${line})`);
+      return {
+        shares: new Map(live.map((r, i) => [r, views[i]!.clusters])),
+        maxUnheld,
+        unheldMs: firstUnheld === undefined ? 0 : lastUnheld - firstUnheld,
+      };
+    if (now - t0 > MAX_WAIT_MS) throw new Error(`${what}: not settled (${line})`);
     await sleep(500);
   }
 }
@@ -138,6 +174,7 @@ async function watchFill(watching: Watching, t0: number): Promise<{ ms: number; 
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-monitor-bench-sharding-'));
+  const audit = await operatorAudit(dir);
   let bed: OperatorBed | undefined;
   let watching: Watching | undefined;
   try {
@@ -150,6 +187,7 @@ async function main(): Promise<void> {
         name: `shardbench${i}`,
       })),
       namespaces: Array.from({ length: NAMESPACES }, (_, i) => `shard-${i}`),
+      apiserverArgs: audit.apiserverArgs,
     });
     const { server, etcds, admin, namespaces, spawnOperator } = bed;
     console.log(`creating ${CLUSTERS} EtcdClusters in ${NAMESPACES} namespaces...`);
@@ -207,21 +245,28 @@ async function main(): Promise<void> {
 
     console.log(`starting ${REPLICAS} replicas with --sharding...`);
     const t1 = performance.now();
+    const startedAt = new Date();
     const live = await Promise.all(Array.from({ length: REPLICAS }, (_, i) => startReplica(`r${i + 1}`)));
     const fill = await watchFill(watching, t1);
-    const shares = await settledShares(live, 'shares after the fill');
+    const { shares } = await settledShares(live, 'shares after the fill');
     const rssFilled = await Promise.all(live.map((r) => rssBytes(r.child.pid!)));
+
+    const fillRequests = await audit.requests(startedAt, new Date());
 
     console.log(`settling ${SETTLE_S} s, then counting API requests for ${WINDOW_S} s...`);
     await sleep(SETTLE_S * 1000);
     const before = await operatorRequests(server);
+    const from = new Date();
+    const cpuBefore = await Promise.all(live.map((r) => cpuSeconds(r.child.pid!)));
     const steadyPeak = sampleRssPeaks(
       live.map((r) => r.child.pid!),
       2_000,
     );
     await sleep(WINDOW_S * 1000);
     steadyPeak.stop();
+    const cpuAfter = await Promise.all(live.map((r) => cpuSeconds(r.child.pid!)));
     const perMinute = ((await operatorRequests(server)) - before) / (WINDOW_S / 60);
+    const steadyRequests = await audit.requests(from, new Date());
 
     console.log('killing one replica (SIGKILL)...');
     const victim = live[1]!;
@@ -230,14 +275,14 @@ async function main(): Promise<void> {
     await new Promise((r) => victim.child.once('exit', r));
     const tKill = performance.now();
     const survivors = live.filter((r) => r !== victim);
-    const afterKill = await settledShares(survivors, 'redistribution after the kill');
+    const { shares: afterKill, ...killGap } = await settledShares(survivors, 'redistribution after the kill');
     const killMs = performance.now() - tKill;
 
     console.log('adding a replica...');
     const tAdd = performance.now();
     const added = await startReplica(`r${REPLICAS + 1}`);
     const withAdded = [...survivors, added];
-    const afterAdd = await settledShares(withAdded, 'redistribution after the add');
+    const { shares: afterAdd, ...addGap } = await settledShares(withAdded, 'redistribution after the add');
     const addMs = performance.now() - tAdd;
     const movedOnAdd = afterAdd.get(added)!;
 
@@ -254,19 +299,31 @@ async function main(): Promise<void> {
         ['clusters per replica after the fill', live.map((r) => shares.get(r)).join(' / ')],
         ['RSS per replica when filled', rssFilled.map((b) => mib(b)).join(' / ')],
         ['RSS per replica, max in steady state', steadyPeak.peaks.map((b) => mib(b)).join(' / ')],
+        [
+          'CPU per replica in steady state (% of one core)',
+          live.map((_, i) => (((cpuAfter[i]! - cpuBefore[i]!) / WINDOW_S) * 100).toFixed(0)).join(' / '),
+        ],
         ['API requests per minute in steady state (all replicas)', perMinute.toFixed(1)],
         [
           'replica killed: clusters moved / time until the survivors hold all',
           `${victimShare} / ${seconds(killMs)}`,
         ],
         ['shares after the kill', survivors.map((r) => afterKill.get(r)).join(' / ')],
+        ['after the kill: clusters held by no replica, at most / for', gap(killGap)],
         [
           'replica added: clusters moved to it / time until settled (process start included)',
           `${movedOnAdd} / ${seconds(addMs)}`,
         ],
         ['shares after the add', withAdded.map((r) => afterAdd.get(r)).join(' / ')],
+        ['after the add: clusters held by no replica, at most / for', gap(addGap)],
       ]),
     );
+    console.log('');
+    console.log('API requests of the replicas while filling (from their start), by verb and resource:');
+    console.log(requestTable(fillRequests));
+    console.log('');
+    console.log(`in steady state, per minute (window ${WINDOW_S} s):`);
+    console.log(requestTable(steadyRequests, WINDOW_S / 60));
   } finally {
     await Promise.all([watching?.clusters.stop(), watching?.inspections.stop()]);
     await bed?.stop();

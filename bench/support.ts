@@ -1,5 +1,7 @@
 /** Small helpers shared by the benchmarks: they print figures, they assert nothing. */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeApiserver } from '../src/testbed/index.ts';
 
 export function quantile(sorted: readonly number[], q: number): number {
@@ -104,4 +106,82 @@ export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+}
+
+/** The operators' ServiceAccount (deploy/rbac.yaml), as the apiserver names its user. */
+const OPERATOR_USER = 'system:serviceaccount:etcd-monitor:etcd-monitor-operator';
+
+interface AuditEvent {
+  readonly auditID: string;
+  readonly verb: string;
+  readonly objectRef?: { resource?: string; subresource?: string };
+  readonly requestReceivedTimestamp: string;
+  readonly user?: { username?: string };
+}
+
+/** Requests by "verb resource[/subresource]", and how many fell in each minute of the span. */
+export type AuditedRequests = Map<string, number> & { readonly perMinute: number[] };
+
+/**
+ * The apiserver's audit log of the operators' requests (metadata only, that
+ * user alone): apiserver_request_total has no user label, so the split by
+ * verb and resource comes from here. Pass `apiserverArgs` to the apiserver.
+ */
+export async function operatorAudit(dir: string): Promise<{
+  readonly apiserverArgs: readonly string[];
+  requests(from: Date, to: Date): Promise<AuditedRequests>;
+}> {
+  const policy = join(dir, 'audit-policy.yaml');
+  const log = join(dir, 'audit.log');
+  await writeFile(
+    policy,
+    `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    users: ["${OPERATOR_USER}"]
+  - level: None
+`,
+  );
+  return {
+    apiserverArgs: [
+      `--audit-policy-file=${policy}`,
+      `--audit-log-path=${log}`,
+      '--audit-log-format=json',
+      '--audit-log-maxsize=0',
+    ],
+    async requests(from, to) {
+      await sleep(2_000); // the audit log is written as requests complete
+      const seen = new Set<string>();
+      const counts = Object.assign(new Map<string, number>(), {
+        perMinute: Array.from({ length: Math.ceil((to.getTime() - from.getTime()) / 60_000) }, () => 0),
+      });
+      const text = await readFile(log, 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        const e = JSON.parse(line) as AuditEvent;
+        if (e.user?.username !== OPERATOR_USER || seen.has(e.auditID)) continue;
+        const at = Date.parse(e.requestReceivedTimestamp);
+        if (at < from.getTime() || at >= to.getTime()) continue;
+        seen.add(e.auditID);
+        const { resource, subresource } = e.objectRef ?? {};
+        const key = `${e.verb} ${resource === undefined ? '(non-resource)' : `${resource}${subresource !== undefined ? `/${subresource}` : ''}`}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        const minute = Math.floor((at - from.getTime()) / 60_000);
+        counts.perMinute[minute] = (counts.perMinute[minute] ?? 0) + 1;
+      }
+      return counts;
+    },
+  };
+}
+
+/** The requests as a table, most first: counts, or per minute over `minutes`. */
+export function requestTable(requests: AuditedRequests, minutes?: number): string {
+  return table([
+    ['request', minutes === undefined ? 'count' : 'per minute'],
+    ...[...requests]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, minutes === undefined ? String(v) : (v / minutes).toFixed(1)]),
+  ]);
 }
