@@ -134,6 +134,14 @@ test('unknown features and options, and values of the wrong type, are named with
     ],
     ['quota.warningRatio.x=1', /^--set quota\.warningRatio\.x: warningRatio has no entries/],
     ['quota.__proto__=1', /has no option __proto__/],
+    [
+      'quota.enabled=false',
+      /^--set quota\.enabled: enabled is not an option of the feature: --features picks the features that run$/,
+    ],
+    [
+      'quota.timeoutSeconds=5',
+      /^--set quota\.timeoutSeconds: timeoutSeconds is not an option of the feature: --timeout is the deadline of the round$/,
+    ],
   ];
   for (const [arg, message] of cases) {
     const text = usageError(() => typed(arg));

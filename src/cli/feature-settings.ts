@@ -121,6 +121,13 @@ export function expected(schema: SchemaNode, option: string): string {
   }
 }
 
+/** The fields of a feature beside its options (`features.<name>` in the config), and what inspect has instead. */
+const FEATURE_FIELDS: Readonly<Record<string, string>> = {
+  enabled: '--features picks the features that run',
+  intervalSeconds: 'inspect runs one round',
+  timeoutSeconds: '--timeout is the deadline of the round',
+};
+
 function mapValueSchema(schema: SchemaNode): SchemaNode | undefined {
   if (schema.type !== 'object' || schema.patternProperties === undefined) return undefined;
   return Object.values(schema.patternProperties)[0];
@@ -149,6 +156,9 @@ export function typedSettings(
     const names = Object.keys(properties);
     if (names.length === 0) throw new UsageError(`${at}: feature ${s.feature} takes no options`);
     const option = Object.hasOwn(properties, s.option) ? properties[s.option] : undefined;
+    const field = Object.hasOwn(FEATURE_FIELDS, s.option) ? FEATURE_FIELDS[s.option] : undefined;
+    if (option === undefined && field !== undefined)
+      throw new UsageError(`${at}: ${s.option} is not an option of the feature: ${field}`);
     if (option === undefined)
       throw new UsageError(
         `${at}: feature ${s.feature} has no option ${s.option} (its options: ${names.join(', ')})`,
