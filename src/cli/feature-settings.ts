@@ -290,11 +290,11 @@ export function checkInspectFeatures(
   settings: readonly Setting[],
   registry: FeatureRegistry,
   backend: StorageBackend,
-  round: (request: FeatureRequest) => { intervalSeconds: number; timeoutSeconds: number },
+  round: (name: string, request: FeatureRequest) => { intervalSeconds: number; timeoutSeconds: number },
 ): Record<string, FeatureSpec> {
   const specs: Record<string, FeatureSpec> = {};
   for (const [name, request] of requests) {
-    const checked = registry.check(name, { ...request, ...round(request) }, backend);
+    const checked = registry.check(name, { ...request, ...round(name, request) }, backend);
     if (!checked.ok) {
       const own = settings.filter((s) => s.feature === name);
       const at = own.length > 0 ? `--set ${own.map(settingName).join(', ')}` : `--features ${name}`;

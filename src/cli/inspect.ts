@@ -288,10 +288,20 @@ async function configSpec(flags: InspectFlags, file: string): Promise<ClusterSpe
     featureRegistry,
   );
   // One round each, within --timeout: a feature's own timeoutSeconds applies when shorter, as in the daemon.
-  const features = checkInspectFeatures(requests, settings, featureRegistry, spec.storageBackend, (r) => ({
-    intervalSeconds: r.intervalSeconds ?? flags.timeout,
-    timeoutSeconds: Math.min(r.timeoutSeconds ?? flags.timeout, flags.timeout),
-  }));
+  // (--keyspace-sizes: the request round has the whole --timeout for its scan.)
+  const features = checkInspectFeatures(
+    requests,
+    settings,
+    featureRegistry,
+    spec.storageBackend,
+    (name, r) => ({
+      intervalSeconds: r.intervalSeconds ?? flags.timeout,
+      timeoutSeconds:
+        name === 'request' && flags.keyspaceSizes === true
+          ? flags.timeout
+          : Math.min(r.timeoutSeconds ?? flags.timeout, flags.timeout),
+    }),
+  );
   return { ...spec, features };
 }
 
