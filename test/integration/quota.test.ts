@@ -180,6 +180,12 @@ test('inspect -o json of a member filled to NOSPACE lists the quota finding in w
   );
   assert.match(finding.action, /defragment|compact/);
   assert.match(finding.action, /NOSPACE/);
+  // The alarm it raised is there too, critical, with what to do before disarming.
+  const alarm = report.why.find((w) => w.feature === 'alarm');
+  assert.ok(alarm?.member.startsWith(endpoint), JSON.stringify(report.why));
+  assert.equal(alarm?.severity, 'critical');
+  assert.equal(alarm?.runbook, 'EtcdNoSpaceAlarm');
+  assert.match(alarm?.action ?? '', /then disarm/);
   // The sentence stays among the problems.
   assert.ok(
     report.problems.some((p) => p.includes(endpoint) && p.includes('quota')),

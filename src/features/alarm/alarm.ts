@@ -7,7 +7,9 @@ import {
   type InspectionOutcome,
   type MemberHandle,
 } from '../../engine/contract.ts';
+import type { Finding } from '../../findings.ts';
 import { firstMemberAnswer } from '../members.ts';
+import { memberLabel } from '../units.ts';
 
 export const ALARM_METRICS = {
   alarm: family.gauge(
@@ -45,6 +47,44 @@ export function alarmEndpoint(alarm: AlarmMember, members: readonly MemberHandle
     : `member-${memberIdHex(alarm.memberId)}`;
 }
 
+/** What each alarm means for the cluster and what to do, with its runbook section (the alert's). */
+const ALARM_ADVICE: Readonly<Record<string, Pick<Finding, 'cause' | 'severity' | 'action' | 'runbook'>>> = {
+  NOSPACE: {
+    cause: 'backend quota reached',
+    severity: 'critical',
+    action:
+      'the cluster accepts only reads and deletes: compact, defragment every member (leader last), then disarm the alarm (etcdctl alarm disarm)',
+    runbook: 'EtcdNoSpaceAlarm',
+  },
+  CORRUPT: {
+    cause: 'members hold different data',
+    severity: 'critical',
+    action:
+      'do not disarm yet: find the divergent member (the consistency inspection names it), replace it from a snapshot of a good one, then disarm',
+    runbook: 'EtcdCorruptAlarm',
+  },
+};
+
+/** The finding of one raised alarm; `where` names the member ("cluster" for a cluster-wide alarm). */
+export function alarmFinding(alarm: RaisedAlarm, where: string): Finding {
+  return {
+    member: where,
+    measure: `alarm ${alarm.type} raised`,
+    ...(ALARM_ADVICE[alarm.type] ?? {
+      cause: `alarm ${alarm.type}`,
+      severity: 'warning',
+      action:
+        "any raised alarm fails /health: find its cause in the member's log, then disarm it (etcdctl alarm disarm)",
+      runbook: 'EtcdAlarmRaised',
+    }),
+  };
+}
+
+/** "alarm NOSPACE raised on 10.0.0.1:2379: <what to do>; see docs/runbooks.md (EtcdNoSpaceAlarm)". */
+function alarmProblem(alarm: RaisedAlarm, finding: Finding): string {
+  return `alarm ${alarm.type} raised on ${alarm.endpoint}: ${finding.action}; see docs/runbooks.md (${finding.runbook})`;
+}
+
 async function inspectAlarms(cluster: ClusterHandle, signal: AbortSignal): Promise<InspectionOutcome> {
   const members = cluster.members();
   // The alarm list goes through raft: one member's answer is the cluster's.
@@ -70,8 +110,12 @@ async function inspectAlarms(cluster: ClusterHandle, signal: AbortSignal): Promi
       ? 'no alarms'
       : `alarms raised: ${alarms.map((a) => `${a.type} on ${a.endpoint}`).join(', ')}`;
   const details: AlarmDetails = { alarms, answeredBy: member.snapshot.endpoint };
-  const problems = alarms.map((a) => `alarm ${a.type} raised on ${a.endpoint}`);
-  return { ok: true, summary, problems, details, metrics };
+  const findings = alarms.map((a) => {
+    const member = members.find((m) => m.snapshot.endpoint === a.endpoint);
+    return alarmFinding(a, member !== undefined ? memberLabel(a.endpoint, member.snapshot.name) : a.endpoint);
+  });
+  const problems = alarms.map((a, i) => alarmProblem(a, findings[i]!));
+  return { ok: true, summary, problems, findings, details, metrics };
 }
 
 export const alarmFeature = defineFeature({

@@ -9,7 +9,9 @@ import {
   type InspectionOutcome,
   type MemberHandle,
 } from '../../engine/contract.ts';
+import type { Finding } from '../../findings.ts';
 import { forEachMember } from '../members.ts';
+import { memberLabel } from '../units.ts';
 import { errorMessage } from '../../errors.ts';
 
 export const HEALTHY_METRICS = {
@@ -79,6 +81,35 @@ async function checkMember(
   };
 }
 
+const UNHEALTHY_ACTION =
+  "look at the member's process and log, its disk and its network to the others; the cluster keeps working while a majority is healthy, one more failure may cost it quorum";
+
+/**
+ * The finding of a member that is not healthy, or whose health is unknown
+ * because its credentials are refused (the monitor's problem, said so).
+ */
+export function healthFinding(h: MemberHealth): Finding | undefined {
+  const where = memberLabel(h.endpoint, h.name);
+  if (h.accessError !== undefined)
+    return {
+      member: where,
+      cause: "the monitor's credentials are refused",
+      measure: `${h.accessError}: health unknown (etcd itself may be fine)`,
+      severity: 'warning',
+      action: "fix the monitor's user or password file",
+      runbook: 'EtcdMonitorCredentialsRefused',
+    };
+  if (h.healthy) return undefined;
+  return {
+    member: where,
+    cause: 'member unhealthy',
+    measure: h.reason || 'no answer',
+    severity: 'warning',
+    action: UNHEALTHY_ACTION,
+    runbook: 'EtcdMemberUnhealthy',
+  };
+}
+
 async function inspectHealth(cluster: ClusterHandle, signal: AbortSignal): Promise<InspectionOutcome> {
   const members = cluster.members();
   if (members.length === 0) {
@@ -138,10 +169,13 @@ async function inspectHealth(cluster: ClusterHandle, signal: AbortSignal): Promi
       : '');
   const details: HealthyDetails = { members: health };
   const problems = [
-    ...unhealthy.map((u) => `member ${u} is unhealthy`),
+    ...unhealthy.map(
+      (u) => `member ${u} is unhealthy: ${UNHEALTHY_ACTION}; see docs/runbooks.md (EtcdMemberUnhealthy)`,
+    ),
     ...denied.map((h) => accessProblem(h.accessError ?? '', h.endpoint, "this member's health")),
   ];
-  return { ok: true, summary, problems, details, metrics };
+  const findings = health.flatMap((h) => healthFinding(h) ?? []);
+  return { ok: true, summary, problems, findings, details, metrics };
 }
 
 export const healthyFeature = defineFeature({
