@@ -48,7 +48,7 @@ import {
   planInspections,
   type InspectionAction,
 } from './inspections.ts';
-import { invalidStatus, needsWrite, runningStatus, transitionEvents } from './status.ts';
+import { awaitsFirstRead, invalidStatus, needsWrite, runningStatus, transitionEvents } from './status.ts';
 
 export const FINALIZER = 'etcdmonitor.dev/cleanup';
 
@@ -258,9 +258,10 @@ export class EtcdClusterController {
       featureMessages,
       now: this.#now(),
     });
-    // A new object is first written once its membership was read (the store event brings us back, within
-    // the membership interval, even when no member answers): one write instead of Pending, then Running.
-    if (cluster.status === undefined && next.phase === 'Pending') return;
+    // Not before the first membership read here (the store event brings us back, within the membership
+    // interval, even when no member answers): a new object gets one write instead of Pending, then
+    // Running; an adopted one keeps its state instead of Pending, then the same state again.
+    if (awaitsFirstRead(cluster.status, next)) return;
     await this.#writeStatus(cluster, next, signal);
   }
 

@@ -10,6 +10,7 @@ import { deepFreeze, type DeepReadonly } from '../../k8s/client/index.ts';
 import type { ProviderStatus } from '../../providers/index.ts';
 import { spreadPeriod } from './controller.ts';
 import {
+  awaitsFirstRead,
   invalidStatus,
   needsWrite,
   runningStatus,
@@ -200,6 +201,36 @@ describe('EtcdCluster status', () => {
       ),
     ) as EtcdClusterStatus;
     assert.equal(needsWrite(readBack, runningStatus(input({ previous: readBack })), T0, refresh), false);
+  });
+
+  it('Pending (no membership read here yet) is not written over nothing or over a read of the same generation', () => {
+    const unread = provider({
+      phase: 'Pending',
+      members: [],
+      membersReady: undefined,
+      leader: undefined,
+      version: undefined,
+      ready: { status: 'Unknown', reason: 'Discovering', message: 'waiting for the first membership read' },
+      membersHealth: {
+        status: 'Unknown',
+        reason: 'Pending',
+        message: 'waiting for the first membership read',
+      },
+      checkedAt: undefined,
+    });
+    const pending = (previous?: EtcdClusterStatus, generation = 2) =>
+      runningStatus(input({ previous, generation, provider: unread }));
+    assert.equal(awaitsFirstRead(undefined, pending()), true, 'a new object: one write after the read');
+    const running = runningStatus(input());
+    assert.equal(awaitsFirstRead(running, pending(running)), true, 'adopted: the last state stays');
+    for (const phase of ['Degraded', 'Unavailable'] as const) {
+      const read = runningStatus(input({ provider: provider({ phase }) }));
+      assert.equal(awaitsFirstRead(read, pending(read)), true, phase);
+    }
+    assert.equal(awaitsFirstRead(running, pending(running, 3)), false, 'a new generation is written');
+    const invalid = invalidStatus(undefined, 2, [{ field: 'spec.endpoints', message: 'empty' }], T0);
+    assert.equal(awaitsFirstRead(invalid, pending(invalid)), false, 'Invalid is not kept');
+    assert.equal(awaitsFirstRead(running, runningStatus(input({ previous: running }))), false);
   });
 
   it('an invalid spec: phase Invalid, Ready False with the problems, no stale members', () => {

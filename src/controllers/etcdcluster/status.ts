@@ -222,6 +222,27 @@ export function invalidStatus(
 }
 
 /**
+ * Whether a Pending status (no membership read in this process yet) is
+ * better not written: the object has no status yet (one write once the
+ * membership was read, instead of Pending then Running), or its status is
+ * a membership read's for the same generation — a cluster just given to
+ * this process (a start, a hand-off from another replica) keeps the last
+ * known state until its first read here, instead of flapping to Pending.
+ * The membership read (a store event) brings the sync back.
+ */
+export function awaitsFirstRead(
+  previous: DeepReadonly<EtcdClusterStatus> | undefined,
+  next: EtcdClusterStatus,
+): boolean {
+  if (next.phase !== 'Pending') return false;
+  if (previous === undefined) return true;
+  return (
+    previous.observedGeneration === next.observedGeneration &&
+    (previous.phase === 'Running' || previous.phase === 'Degraded' || previous.phase === 'Unavailable')
+  );
+}
+
+/**
  * Whether `next` must be written over `previous`: anything but
  * lastInspectionTime differs, or lastInspectionTime is older than
  * refreshMs (so a steady cluster costs one write per refreshMs, not one per

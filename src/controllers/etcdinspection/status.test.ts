@@ -203,3 +203,55 @@ describe('Pending of a new inspection', () => {
     );
   });
 });
+
+describe('a cluster this process was just given (start, hand-off): no round here yet', () => {
+  const noRound = running({
+    name: 'healthy',
+    intervalSeconds: 10,
+    runs: 0,
+    failures: 0,
+    consecutiveFailures: 0,
+  });
+  it('keeps the previous round’s verdict of the same generation: no Pending write', () => {
+    const ok = firstOkStatus();
+    assert.equal(nextInspectionStatus(ok, 1, noRound, at(60), REFRESH), undefined, 'Ok stays');
+    const problems = nextInspectionStatus(
+      undefined,
+      1,
+      running(feature(1, { problems: ['member m2 is unhealthy'] })),
+      at(1),
+      REFRESH,
+    );
+    assert.equal(nextInspectionStatus(problems, 1, noRound, at(60), REFRESH), undefined, 'Problems stays');
+    const failed = nextInspectionStatus(
+      undefined,
+      1,
+      running(feature(1, { ok: false, error: 'context deadline exceeded' })),
+      at(1),
+      REFRESH,
+    );
+    assert.equal(failed?.phase, 'Error');
+    assert.equal(
+      nextInspectionStatus(failed, 1, noRound, at(60), REFRESH),
+      undefined,
+      'a failed round stays',
+    );
+    // Its first round here then writes only what changed.
+    assert.equal(nextInspectionStatus(ok, 1, running(feature(61)), at(62), REFRESH), undefined);
+  });
+  it('writes Pending over a verdict that is not a round’s of this generation', () => {
+    const ok = firstOkStatus();
+    assert.equal(nextInspectionStatus(ok, 2, noRound, at(60), REFRESH)?.phase, 'Pending', 'a new generation');
+    const blocked = nextInspectionStatus(ok, 1, { kind: 'blocked', message: 'no cluster' }, at(5), REFRESH);
+    assert.equal(nextInspectionStatus(blocked, 1, noRound, at(60), REFRESH)?.phase, 'Pending', 'Blocked');
+    const invalid = nextInspectionStatus(ok, 1, { kind: 'invalid', message: 'bad' }, at(5), REFRESH);
+    assert.equal(nextInspectionStatus(invalid, 1, noRound, at(60), REFRESH)?.phase, 'Pending', 'invalid');
+    const config = nextInspectionStatus(ok, 1, running(undefined, ['no TLS']), at(5), REFRESH);
+    assert.equal(config?.phase, 'Error');
+    assert.equal(
+      nextInspectionStatus(config, 1, noRound, at(60), REFRESH)?.phase,
+      'Pending',
+      'config errors',
+    );
+  });
+});

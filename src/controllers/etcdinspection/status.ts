@@ -99,9 +99,34 @@ function essence(s: DeepReadonly<EtcdInspectionStatus> | undefined): string {
 }
 
 /**
+ * Whether a status is the verdict of a round (Ok, Problems, or Error from a
+ * failed round, not from invalid options or config errors) for this generation.
+ */
+function roundVerdict(
+  status: DeepReadonly<EtcdInspectionStatus> | undefined,
+  generation: number | undefined,
+): boolean {
+  const r = status?.lastResult;
+  if (status === undefined || r === undefined || status.observedGeneration !== generation) return false;
+  switch (status.phase) {
+    case 'Ok':
+      return r.ok && (r.problems ?? []).length === 0;
+    case 'Problems':
+      return r.ok && (r.problems ?? []).length > 0;
+    case 'Error':
+      return !r.ok && status.message === (r.error ?? r.summary);
+    default:
+      return false;
+  }
+}
+
+/**
  * The next status, or undefined when nothing needs writing. A new result
  * moves lastUpdatedTime to the end of its round; blocked and invalid keep
- * the last result for reference.
+ * the last result for reference. A cluster this process has just been
+ * given (a start, a hand-off from another replica) has no round yet: the
+ * previous round's verdict of the same generation stays until the first
+ * round here replaces it (no Pending write, then the same verdict again).
  */
 export function nextInspectionStatus(
   previous: DeepReadonly<EtcdInspectionStatus> | undefined,
@@ -111,6 +136,7 @@ export function nextInspectionStatus(
   refreshMs: number,
 ): EtcdInspectionStatus | undefined {
   const v = verdict(state);
+  if (v.phase === 'Pending' && roundVerdict(previous, generation)) return undefined;
   const lastResult =
     v.lastResult ??
     (previous?.lastResult !== undefined
