@@ -264,8 +264,8 @@ export class Manager {
       changed: () => {
         // The caches first: what moved here is parsed back from the stored text, what left is packed.
         this.#term?.informers.retain();
-        this.#term?.etcdclusters?.resyncAll();
-        this.#term?.inspections?.resyncAll();
+        this.#term?.etcdclusters?.ownershipChanged();
+        this.#term?.inspections?.ownershipChanged();
       },
     });
     this.#membership = membership;
@@ -351,6 +351,9 @@ export class Manager {
       if (await informers.waitForSync(signal)) {
         etcdclusters?.start();
         inspections?.start();
+        // What is ours now (all, or our shard) goes to the engines at once, from the caches; the syncs write.
+        etcdclusters?.ownershipChanged();
+        inspections?.ownershipChanged();
         onRunning?.();
         this.#leading = true;
         this.server.setReady(true);

@@ -25,10 +25,13 @@ import {
   type EtcdCluster,
   type EtcdInspection,
   type Problem,
+  type Validated,
+  type ValidEtcdCluster,
 } from '../../k8s/api/index.ts';
 import { formatProblems } from '../../k8s/api/index.ts';
 import { isAlreadyExists, isNotFound, type Clients, type DeepReadonly } from '../../k8s/client/index.ts';
 import type { EventRecorder } from '../../k8s/events.ts';
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { ClusterProvider, ProviderCluster, ProviderRegistry } from '../../providers/index.ts';
 import {
@@ -39,6 +42,7 @@ import {
   ownerKey,
   type SharedInformers,
 } from '../informers.ts';
+import { Adoptions } from '../adoption.ts';
 import { Controller } from '../runner.ts';
 import { featureInterval, SpecCache, type ClientTimeouts } from '../spec.ts';
 import {
@@ -105,6 +109,15 @@ function specAndMeta(o: DeepReadonly<EtcdCluster>): unknown {
   ];
 }
 
+/** What an EtcdCluster calls for (EtcdClusterController's #plan). */
+interface Planned {
+  readonly valid: ValidEtcdCluster;
+  readonly provider: ClusterProvider;
+  readonly desired: ProviderCluster;
+  /** A feature's interval in seconds. */
+  readonly interval: (feature: string) => number;
+}
+
 export class EtcdClusterController {
   readonly #options: EtcdClusterControllerOptions;
   readonly #log: Logger;
@@ -115,6 +128,7 @@ export class EtcdClusterController {
   /** Clusters (key -> uid) whose deletion hooks ran: a sync from a stale cache must not run them again. */
   readonly #cleanedUp = new Map<string, string>();
   readonly #specs: SpecCache;
+  readonly #adoptions = new Adoptions();
 
   constructor(opts: EtcdClusterControllerOptions) {
     this.#options = opts;
@@ -146,6 +160,7 @@ export class EtcdClusterController {
 
   /** Stops the workers (syncs in flight are aborted) and the handlers. The engine is the caller's. */
   stop(): Promise<void> {
+    this.#adoptions.stop();
     return this.#controller.stop();
   }
 
@@ -170,13 +185,43 @@ export class EtcdClusterController {
   }
 
   /**
-   * The shard's ownership changed: syncs the clusters gained (owned, not set
-   * up here) and those lost (set up here, no longer owned) — only the ones
-   * that moved, so a hand-off of 1/N of 10,000 clusters queues 1/N of them.
+   * The shard's ownership changed: the clusters gained go to the membership
+   * engine at once, from the caches (not once a worker reaches them behind
+   * other syncs' API writes), and every cluster gained or lost is synced —
+   * only the ones that moved, so a hand-off of 1/N of 10,000 clusters
+   * queues 1/N of them. Their writes follow through the queue.
    */
-  resyncAll(): void {
-    for (const k of this.#options.informers.clusters.lister.keys())
-      if (this.#ownsKey(k) !== this.#applied.has(k)) this.#controller.enqueue(k);
+  ownershipChanged(): void {
+    const gained: string[] = [];
+    for (const k of this.#options.informers.clusters.lister.keys()) {
+      const owned = this.#ownsKey(k);
+      if (owned === this.#applied.has(k)) continue;
+      if (owned) gained.push(k);
+      this.#controller.enqueue(k);
+    }
+    void this.#adopt(gained);
+  }
+
+  /**
+   * Gives the engine each cluster still ours, not yet given, and ready to
+   * run without an API call (finalizer set, valid, not being deleted); the
+   * rest is left to its sync (queued), which writes what it must.
+   */
+  async #adopt(keys: readonly string[]): Promise<void> {
+    const adopted = await this.#adoptions.run(keys, (k) => {
+      if (this.#applied.has(k) || !this.#ownsKey(k)) return false;
+      const { namespace, name } = splitObjectKey(k);
+      const cluster = this.#options.informers.clusters.lister.get(namespace, name);
+      if (cluster === undefined || cluster.metadata.deletionTimestamp !== undefined) return false;
+      if (!(cluster.metadata.finalizers ?? []).includes(FINALIZER)) return false;
+      const planned = this.#plan(cluster);
+      if (!planned.ok) return false;
+      this.#monitor(k, cluster, planned.value.provider, planned.value.desired).catch((err: unknown) => {
+        this.#log.warn({ cluster: k, err: errorMessage(err) }, 'adopting the cluster failed');
+      });
+      return true;
+    });
+    if (adopted > 0) this.#log.info({ clusters: adopted }, 'clusters adopted from the caches');
   }
 
   async sync(key: string, signal: AbortSignal): Promise<void> {
@@ -215,30 +260,9 @@ export class EtcdClusterController {
       );
     }
 
-    const validated = this.#specs.validate(cluster);
-    if (!validated.ok) return this.#invalid(key, cluster, validated.problems, signal);
-    const valid = validated.value;
-    // Validation admits registered cluster types only.
-    const provider = this.#options.providers.get(valid.clusterType);
-    const enabled = Object.entries(valid.features)
-      .filter(([, f]) => f.enabled)
-      .map(([f]) => f);
-    const interval = (feature: string): number => featureInterval(this.#options.features, valid, feature);
-    // The engine's rule, so the membership this controller reads is as fresh as the inspections'.
-    const membersInterval = membersIntervalSeconds(enabled.map(interval));
-    const built = this.#specs.build(
-      cluster,
-      valid,
-      this.#options.informers.secrets.lister,
-      {},
-      {
-        ...(this.#options.timeouts !== undefined && { timeouts: this.#options.timeouts }),
-        membersIntervalSeconds: membersInterval,
-      },
-    );
-    if (!built.ok) return this.#invalid(key, cluster, built.problems, signal);
-
-    const desired: ProviderCluster = { cluster: valid, spec: built.value };
+    const planned = this.#plan(cluster);
+    if (!planned.ok) return this.#invalid(key, cluster, planned.problems, signal);
+    const { valid, provider, desired, interval } = planned.value;
     if (!(await this.#monitor(key, cluster, provider, desired))) return;
 
     const wanted = desiredInspections(valid, interval);
@@ -265,6 +289,33 @@ export class EtcdClusterController {
     await this.#writeStatus(cluster, next, signal);
   }
 
+  /** What the cluster calls for, from the caches alone (no API call): its provider and engine spec. */
+  #plan(cluster: DeepReadonly<EtcdCluster>): Validated<Planned> {
+    const validated = this.#specs.validate(cluster);
+    if (!validated.ok) return validated;
+    const valid = validated.value;
+    // Validation admits registered cluster types only.
+    const provider = this.#options.providers.get(valid.clusterType);
+    const enabled = Object.entries(valid.features)
+      .filter(([, f]) => f.enabled)
+      .map(([f]) => f);
+    const interval = (feature: string): number => featureInterval(this.#options.features, valid, feature);
+    // The engine's rule, so the membership this controller reads is as fresh as the inspections'.
+    const membersInterval = membersIntervalSeconds(enabled.map(interval));
+    const built = this.#specs.build(
+      cluster,
+      valid,
+      this.#options.informers.secrets.lister,
+      {},
+      {
+        ...(this.#options.timeouts !== undefined && { timeouts: this.#options.timeouts }),
+        membersIntervalSeconds: membersInterval,
+      },
+    );
+    if (!built.ok) return built;
+    return { ok: true, value: { valid, provider, desired: { cluster: valid, spec: built.value }, interval } };
+  }
+
   /**
    * Gives the engine the cluster (the first time in this process) or a spec
    * the provider calls changed; false when the cluster is no longer ours.
@@ -281,7 +332,13 @@ export class EtcdClusterController {
     if (applied === undefined) {
       // Recorded before the await: a release meanwhile must find (and drop) it.
       this.#applied.set(key, desired);
-      await this.#options.engine.upsert(desired.spec);
+      try {
+        await this.#options.engine.upsert(desired.spec);
+      } catch (err) {
+        // Not recorded as given, so that the retry gives it again.
+        if (this.#applied.get(key) === desired) this.#applied.delete(key);
+        throw err;
+      }
       // Once per object, not once per process start: only before the first status was written.
       if (cluster.status?.observedGeneration === undefined) {
         this.#options.recorder.event(

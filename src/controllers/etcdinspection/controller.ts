@@ -28,6 +28,7 @@ import {
 } from '../../k8s/api/index.ts';
 import { isConflict, isNotFound, type Clients, type DeepReadonly } from '../../k8s/client/index.ts';
 import type { EventRecorder } from '../../k8s/events.ts';
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/index.ts';
 import {
@@ -38,6 +39,7 @@ import {
   onSnapshotChange,
   type SharedInformers,
 } from '../informers.ts';
+import { Adoptions } from '../adoption.ts';
 import { Controller, type SyncResult } from '../runner.ts';
 import { SpecCache, type ClientTimeouts } from '../spec.ts';
 import { nextInspectionStatus, pendingDeferral, type InspectionState } from './status.ts';
@@ -93,6 +95,24 @@ function resultsOf(
   return [configErrors, ...Object.values(features).map((f) => f.last)];
 }
 
+/** What a cluster's inspections call for (EtcdInspectionController's #plan). */
+type Plan =
+  /** Nothing to run or write here: no inspection left, or another replica's cluster. */
+  | { readonly kind: 'none' }
+  /** Nothing runs; every inspection says why. */
+  | {
+      readonly kind: 'blocked';
+      readonly inspections: readonly DeepReadonly<EtcdInspection>[];
+      readonly message: string;
+    }
+  /** The spec to run (undefined: every inspection is invalid), and the invalid inspections' problems. */
+  | {
+      readonly kind: 'run';
+      readonly inspections: readonly DeepReadonly<EtcdInspection>[];
+      readonly invalid: ReadonlyMap<string, string>;
+      readonly spec: ClusterSpec | undefined;
+    };
+
 export class EtcdInspectionController {
   readonly #options: EtcdInspectionControllerOptions;
   readonly #log: Logger;
@@ -102,6 +122,7 @@ export class EtcdInspectionController {
   readonly #applied = new Map<string, { spec: ClusterSpec; digest: string }>();
   readonly #specs: SpecCache;
   readonly #inspectionChecks = new WeakMap<object, string | undefined>();
+  readonly #adoptions = new Adoptions();
 
   constructor(opts: EtcdInspectionControllerOptions) {
     this.#options = opts;
@@ -139,15 +160,15 @@ export class EtcdInspectionController {
   }
 
   stop(): Promise<void> {
+    this.#adoptions.stop();
     return this.#controller.stop();
   }
 
-  /** Whether this replica inspects the cluster: its shard owns the EtcdCluster's UID (the key when there is none). */
-  #owns(key: string, cluster: DeepReadonly<EtcdCluster> | undefined): boolean {
-    return (this.#options.shard ?? WHOLE).owns(cluster?.metadata.uid ?? key);
-  }
-
-  /** The same, without parsing a packed object of another shard. */
+  /**
+   * Whether this replica inspects the cluster: its shard owns the
+   * EtcdCluster's UID (the key when there is none), read without parsing a
+   * packed object of another shard.
+   */
   #ownsKey(key: string): boolean {
     return (this.#options.shard ?? WHOLE).owns(this.#options.informers.clusterShardKey(key) ?? key);
   }
@@ -158,53 +179,96 @@ export class EtcdInspectionController {
   }
 
   /**
-   * The shard's ownership changed: syncs the clusters gained or lost, not
-   * every cluster (a hand-off moves about 1/N of them).
+   * The shard's ownership changed: the clusters gained go to the engine at
+   * once, from the caches — inspected now, not once a worker reaches them
+   * behind other syncs' API writes (a hand-off of 2,000 clusters would
+   * wait minutes for that) — and every cluster gained or lost is synced:
+   * its statuses follow through the queue at the API's pace. Only the
+   * clusters that moved, not every cluster (a hand-off moves about 1/N).
    */
-  resyncAll(): void {
+  ownershipChanged(): void {
     const keys = new Set(this.#applied.keys());
     for (const k of this.#options.informers.inspections.lister.indexValues(INSPECTIONS_BY_CLUSTER))
       keys.add(k);
-    for (const k of keys) if (this.#ownsKey(k) !== this.#applied.has(k)) this.#controller.enqueue(k);
+    const gained: string[] = [];
+    for (const k of keys) {
+      const owned = this.#ownsKey(k);
+      if (owned === this.#applied.has(k)) continue;
+      if (owned) gained.push(k);
+      this.#controller.enqueue(k);
+    }
+    void this.#adopt(gained);
+  }
+
+  /** Gives the engine each cluster still ours and not yet given; a cluster that cannot run is left to its sync. */
+  async #adopt(keys: readonly string[]): Promise<void> {
+    const adopted = await this.#adoptions.run(keys, (k) => {
+      if (this.#applied.has(k) || !this.#ownsKey(k)) return false;
+      const plan = this.#plan(k);
+      if (plan.kind !== 'run' || plan.spec === undefined) return false;
+      this.#give(k, plan.spec).catch((err: unknown) => {
+        // Its sync (queued) gives it again, and fails visibly if the engine keeps refusing.
+        this.#log.warn({ cluster: k, err: errorMessage(err) }, 'adopting the cluster failed');
+      });
+      return true;
+    });
+    if (adopted > 0) this.#log.info({ clusters: adopted }, 'clusters adopted from the caches');
   }
 
   async sync(key: string, signal: AbortSignal): Promise<SyncResult | void> {
-    const { namespace, name } = splitObjectKey(key);
-    if (!this.#ownsKey(key)) {
-      // Another replica inspects it and writes these statuses (checked first: nothing of it is parsed).
-      await this.#remove(key);
-      return;
+    const plan = this.#plan(key);
+    if (plan.kind !== 'run' || plan.spec === undefined) await this.#remove(key);
+    else if (!(await this.#give(key, plan.spec))) return; // moved to another replica meanwhile: it writes now
+    switch (plan.kind) {
+      case 'none':
+        return;
+      case 'blocked':
+        return this.#writeAll(plan.inspections, () => ({ kind: 'blocked', message: plan.message }), signal);
+      case 'run': {
+        const snapshot = this.#options.store.get(key);
+        return this.#writeAll(
+          plan.inspections,
+          (i) => {
+            const problem = plan.invalid.get(i.metadata.name);
+            if (problem !== undefined) return { kind: 'invalid', message: problem };
+            return {
+              kind: 'running',
+              feature: snapshot?.features[i.spec.inspectionType],
+              configErrors: snapshot?.configErrors ?? [],
+            };
+          },
+          signal,
+        );
+      }
     }
+  }
+
+  /**
+   * What a cluster's inspections call for, from the caches alone (no API
+   * call, nothing changed): nothing (none left, not ours), Blocked, or a
+   * spec to run (none when every inspection is invalid) and the invalid ones.
+   */
+  #plan(key: string): Plan {
+    const { namespace, name } = splitObjectKey(key);
+    // Another replica inspects it and writes these statuses (checked first: nothing of it is parsed).
+    if (!this.#ownsKey(key)) return { kind: 'none' };
     const inspections = this.#options.informers.inspections.lister
       .byIndex(INSPECTIONS_BY_CLUSTER, key)
       .filter((i) => i.metadata.deletionTimestamp === undefined)
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    if (inspections.length === 0) {
-      await this.#remove(key);
-      return;
-    }
+    if (inspections.length === 0) return { kind: 'none' };
     const cluster = this.#options.informers.clusters.lister.get(namespace, name);
     if (cluster === undefined) {
-      await this.#remove(key);
-      if (this.#options.labelSelector !== undefined) return;
-      return this.#writeAll(
-        inspections,
-        () => ({ kind: 'blocked', message: `EtcdCluster ${key} not found` }),
-        signal,
-      );
+      if (this.#options.labelSelector !== undefined) return { kind: 'none' };
+      return { kind: 'blocked', inspections, message: `EtcdCluster ${key} not found` };
     }
     const validated = this.#specs.validate(cluster);
-    if (!validated.ok) {
-      await this.#remove(key);
-      return this.#writeAll(
+    if (!validated.ok)
+      return {
+        kind: 'blocked',
         inspections,
-        () => ({
-          kind: 'blocked',
-          message: `EtcdCluster ${key} is invalid: ${formatProblems(validated.problems)}`,
-        }),
-        signal,
-      );
-    }
+        message: `EtcdCluster ${key} is invalid: ${formatProblems(validated.problems)}`,
+      };
     const valid = validated.value;
 
     // Each inspection on its own first: a bad one is reported, the others run.
@@ -237,50 +301,45 @@ export class EtcdInspectionController {
         );
       else if (checked.spec !== undefined) features[type] = checked.spec;
     }
-
-    if (Object.keys(features).length === 0) {
-      await this.#remove(key);
-    } else {
-      const built = this.#specs.build(
-        cluster,
-        valid,
-        this.#options.informers.secrets.lister,
-        features,
-        this.#options.timeouts !== undefined ? { timeouts: this.#options.timeouts } : {},
-      );
-      if (!built.ok) {
-        await this.#remove(key);
-        return this.#writeAll(
-          inspections,
-          () => ({ kind: 'blocked', message: `EtcdCluster ${key}: ${formatProblems(built.problems)}` }),
-          signal,
-        );
-      }
-      const applied = this.#applied.get(key);
-      // Checked again right before the engine is told (same tick): the shard may have moved during the sync.
-      if (!this.#owns(key, cluster)) return;
-      if (applied?.spec !== built.value) {
-        const fingerprint = digest(built.value);
-        // Recorded before the await: a release meanwhile must find (and drop) it.
-        this.#applied.set(key, { spec: built.value, digest: fingerprint });
-        if (applied?.digest !== fingerprint) await this.#options.engine.upsert(built.value);
-      }
-    }
-
-    const snapshot = this.#options.store.get(key);
-    return this.#writeAll(
-      inspections,
-      (i) => {
-        const problem = invalid.get(i.metadata.name);
-        if (problem !== undefined) return { kind: 'invalid', message: problem };
-        return {
-          kind: 'running',
-          feature: snapshot?.features[i.spec.inspectionType],
-          configErrors: snapshot?.configErrors ?? [],
-        };
-      },
-      signal,
+    if (Object.keys(features).length === 0) return { kind: 'run', inspections, invalid, spec: undefined };
+    const built = this.#specs.build(
+      cluster,
+      valid,
+      this.#options.informers.secrets.lister,
+      features,
+      this.#options.timeouts !== undefined ? { timeouts: this.#options.timeouts } : {},
     );
+    if (!built.ok)
+      return {
+        kind: 'blocked',
+        inspections,
+        message: `EtcdCluster ${key}: ${formatProblems(built.problems)}`,
+      };
+    return { kind: 'run', inspections, invalid, spec: built.value };
+  }
+
+  /**
+   * Gives the engine the cluster's spec when it changed; false (and nothing
+   * done) when the cluster is no longer ours. Decided and recorded at the
+   * call, in the same tick as the ownership check (the shard may have moved
+   * during a sync); resolves once the engine has it.
+   */
+  async #give(key: string, spec: ClusterSpec): Promise<boolean> {
+    if (!this.#ownsKey(key)) return false;
+    const applied = this.#applied.get(key);
+    if (applied?.spec === spec) return true;
+    const fingerprint = digest(spec);
+    // Recorded before the engine has it: a release meanwhile must find (and drop) it.
+    this.#applied.set(key, { spec, digest: fingerprint });
+    if (applied?.digest === fingerprint) return true;
+    try {
+      await this.#options.engine.upsert(spec);
+    } catch (err) {
+      // Not recorded as given, so that the retry gives it again.
+      if (this.#applied.get(key)?.spec === spec) this.#applied.delete(key);
+      throw err;
+    }
+    return true;
   }
 
   /** Why the inspection itself is invalid (schema, unknown type or provider), memoized per cached object. */
