@@ -317,7 +317,12 @@ export class Manager {
     let etcdclusters: EtcdClusterController | undefined;
     if (o.controllers.includes('etcdcluster')) {
       const store = new SnapshotStore();
-      membership = new Engine({ store, clients: this.#etcd, logger: o.logger });
+      // Its log lines say which engine (both log the same clusters).
+      membership = new Engine({
+        store,
+        clients: this.#etcd,
+        logger: o.logger.child({ engine: 'membership' }),
+      });
       const r = recorder('etcdcluster-controller');
       recorders.push(r);
       etcdclusters = new EtcdClusterController({

@@ -8,10 +8,12 @@
  * - three replicas: every cluster is inspected by exactly one of them, each
  *   has a share, and the statuses are all filled;
  * - a replica killed (SIGKILL): its clusters are inspected again by the
- *   others, and not before its Lease expired;
+ *   others, not before its Lease expired, and within the lease duration
+ *   after the survivors saw it expire;
  * - a fourth replica: clusters move to it, and a moved cluster never runs on
- *   its old and new owner at once for longer than one round (from the
- *   engines' "cluster added"/"cluster removed" log times: one host clock);
+ *   its old and new owner at once for longer than one round, nor on none for
+ *   longer than the lease duration (from the engines' "cluster added"/
+ *   "cluster removed" log times: one host clock);
  * - status writes stay single-writer: the apiserver answers few 409s;
  * - each replica's caches hold whole (parsed) only the EtcdClusters of its
  *   share and their EtcdInspections, the others packed (its
@@ -54,6 +56,19 @@ type Replica = OperatorProcess;
 function logTime(l: Record<string, unknown>): number | undefined {
   const t = typeof l['time'] === 'string' ? Date.parse(l['time']) : Number.NaN;
   return Number.isNaN(t) ? undefined : t;
+}
+
+/** Whether a log line is the inspection engine's (the one /metrics shows; the membership engine's say so). */
+function inspecting(l: Record<string, unknown>): boolean {
+  return l['engine'] !== 'membership';
+}
+
+/** When a replica's inspection engine logged `msg` ('cluster added', 'cluster removed') for the cluster id. */
+function engineTimes(r: Replica, msg: string, id: string): number[] {
+  return r.logs
+    .filter((l) => l['msg'] === msg && l['cluster'] === id && inspecting(l))
+    .map((l) => logTime(l))
+    .filter((t): t is number => t !== undefined);
 }
 
 /** Per cluster id, the [from, to) times (epoch ms, the log's clock) during which a replica had it in an engine. */
@@ -308,6 +323,37 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
     t.diagnostic(
       `all ${orphans.length} clusters of the killed replica taken over ${Math.min(...takeovers) - killedAt}–${last} ms after the kill (lease ${LEASE_MS} ms)`,
     );
+    // Adoption does not wait for the API: once a survivor saw the Lease expire, every orphan runs within
+    // the lease duration (the issue's bound; the engines get them from the caches, at once).
+    const noticed = survivors.map((r) =>
+      Math.min(
+        ...r.logs
+          .filter(
+            (l) =>
+              l['msg'] === 'shard members changed' &&
+              Array.isArray(l['members']) &&
+              l['members'].length === 2 &&
+              (logTime(l) ?? 0) >= killedAt,
+          )
+          .map((l) => logTime(l) ?? Number.NaN),
+      ),
+    );
+    const inspectedAgain = orphans.map((c) =>
+      Math.min(
+        ...survivors.flatMap((r) =>
+          engineTimes(r, 'cluster added', `${ns}/${c}`).filter((t) => t >= killedAt),
+        ),
+      ),
+    );
+    const adoptedIn = Math.max(...inspectedAgain) - Math.max(...noticed);
+    t.diagnostic(
+      `the survivors saw the Lease expire ${noticed.map((n) => n - killedAt).join(', ')} ms after the kill; all its clusters inspected again ${adoptedIn} ms after that`,
+    );
+    assert.ok(noticed.every(Number.isFinite), 'each survivor logged the two-member view after the kill');
+    assert.ok(
+      adoptedIn <= LEASE_MS,
+      `the killed replica's clusters inspected again ${adoptedIn} ms after its Lease expired (lease ${LEASE_MS} ms)`,
+    );
     // The victim acted until the kill, so it had renewed within the renew deadline before it:
     // a survivor that took over sooner than lease − renew deadline after the kill did not wait for expiry.
     assert.ok(
@@ -364,6 +410,21 @@ describe('etcd-monitor operator --sharding: replicas share the clusters', () => 
     const overlap = worstOverlap(replicas);
     t.diagnostic(`longest double inspection: ${overlap.ms} ms (${overlap.where})`);
     assert.ok(overlap.ms <= ROUND_S * 1000, `a cluster ran twice for ${overlap.ms} ms: ${overlap.where}`);
+    // And no gap: each cluster that moved was inspected by no replica only from its old owner's release
+    // to the fourth's start of it (the issue allows the lease duration; from the inspection engines' logs).
+    let gap = { ms: 0, where: 'none' };
+    for (const c of shares.get(fourth)!) {
+      const id = `${ns}/${c}`;
+      const added = Math.min(...engineTimes(fourth, 'cluster added', id));
+      const released = survivors
+        .flatMap((r) => engineTimes(r, 'cluster removed', id))
+        .filter((t) => t <= added);
+      // None released before: the old owner still ran it when the fourth started it (the overlap above).
+      const ms = released.length === 0 ? 0 : added - Math.max(...released);
+      if (!(ms <= gap.ms)) gap = { ms, where: id };
+    }
+    t.diagnostic(`longest time a moved cluster was inspected by no replica: ${gap.ms} ms (${gap.where})`);
+    assert.ok(gap.ms <= LEASE_MS, `${gap.where} was inspected by no replica for ${gap.ms} ms`);
   });
 
   it('status writes stayed single-writer: few 409 conflicts on EtcdClusters and EtcdInspections', async (t) => {
