@@ -38,14 +38,19 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
 // (measured side by side; not the garbage collections, and the code cache
 // is still accepted: the cost is inside V8). docs/performance.md, issue 8.
 const longRunning = ['run', 'demo', 'operator', 'etcdcluster', 'inspection'].includes(args[0] ?? '');
-// A young generation that stays at V8's initial 1 MiB instead of growing
-// to 16-32 MiB under the daemon's allocation churn: 10-25 MiB less RSS; the
-// price is more scavenges, 6-12% of the CPU at 1,000 clusters, unmeasurable
-// at one (docs/performance.md, "Start-up and memory"). Settable
-// at run time, unlike --max-semi-space-size; not when the user sized the
-// young generation in NODE_OPTIONS or on node's command line.
+// The young generation starts at V8's initial 1 MiB and stays there
+// (growth factor 1) while the process is quiet: 10-25 MiB less RSS than
+// V8's own growth to 16-64 MiB under the daemon's allocation churn. A busy
+// process would pay for that in scavenges (41 % of an operator replica's
+// CPU at 2,000 clusters), so the command lets it grow, step by step up to
+// 32 MiB, while scavenges take more than a tenth of its CPU
+// (src/young-generation.ts; figures: docs/performance.md, "CPU").
+// The growth factor is settable at run time, unlike --max-semi-space-size.
+// Not when the user sized the young generation in NODE_OPTIONS or on
+// node's command line.
 const nodeFlags = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`;
-if (longRunning && !/semi-space/.test(nodeFlags)) v8.setFlagsFromString('--semi-space-growth-factor=1');
+const adaptiveYoungGeneration = longRunning && !/semi-space/.test(nodeFlags);
+if (adaptiveYoungGeneration) v8.setFlagsFromString('--semi-space-growth-factor=1');
 // The old generation: after each full collection V8 lets the heap grow to
 // up to 4x the live data while memory is free, which at 1,000 clusters
 // doubled the daemon's RSS for garbage. 1.5x keeps that slack bounded
@@ -77,4 +82,7 @@ const ext = checkout ? 'ts' : 'js';
 const { main } = await import(`${src}/cli/main.${ext}`);
 // Released a turn after the command started: by then a daemon has its own
 // handlers, so a signal already caught is still delivered (to them).
-process.exitCode = await main(process.argv, { beforeCommand: () => setImmediate(releaseEarlySignals) });
+process.exitCode = await main(process.argv, {
+  beforeCommand: () => setImmediate(releaseEarlySignals),
+  adaptiveYoungGeneration,
+});

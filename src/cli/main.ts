@@ -17,6 +17,12 @@ export interface MainOptions {
    * start-up handlers go from then on.
    */
   readonly beforeCommand?: () => void;
+  /**
+   * The launcher started a long-running command with a 1 MiB young
+   * generation: let it grow when scavenges cost the process a real share of
+   * its CPU (src/young-generation.ts).
+   */
+  readonly adaptiveYoungGeneration?: boolean;
 }
 
 /** Parses argv, runs one command, and returns the process exit code (2 for usage errors). */
@@ -25,13 +31,18 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
   const done = (c: number): void => {
     code = c;
   };
+  let youngGeneration: { stop(): void } | undefined;
   const program = new Command('etcd-monitor')
     .description('Inspects etcd clusters and exports Prometheus metrics.')
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .hook('preAction', () => opts.beforeCommand?.());
+    .hook('preAction', async () => {
+      opts.beforeCommand?.();
+      if (opts.adaptiveYoungGeneration)
+        youngGeneration = (await import('../young-generation.ts')).startYoungGenerationPolicy();
+    });
   const wanted = requestedCommand(argv);
   for (const entry of COMMANDS) {
     // The requested command is loaded for real; the others are listed by
@@ -53,6 +64,8 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
     }
     process.stderr.write(`etcd-monitor: ${errorMessage(err)}\n`);
     return 1;
+  } finally {
+    youngGeneration?.stop();
   }
   return code;
 }
