@@ -31,7 +31,7 @@
  * so their share "of CPU" reads high; CPU per round is the figure to compare.
  * Run: node bench/young-generation.ts --mode operator --clusters 4000
  *      [--variants launcher-1mib,v8-default,fixed-8,adaptive] [--warmup 90]
- *      [--window 180] [--interval 60]
+ *      [--window 180] [--interval 60] [--cpu-prof DIR]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -51,6 +51,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '90' },
     window: { type: 'string', default: '180' },
     interval: { type: 'string', default: '60' },
+    /** Write each process's CPU profile (node --cpu-prof) into this directory when it stops. */
+    'cpu-prof': { type: 'string', default: '' },
   },
 });
 const MODE = args.mode;
@@ -65,11 +67,12 @@ const ROOT = resolve(import.meta.dirname, '..');
 let preload = '';
 
 function nodeArgs(variant: string): string[] {
-  if (variant === 'launcher-1mib') return [`--import=${preload}`];
-  if (variant === 'v8-default') return ['--semi-space-growth-factor=2'];
-  if (variant === 'adaptive') return [];
+  const profile = args['cpu-prof'] === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`];
+  if (variant === 'launcher-1mib') return [...profile, `--import=${preload}`];
+  if (variant === 'v8-default') return [...profile, '--semi-space-growth-factor=2'];
+  if (variant === 'adaptive') return profile;
   const fixed = /^fixed-(\d+)$/.exec(variant);
-  if (fixed !== null) return [`--max-semi-space-size=${fixed[1]}`];
+  if (fixed !== null) return [...profile, `--max-semi-space-size=${fixed[1]}`];
   throw new Error(`unknown variant "${variant}"`);
 }
 

@@ -40,12 +40,14 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
 const longRunning = ['run', 'demo', 'operator', 'etcdcluster', 'inspection'].includes(args[0] ?? '');
 // The young generation starts at V8's initial 1 MiB and stays there
 // (growth factor 1) while the process is quiet: 10-25 MiB less RSS than
-// V8's own growth to 16-64 MiB under the daemon's allocation churn. A busy
-// process would pay for that in scavenges (41 % of an operator replica's
-// CPU at 2,000 clusters), so the command lets it grow, step by step up to
-// 32 MiB, while scavenges take more than a tenth of its CPU
+// V8's own growth (to 16-128 MiB under the daemon's allocation churn). A
+// busy process pays for 1 MiB in scavenges: an operator replica with ~500
+// clusters used 4.3 ms of CPU per round with it, 3.3-3.6 ms with a larger
+// one. So the command lets it grow, one step at a time up to 16 MiB, while
+// scavenges take more than a tenth of the event loop's busy time
 // (src/young-generation.ts; figures: docs/performance.md, "CPU").
-// The growth factor is settable at run time, unlike --max-semi-space-size.
+// The growth factor must be set at run time: V8 raises one below 2 given
+// on the command line to 2, and reads --max-semi-space-size only at start.
 // Not when the user sized the young generation in NODE_OPTIONS or on
 // node's command line.
 const nodeFlags = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`;

@@ -36,7 +36,7 @@ export interface YoungGenerationLimits {
 export const DEFAULT_YOUNG_GENERATION_LIMITS: YoungGenerationLimits = {
   growAboveShare: 0.1,
   minWallShare: 0.02,
-  maxNewSpaceBytes: 32 * 1024 * 1024,
+  maxNewSpaceBytes: 16 * 1024 * 1024,
 };
 
 /** What one window of the process's life looked like. */
