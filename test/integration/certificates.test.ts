@@ -72,6 +72,26 @@ describe('certificates on etcd 3.6 with TLS', () => {
       /the CA CN=etcd-monitor-test-ca expires .*, before the monitor's client certificate/,
     );
 
+    // The same problems in the why section: where, the figure or fact, what to do, the runbook.
+    const why = (run.findings ?? []).map((f) => [f.member.split(' ')[0], f.cause, f.severity, f.runbook]);
+    for (const expected of [
+      [expired, 'certificate expired', 'critical', 'EtcdCertificateExpiryCritical'],
+      [shortLived, 'certificate expiring', 'critical', 'EtcdCertificateExpiryCritical'],
+      [mismatched, 'certificate does not cover the host', 'warning', 'EtcdCertificateHostMismatch'],
+    ])
+      assert.ok(
+        why.some((w) => JSON.stringify(w) === JSON.stringify(expected)),
+        `${JSON.stringify(expected)} in ${JSON.stringify(why)}`,
+      );
+    const shortFinding = run.findings?.find((f) => f.member.startsWith(shortLived));
+    assert.ok(
+      shortFinding !== undefined && shortFinding.value! < 2 * DAY && shortFinding.threshold === 7 * DAY,
+    );
+    assert.match(shortFinding.member, / \(certs-1\)$/, 'the member, with its name');
+    assert.ok(
+      run.findings?.some((f) => f.member === "the monitor's CA bundle" && f.cause === 'certificate expiring'),
+    );
+
     const m = await scrape(address);
     const expiry = family(m, 'inspection_etcd_certificate_expiry_seconds');
     const servingOf = (endpoint: string): number | undefined =>

@@ -5,6 +5,7 @@
  * before what they signed, chains that do not verify.
  */
 import type { X509Certificate } from 'node:crypto';
+import type { Finding } from '../../findings.ts';
 import { humanDuration } from '../units.ts';
 import { coversHost, describe, type CertificateInfo } from './x509.ts';
 
@@ -48,6 +49,8 @@ export interface CertificatesVerdict {
   readonly certificates: readonly CertificateRecord[];
   readonly members: readonly MemberCertificateState[];
   readonly problems: readonly string[];
+  /** The same problems for the why section. */
+  readonly findings: readonly Finding[];
   readonly soonest: CertificateRecord | undefined;
 }
 
@@ -73,6 +76,14 @@ function what(r: { kind: CertificateKind; source: string; subject: string; seria
     case 'ca':
       return `the configured CA certificate (${id})`;
   }
+}
+
+/** Where a certificate is, for a finding: the member that presents it, or the monitor's own configuration. */
+function whereOf(r: { kind: CertificateKind; source: string }, names: ReadonlyMap<string, string>): string {
+  if (r.kind === 'client') return "the monitor's client certificate";
+  if (r.kind === 'ca') return "the monitor's CA bundle";
+  const name = names.get(r.source) ?? '';
+  return name === '' ? r.source : `${r.source} (${name})`;
 }
 
 function remedy(kind: CertificateKind): string {
@@ -108,6 +119,8 @@ export function assessCertificates(
     return r;
   };
   const problems: string[] = [];
+  const findings: Finding[] = [];
+  const names = new Map(members.map((m) => [m.endpoint, m.name]));
   const states: MemberCertificateState[] = [];
   /** Issuer of a leaf: the next certificate of its chain, else a configured CA that signed it. */
   const issuerOf = (leaf: X509Certificate, rest: readonly X509Certificate[]): X509Certificate | undefined =>
@@ -126,6 +139,15 @@ export function assessCertificates(
       problems.push(
         `the CA ${ca.subject} expires ${ca.notAfter.toISOString()}, before ${what(leafRecord)} it signed (${leafRecord.notAfter.toISOString()}): the certificate stops verifying on the CA's date, not its own; renew the CA first and re-issue what it signs; ${runbook('EtcdCertificateExpiryWarning')}`,
       );
+      findings.push({
+        member: whereOf(leafRecord, names),
+        cause: 'CA expires before the certificate it signed',
+        measure: `CA ${ca.subject} expires ${ca.notAfter.toISOString()}, the certificate ${leafRecord.notAfter.toISOString()}`,
+        severity: 'warning',
+        action:
+          "the certificate stops verifying on the CA's date, not its own: renew the CA first and re-issue what it signs",
+        runbook: 'EtcdCertificateExpiryWarning',
+      });
     }
   };
 
@@ -149,6 +171,14 @@ export function assessCertificates(
       problems.push(
         `${what(leafRecord)} does not cover ${m.expectedHost} (names: ${leafRecord.sans.join(', ') || 'none'}): clients that verify host names cannot connect to this address; re-issue it with ${m.expectedHost} in subjectAltName (or set serverName in the monitor's tls settings if the members are reached through another name); ${runbook('EtcdCertificateHostMismatch')}`,
       );
+      findings.push({
+        member: whereOf(leafRecord, names),
+        cause: 'certificate does not cover the host',
+        measure: `serving certificate names ${leafRecord.sans.join(', ') || 'none'}, not ${m.expectedHost}`,
+        severity: 'warning',
+        action: `re-issue it with ${m.expectedHost} in subjectAltName (or set serverName in the monitor's tls settings if the members are reached through another name)`,
+        runbook: 'EtcdCertificateHostMismatch',
+      });
     }
     caBeforeLeaf(leaf, leafRecord, rest);
     const verifyError = m.verifyError ?? '';
@@ -157,6 +187,15 @@ export function assessCertificates(
       problems.push(
         `the serving chain of member ${m.endpoint} does not verify against the configured CA (${verifyError}): the monitor and other clients refuse it; check that the member's certificate was issued by the CA in the monitor's tls settings; ${runbook('EtcdCertificateNotVerified')}`,
       );
+      findings.push({
+        member: whereOf(leafRecord, names),
+        cause: 'certificate chain does not verify',
+        measure: `against the configured CA: ${verifyError}`,
+        severity: 'warning',
+        action:
+          "the monitor and other clients refuse it: check that the member's certificate was issued by the CA in the monitor's tls settings",
+        runbook: 'EtcdCertificateNotVerified',
+      });
     }
     states.push({ endpoint: m.endpoint, name: m.name, hostCovered, verified: m.verified, verifyError });
   }
@@ -181,13 +220,33 @@ export function assessCertificates(
       r.secondsUntilExpiry <= 0
         ? `expired ${r.notAfter.toISOString()} (${humanDuration(-r.secondsUntilExpiry)} ago)`
         : `expires ${r.notAfter.toISOString()}, in ${humanDuration(r.secondsUntilExpiry)} (${r.level} at ${humanDuration(r.level === 'critical' ? t.criticalSeconds : t.warningSeconds)})`;
+    const alert = r.level === 'critical' ? 'EtcdCertificateExpiryCritical' : 'EtcdCertificateExpiryWarning';
     problems.push(
-      `${r.level}: ${what(r)}${elsewhere.length > 0 ? ` (also presented by ${elsewhere.join(', ')})` : ''} ${when}: ${remedy(r.kind)}; ${runbook(r.level === 'critical' ? 'EtcdCertificateExpiryCritical' : 'EtcdCertificateExpiryWarning')}`,
+      `${r.level}: ${what(r)}${elsewhere.length > 0 ? ` (also presented by ${elsewhere.join(', ')})` : ''} ${when}: ${remedy(r.kind)}; ${runbook(alert)}`,
     );
+    const certificate = `${r.kind === 'issuer' ? 'CA certificate' : 'certificate'} ${r.subject}${elsewhere.length > 0 ? ` (also presented by ${elsewhere.join(', ')})` : ''}`;
+    findings.push({
+      member: whereOf(r, names),
+      ...(r.secondsUntilExpiry <= 0
+        ? {
+            cause: 'certificate expired',
+            measure: `${certificate} expired ${r.notAfter.toISOString()}`,
+          }
+        : {
+            cause: 'certificate expiring',
+            measure: `time until ${certificate} expires`,
+            value: r.secondsUntilExpiry,
+            threshold: r.level === 'critical' ? t.criticalSeconds : t.warningSeconds,
+            unit: 'seconds' as const,
+          }),
+      severity: r.level,
+      action: remedy(r.kind),
+      runbook: alert,
+    });
   }
   const soonest = records.reduce<CertificateRecord | undefined>(
     (min, r) => (min === undefined || r.secondsUntilExpiry < min.secondsUntilExpiry ? r : min),
     undefined,
   );
-  return { certificates: records, members: states, problems, soonest };
+  return { certificates: records, members: states, problems, findings, soonest };
 }

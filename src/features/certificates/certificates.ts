@@ -67,7 +67,7 @@ export function parseCertificatesOptions(raw: unknown): CertificatesOptions {
   return o;
 }
 
-export type CertificatesDetails = Omit<CertificatesVerdict, 'problems' | 'certificates'> & {
+export type CertificatesDetails = Omit<CertificatesVerdict, 'problems' | 'findings' | 'certificates'> & {
   readonly certificates: readonly (Omit<
     CertificatesVerdict['certificates'][number],
     'notAfter' | 'notBefore'
@@ -174,7 +174,7 @@ async function inspectCertificates(
     `soonest expiry: ${soonest.subject} (${soonest.source}) ${soonest.secondsUntilExpiry <= 0 ? 'EXPIRED' : `in ${humanDuration(soonest.secondsUntilExpiry)}`}`,
     ...(failed.length > 0 ? [`unknown: ${failed.map((m) => `${m.endpoint}: ${m.error}`).join('; ')}`] : []),
   ].join('; ');
-  return { ok: true, summary, problems: verdict.problems, details, metrics };
+  return { ok: true, summary, problems: verdict.problems, findings: verdict.findings, details, metrics };
 }
 export const certificatesFeature = defineFeature({
   name: 'certificates',
