@@ -203,7 +203,7 @@ export class ShardMembership implements Shard {
     while (!signal.aborted) {
       // Until the next check of expiries, or at once when a Lease event arrives.
       await new Promise<void>((resolve) => {
-        const timer = this.#clock.after(this.#o.retryPeriodMs, () => {
+        const timer = this.#clock.after(this.#nextCheckMs(), () => {
           this.#wake = undefined;
           resolve();
         });
@@ -217,6 +217,22 @@ export class ShardMembership implements Shard {
       await this.#step(signal);
     }
     await heartbeat;
+  }
+
+  /**
+   * Until the next look at the Leases: a retry period, or just past the
+   * moment a live peer's Lease expires if that comes first — a dead peer's
+   * clusters are taken over at its expiry, not up to a retry period later.
+   */
+  #nextCheckMs(): number {
+    const now = this.#clock.now();
+    let wait = this.#o.retryPeriodMs;
+    for (const [name, o] of this.#observed) {
+      if (name === this.#leaseName || o.holder === '' || o.holder === this.identity) continue;
+      const left = o.at + o.durationMs - now;
+      if (left > 0) wait = Math.min(wait, left + 1);
+    }
+    return wait;
   }
 
   /**
