@@ -221,6 +221,11 @@ test('--keyspace-sizes adds the request feature with sizes; a --set saying other
     scanBytesPerSecond: 8 * 1024 * 1024,
     rescanMinIntervalSeconds: 600,
   });
+  // The request feature without sizes waits for its key count the same way; a --set of the wait wins.
+  const counts = inspectOf({ features: 'request', timeout: 10 }).specs;
+  assert.equal(optionsOf(counts, 'request').firstRoundWaitMs, 8000);
+  const own = inspectOf({ keyspaceSizes: true, set: ['request.firstRoundWaitSeconds=1'] }).specs;
+  assert.equal(optionsOf(own, 'request').firstRoundWaitMs, 1000);
   assert.match(
     usageError(() => inspectOf({ keyspaceSizes: true, set: ['request.sizes=false'] })),
     /contradict/,

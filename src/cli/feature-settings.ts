@@ -217,9 +217,9 @@ export interface FeatureFlags {
 }
 
 /**
- * What the first request round leaves of --timeout to report with keyspace
- * sizes: the round starts after member discovery, and the whole inspection
- * ends at --timeout (plus a second).
+ * What the request round leaves of --timeout to report after waiting for
+ * the key count or sizes scan: the round starts after member discovery, and
+ * the whole inspection ends at --timeout (plus a second).
  */
 export const KEYSPACE_REPORT_RESERVE_SECONDS = 2;
 
@@ -263,9 +263,13 @@ export function inspectFeatureRequests(
   if (flags.keyspaceSizes === true) {
     if (given.get('request')?.['sizes'] === false)
       throw new UsageError('--keyspace-sizes and --set request.sizes=false contradict each other');
-    // The scan runs until it completes or the deadline comes, not one round's 3 s.
+    given.set('request', { ...given.get('request'), sizes: true });
+  }
+  if (names.includes('request')) {
+    // inspect has one round: the count (with sizes, the scan) runs until it
+    // completes or the deadline comes, not the daemon's first-round 3 s.
     const wait = Math.max(0, flags.timeout - KEYSPACE_REPORT_RESERVE_SECONDS);
-    given.set('request', { firstRoundWaitSeconds: wait, ...given.get('request'), sizes: true });
+    given.set('request', { firstRoundWaitSeconds: wait, ...given.get('request') });
   }
   const requests = new Map<string, FeatureRequest>();
   for (const name of names) {

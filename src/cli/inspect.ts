@@ -288,7 +288,7 @@ async function configSpec(flags: InspectFlags, file: string): Promise<ClusterSpe
     featureRegistry,
   );
   // One round each, within --timeout: a feature's own timeoutSeconds applies when shorter, as in the daemon.
-  // (--keyspace-sizes: the request round has the whole --timeout for its scan.)
+  // (request: its round has the whole --timeout for the count or scan.)
   const features = checkInspectFeatures(
     requests,
     settings,
@@ -297,9 +297,7 @@ async function configSpec(flags: InspectFlags, file: string): Promise<ClusterSpe
     (name, r) => ({
       intervalSeconds: r.intervalSeconds ?? flags.timeout,
       timeoutSeconds:
-        name === 'request' && flags.keyspaceSizes === true
-          ? flags.timeout
-          : Math.min(r.timeoutSeconds ?? flags.timeout, flags.timeout),
+        name === 'request' ? flags.timeout : Math.min(r.timeoutSeconds ?? flags.timeout, flags.timeout),
     }),
   );
   return { ...spec, features };

@@ -50,7 +50,7 @@ export const RequestOptionsSchema = Type.Object(
       maximum: 86_400,
       default: 3,
       description:
-        'How long the first round waits for the initial count (with sizes: the whole scan) before reporting it in progress; the round deadline ends the wait too. `inspect --keyspace-sizes` waits until its --timeout.',
+        'How long the first round waits for the initial count (with sizes: the whole scan) before reporting it in progress; the round deadline ends the wait too. `inspect` (one round) waits until its --timeout.',
     }),
     sizeRescanMinIntervalSeconds: Type.Integer({
       minimum: 0,
