@@ -94,6 +94,7 @@ async function compactAndWait(
 interface InspectReport {
   ok: boolean;
   problems: string[];
+  why: { feature: string; member: string; cause: string; severity: string; runbook?: string }[];
   cluster: { inspections: Record<string, { last: { ok: boolean; details: unknown } }> };
 }
 /** The consistency inspection's last result, as JSON. */
@@ -465,6 +466,18 @@ for (const version of ['3.4', '3.6'] as EtcdVersion[]) {
         assert.ok(
           report.problems.some((p) => p.startsWith('key counts differ')),
           report.problems.join('\n'),
+        );
+        // Its why section names that member for both, critical, with their runbooks.
+        const why = report.why
+          .filter((w) => w.feature === 'consistency')
+          .map((w) => [w.member.split(' ')[0], w.cause, w.severity, w.runbook]);
+        assert.deepEqual(
+          why.sort(),
+          [
+            [hostPort(odd), 'divergent data', 'critical', 'EtcdMemberHashMismatch'],
+            [hostPort(odd), 'divergent keys', 'critical', 'EtcdMemberKeyCountDivergence'],
+          ],
+          JSON.stringify(report.why),
         );
       }
     });
