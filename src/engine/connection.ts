@@ -33,6 +33,9 @@ import { accessError, accessProblem } from '../etcd/access-error.ts';
 import type { MembersSnapshot } from './snapshot.ts';
 import type { ClusterSpec } from './cluster-spec.ts';
 
+/** Why the slower seeds' calls of a membership read are cancelled. */
+const ANSWERED = new Error('another member answered first');
+
 /** Builds the access-layer clients; swapped for fakes in unit tests. */
 export interface ClientFactory {
   v3(endpoint: Endpoint, options: ClientOptions): EtcdV3MemberClient;
@@ -299,10 +302,12 @@ export class ClusterConnection {
     ask: (c: MemberClients, signal: AbortSignal) => Promise<T>,
     signal: AbortSignal,
   ): Promise<T> {
-    const local = new AbortController();
-    const both = AbortSignal.any([signal, local.signal]);
+    const seeds = this.#seeds();
+    // One seed (a one-member cluster): nothing to cancel, no signal of our own (membership reads are frequent).
+    const local = seeds.length > 1 ? new AbortController() : undefined;
+    const callSignal = local === undefined ? signal : AbortSignal.any([signal, local.signal]);
     try {
-      return await Promise.any(this.#seeds().map((e) => ask(this.#clientsFor(e), both)));
+      return await Promise.any(seeds.map((e) => ask(this.#clientsFor(e), callSignal)));
     } catch (err) {
       if (err instanceof AggregateError) {
         // Every endpoint refused the monitor's credentials: say so, not "no endpoint answered".
@@ -314,7 +319,8 @@ export class ClusterConnection {
       }
       throw err;
     } finally {
-      local.abort();
+      // With a reason of ours: abort() without one builds a DOMException, stack trace included, every time.
+      local?.abort(ANSWERED);
     }
   }
 
