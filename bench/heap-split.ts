@@ -31,6 +31,8 @@ export interface HeapGraph {
   readonly name: (n: number) => string;
   readonly selfSize: Float64Array;
   readonly retained: Float64Array;
+  /** The immediate dominator of n (-1 when unreachable; the root is its own). */
+  readonly dominator: (n: number) => number;
   /** Out-edges of n: [edge type, edge name, target]. */
   readonly edges: (n: number) => Iterable<[string, string, number]>;
   readonly total: number;
@@ -158,6 +160,7 @@ export function loadHeap(path: string): HeapGraph {
     name: (n) => raw.strings[raw.nodes[n * nf + nName]!] ?? '?',
     selfSize,
     retained,
+    dominator: (n) => idom[n]!,
     total: retained[0]!,
     *edges(n) {
       for (let e = firstEdge[n]!; e < firstEdge[n + 1]!; e += ef) {
@@ -182,6 +185,14 @@ export function instances(heap: HeapGraph, className: string): number[] {
 export function field(heap: HeapGraph, n: number, name: string): number | undefined {
   for (const [, edge, to] of heap.edges(n)) if (edge === name) return to;
   return undefined;
+}
+
+/** A string node's text; a concatenated string (a rope) is joined from its parts. */
+export function text(heap: HeapGraph, n: number): string {
+  if (heap.type(n) !== 'concatenated string') return heap.name(n);
+  const first = field(heap, n, 'first');
+  const second = field(heap, n, 'second');
+  return (first === undefined ? '' : text(heap, first)) + (second === undefined ? '' : text(heap, second));
 }
 
 export const DEFAULT_CLASSES = [
@@ -218,7 +229,7 @@ export function splitHeap(heap: HeapGraph, classes: readonly string[] = DEFAULT_
   });
   const informers: [string, number][] = instances(heap, 'Informer').map((n) => {
     const nameNode = field(heap, n, 'name');
-    const label = nameNode === undefined ? '?' : heap.name(nameNode);
+    const label = nameNode === undefined ? '?' : text(heap, nameNode);
     const store = field(heap, n, '#store');
     return [label, store === undefined ? heap.retained[n]! : heap.retained[store]!];
   });
