@@ -47,6 +47,30 @@ describe('Store retention', () => {
     assert.deepEqual(store.get('ns', 'c'), thing('c', 3, 'theirs'));
   });
 
+  it('an object that packs poorly against the current dictionary becomes the next one', () => {
+    const store = new Store<Thing>(indexers, shardRetention(new Set()));
+    store.put(thing('a', 1, 'x'));
+    // Grown: a long text the first object's JSON knows nothing of, and that does not compress by
+    // itself: only a dictionary that holds it packs it small.
+    const note = Array.from({ length: 80 }, (_, i) => ((i * 7919) % 10007).toString(36)).join('-');
+    const grown = (name: string, rv: number): Thing => ({
+      ...thing(name, rv, 'x'),
+      metadata: {
+        name,
+        namespace: 'ns',
+        labels: { note },
+      },
+    });
+    store.put(grown('b', 2));
+    const before = store.retentionStats().packedBytes;
+    store.put(grown('c', 3));
+    const json = JSON.stringify(grown('c', 3));
+    const third = store.retentionStats().packedBytes - before;
+    assert.ok(third < json.length / 4, `${third} bytes for ${json.length} of JSON: packed against b`);
+    for (const name of ['a', 'b', 'c']) assert.equal(store.get('ns', name)?.metadata.name, name);
+    assert.deepEqual(store.get('ns', 'c'), grown('c', 3));
+  });
+
   it('answers every read of a packed object as for a whole one (frozen, equal)', () => {
     const kept = new Set(['mine']);
     const packed = new Store<Thing>(indexers, shardRetention(kept));

@@ -5,11 +5,13 @@
  * run time (ES modules are strict). Copy (structuredClone) before changing.
  *
  * With a retention policy, objects the process does not act on (another
- * shard's) are kept packed: their JSON text deflated against the first
+ * shard's) are kept packed: their JSON text deflated against an earlier
  * packed object of the store as a preset dictionary (objects of one kind
  * differ in a few names, UIDs and times: ~100 bytes for an 800-byte
  * EtcdInspection or a 2.6 KB EtcdCluster, where the parsed, frozen object
- * takes several kilobytes). Every read still returns
+ * takes several kilobytes). An object that packs poorly against the
+ * current dictionary (objects listed before their status was written, then
+ * updated with one) becomes the next dictionary; a few are kept. Every read still returns
  * the whole object (a packed one is parsed on the spot), so what a lister
  * answers never depends on the policy: only what it costs does. retain()
  * re-packs and unpacks when the policy's answers change (a shard moved);
@@ -69,11 +71,14 @@ export interface Retention<T> {
 class Packed {
   /** The deflated bytes, one per character (a one-byte string: on the heap, no buffer of its own). */
   readonly bytes: string;
+  /** Which of the store's dictionaries it was deflated against. */
+  readonly dictionary: number;
   readonly resourceVersion: string | undefined;
   readonly tag: string;
 
-  constructor(bytes: string, resourceVersion: string | undefined, tag: string) {
+  constructor(bytes: string, dictionary: number, resourceVersion: string | undefined, tag: string) {
     this.bytes = bytes;
+    this.dictionary = dictionary;
     this.resourceVersion = resourceVersion;
     this.tag = tag;
   }
@@ -88,6 +93,9 @@ export interface RetentionStats {
   readonly packedBytes: number;
 }
 
+/** Dictionaries a store keeps at most (each an object's JSON, kept for as long as the store). */
+const MAX_DICTIONARIES = 4;
+
 export class Store<T extends KubeObjectLike> implements Lister<T> {
   readonly #items = new Map<string, DeepReadonly<T> | Packed>();
   readonly #byNamespace = new Map<string, Set<string>>();
@@ -97,7 +105,8 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
   readonly #retention: Retention<T> | undefined;
   #packed = 0;
   #packedBytes = 0;
-  #dictionary: Buffer | undefined;
+  /** Preset dictionaries for packing: earlier objects' JSON; the last one is current. */
+  readonly #dictionaries: Buffer[] = [];
 
   constructor(indexers: Readonly<Record<string, IndexFunc<T>>> = {}, retention?: Retention<T>) {
     this.#indexers = new Map(Object.entries(indexers));
@@ -252,14 +261,22 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
 
   #pack(obj: DeepReadonly<T>, tag: string): Packed {
     const json = Buffer.from(JSON.stringify(obj));
-    // The first packed object is the dictionary of every later one: they share most of their text.
-    this.#dictionary ??= json;
-    const bytes = deflateRawSync(json, { dictionary: this.#dictionary }).toString('latin1');
-    return new Packed(bytes, obj.metadata.resourceVersion, tag);
+    let index = this.#dictionaries.length - 1;
+    let bytes = index < 0 ? undefined : deflateRawSync(json, { dictionary: this.#dictionaries[index]! });
+    // Objects of one kind share most of their text with an earlier one; one that shares little (the
+    // first, or one whose shape grew) becomes the dictionary of the next ones.
+    if (bytes === undefined || (bytes.length > json.length / 4 && index < MAX_DICTIONARIES - 1)) {
+      this.#dictionaries.push(json);
+      index++;
+      bytes = deflateRawSync(json, { dictionary: json });
+    }
+    return new Packed(bytes.toString('latin1'), index, obj.metadata.resourceVersion, tag);
   }
 
   #unpack(entry: Packed): DeepReadonly<T> {
-    const json = inflateRawSync(Buffer.from(entry.bytes, 'latin1'), { dictionary: this.#dictionary });
+    const json = inflateRawSync(Buffer.from(entry.bytes, 'latin1'), {
+      dictionary: this.#dictionaries[entry.dictionary]!,
+    });
     // Written by #pack from an object that was checked against its schema when it came from the API.
     return deepFreeze(JSON.parse(json.toString()) as T);
   }
