@@ -562,9 +562,25 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
       for (let n = 0; !stopped; n++) writeIndexes.push(await v2.set(`/app/load/${n}`, 'x'));
     })();
     const written = (): number => writeIndexes.length;
+    // On a loaded machine the members may apply the writes far apart, and a round may find no index
+    // they all answer at in its attempts: that round says so and gives no verdict (never a wrong one).
+    // Such rounds are allowed; any other failure is not, and five rounds must reach a verdict.
+    const inFlight =
+      /answered at different v2 indexes in all \d+ attempt\(s\) \(writes in flight\): counts not compared/;
+    const from = rounds.runs.length;
     let runs: FeatureRun[];
     try {
-      runs = await rounds.collect(5);
+      runs = await eventually(
+        () => {
+          const after = rounds.runs.slice(from);
+          const other = after.find((r) => !r.ok && !inFlight.test(r.error ?? ''));
+          assert.equal(other, undefined, `a round failed otherwise: ${other?.error}`);
+          const ok = after.filter((r) => r.ok);
+          return ok.length >= 5 ? ok.slice(0, 5) : undefined;
+        },
+        'five rounds with a verdict under writes',
+        120_000,
+      );
     } finally {
       stopped = true;
       await writer;
@@ -573,7 +589,6 @@ describe('consistency on a v2 cluster (3.4, --enable-v2)', () => {
     let previous = 0n;
     for (const r of runs) {
       const d = detailsOf(r);
-      assert.equal(r.ok, true, r.error);
       assert.equal(d.backend, 'v2');
       assert.equal(d.keyDiff, 0n, r.summary);
       assert.notEqual(d.v2IndexDiff, null);
