@@ -7,6 +7,27 @@
  * syncs (queued too) then write what must be written, at the API's pace.
  */
 
+/**
+ * After the shard moved: queues a sync of every key whose ownership
+ * differs from what this process runs (gained or lost), and returns the
+ * gained ones, to adopt.
+ */
+export function moved(
+  keys: Iterable<string>,
+  owns: (key: string) => boolean,
+  runs: (key: string) => boolean,
+  enqueue: (key: string) => void,
+): string[] {
+  const gained: string[] = [];
+  for (const k of keys) {
+    const owned = owns(k);
+    if (owned === runs(k)) continue;
+    if (owned) gained.push(k);
+    enqueue(k);
+  }
+  return gained;
+}
+
 /** Clusters given to the engine per turn of the event loop. */
 export const ADOPT_BATCH = 100;
 

@@ -42,7 +42,7 @@ import {
   ownerKey,
   type SharedInformers,
 } from '../informers.ts';
-import { Adoptions } from '../adoption.ts';
+import { Adoptions, moved } from '../adoption.ts';
 import { Controller } from '../runner.ts';
 import { featureInterval, SpecCache, type ClientTimeouts } from '../spec.ts';
 import {
@@ -192,13 +192,12 @@ export class EtcdClusterController {
    * queues 1/N of them. Their writes follow through the queue.
    */
   ownershipChanged(): void {
-    const gained: string[] = [];
-    for (const k of this.#options.informers.clusters.lister.keys()) {
-      const owned = this.#ownsKey(k);
-      if (owned === this.#applied.has(k)) continue;
-      if (owned) gained.push(k);
-      this.#controller.enqueue(k);
-    }
+    const gained = moved(
+      this.#options.informers.clusters.lister.keys(),
+      (k) => this.#ownsKey(k),
+      (k) => this.#applied.has(k),
+      (k) => this.#controller.enqueue(k),
+    );
     void this.#adopt(gained);
   }
 

@@ -7,6 +7,7 @@ import type {
   ResolvedFeature,
 } from '../../k8s/api/index.ts';
 import { deepFreeze, type DeepReadonly } from '../../k8s/client/index.ts';
+import { importedStatus } from '../../providers/imported.ts';
 import type { ProviderStatus } from '../../providers/index.ts';
 import { spreadPeriod } from './controller.ts';
 import {
@@ -204,20 +205,8 @@ describe('EtcdCluster status', () => {
   });
 
   it('Pending (no membership read here yet) is not written over nothing or over a read of the same generation', () => {
-    const unread = provider({
-      phase: 'Pending',
-      members: [],
-      membersReady: undefined,
-      leader: undefined,
-      version: undefined,
-      ready: { status: 'Unknown', reason: 'Discovering', message: 'waiting for the first membership read' },
-      membersHealth: {
-        status: 'Unknown',
-        reason: 'Pending',
-        message: 'waiting for the first membership read',
-      },
-      checkedAt: undefined,
-    });
+    // What the imported provider says before its first membership read.
+    const unread = importedStatus(undefined);
     const pending = (previous?: EtcdClusterStatus, generation = 2) =>
       runningStatus(input({ previous, generation, provider: unread }));
     assert.equal(awaitsFirstRead(undefined, pending()), true, 'a new object: one write after the read');

@@ -39,7 +39,7 @@ import {
   onSnapshotChange,
   type SharedInformers,
 } from '../informers.ts';
-import { Adoptions } from '../adoption.ts';
+import { Adoptions, moved } from '../adoption.ts';
 import { Controller, type SyncResult } from '../runner.ts';
 import { SpecCache, type ClientTimeouts } from '../spec.ts';
 import { nextInspectionStatus, pendingDeferral, type InspectionState } from './status.ts';
@@ -190,13 +190,12 @@ export class EtcdInspectionController {
     const keys = new Set(this.#applied.keys());
     for (const k of this.#options.informers.inspections.lister.indexValues(INSPECTIONS_BY_CLUSTER))
       keys.add(k);
-    const gained: string[] = [];
-    for (const k of keys) {
-      const owned = this.#ownsKey(k);
-      if (owned === this.#applied.has(k)) continue;
-      if (owned) gained.push(k);
-      this.#controller.enqueue(k);
-    }
+    const gained = moved(
+      keys,
+      (k) => this.#ownsKey(k),
+      (k) => this.#applied.has(k),
+      (k) => this.#controller.enqueue(k),
+    );
     void this.#adopt(gained);
   }
 

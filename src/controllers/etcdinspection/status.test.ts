@@ -34,6 +34,15 @@ const running = (f: FeatureSnapshot | undefined, configErrors: string[] = []) =>
   configErrors,
 });
 
+/** A feature that has not run yet. */
+const noRound = running({
+  name: 'healthy',
+  intervalSeconds: 10,
+  runs: 0,
+  failures: 0,
+  consecutiveFailures: 0,
+});
+
 /** The status after a first successful round at T0+1 s, which later rounds compare against. */
 const firstOkStatus = () =>
   nextInspectionStatus(undefined, 1, running(feature(1)), at(1), REFRESH) as EtcdInspectionStatus;
@@ -169,13 +178,6 @@ describe('EtcdInspection status', () => {
 });
 
 describe('Pending of a new inspection', () => {
-  const noRound = running({
-    name: 'healthy',
-    intervalSeconds: 10,
-    runs: 0,
-    failures: 0,
-    consecutiveFailures: 0,
-  });
   it('is put off for a grace period after creation, then written', () => {
     assert.equal(pendingDeferral(undefined, noRound, '2025-01-01T00:00:00Z', at(3), 10_000), 7_000);
     assert.equal(pendingDeferral(undefined, noRound, '2025-01-01T00:00:00Z', at(10), 10_000), undefined);
@@ -205,13 +207,6 @@ describe('Pending of a new inspection', () => {
 });
 
 describe('a cluster this process was just given (start, hand-off): no round here yet', () => {
-  const noRound = running({
-    name: 'healthy',
-    intervalSeconds: 10,
-    runs: 0,
-    failures: 0,
-    consecutiveFailures: 0,
-  });
   it('keeps the previous round’s verdict of the same generation: no Pending write', () => {
     const ok = firstOkStatus();
     assert.equal(nextInspectionStatus(ok, 1, noRound, at(60), REFRESH), undefined, 'Ok stays');
