@@ -263,9 +263,10 @@ export class Store<T extends KubeObjectLike> implements Lister<T> {
     const json = Buffer.from(JSON.stringify(obj));
     let index = this.#dictionaries.length - 1;
     let bytes = index < 0 ? undefined : deflateRawSync(json, { dictionary: this.#dictionaries[index]! });
-    // Objects of one kind share most of their text with an earlier one; one that shares little (the
-    // first, or one whose shape grew) becomes the dictionary of the next ones.
-    if (bytes === undefined || (bytes.length > json.length / 4 && index < MAX_DICTIONARIES - 1)) {
+    // Objects of one kind share most of their text with an earlier one (a sibling of the same shape
+    // leaves ~4% of it); one that leaves more than a tenth (the first, or one whose status appeared
+    // since the dictionary was taken) becomes the dictionary of the next ones.
+    if (bytes === undefined || (bytes.length > json.length / 10 && index < MAX_DICTIONARIES - 1)) {
       this.#dictionaries.push(json);
       index++;
       bytes = deflateRawSync(json, { dictionary: json });
