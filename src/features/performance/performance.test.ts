@@ -224,6 +224,15 @@ test('options: a metrics URL that is not one is named', () => {
     () => parsePerformanceOptions({ metricsURLs: { 'etcd-1': 'not a url' } }),
     /options of feature performance: metricsURLs\.etcd-1: "not a url" is not a URL/,
   );
+  // A password in a metrics URL is never quoted back, whether the URL parses or not.
+  for (const url of ['http://user:s3cret@10.0.0.1:99999/metrics', 'http://user:s3cret@10.0.0.1:2381/metrics'])
+    assert.throws(
+      () => parsePerformanceOptions({ metricsURLs: { 'etcd-1': url } }),
+      (err: Error) =>
+        /metricsURLs\.etcd-1: .*(is not a URL|carries credentials in the URL)/.test(err.message) &&
+        !err.message.includes('s3cret') &&
+        !err.message.includes('user:'),
+    );
   assert.throws(
     () => parsePerformanceOptions({ metricsURLs: { 'etcd-1': 'ftp://10.0.0.1:2381' } }),
     /metricsURLs\.etcd-1: .*only http and https/,

@@ -11,7 +11,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { parseEndpoint, type Endpoint } from '../../etcd/endpoint.ts';
 import { memberIdHex, type MetricsText } from '../../etcd/types.ts';
-import { errorMessage } from '../../errors.ts';
+import { errorMessage, redactUserinfo } from '../../errors.ts';
 import { realClock, sleep, type Clock } from '../../clock.ts';
 import { formatFigure, formatFinding } from '../../findings.ts';
 import { family, type MetricDefinition } from '../../metrics/catalogue.ts';
@@ -188,8 +188,15 @@ function parseMetricsUrl(key: string, raw: string): MetricsTarget {
   try {
     url = new URL(raw);
   } catch {
-    throw new OptionsError(`options of feature performance: metricsURLs.${key}: "${raw}" is not a URL`);
+    // Quoted without its userinfo: a URL may carry a password, and errors end up in logs.
+    throw new OptionsError(
+      `options of feature performance: metricsURLs.${key}: "${redactUserinfo(raw)}" is not a URL`,
+    );
   }
+  if (url.username !== '' || url.password !== '')
+    throw new OptionsError(
+      `options of feature performance: metricsURLs.${key}: carries credentials in the URL: etcd serves /metrics without a password (to the cluster's TLS client certificate where it asks for one); write ${url.protocol}//${url.host}${url.pathname}`,
+    );
   if (url.search !== '' || url.hash !== '')
     throw new OptionsError(
       `options of feature performance: metricsURLs.${key}: no query or fragment, please`,
