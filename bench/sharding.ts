@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import type { EtcdCluster, EtcdInspection } from '../src/k8s/api/index.ts';
 import { createInformer, type Informer } from '../src/k8s/client/index.ts';
 import { freePort } from '../src/testbed/index.ts';
-import { type OperatorBed, sampleRssPeaks, startOperatorBed } from './operator-bed.ts';
+import { createBenchClusters, type OperatorBed, sampleRssPeaks, startOperatorBed } from './operator-bed.ts';
 import {
   cpuSeconds,
   mib,
@@ -189,26 +189,10 @@ async function main(): Promise<void> {
       namespaces: Array.from({ length: NAMESPACES }, (_, i) => `shard-${i}`),
       apiserverArgs: audit.apiserverArgs,
     });
-    const { server, etcds, admin, namespaces, spawnOperator } = bed;
+    const { server, admin, spawnOperator } = bed;
     console.log(`creating ${CLUSTERS} EtcdClusters in ${NAMESPACES} namespaces...`);
     const tCreate = performance.now();
-    for (let i = 0; i < CLUSTERS; i += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, CLUSTERS - i) }, (_, j) => {
-          const n = i + j;
-          return admin.etcdClusters.create({
-            metadata: {
-              name: `cluster-${String(n).padStart(5, '0')}`,
-              namespace: namespaces[n % NAMESPACES]!,
-            },
-            spec: {
-              endpoints: [etcds[n % ETCDS]!.endpoints[0]!],
-              features: { healthy: FEATURE, alarm: FEATURE },
-            },
-          });
-        }),
-      );
-    }
+    await createBenchClusters(bed, CLUSTERS, FEATURE);
     console.log(`created in ${seconds(performance.now() - tCreate)}`);
 
     const startReplica = async (name: string): Promise<Replica> => {
