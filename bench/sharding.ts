@@ -81,7 +81,9 @@ interface Replica {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const gap = (g: Omit<Settled, 'shares'>): string =>
-  g.maxUnheld === 0 ? 'none seen' : `${g.maxUnheld} / ${seconds(g.unheldMs)}`;
+  g.maxUnheld === 0
+    ? 'none seen'
+    : `${g.maxUnheld} / ${seconds(g.unheldMs)} between the first and last poll that saw them, at most ${seconds(g.unheldAtMostMs)} (the polls around them)`;
 
 /** A replica's own view: the clusters it holds (its inspection engine), the members it counts. */
 async function ownView(r: Replica): Promise<{ clusters: number; members: number } | undefined> {
@@ -102,8 +104,10 @@ interface Settled {
   readonly shares: Map<Replica, number>;
   /** Most clusters held by no live replica at one poll where every replica answered. */
   readonly maxUnheld: number;
-  /** From the first to the last such poll that found clusters unheld (0: none found). */
+  /** From the first to the last such poll that found clusters unheld (0: none found, or one poll). */
   readonly unheldMs: number;
+  /** From the poll before the first to the poll after the last: the gap's upper bound. */
+  readonly unheldAtMostMs: number;
 }
 
 /** Polls until every live replica counts `live.length` members and their shares add up to every cluster. */
@@ -113,6 +117,9 @@ async function settledShares(live: readonly Replica[], what: string): Promise<Se
   let maxUnheld = 0;
   let firstUnheld: number | undefined;
   let lastUnheld = 0;
+  let previousPoll = t0;
+  let boundStart: number | undefined;
+  let boundEnd: number | undefined;
   for (;;) {
     const views = await Promise.all(live.map((r) => ownView(r)));
     const total = views.reduce((n, v) => n + (v?.clusters ?? 0), 0);
@@ -122,16 +129,21 @@ async function settledShares(live: readonly Replica[], what: string): Promise<Se
     const now = performance.now();
     if (line !== last) console.log(`  ${seconds(now - t0)}: ${line}`);
     last = line;
-    if (views.every((v) => v !== undefined) && total < CLUSTERS) {
+    const answered = views.every((v) => v !== undefined);
+    if (answered && total < CLUSTERS) {
       maxUnheld = Math.max(maxUnheld, CLUSTERS - total);
       firstUnheld ??= now;
+      boundStart ??= previousPoll;
       lastUnheld = now;
-    }
+      boundEnd = undefined;
+    } else if (answered && firstUnheld !== undefined) boundEnd ??= now;
+    previousPoll = now;
     if (total === CLUSTERS && views.every((v) => v?.members === live.length))
       return {
         shares: new Map(live.map((r, i) => [r, views[i]!.clusters])),
         maxUnheld,
         unheldMs: firstUnheld === undefined ? 0 : lastUnheld - firstUnheld,
+        unheldAtMostMs: boundStart === undefined ? 0 : (boundEnd ?? now) - boundStart,
       };
     if (now - t0 > MAX_WAIT_MS) throw new Error(`${what}: not settled (${line})`);
     await sleep(500);
