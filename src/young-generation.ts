@@ -85,6 +85,11 @@ export function startYoungGenerationPolicy(
   let growingFrom: number | undefined;
   const setGrowthFactor = (factor: 1 | 2): void =>
     v8.setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+  const stopGrowing = (): void => {
+    if (growingFrom === undefined) return;
+    setGrowthFactor(1);
+    growingFrom = undefined;
+  };
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if (
@@ -114,6 +119,9 @@ export function startYoungGenerationPolicy(
     if (growingFrom === undefined && shouldGrowYoungGeneration(window, limits)) {
       growingFrom = window.newSpaceBytes;
       setGrowthFactor(2);
+      // GC entries reach the observer late (batched; later still on a loaded machine, where the new space
+      // was seen doubling past the cap): growth is allowed for the rest of this event-loop turn only.
+      setImmediate(stopGrowing).unref();
     }
   }, opts.windowMs ?? 10_000);
   timer.unref();
